@@ -1,0 +1,25 @@
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+API_PORT ?= 8000
+AWS_PORT ?= 5000
+
+.PHONY: install test run bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	touch $(STAMP)
+
+test: install
+	$(PY) -m pytest
+
+run: install
+	API_PORT=$(API_PORT) AWS_PORT=$(AWS_PORT) $(PY) -m tests.stack
+
+clean:
+	rm -rf $(VENV) .local .pytest_cache

@@ -1,0 +1,1 @@
+"""The IAM lifecycle service: domain operations, gateways to AWS, and their wiring."""

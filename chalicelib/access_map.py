@@ -1,0 +1,52 @@
+"""Which child roles a set of groups lets a person assume, and the ~/.aws/config that reaches them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_ROLE_ARN = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]+)$")
+_ASSUME = {"sts:assumerole", "sts:*", "*"}
+
+
+def _as_list(value: object) -> list:
+    return value if isinstance(value, list) else [value] if value is not None else []
+
+
+def assumable_roles(documents: Iterable[dict]) -> list[str]:
+    """Role ARNs that Allow statements grant ``sts:AssumeRole`` on.
+
+    Wildcard resources are not expanded: a group that may assume ``*`` names no particular role.
+    An explicit Deny of a role removes it.
+    """
+    allowed: set[str] = set()
+    denied: set[str] = set()
+    for document in documents:
+        for statement in _as_list(document.get("Statement")):
+            actions = {action.lower() for action in _as_list(statement.get("Action"))}
+            if not actions & _ASSUME:
+                continue
+            roles = {arn for arn in _as_list(statement.get("Resource")) if _ROLE_ARN.match(arn)}
+            (allowed if statement.get("Effect") == "Allow" else denied).update(roles)
+    return sorted(allowed - denied)
+
+
+def profile_name(role_arn: str) -> str:
+    account, role = _ROLE_ARN.match(role_arn).groups()  # type: ignore[union-attr]
+    return f"{account}-{role}"
+
+
+def aws_config(username: str, roles: Iterable[str], *, root_account_id: str, region: str,
+               mfa_roles: frozenset[str], source_profile: str = "default") -> str:
+    """The text a person pastes into ``~/.aws/config``: one profile per reachable role."""
+    lines = [
+        f"# Profiles for {username}. Your own access keys belong to profile [{source_profile}].",
+    ]
+    for arn in roles:
+        role = _ROLE_ARN.match(arn).group(2)  # type: ignore[union-attr]
+        lines += ["", f"[profile {profile_name(arn)}]", f"source_profile = {source_profile}",
+                  f"role_arn = {arn}", f"role_session_name = {username}"]
+        if role in mfa_roles:
+            lines.append(f"mfa_serial = arn:aws:iam::{root_account_id}:mfa/{username}")
+        lines.append(f"region = {region}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,77 @@
+"""The single factory of boto3 sessions and clients: lazy, cached, standard retry mode.
+
+boto3 is imported on first use, not at import time, so a cold start that serves /health or
+rejects a bad token never pays for it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+RETRIES = {"mode": "standard", "max_attempts": 5}
+# Refresh a child account's credentials this long before they expire.
+_REFRESH_MARGIN = 300
+
+
+def _config() -> Any:
+    from botocore.config import Config
+
+    return Config(retries=dict(RETRIES), max_pool_connections=32)
+
+
+class AwsClients:
+    """Clients for the root account (the app's own credentials) and, by role, for child accounts."""
+
+    def __init__(self, region: str, session: Any = None) -> None:
+        self.region = region
+        self._session = session
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._children: dict[tuple[str, str], tuple[Any, float]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def session(self) -> Any:
+        if self._session is None:
+            import boto3
+
+            self._session = boto3.session.Session(region_name=self.region)
+        return self._session
+
+    def root(self, service: str) -> Any:
+        """A client of the root account; clients are thread-safe and reused."""
+        key = ("root", service)
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self.session.client(
+                    service, region_name=self.region, config=_config()
+                )
+            return self._clients[key]
+
+    def child(self, account_id: str, role_name: str, service: str, session_name: str) -> Any:
+        """A client in a child account, through ``sts:AssumeRole`` into ``role_name`` there."""
+        session = self._child_session(account_id, role_name, session_name)
+        return session.client(service, region_name=self.region, config=_config())
+
+    def _child_session(self, account_id: str, role_name: str, session_name: str) -> Any:
+        import boto3
+
+        key = (account_id, role_name)
+        with self._lock:
+            cached = self._children.get(key)
+            if cached and cached[1] - _REFRESH_MARGIN > time.time():
+                return cached[0]
+        credentials = self.root("sts").assume_role(
+            RoleArn=f"arn:aws:iam::{account_id}:role/{role_name}",
+            RoleSessionName=session_name,
+        )["Credentials"]
+        session = boto3.session.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=self.region,
+        )
+        with self._lock:
+            self._children[key] = (session, credentials["Expiration"].timestamp())
+        return session

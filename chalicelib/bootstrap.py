@@ -1,0 +1,44 @@
+"""The composition root: real adapters by default, built once per process, replaceable in tests."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from chalicelib.aws import AwsClients
+from chalicelib.iam_gateway import IamGateway
+from chalicelib.lifecycle import Lifecycle
+from chalicelib.secrets_store import SecretsStore
+from chalicelib.settings import Settings, get_settings
+from chalicelib.state_store import StateStore
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clients: AwsClients
+    lifecycle: Lifecycle
+    secrets: SecretsStore
+
+
+def build(settings: Settings | None = None, clients: AwsClients | None = None) -> Services:
+    settings = settings or get_settings()
+    clients = clients or AwsClients(settings.region)
+    lifecycle = Lifecycle(
+        settings,
+        IamGateway(clients.root("iam")),
+        StateStore(clients.root("dynamodb"), settings.state_table),
+    )
+    secrets = SecretsStore(clients.root("secretsmanager"), settings.secret_max_age)
+    return Services(settings, clients, lifecycle, secrets)
+
+
+@functools.cache
+def services() -> Services:
+    return build()
+
+
+def reset() -> None:
+    """Forget the built services and settings (tests change the environment between cases)."""
+    services.cache_clear()
+    get_settings.cache_clear()

@@ -1,0 +1,44 @@
+"""The app's own errors. Gateways turn botocore errors into these; one decorator maps them to HTTP."""
+
+from __future__ import annotations
+
+
+class AppError(Exception):
+    """An error the caller can act on; ``status`` is its HTTP status code."""
+
+    status = 500
+    code = "InternalError"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(AppError):
+    status, code = 400, "BadRequest"
+
+
+class Unauthorized(AppError):
+    status, code = 401, "Unauthorized"
+
+
+class Forbidden(AppError):
+    status, code = 403, "Forbidden"
+
+
+class NotFound(AppError):
+    status, code = 404, "NotFound"
+
+
+class Conflict(AppError):
+    status, code = 409, "Conflict"
+
+
+class UpstreamError(AppError):
+    """AWS refused or failed; safe to retry with the same ticket."""
+
+    status, code = 502, "UpstreamError"
+
+
+class ConfigurationError(AppError):
+    status, code = 500, "ConfigurationError"

@@ -1,0 +1,156 @@
+"""IAM in the root account: plain data in and out, botocore errors turned into the app's own."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import unquote
+
+from chalicelib.errors import Conflict, NotFound, UpstreamError
+
+_NOT_FOUND = {"NoSuchEntity", "NoSuchEntityException"}
+_CONFLICT = {"EntityAlreadyExists", "DeleteConflict", "ConcurrentModification"}
+
+
+@contextlib.contextmanager
+def aws_errors(what: str) -> Iterator[None]:
+    """Translate botocore's errors raised while doing ``what`` into the app's errors."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        message = error.response.get("Error", {}).get("Message", "")
+        if code in _NOT_FOUND:
+            raise NotFound(f"{what}: {message or 'not found'}") from error
+        if code in _CONFLICT:
+            raise Conflict(f"{what}: {message or code}") from error
+        raise UpstreamError(f"{what} failed in AWS ({code}); retry with the same ticket") from error
+    except BotoCoreError as error:
+        raise UpstreamError(f"{what} failed to reach AWS; retry with the same ticket") from error
+
+
+def _document(raw: Any) -> dict:
+    """IAM returns policy documents URL-encoded in its XML API; boto3 usually decodes them."""
+    if isinstance(raw, dict):
+        return raw
+    return json.loads(unquote(raw))
+
+
+class IamGateway:
+    """What the lifecycle needs from IAM, and nothing else."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    # users
+    def get_user(self, username: str) -> dict | None:
+        """The user, or None when it does not exist or lies outside what the app may read."""
+        from botocore.exceptions import ClientError
+
+        try:
+            with aws_errors(f"reading user {username}"):
+                try:
+                    user = self.client.get_user(UserName=username)["User"]
+                except ClientError as error:
+                    # The app's policy covers only its path: any other user is invisible to it.
+                    if error.response.get("Error", {}).get("Code") == "AccessDenied":
+                        return None
+                    raise
+        except NotFound:
+            return None
+        return {
+            "username": user["UserName"],
+            "arn": user["Arn"],
+            "path": user["Path"],
+            "created": user["CreateDate"].isoformat(),
+            "tags": {tag["Key"]: tag["Value"] for tag in user.get("Tags", [])},
+        }
+
+    def create_user(self, username: str, path: str, tags: dict[str, str]) -> dict:
+        with aws_errors(f"creating user {username}"):
+            user = self.client.create_user(
+                UserName=username,
+                Path=path,
+                Tags=[{"Key": key, "Value": value} for key, value in tags.items()],
+            )["User"]
+        return {"username": user["UserName"], "arn": user["Arn"], "path": user["Path"]}
+
+    def has_login_profile(self, username: str) -> bool:
+        try:
+            with aws_errors(f"reading the console login of {username}"):
+                self.client.get_login_profile(UserName=username)
+        except NotFound:
+            return False
+        return True
+
+    def create_login_profile(self, username: str, password: str) -> None:
+        with aws_errors(f"creating the console login of {username}"):
+            self.client.create_login_profile(
+                UserName=username, Password=password, PasswordResetRequired=True
+            )
+
+    def attach_user_policy(self, username: str, policy_arn: str) -> None:
+        with aws_errors(f"attaching {policy_arn} to {username}"):
+            self.client.attach_user_policy(UserName=username, PolicyArn=policy_arn)
+
+    def add_to_group(self, username: str, group: str) -> None:
+        with aws_errors(f"adding {username} to {group}"):
+            self.client.add_user_to_group(UserName=username, GroupName=group)
+
+    def groups_of(self, username: str) -> list[str]:
+        with aws_errors(f"listing the groups of {username}"):
+            pages = self.client.get_paginator("list_groups_for_user").paginate(UserName=username)
+            return sorted(group["GroupName"] for page in pages for group in page["Groups"])
+
+    def access_keys(self, username: str) -> list[dict]:
+        with aws_errors(f"listing the access keys of {username}"):
+            pages = self.client.get_paginator("list_access_keys").paginate(UserName=username)
+            keys = [key for page in pages for key in page["AccessKeyMetadata"]]
+            result = []
+            for key in keys:
+                used = self.client.get_access_key_last_used(AccessKeyId=key["AccessKeyId"])
+                last = used.get("AccessKeyLastUsed", {}).get("LastUsedDate")
+                result.append(
+                    {
+                        "id": key["AccessKeyId"],
+                        "status": key["Status"],
+                        "last_used": last.isoformat() if last else None,
+                    }
+                )
+        return result
+
+    def mfa_devices(self, username: str) -> list[str]:
+        with aws_errors(f"listing the MFA devices of {username}"):
+            pages = self.client.get_paginator("list_mfa_devices").paginate(UserName=username)
+            return [device["SerialNumber"] for page in pages for device in page["MFADevices"]]
+
+    # groups and what they allow
+    def group_exists(self, group: str) -> bool:
+        try:
+            with aws_errors(f"reading group {group}"):
+                self.client.get_group(GroupName=group, MaxItems=1)
+        except NotFound:
+            return False
+        return True
+
+    def group_policy_documents(self, group: str) -> list[dict]:
+        """Every policy document that applies to ``group``: inline and attached."""
+        documents = []
+        with aws_errors(f"reading the policies of group {group}"):
+            for page in self.client.get_paginator("list_group_policies").paginate(GroupName=group):
+                for name in page["PolicyNames"]:
+                    raw = self.client.get_group_policy(GroupName=group, PolicyName=name)
+                    documents.append(_document(raw["PolicyDocument"]))
+            attached = self.client.get_paginator("list_attached_group_policies")
+            for page in attached.paginate(GroupName=group):
+                for policy in page["AttachedPolicies"]:
+                    arn = policy["PolicyArn"]
+                    version = self.client.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+                    raw = self.client.get_policy_version(PolicyArn=arn, VersionId=version)
+                    documents.append(_document(raw["PolicyVersion"]["Document"]))
+        return documents
+

@@ -1,0 +1,58 @@
+"""Request bodies of the REST API, validated with pydantic; messages say what to fix."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from chalicelib.errors import BadRequest
+
+USERNAME_RULE = r"^[\w+=,.@-]{1,64}$"
+_USERNAME = re.compile(USERNAME_RULE, re.ASCII)
+
+Username = Annotated[str, StringConstraints(pattern=USERNAME_RULE)]
+GroupName = Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{1,128}$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", max_length=254)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OnboardRequest(_Body):
+    username: Username
+    groups: list[GroupName] = Field(max_length=10)
+    ticket: Text
+    requested_by: Text
+    email: Email | None = None
+    console: bool = True
+
+
+def check_username(username: str) -> str:
+    if not _USERNAME.match(username or ""):
+        raise BadRequest(
+            f"username {username!r} is not valid: use 1 to 64 letters, digits or +=,.@_- characters"
+        )
+    return username
+
+
+def parse(model: type[_Body], raw: bytes | str | None) -> _Body:
+    """Parse a JSON body into ``model``; any problem is a 400 naming the field to fix."""
+    try:
+        data = json.loads(raw or b"")
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("the body must be a JSON object") from None
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        problems = []
+        for issue in error.errors(include_url=False, include_input=False):
+            where = ".".join(str(part) for part in issue["loc"]) or "body"
+            problems.append(f"{where}: {issue['msg']}")
+        raise BadRequest("invalid request: " + "; ".join(problems)) from None

@@ -1,0 +1,92 @@
+"""The one place that reads the environment: every setting, validated once per process."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from chalicelib.errors import ConfigurationError
+
+_ACCOUNT = re.compile(r"^\d{12}$")
+_PATH = re.compile(r"^/([\x21-\x7e]+/)?$")
+
+
+def _names(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_name: str
+    stage: str
+    region: str
+    managed_path: str
+    allowed_groups: tuple[str, ...]
+    protected_users: frozenset[str]
+    root_account_id: str
+    child_account_ids: tuple[str, ...]
+    state_table: str
+    idempotency_table: str
+    api_token_secret: str
+    slack_signing_secret: str
+    self_service_policy: str
+    revocation_role: str
+    mfa_roles: frozenset[str]
+    secret_max_age: int
+    log_level: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        def need(key: str) -> str:
+            value = env.get(key, "").strip()
+            if not value:
+                raise ConfigurationError(f"environment variable {key} is required")
+            return value
+
+        app_name = env.get("APP_NAME", "iam-lifecycle")
+        stage = env.get("STAGE", "dev")
+        prefix = f"{app_name}-{stage}"
+        settings = cls(
+            app_name=app_name,
+            stage=stage,
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            managed_path=env.get("MANAGED_PATH", "/managed/"),
+            allowed_groups=_names(need("ALLOWED_GROUPS")),
+            protected_users=frozenset(_names(env.get("PROTECTED_USERS", ""))),
+            root_account_id=need("ROOT_ACCOUNT_ID"),
+            child_account_ids=_names(env.get("CHILD_ACCOUNT_IDS", "")),
+            state_table=env.get("STATE_TABLE", f"{prefix}-state"),
+            idempotency_table=env.get("IDEMPOTENCY_TABLE", f"{prefix}-idempotency"),
+            api_token_secret=env.get("API_TOKEN_SECRET", f"{app_name}/{stage}/api-token"),
+            slack_signing_secret=env.get(
+                "SLACK_SIGNING_SECRET", f"{app_name}/{stage}/slack-signing-secret"
+            ),
+            self_service_policy=env.get("SELF_SERVICE_POLICY", "ManagedUserSelfService"),
+            revocation_role=env.get("REVOCATION_ROLE", "AccessRevocationRole"),
+            mfa_roles=frozenset(_names(env.get("MFA_ROLES", "BreakGlassRole"))),
+            secret_max_age=int(env.get("SECRET_MAX_AGE", "300")),
+            log_level=env.get("LOG_LEVEL", "INFO"),
+        )
+        settings._check()
+        return settings
+
+    def _check(self) -> None:
+        for account in (self.root_account_id, *self.child_account_ids):
+            if not _ACCOUNT.match(account):
+                raise ConfigurationError(f"{account!r} is not a 12-digit AWS account id")
+        if not _PATH.match(self.managed_path) or self.managed_path == "/":
+            raise ConfigurationError(
+                f"MANAGED_PATH {self.managed_path!r} must look like /managed/ (not the root path)"
+            )
+
+    @property
+    def self_service_policy_arn(self) -> str:
+        return f"arn:aws:iam::{self.root_account_id}:policy/{self.self_service_policy}"
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings.from_env(os.environ)

@@ -1,0 +1,70 @@
+"""Shared fixtures: moto in process, provisioned from the real templates, and the app's test client."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.stack import moto_ext
+from tests.stack.local import PROJECT, REGION, Facts, Provisioner
+
+
+@pytest.fixture(autouse=True)
+def _isolated_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches a real AWS account or a developer's profile."""
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+
+
+@pytest.fixture
+def aws() -> Facts:
+    """A fresh in-process moto, provisioned as the local stack is (authorization not enforced)."""
+    from moto import mock_aws
+
+    moto_ext.apply()
+    with mock_aws():
+        yield Provisioner(endpoint_url=None).run()
+
+
+@pytest.fixture
+def client(aws: Facts):
+    """The real Chalice app with the dev stage's configuration, against ``aws``."""
+    from chalice.test import Client
+
+    from app import app
+    from chalicelib import bootstrap
+
+    bootstrap.reset()
+    with Client(app, stage_name="dev", project_dir=str(PROJECT)) as test_client:
+        yield test_client
+    bootstrap.reset()
+
+
+class Api:
+    """JSON calls with the stack's bearer token."""
+
+    def __init__(self, client, token: str) -> None:
+        self.client = client
+        self.token = token
+
+    def call(self, method: str, path: str, body=None, token: str | None = "default",
+             headers: dict | None = None):
+        sent = {"Content-Type": "application/json"}
+        if token:
+            sent["Authorization"] = f"Bearer {self.token if token == 'default' else token}"
+        sent.update(headers or {})
+        raw = body if isinstance(body, (bytes, str)) else json.dumps(body).encode() if body is not None else b""
+        response = self.client.http.request(method, path, headers=sent, body=raw)
+        response.json = json.loads(response.body) if response.body else None
+        return response
+
+
+@pytest.fixture
+def api(client, aws: Facts) -> Api:
+    return Api(client, aws.api_token)

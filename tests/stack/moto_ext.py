@@ -1,0 +1,90 @@
+"""What moto 5.2.5 lacks for this project, added to moto's own classes at start-up.
+
+Applied in the process that runs moto (the in-process mock or the threaded server), never in
+``chalicelib``: production code calls AWS as AWS is, and the emulator is brought closer to AWS.
+
+1. Resource-level authorization. moto checks identity policies against the resource "*" for most
+   actions, so a policy scoped to ``user/managed/*`` would deny everything. Each request is given
+   the ARN AWS would authorize against (the service authorization reference's resource type).
+2. IAM operations moto does not implement but a complete offboarding calls.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from moto.dynamodb.responses import DynamoHandler
+from moto.iam.models import iam_backends
+from moto.iam.responses import IamResponse
+from moto.secretsmanager.responses import SecretsManagerResponse
+
+_applied = False
+_lock = threading.Lock()
+
+# IAM actions whose resource is the group although they also name a user.
+_GROUP_ACTIONS = {"AddUserToGroup", "RemoveUserFromGroup"}
+
+
+def _iam_resource(response: IamResponse) -> str:
+    action = response._get_action()
+    account, partition = response.current_account, response.partition
+    backend = iam_backends[account][partition]
+    prefix = f"arn:{partition}:iam::{account}"
+    user = response._get_param("UserName")
+    group = response._get_param("GroupName")
+    if group and (action in _GROUP_ACTIONS or not user):
+        try:
+            return backend.get_group(group).arn
+        except Exception:  # the action itself reports the missing group
+            return f"{prefix}:group{response._get_param('Path') or '/'}{group}"
+    if user:
+        try:
+            return backend.get_user(user).arn
+        except Exception:
+            return f"{prefix}:user{response._get_param('Path') or '/'}{user}"
+    if response._get_param("RoleName"):
+        return _original_iam_resource(response)
+    if action == "CreateVirtualMFADevice":
+        name = response._get_param("VirtualMFADeviceName")
+        return f"{prefix}:mfa{response._get_param('Path') or '/'}{name}"
+    serial = response._get_param("SerialNumber")
+    if serial:
+        return serial
+    return response._get_param("PolicyArn") or "*"
+
+
+def _dynamodb_resource(response: DynamoHandler) -> str:
+    params: dict[str, Any] = getattr(response, "params", {}) or {}
+    table = params.get("TableName")
+    if not table:
+        return "*"
+    arn = f"arn:{response.partition}:dynamodb:{response.region}:{response.current_account}:table/{table}"
+    index = params.get("IndexName")
+    return f"{arn}/index/{index}" if index else arn
+
+
+def _secret_resource(response: SecretsManagerResponse) -> str:
+    secret_id = response._get_param("SecretId")
+    if not secret_id:
+        return "*"
+    try:
+        return response.backend.describe_secret(secret_id).arn  # type: ignore[attr-defined]
+    except Exception:
+        return "*"
+
+
+def apply() -> None:
+    """Idempotent: patch moto's response classes once per process."""
+    global _applied, _original_iam_resource
+    with _lock:
+        if _applied:
+            return
+        _original_iam_resource = IamResponse._determine_resource
+        IamResponse._determine_resource = _iam_resource  # type: ignore[method-assign]
+        DynamoHandler._determine_resource = _dynamodb_resource  # type: ignore[attr-defined]
+        SecretsManagerResponse._determine_resource = _secret_resource  # type: ignore[attr-defined]
+        _applied = True
+
+
+_original_iam_resource = IamResponse._determine_resource
