@@ -32,14 +32,27 @@ def aws() -> Facts:
         yield Provisioner(endpoint_url=None).run()
 
 
+def stage_environment(stage: str = "dev") -> dict[str, str]:
+    """The environment variables Chalice gives the functions of ``stage``."""
+    config = json.loads((PROJECT / ".chalice" / "config.json").read_text())
+    return {**config.get("environment_variables", {}),
+            **config["stages"][stage].get("environment_variables", {})}
+
+
 @pytest.fixture
-def client(aws: Facts):
-    """The real Chalice app with the dev stage's configuration, against ``aws``."""
+def client(aws: Facts, monkeypatch: pytest.MonkeyPatch):
+    """The real Chalice app with the dev stage's configuration, against ``aws``.
+
+    The stage's variables are also set in the test's own environment, so a test may reach the
+    app's services (``bootstrap.services()``) as the handlers do.
+    """
     from chalice.test import Client
 
     from app import app
     from chalicelib import bootstrap
 
+    for key, value in stage_environment().items():
+        monkeypatch.setenv(key, value)
     bootstrap.reset()
     with Client(app, stage_name="dev", project_dir=str(PROJECT)) as test_client:
         yield test_client

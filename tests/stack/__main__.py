@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import threading
+from pathlib import Path
 
 from tests.stack.local import PROJECT, LocalStack
 
@@ -13,6 +14,8 @@ from tests.stack.local import PROJECT, LocalStack
 def main() -> None:
     aws_port = int(os.environ.get("AWS_PORT", "5000"))
     api_port = int(os.environ.get("API_PORT", "8000"))
+    # Tests start their own stack beside a developer's and keep its facts elsewhere.
+    facts_file = Path(os.environ.get("STACK_FILE", PROJECT / ".local" / "stack.json"))
     stack = LocalStack(aws_port=aws_port)
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -21,12 +24,11 @@ def main() -> None:
         facts = stack.start()
         url = stack.serve_api(api_port)
         public = facts.public()
-        state = PROJECT / ".local"
-        state.mkdir(exist_ok=True)
-        (state / "stack.json").write_text(json.dumps(public, indent=2) + "\n")
+        facts_file.parent.mkdir(parents=True, exist_ok=True)
+        facts_file.write_text(json.dumps(public, indent=2) + "\n")
         admin = facts.admin_credentials
         print(f"""
-Local stack ready (facts in .local/stack.json).
+Local stack ready (facts in {facts_file}).
   API            {url}
   AWS endpoint   {facts.aws_endpoint_url}  (root {facts.root_account_id}, child {', '.join(facts.child_account_ids)})
   API token      {facts.api_token}
@@ -47,7 +49,7 @@ Ctrl-C stops everything.""", flush=True)
         stopped.wait()
     finally:
         stack.stop()
-        (PROJECT / ".local" / "stack.json").unlink(missing_ok=True)
+        facts_file.unlink(missing_ok=True)
         print("Local stack stopped.", flush=True)
 
 

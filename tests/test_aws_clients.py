@@ -1,0 +1,28 @@
+import boto3
+from moto import mock_aws
+
+from chalicelib.aws import AwsClients
+
+CHILD = "222233334444"
+
+
+def test_root_clients_are_lazy_cached_and_use_standard_retries():
+    clients = AwsClients("eu-west-1")
+    assert clients._session is None  # nothing built until a client is asked for
+    iam = clients.root("iam")
+    assert clients.root("iam") is iam
+    assert iam.meta.config.retries["mode"] == "standard"
+    assert clients.root("sts").meta.region_name == "eu-west-1"
+
+
+def test_child_clients_assume_the_role_and_land_in_the_child_account():
+    with mock_aws():
+        clients = AwsClients("us-east-1", session=boto3.session.Session(region_name="us-east-1"))
+        sts = clients.child(CHILD, "AccessRevocationRole", "sts", "iam-lifecycle")
+        identity = sts.get_caller_identity()
+        assert identity["Account"] == CHILD
+        assert identity["Arn"].endswith(":assumed-role/AccessRevocationRole/iam-lifecycle")
+        assert sts.meta.config.retries["mode"] == "standard"
+        # the assumed session is reused until it nears expiry
+        assert clients._child_session(CHILD, "AccessRevocationRole", "x") is \
+            clients._child_session(CHILD, "AccessRevocationRole", "y")

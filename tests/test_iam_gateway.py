@@ -1,0 +1,62 @@
+import boto3
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+from chalicelib.errors import Conflict, NotFound, UpstreamError
+from chalicelib.iam_gateway import IamGateway, aws_errors
+
+
+def _client_error(code: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": f"{code} happened"}}, "AnyOperation")
+
+
+@pytest.mark.parametrize("code, error", [
+    ("NoSuchEntity", NotFound), ("EntityAlreadyExists", Conflict), ("DeleteConflict", Conflict),
+    ("Throttling", UpstreamError), ("ServiceFailure", UpstreamError), ("AccessDenied", UpstreamError),
+])
+def test_botocore_errors_become_the_apps_errors(code, error):
+    with pytest.raises(error) as raised, aws_errors("doing a thing"):
+        raise _client_error(code)
+    assert raised.value.message.startswith("doing a thing")
+
+
+def test_connection_failures_are_upstream_errors():
+    with pytest.raises(UpstreamError, match="failed to reach AWS"), aws_errors("calling"):
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+
+
+@pytest.fixture
+def gateway(aws):
+    return IamGateway(boto3.client("iam"))
+
+
+def test_user_round_trip(gateway):
+    assert gateway.get_user("pete") is None
+    created = gateway.create_user("pete", "/managed/", {"ticket": "T-1"})
+    assert created["arn"] == "arn:aws:iam::123456789012:user/managed/pete"
+    user = gateway.get_user("pete")
+    assert user["path"] == "/managed/" and user["tags"] == {"ticket": "T-1"}
+    with pytest.raises(Conflict):
+        gateway.create_user("pete", "/managed/", {})
+
+
+def test_console_groups_keys_and_mfa(gateway):
+    gateway.create_user("pete", "/managed/", {})
+    assert not gateway.has_login_profile("pete")
+    gateway.create_login_profile("pete", "Aa1!" * 6)
+    assert gateway.has_login_profile("pete")
+    gateway.add_to_group("pete", "ChildDeveloperGroup")
+    assert gateway.groups_of("pete") == ["ChildDeveloperGroup"]
+    key = gateway.client.create_access_key(UserName="pete")["AccessKey"]["AccessKeyId"]
+    assert gateway.access_keys("pete") == [{"id": key, "status": "Active", "last_used": None}]
+    assert gateway.mfa_devices("pete") == []
+    with pytest.raises(NotFound):
+        gateway.groups_of("nobody")
+
+
+def test_group_policies_are_read_through_their_default_version(gateway):
+    assert gateway.group_exists("ChildDeveloperGroup")
+    assert not gateway.group_exists("NoSuchGroup")
+    documents = gateway.group_policy_documents("ChildDeveloperGroup")
+    resources = [s["Resource"] for d in documents for s in d["Statement"]]
+    assert "arn:aws:iam::222233334444:role/DeveloperRole" in str(resources)

@@ -1,0 +1,126 @@
+"""The local stack as ``make run`` starts it: moto on loopback with IAM enforced, the app under
+``chalice local`` limited to .chalice/policy-dev.json. Proves the access model for real."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.stack.local import PROJECT, free_port
+
+CHILD = "222233334444"
+DEV_ROLE = f"arn:aws:iam::{CHILD}:role/DeveloperRole"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    facts_file = tmp_path_factory.mktemp("stack") / "stack.json"
+    env = {**os.environ, "AWS_PORT": str(free_port()), "API_PORT": str(free_port()),
+           "STACK_FILE": str(facts_file)}
+    process = subprocess.Popen([sys.executable, "-m", "tests.stack"], cwd=PROJECT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not facts_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            os.killpg(process.pid, signal.SIGKILL)
+            pytest.fail(f"the local stack did not start:\n{process.stdout.read()}")
+        time.sleep(0.2)
+    yield json.loads(facts_file.read_text())
+    os.killpg(process.pid, signal.SIGINT)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert not facts_file.exists(), "stopping should remove the facts it wrote"
+
+
+def call(stack, method, path, body=None, token=True):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {stack['api_token']}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(stack["api_url"] + path, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def session(stack, credentials):
+    return boto3.session.Session(region_name="us-east-1", **credentials)
+
+
+def admin(stack, service):
+    return session(stack, stack["admin_credentials"]).client(service, endpoint_url=stack["aws_endpoint_url"])
+
+
+def own_keys(stack, username):
+    key = admin(stack, "iam").create_access_key(UserName=username)["AccessKey"]
+    return {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
+
+
+def assume_developer_role(stack, credentials, username):
+    sts = session(stack, credentials).client("sts", endpoint_url=stack["aws_endpoint_url"])
+    return sts.assume_role(RoleArn=DEV_ROLE, RoleSessionName=username)["Credentials"]
+
+
+def test_facts_describe_the_stack(stack):
+    assert stack["root_account_id"] == "123456789012"
+    assert stack["child_account_ids"] == [CHILD]
+    assert set(stack) >= {"api_url", "aws_endpoint_url", "api_token", "slack_signing_secret",
+                          "admin_credentials"}
+    assert call(stack, "GET", "/health", token=False) == (200, {"status": "ok"})
+    assert call(stack, "GET", "/users/nobody", token=False)[0] == 401
+
+
+def test_a_member_of_child_developer_group_can_assume_developer_role(stack):
+    status, answer = call(stack, "POST", "/users", {
+        "username": "pete", "groups": ["ChildDeveloperGroup"], "ticket": "T-100",
+        "requested_by": "alice"})
+    assert status == 201, answer
+    assert answer["user"]["roles"] == [DEV_ROLE]
+    members = admin(stack, "iam").get_group(GroupName="ChildDeveloperGroup")["Users"]
+    assert "pete" in [m["UserName"] for m in members]
+
+    credentials = assume_developer_role(stack, own_keys(stack, "pete"), "pete")
+    child = boto3.session.Session(
+        region_name="us-east-1", aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"])
+    identity = child.client("sts", endpoint_url=stack["aws_endpoint_url"]).get_caller_identity()
+    assert identity["Account"] == CHILD
+    assert identity["Arn"].endswith("assumed-role/DeveloperRole/pete")
+
+
+def test_a_user_outside_the_group_gets_access_denied(stack):
+    status, answer = call(stack, "POST", "/users", {
+        "username": "olga", "groups": [], "ticket": "T-101", "requested_by": "alice",
+        "console": False})
+    assert status == 201, answer
+    assert answer["user"]["roles"] == []
+    with pytest.raises(ClientError) as denied:
+        assume_developer_role(stack, own_keys(stack, "olga"), "olga")
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_authorization_is_enforced_for_unknown_principals(stack):
+    stranger = {"aws_access_key_id": "AKIAEXAMPLEEXAMPLE12", "aws_secret_access_key": "x" * 40}
+    with pytest.raises(ClientError):
+        session(stack, stranger).client("iam", endpoint_url=stack["aws_endpoint_url"]).list_users()
+
+
+def test_a_user_created_by_the_admin_outside_the_path_is_invisible_to_the_app(stack):
+    admin(stack, "iam").create_user(UserName="root-admin", Path="/")
+    assert call(stack, "GET", "/users/root-admin")[0] == 404
+    assert call(stack, "POST", "/users", {"username": "root-admin", "groups": [], "ticket": "T-102",
+                                          "requested_by": "alice"})[0] == 409
