@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 from chalicelib.aws import AwsClients
@@ -33,12 +32,24 @@ def build(settings: Settings | None = None, clients: AwsClients | None = None) -
     return Services(settings, clients, lifecycle, secrets)
 
 
-@functools.cache
+_current: Services | None = None
+
+
 def services() -> Services:
-    return build()
+    """The process's services, built on first use (a Lambda container builds them once)."""
+    global _current
+    if _current is None:
+        _current = build()
+    return _current
+
+
+def use(replacement: Services | None) -> None:
+    """Make ``replacement`` the services every handler uses (tests); None rebuilds on next use."""
+    global _current
+    _current = replacement
 
 
 def reset() -> None:
     """Forget the built services and settings (tests change the environment between cases)."""
-    services.cache_clear()
+    use(None)
     get_settings.cache_clear()

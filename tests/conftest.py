@@ -7,7 +7,8 @@ import json
 import pytest
 
 from tests.stack import moto_ext
-from tests.stack.local import PROJECT, REGION, Facts, Provisioner
+from chalicelib.aws import AwsClients
+from tests.stack.local import PROJECT, REGION, Facts, Provisioner, shared_session
 
 
 @pytest.fixture(autouse=True)
@@ -54,6 +55,7 @@ def client(aws: Facts, monkeypatch: pytest.MonkeyPatch):
     for key, value in stage_environment().items():
         monkeypatch.setenv(key, value)
     bootstrap.reset()
+    bootstrap.use(bootstrap.build(clients=AwsClients(REGION, session=shared_session())))
     with Client(app, stage_name="dev", project_dir=str(PROJECT)) as test_client:
         yield test_client
     bootstrap.reset()

@@ -7,6 +7,7 @@ threaded moto server behind ``make run`` and the integration tests.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -49,8 +50,24 @@ def _trust(*principals: str, service: str | None = None) -> str:
         {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}]})
 
 
-def _session(credentials: dict) -> boto3.session.Session:
-    return boto3.session.Session(region_name=REGION, **credentials)
+@functools.cache
+def shared_session() -> boto3.session.Session:
+    """One session for the whole process: botocore loads each service model once, not per client."""
+    return boto3.session.Session(region_name=REGION)
+
+
+class _Principal:
+    """Session-like: clients of the shared session signed with one principal's credentials."""
+
+    def __init__(self, credentials: dict) -> None:
+        self.credentials = credentials
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        return shared_session().client(service, **kwargs, **self.credentials)
+
+
+def _session(credentials: dict) -> _Principal:
+    return _Principal(credentials)
 
 
 def _assumed(credentials: dict) -> dict:

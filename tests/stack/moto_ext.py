@@ -33,16 +33,20 @@ def _iam_resource(response: IamResponse) -> str:
     prefix = f"arn:{partition}:iam::{account}"
     user = response._get_param("UserName")
     group = response._get_param("GroupName")
+
+    def arn(kind: str, name: str, lookup: Any) -> str:
+        # A new entity is authorized by the path it asks for; an existing one by its own ARN.
+        if action not in ("CreateUser", "CreateGroup"):
+            try:
+                return lookup(name).arn
+            except Exception:  # the action itself reports the missing entity
+                pass
+        return f"{prefix}:{kind}{response._get_param('Path') or '/'}{name}"
+
     if group and (action in _GROUP_ACTIONS or not user):
-        try:
-            return backend.get_group(group).arn
-        except Exception:  # the action itself reports the missing group
-            return f"{prefix}:group{response._get_param('Path') or '/'}{group}"
+        return arn("group", group, backend.get_group)
     if user:
-        try:
-            return backend.get_user(user).arn
-        except Exception:
-            return f"{prefix}:user{response._get_param('Path') or '/'}{user}"
+        return arn("user", user, backend.get_user)
     if response._get_param("RoleName"):
         return _original_iam_resource(response)
     if action == "CreateVirtualMFADevice":
