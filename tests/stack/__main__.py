@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import threading
@@ -12,6 +13,7 @@ from tests.stack.local import PROJECT, LocalStack
 
 
 def main() -> None:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # not one line per AWS call
     aws_port = int(os.environ.get("AWS_PORT", "5000"))
     api_port = int(os.environ.get("API_PORT", "8000"))
     # Tests start their own stack beside a developer's and keep its facts elsewhere.
