@@ -31,9 +31,13 @@ def assumable_roles(documents: Iterable[dict]) -> list[str]:
     return sorted(allowed - denied)
 
 
-def profile_name(role_arn: str) -> str:
+def account_and_role(role_arn: str) -> tuple[str, str]:
     account, role = _ROLE_ARN.match(role_arn).groups()  # type: ignore[union-attr]
-    return f"{account}-{role}"
+    return account, role
+
+
+def profile_name(role_arn: str) -> str:
+    return "-".join(account_and_role(role_arn))
 
 
 def aws_config(username: str, roles: Iterable[str], *, root_account_id: str, region: str,
@@ -43,7 +47,7 @@ def aws_config(username: str, roles: Iterable[str], *, root_account_id: str, reg
         f"# Profiles for {username}. Your own access keys belong to profile [{source_profile}].",
     ]
     for arn in roles:
-        role = _ROLE_ARN.match(arn).group(2)  # type: ignore[union-attr]
+        role = account_and_role(arn)[1]
         lines += ["", f"[profile {profile_name(arn)}]", f"source_profile = {source_profile}",
                   f"role_arn = {arn}", f"role_session_name = {username}"]
         if role in mfa_roles:

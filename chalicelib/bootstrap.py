@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from chalicelib.aws import AwsClients
 from chalicelib.iam_gateway import IamGateway
 from chalicelib.lifecycle import Lifecycle
+from chalicelib.operations import Operations
 from chalicelib.secrets_store import SecretsStore
 from chalicelib.settings import Settings, get_settings
 from chalicelib.state_store import StateStore
@@ -17,19 +18,18 @@ class Services:
     settings: Settings
     clients: AwsClients
     lifecycle: Lifecycle
+    operations: Operations
     secrets: SecretsStore
 
 
 def build(settings: Settings | None = None, clients: AwsClients | None = None) -> Services:
     settings = settings or get_settings()
     clients = clients or AwsClients(settings.region)
-    lifecycle = Lifecycle(
-        settings,
-        IamGateway(clients.root("iam")),
-        StateStore(clients.root("dynamodb"), settings.state_table),
-    )
+    state = StateStore(clients.root("dynamodb"), settings.state_table)
+    lifecycle = Lifecycle(settings, IamGateway(clients.root("iam")), state)
+    operations = Operations(settings, state, clients.root("dynamodb"))
     secrets = SecretsStore(clients.root("secretsmanager"), settings.secret_max_age)
-    return Services(settings, clients, lifecycle, secrets)
+    return Services(settings, clients, lifecycle, operations, secrets)
 
 
 _current: Services | None = None

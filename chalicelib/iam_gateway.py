@@ -87,11 +87,24 @@ class IamGateway:
             return False
         return True
 
-    def create_login_profile(self, username: str, password: str) -> None:
+    def set_console_password(self, username: str, password: str) -> None:
+        """Create the console login, or replace its password (a retry must hand out a password
+        that works: the one of an attempt that failed afterwards was never seen by anyone)."""
+        if self.has_login_profile(username):
+            with aws_errors(f"resetting the console password of {username}"):
+                self.client.update_login_profile(
+                    UserName=username, Password=password, PasswordResetRequired=True
+                )
+            return
         with aws_errors(f"creating the console login of {username}"):
             self.client.create_login_profile(
                 UserName=username, Password=password, PasswordResetRequired=True
             )
+
+    def delete_login_profile(self, username: str) -> bool:
+        """False when there was none."""
+        return _tolerant(self.client.delete_login_profile, f"deleting the console login of {username}",
+                         UserName=username)
 
     def attach_user_policy(self, username: str, policy_arn: str) -> None:
         with aws_errors(f"attaching {policy_arn} to {username}"):
@@ -100,6 +113,20 @@ class IamGateway:
     def add_to_group(self, username: str, group: str) -> None:
         with aws_errors(f"adding {username} to {group}"):
             self.client.add_user_to_group(UserName=username, GroupName=group)
+
+    def remove_from_group(self, username: str, group: str) -> bool:
+        return _tolerant(self.client.remove_user_from_group, f"removing {username} from {group}",
+                         UserName=username, GroupName=group)
+
+    def set_key_status(self, username: str, key_id: str, status: str) -> bool:
+        return _tolerant(self.client.update_access_key, f"setting key {key_id} {status}",
+                         UserName=username, AccessKeyId=key_id, Status=status)
+
+    def list_users(self, path: str) -> list[str]:
+        with aws_errors(f"listing the users under {path}"):
+            pages = self.client.get_paginator("list_users").paginate(PathPrefix=path)
+            return sorted(user["UserName"] for page in pages for user in page["Users"]
+                          if user["Path"] == path)
 
     def groups_of(self, username: str) -> list[str]:
         with aws_errors(f"listing the groups of {username}"):
@@ -154,3 +181,13 @@ class IamGateway:
                     documents.append(_document(raw["PolicyVersion"]["Document"]))
         return documents
 
+
+
+def _tolerant(call: Any, what: str, **params: Any) -> bool:
+    """Run a removal; False if the thing was already gone (a retry after a failure halfway)."""
+    try:
+        with aws_errors(what):
+            call(**params)
+    except NotFound:
+        return False
+    return True

@@ -1,14 +1,23 @@
-"""The lifecycle operations. Nothing here knows of Chalice, Slack or boto3: gateways do the AWS work."""
+"""The lifecycle operations. Nothing here knows of Chalice, Slack or boto3: gateways do the AWS work.
+
+Every operation is resumable: it first writes in the user's record what it is about to do (and
+what it must remember, such as the groups before a suspension), then converges AWS on the target
+state with steps that tolerate being done already, then records the result. A retry after a
+failure halfway therefore finishes the job instead of starting another.
+"""
 
 from __future__ import annotations
 
 from chalicelib import access_map
 from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound
 from chalicelib.iam_gateway import IamGateway
+from chalicelib.offboarding import offboard_user
 from chalicelib.passwords import temporary_password
-from chalicelib.schemas import OnboardRequest, check_username
+from chalicelib.schemas import (MoveRequest, OffboardRequest, OnboardRequest, RestoreRequest,
+                                SuspendRequest, check_username)
 from chalicelib.settings import Settings
 from chalicelib.state_store import StateStore
+from chalicelib.waves import wave
 
 
 class Lifecycle:
@@ -18,7 +27,7 @@ class Lifecycle:
         self.state = state
 
     # guard rails
-    def _check_user_allowed(self, username: str) -> None:
+    def check_user_allowed(self, username: str) -> None:
         check_username(username)
         if username in self.settings.protected_users:
             raise Forbidden(f"{username} is a protected user; this service does not change it")
@@ -30,12 +39,28 @@ class Lifecycle:
                 f"group(s) {', '.join(refused)} are not managed by this service; "
                 f"allowed: {', '.join(self.settings.allowed_groups)}"
             )
+        missing = [group for group in groups if not self.iam.group_exists(group)]
+        if missing:
+            raise BadRequest(f"group(s) {', '.join(missing)} do not exist in the root account")
 
     def _managed_user(self, username: str) -> dict:
         user = self.iam.get_user(username)
         if user is None or user["path"] != self.settings.managed_path:
             raise NotFound(f"no managed user named {username}")
         return user
+
+    def _record(self, username: str) -> dict:
+        return self.state.get_record(username) or {"status": "active", "grants": []}
+
+    def _managed_groups_of(self, username: str) -> list[str]:
+        groups = self.iam.groups_of(username)
+        foreign = sorted(set(groups) - set(self.settings.allowed_groups))
+        if foreign:
+            raise Conflict(
+                f"{username} is also in group(s) {', '.join(foreign)}, which this service does "
+                "not manage; remove them there by hand, then retry"
+            )
+        return groups
 
     # what a set of groups gives
     def roles_for(self, groups: list[str]) -> list[str]:
@@ -48,20 +73,20 @@ class Lifecycle:
             region=self.settings.region, mfa_roles=self.settings.mfa_roles,
         )
 
+    def _set_password(self, username: str) -> str:
+        password = temporary_password()
+        self.iam.set_console_password(username, password)
+        return password
+
+    def _add_groups(self, username: str, groups: list[str]) -> None:
+        wave({g: (lambda g=g: self.iam.add_to_group(username, g)) for g in groups})
+
     # operations
     def onboard(self, request: OnboardRequest) -> dict:
-        """Create the user, console login, self-service policy and group memberships.
-
-        Resumable: a retry with the same ticket after a failure halfway finds the user it created
-        (tagged with the ticket) and completes the remaining steps.
-        """
+        """Create the user (tagged with the ticket), console login, self-service policy, groups."""
         username = request.username
-        self._check_user_allowed(username)
+        self.check_user_allowed(username)
         self._check_groups(request.groups)
-        missing = [group for group in request.groups if not self.iam.group_exists(group)]
-        if missing:
-            raise BadRequest(f"group(s) {', '.join(missing)} do not exist in the root account")
-
         existing = self.iam.get_user(username)
         if existing is None:
             tags = {"ticket": request.ticket, "requested_by": request.requested_by,
@@ -74,40 +99,131 @@ class Lifecycle:
         ):
             raise Conflict(f"a user named {username} already exists")
 
-        self.iam.attach_user_policy(username, self.settings.self_service_policy_arn)
-        password = None
-        if request.console and not self.iam.has_login_profile(username):
-            password = temporary_password()
-            self.iam.create_login_profile(username, password)
         current = set(self.iam.groups_of(username))
-        for group in request.groups:
-            if group not in current:
-                self.iam.add_to_group(username, group)
-
+        tasks = {g: (lambda g=g: self.iam.add_to_group(username, g))
+                 for g in request.groups if g not in current}
+        tasks["self-service"] = lambda: self.iam.attach_user_policy(
+            username, self.settings.self_service_policy_arn)
+        if request.console:
+            tasks["password"] = lambda: self._set_password(username)
+        password = wave(tasks).get("password")
         self.state.put_record(username, {"status": "active", "groups": sorted(request.groups),
                                          "ticket": request.ticket, "grants": []})
-        self.state.audit("onboard", username, request.ticket, request.requested_by, "ok",
-                         {"groups": sorted(request.groups), "console": request.console})
         user = self.describe(username)
         answer = {"user": user, "aws_config": self.aws_config(username, user["roles"])}
         if password:
             answer["temporary_password"] = password
         return answer
 
+    def move(self, username: str, request: MoveRequest) -> dict:
+        """Set the user's managed groups to exactly ``request.groups``."""
+        self.check_user_allowed(username)
+        self._managed_user(username)
+        self._check_groups(request.groups)
+        record = self._record(username)
+        if record["status"] != "active":
+            raise Conflict(f"{username} is {record['status']}; restore them before moving them")
+        current = set(self._managed_groups_of(username))
+        target = set(request.groups)
+        tasks = {f"+{g}": (lambda g=g: self.iam.add_to_group(username, g)) for g in target - current}
+        tasks.update({f"-{g}": (lambda g=g: self.iam.remove_from_group(username, g))
+                      for g in current - target})
+        wave(tasks)
+        self.state.put_record(username, {**record, "groups": sorted(target), "ticket": request.ticket})
+        return self.describe(username)
+
+    def suspend(self, username: str, request: SuspendRequest) -> dict:
+        """Remember groups, active keys and console access; then take all of them away."""
+        self.check_user_allowed(username)
+        self._managed_user(username)
+        record = self._record(username)
+        status = record["status"]
+        if status == "suspended" or (status in ("restoring", "offboarding")):
+            raise Conflict(f"{username} is {status}; only an active user can be suspended")
+        if status != "suspending":  # a retry keeps what the first attempt remembered
+            keys = [k["id"] for k in self.iam.access_keys(username) if k["status"] == "Active"]
+            record = {**record, "status": "suspending", "ticket": request.ticket,
+                      "saved": {"groups": self._managed_groups_of(username), "keys": keys,
+                                "console": self.iam.has_login_profile(username)},
+                      "reason": request.reason,
+                      "suspended_until": request.until.isoformat() if request.until else None}
+            self.state.put_record(username, record)
+        saved = record["saved"]
+        tasks = {f"group:{g}": (lambda g=g: self.iam.remove_from_group(username, g))
+                 for g in self.iam.groups_of(username)}
+        tasks.update({f"key:{k}": (lambda k=k: self.iam.set_key_status(username, k, "Inactive"))
+                      for k in saved["keys"]})
+        tasks["console"] = lambda: self.iam.delete_login_profile(username)
+        wave(tasks)
+        self.state.put_record(username, {**record, "status": "suspended"})
+        return self.describe(username)
+
+    def restore(self, username: str, request: RestoreRequest) -> dict:
+        """Undo exactly what the suspension did; a new temporary password if console existed."""
+        self.check_user_allowed(username)
+        self._managed_user(username)
+        record = self._record(username)
+        if record["status"] not in ("suspended", "restoring"):
+            raise Conflict(f"{username} is {record['status']}; only a suspended user can be restored")
+        if record["status"] == "suspended":
+            record = {**record, "status": "restoring", "ticket": request.ticket}
+            self.state.put_record(username, record)
+        saved = record["saved"]
+        tasks = {f"group:{g}": (lambda g=g: self.iam.add_to_group(username, g)) for g in saved["groups"]}
+        tasks.update({f"key:{k}": (lambda k=k: self.iam.set_key_status(username, k, "Active"))
+                      for k in saved["keys"]})
+        if saved["console"]:
+            tasks["password"] = lambda: self._set_password(username)
+        password = wave(tasks).get("password")
+        restored = {key: value for key, value in record.items()
+                    if key not in ("saved", "reason", "suspended_until")}
+        self.state.put_record(username, {**restored, "status": "active", "groups": saved["groups"]})
+        answer: dict = {"user": self.describe(username)}
+        if password:
+            answer["temporary_password"] = password
+        return answer
+
+    def offboard(self, username: str, request: OffboardRequest) -> dict:
+        """Delete the user and every object that depends on it; access goes in the first wave."""
+        self.check_user_allowed(username)
+        record = self.state.get_record(username) or {"status": "active", "grants": []}
+        if record["status"] == "offboarded":
+            raise NotFound(f"{username} was already offboarded")
+        if record["status"] != "offboarding":
+            self._managed_user(username)
+            self._managed_groups_of(username)
+            record = {**record, "status": "offboarding", "ticket": request.ticket, "removed": {}}
+            self.state.put_record(username, record)
+        # else: a retry, which may find the user already deleted and only the record left to write
+
+        def save_progress(removed: dict) -> None:
+            self.state.put_record(username, {**record, "removed": removed})
+
+        removed = offboard_user(self.iam.client, username, record.get("removed", {}), save_progress)
+        final = {key: value for key, value in record.items() if key not in ("saved", "removed")}
+        self.state.put_record(username, {**final, "status": "offboarded", "groups": []})
+        return {"username": username, "removed": removed, "sessions_revoked_in": []}
+
     def describe(self, username: str) -> dict:
-        self._check_user_allowed(username)
+        self.check_user_allowed(username)
         user = self._managed_user(username)
-        record = self.state.get_record(username) or {}
-        groups = self.iam.groups_of(username)
+        record = self._record(username)
+        details = wave({
+            "groups": lambda: self.iam.groups_of(username),
+            "console": lambda: self.iam.has_login_profile(username),
+            "mfa": lambda: bool(self.iam.mfa_devices(username)),
+            "keys": lambda: self.iam.access_keys(username),
+        })
         described = {
             "username": username,
             "arn": user["arn"],
-            "status": record.get("status", "active"),
-            "groups": groups,
-            "console": self.iam.has_login_profile(username),
-            "mfa": bool(self.iam.mfa_devices(username)),
-            "access_keys": self.iam.access_keys(username),
-            "roles": self.roles_for(groups),
+            "status": "suspended" if record["status"] in ("suspending", "suspended", "restoring")
+            else "active",
+            "groups": details["groups"],
+            "console": details["console"],
+            "mfa": details["mfa"],
+            "access_keys": details["keys"],
+            "roles": self.roles_for(details["groups"]),
             "grants": record.get("grants", []),
         }
         if record.get("suspended_until"):

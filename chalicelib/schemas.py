@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from chalicelib.errors import BadRequest
 
@@ -30,6 +31,31 @@ class OnboardRequest(_Body):
     requested_by: Text
     email: Email | None = None
     console: bool = True
+
+
+class TicketRequest(_Body):
+    ticket: Text
+    requested_by: Text
+
+
+class MoveRequest(TicketRequest):
+    groups: list[GroupName] = Field(max_length=10)
+
+
+class SuspendRequest(TicketRequest):
+    reason: Annotated[str, StringConstraints(max_length=512)] | None = None
+    until: date | None = None
+
+    @field_validator("until")
+    @classmethod
+    def _in_the_future(cls, until: date | None) -> date | None:
+        if until is not None and until <= date.today():
+            raise ValueError("must be a date after today (YYYY-MM-DD)")
+        return until
+
+
+RestoreRequest = TicketRequest
+OffboardRequest = TicketRequest
 
 
 def check_username(username: str) -> str:

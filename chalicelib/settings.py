@@ -36,6 +36,8 @@ class Settings:
     revocation_role: str
     mfa_roles: frozenset[str]
     secret_max_age: int
+    operation_timeout: int
+    idempotency_ttl: int
     log_level: str
 
     @classmethod
@@ -68,6 +70,9 @@ class Settings:
             revocation_role=env.get("REVOCATION_ROLE", "AccessRevocationRole"),
             mfa_roles=frozenset(_names(env.get("MFA_ROLES", "BreakGlassRole"))),
             secret_max_age=int(env.get("SECRET_MAX_AGE", "300")),
+            # How long a change may hold a user (and its ticket) before a retry may take over.
+            operation_timeout=int(env.get("OPERATION_TIMEOUT", "120")),
+            idempotency_ttl=int(env.get("IDEMPOTENCY_TTL", str(24 * 3600))),
             log_level=env.get("LOG_LEVEL", "INFO"),
         )
         settings._check()

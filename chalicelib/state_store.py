@@ -1,14 +1,19 @@
-"""The state table: one lifecycle record per managed user and an append-only audit trail."""
+"""The state table: one lifecycle record per managed user, a lease per user that serializes
+changes to them, and an append-only audit trail."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime, timezone
 from typing import Any
 
+from chalicelib.errors import Conflict
 from chalicelib.iam_gateway import aws_errors
 
 _RECORD = "STATE"
+_LEASE = "LEASE"
+AUDIT_PAGE = 200
 
 
 def now_iso() -> str:
@@ -28,8 +33,12 @@ class StateStore:
         return {key: self._to(value) for key, value in values.items() if value is not None}
 
     def _plain(self, item: dict) -> dict:
-        return {key: self._from(value) for key, value in item.items()}
+        plain = {key: self._from(value) for key, value in item.items()}
+        for key in ("pk", "sk", "entity"):
+            plain.pop(key, None)
+        return _numbers(plain)
 
+    # lifecycle records
     def get_record(self, username: str) -> dict | None:
         with aws_errors(f"reading the record of {username}"):
             item = self.client.get_item(
@@ -37,19 +46,51 @@ class StateStore:
                 Key=self._item({"pk": f"USER#{username}", "sk": _RECORD}),
                 ConsistentRead=True,
             ).get("Item")
-        if not item:
-            return None
-        record = self._plain(item)
-        for key in ("pk", "sk", "entity"):
-            record.pop(key, None)
-        return record
+        return self._plain(item) if item else None
 
-    def put_record(self, username: str, record: dict) -> None:
+    def put_record(self, username: str, record: dict) -> dict:
         values = {**record, "pk": f"USER#{username}", "sk": _RECORD, "entity": "user",
                   "username": username, "at": now_iso()}
         with aws_errors(f"writing the record of {username}"):
             self.client.put_item(TableName=self.table, Item=self._item(values))
+        return record
 
+    def records(self) -> list[dict]:
+        """Every lifecycle record (the by-entity index holds them under entity = user)."""
+        return [self._plain(item) for item in self._query_index("by-entity", "entity", "user")]
+
+    # a lease per user: one change at a time
+    def acquire(self, username: str, owner: str, seconds: int) -> None:
+        now = int(time.time())
+        with aws_errors(f"locking {username}"):
+            try:
+                self.client.put_item(
+                    TableName=self.table,
+                    Item=self._item({"pk": f"USER#{username}", "sk": _LEASE, "owner": owner,
+                                     "until": now + seconds}),
+                    ConditionExpression="attribute_not_exists(pk) OR #u < :now OR #o = :owner",
+                    ExpressionAttributeNames={"#u": "until", "#o": "owner"},
+                    ExpressionAttributeValues=self._item({":now": now, ":owner": owner}),
+                )
+            except self.client.exceptions.ConditionalCheckFailedException:
+                raise Conflict(
+                    f"another change to {username} is in progress; retry in a minute"
+                ) from None
+
+    def release(self, username: str, owner: str) -> None:
+        with aws_errors(f"unlocking {username}"):
+            try:
+                self.client.delete_item(
+                    TableName=self.table,
+                    Key=self._item({"pk": f"USER#{username}", "sk": _LEASE}),
+                    ConditionExpression="#o = :owner",
+                    ExpressionAttributeNames={"#o": "owner"},
+                    ExpressionAttributeValues=self._item({":owner": owner}),
+                )
+            except self.client.exceptions.ConditionalCheckFailedException:
+                pass  # it expired and someone else holds it now
+
+    # audit trail
     def audit(self, action: str, username: str, ticket: str, requested_by: str,
               result: str, detail: dict | None = None) -> dict:
         at = now_iso()
@@ -60,3 +101,44 @@ class StateStore:
         with aws_errors(f"writing the audit trail of {username}"):
             self.client.put_item(TableName=self.table, Item=self._item(values))
         return event
+
+    def audit_events(self, username: str | None = None, ticket: str | None = None) -> list[dict]:
+        """Events, oldest first: of one user, of one ticket, or (neither) the latest overall."""
+        if username:
+            items = self._query("pk = :pk AND begins_with(sk, :audit)",
+                                {":pk": f"USER#{username}", ":audit": "AUDIT#"})
+        elif ticket:
+            items = self._query_index("by-ticket", "ticket", ticket)
+        else:
+            items = self._query_index("by-entity", "entity", "audit", newest=AUDIT_PAGE)
+        events = [self._plain(item) for item in items if item.get("entity", {}).get("S") == "audit"]
+        if ticket:
+            events = [event for event in events if event.get("ticket") == ticket]
+        fields = ("at", "action", "username", "ticket", "requested_by", "result", "detail")
+        return sorted(({k: e[k] for k in fields if k in e} for e in events), key=lambda e: e["at"])
+
+    def _query(self, condition: str, values: dict, **extra: Any) -> list[dict]:
+        with aws_errors("reading the state table"):
+            pages = self.client.get_paginator("query").paginate(
+                TableName=self.table, KeyConditionExpression=condition,
+                ExpressionAttributeValues=self._item(values), **extra)
+            return [item for page in pages for item in page["Items"]]
+
+    def _query_index(self, index: str, key: str, value: str, newest: int | None = None) -> list[dict]:
+        extra: dict[str, Any] = {"IndexName": index, "ExpressionAttributeNames": {"#k": key}}
+        if newest:
+            extra.update(ScanIndexForward=False, PaginationConfig={"MaxItems": newest})
+        return self._query("#k = :v", {":v": value}, **extra)
+
+
+def _numbers(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; the app's records only hold integers."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_numbers(item) for item in value]
+    return value

@@ -43,8 +43,17 @@ def test_user_round_trip(gateway):
 def test_console_groups_keys_and_mfa(gateway):
     gateway.create_user("pete", "/managed/", {})
     assert not gateway.has_login_profile("pete")
-    gateway.create_login_profile("pete", "Aa1!" * 6)
+    sent = []
+    gateway.client.meta.events.register("provide-client-params.iam",
+                                        lambda params, model, **_: sent.append((model.name, params)))
+    gateway.set_console_password("pete", "Aa1!" * 6)
     assert gateway.has_login_profile("pete")
+    gateway.set_console_password("pete", "Bb2@" * 6)  # a second call replaces the password
+    assert [(name, p.get("Password"), p.get("PasswordResetRequired")) for name, p in sent
+            if name.endswith("LoginProfile") and name != "GetLoginProfile"] == [
+        ("CreateLoginProfile", "Aa1!" * 6, True), ("UpdateLoginProfile", "Bb2@" * 6, True)]
+    assert gateway.delete_login_profile("pete") is True
+    assert gateway.delete_login_profile("pete") is False
     gateway.add_to_group("pete", "ChildDeveloperGroup")
     assert gateway.groups_of("pete") == ["ChildDeveloperGroup"]
     key = gateway.client.create_access_key(UserName="pete")["AccessKey"]["AccessKeyId"]

@@ -1,0 +1,166 @@
+"""The steps of a complete offboarding, one small function of ``(client, username)`` each.
+
+Every step lists what it removes, tolerates ``NoSuchEntity`` (a retry after a failure halfway
+finds part of the work done), paginates every list, and declares the IAM actions it calls.
+Access-removing steps run first, in one parallel wave; the rest in a second wave; then the user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.errors import NotFound
+from chalicelib.iam_gateway import aws_errors
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str
+    run: Callable[[Any, str], list[str]]
+    permissions: tuple[str, ...]
+
+
+def _listed(client: Any, operation: str, key: str, field: str, **params: Any) -> list[str]:
+    try:
+        with aws_errors(f"listing {key} of {params.get('UserName')}"):
+            pages = client.get_paginator(operation).paginate(**params)
+            return [item[field] for page in pages for item in page[key]]
+    except NotFound:
+        return []
+
+
+def _gone(call: Callable[..., Any], what: str, **params: Any) -> bool:
+    try:
+        with aws_errors(what):
+            call(**params)
+    except NotFound:
+        return False
+    return True
+
+
+def remove_groups(client: Any, username: str) -> list[str]:
+    groups = _listed(client, "list_groups_for_user", "Groups", "GroupName", UserName=username)
+    return [g for g in groups if _gone(client.remove_user_from_group, f"removing {username} from {g}",
+                                       UserName=username, GroupName=g)]
+
+
+def deactivate_access_keys(client: Any, username: str) -> list[str]:
+    keys = _listed(client, "list_access_keys", "AccessKeyMetadata", "AccessKeyId", UserName=username)
+    return [k for k in keys if _gone(client.update_access_key, f"deactivating key {k}",
+                                     UserName=username, AccessKeyId=k, Status="Inactive")]
+
+
+def delete_login_profile(client: Any, username: str) -> list[str]:
+    removed = _gone(client.delete_login_profile, f"deleting the console login of {username}",
+                    UserName=username)
+    return [username] if removed else []
+
+
+def delete_access_keys(client: Any, username: str) -> list[str]:
+    keys = _listed(client, "list_access_keys", "AccessKeyMetadata", "AccessKeyId", UserName=username)
+    return [k for k in keys if _gone(client.delete_access_key, f"deleting key {k}",
+                                     UserName=username, AccessKeyId=k)]
+
+
+def delete_signing_certificates(client: Any, username: str) -> list[str]:
+    ids = _listed(client, "list_signing_certificates", "Certificates", "CertificateId",
+                  UserName=username)
+    return [i for i in ids if _gone(client.delete_signing_certificate, f"deleting certificate {i}",
+                                    UserName=username, CertificateId=i)]
+
+
+def delete_ssh_keys(client: Any, username: str) -> list[str]:
+    ids = _listed(client, "list_ssh_public_keys", "SSHPublicKeys", "SSHPublicKeyId", UserName=username)
+    return [i for i in ids if _gone(client.delete_ssh_public_key, f"deleting SSH key {i}",
+                                    UserName=username, SSHPublicKeyId=i)]
+
+
+def delete_service_credentials(client: Any, username: str) -> list[str]:
+    # Not paginated in the IAM API: one call returns every credential of the user.
+    try:
+        with aws_errors(f"listing the service-specific credentials of {username}"):
+            listed = client.list_service_specific_credentials(UserName=username)
+    except NotFound:
+        return []
+    ids = [c["ServiceSpecificCredentialId"] for c in listed["ServiceSpecificCredentials"]]
+    return [i for i in ids if _gone(client.delete_service_specific_credential,
+                                    f"deleting service credential {i}", UserName=username,
+                                    ServiceSpecificCredentialId=i)]
+
+
+def delete_mfa_devices(client: Any, username: str) -> list[str]:
+    serials = _listed(client, "list_mfa_devices", "MFADevices", "SerialNumber", UserName=username)
+    removed = []
+    for serial in serials:
+        _gone(client.deactivate_mfa_device, f"deactivating MFA device {serial}",
+              UserName=username, SerialNumber=serial)
+        if ":mfa/" in serial:  # virtual devices would otherwise stay behind in the account
+            _gone(client.delete_virtual_mfa_device, f"deleting MFA device {serial}",
+                  SerialNumber=serial)
+        removed.append(serial)
+    return removed
+
+
+def delete_inline_policies(client: Any, username: str) -> list[str]:
+    names = _policy_names(client, username)
+    return [n for n in names if _gone(client.delete_user_policy, f"deleting policy {n}",
+                                      UserName=username, PolicyName=n)]
+
+
+def _policy_names(client: Any, username: str) -> list[str]:
+    try:
+        with aws_errors(f"listing the inline policies of {username}"):
+            pages = client.get_paginator("list_user_policies").paginate(UserName=username)
+            return [name for page in pages for name in page["PolicyNames"]]
+    except NotFound:
+        return []
+
+
+def detach_policies(client: Any, username: str) -> list[str]:
+    arns = _listed(client, "list_attached_user_policies", "AttachedPolicies", "PolicyArn",
+                   UserName=username)
+    return [a for a in arns if _gone(client.detach_user_policy, f"detaching {a}",
+                                     UserName=username, PolicyArn=a)]
+
+
+def delete_permissions_boundary(client: Any, username: str) -> list[str]:
+    try:
+        with aws_errors(f"reading {username}"):
+            boundary = client.get_user(UserName=username)["User"].get("PermissionsBoundary")
+    except NotFound:
+        return []
+    if not boundary:
+        return []
+    _gone(client.delete_user_permissions_boundary, f"deleting the boundary of {username}",
+          UserName=username)
+    return [boundary["PermissionsBoundaryArn"]]
+
+
+def delete_user(client: Any, username: str) -> list[str]:
+    return [username] if _gone(client.delete_user, f"deleting user {username}", UserName=username) else []
+
+
+# Wave 1: whatever grants access now. Wave 2: every remaining dependent. Then the user itself.
+ACCESS_WAVE = (
+    Step("groups", remove_groups, ("iam:ListGroupsForUser", "iam:RemoveUserFromGroup")),
+    Step("access_keys", deactivate_access_keys, ("iam:ListAccessKeys", "iam:UpdateAccessKey")),
+    Step("login_profile", delete_login_profile, ("iam:DeleteLoginProfile",)),
+)
+CLEANUP_WAVE = (
+    Step("deleted_access_keys", delete_access_keys, ("iam:ListAccessKeys", "iam:DeleteAccessKey")),
+    Step("signing_certificates", delete_signing_certificates,
+         ("iam:ListSigningCertificates", "iam:DeleteSigningCertificate")),
+    Step("ssh_public_keys", delete_ssh_keys, ("iam:ListSSHPublicKeys", "iam:DeleteSSHPublicKey")),
+    Step("service_specific_credentials", delete_service_credentials,
+         ("iam:ListServiceSpecificCredentials", "iam:DeleteServiceSpecificCredential")),
+    Step("mfa_devices", delete_mfa_devices,
+         ("iam:ListMFADevices", "iam:DeactivateMFADevice", "iam:DeleteVirtualMFADevice")),
+    Step("inline_policies", delete_inline_policies, ("iam:ListUserPolicies", "iam:DeleteUserPolicy")),
+    Step("attached_policies", detach_policies,
+         ("iam:ListAttachedUserPolicies", "iam:DetachUserPolicy")),
+    Step("permissions_boundary", delete_permissions_boundary,
+         ("iam:GetUser", "iam:DeleteUserPermissionsBoundary")),
+)
+USER_STEP = Step("user", delete_user, ("iam:DeleteUser",))

@@ -1,0 +1,117 @@
+"""Runs a changing operation the same way for every caller (REST, Slack worker, schedules):
+once per ticket (Powertools Idempotency), one change per user at a time (a lease), audited and
+counted whatever the outcome, with the ticket as the logs' correlation id."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.errors import AppError, Conflict, UpstreamError
+from chalicelib.observability import count, logger
+from chalicelib.schemas import TicketRequest, check_username
+from chalicelib.settings import Settings
+from chalicelib.state_store import StateStore
+
+# Never stored with the idempotency record: a replay answers without it.
+_SECRET_FIELDS = ("temporary_password",)
+
+
+class _Deadline:
+    """Gives Powertools the in-progress expiry a Lambda context would: past it, a retry may run."""
+
+    def __init__(self, seconds: int) -> None:
+        self.seconds = seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.seconds * 1000
+
+
+class Operations:
+    def __init__(self, settings: Settings, state: StateStore, dynamodb: Any) -> None:
+        from aws_lambda_powertools.utilities.idempotency import (DynamoDBPersistenceLayer,
+                                                                 IdempotencyConfig)
+
+        self.settings = settings
+        self.state = state
+        self._store = DynamoDBPersistenceLayer(table_name=settings.idempotency_table,
+                                               boto3_client=dynamodb)
+        self._config = IdempotencyConfig(
+            event_key_jmespath="[action, ticket]",
+            payload_validation_jmespath="[username, request]",
+            raise_on_no_idempotency_key=True,
+            expires_after_seconds=settings.idempotency_ttl,
+            lambda_context=_Deadline(settings.operation_timeout),
+        )
+
+    def run(self, action: str, username: str, request: TicketRequest,
+            work: Callable[[], dict]) -> dict:
+        from aws_lambda_powertools.utilities.idempotency import idempotent_function
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyAlreadyInProgressError, IdempotencyPersistenceLayerError,
+            IdempotencyValidationError)
+
+        check_username(username)
+        log = logger()
+        log.set_correlation_id(request.ticket)
+        log.append_keys(action=action, username=username, requested_by=request.requested_by)
+        secrets: dict[str, str] = {}
+
+        def once(payload: dict) -> dict:
+            answer = self._guarded(action, username, request, work)
+            secrets.update({k: answer.pop(k) for k in _SECRET_FIELDS if k in answer})
+            return answer
+
+        payload = {"action": action, "ticket": request.ticket, "username": username,
+                   "request": request.model_dump(mode="json")}
+        try:
+            answer = idempotent_function(
+                once, data_keyword_argument="payload", persistence_store=self._store,
+                config=self._config, key_prefix=f"{self.settings.app_name}-{self.settings.stage}",
+            )(payload=payload)
+        except IdempotencyValidationError:
+            raise Conflict(f"ticket {request.ticket} was already used for a different "
+                           f"{action} request; use a new ticket") from None
+        except IdempotencyAlreadyInProgressError:
+            raise Conflict(f"ticket {request.ticket} is being processed; retry in "
+                           f"{self.settings.operation_timeout} seconds") from None
+        except IdempotencyPersistenceLayerError as error:
+            raise UpstreamError("the idempotency store failed; retry with the same ticket") from error
+        return {**answer, **secrets}
+
+    def _guarded(self, action: str, username: str, request: TicketRequest,
+                 work: Callable[[], dict]) -> dict:
+        log = logger()
+        try:
+            self.state.acquire(username, request.ticket, self.settings.operation_timeout)
+            try:
+                answer = work()
+            finally:
+                self._release(username, request.ticket)
+            self.state.audit(action, username, request.ticket, request.requested_by, "ok")
+        except AppError as error:
+            outcome = "rejected" if error.status < 500 else "failed"
+            self._audit_failure(action, username, request, f"{outcome}: {error.message}")
+            count(action, outcome)
+            log.warning(f"{action} {outcome}", extra={"status": error.status, "reason": error.message})
+            raise
+        except Exception:
+            self._audit_failure(action, username, request, "failed: internal error")
+            count(action, "failed")
+            raise
+        count(action, "ok")
+        log.info(f"{action} done")
+        return answer
+
+    def _release(self, username: str, ticket: str) -> None:
+        try:
+            self.state.release(username, ticket)
+        except AppError:
+            # The lease expires by itself after operation_timeout; the change itself is done.
+            logger().warning("could not release the lease", extra={"username": username})
+
+    def _audit_failure(self, action: str, username: str, request: TicketRequest, result: str) -> None:
+        try:
+            self.state.audit(action, username, request.ticket, request.requested_by, result)
+        except AppError:
+            logger().exception("could not write the audit event of a failure")
