@@ -16,7 +16,7 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	touch $(STAMP)
 
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -q
 
 run: install
 	API_PORT=$(API_PORT) AWS_PORT=$(AWS_PORT) $(PY) -m tests.stack

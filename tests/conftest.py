@@ -76,7 +76,8 @@ class Api:
         sent.update(headers or {})
         raw = body if isinstance(body, (bytes, str)) else json.dumps(body).encode() if body is not None else b""
         response = self.client.http.request(method, path, headers=sent, body=raw)
-        response.json = json.loads(response.body) if response.body else None
+        is_json = response.headers.get("Content-Type", "").startswith("application/json")
+        response.json = json.loads(response.body) if response.body and is_json else None
         return response
 
 

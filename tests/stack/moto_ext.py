@@ -6,7 +6,7 @@ Applied in the process that runs moto (the in-process mock or the threaded serve
 1. Resource-level authorization. moto checks identity policies against the resource "*" for most
    actions, so a policy scoped to ``user/managed/*`` would deny everything. Each request is given
    the ARN AWS would authorize against (the service authorization reference's resource type).
-2. IAM operations moto does not implement but a complete offboarding calls.
+2. IAM operations moto does not implement but a complete offboarding calls (moto_iam_extras).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from moto.dynamodb.responses import DynamoHandler
 from moto.iam.models import iam_backends
 from moto.iam.responses import IamResponse
 from moto.secretsmanager.responses import SecretsManagerResponse
+
+from tests.stack import moto_iam_extras
 
 _applied = False
 _lock = threading.Lock()
@@ -88,6 +90,7 @@ def apply() -> None:
         IamResponse._determine_resource = _iam_resource  # type: ignore[method-assign]
         DynamoHandler._determine_resource = _dynamodb_resource  # type: ignore[attr-defined]
         SecretsManagerResponse._determine_resource = _secret_resource  # type: ignore[attr-defined]
+        moto_iam_extras.apply()
         _applied = True
 
 
