@@ -9,9 +9,10 @@ class AppError(Exception):
     status = 500
     code = "InternalError"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, detail: dict | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.detail = detail  # for the audit trail, not for the caller
 
 
 class BadRequest(AppError):

@@ -7,7 +7,7 @@ Access-removing steps run first, in one parallel wave; the rest in a second wave
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,8 @@ from chalicelib.iam_gateway import aws_errors
 @dataclass(frozen=True)
 class Step:
     kind: str
-    run: Callable[[Any, str], list[str]]
+    # Yields each id once removed, so a failure halfway still reports what went before it.
+    run: Callable[[Any, str], Iterable[str]]
     permissions: tuple[str, ...]
 
 
@@ -40,44 +41,44 @@ def _gone(call: Callable[..., Any], what: str, **params: Any) -> bool:
     return True
 
 
-def remove_groups(client: Any, username: str) -> list[str]:
+def remove_groups(client: Any, username: str) -> Iterable[str]:
     groups = _listed(client, "list_groups_for_user", "Groups", "GroupName", UserName=username)
-    return [g for g in groups if _gone(client.remove_user_from_group, f"removing {username} from {g}",
-                                       UserName=username, GroupName=g)]
+    yield from (g for g in groups if _gone(client.remove_user_from_group, f"removing {username} from {g}",
+                                       UserName=username, GroupName=g))
 
 
-def deactivate_access_keys(client: Any, username: str) -> list[str]:
+def deactivate_access_keys(client: Any, username: str) -> Iterable[str]:
     keys = _listed(client, "list_access_keys", "AccessKeyMetadata", "AccessKeyId", UserName=username)
-    return [k for k in keys if _gone(client.update_access_key, f"deactivating key {k}",
-                                     UserName=username, AccessKeyId=k, Status="Inactive")]
+    yield from (k for k in keys if _gone(client.update_access_key, f"deactivating key {k}",
+                                     UserName=username, AccessKeyId=k, Status="Inactive"))
 
 
-def delete_login_profile(client: Any, username: str) -> list[str]:
+def delete_login_profile(client: Any, username: str) -> Iterable[str]:
     removed = _gone(client.delete_login_profile, f"deleting the console login of {username}",
                     UserName=username)
     return [username] if removed else []
 
 
-def delete_access_keys(client: Any, username: str) -> list[str]:
+def delete_access_keys(client: Any, username: str) -> Iterable[str]:
     keys = _listed(client, "list_access_keys", "AccessKeyMetadata", "AccessKeyId", UserName=username)
-    return [k for k in keys if _gone(client.delete_access_key, f"deleting key {k}",
-                                     UserName=username, AccessKeyId=k)]
+    yield from (k for k in keys if _gone(client.delete_access_key, f"deleting key {k}",
+                                     UserName=username, AccessKeyId=k))
 
 
-def delete_signing_certificates(client: Any, username: str) -> list[str]:
+def delete_signing_certificates(client: Any, username: str) -> Iterable[str]:
     ids = _listed(client, "list_signing_certificates", "Certificates", "CertificateId",
                   UserName=username)
-    return [i for i in ids if _gone(client.delete_signing_certificate, f"deleting certificate {i}",
-                                    UserName=username, CertificateId=i)]
+    yield from (i for i in ids if _gone(client.delete_signing_certificate, f"deleting certificate {i}",
+                                    UserName=username, CertificateId=i))
 
 
-def delete_ssh_keys(client: Any, username: str) -> list[str]:
+def delete_ssh_keys(client: Any, username: str) -> Iterable[str]:
     ids = _listed(client, "list_ssh_public_keys", "SSHPublicKeys", "SSHPublicKeyId", UserName=username)
-    return [i for i in ids if _gone(client.delete_ssh_public_key, f"deleting SSH key {i}",
-                                    UserName=username, SSHPublicKeyId=i)]
+    yield from (i for i in ids if _gone(client.delete_ssh_public_key, f"deleting SSH key {i}",
+                                    UserName=username, SSHPublicKeyId=i))
 
 
-def delete_service_credentials(client: Any, username: str) -> list[str]:
+def delete_service_credentials(client: Any, username: str) -> Iterable[str]:
     # Not paginated in the IAM API: one call returns every credential of the user.
     try:
         with aws_errors(f"listing the service-specific credentials of {username}"):
@@ -85,31 +86,29 @@ def delete_service_credentials(client: Any, username: str) -> list[str]:
     except NotFound:
         return []
     ids = [c["ServiceSpecificCredentialId"] for c in listed["ServiceSpecificCredentials"]]
-    return [i for i in ids if _gone(client.delete_service_specific_credential,
+    yield from (i for i in ids if _gone(client.delete_service_specific_credential,
                                     f"deleting service credential {i}", UserName=username,
-                                    ServiceSpecificCredentialId=i)]
+                                    ServiceSpecificCredentialId=i))
 
 
-def delete_mfa_devices(client: Any, username: str) -> list[str]:
+def delete_mfa_devices(client: Any, username: str) -> Iterable[str]:
     serials = _listed(client, "list_mfa_devices", "MFADevices", "SerialNumber", UserName=username)
-    removed = []
     for serial in serials:
         _gone(client.deactivate_mfa_device, f"deactivating MFA device {serial}",
               UserName=username, SerialNumber=serial)
         if ":mfa/" in serial:  # virtual devices would otherwise stay behind in the account
             _gone(client.delete_virtual_mfa_device, f"deleting MFA device {serial}",
                   SerialNumber=serial)
-        removed.append(serial)
-    return removed
+        yield serial
 
 
-def delete_inline_policies(client: Any, username: str) -> list[str]:
+def delete_inline_policies(client: Any, username: str) -> Iterable[str]:
     names = _policy_names(client, username)
-    return [n for n in names if _gone(client.delete_user_policy, f"deleting policy {n}",
-                                      UserName=username, PolicyName=n)]
+    yield from (n for n in names if _gone(client.delete_user_policy, f"deleting policy {n}",
+                                      UserName=username, PolicyName=n))
 
 
-def _policy_names(client: Any, username: str) -> list[str]:
+def _policy_names(client: Any, username: str) -> Iterable[str]:
     try:
         with aws_errors(f"listing the inline policies of {username}"):
             pages = client.get_paginator("list_user_policies").paginate(UserName=username)
@@ -118,14 +117,14 @@ def _policy_names(client: Any, username: str) -> list[str]:
         return []
 
 
-def detach_policies(client: Any, username: str) -> list[str]:
+def detach_policies(client: Any, username: str) -> Iterable[str]:
     arns = _listed(client, "list_attached_user_policies", "AttachedPolicies", "PolicyArn",
                    UserName=username)
-    return [a for a in arns if _gone(client.detach_user_policy, f"detaching {a}",
-                                     UserName=username, PolicyArn=a)]
+    yield from (a for a in arns if _gone(client.detach_user_policy, f"detaching {a}",
+                                     UserName=username, PolicyArn=a))
 
 
-def delete_permissions_boundary(client: Any, username: str) -> list[str]:
+def delete_permissions_boundary(client: Any, username: str) -> Iterable[str]:
     try:
         with aws_errors(f"reading {username}"):
             boundary = client.get_user(UserName=username)["User"].get("PermissionsBoundary")
@@ -138,7 +137,7 @@ def delete_permissions_boundary(client: Any, username: str) -> list[str]:
     return [boundary["PermissionsBoundaryArn"]]
 
 
-def delete_user(client: Any, username: str) -> list[str]:
+def delete_user(client: Any, username: str) -> Iterable[str]:
     return [username] if _gone(client.delete_user, f"deleting user {username}", UserName=username) else []
 
 

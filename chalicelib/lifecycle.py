@@ -138,6 +138,8 @@ class Lifecycle:
         self._managed_user(username)
         record = self._record(username)
         status = record["status"]
+        if status == "suspended" and record.get("ticket") == request.ticket:
+            return self.describe(username)  # a retry of a suspension that did complete
         if status == "suspended" or (status in ("restoring", "offboarding")):
             raise Conflict(f"{username} is {status}; only an active user can be suspended")
         if status != "suspending":  # a retry keeps what the first attempt remembered
@@ -163,6 +165,12 @@ class Lifecycle:
         self.check_user_allowed(username)
         self._managed_user(username)
         record = self._record(username)
+        if record["status"] == "active" and record.get("ticket") == request.ticket:
+            # A retry of a restore that completed: its password was never seen, so set another.
+            answer: dict = {"user": self.describe(username)}
+            if answer["user"]["console"]:
+                answer["temporary_password"] = self._set_password(username)
+            return answer
         if record["status"] not in ("suspended", "restoring"):
             raise Conflict(f"{username} is {record['status']}; only a suspended user can be restored")
         if record["status"] == "suspended":
@@ -178,7 +186,7 @@ class Lifecycle:
         restored = {key: value for key, value in record.items()
                     if key not in ("saved", "reason", "suspended_until")}
         self.state.put_record(username, {**restored, "status": "active", "groups": saved["groups"]})
-        answer: dict = {"user": self.describe(username)}
+        answer = {"user": self.describe(username)}
         if password:
             answer["temporary_password"] = password
         return answer
@@ -188,6 +196,8 @@ class Lifecycle:
         self.check_user_allowed(username)
         record = self.state.get_record(username) or {"status": "active", "grants": []}
         if record["status"] == "offboarded":
+            if record.get("ticket") == request.ticket:  # a retry of one that completed
+                return self._offboarded(username, record.get("removed", {}))
             raise NotFound(f"{username} was already offboarded")
         if record["status"] != "offboarding":
             self._managed_user(username)
@@ -200,8 +210,13 @@ class Lifecycle:
             self.state.put_record(username, {**record, "removed": removed})
 
         removed = offboard_user(self.iam.client, username, record.get("removed", {}), save_progress)
-        final = {key: value for key, value in record.items() if key not in ("saved", "removed")}
-        self.state.put_record(username, {**final, "status": "offboarded", "groups": []})
+        final = {key: value for key, value in record.items() if key != "saved"}
+        self.state.put_record(username, {**final, "status": "offboarded", "groups": [],
+                                         "removed": removed})
+        return self._offboarded(username, removed)
+
+    @staticmethod
+    def _offboarded(username: str, removed: dict) -> dict:
         return {"username": username, "removed": removed, "sessions_revoked_in": []}
 
     def describe(self, username: str) -> dict:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib import iam_cleanup
+from chalicelib.errors import AppError
 from chalicelib.waves import wave
 
 
@@ -16,15 +17,33 @@ def offboard_user(client: Any, username: str, removed_before: dict[str, list[str
     removed = {kind: list(ids) for kind, ids in removed_before.items()}
 
     def run(steps: tuple[iam_cleanup.Step, ...]) -> None:
-        results = wave({step.kind: (lambda step=step: step.run(client, username)) for step in steps})
-        for kind, ids in results.items():
-            removed[kind] = sorted(set(removed.get(kind, [])) | set(ids))
-        save_progress(removed)
+        done: dict[str, list[str]] = {step.kind: [] for step in steps}
+
+        def drain(step: iam_cleanup.Step) -> None:
+            done[step.kind].extend(step.run(client, username))
+
+        try:
+            wave({step.kind: (lambda step=step: drain(step)) for step in steps})
+        finally:  # what a failed wave did remove is recorded before the failure is raised
+            for kind, ids in done.items():
+                removed[kind] = sorted(set(removed.get(kind, [])) | set(ids))
+            try:
+                save_progress(removed)
+            except AppError as error:
+                # Not lost even so: the failure's audit event carries it.
+                error.detail = {"removed": _report(removed)}
+                raise
 
     run(iam_cleanup.ACCESS_WAVE)
     run(iam_cleanup.CLEANUP_WAVE)
     run((iam_cleanup.USER_STEP,))
-    # Keys were first deactivated, then deleted: report them once, as removed keys.
-    removed["access_keys"] = sorted(set(removed.get("access_keys", []))
-                                    | set(removed.pop("deleted_access_keys", [])))
-    return {kind: ids for kind, ids in removed.items() if ids}
+    return _report(removed)
+
+
+def _report(removed: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Keys are first deactivated, then deleted: name them once, as removed access keys."""
+    report = {kind: ids for kind, ids in removed.items() if ids and kind != "deleted_access_keys"}
+    keys = set(removed.get("access_keys", [])) | set(removed.get("deleted_access_keys", []))
+    if keys:
+        report["access_keys"] = sorted(keys)
+    return report

@@ -56,10 +56,16 @@ class Operations:
         log.set_correlation_id(request.ticket)
         log.append_keys(action=action, username=username, requested_by=request.requested_by)
         secrets: dict[str, str] = {}
+        outcome: dict[str, Any] = {}
 
         def once(payload: dict) -> dict:
-            answer = self._guarded(action, username, request, work)
+            try:
+                answer = self._guarded(action, username, request, work)
+            except Exception as error:
+                outcome["error"] = error
+                raise
             secrets.update({k: answer.pop(k) for k in _SECRET_FIELDS if k in answer})
+            outcome["answer"] = answer
             return answer
 
         payload = {"action": action, "ticket": request.ticket, "username": username,
@@ -76,7 +82,15 @@ class Operations:
             raise Conflict(f"ticket {request.ticket} is being processed; retry in "
                            f"{self.settings.operation_timeout} seconds") from None
         except IdempotencyPersistenceLayerError as error:
-            raise UpstreamError("the idempotency store failed; retry with the same ticket") from error
+            # Only the bookkeeping around the work failed: its own outcome is the answer. The
+            # ticket's record stays in progress until operation_timeout, then a retry may run.
+            if "answer" in outcome:
+                log.warning("could not record the answer for replays", extra={"error": str(error)})
+                answer = outcome["answer"]
+            elif "error" in outcome:
+                raise outcome["error"] from None
+            else:
+                raise UpstreamError("the idempotency store failed; retry with the same ticket") from error
         return {**answer, **secrets}
 
     def _guarded(self, action: str, username: str, request: TicketRequest,
@@ -91,7 +105,8 @@ class Operations:
             self.state.audit(action, username, request.ticket, request.requested_by, "ok")
         except AppError as error:
             outcome = "rejected" if error.status < 500 else "failed"
-            self._audit_failure(action, username, request, f"{outcome}: {error.message}")
+            self._audit_failure(action, username, request, f"{outcome}: {error.message}",
+                                error.detail)
             count(action, outcome)
             log.warning(f"{action} {outcome}", extra={"status": error.status, "reason": error.message})
             raise
@@ -110,8 +125,9 @@ class Operations:
             # The lease expires by itself after operation_timeout; the change itself is done.
             logger().warning("could not release the lease", extra={"username": username})
 
-    def _audit_failure(self, action: str, username: str, request: TicketRequest, result: str) -> None:
+    def _audit_failure(self, action: str, username: str, request: TicketRequest, result: str,
+                       detail: dict | None = None) -> None:
         try:
-            self.state.audit(action, username, request.ticket, request.requested_by, result)
+            self.state.audit(action, username, request.ticket, request.requested_by, result, detail)
         except AppError:
             logger().exception("could not write the audit event of a failure")

@@ -1,0 +1,325 @@
+"""chalicelib/openapi.yaml: a valid OpenAPI document that names exactly the app's routes, and whose
+schemas hold every answer the real app (against moto) gives, success or error."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import functools
+import json
+from datetime import date, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import boto3
+import pytest
+import yaml
+from openapi_schema_validator import OAS30Validator, oas30_format_checker
+from openapi_spec_validator import validate
+
+from chalicelib import schemas
+
+DOCUMENT = Path(__file__).resolve().parents[1] / "chalicelib" / "openapi.yaml"
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+ONBOARD = {"username": "pete", "groups": ["ChildDeveloperGroup"], "ticket": "T-1",
+           "requested_by": "alice", "email": "pete@example.com"}
+SSH_KEY = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC" + base64.b64encode(bytes(range(256))).decode() \
+    + " pete@laptop"
+FUTURE = (date.today() + timedelta(days=30)).isoformat()
+# The pydantic model each documented request body mirrors.
+BODY_MODELS = {
+    ("/users", "post"): schemas.OnboardRequest,
+    ("/users/{username}/groups", "put"): schemas.MoveRequest,
+    ("/users/{username}/suspend", "post"): schemas.SuspendRequest,
+    ("/users/{username}/restore", "post"): schemas.RestoreRequest,
+    ("/users/{username}/offboard", "post"): schemas.OffboardRequest,
+}
+
+
+@functools.cache
+def document() -> dict:
+    return yaml.safe_load(DOCUMENT.read_text())
+
+
+def resolve(node, seen: tuple[str, ...] = ()):
+    """``node`` with every local ``$ref`` replaced by what it points to in the document."""
+    if isinstance(node, list):
+        return [resolve(item, seen) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        ref = node["$ref"]
+        assert ref.startswith("#/") and ref not in seen, ref
+        target = document()
+        for part in ref[2:].split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        return resolve(target, seen + (ref,))
+    return {key: resolve(value, seen) for key, value in node.items()}
+
+
+@functools.cache
+def operations() -> dict[tuple[str, str], dict]:
+    return {(path, method): resolve(item[method])
+            for path, item in document()["paths"].items() for method in METHODS if method in item}
+
+
+def app_routes() -> set[tuple[str, str]]:
+    from app import app
+
+    return {(path, method.lower()) for path, entries in app.routes.items() for method in entries}
+
+
+def documented_response(template: str, method: str, response) -> dict:
+    """Check ``response`` against what the document says of that route and its status code."""
+    operation = operations()[(template, method.lower())]
+    status = str(response.status_code)
+    assert status in operation["responses"], (
+        f"{method} {template} answered {status}, which the document does not list: "
+        f"{response.body!r}")
+    content = operation["responses"][status].get("content", {})
+    media = response.headers.get("Content-Type", "").split(";")[0].strip()
+    body = response.json
+    if not media and status == "415":
+        # Chalice's own error answer carries no Content-Type header (API Gateway then sends
+        # application/json); its body is the same JSON error.
+        media, body = "application/json", json.loads(response.body)
+    assert media in content, (
+        f"{method} {template} {status} answered {media!r}; documented: {list(content)}")
+    if media == "application/json":
+        validator = OAS30Validator(content[media]["schema"], format_checker=oas30_format_checker)
+        errors = sorted(validator.iter_errors(body), key=str)
+        assert not errors, (f"{method} {template} {status}: "
+                            + "; ".join(f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+                                        for e in errors))
+    return body
+
+
+class Caller:
+    """Calls routes by their documented template, checks each answer, remembers what it called."""
+
+    def __init__(self, api) -> None:
+        self.api = api
+        self.called: set[tuple[str, str]] = set()
+
+    def __call__(self, method: str, template: str, body=None, *, query: dict | None = None,
+                 status: int, token: str | None = "default", headers: dict | None = None, **path):
+        url = template.format(**path) + (f"?{urlencode(query)}" if query else "")
+        response = self.api.call(method, url, body, token=token, headers=headers)
+        response.json = documented_response(template, method, response)
+        assert response.status_code == status, (method, url, response.status_code, response.body)
+        self.called.add((template, method.lower()))
+        return response
+
+
+def request_body_schema(template: str, method: str) -> dict:
+    return operations()[(template, method)]["requestBody"]["content"]["application/json"]["schema"]
+
+
+# the document itself
+def test_the_document_is_valid_openapi_3_0():
+    assert document()["openapi"] == "3.0.3"
+    validate(document())
+
+
+def test_every_route_of_the_app_is_documented_and_nothing_else():
+    documented = set(operations())
+    assert app_routes() - documented == set(), "routes missing from the document"
+    assert documented - app_routes() == set(), "documented routes the app does not have"
+
+
+def test_only_health_is_public():
+    assert document()["security"] == [{"bearer": []}]
+    public = {key for key, operation in operations().items() if operation.get("security") == []}
+    assert public == {("/health", "get")}
+
+
+@pytest.mark.parametrize("route, model", BODY_MODELS.items(), ids=lambda v: str(v))
+def test_request_bodies_mirror_the_models(route, model):
+    documented = request_body_schema(*route)
+    generated = model.model_json_schema()
+    assert documented["additionalProperties"] is False
+    assert set(documented["properties"]) == set(generated["properties"])
+    assert set(documented.get("required", [])) == set(generated.get("required", []))
+
+
+def test_request_body_schemas_accept_and_refuse_what_the_models_do():
+    def valid(route, body):
+        validator = OAS30Validator(request_body_schema(*route), format_checker=oas30_format_checker)
+        return validator.is_valid(body)
+
+    onboard = ("/users", "post")
+    assert valid(onboard, ONBOARD)
+    assert not valid(onboard, {**ONBOARD, "username": "pete smith"})
+    assert not valid(onboard, {**ONBOARD, "username": "x" * 65})
+    assert not valid(onboard, {**ONBOARD, "admin": True})
+    assert not valid(onboard, {**ONBOARD, "ticket": "  "})
+    assert not valid(onboard, {k: v for k, v in ONBOARD.items() if k != "requested_by"})
+    suspend = ("/users/{username}/suspend", "post")
+    assert valid(suspend, {"ticket": "T", "requested_by": "a", "until": FUTURE, "reason": None})
+    assert not valid(suspend, {"ticket": "T", "requested_by": "a", "until": "next week"})
+
+
+# the app's answers
+def test_every_documented_route_answers_as_documented(api):
+    from tests.stack import moto_iam_extras
+
+    # Offboarding lists service-specific credentials, which plain moto does not implement.
+    moto_iam_extras.apply()
+    iam = boto3.client("iam")
+    call = Caller(api)
+
+    assert call("GET", "/health", token=None, status=200).json == {"status": "ok"}
+
+    created = call("POST", "/users", ONBOARD, status=201).json
+    assert created["temporary_password"] and created["user"]["status"] == "active"
+    # a replay answers the first answer again, without the password (never stored)
+    replay = call("POST", "/users", ONBOARD, status=201).json
+    assert replay == {k: v for k, v in created.items() if k != "temporary_password"}
+    assert call("POST", "/users", {**ONBOARD, "email": "p@example.org"}, status=409)
+
+    # what offboarding must find and remove
+    key = iam.create_access_key(UserName="pete")["AccessKey"]["AccessKeyId"]
+    ssh = iam.upload_ssh_public_key(UserName="pete", SSHPublicKeyBody=SSH_KEY)
+    ssh_id = ssh["SSHPublicKey"]["SSHPublicKeyId"]
+    iam.put_user_policy(UserName="pete", PolicyName="scratch", PolicyDocument=(
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+        '"Action": "s3:ListAllMyBuckets", "Resource": "*"}]}'))
+    serial = iam.create_virtual_mfa_device(VirtualMFADeviceName="pete")["VirtualMFADevice"][
+        "SerialNumber"]
+    iam.enable_mfa_device(UserName="pete", SerialNumber=serial,
+                          AuthenticationCode1="123456", AuthenticationCode2="654321")
+
+    user = call("GET", "/users/{username}", username="pete", status=200).json
+    assert user["mfa"] is True and [k["id"] for k in user["access_keys"]] == [key]
+    listed = call("GET", "/users", status=200).json
+    assert [u["username"] for u in listed["users"]] == ["pete"]
+
+    moved = call("PUT", "/users/{username}/groups", username="pete", status=200, body={
+        "groups": ["BreakGlassGroup"], "ticket": "T-2", "requested_by": "alice"}).json
+    assert moved["groups"] == ["BreakGlassGroup"]
+
+    suspended = call("POST", "/users/{username}/suspend", username="pete", status=200, body={
+        "ticket": "T-3", "requested_by": "alice", "reason": "leave", "until": FUTURE}).json
+    assert suspended["status"] == "suspended" and suspended["suspended_until"] == FUTURE
+    assert suspended["groups"] == [] and suspended["console"] is False
+
+    restored = call("POST", "/users/{username}/restore", username="pete", status=200, body={
+        "ticket": "T-4", "requested_by": "alice"}).json
+    assert restored["temporary_password"] and restored["user"]["groups"] == ["BreakGlassGroup"]
+    assert "suspended_until" not in restored["user"]
+
+    by_user = call("GET", "/audit", query={"username": "pete"}, status=200).json["events"]
+    assert [(e["action"], e["result"]) for e in by_user] == [
+        ("onboard", "ok"), ("move", "ok"), ("suspend", "ok"), ("restore", "ok")]
+    by_ticket = call("GET", "/audit", query={"ticket": "T-1"}, status=200).json["events"]
+    assert [(e["action"], e["ticket"]) for e in by_ticket] == [("onboard", "T-1")]
+
+    rows = call("GET", "/access-matrix", status=200).json["rows"]
+    assert {"username": "pete", "status": "active", "group": "BreakGlassGroup",
+            "account": "222233334444", "role": "BreakGlassRole"} in rows
+    csv = call("GET", "/access-matrix", query={"format": "csv"}, status=200)
+    assert csv.headers["Content-Type"] == "text/csv"
+    lines = csv.body.decode().splitlines()
+    assert lines[0] == "username,status,group,account,role"
+    assert "pete,active,BreakGlassGroup,222233334444,BreakGlassRole" in lines
+
+    offboarded = call("POST", "/users/{username}/offboard", username="pete", status=200, body={
+        "ticket": "T-5", "requested_by": "alice"}).json
+    removed = offboarded["removed"]
+    assert offboarded["username"] == "pete"
+    assert removed["access_keys"] == [key] and removed["ssh_public_keys"] == [ssh_id]
+    assert removed["mfa_devices"] == [serial] and removed["inline_policies"] == ["scratch"]
+    assert removed["groups"] == ["BreakGlassGroup"] and removed["user"] == ["pete"]
+    assert removed["login_profile"] == ["pete"]
+    assert iam.list_virtual_mfa_devices()["VirtualMFADevices"] == []
+
+    call("GET", "/users/{username}", username="pete", status=404)
+    assert call.called == set(operations()), "documented routes the scenario did not call"
+
+
+def _some_body(template: str, method: str):
+    """A valid body for the route, so that only the token or header makes the difference."""
+    if (template, method) == ("/users", "post"):
+        return ONBOARD
+    if (template, method) == ("/users/{username}/groups", "put"):
+        return {"groups": ["ChildDeveloperGroup"], "ticket": "T-9", "requested_by": "alice"}
+    if method == "post":
+        return {"ticket": "T-9", "requested_by": "alice"}
+    return None
+
+
+def test_every_protected_route_is_a_documented_401_without_or_with_a_wrong_token(api):
+    call = Caller(api)
+    for (template, method), operation in operations().items():
+        if operation.get("security") == []:
+            continue
+        for token in (None, "wrong-token"):
+            answer = call(method.upper(), template, _some_body(template, method), username="pete",
+                          token=token, status=401).json
+            assert answer["Code"] == "Unauthorized"
+    assert boto3.client("iam").list_users(PathPrefix="/managed/")["Users"] == []
+
+
+def test_every_route_is_a_documented_415_for_a_content_type_other_than_json(api):
+    call = Caller(api)
+    for template, method in operations():
+        answer = call(method.upper(), template, _some_body(template, method), username="pete",
+                      headers={"Content-Type": "text/plain"}, status=415).json
+        assert answer["Code"] == "UnsupportedMediaType"
+
+
+def test_errors_are_documented_for_each_route(api):
+    call = Caller(api)
+    ticket = {"ticket": "T-9", "requested_by": "alice"}
+
+    # 400: a bad body, an invalid username, a date that is not in the future
+    assert "JSON object" in call("POST", "/users", b"{not json", status=400).json["Message"]
+    assert "username" in call("POST", "/users", {**ONBOARD, "username": "pete smith"},
+                              status=400).json["Message"]
+    call("GET", "/users/{username}", username="bad%20name", status=400)
+    call("PUT", "/users/{username}/groups", {"groups": "BreakGlassGroup", **ticket},
+         username="pete", status=400)
+    assert "until" in call("POST", "/users/{username}/suspend",
+                           {**ticket, "until": date.today().isoformat()},
+                           username="pete", status=400).json["Message"]
+    call("POST", "/users/{username}/restore", {"ticket": "T-9"}, username="pete", status=400)
+    call("POST", "/users/{username}/offboard", {**ticket, "force": True},
+         username="pete", status=400)
+
+    # 403: a group this service does not manage, a protected user
+    call("POST", "/users", {**ONBOARD, "groups": ["Administrators"]}, status=403)
+    call("GET", "/users/{username}", username="break-glass-owner", status=403)
+    call("POST", "/users/{username}/offboard", ticket, username="break-glass-owner", status=403)
+
+    # 404: an unknown user
+    for method, template, body in [
+            ("GET", "/users/{username}", None),
+            ("PUT", "/users/{username}/groups", {"groups": [], **ticket}),
+            ("POST", "/users/{username}/suspend", {**ticket, "ticket": "T-10"}),
+            ("POST", "/users/{username}/restore", {**ticket, "ticket": "T-11"}),
+            ("POST", "/users/{username}/offboard", {**ticket, "ticket": "T-12"})]:
+        answer = call(method, template, body, username="nobody", status=404).json
+        assert answer["Code"] == "NotFound"
+
+    # 409: a user that exists, wrong states, a ticket reused with a different body
+    call("POST", "/users", ONBOARD, status=201)
+    call("POST", "/users", {**ONBOARD, "ticket": "T-2"}, status=409)
+    call("POST", "/users/{username}/restore", {**ticket, "ticket": "T-20"}, username="pete",
+         status=409)
+    call("POST", "/users/{username}/suspend", {**ticket, "ticket": "T-21"}, username="pete",
+         status=200)
+    call("POST", "/users/{username}/suspend", {**ticket, "ticket": "T-22"}, username="pete",
+         status=409)
+    call("PUT", "/users/{username}/groups", {"groups": ["BreakGlassGroup"], **ticket,
+                                             "ticket": "T-23"}, username="pete", status=409)
+    call("POST", "/users/{username}/suspend", {**ticket, "ticket": "T-21", "reason": "other"},
+         username="pete", status=409)
+
+
+def test_error_schema_refuses_drift():
+    """The Error schema is strict, so an answer with other fields would fail the checks above."""
+    error = resolve({"$ref": "#/components/schemas/Error"})
+    validator = OAS30Validator(copy.deepcopy(error))
+    assert validator.is_valid({"Code": "NotFound", "Message": "no managed user named x"})
+    assert not validator.is_valid({"Code": "NotFound", "Message": "x", "Trace": "..."})
+    assert not validator.is_valid({"message": "x"})
