@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any
 
 
@@ -13,6 +14,9 @@ def logger() -> Any:
     from chalicelib.settings import get_settings
 
     settings = get_settings()
+    # botocore and urllib3 log request bodies at DEBUG, temporary passwords included.
+    for noisy in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger(noisy).level))
     return Logger(service=settings.app_name, level=settings.log_level)
 
 

@@ -30,13 +30,14 @@ def _keys() -> tuple[str, str]:
     return cert.public_bytes(serialization.Encoding.PEM).decode(), ssh.decode()
 
 
-def give_every_dependent(iam, username: str, account: str = "123456789012") -> dict[str, list[str]]:
-    """Two access keys, a signing certificate, an SSH key, a service-specific credential, an
+def give_every_dependent(iam, username: str, account: str = "123456789012",
+                         keys: int = 2) -> dict[str, list[str]]:
+    """``keys`` access keys (IAM allows two), a signing certificate, an SSH key, a service-specific credential, an
     enabled virtual MFA device, an inline and an attached policy, and a permissions boundary."""
     cert, ssh = _keys()
     created: dict[str, list[str]] = {}
     created["access_keys"] = sorted(iam.create_access_key(UserName=username)["AccessKey"]["AccessKeyId"]
-                                    for _ in range(2))
+                                    for _ in range(keys))
     created["signing_certificates"] = [iam.upload_signing_certificate(
         UserName=username, CertificateBody=cert)["Certificate"]["CertificateId"]]
     created["ssh_public_keys"] = [iam.upload_ssh_public_key(

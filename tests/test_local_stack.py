@@ -124,3 +124,43 @@ def test_a_user_created_by_the_admin_outside_the_path_is_invisible_to_the_app(st
     assert call(stack, "GET", "/users/root-admin")[0] == 404
     assert call(stack, "POST", "/users", {"username": "root-admin", "groups": [], "ticket": "T-102",
                                           "requested_by": "alice"})[0] == 409
+
+
+def test_the_whole_lifecycle_with_iam_enforced(stack):
+    """onboard → the person's own keys reach DeveloperRole; suspend → AccessDenied; restore →
+    allowed again; offboard → the user and every dependent object are gone."""
+    from tests.iam_objects import give_every_dependent
+
+    body = {"username": "lena", "groups": ["ChildDeveloperGroup"], "ticket": "T-200",
+            "requested_by": "alice"}
+    assert call(stack, "POST", "/users", body)[0] == 201
+    keys = own_keys(stack, "lena")
+    assume_developer_role(stack, keys, "lena")
+
+    status, user = call(stack, "POST", "/users/lena/suspend", {"ticket": "T-201", "requested_by": "alice"})
+    assert status == 200 and user["status"] == "suspended", user
+    with pytest.raises(ClientError) as denied:
+        assume_developer_role(stack, keys, "lena")
+    assert denied.value.response["Error"]["Code"] in ("AccessDenied", "InvalidClientTokenId")
+
+    status, answer = call(stack, "POST", "/users/lena/restore", {"ticket": "T-202", "requested_by": "alice"})
+    assert status == 200 and answer["user"]["status"] == "active", answer
+    assume_developer_role(stack, keys, "lena")
+
+    iam = admin(stack, "iam")
+    created = give_every_dependent(iam, "lena", keys=1)  # lena holds one key already
+    status, answer = call(stack, "POST", "/users/lena/offboard", {"ticket": "T-203", "requested_by": "alice"})
+    assert status == 200, answer
+    for kind, ids in created.items():
+        assert set(ids) <= set(answer["removed"][kind]), kind
+    with pytest.raises(ClientError) as gone:
+        iam.get_user(UserName="lena")
+    assert gone.value.response["Error"]["Code"] == "NoSuchEntity"
+    assert iam.list_virtual_mfa_devices()["VirtualMFADevices"] == []
+    assert "lena" not in [u["UserName"] for u in iam.get_group(GroupName="ChildDeveloperGroup")["Users"]]
+    with pytest.raises(ClientError):
+        assume_developer_role(stack, keys, "lena")
+
+    status, trail = call(stack, "GET", "/audit?username=lena")
+    assert [(e["action"], e["result"]) for e in trail["events"]] == [
+        ("onboard", "ok"), ("suspend", "ok"), ("restore", "ok"), ("offboard", "ok")]
