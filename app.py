@@ -56,35 +56,35 @@ def get_user(username: str) -> dict:
     return services().lifecycle.describe(username)
 
 
+def _user_change(action: str, username: str, model):  # type: ignore[no-untyped-def]
+    """A change to one user: the lifecycle method named ``action``, run once per ticket."""
+    request = _body(model)
+    operation = getattr(services().lifecycle, action)
+    return _change(action, username, request, lambda: operation(username, request))
+
+
 @app.route("/users/{username}/groups", methods=["PUT"], content_types=JSON)
 @protected()
 def move_user(username: str) -> dict:
-    request = _body(MoveRequest)
-    return _change("move", username, request, lambda: services().lifecycle.move(username, request))
+    return _user_change("move", username, MoveRequest)
 
 
 @app.route("/users/{username}/suspend", methods=["POST"], content_types=JSON)
 @protected()
 def suspend_user(username: str) -> dict:
-    request = _body(SuspendRequest)
-    return _change("suspend", username, request,
-                   lambda: services().lifecycle.suspend(username, request))
+    return _user_change("suspend", username, SuspendRequest)
 
 
 @app.route("/users/{username}/restore", methods=["POST"], content_types=JSON)
 @protected()
 def restore_user(username: str) -> dict:
-    request = _body(RestoreRequest)
-    return _change("restore", username, request,
-                   lambda: services().lifecycle.restore(username, request))
+    return _user_change("restore", username, RestoreRequest)
 
 
 @app.route("/users/{username}/offboard", methods=["POST"], content_types=JSON)
 @protected()
 def offboard_user(username: str) -> dict:
-    request = _body(OffboardRequest)
-    return _change("offboard", username, request,
-                   lambda: services().lifecycle.offboard(username, request))
+    return _user_change("offboard", username, OffboardRequest)
 
 
 @app.route("/audit", methods=["GET"])

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.errors import NotFound
-from chalicelib.iam_gateway import aws_errors
+from chalicelib.iam_gateway import aws_errors, tolerant
 
 
 @dataclass(frozen=True)
@@ -23,58 +23,50 @@ class Step:
     permissions: tuple[str, ...]
 
 
-def _listed(client: Any, operation: str, key: str, field: str, **params: Any) -> list[str]:
+def _listed(client: Any, operation: str, key: str, field: str | None, **params: Any) -> list[str]:
+    """Every page of a list call; ``field`` picks the id from each item (None: items are ids)."""
     try:
         with aws_errors(f"listing {key} of {params.get('UserName')}"):
             pages = client.get_paginator(operation).paginate(**params)
-            return [item[field] for page in pages for item in page[key]]
+            return [item[field] if field else item for page in pages for item in page[key]]
     except NotFound:
         return []
 
 
-def _gone(call: Callable[..., Any], what: str, **params: Any) -> bool:
-    try:
-        with aws_errors(what):
-            call(**params)
-    except NotFound:
-        return False
-    return True
-
-
 def remove_groups(client: Any, username: str) -> Iterable[str]:
     groups = _listed(client, "list_groups_for_user", "Groups", "GroupName", UserName=username)
-    yield from (g for g in groups if _gone(client.remove_user_from_group, f"removing {username} from {g}",
+    yield from (g for g in groups if tolerant(client.remove_user_from_group, f"removing {username} from {g}",
                                        UserName=username, GroupName=g))
 
 
 def deactivate_access_keys(client: Any, username: str) -> Iterable[str]:
     keys = _listed(client, "list_access_keys", "AccessKeyMetadata", "AccessKeyId", UserName=username)
-    yield from (k for k in keys if _gone(client.update_access_key, f"deactivating key {k}",
+    yield from (k for k in keys if tolerant(client.update_access_key, f"deactivating key {k}",
                                      UserName=username, AccessKeyId=k, Status="Inactive"))
 
 
 def delete_login_profile(client: Any, username: str) -> Iterable[str]:
-    removed = _gone(client.delete_login_profile, f"deleting the console login of {username}",
+    removed = tolerant(client.delete_login_profile, f"deleting the console login of {username}",
                     UserName=username)
     return [username] if removed else []
 
 
 def delete_access_keys(client: Any, username: str) -> Iterable[str]:
     keys = _listed(client, "list_access_keys", "AccessKeyMetadata", "AccessKeyId", UserName=username)
-    yield from (k for k in keys if _gone(client.delete_access_key, f"deleting key {k}",
+    yield from (k for k in keys if tolerant(client.delete_access_key, f"deleting key {k}",
                                      UserName=username, AccessKeyId=k))
 
 
 def delete_signing_certificates(client: Any, username: str) -> Iterable[str]:
     ids = _listed(client, "list_signing_certificates", "Certificates", "CertificateId",
                   UserName=username)
-    yield from (i for i in ids if _gone(client.delete_signing_certificate, f"deleting certificate {i}",
+    yield from (i for i in ids if tolerant(client.delete_signing_certificate, f"deleting certificate {i}",
                                     UserName=username, CertificateId=i))
 
 
 def delete_ssh_keys(client: Any, username: str) -> Iterable[str]:
     ids = _listed(client, "list_ssh_public_keys", "SSHPublicKeys", "SSHPublicKeyId", UserName=username)
-    yield from (i for i in ids if _gone(client.delete_ssh_public_key, f"deleting SSH key {i}",
+    yield from (i for i in ids if tolerant(client.delete_ssh_public_key, f"deleting SSH key {i}",
                                     UserName=username, SSHPublicKeyId=i))
 
 
@@ -86,41 +78,49 @@ def delete_service_credentials(client: Any, username: str) -> Iterable[str]:
     except NotFound:
         return []
     ids = [c["ServiceSpecificCredentialId"] for c in listed["ServiceSpecificCredentials"]]
-    yield from (i for i in ids if _gone(client.delete_service_specific_credential,
+    yield from (i for i in ids if tolerant(client.delete_service_specific_credential,
                                     f"deleting service credential {i}", UserName=username,
                                     ServiceSpecificCredentialId=i))
 
 
+def _user_arn(client: Any, username: str) -> str | None:
+    try:
+        with aws_errors(f"reading {username}"):
+            return client.get_user(UserName=username)["User"]["Arn"]
+    except NotFound:
+        return None
+
+
 def delete_mfa_devices(client: Any, username: str) -> Iterable[str]:
+    """Deactivate every device, then delete the virtual ones: those assigned, and the one the
+    self-service policy lets the person create under their own name, which is left unassigned
+    when they never finished enabling it or when an earlier attempt stopped after deactivating."""
     serials = _listed(client, "list_mfa_devices", "MFADevices", "SerialNumber", UserName=username)
     for serial in serials:
-        _gone(client.deactivate_mfa_device, f"deactivating MFA device {serial}",
-              UserName=username, SerialNumber=serial)
-        if ":mfa/" in serial:  # virtual devices would otherwise stay behind in the account
-            _gone(client.delete_virtual_mfa_device, f"deleting MFA device {serial}",
-                  SerialNumber=serial)
-        yield serial
+        tolerant(client.deactivate_mfa_device, f"deactivating MFA device {serial}",
+                 UserName=username, SerialNumber=serial)
+        if ":mfa/" not in serial:  # a hardware device: nothing more to delete
+            yield serial
+    arn = _user_arn(client, username)
+    virtual = {s for s in serials if ":mfa/" in s}
+    if arn:
+        virtual.add(arn.split(":user/")[0] + f":mfa/{username}")
+    for serial in sorted(virtual):
+        if tolerant(client.delete_virtual_mfa_device, f"deleting MFA device {serial}",
+                    SerialNumber=serial):
+            yield serial
 
 
 def delete_inline_policies(client: Any, username: str) -> Iterable[str]:
-    names = _policy_names(client, username)
-    yield from (n for n in names if _gone(client.delete_user_policy, f"deleting policy {n}",
+    names = _listed(client, "list_user_policies", "PolicyNames", None, UserName=username)
+    yield from (n for n in names if tolerant(client.delete_user_policy, f"deleting policy {n}",
                                       UserName=username, PolicyName=n))
-
-
-def _policy_names(client: Any, username: str) -> Iterable[str]:
-    try:
-        with aws_errors(f"listing the inline policies of {username}"):
-            pages = client.get_paginator("list_user_policies").paginate(UserName=username)
-            return [name for page in pages for name in page["PolicyNames"]]
-    except NotFound:
-        return []
 
 
 def detach_policies(client: Any, username: str) -> Iterable[str]:
     arns = _listed(client, "list_attached_user_policies", "AttachedPolicies", "PolicyArn",
                    UserName=username)
-    yield from (a for a in arns if _gone(client.detach_user_policy, f"detaching {a}",
+    yield from (a for a in arns if tolerant(client.detach_user_policy, f"detaching {a}",
                                      UserName=username, PolicyArn=a))
 
 
@@ -132,13 +132,13 @@ def delete_permissions_boundary(client: Any, username: str) -> Iterable[str]:
         return []
     if not boundary:
         return []
-    _gone(client.delete_user_permissions_boundary, f"deleting the boundary of {username}",
+    tolerant(client.delete_user_permissions_boundary, f"deleting the boundary of {username}",
           UserName=username)
     return [boundary["PermissionsBoundaryArn"]]
 
 
 def delete_user(client: Any, username: str) -> Iterable[str]:
-    return [username] if _gone(client.delete_user, f"deleting user {username}", UserName=username) else []
+    return [username] if tolerant(client.delete_user, f"deleting user {username}", UserName=username) else []
 
 
 # Wave 1: whatever grants access now. Wave 2: every remaining dependent. Then the user itself.
@@ -154,8 +154,8 @@ CLEANUP_WAVE = (
     Step("ssh_public_keys", delete_ssh_keys, ("iam:ListSSHPublicKeys", "iam:DeleteSSHPublicKey")),
     Step("service_specific_credentials", delete_service_credentials,
          ("iam:ListServiceSpecificCredentials", "iam:DeleteServiceSpecificCredential")),
-    Step("mfa_devices", delete_mfa_devices,
-         ("iam:ListMFADevices", "iam:DeactivateMFADevice", "iam:DeleteVirtualMFADevice")),
+    Step("mfa_devices", delete_mfa_devices, ("iam:ListMFADevices", "iam:DeactivateMFADevice",
+                                             "iam:GetUser", "iam:DeleteVirtualMFADevice")),
     Step("inline_policies", delete_inline_policies, ("iam:ListUserPolicies", "iam:DeleteUserPolicy")),
     Step("attached_policies", detach_policies,
          ("iam:ListAttachedUserPolicies", "iam:DetachUserPolicy")),

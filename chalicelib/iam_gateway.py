@@ -103,7 +103,7 @@ class IamGateway:
 
     def delete_login_profile(self, username: str) -> bool:
         """False when there was none."""
-        return _tolerant(self.client.delete_login_profile, f"deleting the console login of {username}",
+        return tolerant(self.client.delete_login_profile, f"deleting the console login of {username}",
                          UserName=username)
 
     def attach_user_policy(self, username: str, policy_arn: str) -> None:
@@ -115,11 +115,11 @@ class IamGateway:
             self.client.add_user_to_group(UserName=username, GroupName=group)
 
     def remove_from_group(self, username: str, group: str) -> bool:
-        return _tolerant(self.client.remove_user_from_group, f"removing {username} from {group}",
+        return tolerant(self.client.remove_user_from_group, f"removing {username} from {group}",
                          UserName=username, GroupName=group)
 
     def set_key_status(self, username: str, key_id: str, status: str) -> bool:
-        return _tolerant(self.client.update_access_key, f"setting key {key_id} {status}",
+        return tolerant(self.client.update_access_key, f"setting key {key_id} {status}",
                          UserName=username, AccessKeyId=key_id, Status=status)
 
     def list_users(self, path: str) -> list[str]:
@@ -183,7 +183,7 @@ class IamGateway:
 
 
 
-def _tolerant(call: Any, what: str, **params: Any) -> bool:
+def tolerant(call: Any, what: str, **params: Any) -> bool:
     """Run a removal; False if the thing was already gone (a retry after a failure halfway)."""
     try:
         with aws_errors(what):

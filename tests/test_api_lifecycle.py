@@ -267,3 +267,12 @@ def test_audit_records_successes_and_failures_by_user_and_ticket(api, pete):
     assert len(events(api)) == 3
     assert events(api, username="nobody") == []
     assert api.call("GET", "/audit", token=None).status_code == 401
+
+
+def test_offboard_deletes_a_virtual_mfa_device_the_person_never_enabled(api, iam, pete):
+    serial = iam.create_virtual_mfa_device(VirtualMFADeviceName="pete")["VirtualMFADevice"]["SerialNumber"]
+    other = iam.create_virtual_mfa_device(VirtualMFADeviceName="olga")["VirtualMFADevice"]["SerialNumber"]
+    response = api.call("POST", "/users/pete/offboard", ticket("T-2"))
+    assert response.status_code == 200
+    assert response.json["removed"]["mfa_devices"] == [serial]
+    assert [d["SerialNumber"] for d in iam.list_virtual_mfa_devices()["VirtualMFADevices"]] == [other]

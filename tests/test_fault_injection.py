@@ -79,7 +79,10 @@ def iam_state(username):
     try:
         iam.get_user(UserName=username)
     except iam.exceptions.NoSuchEntityException:
-        return None
+        # gone, and nothing of theirs left behind in the account
+        left = [d["SerialNumber"] for d in iam.list_virtual_mfa_devices()["VirtualMFADevices"]
+                if d["SerialNumber"].endswith(f"mfa/{username}")]
+        return left or None
     try:
         iam.get_login_profile(UserName=username)
         console = True
