@@ -54,6 +54,12 @@ class SuspendRequest(TicketRequest):
         return until
 
 
+class GrantRequest(TicketRequest):
+    group: GroupName
+    hours: int = Field(gt=0, le=24 * 30)
+    reason: Text
+
+
 RestoreRequest = TicketRequest
 OffboardRequest = TicketRequest
 
