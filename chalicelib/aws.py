@@ -50,9 +50,14 @@ class AwsClients:
             return self._clients[key]
 
     def child(self, account_id: str, role_name: str, service: str, session_name: str) -> Any:
-        """A client in a child account, through ``sts:AssumeRole`` into ``role_name`` there."""
+        """A client in a child account, through ``sts:AssumeRole`` into ``role_name`` there;
+        reused while the role's credentials last."""
         session = self._child_session(account_id, role_name, session_name)
-        return session.client(service, region_name=self.region, config=_config())
+        key = (f"{account_id}/{role_name}/{id(session)}", service)
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = session.client(service, region_name=self.region, config=_config())
+            return self._clients[key]
 
     def _child_session(self, account_id: str, role_name: str, session_name: str) -> Any:
         import boto3

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from chalicelib.aws import AwsClients
 from chalicelib.iam_gateway import IamGateway
 from chalicelib.lifecycle import Lifecycle
+from chalicelib.revocation import Revoker
 from chalicelib.operations import Operations
 from chalicelib.secrets_store import SecretsStore
 from chalicelib.settings import Settings, get_settings
@@ -22,11 +25,17 @@ class Services:
     secrets: SecretsStore
 
 
-def build(settings: Settings | None = None, clients: AwsClients | None = None) -> Services:
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def build(settings: Settings | None = None, clients: AwsClients | None = None,
+          clock: Callable[[], datetime] = utc_now) -> Services:
     settings = settings or get_settings()
     clients = clients or AwsClients(settings.region)
     state = StateStore(clients.root("dynamodb"), settings.state_table)
-    lifecycle = Lifecycle(settings, IamGateway(clients.root("iam")), state)
+    revoker = Revoker(settings, clients, state, clock)
+    lifecycle = Lifecycle(settings, IamGateway(clients.root("iam")), state, revoker, clock)
     operations = Operations(settings, state, clients.root("dynamodb"))
     secrets = SecretsStore(clients.root("secretsmanager"), settings.secret_max_age)
     return Services(settings, clients, lifecycle, operations, secrets)

@@ -8,23 +8,30 @@ failure halfway therefore finishes the job instead of starting another.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
 from chalicelib import access_map
 from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound
 from chalicelib.iam_gateway import IamGateway
 from chalicelib.offboarding import offboard_user
 from chalicelib.passwords import temporary_password
-from chalicelib.schemas import (MoveRequest, OffboardRequest, OnboardRequest, RestoreRequest,
-                                SuspendRequest, check_username)
+from chalicelib.schemas import (GrantRequest, MoveRequest, OffboardRequest, OnboardRequest,
+                                RestoreRequest, SuspendRequest, check_username)
 from chalicelib.settings import Settings
 from chalicelib.state_store import StateStore
+from chalicelib.revocation import Revoker
 from chalicelib.waves import wave
 
 
 class Lifecycle:
-    def __init__(self, settings: Settings, iam: IamGateway, state: StateStore) -> None:
+    def __init__(self, settings: Settings, iam: IamGateway, state: StateStore, revoker: Revoker,
+                 clock: Callable[[], datetime]) -> None:
         self.settings = settings
         self.iam = iam
         self.state = state
+        self.revoker = revoker
+        self.clock = clock
 
     # guard rails
     def check_user_allowed(self, username: str) -> None:
@@ -123,7 +130,8 @@ class Lifecycle:
         record = self._record(username)
         if record["status"] != "active":
             raise Conflict(f"{username} is {record['status']}; restore them before moving them")
-        current = set(self._managed_groups_of(username))
+        granted = {g["group"] for g in record.get("grants", [])}
+        current = set(self._managed_groups_of(username)) - granted  # grants end on their own
         target = set(request.groups)
         tasks = {f"+{g}": (lambda g=g: self.iam.add_to_group(username, g)) for g in target - current}
         tasks.update({f"-{g}": (lambda g=g: self.iam.remove_from_group(username, g))
@@ -139,13 +147,16 @@ class Lifecycle:
         record = self._record(username)
         status = record["status"]
         if status == "suspended" and record.get("ticket") == request.ticket:
-            return self.describe(username)  # a retry of a suspension that did complete
+            return self._with_sessions(self.describe(username), record)  # it did complete
         if status == "suspended" or (status in ("restoring", "offboarding")):
             raise Conflict(f"{username} is {status}; only an active user can be suspended")
         if status != "suspending":  # a retry keeps what the first attempt remembered
             keys = [k["id"] for k in self.iam.access_keys(username) if k["status"] == "Active"]
-            record = {**record, "status": "suspending", "ticket": request.ticket,
-                      "saved": {"groups": self._managed_groups_of(username), "keys": keys,
+            # Time-bound access ends with a suspension and is not given back by a restore.
+            granted = {g["group"] for g in record.get("grants", [])} - set(record.get("groups", []))
+            groups = [g for g in self._managed_groups_of(username) if g not in granted]
+            record = {**record, "status": "suspending", "ticket": request.ticket, "grants": [],
+                      "saved": {"groups": groups, "keys": keys,
                                 "console": self.iam.has_login_profile(username)},
                       "reason": request.reason,
                       "suspended_until": request.until.isoformat() if request.until else None}
@@ -156,9 +167,11 @@ class Lifecycle:
         tasks.update({f"key:{k}": (lambda k=k: self.iam.set_key_status(username, k, "Inactive"))
                       for k in saved["keys"]})
         tasks["console"] = lambda: self.iam.delete_login_profile(username)
-        wave(tasks)
-        self.state.put_record(username, {**record, "status": "suspended"})
-        return self.describe(username)
+        tasks["sessions"] = lambda: self.revoker.revoke([username])
+        revoked, pending = wave(tasks)["sessions"]
+        record = {**record, "status": "suspended", **_sessions(revoked, pending)}
+        self.state.put_record(username, record)
+        return self._with_sessions(self.describe(username), record)
 
     def restore(self, username: str, request: RestoreRequest) -> dict:
         """Undo exactly what the suspension did; a new temporary password if console existed."""
@@ -183,8 +196,8 @@ class Lifecycle:
         if saved["console"]:
             tasks["password"] = lambda: self._set_password(username)
         password = wave(tasks).get("password")
-        restored = {key: value for key, value in record.items()
-                    if key not in ("saved", "reason", "suspended_until")}
+        restored = {key: value for key, value in record.items() if key not in (
+            "saved", "reason", "suspended_until", "sessions_revoked_in", "revocation_pending")}
         self.state.put_record(username, {**restored, "status": "active", "groups": saved["groups"]})
         answer = {"user": self.describe(username)}
         if password:
@@ -197,7 +210,7 @@ class Lifecycle:
         record = self.state.get_record(username) or {"status": "active", "grants": []}
         if record["status"] == "offboarded":
             if record.get("ticket") == request.ticket:  # a retry of one that completed
-                return self._offboarded(username, record.get("removed", {}))
+                return self._offboarded(username, record)
             raise NotFound(f"{username} was already offboarded")
         if record["status"] != "offboarding":
             self._managed_user(username)
@@ -209,15 +222,80 @@ class Lifecycle:
         def save_progress(removed: dict) -> None:
             self.state.put_record(username, {**record, "removed": removed})
 
-        removed = offboard_user(self.iam.client, username, record.get("removed", {}), save_progress)
+        removed, (revoked, pending) = offboard_user(
+            self.iam.client, username, record.get("removed", {}), save_progress,
+            revoke=lambda: self.revoker.revoke([username]))
         final = {key: value for key, value in record.items() if key != "saved"}
-        self.state.put_record(username, {**final, "status": "offboarded", "groups": [],
-                                         "removed": removed})
-        return self._offboarded(username, removed)
+        final = {**final, "status": "offboarded", "groups": [], "grants": [], "removed": removed,
+                 **_sessions(revoked, pending)}
+        self.state.put_record(username, final)
+        return self._offboarded(username, final)
 
     @staticmethod
-    def _offboarded(username: str, removed: dict) -> dict:
-        return {"username": username, "removed": removed, "sessions_revoked_in": []}
+    def _offboarded(username: str, record: dict) -> dict:
+        return _with_pending({"username": username, "removed": record.get("removed", {}),
+                              "sessions_revoked_in": record.get("sessions_revoked_in", [])}, record)
+
+    @staticmethod
+    def _with_sessions(user: dict, record: dict) -> dict:
+        return _with_pending({**user, "sessions_revoked_in": record.get("sessions_revoked_in", [])},
+                             record)
+
+    # time-bound access
+    def grant(self, username: str, request: GrantRequest) -> dict:
+        """Add to ``request.group`` until now + hours; a schedule takes it away again."""
+        self.check_user_allowed(username)
+        self._managed_user(username)
+        group = request.group
+        limit = self.settings.grant_max_hours.get(group)
+        if limit is None:
+            grantable = ", ".join(sorted(self.settings.grant_max_hours)) or "none"
+            raise Forbidden(f"{group} cannot be granted for a time; grantable groups: {grantable}")
+        if request.hours > limit:
+            raise BadRequest(f"{group} may be granted for at most {limit} hours")
+        self._check_groups([group])
+        record = self._record(username)
+        if record["status"] != "active":
+            raise Conflict(f"{username} is {record['status']}; restore them before granting access")
+        if group in record.get("groups", []):
+            raise Conflict(f"{username} is a member of {group} already, without an expiry")
+        grants = [g for g in record.get("grants", []) if g["group"] != group]
+        earlier = [g for g in record.get("grants", []) if g["group"] == group]
+        if earlier and earlier[0].get("ticket") == request.ticket:
+            grant = earlier[0]  # a retry keeps the expiry of the first attempt
+        else:
+            expires = self.clock() + timedelta(hours=request.hours)
+            grant = {"group": group, "expires_at": expires.isoformat(timespec="seconds"),
+                     "ticket": request.ticket, "requested_by": request.requested_by,
+                     "reason": request.reason}
+        self.iam.add_to_group(username, group)
+        self.state.put_record(username, {**record, "grants": sorted(grants + [grant],
+                                                                    key=lambda g: g["group"])})
+        return self.describe(username)
+
+    def expire_grant(self, username: str, group: str) -> dict:
+        """Take a grant's group away and revoke the sessions of the roles only it allowed."""
+        record = self._record(username)
+        remaining = [g for g in record.get("grants", []) if g["group"] != group]
+        keeps = set(record.get("groups", [])) | {g["group"] for g in remaining}
+        revoked: list[str] = []
+        pending: dict[str, str] = {}
+        if group not in keeps:
+            self.iam.remove_from_group(username, group)
+            lost = set(self.roles_for([group])) - set(self.roles_for(sorted(keeps)))
+            targets: dict[str, list[str]] = {}
+            for arn in sorted(lost):
+                account, role = access_map.account_and_role(arn)
+                if role in self.settings.revocable_roles and account in self.settings.child_account_ids:
+                    targets.setdefault(account, []).append(role)
+            if targets:
+                revoked, pending = self.revoker.revoke([username], targets)
+        record = {**record, "grants": remaining}
+        if pending:
+            record["revocation_pending"] = sorted(set(record.get("revocation_pending", [])) | set(pending))
+        self.state.put_record(username, record)
+        described = {"username": username, "group": group, "sessions_revoked_in": revoked}
+        return _with_pending(described, {"revocation_pending": sorted(pending)} if pending else {})
 
     def describe(self, username: str) -> dict:
         self.check_user_allowed(username)
@@ -239,8 +317,20 @@ class Lifecycle:
             "mfa": details["mfa"],
             "access_keys": details["keys"],
             "roles": self.roles_for(details["groups"]),
-            "grants": record.get("grants", []),
+            "grants": [{"group": g["group"], "expires_at": g["expires_at"]}
+                       for g in record.get("grants", [])],
         }
         if record.get("suspended_until"):
             described["suspended_until"] = record["suspended_until"]
         return described
+
+
+def _sessions(revoked: list[str], pending: dict[str, str]) -> dict:
+    """What a revocation did, for the record: where it worked and where it is still owed."""
+    return {"sessions_revoked_in": revoked, "revocation_pending": sorted(pending)}
+
+
+def _with_pending(answer: dict, record: dict) -> dict:
+    if record.get("revocation_pending"):
+        answer["sessions_revocation_pending"] = record["revocation_pending"]
+    return answer

@@ -18,6 +18,17 @@ def _names(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+def _limits(raw: str) -> dict[str, int]:
+    """``Group=hours,Group=hours`` -> {group: hours}."""
+    limits = {}
+    for part in _names(raw):
+        group, _, hours = part.partition("=")
+        if not hours.strip().isdigit() or int(hours) < 1:
+            raise ConfigurationError(f"GRANT_MAX_HOURS entry {part!r} must look like Group=4")
+        limits[group.strip()] = int(hours)
+    return limits
+
+
 @dataclass(frozen=True)
 class Settings:
     app_name: str
@@ -34,6 +45,9 @@ class Settings:
     slack_signing_secret: str
     self_service_policy: str
     revocation_role: str
+    revocation_policy: str
+    revocable_roles: tuple[str, ...]
+    grant_max_hours: dict[str, int]
     mfa_roles: frozenset[str]
     secret_max_age: int
     operation_timeout: int
@@ -68,6 +82,9 @@ class Settings:
             ),
             self_service_policy=env.get("SELF_SERVICE_POLICY", "ManagedUserSelfService"),
             revocation_role=env.get("REVOCATION_ROLE", "AccessRevocationRole"),
+            revocation_policy=env.get("REVOCATION_POLICY", "AccessRevocation"),
+            revocable_roles=_names(env.get("REVOCABLE_ROLES", "DeveloperRole,BreakGlassRole")),
+            grant_max_hours=_limits(env.get("GRANT_MAX_HOURS", "BreakGlassGroup=4")),
             mfa_roles=frozenset(_names(env.get("MFA_ROLES", "BreakGlassRole"))),
             secret_max_age=int(env.get("SECRET_MAX_AGE", "300")),
             # How long a change may hold a user (and its ticket) before a retry may take over.

@@ -59,30 +59,40 @@ class StateStore:
         """Every lifecycle record (the by-entity index holds them under entity = user)."""
         return [self._plain(item) for item in self._query_index("by-entity", "entity", "user")]
 
-    # a lease per user: one change at a time
+    # leases: one change to a user (or to a shared document) at a time
     def acquire(self, username: str, owner: str, seconds: int) -> None:
+        self._acquire(f"USER#{username}", owner, seconds,
+                      f"another change to {username} is in progress; retry in a minute")
+
+    def release(self, username: str, owner: str) -> None:
+        self._release(f"USER#{username}", owner)
+
+    def acquire_lock(self, name: str, owner: str, seconds: int) -> None:
+        self._acquire(f"LOCK#{name}", owner, seconds, f"{name} is locked")
+
+    def release_lock(self, name: str, owner: str) -> None:
+        self._release(f"LOCK#{name}", owner)
+
+    def _acquire(self, pk: str, owner: str, seconds: int, busy: str) -> None:
         now = int(time.time())
-        with aws_errors(f"locking {username}"):
+        with aws_errors(f"locking {pk}"):
             try:
                 self.client.put_item(
                     TableName=self.table,
-                    Item=self._item({"pk": f"USER#{username}", "sk": _LEASE, "owner": owner,
-                                     "until": now + seconds}),
+                    Item=self._item({"pk": pk, "sk": _LEASE, "owner": owner, "until": now + seconds}),
                     ConditionExpression="attribute_not_exists(pk) OR #u < :now OR #o = :owner",
                     ExpressionAttributeNames={"#u": "until", "#o": "owner"},
                     ExpressionAttributeValues=self._item({":now": now, ":owner": owner}),
                 )
             except self.client.exceptions.ConditionalCheckFailedException:
-                raise Conflict(
-                    f"another change to {username} is in progress; retry in a minute"
-                ) from None
+                raise Conflict(busy) from None
 
-    def release(self, username: str, owner: str) -> None:
-        with aws_errors(f"unlocking {username}"):
+    def _release(self, pk: str, owner: str) -> None:
+        with aws_errors(f"unlocking {pk}"):
             try:
                 self.client.delete_item(
                     TableName=self.table,
-                    Key=self._item({"pk": f"USER#{username}", "sk": _LEASE}),
+                    Key=self._item({"pk": pk, "sk": _LEASE}),
                     ConditionExpression="#o = :owner",
                     ExpressionAttributeNames={"#o": "owner"},
                     ExpressionAttributeValues=self._item({":owner": owner}),

@@ -1,0 +1,133 @@
+"""Revoking people's live sessions in every child account, through AccessRevocationRole there.
+
+Accounts are done in parallel. Within an account each role's inline deny is read, merged and
+written under a lock (IAM has no conditional write, and two offboardings at once must not lose
+each other's statements). An account that cannot be reached is reported, never skipped silently:
+the caller records it and a schedule retries.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import unquote
+
+from chalicelib import revocation_policy
+from chalicelib.aws import AwsClients
+from chalicelib.errors import AppError, Conflict, NotFound
+from chalicelib.iam_gateway import aws_errors
+from chalicelib.settings import Settings
+from chalicelib.state_store import StateStore
+from chalicelib.waves import wave
+
+SESSION_NAME = "iam-lifecycle"
+_LOCK_SECONDS = 30
+_LOCK_WAIT = 20.0
+
+
+class Revoker:
+    def __init__(self, settings: Settings, clients: AwsClients, state: StateStore,
+                 clock: Callable[[], datetime]) -> None:
+        self.settings = settings
+        self.clients = clients
+        self.state = state
+        self.clock = clock
+        self._max_sessions: dict[tuple[str, str], timedelta] = {}
+
+    def _iam(self, account: str) -> Any:
+        return self.clients.child(account, self.settings.revocation_role, "iam", SESSION_NAME)
+
+    def revoke(self, usernames: list[str], targets: dict[str, list[str]] | None = None
+               ) -> tuple[list[str], dict[str, str]]:
+        """Deny ``usernames``' sessions issued before now on ``targets`` ({account: [role]};
+        default: every managed role in every child account). Returns the accounts done and, for
+        those that failed, why."""
+        targets = targets if targets is not None else {
+            account: list(self.settings.revocable_roles) for account in self.settings.child_account_ids}
+        return self._each_account(targets, lambda doc, max_session: revocation_policy.revoke(
+            doc, usernames, self.clock(), max_session))
+
+    def prune(self) -> tuple[list[str], dict[str, str]]:
+        """Drop statements whose sessions have all expired, in every child account."""
+        targets = {account: list(self.settings.revocable_roles)
+                   for account in self.settings.child_account_ids}
+        return self._each_account(targets, lambda doc, max_session: revocation_policy.prune(
+            doc, self.clock(), max_session))
+
+    def document(self, account: str, role: str) -> dict | None:
+        return self._read(self._iam(account), role)
+
+    def _each_account(self, targets: dict[str, list[str]],
+                      change: Callable[[dict | None, timedelta], dict | None]
+                      ) -> tuple[list[str], dict[str, str]]:
+        def one(account: str) -> str | None:
+            try:
+                with aws_errors(f"assuming {self.settings.revocation_role} in {account}"):
+                    iam = self._iam(account)
+                wave({role: (lambda role=role: self._update(account, iam, role, change))
+                      for role in targets[account]})
+            except AppError as error:
+                return error.message
+            return None
+
+        outcome = wave({account: (lambda account=account: one(account)) for account in targets})
+        done = sorted(account for account, failure in outcome.items() if failure is None)
+        return done, {account: failure for account, failure in outcome.items() if failure}
+
+    def _update(self, account: str, iam: Any, role: str,
+                change: Callable[[dict | None, timedelta], dict | None]) -> None:
+        arn = f"arn:aws:iam::{account}:role/{role}"
+        name = self.settings.revocation_policy
+        owner = uuid.uuid4().hex
+        self._lock(arn, owner)
+        try:
+            current = self._read(iam, role)
+            updated = change(current, self._max_session(account, iam, role))
+            if updated == current:
+                return
+            if updated is None:
+                with aws_errors(f"deleting {name} on {arn}"):
+                    iam.delete_role_policy(RoleName=role, PolicyName=name)
+            elif revocation_policy.size(updated) > revocation_policy.SIZE_LIMIT:
+                raise AppError(f"the revocation policy on {arn} would exceed IAM's size limit")
+            else:
+                with aws_errors(f"writing {name} on {arn}"):
+                    iam.put_role_policy(RoleName=role, PolicyName=name,
+                                        PolicyDocument=json.dumps(updated))
+        finally:
+            self.state.release_lock(arn, owner)
+
+    def _lock(self, name: str, owner: str) -> None:
+        deadline = time.monotonic() + _LOCK_WAIT
+        delay = 0.05
+        while True:
+            try:
+                self.state.acquire_lock(name, owner, _LOCK_SECONDS)
+                return
+            except Conflict:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    def _read(self, iam: Any, role: str) -> dict | None:
+        try:
+            with aws_errors(f"reading {self.settings.revocation_policy} on {role}"):
+                raw = iam.get_role_policy(RoleName=role, PolicyName=self.settings.revocation_policy)
+        except NotFound:
+            return None
+        document = raw["PolicyDocument"]
+        return document if isinstance(document, dict) else json.loads(unquote(document))
+
+    def _max_session(self, account: str, iam: Any, role: str) -> timedelta:
+        """The role's MaxSessionDuration, read once per container (it changes with a deployment)."""
+        key = (account, role)
+        if key not in self._max_sessions:
+            with aws_errors(f"reading role {role} in {account}"):
+                seconds = iam.get_role(RoleName=role)["Role"].get("MaxSessionDuration", 3600)
+            self._max_sessions[key] = timedelta(seconds=seconds)
+        return self._max_sessions[key]
