@@ -25,8 +25,6 @@ from chalicelib.state_store import StateStore
 from chalicelib.waves import wave
 
 SESSION_NAME = "iam-lifecycle"
-_LOCK_SECONDS = 30
-_LOCK_WAIT = 20.0
 
 
 class Revoker:
@@ -102,11 +100,12 @@ class Revoker:
             self.state.release_lock(arn, owner)
 
     def _lock(self, name: str, owner: str) -> None:
-        deadline = time.monotonic() + _LOCK_WAIT
+        # Wait out a holder that died: its lock expires after revocation_lock_seconds.
+        deadline = time.monotonic() + 2 * self.settings.revocation_lock_seconds
         delay = 0.05
         while True:
             try:
-                self.state.acquire_lock(name, owner, _LOCK_SECONDS)
+                self.state.acquire_lock(name, owner, self.settings.revocation_lock_seconds)
                 return
             except Conflict:
                 if time.monotonic() > deadline:

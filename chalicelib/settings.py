@@ -48,6 +48,7 @@ class Settings:
     revocation_policy: str
     revocable_roles: tuple[str, ...]
     grant_max_hours: dict[str, int]
+    revocation_lock_seconds: int
     mfa_roles: frozenset[str]
     secret_max_age: int
     operation_timeout: int
@@ -85,6 +86,8 @@ class Settings:
             revocation_policy=env.get("REVOCATION_POLICY", "AccessRevocation"),
             revocable_roles=_names(env.get("REVOCABLE_ROLES", "DeveloperRole,BreakGlassRole")),
             grant_max_hours=_limits(env.get("GRANT_MAX_HOURS", "BreakGlassGroup=4")),
+            # A revocation holds a role's deny document for two IAM calls; longer means it died.
+            revocation_lock_seconds=int(env.get("REVOCATION_LOCK_SECONDS", "10")),
             mfa_roles=frozenset(_names(env.get("MFA_ROLES", "BreakGlassRole"))),
             secret_max_age=int(env.get("SECRET_MAX_AGE", "300")),
             # How long a change may hold a user (and its ticket) before a retry may take over.

@@ -46,6 +46,7 @@ class Faults:
 def faults(client, monkeypatch):
     # A record left in progress by a failure to save the result may be retried after this.
     monkeypatch.setenv("OPERATION_TIMEOUT", "1")
+    monkeypatch.setenv("REVOCATION_LOCK_SECONDS", "1")
     bootstrap.reset()
     services = bootstrap.build(clients=AwsClients(REGION, session=shared_session()))
     bootstrap.use(services)
