@@ -2,16 +2,22 @@
 
 import functools
 
-from chalice import Chalice, Response
+from chalice import Chalice, Rate, Response
 
-from chalicelib import queries
+from chalicelib import queries, tracing
 from chalicelib.bootstrap import services
-from chalicelib.schemas import (MoveRequest, OffboardRequest, OnboardRequest, RestoreRequest,
-                                SuspendRequest, parse)
+from chalicelib.schemas import (GrantRequest, MoveRequest, OffboardRequest, OnboardRequest,
+                                RestoreRequest, SuspendRequest, parse)
+from chalicelib.settings import work_queue_name
+from chalicelib.slack import edge as slack_edge
+from chalicelib.slack import worker as slack_work
 from chalicelib.web import rest
 
 app = Chalice(app_name="iam-lifecycle")
 JSON = ["application/json"]
+
+# X-Ray: every route, queue and schedule invocation, whatever handlers are added later.
+app.register_middleware(tracing.trace, "all")
 
 
 def _token() -> str:
@@ -87,6 +93,12 @@ def offboard_user(username: str) -> dict:
     return _user_change("offboard", username, OffboardRequest)
 
 
+@app.route("/users/{username}/grants", methods=["POST"], content_types=JSON)
+@protected(status=201)
+def grant_access(username: str) -> dict:
+    return _user_change("grant", username, GrantRequest)
+
+
 @app.route("/audit", methods=["GET"])
 @protected()
 def audit() -> dict:
@@ -103,3 +115,45 @@ def access_matrix():  # type: ignore[no-untyped-def]
         return Response(body=queries.as_csv(rows), status_code=200,
                         headers={"Content-Type": "text/csv"})
     return {"rows": rows}
+
+
+# Slack: signed by Slack instead of the bearer token; answered at once, the work done from SQS.
+SLACK_FORM = ["application/x-www-form-urlencoded"]
+
+
+@app.route("/slack/commands", methods=["POST"], content_types=SLACK_FORM)
+def slack_command() -> Response:
+    return slack_edge.command(app.current_request, services())
+
+
+@app.route("/slack/interactions", methods=["POST"], content_types=SLACK_FORM)
+def slack_interaction() -> Response:
+    return slack_edge.interaction(app.current_request, services())
+
+
+# One message per invocation: Chalice cannot turn on ReportBatchItemFailures for the event source,
+# and with one record a failure fails the invocation, which SQS retries either way.
+@app.on_sqs_message(queue=work_queue_name(), batch_size=1)
+def slack_worker(event) -> dict:  # type: ignore[no-untyped-def]
+    return slack_work.handle(event.to_dict(), event.context, services())
+
+
+# Schedules: each a pass over the lifecycle records; a user whose change fails waits for the next.
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def restore_due_users(event) -> dict:  # type: ignore[no-untyped-def]
+    return {"restored": services().schedules.restore_due()}
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def expire_grants(event) -> dict:  # type: ignore[no-untyped-def]
+    return {"expired": services().schedules.expire_grants()}
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def prune_revocations(event) -> dict:  # type: ignore[no-untyped-def]
+    return services().schedules.prune_revocations()
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def report_drift(event) -> dict:  # type: ignore[no-untyped-def]
+    return {"findings": services().schedules.report_drift()}

@@ -7,13 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from chalicelib.aws import AwsClients
+from chalicelib.events import Events
 from chalicelib.iam_gateway import IamGateway
 from chalicelib.lifecycle import Lifecycle
 from chalicelib.revocation import Revoker
+from chalicelib.schedules import Schedules, slack_notifier
 from chalicelib.operations import Operations
 from chalicelib.secrets_store import SecretsStore
 from chalicelib.settings import Settings, get_settings
+from chalicelib.slack.store import SlackStore
 from chalicelib.state_store import StateStore
+from chalicelib.work_queue import WorkQueue
 
 
 @dataclass
@@ -22,7 +26,11 @@ class Services:
     clients: AwsClients
     lifecycle: Lifecycle
     operations: Operations
+    schedules: Schedules
     secrets: SecretsStore
+    # Slack: its queue of work and its confirmations.
+    work_queue: WorkQueue
+    slack_store: SlackStore
 
 
 def utc_now() -> datetime:
@@ -36,9 +44,17 @@ def build(settings: Settings | None = None, clients: AwsClients | None = None,
     state = StateStore(clients.root("dynamodb"), settings.state_table)
     revoker = Revoker(settings, clients, state, clock)
     lifecycle = Lifecycle(settings, IamGateway(clients.root("iam")), state, revoker, clock)
-    operations = Operations(settings, state, clients.root("dynamodb"))
+    events = Events(clients.root("events"), settings.event_bus, settings.app_name)
+    operations = Operations(settings, state, clients.root("dynamodb"), events)
     secrets = SecretsStore(clients.root("secretsmanager"), settings.secret_max_age)
-    return Services(settings, clients, lifecycle, operations, secrets)
+    webhook = (lambda: secrets.get(settings.drift_webhook_secret)) \
+        if settings.drift_webhook_secret else (lambda: None)
+    schedules = Schedules(lifecycle, operations, clock, slack_notifier(webhook))
+    work_queue = WorkQueue(clients.root("sqs"), settings.work_queue)
+    slack_store = SlackStore(clients.root("dynamodb"), settings.state_table)
+    return Services(settings=settings, clients=clients, lifecycle=lifecycle,
+                    operations=operations, schedules=schedules, secrets=secrets,
+                    work_queue=work_queue, slack_store=slack_store)
 
 
 _current: Services | None = None

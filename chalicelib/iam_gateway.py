@@ -164,6 +164,13 @@ class IamGateway:
             return False
         return True
 
+    def group_members(self, group: str) -> list[dict]:
+        """Every member of ``group``: name and path."""
+        with aws_errors(f"listing the members of {group}"):
+            pages = self.client.get_paginator("get_group").paginate(GroupName=group)
+            return [{"username": u["UserName"], "path": u["Path"]}
+                    for page in pages for u in page["Users"]]
+
     def group_policy_documents(self, group: str) -> list[dict]:
         """Every policy document that applies to ``group``: inline and attached."""
         documents = []

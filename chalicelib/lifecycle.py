@@ -241,6 +241,17 @@ class Lifecycle:
         return _with_pending({**user, "sessions_revoked_in": record.get("sessions_revoked_in", [])},
                              record)
 
+    def retry_revocation(self, username: str) -> dict:
+        """Revoke again in the accounts that could not be reached when the revocation was due."""
+        record = self._record(username)
+        pending = record.get("revocation_pending", [])
+        revoked, failed = self.revoker.revoke(
+            [username], {account: list(self.settings.revocable_roles) for account in pending})
+        record = {**record, "revocation_pending": sorted(failed),
+                  "sessions_revoked_in": sorted(set(record.get("sessions_revoked_in", [])) | set(revoked))}
+        self.state.put_record(username, record)
+        return _with_pending({"username": username, "sessions_revoked_in": revoked}, record)
+
     # time-bound access
     def grant(self, username: str, request: GrantRequest) -> dict:
         """Add to ``request.group`` until now + hours; a schedule takes it away again."""

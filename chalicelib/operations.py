@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.errors import AppError, Conflict, UpstreamError
+from chalicelib.events import Events
 from chalicelib.observability import count, logger
 from chalicelib.schemas import TicketRequest, check_username
 from chalicelib.settings import Settings
@@ -28,12 +29,13 @@ class _Deadline:
 
 
 class Operations:
-    def __init__(self, settings: Settings, state: StateStore, dynamodb: Any) -> None:
+    def __init__(self, settings: Settings, state: StateStore, dynamodb: Any, events: Events) -> None:
         from aws_lambda_powertools.utilities.idempotency import (DynamoDBPersistenceLayer,
                                                                  IdempotencyConfig)
 
         self.settings = settings
         self.state = state
+        self.events = events
         self._store = DynamoDBPersistenceLayer(table_name=settings.idempotency_table,
                                                boto3_client=dynamodb)
         self._config = IdempotencyConfig(
@@ -102,6 +104,9 @@ class Operations:
                 answer = work()
             finally:
                 self._release(username, request.ticket)
+            public = {k: v for k, v in answer.items() if k not in _SECRET_FIELDS}
+            self.events.publish(action, {"username": username, "ticket": request.ticket,
+                                         "requested_by": request.requested_by, "result": public})
             self.state.audit(action, username, request.ticket, request.requested_by, "ok")
         except AppError as error:
             outcome = "rejected" if error.status < 500 else "failed"

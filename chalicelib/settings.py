@@ -43,12 +43,17 @@ class Settings:
     idempotency_table: str
     api_token_secret: str
     slack_signing_secret: str
+    # Slack: the user ids that may change access, and the queue the work goes through.
+    slack_allowed_users: frozenset[str]
+    work_queue: str
     self_service_policy: str
     revocation_role: str
     revocation_policy: str
     revocable_roles: tuple[str, ...]
     grant_max_hours: dict[str, int]
     revocation_lock_seconds: int
+    event_bus: str
+    drift_webhook_secret: str
     mfa_roles: frozenset[str]
     secret_max_age: int
     operation_timeout: int
@@ -81,6 +86,8 @@ class Settings:
             slack_signing_secret=env.get(
                 "SLACK_SIGNING_SECRET", f"{app_name}/{stage}/slack-signing-secret"
             ),
+            slack_allowed_users=frozenset(_names(env.get("SLACK_ALLOWED_USERS", ""))),
+            work_queue=work_queue_name(env),
             self_service_policy=env.get("SELF_SERVICE_POLICY", "ManagedUserSelfService"),
             revocation_role=env.get("REVOCATION_ROLE", "AccessRevocationRole"),
             revocation_policy=env.get("REVOCATION_POLICY", "AccessRevocation"),
@@ -88,6 +95,9 @@ class Settings:
             grant_max_hours=_limits(env.get("GRANT_MAX_HOURS", "BreakGlassGroup=4")),
             # A revocation holds a role's deny document for two IAM calls; longer means it died.
             revocation_lock_seconds=int(env.get("REVOCATION_LOCK_SECONDS", "10")),
+            event_bus=env.get("EVENT_BUS", "default"),
+            # A secret holding a Slack incoming-webhook URL for drift reports; empty: none.
+            drift_webhook_secret=env.get("DRIFT_WEBHOOK_SECRET", ""),
             mfa_roles=frozenset(_names(env.get("MFA_ROLES", "BreakGlassRole"))),
             secret_max_age=int(env.get("SECRET_MAX_AGE", "300")),
             # How long a change may hold a user (and its ticket) before a retry may take over.
@@ -115,3 +125,11 @@ class Settings:
 @functools.cache
 def get_settings() -> Settings:
     return Settings.from_env(os.environ)
+
+
+def work_queue_name(env: Mapping[str, str] | None = None) -> str:
+    """The work queue's name. app.py needs it to declare the queue handler when Chalice loads the
+    app (with the stage's variables set), before the full settings can be read."""
+    env = os.environ if env is None else env
+    return env.get("WORK_QUEUE") or (
+        f"{env.get('APP_NAME', 'iam-lifecycle')}-{env.get('STAGE', 'dev')}-work")

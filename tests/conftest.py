@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 
 import pytest
@@ -21,6 +22,8 @@ def _isolated_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    # No X-Ray daemon here; Powertools also disables tracing outside Lambda, this makes it explicit.
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
 
 
 @pytest.fixture
@@ -40,8 +43,26 @@ def stage_environment(stage: str = "dev") -> dict[str, str]:
             **config["stages"][stage].get("environment_variables", {})}
 
 
+class Clock:
+    """The app's clock in tests: real time until a test sets or advances it."""
+
+    def __init__(self) -> None:
+        self.fixed: datetime.datetime | None = None
+
+    def __call__(self) -> datetime.datetime:
+        return self.fixed or datetime.datetime.now(datetime.timezone.utc)
+
+    def advance(self, **delta: float) -> None:
+        self.fixed = self() + datetime.timedelta(**delta)
+
+
 @pytest.fixture
-def client(aws: Facts, monkeypatch: pytest.MonkeyPatch):
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def client(aws: Facts, monkeypatch: pytest.MonkeyPatch, clock: Clock):
     """The real Chalice app with the dev stage's configuration, against ``aws``.
 
     The stage's variables are also set in the test's own environment, so a test may reach the
@@ -55,7 +76,7 @@ def client(aws: Facts, monkeypatch: pytest.MonkeyPatch):
     for key, value in stage_environment().items():
         monkeypatch.setenv(key, value)
     bootstrap.reset()
-    bootstrap.use(bootstrap.build(clients=AwsClients(REGION, session=shared_session())))
+    bootstrap.use(bootstrap.build(clients=AwsClients(REGION, session=shared_session()), clock=clock))
     with Client(app, stage_name="dev", project_dir=str(PROJECT)) as test_client:
         yield test_client
     bootstrap.reset()

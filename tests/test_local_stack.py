@@ -126,6 +126,42 @@ def test_a_user_created_by_the_admin_outside_the_path_is_invisible_to_the_app(st
                                           "requested_by": "alice"})[0] == 409
 
 
+def test_a_revoked_persons_open_session_is_denied(stack):
+    """Runs before any other revocation in this stack. moto evaluates the deny but not its conditions (it denies every session of the role), so
+    this proves the statement is in force; the document is checked for the conditions that make
+    it deny only this person's sessions issued before the revocation."""
+    body = {"username": "sam", "groups": ["ChildDeveloperGroup"], "ticket": "T-300",
+            "requested_by": "alice", "console": False}
+    assert call(stack, "POST", "/users", body)[0] == 201
+    credentials = assume_developer_role(stack, own_keys(stack, "sam"), "sam")
+    session = boto3.session.Session(
+        region_name="us-east-1", aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"])
+    s3 = session.client("s3", endpoint_url=stack["aws_endpoint_url"])
+    s3.list_buckets()  # DeveloperPolicy lets the open session read S3
+
+    status, user = call(stack, "POST", "/users/sam/suspend", {"ticket": "T-301", "requested_by": "alice"})
+    assert status == 200 and user["sessions_revoked_in"] == [CHILD], user
+    with pytest.raises(ClientError) as denied:
+        s3.list_buckets()
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+
+    sts = admin(stack, "sts")
+    child = sts.assume_role(RoleArn=f"arn:aws:iam::{CHILD}:role/OrganizationAccountAccessRole",
+                            RoleSessionName="inspect")["Credentials"]
+    child_iam = boto3.session.Session(
+        region_name="us-east-1", aws_access_key_id=child["AccessKeyId"],
+        aws_secret_access_key=child["SecretAccessKey"], aws_session_token=child["SessionToken"],
+    ).client("iam", endpoint_url=stack["aws_endpoint_url"])
+    document = child_iam.get_role_policy(RoleName="DeveloperRole", PolicyName="AccessRevocation")["PolicyDocument"]
+    (statement,) = document["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Action"] == "*" and statement["Resource"] == "*"
+    assert statement["Condition"]["StringLike"] == {"aws:userid": ["*:sam"]}
+    assert set(statement["Condition"]["DateLessThan"]) == {"aws:TokenIssueTime"}
+
+
+# After the revocation above: moto's conditional deny applies to every session of the role.
 def test_the_whole_lifecycle_with_iam_enforced(stack):
     """onboard → the person's own keys reach DeveloperRole; suspend → AccessDenied; restore →
     allowed again; offboard → the user and every dependent object are gone."""
@@ -164,3 +200,22 @@ def test_the_whole_lifecycle_with_iam_enforced(stack):
     status, trail = call(stack, "GET", "/audit?username=lena")
     assert [(e["action"], e["result"]) for e in trail["events"]] == [
         ("onboard", "ok"), ("suspend", "ok"), ("restore", "ok"), ("offboard", "ok")]
+
+
+def test_the_clock_fires_scheduled_handlers_as_the_app_principal(stack):
+    """On demand, as a test would: the drift report runs with the app's own permissions."""
+    from tests.stack.local import PROJECT
+
+    app = stack["app_credentials"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID=app["aws_access_key_id"], AWS_SECRET_ACCESS_KEY=app["aws_secret_access_key"],
+               AWS_SESSION_TOKEN=app["aws_session_token"], AWS_ENDPOINT_URL=stack["aws_endpoint_url"],
+               AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1")
+    done = subprocess.run([sys.executable, "-m", "tests.stack.clock", "report_drift",
+                           "expire_grants", "restore_due_users", "prune_revocations"],
+                          cwd=PROJECT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert [list(r) for r in results] == [["report_drift"], ["expire_grants"],
+                                          ["restore_due_users"], ["prune_revocations"]]
+    assert results[0]["report_drift"]["findings"] == []

@@ -126,8 +126,10 @@ def test_child_roles_trust_the_root_account_by_user_name(session):
 
     revocation = iam.get_role(RoleName="AccessRevocationRole")["Role"]
     [trust] = revocation["AssumeRolePolicyDocument"]["Statement"]
-    assert trust["Principal"] == {"AWS": f"arn:aws:iam::{ROOT_ACCOUNT}:role/iam-lifecycle-dev"}
-    assert "Condition" not in trust
+    # Every function role Chalice makes for the stage (<app>-<stage>-<function>), by pattern.
+    assert trust["Principal"] == {"AWS": f"arn:aws:iam::{ROOT_ACCOUNT}:root"}
+    assert trust["Condition"] == {"ArnLike": {
+        "aws:PrincipalArn": f"arn:aws:iam::{ROOT_ACCOUNT}:role/iam-lifecycle-prod-*"}}
     assert iam.list_role_policies(RoleName="AccessRevocationRole")["PolicyNames"] == [
         "ManageRevocationPolicy"]
     document = iam.get_role_policy(RoleName="AccessRevocationRole",

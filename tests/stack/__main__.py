@@ -25,6 +25,7 @@ def main() -> None:
     try:
         facts = stack.start()
         url = stack.serve_api(api_port)
+        stack.serve_worker()  # the Slack work queue, consumed as Lambda would
         public = facts.public()
         facts_file.parent.mkdir(parents=True, exist_ok=True)
         facts_file.write_text(json.dumps(public, indent=2) + "\n")
@@ -46,6 +47,9 @@ Try:
 Inspect the root account as its administrator:
   AWS_ACCESS_KEY_ID={admin['aws_access_key_id']} AWS_SECRET_ACCESS_KEY={admin['aws_secret_access_key']} \\
   aws --endpoint-url {facts.aws_endpoint_url} iam get-group --group-name ChildDeveloperGroup
+
+Slack (signed as Slack signs it; the answers on response_url are printed):
+  .venv/bin/python -m tests.stack.slack_command onboard pete ChildDeveloperGroup pete@example.com
 
 Ctrl-C stops everything.""", flush=True)
         stopped.wait()

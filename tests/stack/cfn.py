@@ -87,6 +87,34 @@ SHIMMED = {"AWS::IAM::Group": ("GroupName", GROUP_PROPERTIES, _create_group),
            "AWS::SecretsManager::Secret": ("Name", SECRET_PROPERTIES, _create_secret)}
 
 
+# CloudWatch alarms and dashboards (templates/root/monitoring.yaml) are missing from moto's
+# CloudFormation too; their properties are PutMetricAlarm's and PutDashboard's parameters.
+def _create_alarm(client_for, name: str, props: dict) -> tuple[str, str]:
+    cloudwatch = client_for("cloudwatch")
+    cloudwatch.put_metric_alarm(**{**props, "AlarmName": name})
+    arn = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["AlarmArn"]
+    return name, arn  # Ref of an alarm is its name
+
+
+def _create_dashboard(client_for, name: str, props: dict) -> tuple[str, str]:
+    cloudwatch = client_for("cloudwatch")
+    cloudwatch.put_dashboard(DashboardName=name, DashboardBody=props["DashboardBody"])
+    [entry] = cloudwatch.list_dashboards(DashboardNamePrefix=name)["DashboardEntries"]
+    return name, entry["DashboardArn"]
+
+
+ALARM_PROPERTIES = {"AlarmName", "AlarmDescription", "ActionsEnabled", "AlarmActions",
+                    "OKActions", "InsufficientDataActions", "MetricName", "Namespace",
+                    "Statistic", "ExtendedStatistic", "Dimensions", "Period", "Unit",
+                    "EvaluationPeriods", "DatapointsToAlarm", "Threshold", "ComparisonOperator",
+                    "TreatMissingData", "EvaluateLowSampleCountPercentile", "Metrics"}
+SHIMMED.update({
+    "AWS::CloudWatch::Alarm": ("AlarmName", ALARM_PROPERTIES, _create_alarm),
+    "AWS::CloudWatch::Dashboard": ("DashboardName", {"DashboardName", "DashboardBody"},
+                                   _create_dashboard),
+})
+
+
 def deploy(session: boto3.Session, path: str | Path, stack_name: str,
            parameters: Mapping[str, str] | None = None, *,
            endpoint_url: str | None = None) -> dict[str, str]:

@@ -29,7 +29,9 @@ ROOT_ACCOUNT = "123456789012"
 CHILD_ACCOUNTS = ("222233334444",)
 REGION = "us-east-1"
 STAGE = "dev"
-APP_ROLE = f"iam-lifecycle-{STAGE}"
+# What Chalice names the API function's role (autogen_policy off: <app>-<stage>-<function>).
+APP_ROLE_PREFIX = f"iam-lifecycle-{STAGE}"
+APP_ROLE = f"{APP_ROLE_PREFIX}-api_handler"
 # The credentials moto accepts while authorization is not yet enforced.
 SETUP_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 ADMIN_POLICY = {"Version": "2012-10-17",
@@ -91,8 +93,9 @@ class Facts:
     api_url: str | None = None
 
     def public(self) -> dict:
+        """The facts file; app_credentials let a test run handlers as the app does."""
         facts = asdict(self)
-        del facts["app_credentials"], facts["outputs"]
+        del facts["outputs"]
         return facts
 
 
@@ -157,11 +160,14 @@ class Provisioner:
         outputs.update(cfn.deploy(session, PROJECT / "templates/root/access-groups.yaml",
                                   "access-groups", {"ChildAccountIds": ",".join(self.children)},
                                   endpoint_url=self.endpoint_url))
+        outputs.update(cfn.deploy(session, PROJECT / "templates/root/monitoring.yaml",
+                                  "iam-lifecycle-monitoring", {"Stage": STAGE},
+                                  endpoint_url=self.endpoint_url))
         return outputs
 
     def deploy_child(self, child: dict) -> dict:
         return cfn.deploy(_session(child), PROJECT / "templates/child/access-roles.yaml", "access-roles",
-                          {"RootAccountId": ROOT_ACCOUNT, "AppRoleName": APP_ROLE},
+                          {"RootAccountId": ROOT_ACCOUNT, "AppRolePrefix": APP_ROLE_PREFIX},
                           endpoint_url=self.endpoint_url)
 
     def app_principal(self, admin: dict) -> dict:
@@ -198,6 +204,7 @@ class LocalStack:
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
         self.children = children
         self.api: subprocess.Popen | None = None
+        self.worker: subprocess.Popen | None = None
         self.facts: Facts | None = None
 
     @property
@@ -237,11 +244,32 @@ class LocalStack:
                 time.sleep(0.2)
         raise RuntimeError("chalice local did not answer /health within 60 s")
 
+    def serve_worker(self) -> None:
+        """Run the queue handlers as Lambda's SQS event source would (tests.stack.queue_poller),
+        as the app principal; returns once it polls."""
+        import tempfile
+
+        assert self.facts is not None
+        ready = Path(tempfile.mkdtemp()) / "ready"
+        env = {**app_environment(self.facts), "POLLER_READY_FILE": str(ready)}
+        self.worker = subprocess.Popen([sys.executable, "-m", "tests.stack.queue_poller"],
+                                       cwd=PROJECT, env=env, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            if self.worker.poll() is not None:
+                raise RuntimeError(f"the queue poller exited with {self.worker.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the queue poller did not start within 60 s")
+            time.sleep(0.1)
+        ready.unlink()
+        ready.parent.rmdir()
+
     def stop(self) -> None:
-        if self.api and self.api.poll() is None:
-            os.killpg(self.api.pid, signal.SIGTERM)
-            try:
-                self.api.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.api.pid, signal.SIGKILL)
+        for process in (self.worker, self.api):
+            if process and process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
         self.server.stop()

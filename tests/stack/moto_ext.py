@@ -15,9 +15,11 @@ import threading
 from typing import Any
 
 from moto.dynamodb.responses import DynamoHandler
+from moto.events.responses import EventsHandler
 from moto.iam.models import iam_backends
 from moto.iam.responses import IamResponse
 from moto.secretsmanager.responses import SecretsManagerResponse
+from moto.sqs.responses import SQSResponse
 
 from tests.stack import moto_iam_extras
 
@@ -47,6 +49,12 @@ def _iam_resource(response: IamResponse) -> str:
 
     if group and (action in _GROUP_ACTIONS or not user):
         return arn("group", group, backend.get_group)
+    if not user and action == "GetAccessKeyLastUsed":
+        # AWS authorizes it against the key's owner, which the request does not name.
+        try:
+            user = backend.get_access_key_last_used(response._get_param("AccessKeyId"))["user_name"]
+        except Exception:  # the action itself reports the unknown key
+            return "*"
     if user:
         return arn("user", user, backend.get_user)
     if response._get_param("RoleName"):
@@ -80,6 +88,23 @@ def _secret_resource(response: SecretsManagerResponse) -> str:
         return "*"
 
 
+def _sqs_resource(response: SQSResponse) -> str:
+    # GetQueueUrl names the queue, not its URL: AWS authorizes it against the queue's ARN.
+    name = response._get_param("QueueName")
+    if response._get_action() == "GetQueueUrl" and name:
+        return f"arn:{response.partition}:sqs:{response.region}:{response.current_account}:{name}"
+    return _original_sqs_resource(response)
+
+
+def _events_resource(response: EventsHandler) -> str:
+    """PutEvents is authorized against each entry's event bus (the default one if unnamed)."""
+    entries = response._get_param("Entries") or [{}]
+    bus = entries[0].get("EventBusName") or "default"
+    if bus.startswith("arn:"):
+        return bus
+    return f"arn:{response.partition}:events:{response.region}:{response.current_account}:event-bus/{bus}"
+
+
 def apply() -> None:
     """Idempotent: patch moto's response classes once per process."""
     global _applied, _original_iam_resource
@@ -90,8 +115,11 @@ def apply() -> None:
         IamResponse._determine_resource = _iam_resource  # type: ignore[method-assign]
         DynamoHandler._determine_resource = _dynamodb_resource  # type: ignore[attr-defined]
         SecretsManagerResponse._determine_resource = _secret_resource  # type: ignore[attr-defined]
+        SQSResponse._determine_resource = _sqs_resource  # type: ignore[method-assign]
+        EventsHandler._determine_resource = _events_resource  # type: ignore[attr-defined]
         moto_iam_extras.apply()
         _applied = True
 
 
 _original_iam_resource = IamResponse._determine_resource
+_original_sqs_resource = SQSResponse._determine_resource

@@ -1,0 +1,136 @@
+"""What runs on a schedule: restores that fall due, grants that expire, revocation statements
+that can be pruned (and revocations still owed to unreachable accounts), and drift."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from chalicelib.errors import AppError
+from chalicelib.lifecycle import Lifecycle
+from chalicelib.observability import logger
+from chalicelib.operations import Operations
+from chalicelib.schemas import TicketRequest
+
+SCHEDULE = "schedule"
+
+
+class Schedules:
+    def __init__(self, lifecycle: Lifecycle, operations: Operations,
+                 clock: Callable[[], datetime], notify: Callable[[str], None]) -> None:
+        self.lifecycle = lifecycle
+        self.operations = operations
+        self.state = lifecycle.state
+        self.clock = clock
+        self.notify = notify
+
+    def _run(self, action: str, username: str, ticket: str, work: Callable[[], dict]) -> dict | None:
+        """One user's change; a failure is audited by the operation and left for the next run."""
+        request = TicketRequest(ticket=ticket, requested_by=SCHEDULE)
+        try:
+            return self.operations.run(action, username, request, work)
+        except AppError as error:
+            logger().warning(f"scheduled {action} of {username} failed", extra={"reason": error.message})
+            return None
+
+    def restore_due(self) -> list[str]:
+        """Restore suspended users whose ``until`` date has come."""
+        today = self.clock().date().isoformat()
+        restored = []
+        for record in self.state.records():
+            until = record.get("suspended_until")
+            if record.get("status") == "suspended" and until and until <= today:
+                name = record["username"]
+                request = TicketRequest(ticket=f"schedule:restore:{name}:{until}", requested_by=SCHEDULE)
+                if self._run("restore", name, request.ticket,
+                             lambda name=name, request=request: self.lifecycle.restore(name, request)):
+                    restored.append(name)
+        return restored
+
+    def expire_grants(self) -> list[dict]:
+        now = self.clock().isoformat(timespec="seconds")
+        expired = []
+        for record in self.state.records():
+            for grant in record.get("grants", []):
+                if grant["expires_at"] <= now and record.get("status") == "active":
+                    name, group = record["username"], grant["group"]
+                    ticket = f"schedule:expire:{name}:{group}:{grant['expires_at']}"
+                    if self._run("expire_grant", name, ticket,
+                                 lambda name=name, group=group: self.lifecycle.expire_grant(name, group)):
+                        expired.append({"username": name, "group": group})
+        return expired
+
+    def prune_revocations(self) -> dict:
+        """Prune expired statements everywhere, and retry revocations owed to accounts that
+        could not be reached when they were due."""
+        pruned, failed = self.lifecycle.revoker.prune()
+        retried = []
+        for record in self.state.records():
+            if record.get("revocation_pending"):
+                name = record["username"]
+                ticket = f"schedule:revoke:{name}:{self.clock().isoformat(timespec='minutes')}"
+                if self._run("revoke_sessions", name, ticket,
+                             lambda name=name: self.lifecycle.retry_revocation(name)):
+                    retried.append(name)
+        return {"pruned_in": pruned, "unreachable": failed, "retried_for": retried}
+
+    def report_drift(self) -> list[dict]:
+        """Managed users whose groups differ from their record, and users the app does not
+        manage in the groups it does; each one audited, and all of them sent to Slack."""
+        findings = drift(self.lifecycle)
+        ticket = f"schedule:drift:{self.clock().isoformat(timespec='minutes')}"
+        for finding in findings:
+            self.state.audit("drift", finding["username"], ticket, SCHEDULE,
+                             f"drift: {finding['kind']}", finding)
+        if findings:
+            lines = [f"- {f['username']}: {f['kind']} ({_describe(f)})" for f in findings]
+            self.notify("Access drift found:\n" + "\n".join(lines))
+        return findings
+
+
+def drift(lifecycle: Lifecycle) -> list[dict]:
+    settings, iam = lifecycle.settings, lifecycle.iam
+    records = {r["username"]: r for r in lifecycle.state.records() if r.get("status") != "offboarded"}
+    findings = []
+    members: dict[str, list[str]] = {}
+    for group in settings.allowed_groups:
+        for member in iam.group_members(group):
+            members.setdefault(member["username"], []).append(group)
+            if member["path"] != settings.managed_path or member["username"] not in records:
+                findings.append({"kind": "unmanaged_member", "username": member["username"],
+                                 "group": group})
+    for name, record in sorted(records.items()):
+        expected = set() if record.get("status") != "active" else (
+            set(record.get("groups", [])) | {g["group"] for g in record.get("grants", [])})
+        try:
+            actual = set(iam.groups_of(name))
+        except AppError:
+            actual = set(members.get(name, []))
+        if actual != expected:
+            findings.append({"kind": "groups_differ", "username": name,
+                             "expected": sorted(expected), "actual": sorted(actual)})
+    return findings
+
+
+def _describe(finding: dict) -> str:
+    if finding["kind"] == "unmanaged_member":
+        return f"in {finding['group']}"
+    return f"expected {finding['expected'] or 'none'}, found {finding['actual'] or 'none'}"
+
+
+def slack_notifier(get_url: Callable[[], str | None]) -> Callable[[str], None]:
+    """Posts to a Slack incoming webhook when one is configured."""
+
+    def notify(text: str) -> None:
+        url = get_url()
+        if not url:
+            return
+        from slack_sdk.webhook import WebhookClient
+
+        response: Any = WebhookClient(url).send(text=text)
+        if response.status_code >= 300:
+            logger().warning("the drift report could not be posted",
+                             extra={"status": response.status_code})
+
+    return notify

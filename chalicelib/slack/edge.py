@@ -1,0 +1,183 @@
+"""The Slack edge: verify, parse, authorize, put the work on the queue, and answer at once.
+
+Nothing here waits on IAM, so the answer comes well within Slack's 3 seconds even on a cold
+start; the queue worker does the work and posts the result to ``response_url``. The only AWS calls
+are the signing secret (cached), one conditional write and one queue message.
+
+Identities: the ticket of a Slack request is ``slack:<trigger_id>``, its requester
+``slack:<user id>`` (Slack user ids are stable; display names are not and can be changed by the
+user). A replay of a signed request (same trigger id, within the signature window) queues
+nothing again; the ticket would make the operation a replay anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+from chalice import Response
+
+from chalicelib.errors import AppError, BadRequest, Unauthorized
+from chalicelib.slack import commands, replies
+from chalicelib.slack.store import CONFIRMATION_SECONDS, Outcome
+from chalicelib.web import error_response
+
+logger = logging.getLogger(__name__)
+DEFAULT_COMMAND = "/access"
+
+
+def verify(services: Any, raw: bytes, headers: Any) -> None:
+    """Slack's v0 signature over ``v0:<timestamp>:<raw body>``, at most 5 minutes old."""
+    from slack_sdk.signature import SignatureVerifier
+
+    timestamp = headers.get("x-slack-request-timestamp")
+    signature = headers.get("x-slack-signature")
+    if not timestamp or not signature:
+        raise Unauthorized("send X-Slack-Signature and X-Slack-Request-Timestamp as Slack does")
+    secret = services.secrets.get(services.settings.slack_signing_secret)
+    try:
+        valid = SignatureVerifier(secret).is_valid(raw, timestamp, signature)
+    except ValueError:  # a timestamp that is not a number
+        valid = False
+    if not valid:
+        raise Unauthorized("the Slack signature is not valid or is older than 5 minutes")
+
+
+def _form(raw: bytes) -> dict[str, str]:
+    try:
+        fields = parse_qs(raw.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError:
+        raise BadRequest("the body must be form-encoded UTF-8") from None
+    return {key: values[0] for key, values in fields.items()}
+
+
+def _answer(reply: dict | None) -> Response:
+    if reply is None:  # Slack reads nothing in the answer to a click; response_url carries it
+        return Response(body="", status_code=200, headers={"Content-Type": "text/plain"})
+    return Response(body=json.dumps(reply), status_code=200,
+                    headers={"Content-Type": "application/json"})
+
+
+def _edge(request: Any, services: Any, handle: Callable[[Any, dict[str, str]], dict | None],
+          *, as_reply: bool) -> Response:
+    """Signature first (401), then ``handle``. Its errors become a message the user reads
+    (``as_reply``: a slash command shows the answer) or an HTTP error (a click's answer is not
+    shown; Slack marks the click as failed)."""
+    try:
+        raw = request.raw_body or b""
+        verify(services, raw, request.headers)
+        form = _form(raw)
+    except AppError as error:
+        return error_response(error)
+    try:
+        return _answer(handle(services, form))
+    except Exception as error:
+        if not isinstance(error, AppError):
+            logger.exception("unexpected error in a Slack request")
+            error = AppError("internal error; the failure was logged")
+        elif error.status >= 500:
+            logger.exception("Slack request failed: %s", error.code)
+        if not as_reply:
+            return error_response(error)
+        doing = " ".join(form.get("text", "").split()) or "the request"
+        return _answer(replies.for_error(error, doing))
+
+
+# slash commands
+def command(request: Any, services: Any) -> Response:
+    return _edge(request, services, _command, as_reply=True)
+
+
+def _command(services: Any, form: dict[str, str]) -> dict | None:
+    if form.get("ssl_check") == "1":  # Slack checking the certificate: nothing to do
+        return None
+    name = form.get("command") or DEFAULT_COMMAND
+    text = form.get("text", "")
+    slack_user = form.get("user_id", "")
+    verb = commands.verb_of(text)
+    if verb in commands.VERBS and verb not in commands.OPEN_VERBS \
+            and slack_user not in services.settings.slack_allowed_users:
+        logger.warning("refused %s to Slack user %s", verb, slack_user)
+        return replies.refused(name, verb)
+    try:
+        parsed = commands.parse_command(text)
+        if parsed.verb == "help":
+            return replies.help_text(name, parsed.fields["verb"])
+        trigger_id, response_url = form.get("trigger_id", ""), form.get("response_url", "")
+        if not (trigger_id and response_url and slack_user):
+            raise BadRequest("the request lacks trigger_id, response_url or user_id")
+        ticket, requested_by = f"slack:{trigger_id}", f"slack:{slack_user}"
+        request = None
+        if parsed.changes:
+            request = commands.request_for(parsed, ticket, requested_by)
+    except commands.Usage as usage:
+        return replies.help_text(name, usage.verb or "", usage.problem)
+
+    if not services.slack_store.claim_trigger(trigger_id):
+        return replies.already_received()
+    if parsed.verb == "offboard":
+        confirmation = services.slack_store.create_confirmation(
+            "offboard", parsed.username, slack_user, ticket)
+        return replies.confirm_offboard(parsed.username, confirmation.id,
+                                        CONFIRMATION_SECONDS // 60)
+    work: dict[str, Any] = {"kind": "status" if parsed.verb == "status" else "change",
+                            "action": parsed.verb, "username": parsed.username,
+                            "response_url": response_url, "slack_user": slack_user}
+    if request is not None:
+        work["request"] = request.model_dump(mode="json")
+    services.work_queue.send(work)
+    return replies.acknowledged(parsed.verb, parsed.username, ticket if parsed.changes else None)
+
+
+# interactions (the buttons of a confirmation)
+def interaction(request: Any, services: Any) -> Response:
+    return _edge(request, services, _interaction, as_reply=False)
+
+
+def _interaction(services: Any, form: dict[str, str]) -> dict | None:
+    try:
+        payload = json.loads(form.get("payload", ""))
+        actions = (payload.get("actions") or []) if payload.get("type") == "block_actions" else []
+        slack_user = payload["user"]["id"] if actions else ""
+        response_url = payload.get("response_url", "")
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise BadRequest("the body must hold a Slack interaction payload") from None
+    for action in actions:
+        if action.get("action_id") in (replies.CONFIRM_ACTION, replies.CANCEL_ACTION):
+            _confirmation_click(services, action, slack_user, response_url)
+    return None
+
+
+def _confirmation_click(services: Any, action: dict, slack_user: str, response_url: str) -> None:
+    def tell(text: str, replace_original: bool = True) -> None:
+        services.work_queue.send({"kind": "notice", "text": text, "response_url": response_url,
+                                  "replace_original": replace_original})
+
+    confirming = action["action_id"] == replies.CONFIRM_ACTION
+    if confirming and slack_user not in services.settings.slack_allowed_users:
+        tell(":no_entry: Only the people listed in this service's configuration may offboard.",
+             replace_original=False)
+        return
+    outcome, confirmation = services.slack_store.consume_confirmation(
+        str(action.get("value", "")), slack_user)
+    if outcome is Outcome.USED:
+        return  # a second click: the first one is being (or was) acted on
+    assert confirmation is not None
+    username = replies.escape(confirmation.username)
+    if outcome is Outcome.NOT_YOURS:
+        tell(":no_entry: Only the person who asked may confirm this offboarding.",
+             replace_original=False)
+    elif outcome is Outcome.EXPIRED:
+        tell(f"This confirmation to offboard *{username}* expired; nothing was done. Run the "
+             "command again.")
+    elif not confirming:
+        tell(f"Offboarding of *{username}* cancelled; nothing was done.")
+    else:
+        logger.info("offboarding of %s confirmed by %s", confirmation.username, slack_user)
+        services.work_queue.send({
+            "kind": "change", "action": "offboard", "username": confirmation.username,
+            "request": {"ticket": confirmation.ticket, "requested_by": f"slack:{slack_user}"},
+            "response_url": response_url, "slack_user": slack_user, "prompt": True})

@@ -1,0 +1,258 @@
+"""Every message the Slack entry point sends, as Block Kit, and the one mapping of the app's errors
+to Slack replies (web.py is its counterpart for HTTP). Posting to ``response_url`` is here too.
+
+Results of changes go to the channel; anything only the requester should see (help, refusals,
+errors, status, and above all a temporary password) is ephemeral.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from chalicelib.errors import AppError, UpstreamError
+from chalicelib.slack.commands import VERBS
+
+EPHEMERAL, IN_CHANNEL = "ephemeral", "in_channel"
+CONFIRM_ACTION, CANCEL_ACTION = "offboard_confirm", "offboard_cancel"
+_PAST = {"onboard": "onboarded", "move": "moved", "suspend": "suspended", "restore": "restored",
+         "offboard": "offboarded", "grant": "granted access"}
+_ING = {"onboard": "Onboarding", "move": "Moving", "suspend": "Suspending", "restore": "Restoring",
+        "offboard": "Offboarding", "grant": "Granting access to", "status": "Looking up"}
+
+# Its own logger, never below INFO: slack_sdk logs request bodies (passwords included) at DEBUG.
+_webhook_logger = logging.getLogger("chalicelib.slack.webhook")
+_webhook_logger.setLevel(logging.INFO)
+logger = logging.getLogger(__name__)
+
+
+def escape(text: Any) -> str:
+    """Slack's mrkdwn treats &, < and > as markup."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _text(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+
+def _context(text: str) -> dict:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
+
+
+def _header(text: str) -> dict:
+    return {"type": "header", "text": {"type": "plain_text", "text": text[:150]}}
+
+
+def _fields(pairs: list[tuple[str, str]]) -> dict:
+    return {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"[:2000]}
+                                          for k, v in pairs[:10]]}
+
+
+def message(text: str, blocks: list[dict] | None = None, *,
+            response_type: str = EPHEMERAL, **extra: Any) -> dict:
+    """A message: ``text`` is what notifications show, ``blocks`` what Slack renders."""
+    return {"response_type": response_type, "text": text, "blocks": blocks or [_text(text)],
+            **extra}
+
+
+def _list(items: list[str], empty: str = "none") -> str:
+    return "\n".join(f"`{escape(item)}`" for item in items) if items else f"_{empty}_"
+
+
+# help, refusals, acknowledgements
+def help_text(command: str, verb: str = "", problem: str = "") -> dict:
+    verbs = [verb] if verb else list(VERBS)
+    lines = [f"`{command} {name} {VERBS[name][0]}`  {VERBS[name][1]}" for name in verbs]
+    blocks = []
+    if problem:
+        blocks.append(_text(f":warning: {escape(problem)}"))
+    blocks.append(_text("\n".join(lines)))
+    if not verb:
+        blocks.append(_context("`status` and `help` are open to everyone; the other verbs only to "
+                               "the people this service lists."))
+    summary = f"{problem}. " if problem else ""
+    return message(summary + "Usage: " + "; ".join(f"{command} {v} {VERBS[v][0]}" for v in verbs),
+                   blocks)
+
+
+def refused(command: str, verb: str) -> dict:
+    return message(f":no_entry: You may not use `{command} {verb}`: only the people listed in "
+                   "this service's configuration may change access. Ask one of them.")
+
+
+def acknowledged(verb: str, username: str, ticket: str | None) -> dict:
+    about = f" (ticket `{escape(ticket)}`)" if ticket else ""
+    return message(f":hourglass_flowing_sand: {_ING[verb]} *{escape(username)}*… the answer "
+                   f"follows here{about}.")
+
+
+def already_received() -> dict:
+    return message("This request was received already; it was not queued again.")
+
+
+def confirm_offboard(username: str, confirmation_id: str, minutes: int) -> dict:
+    question = (f":warning: Offboard *{escape(username)}*? This deletes the user, its keys, "
+                "console login, MFA devices and policies, and revokes its sessions. It cannot be "
+                "undone.")
+    buttons = {"type": "actions", "elements": [
+        {"type": "button", "style": "danger", "action_id": CONFIRM_ACTION,
+         "value": confirmation_id, "text": {"type": "plain_text", "text": f"Offboard {username}"[:75]}},
+        {"type": "button", "action_id": CANCEL_ACTION, "value": confirmation_id,
+         "text": {"type": "plain_text", "text": "Cancel"}},
+    ]}
+    return message(f"Offboard {username}? Confirm within {minutes} minutes.",
+                   [_text(question), buttons,
+                    _context(f"Only you can confirm, once, within {minutes} minutes.")])
+
+
+def notice(text: str, *, replace_original: bool = False) -> dict:
+    return message(text, replace_original=replace_original)
+
+
+# results
+def _user_fields(user: dict) -> list[dict]:
+    keys = user.get("access_keys", [])
+    active = sum(1 for key in keys if key.get("status") == "Active")
+    status = user.get("status", "")
+    if user.get("suspended_until"):
+        status += f" until {user['suspended_until']}"
+    grants = [f"{g['group']} until {g['expires_at']}" for g in user.get("grants", [])]
+    blocks = [
+        _fields([("Status", escape(status)), ("Console", "yes" if user.get("console") else "no"),
+                 ("MFA", "yes" if user.get("mfa") else "no"),
+                 ("Access keys", f"{active} active of {len(keys)}")]),
+        _fields([("Groups", _list(user.get("groups", []))),
+                 ("Roles it may assume", _list(user.get("roles", [])))]),
+    ]
+    if grants:
+        blocks.append(_text("*Time-bound grants*\n" + _list(grants)))
+    return blocks
+
+
+def _footer(ticket: str, slack_user: str) -> dict:
+    return _context(f"ticket `{escape(ticket)}` · requested by <@{escape(slack_user)}>")
+
+
+def _changed(action: str, answer: dict, user: dict) -> str:
+    """One line saying what the change did."""
+    if action == "onboard":
+        return f"Created under the managed path, in {', '.join(user['groups']) or 'no group'}."
+    if action == "move":
+        return f"Groups are now exactly: {', '.join(user['groups']) or 'none'}."
+    if action == "suspend":
+        until = f" until {user['suspended_until']}" if user.get("suspended_until") else ""
+        return (f"Suspended{until}: groups, active access keys and console login taken away "
+                "(remembered for a restore).")
+    if action == "restore":
+        return "Groups, access keys and console login given back as they were."
+    if action == "grant":
+        return "Time-bound access: " + ", ".join(
+            f"{g['group']} until {g['expires_at']}" for g in user.get("grants", [])) + "."
+    return ""
+
+
+def result(action: str, answer: dict, ticket: str, slack_user: str) -> list[dict]:
+    """The messages for a change that succeeded: the result in the channel and, to the
+    requester only, the temporary password and ~/.aws/config text when there are any."""
+    if action == "offboard":
+        return [_offboarded(answer, ticket, slack_user)]
+    user = answer.get("user", answer)
+    username = user["username"]
+    blocks = [_header(f"{username} {_PAST[action]}"), _text(escape(_changed(action, answer, user))),
+              *_user_fields(user)]
+    revoked = answer.get("sessions_revoked_in") or user.get("sessions_revoked_in")
+    if revoked:
+        blocks.append(_text("*Sessions revoked in* " + ", ".join(map(escape, revoked))))
+    blocks.append(_footer(ticket, slack_user))
+    messages = [message(f"{username} {_PAST[action]}", blocks, response_type=IN_CHANNEL)]
+    private = _credentials(action, answer, user)
+    return ([private] if private else []) + messages
+
+
+def _credentials(action: str, answer: dict, user: dict) -> dict | None:
+    if action not in ("onboard", "restore"):
+        return None
+    password = answer.get("temporary_password")
+    config = answer.get("aws_config")
+    blocks = []
+    if password:
+        blocks.append(_text(f":key: Temporary console password of *{escape(user['username'])}* "
+                            f"(only you see this; it must be changed at first sign-in):\n"
+                            f"```{escape(password)}```"))
+    elif user.get("console"):
+        blocks.append(_text("No temporary password here: it was handed out when this request "
+                            "first ran and is never stored."))
+    if config:
+        blocks.append(_text("For `~/.aws/config`:\n```" + escape(config)[:2900] + "```"))
+    if not blocks:
+        return None
+    return message(f"Sign-in details of {user['username']} (only you see this)", blocks)
+
+
+def _offboarded(answer: dict, ticket: str, slack_user: str) -> dict:
+    removed = answer.get("removed", {})
+    pairs = [(kind.replace("_", " ").capitalize(), _list(ids)) for kind, ids in sorted(removed.items())
+             if kind != "user"]
+    blocks = [_header(f"{answer['username']} offboarded"),
+              _text("Access went first (groups, keys, console, live sessions), then every "
+                    "dependent object, then the user.")]
+    for start in range(0, len(pairs), 10):
+        blocks.append(_fields(pairs[start:start + 10]))
+    revoked = answer.get("sessions_revoked_in", [])
+    blocks.append(_text("*Sessions revoked in* " + (", ".join(map(escape, revoked)) or "_none_")))
+    if answer.get("revocation_pending"):
+        blocks.append(_text(":warning: *Revocation still owed in* "
+                            + ", ".join(map(escape, answer["revocation_pending"]))))
+    blocks.append(_footer(ticket, slack_user))
+    return message(f"{answer['username']} offboarded", blocks, response_type=IN_CHANNEL)
+
+
+def status(user: dict) -> dict:
+    return message(f"{user['username']}: {user.get('status')}",
+                   [_header(user["username"]), *_user_fields(user)])
+
+
+# the one mapping of the app's errors to Slack replies
+_LEADS = {400: ":warning: Cannot do that", 401: ":no_entry: Not allowed",
+          403: ":no_entry: Refused", 404: ":mag: Not found", 409: ":warning: Conflict"}
+
+
+def for_error(error: AppError, doing: str, *, will_retry: bool = False,
+              attempts: int = 0) -> dict:
+    """What the requester reads when ``doing`` (e.g. "onboard pete") failed with ``error``.
+
+    A rejection (4xx) is final. A failure (5xx) in the queue worker is retried (``will_retry``)
+    until the message goes to the dead-letter queue after ``attempts``; one at acknowledgement
+    time is simply reported.
+    """
+    what = f"`{escape(doing)}`"
+    if error.status < 500:
+        lead = _LEADS.get(error.status, ":warning: Cannot do that")
+        return message(f"{lead}: {what}: {escape(error.message)}")
+    if will_retry:
+        return message(f":warning: {what} failed: {escape(error.message)}. It is retried "
+                       "automatically; the result follows here.")
+    if attempts:
+        return message(f":x: {what} failed {attempts} times: {escape(error.message)}. It was set "
+                       "aside for an operator (dead-letter queue); run the command again to "
+                       "start over.")
+    return message(f":x: {what} failed: {escape(error.message)}. Nothing was queued; run the "
+                   "command again.")
+
+
+# posting
+def post(response_url: str, reply: dict) -> None:
+    """Send ``reply`` to Slack. Slack's 5xx or no answer is an UpstreamError (retry); a 4xx (an
+    expired or used-up response_url) will not get better, so it is logged and dropped."""
+    from slack_sdk.webhook import WebhookClient
+
+    client = WebhookClient(response_url, timeout=10, logger=_webhook_logger)
+    try:
+        response = client.send_dict(reply)
+    except Exception as error:
+        raise UpstreamError("could not reach Slack to post the answer") from error
+    if response.status_code >= 500 or response.status_code == 429:
+        raise UpstreamError(f"Slack answered {response.status_code} to the answer's post")
+    if response.status_code >= 400:
+        logger.warning("Slack refused the answer's post: %s %s", response.status_code,
+                       response.body[:200])

@@ -1,0 +1,119 @@
+"""What the Slack entry point keeps in the state table: the trigger ids it has acknowledged (a
+replayed request queues nothing) and one-use confirmations of destructive commands.
+
+Items live beside the lifecycle records under their own keys (``SLACK#<trigger id>``,
+``CONFIRM#<id>``) and carry none of the attributes the table's indexes are keyed on, so they never
+show up in a user's records or the audit trail. Each has an ``expires`` time (epoch seconds) that is
+checked on use; a TTL on that attribute would also sweep them away.
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.iam_gateway import aws_errors
+
+# Slack refuses signatures older than 5 minutes; a trigger id is remembered for longer than that.
+TRIGGER_SECONDS = 600
+CONFIRMATION_SECONDS = 300
+
+
+class Outcome(enum.Enum):
+    OK = "ok"
+    USED = "used"  # consumed already, or never existed
+    EXPIRED = "expired"
+    NOT_YOURS = "not_yours"
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    id: str
+    action: str
+    username: str
+    slack_user: str
+    ticket: str
+    expires: int
+
+
+class SlackStore:
+    def __init__(self, client: Any, table: str, clock: Callable[[], float] = time.time) -> None:
+        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+        self.client = client
+        self.table = table
+        self.clock = clock
+        self._to = TypeSerializer().serialize
+        self._from = TypeDeserializer().deserialize
+
+    def _item(self, values: dict) -> dict:
+        return {key: self._to(value) for key, value in values.items()}
+
+    def claim_trigger(self, trigger_id: str) -> bool:
+        """True the first time a trigger id is seen (within TRIGGER_SECONDS), False for a replay."""
+        now = int(self.clock())
+        with aws_errors("recording the Slack request"):
+            try:
+                self.client.put_item(
+                    TableName=self.table,
+                    Item=self._item({"pk": f"SLACK#{trigger_id}", "sk": "TRIGGER",
+                                     "expires": now + TRIGGER_SECONDS}),
+                    ConditionExpression="attribute_not_exists(pk) OR #e < :now",
+                    ExpressionAttributeNames={"#e": "expires"},
+                    ExpressionAttributeValues=self._item({":now": now}),
+                )
+            except self.client.exceptions.ConditionalCheckFailedException:
+                return False
+        return True
+
+    def create_confirmation(self, action: str, username: str, slack_user: str,
+                            ticket: str) -> Confirmation:
+        confirmation = Confirmation(id=secrets.token_urlsafe(18), action=action, username=username,
+                                    slack_user=slack_user, ticket=ticket,
+                                    expires=int(self.clock()) + CONFIRMATION_SECONDS)
+        # "request_ticket", not "ticket": the by-ticket index must not see confirmations.
+        item = {"pk": f"CONFIRM#{confirmation.id}", "sk": "CONFIRM", "action": action,
+                "username": username, "slack_user": slack_user, "request_ticket": ticket,
+                "expires": confirmation.expires}
+        with aws_errors("recording the confirmation"):
+            self.client.put_item(TableName=self.table, Item=self._item(item),
+                                 ConditionExpression="attribute_not_exists(pk)")
+        return confirmation
+
+    def consume_confirmation(self, confirmation_id: str,
+                             slack_user: str) -> tuple[Outcome, Confirmation | None]:
+        """Use a confirmation once: a conditional delete, so of two clicks only one gets OK.
+
+        Another user's click leaves it in place for the one who asked; an expired one is spent.
+        """
+        key = self._item({"pk": f"CONFIRM#{confirmation_id}", "sk": "CONFIRM"})
+        now = int(self.clock())
+        with aws_errors("using the confirmation"):
+            try:
+                old = self.client.delete_item(
+                    TableName=self.table, Key=key, ReturnValues="ALL_OLD",
+                    ConditionExpression="attribute_exists(pk) AND slack_user = :user AND #e > :now",
+                    ExpressionAttributeNames={"#e": "expires"},
+                    ExpressionAttributeValues=self._item({":user": slack_user, ":now": now}),
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )["Attributes"]
+            except self.client.exceptions.ConditionalCheckFailedException as error:
+                found = error.response.get("Item")
+                if not found:
+                    return Outcome.USED, None
+                confirmation = self._confirmation(confirmation_id, found)
+                if confirmation.slack_user != slack_user:
+                    return Outcome.NOT_YOURS, confirmation
+                self.client.delete_item(TableName=self.table, Key=key)
+                return Outcome.EXPIRED, confirmation
+        return Outcome.OK, self._confirmation(confirmation_id, old)
+
+    def _confirmation(self, confirmation_id: str, item: dict) -> Confirmation:
+        values = {key: self._from(value) for key, value in item.items()}
+        return Confirmation(id=confirmation_id, action=values["action"],
+                            username=values["username"], slack_user=values["slack_user"],
+                            ticket=values["request_ticket"], expires=int(values["expires"]))

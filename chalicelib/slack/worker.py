@@ -1,0 +1,112 @@
+"""The queue worker: runs the work the Slack edge queued with the same operations as REST, and
+posts the result to the request's ``response_url``.
+
+Each SQS record is one piece of work. Its outcome decides what SQS does with it:
+- done, or rejected (a 4xx AppError: bad input, refused, conflict): the requester is told, and the
+  record is reported done, as retrying would not change the answer;
+- failed (a 5xx AppError, anything unexpected, or Slack unreachable): the record is reported
+  failed, so SQS delivers it again after the visibility timeout and, after the queue's
+  maxReceiveCount, moves it to the dead-letter queue. The requester is told on the first failure
+  and on the last one, not on every attempt. A retry is safe: the ticket makes a change that did
+  complete answer its first answer again.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from typing import Any
+
+from chalicelib.errors import AppError
+from chalicelib.schemas import parse
+from chalicelib.slack import replies
+from chalicelib.slack.commands import MODELS
+
+logger = logging.getLogger(__name__)
+
+
+def handle(event: dict, context: Any, services: Any) -> dict:
+    """A Lambda SQS event in, Lambda's partial batch response out: ``{"batchItemFailures": [..]}``.
+
+    When every record of the batch failed, Powertools raises instead, so the whole batch is
+    retried whether or not the event source reports batch item failures.
+    """
+    from aws_lambda_powertools.utilities.batch import (BatchProcessor, EventType,
+                                                       process_partial_response)
+
+    processor = BatchProcessor(event_type=EventType.SQS, logger=logger)
+    return process_partial_response(event=event, record_handler=functools.partial(_record, services),
+                                    processor=processor, context=context)
+
+
+def _record(services: Any, record: Any) -> None:
+    work = json.loads(record.body)
+    url = work["response_url"]
+    if work["kind"] == "notice":
+        replies.post(url, replies.notice(work["text"],
+                                         replace_original=work.get("replace_original", False)))
+        return
+    doing = f"{work['action']} {work['username']}"
+    try:
+        messages = _status(services, work) if work["kind"] == "status" else _change(services, work)
+    except Exception as error:
+        attempt = int(record.attributes.approximate_receive_count or 1)
+        _failed(services, url, doing, error, attempt)
+        return
+    for reply in messages:
+        if work.get("prompt"):  # answering a click: a new message, not an edit of the prompt
+            reply = {**reply, "replace_original": False}
+        replies.post(url, reply)
+    if work.get("prompt"):
+        _delete_prompt(url)
+
+
+def _status(services: Any, work: dict) -> list[dict]:
+    return [replies.status(services.lifecycle.describe(work["username"]))]
+
+
+def _change(services: Any, work: dict) -> list[dict]:
+    action, username = work["action"], work["username"]
+    request: Any = parse(MODELS[action], json.dumps(work["request"]))
+    lifecycle = services.lifecycle
+    if action == "onboard":
+        def run() -> dict:
+            return lifecycle.onboard(request)
+    else:
+        operation = getattr(lifecycle, action)
+
+        def run() -> dict:
+            return operation(username, request)
+    answer = services.operations.run(action, username, request, run)
+    return replies.result(action, answer, request.ticket, work["slack_user"])
+
+
+def _failed(services: Any, url: str, doing: str, error: Exception, attempt: int) -> None:
+    """Tell the requester; return for a rejection (done), raise for a failure (retry)."""
+    if not isinstance(error, AppError):
+        logger.exception("unexpected error doing %s", doing)
+        error = AppError("internal error; the failure was logged")
+    if error.status < 500:
+        replies.post(url, replies.for_error(error, doing))
+        return
+    try:
+        limit = services.work_queue.max_receives()
+    except AppError:
+        limit = 0
+    final = bool(limit) and attempt >= limit
+    if attempt == 1 or final:
+        try:
+            replies.post(url, replies.for_error(error, doing, will_retry=not final,
+                                                attempts=attempt if final else 0))
+        except AppError:
+            logger.warning("could not tell Slack that %s failed", doing)
+    raise error
+
+
+def _delete_prompt(url: str) -> None:
+    """Remove the confirmation prompt once its answer is posted; it is spent anyway."""
+    try:
+        replies.post(url, {"delete_original": True})
+    except AppError:
+        logger.warning("could not remove the confirmation prompt")

@@ -1,0 +1,47 @@
+"""The SQS work queue: requests acknowledged at once (Slack) are done later by the queue worker."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from chalicelib.iam_gateway import aws_errors
+
+
+class WorkQueue:
+    def __init__(self, client: Any, name: str) -> None:
+        self.client = client
+        self.name = name
+        self._url: str | None = None
+        self._max_receives: int | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        """Looked up once per container: the queue's URL never changes."""
+        with self._lock:
+            if self._url is None:
+                with aws_errors(f"finding the work queue {self.name}"):
+                    self._url = self.client.get_queue_url(QueueName=self.name)["QueueUrl"]
+            return self._url
+
+    def send(self, work: dict) -> str:
+        with aws_errors(f"queueing work on {self.name}"):
+            return self.client.send_message(QueueUrl=self.url,
+                                            MessageBody=json.dumps(work))["MessageId"]
+
+    def max_receives(self) -> int:
+        """How often a message is received before SQS moves it to the dead-letter queue
+        (0 when the queue has none)."""
+        with self._lock:
+            cached = self._max_receives
+        if cached is None:
+            with aws_errors(f"reading the redrive policy of {self.name}"):
+                attributes = self.client.get_queue_attributes(
+                    QueueUrl=self.url, AttributeNames=["RedrivePolicy"])["Attributes"]
+            policy = attributes.get("RedrivePolicy")
+            cached = int(json.loads(policy)["maxReceiveCount"]) if policy else 0
+            with self._lock:
+                self._max_receives = cached
+        return cached
