@@ -16,10 +16,13 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	touch $(STAMP)
 
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2  # two workers: each test has its own moto, ports and temp dirs
 
 run: install
 	API_PORT=$(API_PORT) AWS_PORT=$(AWS_PORT) $(PY) -m tests.stack
+
+bench: install
+	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache

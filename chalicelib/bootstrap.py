@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -50,7 +51,7 @@ def build(settings: Settings | None = None, clients: AwsClients | None = None,
     webhook = (lambda: secrets.get(settings.drift_webhook_secret)) \
         if settings.drift_webhook_secret else (lambda: None)
     schedules = Schedules(lifecycle, operations, clock, slack_notifier(webhook))
-    work_queue = WorkQueue(clients.root("sqs"), settings.work_queue)
+    work_queue = WorkQueue(functools.partial(clients.root, "sqs"), settings.work_queue)
     slack_store = SlackStore(clients.root("dynamodb"), settings.state_table)
     return Services(settings=settings, clients=clients, lifecycle=lifecycle,
                     operations=operations, schedules=schedules, secrets=secrets,

@@ -15,9 +15,10 @@ from chalicelib.waves import wave
 
 def offboard_user(client: Any, username: str, removed_before: dict[str, list[str]],
                   save_progress: Callable[[dict[str, list[str]]], None],
-                  revoke: Callable[[], Revocation]) -> tuple[dict[str, list[str]], Revocation]:
+                  revoke: Callable[[], Revocation], alongside: dict[str, Callable[[], Any]] | None = None
+                  ) -> tuple[dict[str, list[str]], Revocation]:
     """Remove ``username`` and everything it owns; ``revoke`` ends their live sessions in the
-    child accounts, in the first wave. ``removed_before`` is what an earlier attempt removed and
+    child accounts, in the first wave, beside the ``alongside`` tasks. ``removed_before`` is what an earlier attempt removed and
     ``save_progress`` records each wave's, so the answer of a retry names everything."""
     removed = {kind: list(ids) for kind, ids in removed_before.items()}
     revocation: list[Revocation] = []
@@ -40,7 +41,7 @@ def offboard_user(client: Any, username: str, removed_before: dict[str, list[str
                 error.detail = {"removed": _report(removed)}
                 raise
 
-    run(iam_cleanup.ACCESS_WAVE, {"sessions": lambda: revocation.append(revoke())})
+    run(iam_cleanup.ACCESS_WAVE, {"sessions": lambda: revocation.append(revoke()), **(alongside or {})})
     run(iam_cleanup.CLEANUP_WAVE, {})
     run((iam_cleanup.USER_STEP,), {})
     return _report(removed), revocation[0]

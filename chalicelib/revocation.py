@@ -46,8 +46,8 @@ class Revoker:
         those that failed, why."""
         targets = targets if targets is not None else {
             account: list(self.settings.revocable_roles) for account in self.settings.child_account_ids}
-        return self._each_account(targets, lambda doc, max_session: revocation_policy.revoke(
-            doc, usernames, self.clock(), max_session))
+        return self._each_account(targets, lambda doc, max_session: revocation_policy.prune(
+            doc, self.clock(), max_session), usernames)
 
     def prune(self) -> tuple[list[str], dict[str, str]]:
         """Drop statements whose sessions have all expired, in every child account."""
@@ -60,13 +60,13 @@ class Revoker:
         return self._read(self._iam(account), role)
 
     def _each_account(self, targets: dict[str, list[str]],
-                      change: Callable[[dict | None, timedelta], dict | None]
-                      ) -> tuple[list[str], dict[str, str]]:
+                      change: Callable[[dict | None, timedelta], dict | None],
+                      usernames: list[str] | None = None) -> tuple[list[str], dict[str, str]]:
         def one(account: str) -> str | None:
             try:
                 with aws_errors(f"assuming {self.settings.revocation_role} in {account}"):
                     iam = self._iam(account)
-                wave({role: (lambda role=role: self._update(account, iam, role, change))
+                wave({role: (lambda role=role: self._update(account, iam, role, change, usernames))
                       for role in targets[account]})
             except AppError as error:
                 return error.message
@@ -77,17 +77,28 @@ class Revoker:
         return done, {account: failure for account, failure in outcome.items() if failure}
 
     def _update(self, account: str, iam: Any, role: str,
-                change: Callable[[dict | None, timedelta], dict | None]) -> None:
+                change: Callable[[dict | None, timedelta], dict | None],
+                usernames: list[str] | None = None) -> None:
+        """Rewrite the role's deny document under its lock. People to revoke who find the lock
+        taken join its waiting set, and whoever holds it next writes everyone waiting: a hundred
+        offboardings at once cost a few writes, not a hundred in a row."""
         arn = f"arn:aws:iam::{account}:role/{role}"
         name = self.settings.revocation_policy
         owner = uuid.uuid4().hex
-        self._lock(arn, owner)
+        if not self._lock(arn, owner, queue=usernames or []):
+            return  # another writer took our names with theirs
         try:
-            current = self._read(iam, role)
-            updated = change(current, self._max_session(account, iam, role))
-            if updated == current:
-                return
-            if updated is None:
+            found = wave({"waiting": lambda: self.state.waiting(arn) if usernames else [],
+                          "document": lambda: self._read(iam, role),
+                          "max_session": lambda: self._max_session(account, iam, role)})
+            waiting = found["waiting"]
+            updated = change(found["document"], found["max_session"])
+            if usernames:
+                updated = revocation_policy.revoke(updated, sorted(set(waiting) | set(usernames)),
+                                                   self.clock(), found["max_session"])
+            if updated == found["document"]:
+                pass
+            elif updated is None:
                 with aws_errors(f"deleting {name} on {arn}"):
                     iam.delete_role_policy(RoleName=role, PolicyName=name)
             elif revocation_policy.size(updated) > revocation_policy.SIZE_LIMIT:
@@ -96,22 +107,31 @@ class Revoker:
                 with aws_errors(f"writing {name} on {arn}"):
                     iam.put_role_policy(RoleName=role, PolicyName=name,
                                         PolicyDocument=json.dumps(updated))
+            self.state.remove_waiting(arn, waiting)
         finally:
             self.state.release_lock(arn, owner)
 
-    def _lock(self, name: str, owner: str) -> None:
+    def _lock(self, name: str, owner: str, queue: list[str]) -> bool:
+        """True once the lock is held. While another holds it, ``queue`` waits in the lock's
+        set; False when a holder has written them meanwhile."""
         # Wait out a holder that died: its lock expires after revocation_lock_seconds.
         deadline = time.monotonic() + 2 * self.settings.revocation_lock_seconds
         delay = 0.05
+        queued = False
         while True:
             try:
                 self.state.acquire_lock(name, owner, self.settings.revocation_lock_seconds)
-                return
+                return True
             except Conflict:
                 if time.monotonic() > deadline:
                     raise
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
+            if queue and not queued:
+                self.state.add_waiting(name, queue)
+                queued = True
+            time.sleep(delay)
+            if queue and not set(queue) & set(self.state.waiting(name)):
+                return False
+            delay = min(delay * 2, 0.5)
 
     def _read(self, iam: Any, role: str) -> dict | None:
         try:

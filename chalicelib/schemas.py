@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from datetime import date
 from typing import Annotated
 
@@ -31,6 +32,15 @@ class OnboardRequest(_Body):
     requested_by: Text
     email: Email | None = None
     console: bool = True
+
+    @field_validator("ticket", "requested_by", "email")
+    @classmethod
+    def _iam_tag_value(cls, value: str | None) -> str | None:
+        # They become the user's tags; IAM refuses any other character in a tag value.
+        if value is not None and not all(
+                unicodedata.category(c)[0] in "LNZ" or c in "_.:/=+-@" for c in value):
+            raise ValueError("may hold only letters, digits, spaces and _.:/=+-@ (an IAM tag)")
+        return value
 
 
 class TicketRequest(_Body):
@@ -76,7 +86,7 @@ def parse(model: type[_Body], raw: bytes | str | None) -> _Body:
     """Parse a JSON body into ``model``; any problem is a 400 naming the field to fix."""
     try:
         data = json.loads(raw or b"")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
         raise BadRequest("the body must be a JSON object") from None
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object")

@@ -100,6 +100,30 @@ class StateStore:
             except self.client.exceptions.ConditionalCheckFailedException:
                 pass  # it expired and someone else holds it now
 
+    # a set of names waiting for one writer to take them all (revocations of many people at once)
+    def add_waiting(self, name: str, members: list[str]) -> None:
+        with aws_errors(f"queueing for {name}"):
+            self.client.update_item(
+                TableName=self.table, Key=self._item({"pk": f"WAITING#{name}", "sk": _LEASE}),
+                UpdateExpression="ADD #m :m", ExpressionAttributeNames={"#m": "members"},
+                ExpressionAttributeValues={":m": {"SS": sorted(set(members))}})
+
+    def waiting(self, name: str) -> list[str]:
+        with aws_errors(f"reading the queue for {name}"):
+            item = self.client.get_item(
+                TableName=self.table, Key=self._item({"pk": f"WAITING#{name}", "sk": _LEASE}),
+                ConsistentRead=True).get("Item", {})
+        return sorted(item.get("members", {}).get("SS", []))
+
+    def remove_waiting(self, name: str, members: list[str]) -> None:
+        if not members:
+            return
+        with aws_errors(f"dequeueing for {name}"):
+            self.client.update_item(
+                TableName=self.table, Key=self._item({"pk": f"WAITING#{name}", "sk": _LEASE}),
+                UpdateExpression="DELETE #m :m", ExpressionAttributeNames={"#m": "members"},
+                ExpressionAttributeValues={":m": {"SS": sorted(set(members))}})
+
     # audit trail
     def audit(self, action: str, username: str, ticket: str, requested_by: str,
               result: str, detail: dict | None = None) -> dict:

@@ -7,30 +7,29 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-_pool: ThreadPoolExecutor | None = None
-
-
-def _executor() -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
-        # botocore clients are thread-safe; 16 stays under the clients' connection pool of 32.
-        _pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="wave")
-    return _pool
+# botocore clients are thread-safe; 16 stays under the clients' connection pool of 32.
+MAX_PARALLEL = 16
 
 
 def wave(tasks: dict[str, Callable[[], T]]) -> dict[str, T]:
     """Run every task, wait for all, then raise the first failure (so none is left running
-    while the caller records its state) or return the results by name."""
+    while the caller records its state) or return the results by name.
+
+    Each wave has its own threads: waves nest (a list of users describes each user in a wave of
+    its own), and a shared pool would deadlock once every worker waits on queued inner tasks.
+    """
     if len(tasks) <= 1:
         return {name: task() for name, task in tasks.items()}
-    futures = {name: _executor().submit(task) for name, task in tasks.items()}
     results: dict[str, Any] = {}
     failure: BaseException | None = None
-    for name, future in futures.items():
-        try:
-            results[name] = future.result()
-        except BaseException as error:  # noqa: BLE001 - re-raised below, after the wave ends
-            failure = failure or error
+    with ThreadPoolExecutor(max_workers=min(len(tasks), MAX_PARALLEL),
+                            thread_name_prefix="wave") as pool:
+        futures = {name: pool.submit(task) for name, task in tasks.items()}
+        for name, future in futures.items():
+            try:
+                results[name] = future.result()
+            except BaseException as error:  # noqa: BLE001 - re-raised below, after the wave ends
+                failure = failure or error
     if failure is not None:
         raise failure
     return results

@@ -10,12 +10,21 @@ from chalicelib.iam_gateway import aws_errors
 
 
 class WorkQueue:
+    """``client`` is the SQS client, or a function that makes it on first use (a cold start that
+    never queues anything does not pay for it)."""
+
     def __init__(self, client: Any, name: str) -> None:
-        self.client = client
+        self._client = client
         self.name = name
         self._url: str | None = None
         self._max_receives: int | None = None
         self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        if callable(self._client):  # botocore clients are not callable
+            self._client = self._client()
+        return self._client
 
     @property
     def url(self) -> str:

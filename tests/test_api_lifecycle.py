@@ -276,3 +276,13 @@ def test_offboard_deletes_a_virtual_mfa_device_the_person_never_enabled(api, iam
     assert response.status_code == 200
     assert response.json["removed"]["mfa_devices"] == [serial]
     assert [d["SerialNumber"] for d in iam.list_virtual_mfa_devices()["VirtualMFADevices"]] == [other]
+
+
+def test_listing_more_users_than_the_app_runs_calls_at_once(api, iam):
+    """Each user is described in a wave of its own inside the list's wave."""
+    names = sorted(f"user{i:02d}" for i in range(20))
+    for name in names:
+        iam.create_user(UserName=name, Path="/managed/")
+    response = api.call("GET", "/users")
+    assert response.status_code == 200
+    assert [u["username"] for u in response.json["users"]] == names

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from tests.chalice_package import PROJECT, package
+from tests.stack import cfn
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +45,7 @@ def dev(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def prod_merged(tmp_path_factory) -> dict:
+def prod_merged(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("package") / "prod"
     package("prod", out, merge_template=MERGE)
     return out
@@ -97,9 +98,7 @@ def test_the_cloudformation_route_names_functions_and_roles_as_chalice_deploy_do
 
     path = prod_merged / "sam.yaml"
     assert not [str(m) for m in lint_file(path)]
-    yaml.SafeLoader.add_multi_constructor("!", lambda loader, tag, node: {
-        f"Fn::{tag[1:]}" if tag != "!Ref" else "Ref": loader.construct_scalar(node)})
-    template = yaml.safe_load(path.read_text())
+    template = yaml.safe_load(path.read_text())  # Chalice writes intrinsics in long form
     resources = template["Resources"]
 
     def named(value: dict) -> str:  # Fn::Sub "iam-lifecycle-${Stage}..." with Stage=prod
@@ -113,5 +112,5 @@ def test_the_cloudformation_route_names_functions_and_roles_as_chalice_deploy_do
         role = resources[properties["Role"]["Fn::GetAtt"][0]]["Properties"]
         # The child accounts' AccessRevocationRole trusts role/<app>-<stage>-*.
         assert named(role["RoleName"]) == f"{APP}-prod-{name}"
-    leftovers = set(yaml.safe_load(MERGE.read_text().replace("!Sub", ""))["Resources"]) - set(resources)
+    leftovers = set(cfn.load_template(MERGE)["Resources"]) - set(resources)
     assert not leftovers, f"{MERGE.name} names resources chalice no longer makes: {leftovers}"

@@ -99,9 +99,10 @@ def catcher():
 
 
 def ephemeral(response) -> str:
+    """The text of an answer only the requester sees, as Slack shows it (mrkdwn unescaped)."""
     assert response.status_code == 200, response.body
     assert response.json["response_type"] == "ephemeral", response.json
-    return response.json["text"]
+    return html.unescape(response.json["text"])
 
 
 def everything_in(message: dict) -> str:
@@ -182,7 +183,6 @@ def test_status_and_help_are_open_to_everyone(slack, sqs):
 
 
 # the grammar
-TODAY_PLUS_30 = FUTURE
 HAPPY = [
     ("onboard pete ChildDeveloperGroup", "onboard",
      {"username": "pete", "groups": ["ChildDeveloperGroup"], "console": True, "email": None}),
@@ -276,7 +276,7 @@ def test_the_answer_uses_the_command_name_slack_sends(slack):
     body = command_body("help move", user_id=ALLOWED, response_url=NOWHERE, command="/iam")
     response = slack.send("/slack/commands", body, sign(slack.secret, body))
     assert "Usage: /iam move <user> <group>..." in ephemeral(response)
-    assert "`/iam move <user> <group>...`" in everything_in(response.json)
+    assert "`/iam move &lt;user&gt; &lt;group&gt;...`" in everything_in(response.json)
 
 
 # the worker
@@ -506,7 +506,7 @@ def test_a_confirmed_offboarding_is_done_by_the_worker(api, slack, poller, catch
         boto3.client("iam").get_user(UserName="pete")
 
 
-def test_an_expired_confirmation_is_refused(slack, sqs, aws):
+def test_an_expired_confirmation_is_refused(slack, sqs):
     confirmation = offboard_prompt(slack)
     boto3.client("dynamodb").update_item(
         TableName="iam-lifecycle-dev-state",
@@ -521,7 +521,7 @@ def test_an_expired_confirmation_is_refused(slack, sqs, aws):
 
 
 @pytest.fixture
-def two_allowed(client, monkeypatch):
+def two_allowed(client):
     """The dev stage with a second Slack user allowed."""
     import os
 

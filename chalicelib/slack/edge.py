@@ -40,7 +40,7 @@ def verify(services: Any, raw: bytes, headers: Any) -> None:
     secret = services.secrets.get(services.settings.slack_signing_secret)
     try:
         valid = SignatureVerifier(secret).is_valid(raw, timestamp, signature)
-    except ValueError:  # a timestamp that is not a number
+    except (ValueError, TypeError):  # a timestamp not a number; a signature not ASCII
         valid = False
     if not valid:
         raise Unauthorized("the Slack signature is not valid or is older than 5 minutes")
@@ -143,7 +143,11 @@ def _interaction(services: Any, form: dict[str, str]) -> dict | None:
         actions = (payload.get("actions") or []) if payload.get("type") == "block_actions" else []
         slack_user = payload["user"]["id"] if actions else ""
         response_url = payload.get("response_url", "")
-    except (ValueError, TypeError, KeyError, AttributeError):
+        # Signed but malformed (Slack never sends it): refused, not a 500.
+        if not (isinstance(actions, list) and all(isinstance(a, dict) for a in actions)
+                and isinstance(slack_user, str) and isinstance(response_url, str)):
+            raise TypeError
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
         raise BadRequest("the body must hold a Slack interaction payload") from None
     for action in actions:
         if action.get("action_id") in (replies.CONFIRM_ACTION, replies.CANCEL_ACTION):
@@ -163,9 +167,8 @@ def _confirmation_click(services: Any, action: dict, slack_user: str, response_u
         return
     outcome, confirmation = services.slack_store.consume_confirmation(
         str(action.get("value", "")), slack_user)
-    if outcome is Outcome.USED:
+    if outcome is Outcome.USED or confirmation is None:
         return  # a second click: the first one is being (or was) acted on
-    assert confirmation is not None
     username = replies.escape(confirmation.username)
     if outcome is Outcome.NOT_YOURS:
         tell(":no_entry: Only the person who asked may confirm this offboarding.",

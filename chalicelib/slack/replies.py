@@ -62,7 +62,8 @@ def _list(items: list[str], empty: str = "none") -> str:
 # help, refusals, acknowledgements
 def help_text(command: str, verb: str = "", problem: str = "") -> dict:
     verbs = [verb] if verb else list(VERBS)
-    lines = [f"`{command} {name} {VERBS[name][0]}`  {VERBS[name][1]}" for name in verbs]
+    usages = {name: escape(f"{command} {name} {VERBS[name][0]}") for name in verbs}
+    lines = [f"`{usages[name]}`  {escape(VERBS[name][1])}" for name in verbs]
     blocks = []
     if problem:
         blocks.append(_text(f":warning: {escape(problem)}"))
@@ -70,9 +71,8 @@ def help_text(command: str, verb: str = "", problem: str = "") -> dict:
     if not verb:
         blocks.append(_context("`status` and `help` are open to everyone; the other verbs only to "
                                "the people this service lists."))
-    summary = f"{problem}. " if problem else ""
-    return message(summary + "Usage: " + "; ".join(f"{command} {v} {VERBS[v][0]}" for v in verbs),
-                   blocks)
+    summary = f"{escape(problem)}. " if problem else ""
+    return message(summary + "Usage: " + "; ".join(usages.values()), blocks)
 
 
 def refused(command: str, verb: str) -> dict:
@@ -96,7 +96,8 @@ def confirm_offboard(username: str, confirmation_id: str, minutes: int) -> dict:
                 "undone.")
     buttons = {"type": "actions", "elements": [
         {"type": "button", "style": "danger", "action_id": CONFIRM_ACTION,
-         "value": confirmation_id, "text": {"type": "plain_text", "text": f"Offboard {username}"[:75]}},
+         "value": confirmation_id,
+         "text": {"type": "plain_text", "text": f"Offboard {username}"[:75]}},
         {"type": "button", "action_id": CANCEL_ACTION, "value": confirmation_id,
          "text": {"type": "plain_text", "text": "Cancel"}},
     ]}
@@ -191,8 +192,8 @@ def _credentials(action: str, answer: dict, user: dict) -> dict | None:
 
 def _offboarded(answer: dict, ticket: str, slack_user: str) -> dict:
     removed = answer.get("removed", {})
-    pairs = [(kind.replace("_", " ").capitalize(), _list(ids)) for kind, ids in sorted(removed.items())
-             if kind != "user"]
+    pairs = [(kind.replace("_", " ").capitalize(), _list(ids))
+             for kind, ids in sorted(removed.items()) if kind != "user"]
     blocks = [_header(f"{answer['username']} offboarded"),
               _text("Access went first (groups, keys, console, live sessions), then every "
                     "dependent object, then the user.")]

@@ -36,7 +36,8 @@ def handle(event: dict, context: Any, services: Any) -> dict:
                                                        process_partial_response)
 
     processor = BatchProcessor(event_type=EventType.SQS, logger=logger)
-    return process_partial_response(event=event, record_handler=functools.partial(_record, services),
+    return process_partial_response(event=event,
+                                    record_handler=functools.partial(_record, services),
                                     processor=processor, context=context)
 
 

@@ -47,14 +47,15 @@ def command_body(text: str, *, user_id: str, response_url: str, trigger_id: str 
         "user_name": user_name, "command": command, "text": text,
         "api_app_id": "A0LOCAL", "is_enterprise_install": "false",
         "response_url": response_url,
-        "trigger_id": trigger_id or f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}",
+        "trigger_id": trigger_id or f"{int(time.time())}.{uuid.uuid4().hex}",
     }).encode()
 
 
 def click_body(action_id: str, value: str, *, user_id: str, response_url: str) -> bytes:
     """A block_actions interaction: a click on a button of an ephemeral message."""
     payload = {
-        "type": "block_actions", "user": {"id": user_id, "username": "someone", "team_id": "T0LOCAL"},
+        "type": "block_actions",
+        "user": {"id": user_id, "username": "someone", "team_id": "T0LOCAL"},
         "api_app_id": "A0LOCAL", "team": {"id": "T0LOCAL", "domain": "local"},
         "container": {"type": "message", "is_ephemeral": True}, "channel": {"id": "C0LOCAL"},
         "trigger_id": f"{int(time.time())}.{uuid.uuid4().hex}", "response_url": response_url,
@@ -128,14 +129,16 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("words", nargs="+", help="the command's text, e.g. onboard pete ChildDeveloperGroup")
+    parser.add_argument("words", nargs="+",
+                        help="the command's text, e.g. onboard pete ChildDeveloperGroup")
     parser.add_argument("--user", help="Slack user id to send as (default: the first one allowed)")
     parser.add_argument("--confirm", action="store_true", help="click the confirmation button")
     parser.add_argument("--wait", type=float, default=30, help="seconds to wait for each answer")
     args = parser.parse_args(argv)
     facts_file = Path(os.environ.get("STACK_FILE", PROJECT / ".local" / "stack.json"))
     if not facts_file.exists():
-        print(f"{facts_file} not found: start the local stack with `make run` first", file=sys.stderr)
+        print(f"{facts_file} not found: start the local stack with `make run` first",
+              file=sys.stderr)
         return 1
     facts = json.loads(facts_file.read_text())
     user = args.user or (allowed_users() or ["U0NOBODY"])[0]

@@ -1,0 +1,57 @@
+"""Every AWS call of the process on a timeline, with a fixed added latency per call.
+
+Registered in botocore's built-in handlers, so every client made afterwards (the app's root and
+child-account clients included) is measured; the latency stands in for IAM's real round trip.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import botocore.handlers
+
+
+@dataclass
+class Call:
+    operation: str
+    start: float
+    end: float
+
+
+class Timeline:
+    def __init__(self) -> None:
+        self.latency = 0.0
+        self.calls: list[Call] = []
+        self._lock = threading.Lock()
+        botocore.handlers.BUILTIN_HANDLERS.append(("before-call", self._before))
+        botocore.handlers.BUILTIN_HANDLERS.append(("before-send", self._delay))
+        botocore.handlers.BUILTIN_HANDLERS.append(("after-call", self._after))
+
+    def _before(self, context, **_):  # type: ignore[no-untyped-def]
+        context["bench_start"] = time.perf_counter()
+
+    def _delay(self, **_):  # type: ignore[no-untyped-def]
+        if self.latency:
+            time.sleep(self.latency)
+
+    def _after(self, model, context, **_):  # type: ignore[no-untyped-def]
+        call = Call(model.name, context.get("bench_start", time.perf_counter()), time.perf_counter())
+        with self._lock:
+            self.calls.append(call)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls = []
+
+
+def depths(calls: list[Call]) -> list[int]:
+    """For each call, the longest chain of calls that ran one after another up to and including
+    it: the round trips it waited for on the critical path."""
+    order = sorted(range(len(calls)), key=lambda i: calls[i].end)
+    depth = [0] * len(calls)
+    for i in order:
+        before = [depth[j] for j in order if calls[j].end <= calls[i].start]
+        depth[i] = 1 + max(before, default=0)
+    return depth

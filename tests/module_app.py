@@ -1,0 +1,45 @@
+"""The real app against a fresh in-process moto, once per module: what the ``aws``, ``client`` and
+``api`` fixtures of conftest build per test, for property tests whose hundreds of examples share
+one world (provisioning per test would cost more than the examples)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from chalicelib.aws import AwsClients
+from tests.conftest import Api, Clock, stage_environment
+from tests.stack import moto_ext
+from tests.stack.local import PROJECT, REGION, Facts, Provisioner, shared_session
+
+
+@contextmanager
+def running_app() -> Iterator[tuple[Api, Facts]]:
+    from chalice.test import Client
+    from moto import mock_aws
+
+    from app import app
+    from chalicelib import bootstrap
+
+    with pytest.MonkeyPatch.context() as env:
+        # As conftest's _isolated_aws does per test: no real account, no developer profile.
+        for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+            env.delenv(key, raising=False)
+        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                           "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": "/dev/null",
+                           "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+                           "POWERTOOLS_TRACE_DISABLED": "true", **stage_environment()}.items():
+            env.setenv(key, value)
+        moto_ext.apply()
+        with mock_aws():
+            facts = Provisioner(endpoint_url=None).run()
+            bootstrap.reset()
+            bootstrap.use(bootstrap.build(clients=AwsClients(REGION, session=shared_session()),
+                                          clock=Clock()))
+            try:
+                with Client(app, stage_name="dev", project_dir=str(PROJECT)) as client:
+                    yield Api(client, facts.api_token), facts
+            finally:
+                bootstrap.reset()
