@@ -26,6 +26,7 @@ def main() -> None:
         facts = stack.start()
         url = stack.serve_api(api_port)
         stack.serve_worker()  # the Slack work queue, consumed as Lambda would
+        stack.serve_clock()  # the schedules, fired on their rates as EventBridge would
         public = facts.public()
         facts_file.parent.mkdir(parents=True, exist_ok=True)
         facts_file.write_text(json.dumps(public, indent=2) + "\n")
@@ -50,6 +51,9 @@ Inspect the root account as its administrator:
 
 Slack (signed as Slack signs it; the answers on response_url are printed):
   .venv/bin/python -m tests.stack.slack_command onboard pete ChildDeveloperGroup pete@example.com
+
+Schedules run on their rates; fire one now, as the app principal:
+  .venv/bin/python -m tests.stack.clock report_drift
 
 Ctrl-C stops everything.""", flush=True)
         stopped.wait()

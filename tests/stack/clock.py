@@ -1,7 +1,7 @@
 """Fires the app's scheduled handlers as EventBridge would: each on its rate, or one on demand.
 
-Run as the app principal (the environment of ``tests.stack.local.app_environment``), like
-``chalice local``; the handlers are the ones Lambda runs, invoked through Chalice's test client
+Run as the app principal (the environment of ``tests.stack.local.app_environment``, or, from a
+shell beside ``make run``, the app's credentials in .local/stack.json), like ``chalice local``; the handlers are the ones Lambda runs, invoked through Chalice's test client
 with the scheduled event EventBridge sends.
 
     python -m tests.stack.clock                 # every handler on its rate, until stopped
@@ -11,10 +11,12 @@ with the scheduled event EventBridge sends.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 from chalice.app import Rate, ScheduledEventConfig
 from chalice.test import Client
@@ -40,7 +42,18 @@ def fire(client: Client, name: str) -> object:
     return client.lambda_.invoke(name, event).payload
 
 
+def _as_the_app() -> None:
+    """From a shell beside ``make run``: take the app's credentials from the facts file."""
+    if os.environ.get("AWS_ACCESS_KEY_ID"):
+        return
+    facts = json.loads(Path(os.environ.get("STACK_FILE", PROJECT / ".local" / "stack.json")).read_text())
+    os.environ.update({key.upper(): value for key, value in facts["app_credentials"].items()})
+    os.environ.update(AWS_ENDPOINT_URL=facts["aws_endpoint_url"], AWS_DEFAULT_REGION="us-east-1",
+                      AWS_REGION="us-east-1")
+
+
 def main(argv: list[str]) -> int:
+    _as_the_app()
     from app import app
 
     client = Client(app, stage_name=STAGE, project_dir=str(PROJECT))

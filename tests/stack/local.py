@@ -205,6 +205,7 @@ class LocalStack:
         self.children = children
         self.api: subprocess.Popen | None = None
         self.worker: subprocess.Popen | None = None
+        self.clock: subprocess.Popen | None = None
         self.facts: Facts | None = None
 
     @property
@@ -264,8 +265,14 @@ class LocalStack:
         ready.unlink()
         ready.parent.rmdir()
 
+    def serve_clock(self) -> None:
+        """Fire the scheduled handlers on their rates (tests.stack.clock), as the app principal."""
+        assert self.facts is not None
+        self.clock = subprocess.Popen([sys.executable, "-m", "tests.stack.clock"], cwd=PROJECT,
+                                      env=app_environment(self.facts), start_new_session=True)
+
     def stop(self) -> None:
-        for process in (self.worker, self.api):
+        for process in (self.clock, self.worker, self.api):
             if process and process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
                 try:
