@@ -33,12 +33,6 @@ def _listed(client: Any, operation: str, key: str, field: str | None, **params: 
         return []
 
 
-def remove_groups(client: Any, username: str) -> Iterable[str]:
-    groups = _listed(client, "list_groups_for_user", "Groups", "GroupName", UserName=username)
-    yield from (g for g in groups if tolerant(client.remove_user_from_group, f"removing {username} from {g}",
-                                       UserName=username, GroupName=g))
-
-
 def deactivate_access_keys(client: Any, username: str) -> Iterable[str]:
     keys = _listed(client, "list_access_keys", "AccessKeyMetadata", "AccessKeyId", UserName=username)
     yield from (k for k in keys if tolerant(client.update_access_key, f"deactivating key {k}",
@@ -51,23 +45,33 @@ def delete_login_profile(client: Any, username: str) -> Iterable[str]:
     return [username] if removed else []
 
 
-def delete_access_keys(client: Any, username: str) -> Iterable[str]:
-    keys = _listed(client, "list_access_keys", "AccessKeyMetadata", "AccessKeyId", UserName=username)
-    yield from (k for k in keys if tolerant(client.delete_access_key, f"deleting key {k}",
-                                     UserName=username, AccessKeyId=k))
+def _delete_each(list_operation: str, key: str, field: str | None, delete: str, id_param: str
+                 ) -> Callable[[Any, str], Iterable[str]]:
+    """A step that lists the user's objects of one kind and deletes each."""
+
+    def step(client: Any, username: str) -> Iterable[str]:
+        for item in _listed(client, list_operation, key, field, UserName=username):
+            if tolerant(getattr(client, delete), f"{delete.replace('_', ' ')} {item}",
+                        UserName=username, **{id_param: item}):
+                yield item
+
+    step.__name__ = delete
+    return step
 
 
-def delete_signing_certificates(client: Any, username: str) -> Iterable[str]:
-    ids = _listed(client, "list_signing_certificates", "Certificates", "CertificateId",
-                  UserName=username)
-    yield from (i for i in ids if tolerant(client.delete_signing_certificate, f"deleting certificate {i}",
-                                    UserName=username, CertificateId=i))
-
-
-def delete_ssh_keys(client: Any, username: str) -> Iterable[str]:
-    ids = _listed(client, "list_ssh_public_keys", "SSHPublicKeys", "SSHPublicKeyId", UserName=username)
-    yield from (i for i in ids if tolerant(client.delete_ssh_public_key, f"deleting SSH key {i}",
-                                    UserName=username, SSHPublicKeyId=i))
+remove_groups = _delete_each("list_groups_for_user", "Groups", "GroupName",
+                             "remove_user_from_group", "GroupName")
+delete_access_keys = _delete_each("list_access_keys", "AccessKeyMetadata", "AccessKeyId",
+                                  "delete_access_key", "AccessKeyId")
+delete_signing_certificates = _delete_each("list_signing_certificates", "Certificates",
+                                           "CertificateId", "delete_signing_certificate",
+                                           "CertificateId")
+delete_ssh_keys = _delete_each("list_ssh_public_keys", "SSHPublicKeys", "SSHPublicKeyId",
+                               "delete_ssh_public_key", "SSHPublicKeyId")
+delete_inline_policies = _delete_each("list_user_policies", "PolicyNames", None,
+                                      "delete_user_policy", "PolicyName")
+detach_policies = _delete_each("list_attached_user_policies", "AttachedPolicies", "PolicyArn",
+                               "detach_user_policy", "PolicyArn")
 
 
 def delete_service_credentials(client: Any, username: str) -> Iterable[str]:
@@ -109,19 +113,6 @@ def delete_mfa_devices(client: Any, username: str) -> Iterable[str]:
         if tolerant(client.delete_virtual_mfa_device, f"deleting MFA device {serial}",
                     SerialNumber=serial):
             yield serial
-
-
-def delete_inline_policies(client: Any, username: str) -> Iterable[str]:
-    names = _listed(client, "list_user_policies", "PolicyNames", None, UserName=username)
-    yield from (n for n in names if tolerant(client.delete_user_policy, f"deleting policy {n}",
-                                      UserName=username, PolicyName=n))
-
-
-def detach_policies(client: Any, username: str) -> Iterable[str]:
-    arns = _listed(client, "list_attached_user_policies", "AttachedPolicies", "PolicyArn",
-                   UserName=username)
-    yield from (a for a in arns if tolerant(client.detach_user_policy, f"detaching {a}",
-                                     UserName=username, PolicyArn=a))
 
 
 def delete_permissions_boundary(client: Any, username: str) -> Iterable[str]:
