@@ -8,6 +8,7 @@ class AppError(Exception):
 
     status = 500
     code = "InternalError"
+    retryable = False  # 4xx errors are final unless a subclass says otherwise
 
     def __init__(self, message: str, detail: dict | None = None) -> None:
         super().__init__(message)
@@ -33,6 +34,12 @@ class NotFound(AppError):
 
 class Conflict(AppError):
     status, code = 409, "Conflict"
+
+
+class InProgress(Conflict):
+    """Another change holds the user or the ticket: the same request later will go through."""
+
+    retryable = True
 
 
 class UpstreamError(AppError):

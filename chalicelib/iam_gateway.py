@@ -18,6 +18,7 @@ _CONFLICT = {"EntityAlreadyExists", "DeleteConflict", "ConcurrentModification"}
 def aws_errors(what: str) -> Iterator[None]:
     """Translate botocore's errors raised while doing ``what`` into the app's errors."""
     from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError
 
     try:
         yield
@@ -29,7 +30,7 @@ def aws_errors(what: str) -> Iterator[None]:
         if code in _CONFLICT:
             raise Conflict(f"{what}: {message or code}") from error
         raise UpstreamError(f"{what} failed in AWS ({code}); retry with the same ticket") from error
-    except BotoCoreError as error:
+    except (BotoCoreError, ResponseParserError) as error:  # the parser's is not a BotoCoreError
         raise UpstreamError(f"{what} failed to reach AWS; retry with the same ticket") from error
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.errors import AppError, Conflict, UpstreamError
+from chalicelib.errors import AppError, Conflict, InProgress, UpstreamError
 from chalicelib.events import Events
 from chalicelib.observability import count, logger
 from chalicelib.schemas import TicketRequest, check_username
@@ -81,7 +81,7 @@ class Operations:
             raise Conflict(f"ticket {request.ticket} was already used for a different "
                            f"{action} request; use a new ticket") from None
         except IdempotencyAlreadyInProgressError:
-            raise Conflict(f"ticket {request.ticket} is being processed; retry in "
+            raise InProgress(f"ticket {request.ticket} is being processed; retry in "
                            f"{self.settings.operation_timeout} seconds") from None
         except IdempotencyPersistenceLayerError as error:
             # Only the bookkeeping around the work failed: its own outcome is the answer. The

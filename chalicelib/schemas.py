@@ -75,7 +75,7 @@ OffboardRequest = TicketRequest
 
 
 def check_username(username: str) -> str:
-    if not _USERNAME.match(username or ""):
+    if not _USERNAME.fullmatch(username or ""):  # match() would let "pete\n" through
         raise BadRequest(
             f"username {username!r} is not valid: use 1 to 64 letters, digits or +=,.@_- characters"
         )

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from chalicelib.errors import Conflict
+from chalicelib.errors import InProgress
 from chalicelib.iam_gateway import aws_errors
 
 _RECORD = "STATE"
@@ -85,7 +85,7 @@ class StateStore:
                     ExpressionAttributeValues=self._item({":now": now, ":owner": owner}),
                 )
             except self.client.exceptions.ConditionalCheckFailedException:
-                raise Conflict(busy) from None
+                raise InProgress(busy) from None
 
     def _release(self, pk: str, owner: str) -> None:
         with aws_errors(f"unlocking {pk}"):

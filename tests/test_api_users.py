@@ -152,3 +152,13 @@ def test_get_user_errors(api, path, status):
 def test_get_user_outside_the_managed_path_is_404(api):
     boto3.client("iam").create_user(UserName="admin", Path="/")
     assert api.call("GET", "/users/admin").status_code == 404
+
+
+@pytest.mark.parametrize("name", ["pete\n", "pete;rm", "", "pe te", "x" * 65])
+def test_path_usernames_follow_iams_rule_to_the_last_character(name):
+    from chalicelib.errors import BadRequest
+    from chalicelib.schemas import check_username
+
+    with pytest.raises(BadRequest, match="not valid"):
+        check_username(name)
+    assert check_username("pete.o-neil+ops@example.com") == "pete.o-neil+ops@example.com"

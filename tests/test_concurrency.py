@@ -162,11 +162,19 @@ def test_the_same_slack_work_delivered_20_times_at_once_runs_once(client, atomic
         handler = app.handler_map["slack_worker"]
 
         def deliver(message: dict) -> dict:  # as Lambda does, one record per invocation
-            return handler(lambda_event([message], arn), LambdaContext("slack_worker", 512))
+            from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+            try:
+                return handler(lambda_event([message], arn), LambdaContext("slack_worker", 512))
+            except BatchProcessingError:  # its one record failed: the invocation fails, SQS retries
+                return {"retried": True}
 
         results = all_at_once([functools.partial(deliver, m) for m in messages])
-        # Every delivery is done: the result, a replay of it, or a conflict told to the requester.
-        assert results == [{"batchItemFailures": []}] * CALLERS
+        # Every delivery is done (the result, or a replay of it) or, while the first still runs,
+        # handed back to SQS to be tried again: never a final "conflict" for a duplicate.
+        retried = [r for r in results if r == {"retried": True}]
+        assert all(r == {"batchItemFailures": []} for r in results if r not in retried), results
+        assert len(retried) < CALLERS
         posts = []
         while True:
             try:
@@ -177,10 +185,9 @@ def test_the_same_slack_work_delivered_20_times_at_once_runs_once(client, atomic
     texts = [json.dumps(post) for post in posts]
     assert sum("Temporary console password" in text for text in texts) == 1
     results_posted = [t for t in texts if "pete onboarded" in t]
-    conflicts = [t for t in texts if "Conflict" in t]
-    assert results_posted and len(results_posted) + len(conflicts) + sum(
+    assert results_posted and len(results_posted) + sum(
         "Sign-in details" in t for t in texts) == len(texts), texts
-    assert all("being processed; retry" in t for t in conflicts), conflicts
+    assert not [t for t in texts if "Conflict" in t], texts
     assert managed_users() == ["pete"] and iam_groups("pete") == ["ChildDeveloperGroup"]
     assert [(e["action"], e["result"]) for e in audit("pete")] == [("onboard", "ok")]
 

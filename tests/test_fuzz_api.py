@@ -82,8 +82,9 @@ CONTENT_TYPES = st.sampled_from([
 ])
 ODD_STRINGS = st.one_of(
     st.text(min_size=1, max_size=40),
-    st.sampled_from(["", " ", "\t\n", "x" * 100_000, "é" * 5000, "\u202e\u0000\ufeff", "😀" * 300,
-                     "../../etc/passwd", "' OR 1=1 --", "${jndi:ldap://x}", "%00", "null"]),
+    st.sampled_from(["", " ", "\t\n", "x" * 100_000, "é" * 5000, "\u202e\u0000\ufeff",
+                     "😀" * 300, "../../etc/passwd", "' OR 1=1 --", "${jndi:ldap://x}", "%00",
+                     "null"]),
 )
 RAW_BODIES = st.one_of(
     st.binary(max_size=64),
@@ -137,8 +138,9 @@ def build(case, twist: dict, token: str) -> tuple[str, str, dict[str, str], byte
     if "username" in (case.path_parameters or {}):
         if "username" in twist:
             case.path_parameters["username"] = twist["username"]
-        # An empty segment routes elsewhere (/users/ is /users), as it would in API Gateway.
-        assume(str(case.path_parameters["username"]) != "")
+        # An empty (or blank: the route matcher strips it) segment routes elsewhere: /users/ is
+        # /users, as it would be in API Gateway.
+        assume(str(case.path_parameters["username"]).strip() != "")
     body = case.body
     if isinstance(body, dict):
         if "field" in twist:
@@ -261,7 +263,9 @@ HOSTILE_FIELDS = {"NUL in ticket": {"ticket": "T\u0000-1"},
 BODY_ROUTES = [("POST", "/users"), ("PUT", "/users/pete/groups"), ("POST", "/users/pete/suspend"),
                ("POST", "/users/sam/restore"), ("POST", "/users/pete/offboard"),
                ("POST", "/users/pete/grants")]
-ODD_NAMES = ["pete%00", "pe te", "pète", "p\u0000", "a" * 65, "pete;rm", "%2F", "pete\n",
+# Not "pete;rm" nor a raw "pete\n": Chalice's local gateway cuts a segment at ";" and strips
+# the path (API Gateway does neither, and the app refuses such names: tests/test_api_users.py).
+ODD_NAMES = ["pete%00", "pe te", "pète", "p\u0000", "a" * 65, "%2F",
              "😀", "<script>", "pete\u202e", "\ufeffpete", "PETE", "..", "*", "pete%2500"]
 
 

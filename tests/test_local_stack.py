@@ -24,22 +24,24 @@ DEV_ROLE = f"arn:aws:iam::{CHILD}:role/DeveloperRole"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    facts_file = tmp_path_factory.mktemp("stack") / "stack.json"
+    folder = tmp_path_factory.mktemp("stack")
+    facts_file, log = folder / "stack.json", folder / "stack.log"
     env = {**os.environ, "AWS_PORT": str(free_port()), "API_PORT": str(free_port()),
            "STACK_FILE": str(facts_file)}
-    process = subprocess.Popen([sys.executable, "-m", "tests.stack"], cwd=PROJECT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               start_new_session=True)
+    # Its output goes to a file: a pipe nobody reads fills up and stalls the stack.
+    with log.open("w") as output:
+        process = subprocess.Popen([sys.executable, "-m", "tests.stack"], cwd=PROJECT, env=env,
+                                   stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 120
     while not facts_file.exists():
         if process.poll() is not None or time.monotonic() > deadline:
             os.killpg(process.pid, signal.SIGKILL)
-            pytest.fail(f"the local stack did not start:\n{process.stdout.read()}")
+            pytest.fail(f"the local stack did not start:\n{log.read_text()[-5000:]}")
         time.sleep(0.2)
     yield json.loads(facts_file.read_text())
     os.killpg(process.pid, signal.SIGINT)
-    output, _ = process.communicate(timeout=30)
-    assert process.returncode == 0, output
+    process.wait(timeout=30)
+    assert process.returncode == 0, log.read_text()[-5000:]
     assert not facts_file.exists(), "stopping should remove the facts it wrote"
 
 

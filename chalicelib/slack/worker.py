@@ -88,7 +88,7 @@ def _failed(services: Any, url: str, doing: str, error: Exception, attempt: int)
     if not isinstance(error, AppError):
         logger.exception("unexpected error doing %s", doing)
         error = AppError("internal error; the failure was logged")
-    if error.status < 500:
+    if error.status < 500 and not error.retryable:
         replies.post(url, replies.for_error(error, doing))
         return
     try:
@@ -96,7 +96,9 @@ def _failed(services: Any, url: str, doing: str, error: Exception, attempt: int)
     except AppError:
         limit = 0
     final = bool(limit) and attempt >= limit
-    if attempt == 1 or final:
+    # A change still running for the same ticket will post its own result: say nothing unless
+    # this is the last try.
+    if final or (attempt == 1 and not error.retryable):
         try:
             replies.post(url, replies.for_error(error, doing, will_retry=not final,
                                                 attempts=attempt if final else 0))
