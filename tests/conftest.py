@@ -15,15 +15,19 @@ from tests.stack.local import PROJECT, REGION, Facts, Provisioner, shared_sessio
 @pytest.fixture(autouse=True)
 def _isolated_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reaches a real AWS account or a developer's profile."""
+    isolate(monkeypatch)
+
+
+def isolate(env: pytest.MonkeyPatch, extra: dict[str, str] | None = None) -> None:
+    """Fake credentials, no profile or endpoint of the developer's, no tracing (no X-Ray
+    daemon here; Powertools also disables it outside Lambda, this makes it explicit)."""
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-    # No X-Ray daemon here; Powertools also disables tracing outside Lambda, this makes it explicit.
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+        env.delenv(key, raising=False)
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": "/dev/null",
+                       "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+                       "POWERTOOLS_TRACE_DISABLED": "true", **(extra or {})}.items():
+        env.setenv(key, value)
 
 
 @pytest.fixture

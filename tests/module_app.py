@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import pytest
 
 from chalicelib.aws import AwsClients
-from tests.conftest import Api, Clock, stage_environment
+from tests.conftest import Api, Clock, isolate, stage_environment
 from tests.stack import moto_ext
 from tests.stack.local import PROJECT, REGION, Facts, Provisioner, shared_session
 
@@ -24,14 +24,7 @@ def running_app() -> Iterator[tuple[Api, Facts]]:
     from chalicelib import bootstrap
 
     with pytest.MonkeyPatch.context() as env:
-        # As conftest's _isolated_aws does per test: no real account, no developer profile.
-        for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
-            env.delenv(key, raising=False)
-        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                           "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": "/dev/null",
-                           "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-                           "POWERTOOLS_TRACE_DISABLED": "true", **stage_environment()}.items():
-            env.setenv(key, value)
+        isolate(env, stage_environment())
         moto_ext.apply()
         with mock_aws():
             facts = Provisioner(endpoint_url=None).run()

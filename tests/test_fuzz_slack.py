@@ -32,6 +32,7 @@ from chalicelib.slack import commands, replies
 from tests.module_app import running_app
 from tests.stack.local import REGION
 from tests.stack.slack_command import allowed_users, sign
+from tests.test_slack import queued as queued_messages
 
 ALLOWED = allowed_users()[0]
 STRANGER = "U0STRANGER1"
@@ -157,19 +158,6 @@ def world():
         yield api.client, facts.slack_signing_secret, sqs, url
 
 
-def drain(sqs, url: str) -> list[dict]:
-    """Every message the request queued (taken off the queue)."""
-    found = []
-    while True:
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
-                                       WaitTimeSeconds=0).get("Messages", [])
-        if not messages:
-            return found
-        for message in messages:
-            found.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-
-
 def send(client, path: str, body: bytes, headers: dict):
     response = client.http.request("POST", path, headers=headers, body=body)
     is_json = response.headers.get("Content-Type", "").startswith("application/json")
@@ -252,7 +240,7 @@ def test_a_command_gets_one_answer_and_queues_exactly_its_work(world, text, user
     form = {key: value for key, value in form.items() if key not in drop}
     body, headers = signed_headers(secret, urlencode(form).encode(), bad)
     response = send(client, "/slack/commands", body, headers)
-    queued = drain(sqs, url)
+    queued = queued_messages(sqs)
     if bad:
         assert response.status_code == 401, response.body
         assert set(json.loads(response.body)) == {"Code", "Message"}
@@ -270,7 +258,7 @@ def test_a_command_gets_one_answer_and_queues_exactly_its_work(world, text, user
     if replay:  # the same signed request again: received already, nothing more queued
         again = send(client, "/slack/commands", body, headers)
         assert again.status_code == 200 and again.json["response_type"] == "ephemeral"
-        assert drain(sqs, url) == []
+        assert queued_messages(sqs) == []
         if expected is not None:
             assert "received already" in again.json["text"]
 
@@ -301,7 +289,7 @@ def test_any_signed_form_gets_a_200_and_queues_at_most_its_work(world, before, t
                        "response_url": RESPONSE_URL, "trigger_id": trigger()})
     body = separator.join([*before, slack, *after]).encode()
     response = send(client, "/slack/commands", body, sign(secret, body))
-    queued = drain(sqs, url)
+    queued = queued_messages(sqs)
     assert response.status_code == 200, response.body
     fields = parse_qs(body.decode(), keep_blank_values=True)
     form = {key: values[0] for key, values in fields.items()}
@@ -344,7 +332,7 @@ def test_no_click_queues_a_change_it_was_not_asked_for(world, payload):
     client, secret, sqs, url = world
     body = urlencode({"payload": payload}).encode()
     response = send(client, "/slack/interactions", body, sign(secret, body))
-    queued = drain(sqs, url)
+    queued = queued_messages(sqs)
     assert response.status_code in (200, 400), response.body
     if response.status_code == 400:
         assert set(json.loads(response.body)) == {"Code", "Message"} and queued == []

@@ -12,12 +12,8 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import queue
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
 from urllib.parse import urlsplit
@@ -25,7 +21,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
-from tests.stack.local import PROJECT, free_port
+from tests.stack.process import running_stack
 
 TOTAL = 500
 WORKERS = 20
@@ -39,32 +35,8 @@ EXPECTED = {"health": 200, "get": 200, "onboard": 201, "suspend": 200, "restore"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    """``python -m tests.stack`` on free ports, as tests/test_local_stack.py starts it; its output
-    (a line per request, and the app's logs) goes to a file: a pipe nobody reads would fill up
-    and block the server."""
-    directory = tmp_path_factory.mktemp("stack")
-    facts_file, log = directory / "stack.json", directory / "stack.log"
-    env = {**os.environ, "AWS_PORT": str(free_port()), "API_PORT": str(free_port()),
-           "STACK_FILE": str(facts_file)}
-    with log.open("w") as output:
-        process = subprocess.Popen([sys.executable, "-m", "tests.stack"], cwd=PROJECT, env=env,
-                                   stdout=output, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-    deadline = time.monotonic() + 120
-    while not facts_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            os.killpg(process.pid, signal.SIGKILL)
-            pytest.fail(f"the local stack did not start:\n{log.read_text()[-5000:]}")
-        time.sleep(0.2)
-    try:
-        yield json.loads(facts_file.read_text())
-    finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    with running_stack(tmp_path_factory.mktemp("stack")) as facts:
+        yield facts
 
 
 class Connection:

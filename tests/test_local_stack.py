@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -16,7 +14,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.stack.local import PROJECT, free_port
+from tests.stack.process import running_stack
 
 CHILD = "222233334444"
 DEV_ROLE = f"arn:aws:iam::{CHILD}:role/DeveloperRole"
@@ -24,25 +22,8 @@ DEV_ROLE = f"arn:aws:iam::{CHILD}:role/DeveloperRole"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("stack")
-    facts_file, log = folder / "stack.json", folder / "stack.log"
-    env = {**os.environ, "AWS_PORT": str(free_port()), "API_PORT": str(free_port()),
-           "STACK_FILE": str(facts_file)}
-    # Its output goes to a file: a pipe nobody reads fills up and stalls the stack.
-    with log.open("w") as output:
-        process = subprocess.Popen([sys.executable, "-m", "tests.stack"], cwd=PROJECT, env=env,
-                                   stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 120
-    while not facts_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            os.killpg(process.pid, signal.SIGKILL)
-            pytest.fail(f"the local stack did not start:\n{log.read_text()[-5000:]}")
-        time.sleep(0.2)
-    yield json.loads(facts_file.read_text())
-    os.killpg(process.pid, signal.SIGINT)
-    process.wait(timeout=30)
-    assert process.returncode == 0, log.read_text()[-5000:]
-    assert not facts_file.exists(), "stopping should remove the facts it wrote"
+    with running_stack(tmp_path_factory.mktemp("stack")) as facts:
+        yield facts
 
 
 def call(stack, method, path, body=None, token=True):

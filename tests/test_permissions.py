@@ -161,19 +161,13 @@ def recording() -> Recording:
 
     from app import app
     from chalicelib import bootstrap
-    from tests.conftest import stage_environment
+    from tests.conftest import isolate, stage_environment
     from tests.stack.queue_poller import Poller
     from tests.stack.slack_command import ResponseCatcher
 
     recording = Recording()
     with pytest.MonkeyPatch.context() as env:
-        for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
-            env.delenv(key, raising=False)
-        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                           "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": "/dev/null",
-                           "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-                           "POWERTOOLS_TRACE_DISABLED": "true", **stage_environment("dev")}.items():
-            env.setenv(key, value)
+        isolate(env, stage_environment("dev"))
         moto_ext.apply()
         with mock_aws():
             facts = Provisioner(endpoint_url=None).run()
