@@ -29,6 +29,7 @@ class AwsClients:
         self._session = session
         self._clients: dict[tuple[str, str], Any] = {}
         self._children: dict[tuple[str, str], tuple[Any, float]] = {}
+        self._child_clients: dict[tuple[str, str], tuple[Any, Any]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -53,11 +54,13 @@ class AwsClients:
         """A client in a child account, through ``sts:AssumeRole`` into ``role_name`` there;
         reused while the role's credentials last."""
         session = self._child_session(account_id, role_name, session_name)
-        key = (f"{account_id}/{role_name}/{id(session)}", service)
+        key = (f"{account_id}/{role_name}", service)
         with self._lock:
-            if key not in self._clients:
-                self._clients[key] = session.client(service, region_name=self.region, config=_config())
-            return self._clients[key]
+            made = self._child_clients.get(key)
+            if made is None or made[0] is not session:  # new credentials: a new client
+                made = (session, session.client(service, region_name=self.region, config=_config()))
+                self._child_clients[key] = made
+            return made[1]
 
     def _child_session(self, account_id: str, role_name: str, session_name: str) -> Any:
         import boto3
