@@ -86,9 +86,6 @@ class Lifecycle:
         self.iam.set_console_password(username, password)
         return password
 
-    def _add_groups(self, username: str, groups: list[str]) -> None:
-        wave({g: (lambda g=g: self.iam.add_to_group(username, g)) for g in groups})
-
     # operations
     def onboard(self, request: OnboardRequest) -> dict:
         """Create the user (tagged with the ticket), console login, self-service policy, groups."""
@@ -260,7 +257,7 @@ class Lifecycle:
         record = self._record(username)
         pending = record.get("revocation_pending", [])
         revoked, failed = self.revoker.revoke(
-            [username], {account: list(self.settings.revocable_roles) for account in pending})
+            [username], self.revoker.every_role(pending))
         record = {**record, "revocation_pending": sorted(failed),
                   "sessions_revoked_in": sorted(set(record.get("sessions_revoked_in", [])) | set(revoked))}
         self.state.put_record(username, record)

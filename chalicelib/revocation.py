@@ -39,25 +39,25 @@ class Revoker:
     def _iam(self, account: str) -> Any:
         return self.clients.child(account, self.settings.revocation_role, "iam", SESSION_NAME)
 
+    def every_role(self, accounts: list[str] | None = None) -> dict[str, list[str]]:
+        """{account: [role]}: every managed role in ``accounts`` (default: every child account)."""
+        chosen = self.settings.child_account_ids if accounts is None else accounts
+        return {account: list(self.settings.revocable_roles) for account in chosen}
+
     def revoke(self, usernames: list[str], targets: dict[str, list[str]] | None = None
                ) -> tuple[list[str], dict[str, str]]:
         """Deny ``usernames``' sessions issued before now on ``targets`` ({account: [role]};
         default: every managed role in every child account). Returns the accounts done and, for
         those that failed, why."""
-        targets = targets if targets is not None else {
-            account: list(self.settings.revocable_roles) for account in self.settings.child_account_ids}
-        return self._each_account(targets, lambda doc, max_session: revocation_policy.prune(
-            doc, self.clock(), max_session), usernames)
+        return self._each_account(self.every_role() if targets is None else targets,
+                                  self._unexpired, usernames)
 
     def prune(self) -> tuple[list[str], dict[str, str]]:
         """Drop statements whose sessions have all expired, in every child account."""
-        targets = {account: list(self.settings.revocable_roles)
-                   for account in self.settings.child_account_ids}
-        return self._each_account(targets, lambda doc, max_session: revocation_policy.prune(
-            doc, self.clock(), max_session))
+        return self._each_account(self.every_role(), self._unexpired)
 
-    def document(self, account: str, role: str) -> dict | None:
-        return self._read(self._iam(account), role)
+    def _unexpired(self, document: dict | None, max_session: timedelta) -> dict | None:
+        return revocation_policy.prune(document, self.clock(), max_session)
 
     def _each_account(self, targets: dict[str, list[str]],
                       change: Callable[[dict | None, timedelta], dict | None],
