@@ -10,6 +10,8 @@ import threading
 import time
 from typing import Any
 
+from chalicelib import call_log
+
 RETRIES = {"mode": "standard", "max_attempts": 5}
 # Refresh a child account's credentials this long before they expire.
 _REFRESH_MARGIN = 300
@@ -45,9 +47,8 @@ class AwsClients:
         key = ("root", service)
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = self.session.client(
-                    service, region_name=self.region, config=_config()
-                )
+                self._clients[key] = call_log.watch(self.session.client(
+                    service, region_name=self.region, config=_config()))
             return self._clients[key]
 
     def child(self, account_id: str, role_name: str, service: str, session_name: str) -> Any:
@@ -58,7 +59,8 @@ class AwsClients:
         with self._lock:
             made = self._child_clients.get(key)
             if made is None or made[0] is not session:  # new credentials: a new client
-                made = (session, session.client(service, region_name=self.region, config=_config()))
+                made = (session, call_log.watch(
+                    session.client(service, region_name=self.region, config=_config()), account_id))
                 self._child_clients[key] = made
             return made[1]
 

@@ -46,7 +46,7 @@ def build(settings: Settings | None = None, clients: AwsClients | None = None,
     revoker = Revoker(settings, clients, state, clock)
     lifecycle = Lifecycle(settings, IamGateway(clients.root("iam")), state, revoker, clock)
     events = Events(clients.root("events"), settings.event_bus, settings.app_name)
-    operations = Operations(settings, state, clients.root("dynamodb"), events)
+    operations = Operations(settings, state, clients.root("dynamodb"), events, lifecycle.describe)
     secrets = SecretsStore(clients.root("secretsmanager"), settings.secret_max_age)
     webhook = (lambda: secrets.get(settings.drift_webhook_secret)) \
         if settings.drift_webhook_secret else (lambda: None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from chalicelib import access_map
+from chalicelib import access_map, call_log
 from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound
 from chalicelib.iam_gateway import IamGateway
 from chalicelib.offboarding import offboard_user
@@ -93,7 +93,8 @@ class Lifecycle:
         self.check_user_allowed(username)
         self._check_groups(request.groups)
         existing = self.iam.get_user(username)
-        if existing is None:
+        created = existing is None
+        if created:
             tags = {"ticket": request.ticket, "requested_by": request.requested_by,
                     "managed_by": self.settings.app_name}
             if request.email:
@@ -104,7 +105,7 @@ class Lifecycle:
         ):
             raise Conflict(f"a user named {username} already exists")
 
-        current = set(self.iam.groups_of(username))
+        current = set() if created else set(self.iam.groups_of(username))
         tasks = {g: (lambda g=g: self.iam.add_to_group(username, g))
                  for g in request.groups if g not in current}
         tasks["self-service"] = lambda: self.iam.attach_user_policy(
@@ -178,9 +179,11 @@ class Lifecycle:
         record = self._record(username)
         if record["status"] == "active" and record.get("ticket") == request.ticket:
             # A retry of a restore that completed: its password was never seen, so set another.
+            password = (self._set_password(username)
+                        if self.iam.has_login_profile(username) else None)
             answer: dict = {"user": self.describe(username)}
-            if answer["user"]["console"]:
-                answer["temporary_password"] = self._set_password(username)
+            if password:
+                answer["temporary_password"] = password
             return answer
         if record["status"] not in ("suspended", "restoring"):
             raise Conflict(f"{username} is {record['status']}; only a suspended user can be restored")
@@ -320,6 +323,7 @@ class Lifecycle:
         return _with_pending(described, {"revocation_pending": sorted(pending)} if pending else {})
 
     def describe(self, username: str) -> dict:
+        call_log.answer_point()  # what follows a change only builds its answer
         self.check_user_allowed(username)
         user = self._managed_user(username)
         record = self._record(username)

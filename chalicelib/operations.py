@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.errors import AppError, Conflict, InProgress, UpstreamError
+from chalicelib import call_log
+from chalicelib.errors import AppError, Conflict, InProgress, NotFound, UpstreamError
 from chalicelib.events import Events
 from chalicelib.observability import count, logger
 from chalicelib.schemas import TicketRequest, check_username
@@ -29,13 +30,15 @@ class _Deadline:
 
 
 class Operations:
-    def __init__(self, settings: Settings, state: StateStore, dynamodb: Any, events: Events) -> None:
+    def __init__(self, settings: Settings, state: StateStore, dynamodb: Any, events: Events,
+                 describe: Callable[[str], dict] | None = None) -> None:
         from aws_lambda_powertools.utilities.idempotency import (DynamoDBPersistenceLayer,
                                                                  IdempotencyConfig)
 
         self.settings = settings
         self.state = state
         self.events = events
+        self._describe = describe
         self._store = DynamoDBPersistenceLayer(table_name=settings.idempotency_table,
                                                boto3_client=dynamodb)
         self._config = IdempotencyConfig(
@@ -57,6 +60,8 @@ class Operations:
         log = logger()
         log.set_correlation_id(request.ticket)
         log.append_keys(action=action, username=username, requested_by=request.requested_by)
+        if request.dry_run:
+            return self._plan(action, username, request, work)
         secrets: dict[str, str] = {}
         outcome: dict[str, Any] = {}
 
@@ -98,30 +103,76 @@ class Operations:
     def _guarded(self, action: str, username: str, request: TicketRequest,
                  work: Callable[[], dict]) -> dict:
         log = logger()
+        calls = call_log.Recording()
         try:
             self.state.acquire(username, request.ticket, self.settings.operation_timeout)
             try:
-                answer = work()
+                with call_log.recording() as calls:
+                    answer = work()
             finally:
                 self._release(username, request.ticket)
             public = {k: v for k, v in answer.items() if k not in _SECRET_FIELDS}
             self.events.publish(action, {"username": username, "ticket": request.ticket,
                                          "requested_by": request.requested_by, "result": public})
-            self.state.audit(action, username, request.ticket, request.requested_by, "ok")
+            self.state.audit(action, username, request.ticket, request.requested_by, "ok",
+                             self._calls(calls))
         except AppError as error:
             outcome = "rejected" if error.status < 500 else "failed"
             self._audit_failure(action, username, request, f"{outcome}: {error.message}",
-                                error.detail)
+                                {**(error.detail or {}), **self._calls(calls)})
             count(action, outcome)
             log.warning(f"{action} {outcome}", extra={"status": error.status, "reason": error.message})
             raise
         except Exception:
-            self._audit_failure(action, username, request, "failed: internal error")
+            self._audit_failure(action, username, request, "failed: internal error",
+                                self._calls(calls))
             count(action, "failed")
             raise
         count(action, "ok")
         log.info(f"{action} done")
         return answer
+
+    def _calls(self, record: call_log.Recording) -> dict:
+        """The changing calls made, for the audit trail (none: no detail)."""
+        waves = record.waves(self.settings.root_account_id)
+        return {"calls": call_log.compact(waves)} if waves else {}
+
+    def _plan(self, action: str, username: str, request: TicketRequest,
+              work: Callable[[], dict]) -> dict:
+        """The changes ``work`` would make, by wave and account, made by the real code against
+        the real state with every changing call answered instead of sent. Nothing is recorded
+        but the audit event saying a plan was asked for."""
+        try:
+            before = self._state_before(username)
+            with call_log.recording(dry_run=True) as record:
+                try:
+                    work()
+                except call_log.PlanComplete:
+                    pass  # the changes are all known; the answer is not needed
+        except AppError as error:
+            outcome = "rejected" if error.status < 500 else "failed"
+            self._audit_failure(action, username, request, f"plan {outcome}: {error.message}")
+            count(f"{action}_plan", outcome)
+            raise
+        waves = record.waves(self.settings.root_account_id)
+        self.state.audit(action, username, request.ticket, request.requested_by, "planned",
+                         {"calls": call_log.compact(waves)} if waves else None)
+        count(f"{action}_plan", "ok")
+        return {
+            "dry_run": True, "action": action, "username": username, "ticket": request.ticket,
+            "state_before": before,
+            "calls": sum(len(wave) for wave in waves),
+            "waves": [{"wave": number, "accounts": _by_account(wave)}
+                      for number, wave in enumerate(waves, start=1)],
+        }
+
+    def _state_before(self, username: str) -> dict | None:
+        if self._describe is None:
+            return None
+        try:
+            return self._describe(username)
+        except NotFound:
+            return None  # not there yet (onboarding) or not managed (the plan will say so)
 
     def _release(self, username: str, ticket: str) -> None:
         try:
@@ -136,3 +187,11 @@ class Operations:
             self.state.audit(action, username, request.ticket, request.requested_by, result, detail)
         except AppError:
             logger().exception("could not write the audit event of a failure")
+
+
+def _by_account(calls: list[dict]) -> dict[str, list[dict]]:
+    accounts: dict[str, list[dict]] = {}
+    for call in calls:
+        accounts.setdefault(call["account"], []).append(
+            {k: v for k, v in call.items() if k != "account"})
+    return accounts

@@ -25,7 +25,14 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class OnboardRequest(_Body):
+class _Change(_Body):
+    """What every changing request may add: a plan instead of the change, and where to report."""
+
+    dry_run: bool = False
+    callback_url: Annotated[str, StringConstraints(max_length=2048)] | None = None
+
+
+class OnboardRequest(_Change):
     username: Username
     groups: list[GroupName] = Field(max_length=10)
     ticket: Text
@@ -43,7 +50,7 @@ class OnboardRequest(_Body):
         return value
 
 
-class TicketRequest(_Body):
+class TicketRequest(_Change):
     ticket: Text
     requested_by: Text
 

@@ -56,6 +56,11 @@ class Settings:
     drift_webhook_secret: str
     mfa_roles: frozenset[str]
     secret_max_age: int
+    # Ticket callbacks: hosts that may be called back, the signing secret's name, and the retries.
+    callback_hosts: tuple[str, ...]
+    callback_secret: str
+    callback_attempts: int
+    callback_backoff: float
     operation_timeout: int
     idempotency_ttl: int
     log_level: str
@@ -100,6 +105,11 @@ class Settings:
             drift_webhook_secret=env.get("DRIFT_WEBHOOK_SECRET", ""),
             mfa_roles=frozenset(_names(env.get("MFA_ROLES", "BreakGlassRole"))),
             secret_max_age=int(env.get("SECRET_MAX_AGE", "300")),
+            callback_hosts=tuple(host.lower() for host in _names(env.get("CALLBACK_HOSTS", ""))),
+            callback_secret=env.get("CALLBACK_SECRET", f"{app_name}/{stage}/callback-secret"),
+            callback_attempts=int(env.get("CALLBACK_ATTEMPTS", "4")),
+            # Seconds before the second attempt; each later wait doubles it.
+            callback_backoff=float(env.get("CALLBACK_BACKOFF", "1")),
             # How long a change may hold a user (and its ticket) before a retry may take over.
             operation_timeout=int(env.get("OPERATION_TIMEOUT", "120")),
             idempotency_ttl=int(env.get("IDEMPOTENCY_TTL", str(24 * 3600))),

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from chalicelib import call_log
+
 T = TypeVar("T")
 # botocore clients are thread-safe; 16 stays under the clients' connection pool of 32.
 MAX_PARALLEL = 16
@@ -20,6 +22,7 @@ def wave(tasks: dict[str, Callable[[], T]]) -> dict[str, T]:
     """
     if len(tasks) <= 1:
         return {name: task() for name, task in tasks.items()}
+    tasks, join = call_log.fork(tasks)  # the caller's context (a recording) goes with each task
     results: dict[str, Any] = {}
     failure: BaseException | None = None
     with ThreadPoolExecutor(max_workers=min(len(tasks), MAX_PARALLEL),
@@ -30,6 +33,7 @@ def wave(tasks: dict[str, Callable[[], T]]) -> dict[str, T]:
                 results[name] = future.result()
             except BaseException as error:  # noqa: BLE001 - re-raised below, after the wave ends
                 failure = failure or error
+    join()
     if failure is not None:
         raise failure
     return results

@@ -52,7 +52,8 @@ def rest(app: Any, *, status: int = 200, public: bool = False,
                 return error_response(AppError("internal error; the failure was logged"))
             if isinstance(result, Response):
                 return result
-            return Response(body=json.dumps(result), status_code=status,
+            planned = isinstance(result, dict) and result.get("dry_run") is True  # nothing created
+            return Response(body=json.dumps(result), status_code=200 if planned else status,
                             headers={"Content-Type": "application/json"})
 
         return wrapper

@@ -3,6 +3,8 @@
     help [verb] · status <user> · onboard <user> <group>... [email] · move <user> <group>...
     suspend <user> [until YYYY-MM-DD] [reason...] · restore <user> · offboard <user>
     grant <user> <group> <hours> <reason...>
+
+Any change also takes ``--dry-run``: the answer is its plan, and nothing changes.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ VERBS: dict[str, tuple[str, str]] = {
     "grant": ("<user> <group> <hours> <reason...>", "add the user to a group for some hours"),
 }
 OPEN_VERBS = frozenset({"help", "status"})
+# Added to any change: answer with the plan (every AWS call, by wave and account), change nothing.
+DRY_RUN = "--dry-run"
 MODELS = {"onboard": OnboardRequest, "move": MoveRequest, "suspend": SuspendRequest,
           "restore": RestoreRequest, "offboard": OffboardRequest, "grant": GrantRequest}
 
@@ -67,17 +71,26 @@ def verb_of(text: str) -> str:
 def parse_command(text: str) -> Command:
     words = [_unlink(word) for word in text.split()]
     verb = words[0].lower() if words else "help"
-    args = words[1:]
+    args = [word for word in words[1:] if not _is_dry_run(word)]
+    dry_run = len(args) < len(words) - 1
     if verb not in VERBS:
         raise Usage(None, f"there is no verb {verb!r}")
     if verb == "help":
         topic = args[0].lower() if args else ""
         return Command("help", fields={"verb": topic if topic in VERBS else ""})
+    if dry_run and verb in OPEN_VERBS:
+        raise Usage(verb, f"{DRY_RUN} applies to changes only")
     if not args:
         raise Usage(verb, "name the user")
     username, rest = args[0], args[1:]
     _check_username(verb, username)
-    return Command(verb, username, _PARSERS[verb](verb, rest))
+    fields = _PARSERS[verb](verb, rest)
+    return Command(verb, username, {**fields, "dry_run": True} if dry_run else fields)
+
+
+def _is_dry_run(word: str) -> bool:
+    # Slack clients with smart punctuation turn "--" into an en or em dash.
+    return word.lower().replace("\u2014", "--").replace("\u2013", "--") == DRY_RUN
 
 
 def _unlink(word: str) -> str:

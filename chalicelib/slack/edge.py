@@ -118,7 +118,8 @@ def _command(services: Any, form: dict[str, str]) -> dict | None:
 
     if not services.slack_store.claim_trigger(trigger_id):
         return replies.already_received()
-    if parsed.verb == "offboard":
+    dry_run = bool(parsed.fields.get("dry_run"))
+    if parsed.verb == "offboard" and not dry_run:  # a plan changes nothing: no confirmation
         confirmation = services.slack_store.create_confirmation(
             "offboard", parsed.username, slack_user, ticket)
         return replies.confirm_offboard(parsed.username, confirmation.id,
@@ -127,9 +128,12 @@ def _command(services: Any, form: dict[str, str]) -> dict | None:
                             "action": parsed.verb, "username": parsed.username,
                             "response_url": response_url, "slack_user": slack_user}
     if request is not None:
-        work["request"] = request.model_dump(mode="json")
+        # Slack gives no callback URL; a plan is marked only when asked for.
+        work["request"] = request.model_dump(
+            mode="json", exclude={"callback_url"} if dry_run else {"callback_url", "dry_run"})
     services.work_queue.send(work)
-    return replies.acknowledged(parsed.verb, parsed.username, ticket if parsed.changes else None)
+    return replies.acknowledged(parsed.verb, parsed.username, ticket if parsed.changes else None,
+                                dry_run=dry_run)
 
 
 # interactions (the buttons of a confirmation)

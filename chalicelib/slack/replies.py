@@ -80,9 +80,10 @@ def refused(command: str, verb: str) -> dict:
                    "this service's configuration may change access. Ask one of them.")
 
 
-def acknowledged(verb: str, username: str, ticket: str | None) -> dict:
+def acknowledged(verb: str, username: str, ticket: str | None, *, dry_run: bool = False) -> dict:
     about = f" (ticket `{escape(ticket)}`)" if ticket else ""
-    return message(f":hourglass_flowing_sand: {_ING[verb]} *{escape(username)}*… the answer "
+    doing = f"Planning `{verb}` of" if dry_run else _ING[verb]
+    return message(f":hourglass_flowing_sand: {doing} *{escape(username)}*… the answer "
                    f"follows here{about}.")
 
 
@@ -257,3 +258,38 @@ def post(response_url: str, reply: dict) -> None:
     if response.status_code >= 400:
         logger.warning("Slack refused the answer's post: %s %s", response.status_code,
                        response.body[:200])
+
+
+# plans (--dry-run)
+_PLAN_BLOCKS = 40  # Slack takes 50 blocks in a message; the rest is summarised
+
+
+def plan(answer: dict, slack_user: str) -> dict:
+    """A dry run's plan, to the requester only: every call by wave and account."""
+    title = f"Plan: {answer['action']} {answer['username']}"
+    waves = answer["waves"]
+    before = answer.get("state_before")
+    state = (f"now {before['status']}, in {', '.join(before['groups']) or 'no group'}"
+             if before else "does not exist yet")
+    blocks = [_header(title),
+              _text(f":mag: Dry run: nothing was changed. {answer['calls']} call(s) in "
+                    f"{len(waves)} wave(s); *{escape(answer['username'])}* {escape(state)}.")]
+    for wave in waves:
+        for account, calls in wave["accounts"].items():
+            lines = [f"`{escape(call['operation'])}` {escape(_params(call['params']))}"
+                     for call in calls]
+            blocks.append(_text(f"*Wave {wave['wave']}* · account `{escape(account)}`\n"
+                                + "\n".join(lines)))
+    if len(blocks) > _PLAN_BLOCKS:
+        hidden = len(blocks) - _PLAN_BLOCKS
+        blocks = blocks[:_PLAN_BLOCKS] + [_text(f"_…and {hidden} more; the REST API's "
+                                                "`dry_run` answer has all of it._")]
+    blocks.append(_footer(answer["ticket"], slack_user))
+    return message(title, blocks)
+
+
+def _params(params: dict) -> str:
+    """A call's parameters on one line; documents are named, not shown."""
+    shown = [f"{key}={'(document)' if key.endswith('Document') else str(value)[:80]}"
+             for key, value in params.items() if key != "UserName"]
+    return " ".join(shown)

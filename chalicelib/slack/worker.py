@@ -80,6 +80,8 @@ def _change(services: Any, work: dict) -> list[dict]:
         def run() -> dict:
             return operation(username, request)
     answer = services.operations.run(action, username, request, run)
+    if request.dry_run:
+        return [replies.plan(answer, work["slack_user"])]
     return replies.result(action, answer, request.ticket, work["slack_user"])
 
 
