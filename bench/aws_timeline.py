@@ -36,7 +36,9 @@ class Timeline:
         if self.latency:
             time.sleep(self.latency)
 
-    def _after(self, model, context, **_):  # type: ignore[no-untyped-def]
+    def _after(self, model, context, http_response=None, **_):  # type: ignore[no-untyped-def]
+        if http_response is not None and http_response.raw is None:
+            return  # answered by a dry run, never sent
         call = Call(model.name, context.get("bench_start", time.perf_counter()), time.perf_counter())
         with self._lock:
             self.calls.append(call)

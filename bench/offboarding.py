@@ -62,6 +62,26 @@ class Bench:
         return self.services.operations.run("offboard", name, request,
                                             lambda: self.services.lifecycle.offboard(name, request))
 
+    def plan_app(self, name: str) -> dict:
+        """The dry run of the same offboarding: its reads go to AWS, its changes do not."""
+        from chalicelib.schemas import TicketRequest
+
+        request = TicketRequest(ticket=f"plan-{name}", requested_by="bench", dry_run=True)
+        return self.services.operations.run("offboard", name, request,
+                                            lambda: self.services.lifecycle.offboard(name, request))
+
+    def measure_plan(self, name: str) -> dict:
+        self.person(name)
+        self.timeline.reset()
+        self.timeline.latency = self.latency
+        start = time.perf_counter()
+        plan = self.plan_app(name)
+        total = time.perf_counter() - start
+        self.timeline.latency = 0
+        sent = list(self.timeline.calls)
+        return {"ms": 1000 * total, "planned": plan["calls"], "sent": len(sent),
+                "waves": max(depths(sent)) if sent else 0}
+
     def offboard_sequential(self, name: str) -> None:
         sequential_offboard(self.admin_iam, self.admin_sts, name)
 
@@ -147,6 +167,12 @@ def run(latency_ms: float = 50, repeats: int = 3, bulk: int = 100) -> list[tuple
                          f"sequential: {s_ms:,.0f} ms, {s_w:.0f} waves ({s_ms / a_ms:.1f}x)"))
         rows.append(("offboarding, AWS calls (incl. records, idempotency, audit, event)",
                      f"{median(app, 'calls'):.0f}", f"sequential: {median(seq, 'calls'):.0f}"))
+        plans = [bench.measure_plan(f"plan{i}") for i in range(repeats)]
+        p_ms, a_total = median(plans, "ms"), median(app, "total_ms")
+        rows.append((f"dry run of that offboarding ({latency_ms:.0f} ms per AWS call)",
+                     f"{p_ms:,.0f} ms, {median(plans, 'sent'):.0f} reads sent in "
+                     f"{median(plans, 'waves'):.0f} waves, {median(plans, 'planned'):.0f} changes planned",
+                     f"the offboarding itself: {a_total:,.0f} ms ({p_ms / a_total:.2f}x)"))
         if bulk:
             rows.append(bulk_row(bench, latency_ms, bulk))
         return rows

@@ -46,12 +46,13 @@ def build(settings: Settings | None = None, clients: AwsClients | None = None,
     revoker = Revoker(settings, clients, state, clock)
     lifecycle = Lifecycle(settings, IamGateway(clients.root("iam")), state, revoker, clock)
     events = Events(clients.root("events"), settings.event_bus, settings.app_name)
-    operations = Operations(settings, state, clients.root("dynamodb"), events, lifecycle.describe)
+    work_queue = WorkQueue(functools.partial(clients.root, "sqs"), settings.work_queue)
+    operations = Operations(settings, state, clients.root("dynamodb"), events, lifecycle.describe,
+                            work_queue)
     secrets = SecretsStore(clients.root("secretsmanager"), settings.secret_max_age)
     webhook = (lambda: secrets.get(settings.drift_webhook_secret)) \
         if settings.drift_webhook_secret else (lambda: None)
     schedules = Schedules(lifecycle, operations, clock, slack_notifier(webhook))
-    work_queue = WorkQueue(functools.partial(clients.root, "sqs"), settings.work_queue)
     slack_store = SlackStore(clients.root("dynamodb"), settings.state_table)
     return Services(settings=settings, clients=clients, lifecycle=lifecycle,
                     operations=operations, schedules=schedules, secrets=secrets,

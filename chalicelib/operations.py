@@ -7,16 +7,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib import call_log
+from chalicelib import call_log, callbacks
 from chalicelib.errors import AppError, Conflict, InProgress, NotFound, UpstreamError
 from chalicelib.events import Events
 from chalicelib.observability import count, logger
 from chalicelib.schemas import TicketRequest, check_username
 from chalicelib.settings import Settings
-from chalicelib.state_store import StateStore
+from chalicelib.state_store import StateStore, now_iso
 
 # Never stored with the idempotency record: a replay answers without it.
 _SECRET_FIELDS = ("temporary_password",)
+# Changes whose REST route answers 201 Created.
+_CREATES = frozenset({"onboard", "grant"})
 
 
 class _Deadline:
@@ -31,7 +33,7 @@ class _Deadline:
 
 class Operations:
     def __init__(self, settings: Settings, state: StateStore, dynamodb: Any, events: Events,
-                 describe: Callable[[str], dict] | None = None) -> None:
+                 describe: Callable[[str], dict] | None = None, work_queue: Any = None) -> None:
         from aws_lambda_powertools.utilities.idempotency import (DynamoDBPersistenceLayer,
                                                                  IdempotencyConfig)
 
@@ -39,6 +41,7 @@ class Operations:
         self.state = state
         self.events = events
         self._describe = describe
+        self._work_queue = work_queue
         self._store = DynamoDBPersistenceLayer(table_name=settings.idempotency_table,
                                                boto3_client=dynamodb)
         self._config = IdempotencyConfig(
@@ -60,6 +63,8 @@ class Operations:
         log = logger()
         log.set_correlation_id(request.ticket)
         log.append_keys(action=action, username=username, requested_by=request.requested_by)
+        if request.callback_url:  # refused before anything is done, not when calling back
+            callbacks.check_url(request.callback_url, self.settings.callback_hosts)
         if request.dry_run:
             return self._plan(action, username, request, work)
         secrets: dict[str, str] = {}
@@ -122,12 +127,16 @@ class Operations:
                                 {**(error.detail or {}), **self._calls(calls)})
             count(action, outcome)
             log.warning(f"{action} {outcome}", extra={"status": error.status, "reason": error.message})
+            self._call_back(action, username, request, outcome, error.status, error=error.message)
             raise
         except Exception:
             self._audit_failure(action, username, request, "failed: internal error",
                                 self._calls(calls))
             count(action, "failed")
+            self._call_back(action, username, request, "failed", 500, error="internal error")
             raise
+        self._call_back(action, username, request, "ok", 201 if action in _CREATES else 200,
+                        answer=public)
         count(action, "ok")
         log.info(f"{action} done")
         return answer
@@ -153,18 +162,44 @@ class Operations:
             outcome = "rejected" if error.status < 500 else "failed"
             self._audit_failure(action, username, request, f"plan {outcome}: {error.message}")
             count(f"{action}_plan", outcome)
+            self._call_back(action, username, request, f"plan {outcome}", error.status,
+                            error=error.message)
             raise
         waves = record.waves(self.settings.root_account_id)
         self.state.audit(action, username, request.ticket, request.requested_by, "planned",
                          {"calls": call_log.compact(waves)} if waves else None)
         count(f"{action}_plan", "ok")
-        return {
+        plan = {
             "dry_run": True, "action": action, "username": username, "ticket": request.ticket,
             "state_before": before,
             "calls": sum(len(wave) for wave in waves),
             "waves": [{"wave": number, "accounts": _by_account(wave)}
                       for number, wave in enumerate(waves, start=1)],
         }
+        # Documents as their digests: a queue message holds 256 KiB, a plan may hold more.
+        self._call_back(action, username, request, "planned", 200, answer={
+            **plan, "waves": [{**wave, "accounts": {
+                account: call_log.compact([calls])[0] for account, calls in wave["accounts"].items()}}
+                for wave in plan["waves"]]})
+        return plan
+
+    def _call_back(self, action: str, username: str, request: TicketRequest, result: str,
+                   status: int, answer: dict | None = None, error: str | None = None) -> None:
+        """Queue the outcome for the request's callback_url: the queue worker delivers it, so a
+        slow receiver never holds the answer. Nothing for a replay: its caller has the answer."""
+        if not request.callback_url:
+            return
+        payload: dict[str, Any] = {"action": action, "username": username,
+                                   "ticket": request.ticket, "requested_by": request.requested_by,
+                                   "result": result, "status": status, "at": now_iso()}
+        payload.update({"answer": answer} if answer is not None else {"error": error})
+        try:
+            self._work_queue.send({"kind": "callback", "url": request.callback_url,
+                                   "payload": payload})
+        except AppError as failure:
+            self._audit_failure(action, username, request,
+                                f"callback undelivered: could not queue it ({failure.message})",
+                                {"url": callbacks.shown(request.callback_url), "payload": payload})
 
     def _state_before(self, username: str) -> dict | None:
         if self._describe is None:

@@ -10,6 +10,7 @@ import pytest
 from cfnlint.api import lint_file
 from moto import mock_aws
 
+from chalicelib.settings import Settings
 from tests.stack import cfn
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -189,10 +190,15 @@ def test_service_resources(session):
     assert dead_letters["Attributes"]["MessageRetentionPeriod"] == "1209600"
 
     for name, arn_key in (("iam-lifecycle/dev/api-token", "ApiTokenSecretArn"),
-                          ("iam-lifecycle/dev/slack-signing-secret", "SlackSigningSecretArn")):
+                          ("iam-lifecycle/dev/slack-signing-secret", "SlackSigningSecretArn"),
+                          ("iam-lifecycle/dev/callback-secret", "CallbackSigningSecretArn")):
         assert secrets.describe_secret(SecretId=name)["ARN"] == outputs[arn_key]
-    token = secrets.get_secret_value(SecretId=outputs["ApiTokenSecretArn"])["SecretString"]
-    assert len(token) == 48 and token.isalnum()
+    for arn_key in ("ApiTokenSecretArn", "CallbackSigningSecretArn"):
+        value = secrets.get_secret_value(SecretId=outputs[arn_key])["SecretString"]
+        assert len(value) == 48 and value.isalnum()
+    # The app reads the callback secret under the name its settings default to.
+    settings = Settings.from_env({"ALLOWED_GROUPS": "g", "ROOT_ACCOUNT_ID": ROOT_ACCOUNT})
+    assert outputs["CallbackSigningSecretName"] == settings.callback_secret
 
 
 def _template_with_group(attributes: dict | None = None, **properties) -> dict:

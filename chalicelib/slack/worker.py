@@ -1,5 +1,6 @@
 """The queue worker: runs the work the Slack edge queued with the same operations as REST, and
-posts the result to the request's ``response_url``.
+posts the result to the request's ``response_url``; also delivers the ticket callbacks that
+operations queue when they end.
 
 Each SQS record is one piece of work. Its outcome decides what SQS does with it:
 - done, or rejected (a 4xx AppError: bad input, refused, conflict): the requester is told, and the
@@ -18,6 +19,7 @@ import json
 import logging
 from typing import Any
 
+from chalicelib.callbacks import Callbacks
 from chalicelib.errors import AppError
 from chalicelib.schemas import parse
 from chalicelib.slack import replies
@@ -43,6 +45,9 @@ def handle(event: dict, context: Any, services: Any) -> dict:
 
 def _record(services: Any, record: Any) -> None:
     work = json.loads(record.body)
+    if work["kind"] == "callback":
+        _call_back(services, work)
+        return
     url = work["response_url"]
     if work["kind"] == "notice":
         replies.post(url, replies.notice(work["text"],
@@ -61,6 +66,19 @@ def _record(services: Any, record: Any) -> None:
         replies.post(url, reply)
     if work.get("prompt"):
         _delete_prompt(url)
+
+
+def _call_back(services: Any, work: dict) -> None:
+    """Deliver an operation's outcome to its callback URL. Whatever happens is audited (an
+    undelivered result with its payload), so the message is done either way."""
+    payload, settings = work["payload"], services.settings
+
+    def audit(result: str, detail: dict) -> None:
+        services.lifecycle.state.audit(payload["action"], payload["username"], payload["ticket"],
+                                       payload["requested_by"], result, detail)
+
+    Callbacks(settings, lambda: services.secrets.get(settings.callback_secret),
+              audit).deliver(work["url"], payload)
 
 
 def _status(services: Any, work: dict) -> list[dict]:

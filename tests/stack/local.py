@@ -91,6 +91,8 @@ class Facts:
     child_account_ids: list[str] = field(default_factory=lambda: list(CHILD_ACCOUNTS))
     outputs: dict = field(default_factory=dict)
     api_url: str | None = None
+    # What a local receiver of ticket callbacks checks X-Access-Signature with.
+    callback_secret: str = ""
 
     def public(self) -> dict:
         """The facts file; app_credentials let a test run handlers as the app does."""
@@ -147,6 +149,7 @@ class Provisioner:
             aws_endpoint_url=self.endpoint_url,
             api_token=secret(f"iam-lifecycle/{STAGE}/api-token"),
             slack_signing_secret=secret(f"iam-lifecycle/{STAGE}/slack-signing-secret"),
+            callback_secret=secret(f"iam-lifecycle/{STAGE}/callback-secret"),
             admin_credentials=admin,
             app_credentials=app_credentials,
             child_account_ids=list(self.children),

@@ -1,0 +1,222 @@
+"""Ticket callbacks: the result of a change POSTed to the caller's URL, signed, retried, audited.
+
+Only hosts on the allow-list (CALLBACK_HOSTS) are called: a callback URL comes from the request,
+so without the list the service could be pointed at anything it can reach.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from chalicelib.errors import BadRequest
+from chalicelib.observability import logger
+from chalicelib.settings import Settings
+
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+USER_AGENT = "iam-lifecycle-callback/1"
+TOLERANCE = 300  # seconds a signed timestamp stays acceptable
+
+
+def check_url(url: str, hosts: tuple[str, ...]) -> str:
+    """``url`` if it may be called back; otherwise BadRequest saying what to fix."""
+    if not url.isascii() or any(c.isspace() or c < " " or c == "\x7f" for c in url):
+        # http.client would refuse them when sending, too late to tell the caller.
+        raise BadRequest("callback_url must be ASCII without spaces: percent-encode the rest "
+                         "(and punycode a host name)")
+    try:
+        parts = urlsplit(url)
+        parts.port  # raises ValueError on a port that is not a number
+    except ValueError as error:
+        raise BadRequest(f"callback_url is not a valid URL ({error})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadRequest("callback_url must be an absolute URL such as https://host/path")
+    if "@" in parts.netloc:
+        raise BadRequest("callback_url must not carry credentials (user:password@); "
+                         "callbacks are authenticated by their signature")
+    host = parts.hostname
+    if parts.scheme == "http" and host not in LOOPBACK:
+        raise BadRequest("callback_url must use https (plain http only for 127.0.0.1, ::1 "
+                         "and localhost)")
+    if not hosts:
+        raise BadRequest("callback_url cannot be used: no callback hosts are configured "
+                         "(CALLBACK_HOSTS)")
+    if not any(_matches(host, entry.lower()) for entry in hosts):
+        raise BadRequest(f"callback_url host {host} is not allowed; allowed hosts: "
+                         f"{', '.join(hosts)}")
+    return url
+
+
+def _matches(host: str, entry: str) -> bool:
+    if entry.startswith("*."):  # any subdomain, not the domain itself
+        return host.endswith(entry[1:])
+    return host == entry
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """``v1=<hex HMAC-SHA256 of "v1:<timestamp>:<body>">``, as Slack signs its requests."""
+    message = b"v1:" + timestamp.encode() + b":" + body
+    return "v1=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def verify(secret: str, timestamp: str, body: bytes, signature: str,
+           now: float | None = None, tolerance: int = TOLERANCE) -> bool:
+    """Whether ``signature`` is ours for this body and the timestamp is within ``tolerance``
+    seconds of ``now`` (a replayed old request fails)."""
+    if not (isinstance(timestamp, str) and timestamp.isascii() and timestamp.isdigit()
+            and isinstance(signature, str)):
+        return False
+    if abs((time.time() if now is None else now) - int(timestamp)) > tolerance:
+        return False
+    expected = sign(secret, timestamp, body).encode()
+    return hmac.compare_digest(expected, signature.encode("utf-8", "replace"))
+
+
+def shown(url: str) -> str:
+    """The URL for logs and the audit trail: no credentials, query or fragment (tokens live
+    there)."""
+    try:
+        parts = urlsplit(url)
+        return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+    except ValueError:
+        return url.split("?")[0].split("#")[0].rpartition("@")[2][:200]
+
+
+def _plain(value: Any) -> Any:
+    """JSON for what json cannot write: DynamoDB numbers, dates."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    # A redirect would send the signed result somewhere the allow-list never saw.
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class Callbacks:
+    def __init__(self, settings: Settings, secret: Callable[[], str],
+                 audit: Callable[[str, dict], None], sleep: Callable[[float], None] = time.sleep,
+                 timeout: float = 5.0) -> None:
+        self.settings = settings
+        self._secret = secret
+        self._audit = audit
+        self._sleep = sleep
+        self._timeout = timeout
+        self._opener = urllib.request.build_opener(_NoRedirect)
+
+    def deliver(self, url: str, payload: dict) -> bool:
+        """POST ``payload`` to ``url``; True once a 2xx came back. Never raises: every outcome
+        is one audit event."""
+        delivery = uuid.uuid4().hex
+        where = shown(url)
+        try:
+            return self._deliver(url, payload, delivery, where)
+        except Exception as error:  # a bug here must not turn a done change into a failure
+            _log("exception", "callback failed", {"url": where, "delivery": delivery})
+            return self._undelivered("internal error", where, delivery, payload, 0, None,
+                                     type(error).__name__)
+
+    def _deliver(self, url: str, payload: dict, delivery: str, where: str) -> bool:
+        try:
+            check_url(url, self.settings.callback_hosts)
+        except BadRequest as refused:
+            self._record(f"callback refused: {refused.message}",
+                         {"url": where, "delivery": delivery})
+            return False
+        try:
+            body = json.dumps(payload, separators=(",", ":"), sort_keys=True, allow_nan=False,
+                              default=_plain).encode()
+            # What is kept for an undelivered callback is what was sent, in numbers DynamoDB
+            # takes (it refuses floats).
+            payload = json.loads(body, parse_float=Decimal)
+        except (TypeError, ValueError) as unusable:
+            return self._undelivered(f"payload is not JSON ({unusable})", where, delivery,
+                                     payload, 0, None, None)
+        try:
+            secret = self._secret()
+        except Exception as unreadable:  # a missing secret must not fail the operation
+            return self._undelivered("the signing secret could not be read", where, delivery,
+                                     payload, 0, None, type(unreadable).__name__)
+
+        most = max(1, self.settings.callback_attempts)
+        status: int | None = None
+        error: str | None = None
+        for attempt in range(1, most + 1):
+            if attempt > 1:
+                self._sleep(self.settings.callback_backoff * 2 ** (attempt - 2))
+            status, error = self._post(url, body, secret, delivery)
+            if status is not None and 200 <= status < 300:
+                self._record("callback delivered", {"url": where, "attempts": attempt,
+                                                    "status": status, "delivery": delivery})
+                return True
+            if status is not None and status != 429 and status < 500:
+                reason = (f"receiver answered {status} (redirects are not followed)"
+                          if 300 <= status < 400 else f"receiver answered {status}")
+                return self._undelivered(reason, where, delivery, payload, attempt, status, error)
+        last = f"HTTP {status}" if status is not None else error
+        return self._undelivered(f"no success after {most} attempts (last: {last})", where,
+                                 delivery, payload, most, status, error)
+
+    def _post(self, url: str, body: bytes, secret: str,
+              delivery: str) -> tuple[int | None, str | None]:
+        """One attempt: (HTTP status, None) or (None, why there was no answer)."""
+        timestamp = str(int(time.time()))
+        request = urllib.request.Request(url, data=body, method="POST", headers={
+            "Content-Type": "application/json", "User-Agent": USER_AGENT,
+            "X-Access-Request-Timestamp": timestamp,
+            "X-Access-Signature": sign(secret, timestamp, body),
+            "X-Access-Delivery": delivery})
+        try:
+            with self._opener.open(request, timeout=self._timeout) as response:
+                response.read(65536)  # let the receiver finish writing; the body is not used
+                return response.status, None
+        except urllib.error.HTTPError as answer:
+            answer.close()
+            return answer.code, None
+        except urllib.error.URLError as failure:
+            return None, str(failure.reason)
+        except (OSError, http.client.HTTPException) as failure:  # timeouts, resets mid-answer
+            return None, f"{type(failure).__name__}: {failure}"
+
+    def _undelivered(self, reason: str, where: str, delivery: str, payload: dict, attempts: int,
+                     status: int | None, error: str | None) -> bool:
+        detail = {"url": where, "attempts": attempts, "delivery": delivery, "payload": payload}
+        detail.update({k: v for k, v in (("status", status), ("error", error)) if v is not None})
+        self._record(f"callback undelivered: {reason}", detail)
+        return False
+
+    def _record(self, result: str, detail: dict) -> None:
+        try:
+            self._audit(result, detail)
+        except Exception:  # then the log line is the only trace, payload included
+            _log("error", f"could not audit: {result}", detail)
+            return
+        facts = {k: v for k, v in detail.items() if k != "payload"}
+        _log("info" if result == "callback delivered" else "warning", result, facts)
+
+
+def _log(level: str, message: str, extra: dict) -> None:
+    try:
+        log = logger()
+    except Exception:  # no settings, as in a receiver's process: the standard logger will do
+        log = logging.getLogger(__name__)
+    try:
+        getattr(log, level)(message, extra=extra)
+    except Exception:  # logging must not be what makes a delivery raise
+        logging.getLogger(__name__).warning(message)
