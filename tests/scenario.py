@@ -163,6 +163,7 @@ def views(d: Driver) -> None:
     d.call("GET", "/audit")
     d.call("GET", "/access-matrix")
     d.call("GET", "/access-matrix?format=csv")
+    d.call("GET", "/users/pete/aws-config")
     d.invoke("report_drift")
 
 
@@ -180,6 +181,11 @@ def slack(d: Driver) -> None:
 
 
 def offboarding(d: Driver) -> None:
+    # First its plan, called back to the ticket (the worker delivers it, signed).
+    plan = d.call("POST", "/users/pete/offboard", {
+        **ticket(9), "dry_run": True, "callback_url": d.response_url})
+    assert plan["waves"][-1]["accounts"]["123456789012"][-1]["operation"] == "DeleteUser"
+    d.work()
     answer = d.call("POST", "/users/pete/offboard", ticket(9))
     assert set(answer["removed"]) >= {"access_keys", "signing_certificates", "ssh_public_keys",
                                       "service_specific_credentials", "mfa_devices",
