@@ -62,6 +62,17 @@ def get_user(username: str) -> dict:
     return services().lifecycle.describe(username)
 
 
+@app.route("/users/{username}/aws-config", methods=["GET"])
+@protected()
+def get_aws_config(username: str):  # type: ignore[no-untyped-def]
+    answer = services().lifecycle.aws_config_of(username)
+    if (app.current_request.query_params or {}).get("format") == "text":
+        # The bare file, so that `curl ... > ~/.aws/config` works.
+        return Response(body=answer["aws_config"], status_code=200,
+                        headers={"Content-Type": "text/plain"})
+    return answer
+
+
 def _user_change(action: str, username: str, model):  # type: ignore[no-untyped-def]
     """A change to one user: the lifecycle method named ``action``, run once per ticket."""
     request = _body(model)

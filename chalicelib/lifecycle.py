@@ -8,6 +8,7 @@ failure halfway therefore finishes the job instead of starting another.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -81,6 +82,33 @@ class Lifecycle:
             region=self.settings.region, mfa_roles=self.settings.mfa_roles,
         )
 
+    def aws_config_of(self, username: str) -> dict:
+        """The ``~/.aws/config`` text of the roles the user's groups reach now, and its profiles."""
+        self.check_user_allowed(username)
+        self._managed_user(username)
+        roles = self.roles_for(self.iam.groups_of(username))
+        return {"username": username, "aws_config": self.aws_config(username, roles),
+                "profiles": access_map.profiles(roles, self.settings.mfa_roles)}
+
+    def _roles_before(self, record: dict, groups: list[str] | None = None) -> list[str]:
+        """What an active user reached before a change: through ``groups`` (read from IAM by the
+        change) and through the groups and grants of the record, which still name what an
+        attempt that failed halfway already took away. Read before the change's first write."""
+        held = set(groups or [])
+        recorded = set(record.get("groups", [])) | {g["group"] for g in record.get("grants", [])}
+        documents = [doc for group in sorted(held)
+                     for doc in self.iam.group_policy_documents(group)]
+        for group in sorted((recorded & set(self.settings.allowed_groups)) - held):
+            with contextlib.suppress(NotFound):  # deleted since: it reaches nothing
+                documents += self.iam.group_policy_documents(group)
+        return access_map.assumable_roles(documents)
+
+    def _with_config(self, answer: dict, user: dict, before: list[str]) -> dict:
+        """``answer`` with the config of what ``user`` (described after the change) reaches, and
+        the profiles of the roles reached ``before`` that the change took away."""
+        return {**answer, "aws_config": self.aws_config(user["username"], user["roles"]),
+                "profiles_to_remove": access_map.profiles_to_remove(before, user["roles"])}
+
     def _set_password(self, username: str) -> str:
         password = temporary_password()
         self.iam.set_console_password(username, password)
@@ -130,14 +158,17 @@ class Lifecycle:
         if record["status"] != "active":
             raise Conflict(f"{username} is {record['status']}; restore them before moving them")
         granted = {g["group"] for g in record.get("grants", [])}
-        current = set(self._managed_groups_of(username)) - granted  # grants end on their own
+        groups = self._managed_groups_of(username)
+        current = set(groups) - granted  # grants end on their own
+        before = self._roles_before(record, groups)
         target = set(request.groups)
         tasks = {f"+{g}": (lambda g=g: self.iam.add_to_group(username, g)) for g in target - current}
         tasks.update({f"-{g}": (lambda g=g: self.iam.remove_from_group(username, g))
                       for g in current - target})
         wave(tasks)
         self.state.put_record(username, {**record, "groups": sorted(target), "ticket": request.ticket})
-        return self.describe(username)
+        user = self.describe(username)
+        return self._with_config(user, user, before)
 
     def suspend(self, username: str, request: SuspendRequest) -> dict:
         """Remember groups, active keys and console access; then take all of them away."""
@@ -184,7 +215,7 @@ class Lifecycle:
             answer: dict = {"user": self.describe(username)}
             if password:
                 answer["temporary_password"] = password
-            return answer
+            return self._with_config(answer, answer["user"], [])  # it started from a suspension
         if record["status"] not in ("suspended", "restoring"):
             raise Conflict(f"{username} is {record['status']}; only a suspended user can be restored")
         if record["status"] == "suspended":
@@ -203,7 +234,8 @@ class Lifecycle:
         answer = {"user": self.describe(username)}
         if password:
             answer["temporary_password"] = password
-        return answer
+        # A suspension took every group away: before the restore, nothing was reachable.
+        return self._with_config(answer, answer["user"], [])
 
     def offboard(self, username: str, request: OffboardRequest) -> dict:
         """Delete the user and every object that depends on it; access goes in the first wave."""
@@ -284,6 +316,7 @@ class Lifecycle:
             raise Conflict(f"{username} is {record['status']}; restore them before granting access")
         if group in record.get("groups", []):
             raise Conflict(f"{username} is a member of {group} already, without an expiry")
+        before = self._roles_before(record)
         grants = [g for g in record.get("grants", []) if g["group"] != group]
         earlier = [g for g in record.get("grants", []) if g["group"] == group]
         if earlier and earlier[0].get("ticket") == request.ticket:
@@ -296,7 +329,8 @@ class Lifecycle:
         self.iam.add_to_group(username, group)
         self.state.put_record(username, {**record, "grants": sorted(grants + [grant],
                                                                     key=lambda g: g["group"])})
-        return self.describe(username)
+        user = self.describe(username)
+        return self._with_config(user, user, before)
 
     def expire_grant(self, username: str, group: str) -> dict:
         """Take a grant's group away and revoke the sessions of the roles only it allowed."""

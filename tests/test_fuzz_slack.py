@@ -57,7 +57,8 @@ WORD = st.one_of(
                                             "ChildDeveloperGroup", "BreakGlassGroup", "2020-01-01",
                                             "2030-02-31", "0", "4", "721", "-1", "٣", "p@x.io",
                                             "<mailto:p@example.com|p@example.com>", "<@U123>",
-                                            "<mailto:>", "&amp;", "*", "`", "\u0000", "😀"]),
+                                            "<mailto:>", "&amp;", "*", "`", "\u0000", "😀",
+                                            "--dry-run", "\u2014dry-run", "-dry-run"]),
     NAMES, GROUPS, FUTURE, st.integers(-5, 10_000).map(str),
     st.text(min_size=1, max_size=12).filter(lambda w: not w.isspace()),
 )
@@ -110,7 +111,8 @@ def well_formed(draw) -> tuple[str, str, str, dict]:
     # A last word with @ is the email of an onboarding: groups here have none.
     groups = draw(st.lists(GROUPS, min_size=1, max_size=5))
     reason = draw(st.lists(st.from_regex(r"\A[^\s<@]{1,12}\Z", fullmatch=True)
-                           .filter(lambda w: w.lower() != "until"), max_size=4))
+                           .filter(lambda w: w.lower() not in ("until", "--dry-run")),
+                           max_size=4))
     words: list[str] = []
     fields: dict = {}
     if verb in ("onboard", "move"):
@@ -132,6 +134,10 @@ def well_formed(draw) -> tuple[str, str, str, dict]:
         reason = reason or ["why"]
         words = [groups[0], str(hours), *reason]
         fields = {"group": groups[0], "hours": hours, "reason": " ".join(reason)}
+    if verb != "status" and draw(st.booleans()):  # the flag counts wherever it stands
+        words.insert(draw(st.integers(0, len(words))),
+                     draw(st.sampled_from(["--dry-run", "--DRY-RUN", "\u2014dry-run"])))
+        fields["dry_run"] = True
     spaces = draw(st.lists(SPACE, min_size=len(words) + 2, max_size=len(words) + 2))
     shown = draw(st.sampled_from([verb, verb.upper(), verb.capitalize()]))
     text = spaces[0] + shown + "".join(s + w for s, w in zip(spaces[1:], [username, *words]))
@@ -184,13 +190,15 @@ def expected_work(form: dict[str, str]) -> dict | str | None:
             else None
     except commands.Usage:
         return None
-    if command.verb == "offboard":
+    if command.verb == "offboard" and not request.dry_run:
         return "confirm"
     work = {"kind": "change" if command.changes else "status", "action": command.verb,
             "username": command.username, "response_url": form["response_url"],
             "slack_user": user}
-    if request is not None:
-        work["request"] = request.model_dump(mode="json")
+    if request is not None:  # Slack never gives a callback; a plan says so, a change need not
+        dumped = request.model_dump(mode="json", exclude={"callback_url"})
+        work["request"] = dumped if request.dry_run else {
+            k: v for k, v in dumped.items() if k != "dry_run"}
     return work
 
 

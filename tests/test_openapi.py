@@ -200,6 +200,22 @@ def test_every_documented_route_answers_as_documented(api):
     moved = call("PUT", "/users/{username}/groups", username="pete", status=200, body={
         "groups": ["BreakGlassGroup"], "ticket": "T-2", "requested_by": "alice"}).json
     assert moved["groups"] == ["BreakGlassGroup"]
+    assert moved["profiles_to_remove"] == ["222233334444-DeveloperRole"]
+    config = call("GET", "/users/{username}/aws-config", username="pete", status=200).json
+    assert config["aws_config"] == moved["aws_config"]
+    assert [p["profile"] for p in config["profiles"]] == ["222233334444-BreakGlassRole"]
+    text = call("GET", "/users/{username}/aws-config", username="pete", query={"format": "text"},
+                status=200)
+    assert text.headers["Content-Type"] == "text/plain"
+    assert text.body.decode() == config["aws_config"]
+
+    # plans: of a user that exists and of one that does not yet
+    plan = call("POST", "/users/{username}/suspend", username="pete", status=200, body={
+        "ticket": "T-P", "requested_by": "alice", "dry_run": True}).json
+    assert plan["dry_run"] is True and plan["state_before"]["username"] == "pete"
+    plan = call("POST", "/users", {**ONBOARD, "username": "nina", "ticket": "T-N",
+                                   "dry_run": True}, status=200).json
+    assert plan["state_before"] is None and plan["calls"] > 0
 
     suspended = call("POST", "/users/{username}/suspend", username="pete", status=200, body={
         "ticket": "T-3", "requested_by": "alice", "reason": "leave", "until": FUTURE}).json
@@ -220,7 +236,8 @@ def test_every_documented_route_answers_as_documented(api):
 
     by_user = call("GET", "/audit", query={"username": "pete"}, status=200).json["events"]
     assert [(e["action"], e["result"]) for e in by_user] == [
-        ("onboard", "ok"), ("move", "ok"), ("suspend", "ok"), ("restore", "ok")]
+        ("onboard", "ok"), ("move", "ok"), ("suspend", "planned"), ("suspend", "ok"),
+        ("restore", "ok")]
     by_ticket = call("GET", "/audit", query={"ticket": "T-1"}, status=200).json["events"]
     assert [(e["action"], e["ticket"]) for e in by_ticket] == [("onboard", "T-1")]
 
@@ -288,6 +305,7 @@ def test_errors_are_documented_for_each_route(api):
     assert "username" in call("POST", "/users", {**ONBOARD, "username": "pete smith"},
                               status=400).json["Message"]
     call("GET", "/users/{username}", username="bad%20name", status=400)
+    call("GET", "/users/{username}/aws-config", username="bad%20name", status=400)
     call("PUT", "/users/{username}/groups", {"groups": "BreakGlassGroup", **ticket},
          username="pete", status=400)
     assert "until" in call("POST", "/users/{username}/suspend",
@@ -300,11 +318,13 @@ def test_errors_are_documented_for_each_route(api):
     # 403: a group this service does not manage, a protected user
     call("POST", "/users", {**ONBOARD, "groups": ["Administrators"]}, status=403)
     call("GET", "/users/{username}", username="break-glass-owner", status=403)
+    call("GET", "/users/{username}/aws-config", username="break-glass-owner", status=403)
     call("POST", "/users/{username}/offboard", ticket, username="break-glass-owner", status=403)
 
     # 404: an unknown user
     for method, template, body in [
             ("GET", "/users/{username}", None),
+            ("GET", "/users/{username}/aws-config", None),
             ("PUT", "/users/{username}/groups", {"groups": [], **ticket}),
             ("POST", "/users/{username}/suspend", {**ticket, "ticket": "T-10"}),
             ("POST", "/users/{username}/restore", {**ticket, "ticket": "T-11"}),

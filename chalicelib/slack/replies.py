@@ -70,7 +70,8 @@ def help_text(command: str, verb: str = "", problem: str = "") -> dict:
     blocks.append(_text("\n".join(lines)))
     if not verb:
         blocks.append(_context("`status` and `help` are open to everyone; the other verbs only to "
-                               "the people this service lists."))
+                               "the people this service lists. Add `--dry-run` to a change to "
+                               "see its plan without changing anything."))
     summary = f"{escape(problem)}. " if problem else ""
     return message(summary + "Usage: " + "; ".join(usages.values()), blocks)
 
@@ -155,7 +156,8 @@ def _changed(action: str, answer: dict, user: dict) -> str:
 
 def result(action: str, answer: dict, ticket: str, slack_user: str) -> list[dict]:
     """The messages for a change that succeeded: the result in the channel and, to the
-    requester only, the temporary password and ~/.aws/config text when there are any."""
+    requester only, the temporary password, the ~/.aws/config text and the profiles to remove
+    from it, when there are any."""
     if action == "offboard":
         return [_offboarded(answer, ticket, slack_user)]
     user = answer.get("user", answer)
@@ -168,27 +170,73 @@ def result(action: str, answer: dict, ticket: str, slack_user: str) -> list[dict
     blocks.append(_footer(ticket, slack_user))
     messages = [message(f"{username} {_PAST[action]}", blocks, response_type=IN_CHANNEL)]
     private = _credentials(action, answer, user)
-    return ([private] if private else []) + messages
+    if not private:
+        return messages
+    # Sign-in details come before the result; a changed config follows it.
+    return [private, *messages] if action in _SIGN_IN else [*messages, private]
+
+
+# A section's text holds 3000 characters: a chunk of the config plus its lead and fences fits.
+_CHUNK = 2900
+_CONFIG_SECTIONS = 20  # of the 50 blocks a message may hold
+_SIGN_IN = ("onboard", "restore")  # the changes that may hand out a temporary password
 
 
 def _credentials(action: str, answer: dict, user: dict) -> dict | None:
-    if action not in ("onboard", "restore"):
+    """What only the requester sees: a temporary password, the new ``~/.aws/config`` text and
+    the profiles the change made useless (after onboard, move, grant and restore)."""
+    if action not in ("onboard", "move", "grant", "restore"):
         return None
+    username = user["username"]
     password = answer.get("temporary_password")
     config = answer.get("aws_config")
+    to_remove = answer.get("profiles_to_remove")
     blocks = []
     if password:
-        blocks.append(_text(f":key: Temporary console password of *{escape(user['username'])}* "
+        blocks.append(_text(f":key: Temporary console password of *{escape(username)}* "
                             f"(only you see this; it must be changed at first sign-in):\n"
                             f"```{escape(password)}```"))
-    elif user.get("console"):
+    elif user.get("console") and action in _SIGN_IN:
         blocks.append(_text("No temporary password here: it was handed out when this request "
                             "first ran and is never stored."))
     if config:
-        blocks.append(_text("For `~/.aws/config`:\n```" + escape(config)[:2900] + "```"))
+        blocks += _config_sections(username, config)
+    if to_remove:
+        blocks.append(_text(f":wastebasket: *{escape(username)}* can no longer assume these; "
+                            "remove their profiles from `~/.aws/config`:\n" + _capped(to_remove)))
+    elif to_remove is not None:
+        blocks.append(_context("No profile to remove."))
     if not blocks:
         return None
-    return message(f"Sign-in details of {user['username']} (only you see this)", blocks)
+    about = "Sign-in details" if action in _SIGN_IN else "New AWS config"
+    return message(f"{about} of {username} (only you see this)", blocks)
+
+
+def _config_sections(username: str, config: str) -> list[dict]:
+    """The config as code, cut between lines into sections Slack accepts."""
+    chunks = [""]
+    for line in escape(config).splitlines(keepends=True):
+        if chunks[-1] and len(chunks[-1]) + len(line) > _CHUNK:
+            chunks.append("")
+        chunks[-1] += line[:_CHUNK]
+    sections = [_text(("For `~/.aws/config`:\n" if n == 0 else "") + f"```{chunk}```")
+                for n, chunk in enumerate(chunks[:_CONFIG_SECTIONS])]
+    if len(chunks) > _CONFIG_SECTIONS:
+        route = f"GET /users/{escape(username)}/aws-config?format=text"
+        sections.append(_text(f"_…cut here: `{route}` answers the whole file._"))
+    return sections
+
+
+def _capped(items: list[str], limit: int = _CHUNK) -> str:
+    """``items`` one a line, as code, within ``limit`` characters."""
+    lines: list[str] = []
+    for shown, item in enumerate(items):
+        line = f"`{escape(item)}`"
+        if sum(len(kept) + 1 for kept in lines) + len(line) > limit - 20:
+            lines.append(f"_…and {len(items) - shown} more_")
+            break
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def _offboarded(answer: dict, ticket: str, slack_user: str) -> dict:
