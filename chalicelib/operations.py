@@ -122,7 +122,7 @@ class Operations:
             self.state.audit(action, username, request.ticket, request.requested_by, "ok",
                              self._calls(calls))
         except AppError as error:
-            outcome = "rejected" if error.status < 500 else "failed"
+            outcome = _outcome(error)
             self._audit_failure(action, username, request, f"{outcome}: {error.message}",
                                 {**(error.detail or {}), **self._calls(calls)})
             count(action, outcome)
@@ -159,7 +159,7 @@ class Operations:
                 except call_log.PlanComplete:
                     pass  # the changes are all known; the answer is not needed
         except AppError as error:
-            outcome = "rejected" if error.status < 500 else "failed"
+            outcome = _outcome(error)
             self._audit_failure(action, username, request, f"plan {outcome}: {error.message}")
             count(f"{action}_plan", outcome)
             self._call_back(action, username, request, f"plan {outcome}", error.status,
@@ -230,3 +230,8 @@ def _by_account(calls: list[dict]) -> dict[str, list[dict]]:
         accounts.setdefault(call["account"], []).append(
             {k: v for k, v in call.items() if k != "account"})
     return accounts
+
+
+def _outcome(error: AppError) -> str:
+    """A 4xx is the caller's to fix (rejected); a 5xx is ours or AWS's (failed)."""
+    return "rejected" if error.status < 500 else "failed"
