@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 from chalicelib.errors import BadRequest
@@ -103,6 +103,13 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+class Delivery(NamedTuple):
+    delivered: bool
+    # Undelivered, but a later try may succeed (no answer, a 5xx, a 429) and the caller said it
+    # would make one.
+    retryable: bool = False
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     # A redirect would send the signed result somewhere the allow-list never saw.
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
@@ -120,25 +127,27 @@ class Callbacks:
         self._timeout = timeout
         self._opener = urllib.request.build_opener(_NoRedirect)
 
-    def deliver(self, url: str, payload: dict) -> bool:
-        """POST ``payload`` to ``url``; True once a 2xx came back. Never raises: every outcome
-        is one audit event."""
+    def deliver(self, url: str, payload: dict, final: bool = True) -> Delivery:
+        """POST ``payload`` to ``url``; delivered once a 2xx came back. Never raises: every
+        outcome is one audit event. Not ``final``: the caller will try again later, and the
+        audit event says so."""
         delivery = uuid.uuid4().hex
         where = shown(url)
         try:
-            return self._deliver(url, payload, delivery, where)
+            return self._deliver(url, payload, delivery, where, final)
         except Exception as error:  # a bug here must not turn a done change into a failure
             _log("exception", "callback failed", {"url": where, "delivery": delivery})
             return self._undelivered("internal error", where, delivery, payload, 0, None,
                                      type(error).__name__)
 
-    def _deliver(self, url: str, payload: dict, delivery: str, where: str) -> bool:
+    def _deliver(self, url: str, payload: dict, delivery: str, where: str,
+                 final: bool) -> Delivery:
         try:
             check_url(url, self.settings.callback_hosts)
         except BadRequest as refused:
             self._record(f"callback refused: {refused.message}",
                          {"url": where, "delivery": delivery})
-            return False
+            return Delivery(False)
         try:
             body = json.dumps(payload, separators=(",", ":"), sort_keys=True, allow_nan=False,
                               default=_plain).encode()
@@ -152,7 +161,8 @@ class Callbacks:
             secret = self._secret()
         except Exception as unreadable:  # a missing secret must not fail the operation
             return self._undelivered("the signing secret could not be read", where, delivery,
-                                     payload, 0, None, type(unreadable).__name__)
+                                     payload, 0, None, type(unreadable).__name__,
+                                     retryable=not final)
 
         most = max(1, self.settings.callback_attempts)
         status: int | None = None
@@ -164,14 +174,14 @@ class Callbacks:
             if status is not None and 200 <= status < 300:
                 self._record("callback delivered", {"url": where, "attempts": attempt,
                                                     "status": status, "delivery": delivery})
-                return True
+                return Delivery(True)
             if status is not None and status != 429 and status < 500:
                 reason = (f"receiver answered {status} (redirects are not followed)"
                           if 300 <= status < 400 else f"receiver answered {status}")
                 return self._undelivered(reason, where, delivery, payload, attempt, status, error)
         last = f"HTTP {status}" if status is not None else error
         return self._undelivered(f"no success after {most} attempts (last: {last})", where,
-                                 delivery, payload, most, status, error)
+                                 delivery, payload, most, status, error, retryable=not final)
 
     def _post(self, url: str, body: bytes, secret: str,
               delivery: str) -> tuple[int | None, str | None]:
@@ -195,11 +205,15 @@ class Callbacks:
             return None, f"{type(failure).__name__}: {failure}"
 
     def _undelivered(self, reason: str, where: str, delivery: str, payload: dict, attempts: int,
-                     status: int | None, error: str | None) -> bool:
+                     status: int | None, error: str | None, retryable: bool = False) -> Delivery:
+        """``retryable``: a later try may succeed and the caller will make one."""
         detail = {"url": where, "attempts": attempts, "delivery": delivery, "payload": payload}
         detail.update({k: v for k, v in (("status", status), ("error", error)) if v is not None})
-        self._record(f"callback undelivered: {reason}", detail)
-        return False
+        if retryable:
+            self._record(f"callback not delivered yet: {reason}; it is tried again later", detail)
+        else:
+            self._record(f"callback undelivered: {reason}", detail)
+        return Delivery(False, retryable)
 
     def _record(self, result: str, detail: dict) -> None:
         try:

@@ -118,15 +118,44 @@ def test_a_host_not_on_the_allow_list_is_refused_before_anything_changes(api, re
     assert queued(sqs) == []
 
 
-def test_nothing_is_lost_when_the_receiver_is_down(api, receiver, poller):
+@pytest.fixture
+def at_once(sqs, poller):
+    """A message that failed is visible again at once (in AWS: after the visibility timeout)."""
+    sqs.set_queue_attributes(QueueUrl=poller.queue_url, Attributes={"VisibilityTimeout": "0"})
+
+
+def test_a_receiver_back_up_gets_it_on_a_later_receive(api, receiver, poller, at_once, secret):
+    port = receiver.port
+    onboard(api, receiver)
+    receiver.close()
+    assert poller.poll_once() == (0, 1)  # left on the queue for another receive
+    (event,) = callback_events(api, "T-1")
+    assert event["result"].startswith("callback not delivered yet: no success after 4 attempts")
+    assert event["detail"]["payload"]["answer"]["user"]["username"] == "pete"
+
+    back = Receiver(port=port)
+    try:
+        assert poller.poll_once() == (1, 0)
+        (request,) = back.requests
+        assert signed_by(secret, request) and json.loads(request["body"])["ticket"] == "T-1"
+    finally:
+        back.close()
+    assert callback_events(api, "T-1")[-1]["result"] == "callback delivered"
+
+
+def test_nothing_is_lost_when_the_receiver_stays_down(api, receiver, poller, at_once, sqs):
     url = receiver.url("/hooks/T-1")
     receiver.close()
     response = api.call("POST", "/users", {"username": "pete", "groups": ["ChildDeveloperGroup"],
                                            "ticket": "T-1", "requested_by": "alice",
                                            "callback_url": url})
     assert response.status_code == 201
-    assert poller.poll_once() == (1, 0)  # reported, not retried for ever
-    (event,) = callback_events(api, "T-1")
-    assert event["result"].startswith("callback undelivered: no success after 4 attempts")
-    kept = event["detail"]["payload"]
+    limit = bootstrap.services().work_queue.max_receives()
+    outcomes = [poller.poll_once() for _ in range(limit)]
+    assert outcomes == [(0, 1)] * (limit - 1) + [(1, 0)]  # the last receive gives up
+    assert queued(sqs) == [] and queued(sqs, "iam-lifecycle-dev-work-dlq") == []
+    events = callback_events(api, "T-1")
+    assert [e["result"].split(":")[0] for e in events] == (
+        ["callback not delivered yet"] * (limit - 1) + ["callback undelivered"])
+    kept = events[-1]["detail"]["payload"]
     assert kept["result"] == "ok" and kept["answer"]["user"]["username"] == "pete"

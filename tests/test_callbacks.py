@@ -28,7 +28,7 @@ class Receiver:
     """A ticketing system's endpoint: records every request, answers ``answers`` in turn (then
     200), optionally after ``delay`` seconds."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.requests: list[dict] = []
         self.answers: list[int] = []
         self.delay = 0.0
@@ -50,7 +50,7 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True,
                                        kwargs={"poll_interval": 0.02})  # quick to shut down
@@ -111,8 +111,8 @@ class Harness:
         self.callbacks = Callbacks(settings(**env), secret=secret, audit=record,
                                    sleep=self.waits.append, timeout=timeout)
 
-    def deliver(self, url: str, payload: dict = PAYLOAD) -> bool:
-        return self.callbacks.deliver(url, payload)
+    def deliver(self, url: str, payload: dict = PAYLOAD, final: bool = True) -> callbacks.Delivery:
+        return self.callbacks.deliver(url, payload, final)
 
     @property
     def event(self) -> tuple[str, dict]:
@@ -122,7 +122,7 @@ class Harness:
 
 def test_a_delivery_is_signed_so_the_receiver_can_verify_it(receiver, log):
     harness = Harness()
-    assert harness.deliver(receiver.url() + "?token=kept-out-of-the-audit", PAYLOAD) is True
+    assert harness.deliver(receiver.url() + "?token=kept-out-of-the-audit", PAYLOAD).delivered is True
 
     [request] = receiver.requests
     headers, body = request["headers"], request["body"]
@@ -160,7 +160,7 @@ def test_verify_refuses_malformed_input(timestamp, signature):
 def test_a_failed_attempt_is_retried_with_the_same_delivery_id(receiver):
     receiver.fail(1)
     harness = Harness()
-    assert harness.deliver(receiver.url()) is True
+    assert harness.deliver(receiver.url()).delivered is True
 
     first, second = receiver.requests
     assert first["body"] == second["body"]
@@ -173,7 +173,7 @@ def test_a_failed_attempt_is_retried_with_the_same_delivery_id(receiver):
 def test_backoff_doubles_and_429_is_retried(receiver):
     receiver.answers = [500, 429, 503]
     harness = Harness()
-    assert harness.deliver(receiver.url()) is True
+    assert harness.deliver(receiver.url()).delivered is True
     assert len(receiver.requests) == 4
     assert harness.waits == [BACKOFF, 2 * BACKOFF, 4 * BACKOFF]
     assert harness.event[1]["attempts"] == 4
@@ -181,7 +181,7 @@ def test_backoff_doubles_and_429_is_retried(receiver):
 
 def test_a_host_not_on_the_allow_list_is_never_called(receiver):
     harness = Harness(CALLBACK_HOSTS="hooks.example.com,*.service-now.com")
-    assert harness.deliver(receiver.url()) is False
+    assert harness.deliver(receiver.url()).delivered is False
     assert receiver.requests == []
     result, detail = harness.event
     assert result == ("callback refused: callback_url host 127.0.0.1 is not allowed; "
@@ -191,7 +191,7 @@ def test_a_host_not_on_the_allow_list_is_never_called(receiver):
 
 def test_a_refused_url_keeps_its_credentials_out_of_the_audit_trail():
     harness = Harness()
-    assert harness.deliver("https://user:pw@127.0.0.1/hook?token=t") is False
+    assert harness.deliver("https://user:pw@127.0.0.1/hook?token=t").delivered is False
     result, detail = harness.event
     assert result.startswith("callback refused: callback_url must not carry credentials")
     assert detail["url"] == "https://127.0.0.1/hook"
@@ -200,7 +200,7 @@ def test_a_refused_url_keeps_its_credentials_out_of_the_audit_trail():
 def test_a_receiver_that_is_down_gets_every_attempt_and_the_payload_is_kept(receiver, log):
     receiver.close()
     harness = Harness()
-    assert harness.deliver(receiver.url()) is False
+    assert harness.deliver(receiver.url()).delivered is False
 
     assert harness.waits == [BACKOFF, 2 * BACKOFF, 4 * BACKOFF]
     result, detail = harness.event
@@ -211,10 +211,26 @@ def test_a_receiver_that_is_down_gets_every_attempt_and_the_payload_is_kept(rece
     assert SECRET not in log.text() and "v1=" not in log.text()
 
 
+def test_a_try_that_is_not_the_last_says_so_and_asks_for_another(receiver):
+    receiver.close()
+    harness = Harness()
+    assert harness.deliver(receiver.url(), final=False) == callbacks.Delivery(False, True)
+    result, detail = harness.event
+    assert result.startswith("callback not delivered yet: no success after 4 attempts")
+    assert result.endswith("it is tried again later") and detail["payload"] == PAYLOAD
+
+
+def test_an_answer_that_will_not_change_asks_for_no_other_try(receiver):
+    receiver.fail(1, status=404)
+    harness = Harness()
+    assert harness.deliver(receiver.url(), final=False) == callbacks.Delivery(False, False)
+    assert harness.event[0] == "callback undelivered: receiver answered 404"
+
+
 def test_a_client_error_is_not_retried(receiver):
     receiver.fail(1, status=404)
     harness = Harness()
-    assert harness.deliver(receiver.url()) is False
+    assert harness.deliver(receiver.url()).delivered is False
     assert len(receiver.requests) == 1 and harness.waits == []
     result, detail = harness.event
     assert result == "callback undelivered: receiver answered 404"
@@ -224,7 +240,7 @@ def test_a_client_error_is_not_retried(receiver):
 def test_a_redirect_is_not_followed(receiver):
     receiver.fail(1, status=302)
     harness = Harness()
-    assert harness.deliver(receiver.url()) is False
+    assert harness.deliver(receiver.url()).delivered is False
     assert [r["path"] for r in receiver.requests] == ["/hooks/T-5"]
     result, detail = harness.event
     assert result == "callback undelivered: receiver answered 302 (redirects are not followed)"
@@ -234,7 +250,7 @@ def test_a_redirect_is_not_followed(receiver):
 def test_a_slow_receiver_times_out_and_is_retried(receiver):
     receiver.delay = 0.5
     harness = Harness(timeout=0.1, CALLBACK_ATTEMPTS="2")
-    assert harness.deliver(receiver.url()) is False
+    assert harness.deliver(receiver.url()).delivered is False
     assert len(receiver.requests) == 2 and harness.waits == [BACKOFF]
     assert "timed out" in harness.event[1]["error"]
 
@@ -244,7 +260,7 @@ def test_an_unreadable_secret_or_audit_trail_never_raises(receiver, log):
         raise RuntimeError("AccessDenied")
 
     harness = Harness(secret=missing)
-    assert harness.deliver(receiver.url()) is False
+    assert harness.deliver(receiver.url()).delivered is False
     assert receiver.requests == []
     result, detail = harness.event
     assert result == "callback undelivered: the signing secret could not be read"
@@ -253,7 +269,7 @@ def test_an_unreadable_secret_or_audit_trail_never_raises(receiver, log):
     def broken(result: str, detail: dict) -> None:
         raise RuntimeError("DynamoDB down")
 
-    assert Harness(audit=broken).deliver(receiver.url()) is True
+    assert Harness(audit=broken).deliver(receiver.url()).delivered is True
     [(level, message, extra)] = [line for line in log.lines if line[0] == "error"]
     assert message == "could not audit: callback delivered" and extra["status"] == 200
 
@@ -262,7 +278,7 @@ def test_a_payload_that_is_not_json_is_audited_not_raised(receiver):
     circular: dict = {}
     circular["self"] = circular
     harness = Harness()
-    assert harness.deliver(receiver.url(), circular) is False
+    assert harness.deliver(receiver.url(), circular).delivered is False
     assert receiver.requests == []
     assert harness.event[0].startswith("callback undelivered: payload is not JSON")
 
@@ -270,7 +286,7 @@ def test_a_payload_that_is_not_json_is_audited_not_raised(receiver):
 def test_numbers_dynamodb_refuses_are_kept_as_decimals(receiver):
     receiver.close()
     harness = Harness(CALLBACK_ATTEMPTS="1")
-    assert harness.deliver(receiver.url(), {**PAYLOAD, "ratio": 0.25}) is False
+    assert harness.deliver(receiver.url(), {**PAYLOAD, "ratio": 0.25}).delivered is False
     kept = harness.event[1]["payload"]["ratio"]
     assert type(kept).__name__ == "Decimal" and kept == 0.25
 
@@ -281,7 +297,7 @@ def test_an_unexpected_error_is_audited_not_raised(receiver, monkeypatch):
 
     monkeypatch.setattr(callbacks, "sign", broken)
     harness = Harness()
-    assert harness.deliver(receiver.url()) is False
+    assert harness.deliver(receiver.url()).delivered is False
     result, detail = harness.event
     assert result == "callback undelivered: internal error"
     assert detail["payload"] == PAYLOAD and detail["error"] == "RuntimeError"

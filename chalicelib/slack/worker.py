@@ -20,7 +20,7 @@ import logging
 from typing import Any
 
 from chalicelib.callbacks import Callbacks
-from chalicelib.errors import AppError
+from chalicelib.errors import AppError, UpstreamError
 from chalicelib.schemas import parse
 from chalicelib.slack import replies
 from chalicelib.slack.commands import MODELS
@@ -46,7 +46,7 @@ def handle(event: dict, context: Any, services: Any) -> dict:
 def _record(services: Any, record: Any) -> None:
     work = json.loads(record.body)
     if work["kind"] == "callback":
-        _call_back(services, work)
+        _call_back(services, work, record)
         return
     url = work["response_url"]
     if work["kind"] == "notice":
@@ -57,8 +57,7 @@ def _record(services: Any, record: Any) -> None:
     try:
         messages = _status(services, work) if work["kind"] == "status" else _change(services, work)
     except Exception as error:
-        attempt = int(record.attributes.approximate_receive_count or 1)
-        _failed(services, url, doing, error, attempt)
+        _failed(services, url, doing, error, *_receives(services, record))
         return
     for reply in messages:
         if work.get("prompt"):  # answering a click: a new message, not an edit of the prompt
@@ -68,17 +67,31 @@ def _record(services: Any, record: Any) -> None:
         _delete_prompt(url)
 
 
-def _call_back(services: Any, work: dict) -> None:
-    """Deliver an operation's outcome to its callback URL. Whatever happens is audited (an
-    undelivered result with its payload), so the message is done either way."""
+def _call_back(services: Any, work: dict, record: Any) -> None:
+    """Deliver an operation's outcome to its callback URL. A receiver that did not answer gets
+    the message again after the queue's visibility timeout, until its last receive; every try
+    is audited with the payload, so nothing is lost when the receiver stays down."""
     payload, settings = work["payload"], services.settings
+    attempt, limit = _receives(services, record)
 
     def audit(result: str, detail: dict) -> None:
         services.lifecycle.state.audit(payload["action"], payload["username"], payload["ticket"],
                                        payload["requested_by"], result, detail)
 
-    Callbacks(settings, lambda: services.secrets.get(settings.callback_secret),
-              audit).deliver(work["url"], payload)
+    outcome = Callbacks(settings, lambda: services.secrets.get(settings.callback_secret),
+                        audit).deliver(work["url"], payload, final=attempt >= limit)
+    if outcome.retryable:
+        raise UpstreamError("the callback receiver did not answer; the queue delivers it again")
+
+
+def _receives(services: Any, record: Any) -> tuple[int, int]:
+    """This receive of ``record`` (from 1), and the last one before the dead-letter queue (0:
+    the queue has none)."""
+    attempt = int(record.attributes.approximate_receive_count or 1)
+    try:
+        return attempt, services.work_queue.max_receives()
+    except AppError:
+        return attempt, 0
 
 
 def _status(services: Any, work: dict) -> list[dict]:
@@ -103,7 +116,8 @@ def _change(services: Any, work: dict) -> list[dict]:
     return replies.result(action, answer, request.ticket, work["slack_user"])
 
 
-def _failed(services: Any, url: str, doing: str, error: Exception, attempt: int) -> None:
+def _failed(services: Any, url: str, doing: str, error: Exception, attempt: int,
+            limit: int) -> None:
     """Tell the requester; return for a rejection (done), raise for a failure (retry)."""
     if not isinstance(error, AppError):
         logger.exception("unexpected error doing %s", doing)
@@ -111,10 +125,6 @@ def _failed(services: Any, url: str, doing: str, error: Exception, attempt: int)
     if error.status < 500 and not error.retryable:
         replies.post(url, replies.for_error(error, doing))
         return
-    try:
-        limit = services.work_queue.max_receives()
-    except AppError:
-        limit = 0
     final = bool(limit) and attempt >= limit
     # A change still running for the same ticket will post its own result: say nothing unless
     # this is the last try.
