@@ -88,10 +88,11 @@ class IamGateway:
             return False
         return True
 
-    def set_console_password(self, username: str, password: str) -> None:
+    def set_console_password(self, username: str, password: str, new_user: bool = False) -> None:
         """Create the console login, or replace its password (a retry must hand out a password
-        that works: the one of an attempt that failed afterwards was never seen by anyone)."""
-        if self.has_login_profile(username):
+        that works: the one of an attempt that failed afterwards was never seen by anyone).
+        A ``new_user`` has none: no need to look (a dry run's user does not exist to look at)."""
+        if not new_user and self.has_login_profile(username):
             with aws_errors(f"resetting the console password of {username}"):
                 self.client.update_login_profile(
                     UserName=username, Password=password, PasswordResetRequired=True

@@ -109,9 +109,9 @@ class Lifecycle:
         return {**answer, "aws_config": self.aws_config(user["username"], user["roles"]),
                 "profiles_to_remove": access_map.profiles_to_remove(before, user["roles"])}
 
-    def _set_password(self, username: str) -> str:
+    def _set_password(self, username: str, new_user: bool = False) -> str:
         password = temporary_password()
-        self.iam.set_console_password(username, password)
+        self.iam.set_console_password(username, password, new_user)
         return password
 
     # operations
@@ -139,7 +139,7 @@ class Lifecycle:
         tasks["self-service"] = lambda: self.iam.attach_user_policy(
             username, self.settings.self_service_policy_arn)
         if request.console:
-            tasks["password"] = lambda: self._set_password(username)
+            tasks["password"] = lambda: self._set_password(username, new_user=created)
         password = wave(tasks).get("password")
         self.state.put_record(username, {"status": "active", "groups": sorted(request.groups),
                                          "ticket": request.ticket, "grants": []})

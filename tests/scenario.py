@@ -122,6 +122,9 @@ def onboarding(d: Driver) -> None:
     d.call("GET", "/health")
     body = {"username": "pete", "groups": ["ChildDeveloperGroup"], "email": "pete@example.com",
             "console": True, **ticket(1)}
+    # Its plan first: made by reading a user that does not exist yet, as the app's principal.
+    plan = d.call("POST", "/users", {**body, "dry_run": True})
+    assert plan["waves"][0]["accounts"]["123456789012"][0]["operation"] == "CreateUser"
     d.call("POST", "/users", body, 201)
     d.call("POST", "/users", body, 201)  # the same ticket again: the first answer, replayed
     d.call("GET", "/users/pete")
