@@ -159,3 +159,13 @@ def test_nothing_is_lost_when_the_receiver_stays_down(api, receiver, poller, at_
         ["callback not delivered yet"] * (limit - 1) + ["callback undelivered"])
     kept = events[-1]["detail"]["payload"]
     assert kept["result"] == "ok" and kept["answer"]["user"]["username"] == "pete"
+
+
+def test_a_callback_that_cannot_be_queued_is_kept_in_the_audit_trail(api, receiver, sqs, poller):
+    sqs.delete_queue(QueueUrl=poller.queue_url)  # the work queue is gone
+    response = onboard(api, receiver)
+    assert response.status_code == 201  # the change is done all the same
+    (event,) = callback_events(api, "T-1")
+    assert event["result"].startswith("callback undelivered: could not queue it")
+    assert event["detail"]["payload"]["answer"]["user"]["username"] == "pete"
+    assert event["detail"]["url"] == receiver.url("/hooks/T-1")
