@@ -167,20 +167,16 @@ class Operations:
             raise
         waves = record.waves(self.settings.root_account_id)
         self.state.audit(action, username, request.ticket, request.requested_by, "planned",
-                         {"calls": call_log.compact(waves)} if waves else None)
+                         self._calls(record) or None)
         count(f"{action}_plan", "ok")
         plan = {
             "dry_run": True, "action": action, "username": username, "ticket": request.ticket,
-            "state_before": before,
-            "calls": sum(len(wave) for wave in waves),
-            "waves": [{"wave": number, "accounts": _by_account(wave)}
-                      for number, wave in enumerate(waves, start=1)],
+            "state_before": before, "calls": sum(len(wave) for wave in waves),
+            "waves": _by_wave_and_account(waves),
         }
         # Documents as their digests: a queue message holds 256 KiB, a plan may hold more.
-        self._call_back(action, username, request, "planned", 200, answer={
-            **plan, "waves": [{**wave, "accounts": {
-                account: call_log.compact([calls])[0] for account, calls in wave["accounts"].items()}}
-                for wave in plan["waves"]]})
+        self._call_back(action, username, request, "planned", 200,
+                        answer={**plan, "waves": _by_wave_and_account(call_log.compact(waves))})
         return plan
 
     def _call_back(self, action: str, username: str, request: TicketRequest, result: str,
@@ -224,12 +220,16 @@ class Operations:
             logger().exception("could not write the audit event of a failure")
 
 
-def _by_account(calls: list[dict]) -> dict[str, list[dict]]:
-    accounts: dict[str, list[dict]] = {}
-    for call in calls:
-        accounts.setdefault(call["account"], []).append(
-            {k: v for k, v in call.items() if k != "account"})
-    return accounts
+def _by_wave_and_account(waves: list[list[dict]]) -> list[dict]:
+    """Waves numbered from 1, each with its calls grouped by account."""
+    numbered = []
+    for number, calls in enumerate(waves, start=1):
+        accounts: dict[str, list[dict]] = {}
+        for call in calls:
+            accounts.setdefault(call["account"], []).append(
+                {k: v for k, v in call.items() if k != "account"})
+        numbered.append({"wave": number, "accounts": accounts})
+    return numbered
 
 
 def _outcome(error: AppError) -> str:
