@@ -4,11 +4,15 @@ from __future__ import annotations
 
 
 class AppError(Exception):
-    """An error the caller can act on; ``status`` is its HTTP status code."""
+    """An error the caller can act on; ``status`` is its HTTP status code.
+
+    ``retryable`` says whether the same request later may succeed: the queue worker retries
+    exactly those (until the dead-letter queue) and reports every other one as final.
+    """
 
     status = 500
     code = "InternalError"
-    retryable = False  # 4xx errors are final unless a subclass says otherwise
+    retryable = True  # an unexpected failure may be passing
 
     def __init__(self, message: str, detail: dict | None = None) -> None:
         super().__init__(message)
@@ -17,23 +21,23 @@ class AppError(Exception):
 
 
 class BadRequest(AppError):
-    status, code = 400, "BadRequest"
+    status, code, retryable = 400, "BadRequest", False
 
 
 class Unauthorized(AppError):
-    status, code = 401, "Unauthorized"
+    status, code, retryable = 401, "Unauthorized", False
 
 
 class Forbidden(AppError):
-    status, code = 403, "Forbidden"
+    status, code, retryable = 403, "Forbidden", False
 
 
 class NotFound(AppError):
-    status, code = 404, "NotFound"
+    status, code, retryable = 404, "NotFound", False
 
 
 class Conflict(AppError):
-    status, code = 409, "Conflict"
+    status, code, retryable = 409, "Conflict", False
 
 
 class InProgress(Conflict):
@@ -43,10 +47,17 @@ class InProgress(Conflict):
 
 
 class UpstreamError(AppError):
-    """AWS refused or failed; safe to retry with the same ticket."""
+    """AWS failed or could not be reached; safe to retry with the same ticket."""
 
-    status, code = 502, "UpstreamError"
+    status, code, retryable = 502, "UpstreamError", True
+
+
+class AccessDenied(AppError):
+    """AWS refused the app a permission its policy lacks: retrying cannot help, the policy must
+    change. The message names the action (and resource) that was refused."""
+
+    status, code, retryable = 502, "AccessDenied", False
 
 
 class ConfigurationError(AppError):
-    status, code = 500, "ConfigurationError"
+    status, code, retryable = 500, "ConfigurationError", False

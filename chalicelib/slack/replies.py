@@ -286,6 +286,8 @@ def for_error(error: AppError, doing: str, *, will_retry: bool = False,
         return message(f":x: {what} failed {attempts} times: {escape(error.message)}. It was set "
                        "aside for an operator (dead-letter queue); run the command again to "
                        "start over.")
+    if not error.retryable:  # the message says what an operator must fix first
+        return message(f":x: {what} failed: {escape(error.message)}")
     return message(f":x: {what} failed: {escape(error.message)}. Nothing was queued; run the "
                    "command again.")
 

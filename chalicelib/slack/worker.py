@@ -20,7 +20,7 @@ import logging
 from typing import Any
 
 from chalicelib.callbacks import Callbacks
-from chalicelib.errors import AppError, UpstreamError
+from chalicelib.errors import AppError, InProgress, UpstreamError
 from chalicelib.schemas import parse
 from chalicelib.slack import replies
 from chalicelib.slack.commands import MODELS
@@ -122,13 +122,13 @@ def _failed(services: Any, url: str, doing: str, error: Exception, attempt: int,
     if not isinstance(error, AppError):
         logger.exception("unexpected error doing %s", doing)
         error = AppError("internal error; the failure was logged")
-    if error.status < 500 and not error.retryable:
+    if not error.retryable:  # rejected, or refused by AWS for good: a retry changes nothing
         replies.post(url, replies.for_error(error, doing))
         return
     final = bool(limit) and attempt >= limit
     # A change still running for the same ticket will post its own result: say nothing unless
     # this is the last try.
-    if final or (attempt == 1 and not error.retryable):
+    if final or (attempt == 1 and not isinstance(error, InProgress)):
         try:
             replies.post(url, replies.for_error(error, doing, will_retry=not final,
                                                 attempts=attempt if final else 0))
