@@ -7,7 +7,7 @@ from chalice import Chalice, Rate, Response
 from chalicelib import queries, tracing
 from chalicelib.bootstrap import services
 from chalicelib.schemas import (GrantRequest, MoveRequest, OffboardRequest, OnboardRequest,
-                                RestoreRequest, SuspendRequest, parse)
+                                RestoreRequest, SuspendRequest, parse_caller)
 from chalicelib.settings import work_queue_name
 from chalicelib.slack import edge as slack_edge
 from chalicelib.slack import worker as slack_work
@@ -29,7 +29,7 @@ protected = functools.partial(rest, app, token=_token)
 
 
 def _body(model):  # type: ignore[no-untyped-def]
-    return parse(model, app.current_request.raw_body)
+    return parse_caller(model, app.current_request.raw_body)
 
 
 def _change(action: str, username: str, request, work):  # type: ignore[no-untyped-def]

@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
 
-from chalicelib.errors import Conflict, NotFound, UpstreamError
+from chalicelib.errors import AccessDenied, Conflict, NotFound, UpstreamError
 
 _NOT_FOUND = {"NoSuchEntity", "NoSuchEntityException"}
 _CONFLICT = {"EntityAlreadyExists", "DeleteConflict", "ConcurrentModification"}
+_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
+# AWS's wording: "User: <arn> is not authorized to perform: iam:GetUser on resource: <arn> ..."
+_REFUSED = re.compile(r"not authorized to perform:? (?P<action>[\w:*-]+)"
+                      r"(?: on resource:? (?P<resource>\S+))?")
+
+
+def _refused(error: Any, message: str) -> str:
+    """The action (and resource) AWS refused, from its message or else the operation called."""
+    found = _REFUSED.search(message or "")
+    if not found:
+        return f"the call {error.operation_name}"
+    resource = found.group("resource")
+    return found.group("action") + (f" on {resource.rstrip('.,;')}" if resource else "")
 
 
 @contextlib.contextmanager
@@ -29,6 +43,10 @@ def aws_errors(what: str) -> Iterator[None]:
             raise NotFound(f"{what}: {message or 'not found'}") from error
         if code in _CONFLICT:
             raise Conflict(f"{what}: {message or code}") from error
+        if code in _DENIED:
+            raise AccessDenied(f"{what}: AWS denied this service {_refused(error, message)}; "
+                               "its role lacks that permission (the stage's policy, "
+                               ".chalice/policy-<stage>.json), so a retry will not help") from error
         raise UpstreamError(f"{what} failed in AWS ({code}); retry with the same ticket") from error
     except (BotoCoreError, ResponseParserError) as error:  # the parser's is not a BotoCoreError
         raise UpstreamError(f"{what} failed to reach AWS; retry with the same ticket") from error

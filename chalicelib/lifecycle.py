@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from typing import Any
+from datetime import datetime, timedelta, timezone
 
 from chalicelib import access_map, call_log
-from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound
+from chalicelib.errors import AccessDenied, BadRequest, Conflict, Forbidden, NotFound
 from chalicelib.iam_gateway import IamGateway
+from chalicelib.identity import key
 from chalicelib.offboarding import offboard_user
 from chalicelib.passwords import temporary_password
 from chalicelib.schemas import (GrantRequest, MoveRequest, OffboardRequest, OnboardRequest,
@@ -37,7 +39,7 @@ class Lifecycle:
     # guard rails
     def check_user_allowed(self, username: str) -> None:
         check_username(username)
-        if username in self.settings.protected_users:
+        if key(username) in self.settings.protected_users:  # IAM names ignore case; so does this
             raise Forbidden(f"{username} is a protected user; this service does not change it")
 
     def _check_groups(self, groups: list[str]) -> None:
@@ -52,18 +54,29 @@ class Lifecycle:
             raise BadRequest(f"group(s) {', '.join(missing)} do not exist in the root account")
 
     def _managed_user(self, username: str, user: dict | None | object = ...) -> dict:
-        """The user if the app manages it (``user``: already read, or None for missing)."""
+        """The user if the app manages it (``user``: already read, or None for missing). Its
+        ``username`` is the name as IAM spells it, which may differ in case from the request's:
+        the operations act on, record and revoke under that spelling."""
         user = self.iam.get_user(username) if user is ... else user
         if not isinstance(user, dict) or user["path"] != self.settings.managed_path:
             raise NotFound(f"no managed user named {username}")
+        self.check_user_allowed(user["username"])
         return user
+
+    def _managed_name(self, username: str) -> str:
+        self.check_user_allowed(username)
+        return self._managed_user(username)["username"]
 
     def _record(self, username: str) -> dict:
         return self.state.get_record(username) or {"status": "active", "grants": []}
 
+    def _foreign(self, groups: list[str]) -> list[str]:
+        """The groups among ``groups`` that this service does not manage (nor may read)."""
+        return sorted(set(groups) - set(self.settings.allowed_groups))
+
     def _managed_groups_of(self, username: str, groups: list[str] | None = None) -> list[str]:
         groups = self.iam.groups_of(username) if groups is None else groups
-        foreign = sorted(set(groups) - set(self.settings.allowed_groups))
+        foreign = self._foreign(groups)
         if foreign:
             raise Conflict(
                 f"{username} is also in group(s) {', '.join(foreign)}, which this service does "
@@ -73,7 +86,10 @@ class Lifecycle:
 
     # what a set of groups gives
     def roles_for(self, groups: list[str]) -> list[str]:
-        documents = [doc for group in groups for doc in self.iam.group_policy_documents(group)]
+        """The roles the managed ones of ``groups`` let their members assume. The policies of a
+        group the service does not manage are not its to read (its role may not)."""
+        managed = [group for group in groups if group in self.settings.allowed_groups]
+        documents = [doc for group in managed for doc in self.iam.group_policy_documents(group)]
         return access_map.assumable_roles(documents)
 
     def aws_config(self, username: str, roles: list[str]) -> str:
@@ -84,8 +100,7 @@ class Lifecycle:
 
     def aws_config_of(self, username: str) -> dict:
         """The ``~/.aws/config`` text of the roles the user's groups reach now, and its profiles."""
-        self.check_user_allowed(username)
-        self._managed_user(username)
+        username = self._managed_name(username)
         roles = self.roles_for(self.iam.groups_of(username))
         return {"username": username, "aws_config": self.aws_config(username, roles),
                 "profiles": access_map.profiles(roles, self.settings.mfa_roles)}
@@ -94,7 +109,7 @@ class Lifecycle:
         """What an active user reached before a change: through ``groups`` (read from IAM by the
         change) and through the groups and grants of the record, which still name what an
         attempt that failed halfway already took away. Read before the change's first write."""
-        held = set(groups or [])
+        held = set(groups or []) & set(self.settings.allowed_groups)
         recorded = set(record.get("groups", [])) | {g["group"] for g in record.get("grants", [])}
         documents = [doc for group in sorted(held)
                      for doc in self.iam.group_policy_documents(group)]
@@ -116,22 +131,35 @@ class Lifecycle:
 
     # operations
     def onboard(self, request: OnboardRequest) -> dict:
-        """Create the user (tagged with the ticket), console login, self-service policy, groups."""
+        """Create the user (tagged with the ticket), console login, self-service policy, groups.
+
+        A user that exists already is a conflict, except for a retry of this very ticket: an
+        onboarding the record says is in progress (or that failed before its record was
+        written) is finished; one that completed but whose answer was lost (nothing changed the
+        user since, within the idempotency window) is answered again with a new temporary
+        password, as its first one was never seen. Anything else, a suspended user above all,
+        is never onboarded again."""
         username = request.username
         self.check_user_allowed(username)
         self._check_groups(request.groups)
-        existing = self.iam.get_user(username)
+        looked = wave({"user": lambda: self.iam.get_user(username),
+                       "record": lambda: self.state.get_record(username)})
+        existing, record = looked["user"], looked["record"]
+        if existing is not None and self._completed(request, existing, record):
+            password = self._set_password(username) if request.console else None
+            return self._onboarded(username, password)
+        started = {"status": "onboarding", "ticket": request.ticket,
+                   "groups": sorted(request.groups), "grants": []}
+        first: dict[str, Callable[[], Any]] = {
+            "record": lambda: self.state.put_record(username, started)}
         created = existing is None
         if created:
             tags = {"ticket": request.ticket, "requested_by": request.requested_by,
                     "managed_by": self.settings.app_name}
             if request.email:
                 tags["email"] = request.email
-            self.iam.create_user(username, self.settings.managed_path, tags)
-        elif existing["path"] != self.settings.managed_path or (
-            existing["tags"].get("ticket") != request.ticket
-        ):
-            raise Conflict(f"a user named {username} already exists")
+            first["user"] = lambda: self.iam.create_user(username, self.settings.managed_path, tags)
+        wave(first)
 
         current = set() if created else set(self.iam.groups_of(username))
         tasks = {g: (lambda g=g: self.iam.add_to_group(username, g))
@@ -141,18 +169,39 @@ class Lifecycle:
         if request.console:
             tasks["password"] = lambda: self._set_password(username, new_user=created)
         password = wave(tasks).get("password")
-        self.state.put_record(username, {"status": "active", "groups": sorted(request.groups),
-                                         "ticket": request.ticket, "grants": []})
+        self.state.put_record(username, {**started, "status": "active"})
+        return self._onboarded(username, password)
+
+    def _onboarded(self, username: str, password: str | None) -> dict:
         user = self.describe(username)
         answer = {"user": user, "aws_config": self.aws_config(username, user["roles"])}
         if password:
             answer["temporary_password"] = password
         return answer
 
+    def _completed(self, request: OnboardRequest, existing: dict, record: dict | None) -> bool:
+        """For a user that exists: False to finish this ticket's onboarding, True when it did
+        complete; anything else is a conflict."""
+        username = request.username
+        if existing["username"] != username:
+            raise Conflict(f"a user named {existing['username']} already exists; IAM user names "
+                           f"are not case-sensitive, so {username} would be the same person")
+        if existing["path"] != self.settings.managed_path or \
+                existing["tags"].get("ticket") != request.ticket:
+            raise Conflict(f"a user named {username} already exists")
+        if record is None or (record.get("status") == "onboarding"
+                              and record.get("ticket") == request.ticket):
+            return False
+        if record.get("status") == "active" and record.get("ticket") == request.ticket and \
+                _written_within(record, self.settings.idempotency_ttl):
+            return True
+        raise Conflict(f"{username} was onboarded by ticket {request.ticket} already and is "
+                           f"{record.get('status', 'active')} now; change them with the other "
+                           "operations")
+
     def move(self, username: str, request: MoveRequest) -> dict:
         """Set the user's managed groups to exactly ``request.groups``."""
-        self.check_user_allowed(username)
-        self._managed_user(username)
+        username = self._managed_name(username)  # as IAM spells it
         self._check_groups(request.groups)
         record = self._record(username)
         if record["status"] != "active":
@@ -172,8 +221,7 @@ class Lifecycle:
 
     def suspend(self, username: str, request: SuspendRequest) -> dict:
         """Remember groups, active keys and console access; then take all of them away."""
-        self.check_user_allowed(username)
-        self._managed_user(username)
+        username = self._managed_name(username)  # as IAM spells it
         record = self._record(username)
         status = record["status"]
         if status == "suspended" and record.get("ticket") == request.ticket:
@@ -205,8 +253,7 @@ class Lifecycle:
 
     def restore(self, username: str, request: RestoreRequest) -> dict:
         """Undo exactly what the suspension did; a new temporary password if console existed."""
-        self.check_user_allowed(username)
-        self._managed_user(username)
+        username = self._managed_name(username)  # as IAM spells it
         record = self._record(username)
         if record["status"] == "active" and record.get("ticket") == request.ticket:
             # A retry of a restore that completed: its password was never seen, so set another.
@@ -243,27 +290,32 @@ class Lifecycle:
         # One round trip for what the checks need: every second counts for a leaver.
         looked = wave({"record": lambda: self.state.get_record(username),
                        "user": lambda: self.iam.get_user(username),
-                       "groups": lambda: self._groups_if_any(username)})
+                       "groups": lambda: self._groups_if_any(username),
+                       # What an earlier attempt removed but could not write in the record.
+                       "earlier": lambda: self.state.audit_events(ticket=request.ticket)})
         record = looked["record"] or {"status": "active", "grants": []}
         if record["status"] == "offboarded":
             if record.get("ticket") == request.ticket:  # a retry of one that completed
-                return self._offboarded(username, record)
+                return self._offboarded(record.get("username", username), record)
             raise NotFound(f"{username} was already offboarded")
         started: dict = {}
         if record["status"] != "offboarding":
-            self._managed_user(username, looked["user"])
+            username = self._managed_user(username, looked["user"])["username"]
             self._managed_groups_of(username, looked["groups"] or [])
             record = {**record, "status": "offboarding", "ticket": request.ticket, "removed": {}}
             # Written beside the first wave, not before it: until the user is deleted, a retry
             # after a failure finds the user and starts again.
             started["record"] = lambda: self.state.put_record(username, record)
-        # else: a retry, which may find the user already deleted and only the record left to write
+        else:  # a retry, which may find the user deleted already and only the record to write
+            username = (looked["user"] or {}).get("username") or record.get("username", username)
 
         def save_progress(removed: dict) -> None:
             self.state.put_record(username, {**record, "removed": removed})
 
         removed, (revoked, pending) = offboard_user(
-            self.iam.client, username, record.get("removed", {}), save_progress,
+            self.iam.client, username, _removed_before(record, [
+                e for e in looked["earlier"] if e["action"] == "offboard"
+                and key(e["username"]) == key(username)]), save_progress,
             revoke=lambda: self.revoker.revoke([username]), alongside=started)
         final = {key: value for key, value in record.items() if key != "saved"}
         final = {**final, "status": "offboarded", "groups": [], "grants": [], "removed": removed,
@@ -272,9 +324,11 @@ class Lifecycle:
         return self._offboarded(username, final)
 
     def _groups_if_any(self, username: str) -> list[str] | None:
+        """None when there is no such user, or none the app may see (outside its path, IAM
+        answers AccessDenied): the user check beside it then answers 404."""
         try:
             return self.iam.groups_of(username)
-        except NotFound:
+        except (NotFound, AccessDenied):
             return None
 
     @staticmethod
@@ -301,8 +355,7 @@ class Lifecycle:
     # time-bound access
     def grant(self, username: str, request: GrantRequest) -> dict:
         """Add to ``request.group`` until now + hours; a schedule takes it away again."""
-        self.check_user_allowed(username)
-        self._managed_user(username)
+        username = self._managed_name(username)  # as IAM spells it
         group = request.group
         limit = self.settings.grant_max_hours.get(group)
         if limit is None:
@@ -360,6 +413,7 @@ class Lifecycle:
         call_log.answer_point()  # what follows a change only builds its answer
         self.check_user_allowed(username)
         user = self._managed_user(username)
+        username = user["username"]
         record = self._record(username)
         details = wave({
             "groups": lambda: self.iam.groups_of(username),
@@ -373,6 +427,8 @@ class Lifecycle:
             "status": "suspended" if record["status"] in ("suspending", "suspended", "restoring")
             else "active",
             "groups": details["groups"],
+            # Shown, never read: their policies are not the service's to read.
+            "unmanaged_groups": self._foreign(details["groups"]),
             "console": details["console"],
             "mfa": details["mfa"],
             "access_keys": details["keys"],
@@ -383,6 +439,22 @@ class Lifecycle:
         if record.get("suspended_until"):
             described["suspended_until"] = record["suspended_until"]
         return described
+
+
+def _removed_before(record: dict, events: list[dict]) -> dict[str, list[str]]:
+    """What earlier attempts removed: in the record, and in the audit events of attempts that
+    failed to write it there (their detail carries it)."""
+    removed: dict[str, set[str]] = {}
+    for found in [record.get("removed", {})] + [
+            (event.get("detail") or {}).get("removed", {}) for event in events]:
+        for kind, ids in found.items():
+            removed.setdefault(kind, set()).update(ids)
+    return {kind: sorted(ids) for kind, ids in removed.items()}
+
+
+def _written_within(record: dict, seconds: int) -> bool:
+    written = datetime.fromisoformat(record.get("at") or "1970-01-01T00:00:00+00:00")
+    return (datetime.now(timezone.utc) - written).total_seconds() < seconds
 
 
 def _sessions(revoked: list[str], pending: dict[str, str]) -> dict:

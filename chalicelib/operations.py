@@ -4,12 +4,14 @@ counted whatever the outcome, with the ticket as the logs' correlation id."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from chalicelib import call_log, callbacks
 from chalicelib.errors import AppError, Conflict, InProgress, NotFound, UpstreamError
 from chalicelib.events import Events
+from chalicelib.identity import key
 from chalicelib.observability import count, logger
 from chalicelib.schemas import TicketRequest, check_username
 from chalicelib.settings import Settings
@@ -44,9 +46,11 @@ class Operations:
         self._work_queue = work_queue
         self._store = DynamoDBPersistenceLayer(table_name=settings.idempotency_table,
                                                boto3_client=dynamodb)
+        # One ticket, one change: the key is the ticket alone, so a second action under it (on
+        # this user or another) is a conflict, never a second change running beside the first.
         self._config = IdempotencyConfig(
-            event_key_jmespath="[action, ticket]",
-            payload_validation_jmespath="[username, request]",
+            event_key_jmespath="ticket",
+            payload_validation_jmespath="[action, username, request]",
             raise_on_no_idempotency_key=True,
             expires_after_seconds=settings.idempotency_ttl,
             lambda_context=_Deadline(settings.operation_timeout),
@@ -54,15 +58,23 @@ class Operations:
 
     def run(self, action: str, username: str, request: TicketRequest,
             work: Callable[[], dict]) -> dict:
+        check_username(username)
+        log = logger()
+        log.set_correlation_id(request.ticket)
+        log.append_keys(action=action, username=username, requested_by=request.requested_by)
+        try:
+            return self._run(action, username, request, work)
+        finally:  # a warm container's next request must not log this one's ticket or requester
+            log.remove_keys(["action", "username", "requested_by"])
+            log.set_correlation_id(None)
+
+    def _run(self, action: str, username: str, request: TicketRequest,
+             work: Callable[[], dict]) -> dict:
         from aws_lambda_powertools.utilities.idempotency import idempotent_function
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyAlreadyInProgressError, IdempotencyPersistenceLayerError,
             IdempotencyValidationError)
 
-        check_username(username)
-        log = logger()
-        log.set_correlation_id(request.ticket)
-        log.append_keys(action=action, username=username, requested_by=request.requested_by)
         if request.callback_url:  # refused before anything is done, not when calling back
             callbacks.check_url(request.callback_url, self.settings.callback_hosts)
         if request.dry_run:
@@ -80,7 +92,7 @@ class Operations:
             outcome["answer"] = answer
             return answer
 
-        payload = {"action": action, "ticket": request.ticket, "username": username,
+        payload = {"action": action, "ticket": request.ticket, "username": key(username),
                    "request": request.model_dump(mode="json")}
         try:
             answer = idempotent_function(
@@ -88,34 +100,48 @@ class Operations:
                 config=self._config, key_prefix=f"{self.settings.app_name}-{self.settings.stage}",
             )(payload=payload)
         except IdempotencyValidationError:
-            raise Conflict(f"ticket {request.ticket} was already used for a different "
-                           f"{action} request; use a new ticket") from None
+            raise self._refused(action, username, request, Conflict(
+                f"ticket {request.ticket} was already used for a different request; use a new "
+                "ticket")) from None
         except IdempotencyAlreadyInProgressError:
-            raise InProgress(f"ticket {request.ticket} is being processed; retry in "
-                           f"{self.settings.operation_timeout} seconds") from None
+            raise self._refused(action, username, request, InProgress(
+                f"ticket {request.ticket} is being processed; retry in "
+                f"{self.settings.operation_timeout} seconds")) from None
         except IdempotencyPersistenceLayerError as error:
             # Only the bookkeeping around the work failed: its own outcome is the answer. The
             # ticket's record stays in progress until operation_timeout, then a retry may run.
             if "answer" in outcome:
-                log.warning("could not record the answer for replays", extra={"error": str(error)})
+                logger().warning("could not record the answer for replays", extra={"error": str(error)})
                 answer = outcome["answer"]
             elif "error" in outcome:
                 raise outcome["error"] from None
             else:
                 raise UpstreamError("the idempotency store failed; retry with the same ticket") from error
+        if not outcome:  # the stored answer of an earlier run: nothing was done this time
+            self._audit_failure(action, username, request, "replayed")
         return {**answer, **secrets}
+
+    def _refused(self, action: str, username: str, request: TicketRequest,
+                 error: AppError) -> AppError:
+        """``error``, audited and counted: a refused attempt is in the trail like any other."""
+        self._audit_failure(action, username, request, f"{_outcome(error)}: {error.message}")
+        count(action, _outcome(error))
+        return error
 
     def _guarded(self, action: str, username: str, request: TicketRequest,
                  work: Callable[[], dict]) -> dict:
         log = logger()
         calls = call_log.Recording()
+        # The lease is this invocation's, not the ticket's: two changes sent at once under one
+        # ticket never both hold the user.
+        owner = uuid.uuid4().hex
         try:
-            self.state.acquire(username, request.ticket, self.settings.operation_timeout)
+            self.state.acquire(username, owner, self.settings.operation_timeout)
             try:
                 with call_log.recording() as calls:
                     answer = work()
             finally:
-                self._release(username, request.ticket)
+                self._release(username, owner)
             public = {k: v for k, v in answer.items() if k not in _SECRET_FIELDS}
             self.events.publish(action, {"username": username, "ticket": request.ticket,
                                          "requested_by": request.requested_by, "result": public})
@@ -205,9 +231,9 @@ class Operations:
         except NotFound:
             return None  # not there yet (onboarding) or not managed (the plan will say so)
 
-    def _release(self, username: str, ticket: str) -> None:
+    def _release(self, username: str, owner: str) -> None:
         try:
-            self.state.release(username, ticket)
+            self.state.release(username, owner)
         except AppError:
             # The lease expires by itself after operation_timeout; the change itself is done.
             logger().warning("could not release the lease", extra={"username": username})

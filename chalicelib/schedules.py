@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.errors import AppError
+from chalicelib.identity import key
 from chalicelib.lifecycle import Lifecycle
 from chalicelib.observability import logger
 from chalicelib.operations import Operations
@@ -91,22 +92,27 @@ class Schedules:
 
 def drift(lifecycle: Lifecycle) -> list[dict]:
     settings, iam = lifecycle.settings, lifecycle.iam
-    records = {r["username"]: r for r in lifecycle.state.records() if r.get("status") != "offboarded"}
+    records = {key(r["username"]): r for r in lifecycle.state.records()
+               if r.get("status") != "offboarded"}
     findings = []
     members: dict[str, list[str]] = {}
     for group in settings.allowed_groups:
         for member in iam.group_members(group):
-            members.setdefault(member["username"], []).append(group)
-            if member["path"] != settings.managed_path or member["username"] not in records:
+            members.setdefault(key(member["username"]), []).append(group)
+            if member["path"] != settings.managed_path or key(member["username"]) not in records:
                 findings.append({"kind": "unmanaged_member", "username": member["username"],
                                  "group": group})
-    for name, record in sorted(records.items()):
+    for canonical, record in sorted(records.items()):
+        name = record["username"]
         expected = set() if record.get("status") != "active" else (
             set(record.get("groups", [])) | {g["group"] for g in record.get("grants", [])})
         try:
             actual = set(iam.groups_of(name))
         except AppError:
-            actual = set(members.get(name, []))
+            actual = set(members.get(canonical, []))
+        for group in sorted(actual - set(settings.allowed_groups)):
+            findings.append({"kind": "unmanaged_group", "username": name, "group": group})
+        actual &= set(settings.allowed_groups)  # the others are reported above, not expected
         if actual != expected:
             findings.append({"kind": "groups_differ", "username": name,
                              "expected": sorted(expected), "actual": sorted(actual)})
@@ -116,6 +122,8 @@ def drift(lifecycle: Lifecycle) -> list[dict]:
 def _describe(finding: dict) -> str:
     if finding["kind"] == "unmanaged_member":
         return f"in {finding['group']}"
+    if finding["kind"] == "unmanaged_group":
+        return f"also in {finding['group']}, which this service does not manage"
     return f"expected {finding['expected'] or 'none'}, found {finding['actual'] or 'none'}"
 
 

@@ -89,6 +89,21 @@ def check_username(username: str) -> str:
     return username
 
 
+# Tickets the service makes itself: a caller's ticket may not claim one, or it could take a
+# schedule's run (or a Slack request's) in advance.
+RESERVED_TICKET_PREFIXES = ("slack:", "schedule:")
+
+
+def parse_caller(model: type[_Body], raw: bytes | str | None) -> _Body:
+    """A REST body: as :func:`parse`, and its ticket must not be one the service makes."""
+    body = parse(model, raw)
+    ticket = getattr(body, "ticket", "")
+    if ticket.lower().startswith(RESERVED_TICKET_PREFIXES):
+        raise BadRequest(f"ticket: {ticket!r} starts with a prefix the service keeps for its own "
+                         f"tickets ({', '.join(RESERVED_TICKET_PREFIXES)}); use your ticket id")
+    return body
+
+
 def parse(model: type[_Body], raw: bytes | str | None) -> _Body:
     """Parse a JSON body into ``model``; any problem is a 400 naming the field to fix."""
     try:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from chalicelib.errors import ConfigurationError
+from chalicelib.identity import key
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _PATH = re.compile(r"^/([\x21-\x7e]+/)?$")
@@ -82,7 +83,8 @@ class Settings:
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
             managed_path=env.get("MANAGED_PATH", "/managed/"),
             allowed_groups=_names(need("ALLOWED_GROUPS")),
-            protected_users=frozenset(_names(env.get("PROTECTED_USERS", ""))),
+            # Compared in canonical form: IAM does not tell "Admin" from "admin".
+            protected_users=frozenset(key(name) for name in _names(env.get("PROTECTED_USERS", ""))),
             root_account_id=need("ROOT_ACCOUNT_ID"),
             child_account_ids=_names(env.get("CHILD_ACCOUNT_IDS", "")),
             state_table=env.get("STATE_TABLE", f"{prefix}-state"),

@@ -10,6 +10,7 @@ from typing import Any
 
 from chalicelib.errors import InProgress
 from chalicelib.iam_gateway import aws_errors
+from chalicelib.identity import key
 
 _RECORD = "STATE"
 _LEASE = "LEASE"
@@ -43,13 +44,13 @@ class StateStore:
         with aws_errors(f"reading the record of {username}"):
             item = self.client.get_item(
                 TableName=self.table,
-                Key=self._item({"pk": f"USER#{username}", "sk": _RECORD}),
+                Key=self._item({"pk": _user(username), "sk": _RECORD}),
                 ConsistentRead=True,
             ).get("Item")
         return self._plain(item) if item else None
 
     def put_record(self, username: str, record: dict) -> dict:
-        values = {**record, "pk": f"USER#{username}", "sk": _RECORD, "entity": "user",
+        values = {**record, "pk": _user(username), "sk": _RECORD, "entity": "user",
                   "username": username, "at": now_iso()}
         with aws_errors(f"writing the record of {username}"):
             self.client.put_item(TableName=self.table, Item=self._item(values))
@@ -61,11 +62,11 @@ class StateStore:
 
     # leases: one change to a user (or to a shared document) at a time
     def acquire(self, username: str, owner: str, seconds: int) -> None:
-        self._acquire(f"USER#{username}", owner, seconds,
+        self._acquire(_user(username), owner, seconds,
                       f"another change to {username} is in progress; retry in a minute")
 
     def release(self, username: str, owner: str) -> None:
-        self._release(f"USER#{username}", owner)
+        self._release(_user(username), owner)
 
     def acquire_lock(self, name: str, owner: str, seconds: int) -> None:
         self._acquire(f"LOCK#{name}", owner, seconds, f"{name} is locked")
@@ -130,7 +131,7 @@ class StateStore:
         at = now_iso()
         event = {"at": at, "action": action, "username": username, "ticket": ticket,
                  "requested_by": requested_by, "result": result}
-        values = {**event, "pk": f"USER#{username}", "sk": f"AUDIT#{at}#{uuid.uuid4().hex[:8]}",
+        values = {**event, "pk": _user(username), "sk": f"AUDIT#{at}#{uuid.uuid4().hex[:8]}",
                   "entity": "audit", "detail": detail or None}
         with aws_errors(f"writing the audit trail of {username}"):
             self.client.put_item(TableName=self.table, Item=self._item(values))
@@ -140,7 +141,7 @@ class StateStore:
         """Events, oldest first: of one user, of one ticket, or (neither) the latest overall."""
         if username:
             items = self._query("pk = :pk AND begins_with(sk, :audit)",
-                                {":pk": f"USER#{username}", ":audit": "AUDIT#"})
+                                {":pk": _user(username), ":audit": "AUDIT#"})
         elif ticket:
             items = self._query_index("by-ticket", "ticket", ticket)
         else:
@@ -163,6 +164,11 @@ class StateStore:
         if newest:
             extra.update(ScanIndexForward=False, PaginationConfig={"MaxItems": newest})
         return self._query("#k = :v", {":v": value}, **extra)
+
+
+def _user(username: str) -> str:
+    """A user's partition: one per person, whatever the spelling a request used."""
+    return f"USER#{key(username)}"
 
 
 def _numbers(value: Any) -> Any:

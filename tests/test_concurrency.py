@@ -121,6 +121,15 @@ ONBOARD = {"username": "pete", "groups": ["ChildDeveloperGroup"], "ticket": "T-1
            "requested_by": "alice", "console": True}
 
 
+def assert_ran_once(trail: list[dict], action: str, ticket: str) -> None:
+    """One change done; every other attempt is in the trail as what it was: refused while the
+    first ran, or a replay of its answer."""
+    assert [(e["action"], e["ticket"]) for e in trail if e["result"] == "ok"] == [(action, ticket)]
+    others = [e["result"] for e in trail if e["result"] != "ok"]
+    assert all(r == "replayed" or r.startswith(f"rejected: ticket {ticket} is being processed")
+               for r in others), others
+
+
 def test_the_same_onboarding_sent_20_times_at_once_runs_once(local_api):
     answers = all_at_once([lambda: local_api("POST", "/users", ONBOARD)] * CALLERS)
 
@@ -132,8 +141,7 @@ def test_the_same_onboarding_sent_20_times_at_once_runs_once(local_api):
     assert len({json.dumps(without_password(a), sort_keys=True) for a in done}) == 1, done
     assert sum("temporary_password" in a for a in done) == 1
     assert managed_users() == ["pete"] and iam_groups("pete") == ["ChildDeveloperGroup"]
-    assert [(e["action"], e["ticket"], e["result"]) for e in audit("pete")] == [
-        ("onboard", "T-1", "ok")]
+    assert_ran_once(audit("pete"), "onboard", "T-1")
     # And after the rush, the same ticket is a replay.
     status, again = local_api("POST", "/users", ONBOARD)
     assert status == 201 and again == without_password(done[0])
@@ -189,7 +197,7 @@ def test_the_same_slack_work_delivered_20_times_at_once_runs_once(client, atomic
         "Sign-in details" in t for t in texts) == len(texts), texts
     assert not [t for t in texts if "Conflict" in t], texts
     assert managed_users() == ["pete"] and iam_groups("pete") == ["ChildDeveloperGroup"]
-    assert [(e["action"], e["result"]) for e in audit("pete")] == [("onboard", "ok")]
+    assert_ran_once(audit("pete"), "onboard", "slack:1.2.3")
 
 
 def check_consistent(username: str, targets: dict[str, list[str]], answers: dict) -> list[dict]:

@@ -2,7 +2,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from chalicelib.errors import Conflict, NotFound, UpstreamError
+from chalicelib.errors import AccessDenied, Conflict, NotFound, UpstreamError
 from chalicelib.iam_gateway import IamGateway, aws_errors
 
 
@@ -12,7 +12,7 @@ def _client_error(code: str) -> ClientError:
 
 @pytest.mark.parametrize("code, error", [
     ("NoSuchEntity", NotFound), ("EntityAlreadyExists", Conflict), ("DeleteConflict", Conflict),
-    ("Throttling", UpstreamError), ("ServiceFailure", UpstreamError), ("AccessDenied", UpstreamError),
+    ("Throttling", UpstreamError), ("ServiceFailure", UpstreamError), ("AccessDenied", AccessDenied),
 ])
 def test_botocore_errors_become_the_apps_errors(code, error):
     with pytest.raises(error) as raised, aws_errors("doing a thing"):

@@ -202,3 +202,52 @@ def test_the_clock_fires_scheduled_handlers_as_the_app_principal(stack):
     assert [list(r) for r in results] == [["report_drift"], ["expire_grants"],
                                           ["restore_due_users"], ["prune_revocations"]]
     assert results[0]["report_drift"]["findings"] == []
+
+
+def test_a_group_the_service_does_not_manage_is_shown_not_read(stack):
+    """The app may not read the policies of a group it does not manage: a person who is also in
+    one is shown with it marked unmanaged, on every read, instead of failing the read for all."""
+    iam = admin(stack, "iam")
+    iam.create_group(GroupName="FinanceGroup")
+    iam.put_group_policy(GroupName="FinanceGroup", PolicyName="finance", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                  "Resource": f"arn:aws:iam::{CHILD}:role/Finance"}]}))
+    assert call(stack, "POST", "/users", {"username": "fiona", "groups": ["ChildDeveloperGroup"],
+                                          "ticket": "GR-1", "requested_by": "alice"})[0] == 201
+    iam.add_user_to_group(UserName="fiona", GroupName="FinanceGroup")
+
+    status, fiona = call(stack, "GET", "/users/fiona")
+    assert status == 200, fiona
+    assert fiona["groups"] == ["ChildDeveloperGroup", "FinanceGroup"]
+    assert fiona["unmanaged_groups"] == ["FinanceGroup"] and fiona["roles"] == [DEV_ROLE]
+    status, listed = call(stack, "GET", "/users")
+    assert status == 200 and "fiona" in [u["username"] for u in listed["users"]], listed
+    status, config = call(stack, "GET", "/users/fiona/aws-config")
+    assert status == 200 and "Finance" not in config["aws_config"], config
+    status, matrix = call(stack, "GET", "/access-matrix")
+    assert status == 200, matrix
+    assert {"username": "fiona", "status": "active", "group": "FinanceGroup", "account": "",
+            "role": "", "managed": False} in matrix["rows"]
+    request = urllib.request.Request(stack["api_url"] + "/access-matrix?format=csv",
+                                     headers={"Authorization": f"Bearer {stack['api_token']}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert "fiona,active,FinanceGroup,,,no" in response.read().decode()
+
+    # A plan refuses exactly as the run does.
+    move = {"groups": ["BreakGlassGroup"], "ticket": "GR-2", "requested_by": "alice"}
+    planned = call(stack, "PUT", "/users/fiona/groups", {**move, "dry_run": True})
+    run = call(stack, "PUT", "/users/fiona/groups", move)
+    assert planned[0] == run[0] == 409, (planned, run)
+    assert planned[1]["Message"] == run[1]["Message"] and "FinanceGroup" in run[1]["Message"]
+
+
+@pytest.mark.parametrize("route", ["offboard", "suspend", "restore"])
+def test_unknown_and_unmanaged_users_are_404_not_an_aws_error(stack, route):
+    admin(stack, "iam").create_user(UserName=f"outsider-{route}")  # at path /: not the app's
+    for name in ("nobody-at-all", f"outsider-{route}"):
+        status, answer = call(stack, "POST", f"/users/{name}/{route}",
+                              {"ticket": f"UK-{route}-{name}", "requested_by": "alice"})
+        assert status == 404, (name, answer)
+        assert "retry" not in answer["Message"]
+        assert call(stack, "GET", f"/users/{name}")[0] == 404
+    admin(stack, "iam").get_user(UserName=f"outsider-{route}")  # untouched

@@ -236,19 +236,21 @@ def test_every_documented_route_answers_as_documented(api):
 
     by_user = call("GET", "/audit", query={"username": "pete"}, status=200).json["events"]
     assert [(e["action"], e["result"]) for e in by_user] == [
-        ("onboard", "ok"), ("move", "ok"), ("suspend", "planned"), ("suspend", "ok"),
-        ("restore", "ok")]
+        ("onboard", "ok"), ("onboard", "replayed"),
+        ("onboard", "rejected: ticket T-1 was already used for a different request; use a new "
+                    "ticket"),
+        ("move", "ok"), ("suspend", "planned"), ("suspend", "ok"), ("restore", "ok")]
     by_ticket = call("GET", "/audit", query={"ticket": "T-1"}, status=200).json["events"]
-    assert [(e["action"], e["ticket"]) for e in by_ticket] == [("onboard", "T-1")]
+    assert [(e["action"], e["ticket"]) for e in by_ticket] == [("onboard", "T-1")] * 3
 
     rows = call("GET", "/access-matrix", status=200).json["rows"]
     assert {"username": "pete", "status": "active", "group": "BreakGlassGroup",
-            "account": "222233334444", "role": "BreakGlassRole"} in rows
+            "account": "222233334444", "role": "BreakGlassRole", "managed": True} in rows
     csv = call("GET", "/access-matrix", query={"format": "csv"}, status=200)
     assert csv.headers["Content-Type"] == "text/csv"
     lines = csv.body.decode().splitlines()
-    assert lines[0] == "username,status,group,account,role"
-    assert "pete,active,BreakGlassGroup,222233334444,BreakGlassRole" in lines
+    assert lines[0] == "username,status,group,account,role,managed"
+    assert "pete,active,BreakGlassGroup,222233334444,BreakGlassRole,yes" in lines
 
     offboarded = call("POST", "/users/{username}/offboard", username="pete", status=200, body={
         "ticket": "T-5", "requested_by": "alice"}).json

@@ -333,7 +333,7 @@ def test_the_same_work_twice_runs_once_and_never_shows_the_password_again(slack,
     assert "never stored" in everything_in(again[0])
     assert again[1]["text"] == "pete onboarded"
     events = bootstrap.services().lifecycle.state.audit_events("pete")
-    assert [(e["action"], e["result"]) for e in events] == [("onboard", "ok")]
+    assert [(e["action"], e["result"]) for e in events] == [("onboard", "ok"), ("onboard", "replayed")]
 
 
 def test_status_is_posted_only_to_the_requester(api, slack, poller, catcher):

@@ -68,3 +68,14 @@ def test_a_forged_command_is_refused_by_the_deployed_route(stack):  # noqa: F811
     body = command_body("status slackpete", user_id=USER, response_url="http://127.0.0.1:9/")
     headers = sign("not-the-secret", body)
     assert post(stack["api_url"] + "/slack/commands", body, headers)[0] == 401
+
+
+def test_a_change_to_an_unknown_user_is_answered_once_and_not_retried(stack):  # noqa: F811
+    """A 404 is final: the requester is told, and the queue does not deliver it again."""
+    with ResponseCatcher() as catcher:
+        body = command_body("suspend nobody-here", user_id=USER, response_url=catcher.url())
+        assert send(stack, "/slack/commands", body)[0] == 200
+        answer = catcher.next(timeout=60)
+        assert "no managed user named nobody-here" in json.dumps(answer), answer
+        with pytest.raises(Exception):  # no retry: nothing more is posted
+            catcher.next(timeout=5)
