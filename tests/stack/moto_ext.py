@@ -7,6 +7,8 @@ Applied in the process that runs moto (the in-process mock or the threaded serve
    actions, so a policy scoped to ``user/managed/*`` would deny everything. Each request is given
    the ARN AWS would authorize against (the service authorization reference's resource type).
 2. IAM operations moto does not implement but a complete offboarding calls (moto_iam_extras).
+3. IAM user, group and role names compared without regard to case, as AWS does (moto_iam_case):
+   a request naming "PETE" is authorized against, and acts on, the stored user "pete".
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from moto.iam.responses import IamResponse
 from moto.secretsmanager.responses import SecretsManagerResponse
 from moto.sqs.responses import SQSResponse
 
-from tests.stack import moto_iam_extras
+from tests.stack import moto_iam_case, moto_iam_extras
 
 _applied = False
 _lock = threading.Lock()
@@ -118,6 +120,7 @@ def apply() -> None:
         SQSResponse._determine_resource = _sqs_resource  # type: ignore[method-assign]
         EventsHandler._determine_resource = _events_resource  # type: ignore[attr-defined]
         moto_iam_extras.apply()
+        moto_iam_case.apply()
         _applied = True
 
 
