@@ -78,7 +78,10 @@ def verify(secret: str, timestamp: str, body: bytes, signature: str,
     if not (isinstance(timestamp, str) and timestamp.isascii() and timestamp.isdigit()
             and isinstance(signature, str)):
         return False
-    if abs((time.time() if now is None else now) - int(timestamp)) > tolerance:
+    try:
+        if abs((time.time() if now is None else now) - int(timestamp)) > tolerance:
+            return False
+    except (OverflowError, ValueError):  # too big for a float (or for int(): 4300 digits)
         return False
     expected = sign(secret, timestamp, body).encode()
     return hmac.compare_digest(expected, signature.encode("utf-8", "replace"))

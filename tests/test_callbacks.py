@@ -157,6 +157,15 @@ def test_verify_refuses_malformed_input(timestamp, signature):
     assert verify(SECRET, timestamp, b"{}", signature, now=1700000000) is False
 
 
+@pytest.mark.parametrize("timestamp", ["9" * 400, "1" + "0" * 5000],
+                         ids=["too big for a float", "too long for int()"])
+def test_verify_refuses_an_oversized_timestamp(timestamp):
+    signature = sign(SECRET, timestamp, b"{}")  # signed right: only the timestamp is wrong
+    assert verify(SECRET, timestamp, b"{}", signature) is False
+    assert verify(SECRET, timestamp, b"{}", signature, now=1700000000.5) is False
+    assert verify(SECRET, timestamp, b"{}", signature, now=1700000000) is False
+
+
 def test_a_failed_attempt_is_retried_with_the_same_delivery_id(receiver):
     receiver.fail(1)
     harness = Harness()

@@ -38,9 +38,12 @@ DRY_RUN = "--dry-run"
 MODELS = {"onboard": OnboardRequest, "move": MoveRequest, "suspend": SuspendRequest,
           "restore": RestoreRequest, "offboard": OffboardRequest, "grant": GrantRequest}
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# ASCII digits only: \d would take any script's digits, which the date parser then refuses.
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Slack sends an address typed in a command as <mailto:a@b.c|a@b.c> when it links it.
-_MAILTO = re.compile(r"^<mailto:([^|>]+)(\|[^>]*)?>$")
+_MAILTO = re.compile(r"<mailto:([^|<>]+)(?:\|([^<>]*))?>")
+# Any of Slack's markup: <target> or <target|label> (links, mentions, channels, user groups).
+_MARKUP = re.compile(r"<([^|<>]*)(?:\|([^<>]*))?>")
 
 
 class Usage(Exception):
@@ -63,18 +66,18 @@ class Command:
         return self.verb not in OPEN_VERBS
 
 
-def verb_of(text: str) -> str:
-    words = text.split()
-    return words[0].lower() if words else "help"
-
-
 def parse_command(text: str) -> Command:
-    words = [_unlink(word) for word in text.split()]
-    verb = words[0].lower() if words else "help"
-    args = [word for word in words[1:] if not _is_dry_run(word)]
+    """The command ``text`` means. Its verb is what the edge authorizes, so it is only ever the
+    first word as typed (in any case); a Usage names the verb only when the text has one."""
+    words = text.split()
+    verb = _as_verb(words[0]) if words else "help"
+    if verb is None:
+        linked = _linked_verb(text)
+        if linked:  # named, so that the edge refuses it to a member not listed
+            raise Usage(linked, f"type `{linked}` as plain text, not as a link or mention")
+        raise Usage(None, f"there is no verb {words[0].lower()!r}")
+    args = [_unlink(word) for word in words[1:] if not _is_dry_run(word)]
     dry_run = len(args) < len(words) - 1
-    if verb not in VERBS:
-        raise Usage(None, f"there is no verb {verb!r}")
     if verb == "help":
         topic = args[0].lower() if args else ""
         return Command("help", fields={"verb": topic if topic in VERBS else ""})
@@ -93,9 +96,31 @@ def _is_dry_run(word: str) -> bool:
     return word.lower().replace("\u2014", "--").replace("\u2013", "--") == DRY_RUN
 
 
+def _as_verb(word: str) -> str | None:
+    # ASCII first: lower() turns some other letters into ASCII ones (the Kelvin sign into k).
+    return word.lower() if word.isascii() and word.lower() in VERBS else None
+
+
+def _linked_verb(text: str) -> str | None:
+    """The verb Slack's markup at the start of ``text`` shows or points to (a link, mention,
+    channel or user group). It is never taken as the verb: what the member sees may not be what
+    the markup holds, and the only verb authorized is the one typed."""
+    linked = _MARKUP.match(text.lstrip())
+    for part in linked.groups() if linked else ():
+        shown = (part or "").removeprefix("mailto:").lstrip("@#!").split()
+        if shown and _as_verb(shown[0]):
+            return _as_verb(shown[0])
+    return None
+
+
 def _unlink(word: str) -> str:
-    linked = _MAILTO.match(word)
-    return linked.group(1) if linked else word
+    """An address Slack linked, as typed. A link whose label shows another address than it holds
+    was written by hand: it stays as it is (and is refused as an email) rather than taking an
+    address the member did not see."""
+    linked = _MAILTO.fullmatch(word)
+    if linked and linked.group(2) in (None, linked.group(1)):
+        return linked.group(1)
+    return word
 
 
 def _check_username(verb: str, username: str) -> None:
@@ -129,7 +154,7 @@ def _move(verb: str, rest: list[str]) -> dict:
 def _suspend(verb: str, rest: list[str]) -> dict:
     fields: dict = {}
     if rest and rest[0].lower() == "until":
-        if len(rest) < 2 or not _DATE.match(rest[1]):
+        if len(rest) < 2 or not _DATE.fullmatch(rest[1]):
             raise Usage(verb, "`until` takes a date as YYYY-MM-DD")
         fields["until"] = rest[1]
         rest = rest[2:]
@@ -142,9 +167,13 @@ def _grant(verb: str, rest: list[str]) -> dict:
     if len(rest) < 3:
         raise Usage(verb, "name the group, the number of hours and a reason")
     group, hours, reason = rest[0], rest[1], rest[2:]
-    if not hours.isdigit():
-        raise Usage(verb, f"hours must be a whole number, not {hours!r}")
-    return {"group": group, "hours": int(hours), "reason": " ".join(reason)}
+    # ASCII digits: isdigit() is also true of "²" (which int() refuses) and of other scripts'.
+    if not (hours.isascii() and hours.isdigit()):
+        raise Usage(verb, f"hours must be a whole number written with 0-9, not {hours!r}")
+    # More digits than int() reads (4300) are as out of range as 721: the model says its limit.
+    digits = hours.lstrip("0") or "0"
+    number = int(digits) if len(digits) <= 9 else 10**9
+    return {"group": group, "hours": number, "reason": " ".join(reason)}
 
 
 _PARSERS = {"status": _nothing, "onboard": _onboard, "move": _move, "suspend": _suspend,

@@ -38,9 +38,12 @@ def verify(services: Any, raw: bytes, headers: Any) -> None:
     if not timestamp or not signature:
         raise Unauthorized("send X-Slack-Signature and X-Slack-Request-Timestamp as Slack does")
     secret = services.secrets.get(services.settings.slack_signing_secret)
+    # Slack sends seconds in ASCII digits (int() would also take "+1" or other scripts' digits);
+    # slack_sdk subtracts it from a float, which too many digits overflow.
+    valid = timestamp.isascii() and timestamp.isdigit()
     try:
-        valid = SignatureVerifier(secret).is_valid(raw, timestamp, signature)
-    except (ValueError, TypeError):  # a timestamp not a number; a signature not ASCII
+        valid = valid and SignatureVerifier(secret).is_valid(raw, timestamp, signature)
+    except (ValueError, TypeError, OverflowError):  # a signature not ASCII; a timestamp too big
         valid = False
     if not valid:
         raise Unauthorized("the Slack signature is not valid or is older than 5 minutes")
@@ -97,13 +100,23 @@ def _command(services: Any, form: dict[str, str]) -> dict | None:
     name = form.get("command") or DEFAULT_COMMAND
     text = form.get("text", "")
     slack_user = form.get("user_id", "")
-    verb = commands.verb_of(text)
-    if verb in commands.VERBS and verb not in commands.OPEN_VERBS \
-            and slack_user not in services.settings.slack_allowed_users:
+
+    def refused(verb: str | None) -> dict | None:
+        """The refusal of ``verb`` to this member, if it changes something and they are not
+        listed; checked on the verb the grammar read, the one the worker would run."""
+        if verb is None or verb in commands.OPEN_VERBS \
+                or slack_user in services.settings.slack_allowed_users:
+            return None
         logger.warning("refused %s to Slack user %s", verb, slack_user)
         return replies.refused(name, verb)
+
     try:
         parsed = commands.parse_command(text)
+    except commands.Usage as usage:  # a change's grammar is explained only to who may use it
+        return refused(usage.verb) or replies.help_text(name, usage.verb or "", usage.problem)
+    if refusal := refused(parsed.verb):
+        return refusal
+    try:
         if parsed.verb == "help":
             return replies.help_text(name, parsed.fields["verb"])
         trigger_id, response_url = form.get("trigger_id", ""), form.get("response_url", "")
