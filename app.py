@@ -32,8 +32,8 @@ def _body(model):  # type: ignore[no-untyped-def]
     return parse_caller(model, app.current_request.raw_body)
 
 
-def _change(action: str, username: str, request, work):  # type: ignore[no-untyped-def]
-    return services().operations.run(action, username, request, work)
+def _change(action: str, username: str, request):  # type: ignore[no-untyped-def]
+    return services().operations.change(action, username, request)
 
 
 @app.route("/health", methods=["GET"])
@@ -46,8 +46,7 @@ def health() -> dict:
 @protected(status=201)
 def create_user() -> dict:
     request = _body(OnboardRequest)
-    return _change("onboard", request.username, request,
-                   lambda: services().lifecycle.onboard(request))
+    return _change("onboard", request.username, request)
 
 
 @app.route("/users", methods=["GET"])
@@ -75,9 +74,7 @@ def get_aws_config(username: str):  # type: ignore[no-untyped-def]
 
 def _user_change(action: str, username: str, model):  # type: ignore[no-untyped-def]
     """A change to one user: the lifecycle method named ``action``, run once per ticket."""
-    request = _body(model)
-    operation = getattr(services().lifecycle, action)
-    return _change(action, username, request, lambda: operation(username, request))
+    return _change(action, username, _body(model))
 
 
 @app.route("/users/{username}/groups", methods=["PUT"], content_types=JSON)

@@ -18,6 +18,7 @@ class Call:
     operation: str
     start: float
     end: float
+    retries: int = 0  # attempts after the first (throttled or failed ones)
 
 
 class Timeline:
@@ -36,10 +37,12 @@ class Timeline:
         if self.latency:
             time.sleep(self.latency)
 
-    def _after(self, model, context, http_response=None, **_):  # type: ignore[no-untyped-def]
+    def _after(self, model, context, http_response=None, parsed=None, **_):  # type: ignore[no-untyped-def]
         if http_response is not None and http_response.raw is None:
             return  # answered by a dry run, never sent
-        call = Call(model.name, context.get("bench_start", time.perf_counter()), time.perf_counter())
+        retries = (parsed or {}).get("ResponseMetadata", {}).get("RetryAttempts", 0)
+        call = Call(model.name, context.get("bench_start", time.perf_counter()), time.perf_counter(),
+                    retries)
         with self._lock:
             self.calls.append(call)
 

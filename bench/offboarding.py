@@ -1,13 +1,17 @@
 """Time to revoke: offboarding a user with every kind of dependent object, with two child
 accounts, on the local stack (IAM enforced, the app as its own principal), each AWS call delayed
 by a fixed latency; beside a plain sequential implementation of the same steps, in the same run.
-Also: 100 people offboarded at once beside a sequential loop over them."""
+Also: 100 people offboarded at once beside a sequential loop over them, and 100 at once with IAM
+throttled as AWS throttles it, beside the time the rate alone sets.
+
+``python -m bench.offboarding throttled`` runs the throttled row alone."""
 
 from __future__ import annotations
 
 import json
 import os
 import statistics
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -15,12 +19,17 @@ from typing import Any
 import boto3
 
 from bench.aws_timeline import Timeline, depths
-from tests.iam_objects import give_every_dependent
+from tests.iam_objects import give_every_dependent, left_in_iam
+from tests.stack import moto_throttle
 from tests.stack.local import PROJECT, REGION, LocalStack
 
 CHILDREN = ("222233334444", "333344445555")
 ACCESS = {"RemoveUserFromGroup", "UpdateAccessKey", "DeleteLoginProfile", "PutRolePolicy"}
 ROLES = ("DeveloperRole", "BreakGlassRole")
+# IAM publishes no rate; about 10 requests per second per account is what it allows.
+IAM_RATE = 10.0
+# How far above the time the rate alone sets a throttled burst may take.
+THROTTLED_TARGET = 1.3
 
 
 class Bench:
@@ -175,6 +184,7 @@ def run(latency_ms: float = 50, repeats: int = 3, bulk: int = 100) -> list[tuple
                      f"the offboarding itself: {a_total:,.0f} ms ({p_ms / a_total:.2f}x)"))
         if bulk:
             rows.append(bulk_row(bench, latency_ms, bulk))
+            rows.append(throttled_row(bench, latency_ms, bulk))
         return rows
     finally:
         bench.stack.stop()
@@ -205,6 +215,65 @@ def bulk_row(bench: Bench, latency_ms: float, count: int) -> tuple[str, str, str
             f"sequential loop: {1 / per_person:.2f} people/s ({(1 / per_person) and (count / parallel) * per_person:.1f}x)")
 
 
+def throttled_row(bench: Bench, latency_ms: float, count: int) -> tuple[str, str, str]:
+    """``count`` offboardings at once against IAM throttled per account at IAM_RATE (a bucket
+    of as many tokens): every change must succeed and leave nothing, at close to the rate."""
+    names = [f"thr{i:03d}" for i in range(count)]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(bench.person, names))
+
+    def offboard(name: str) -> bool:
+        try:
+            bench.offboard_app(name)
+            return True
+        except Exception:  # noqa: BLE001 - counted: a failed change is the figure's failure
+            return False
+
+    moto_throttle.reset_counts()
+    moto_throttle.set_rate("iam", IAM_RATE)
+    bench.timeline.reset()
+    bench.timeline.latency = bench.latency
+    start = time.perf_counter()
+    try:
+        with ThreadPoolExecutor(max_workers=25) as pool:
+            done = list(pool.map(offboard, names))
+        elapsed = time.perf_counter() - start
+    finally:
+        bench.timeline.latency = 0
+        moto_throttle.off("iam")
+    accounts = moto_throttle.counts("iam")
+    # Each account's bucket serves IAM_RATE requests a second: the busiest one sets the pace.
+    served = max(account["served"] for account in accounts.values())
+    throttled = sum(account["throttled"] for account in accounts.values())
+    bound = served / IAM_RATE
+    failed = done.count(False)
+    most_retries = max((call.retries for call in bench.timeline.calls), default=0)
+    left = left_in_iam(bench.admin_iam, names)
+    ratio = elapsed / bound
+    verdict = "met" if ratio <= THROTTLED_TARGET and not failed and not left else "not met"
+    return (f"bulk offboarding of {count} people at once, IAM throttled at {IAM_RATE:.0f} requests/s "
+            f"per account ({latency_ms:.0f} ms per call)",
+            f"{elapsed:.1f} s, {count - failed} of {count} done, {failed} failed, "
+            f"{len(left)} left in IAM; {throttled} requests throttled, at most {most_retries} "
+            "retries for one call",
+            f"bound set by the rate: {served} IAM calls in the busiest account / "
+            f"{IAM_RATE:.0f} per s = {bound:.1f} s; {ratio:.2f}x (target at most "
+            f"{THROTTLED_TARGET}x: {verdict})")
+
+
+def run_throttled(latency_ms: float = 50, count: int = 100) -> tuple[str, str, str]:
+    bench = Bench(Timeline(), latency_ms / 1000)
+    try:
+        return throttled_row(bench, latency_ms, count)
+    finally:
+        bench.stack.stop()
+
+
 if __name__ == "__main__":
-    for row in run(bulk=int(os.environ.get("BENCH_BULK", "100"))):
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    count = int(os.environ.get("BENCH_BULK", "100"))
+    rows = [run_throttled(count=count)] if sys.argv[1:] == ["throttled"] else run(bulk=count)
+    for row in rows:
         print(" | ".join(row))

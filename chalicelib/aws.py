@@ -1,4 +1,4 @@
-"""The single factory of boto3 sessions and clients: lazy, cached, standard retry mode.
+"""The single factory of boto3 sessions and clients: lazy, cached, adaptive retry mode.
 
 boto3 is imported on first use, not at import time, so a cold start that serves /health or
 rejects a bad token never pays for it.
@@ -12,7 +12,13 @@ from typing import Any
 
 from chalicelib import call_log
 
-RETRIES = {"mode": "standard", "max_attempts": 5}
+# IAM throttles per account (about 10 requests per second; no published rate) and a burst of
+# offboardings sends far more. Adaptive mode adds a client-side rate limiter to standard retries:
+# after the first Throttling, the client (one per account and service, shared by the container's
+# threads) sends at the rate the account takes rather than retrying blindly. 8 retries (9
+# attempts): with several containers at once, the rare call throttled 5 times still succeeds,
+# and the longest backoff (1+2+4+8+16+20+20+20 s) stays within the Lambda timeout of 120 s.
+RETRIES = {"mode": "adaptive", "max_attempts": 8}
 # Refresh a child account's credentials this long before they expire.
 _REFRESH_MARGIN = 300
 

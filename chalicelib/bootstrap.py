@@ -47,7 +47,7 @@ def build(settings: Settings | None = None, clients: AwsClients | None = None,
     lifecycle = Lifecycle(settings, IamGateway(clients.root("iam")), state, revoker, clock)
     events = Events(clients.root("events"), settings.event_bus, settings.app_name)
     work_queue = WorkQueue(functools.partial(clients.root, "sqs"), settings.work_queue)
-    operations = Operations(settings, state, clients.root("dynamodb"), events, lifecycle.describe,
+    operations = Operations(settings, state, clients.root("dynamodb"), events, lifecycle,
                             work_queue)
     secrets = SecretsStore(clients.root("secretsmanager"), settings.secret_max_age)
     webhook = (lambda: secrets.get(settings.drift_webhook_secret)) \

@@ -1,30 +1,81 @@
 """The lifecycle operations. Nothing here knows of Chalice, Slack or boto3: gateways do the AWS work.
 
-Every operation is resumable: it first writes in the user's record what it is about to do (and
-what it must remember, such as the groups before a suspension), then converges AWS on the target
-state with steps that tolerate being done already, then records the result. A retry after a
-failure halfway therefore finishes the job instead of starting another.
+Each operation reads what it needs in one wave (a :class:`Snapshot`), decides with the checks
+below over that snapshot, acts in as few waves as the data allows, and builds its answer from
+the snapshot and what it did. Every operation is resumable: it writes in the user's record what
+it is doing beside the first changes (before them where a failure halfway would lose a memory,
+as a suspension's), with steps that tolerate being done already, so a retry with the same
+ticket finishes the job instead of starting another.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from chalicelib import access_map, call_log
-from chalicelib.errors import AccessDenied, BadRequest, Conflict, Forbidden, NotFound
+from chalicelib.errors import AccessDenied, AppError, BadRequest, Conflict, Forbidden, NotFound
 from chalicelib.iam_gateway import IamGateway
 from chalicelib.identity import key
-from chalicelib.offboarding import offboard_user
+from chalicelib.offboarding import list_dependents, offboard_user, targets
 from chalicelib.passwords import temporary_password
+from chalicelib.revocation import Revocation, Revoker
 from chalicelib.schemas import (GrantRequest, MoveRequest, OffboardRequest, OnboardRequest,
-                                RestoreRequest, SuspendRequest, check_username)
+                                RestoreRequest, SuspendRequest, TicketRequest, check_username)
 from chalicelib.settings import Settings
 from chalicelib.state_store import StateStore
-from chalicelib.revocation import Revoker
 from chalicelib.waves import wave
+
+_SUSPENDED = ("suspending", "suspended", "restoring")
+
+
+@dataclass
+class Snapshot:
+    """What one operation read about one person, in one wave, before deciding anything."""
+
+    username: str  # as the request named them
+    user: dict | None = None  # GetUser: None when missing or not the service's to see
+    record: dict | None = None
+    groups: list[str] | None = None  # None: not read, or no such user
+    keys: list[dict] | None = None  # id and status
+    console: bool | None = None
+    mfa: bool | None = None
+    # each managed group that exists -> the policy documents that apply to it
+    access: dict[str, list[dict]] = field(default_factory=dict)
+    dependents: dict[tuple, list[str]] = field(default_factory=dict)  # offboarding's lists
+    earlier: list[dict] = field(default_factory=list)  # the ticket's audit events (offboarding)
+    # a revocation begun beside the reads (suspend, offboard): committed or abandoned
+    revocation: Revocation | None = None
+
+    def abandon(self) -> None:
+        """Let go what the reads took (a revocation's locks) when no change follows."""
+        if self.revocation is not None:
+            self.revocation.abandon()
+
+    @property
+    def name(self) -> str:
+        """The name as IAM spells it (the record's, once the user is gone)."""
+        if self.user:
+            return self.user["username"]
+        return (self.record or {}).get("username") or self.username
+
+    @property
+    def state(self) -> dict:
+        return self.record or {"status": "active", "grants": []}
+
+
+# What each operation reads in its first wave.
+READS: dict[str, tuple[str, ...]] = {
+    "onboard": ("user", "record", "access"),
+    "move": ("user", "record", "groups", "keys", "console", "mfa", "access"),
+    "suspend": ("user", "record", "groups", "keys", "console", "mfa", "revocation"),
+    "restore": ("user", "record", "keys", "console", "mfa", "access"),
+    "grant": ("user", "record", "groups", "keys", "console", "mfa", "access"),
+    "offboard": ("user", "record", "groups", "dependents", "earlier", "revocation"),
+    "describe": ("user", "record", "groups", "keys", "console", "mfa", "access"),
+}
 
 
 class Lifecycle:
@@ -36,61 +87,86 @@ class Lifecycle:
         self.revoker = revoker
         self.clock = clock
 
-    # guard rails
+    # reading
+    def read(self, action: str, username: str, request: TicketRequest | None = None) -> Snapshot:
+        """The snapshot ``action`` decides on, read in one wave. A name that is not valid or is
+        protected is refused before anything is read."""
+        self.check_user_allowed(username)
+        wanted = READS[action]
+        reads: dict[str, Callable[[], Any]] = {
+            "user": lambda: self.iam.get_user(username),
+            "record": lambda: self.state.get_record(username),
+            "groups": lambda: _visible(lambda: self.iam.groups_of(username)),
+            "keys": lambda: _visible(lambda: self.iam.access_keys(username)),
+            "console": lambda: _visible(lambda: self.iam.has_login_profile(username)),
+            "mfa": lambda: _visible(lambda: bool(self.iam.mfa_devices(username))),
+            "access": lambda: self.iam.group_access(self.settings.allowed_groups),
+            "earlier": lambda: self.state.audit_events(ticket=request.ticket) if request else [],
+            # What a revocation writes over depends on nothing: read now, it writes sooner.
+            "revocation": lambda: self.revoker.begin(),
+        }
+        tasks = {name: task for name, task in reads.items() if name in wanted}
+        listings = list_dependents(self.iam.client, username) if "dependents" in wanted else {}
+        named = {f"list:{i}": listing for i, listing in enumerate(listings)}
+        tasks.update({name: listings[listing] for name, listing in named.items()})
+        found = wave(tasks)
+        return Snapshot(
+            username=username, user=found.get("user"), record=found.get("record"),
+            groups=found.get("groups"), keys=found.get("keys"), console=found.get("console"),
+            mfa=found.get("mfa"), access=found.get("access") or {},
+            dependents={listing: found[name] for name, listing in named.items()},
+            earlier=found.get("earlier") or [], revocation=found.get("revocation"))
+
+    # checks: functions of the snapshot
     def check_user_allowed(self, username: str) -> None:
         check_username(username)
         if key(username) in self.settings.protected_users:  # IAM names ignore case; so does this
             raise Forbidden(f"{username} is a protected user; this service does not change it")
 
-    def _check_groups(self, groups: list[str]) -> None:
+    def _managed(self, snap: Snapshot) -> dict:
+        """The user if the service manages it. Its ``username`` is the name as IAM spells it,
+        which may differ in case from the request's: operations act, record and revoke under
+        that spelling."""
+        user = snap.user
+        if not user or user["path"] != self.settings.managed_path:
+            raise NotFound(f"no managed user named {snap.username}")
+        self.check_user_allowed(user["username"])
+        return user
+
+    def _check_groups(self, groups: list[str], snap: Snapshot) -> None:
         refused = sorted(set(groups) - set(self.settings.allowed_groups))
         if refused:
             raise Forbidden(
                 f"group(s) {', '.join(refused)} are not managed by this service; "
                 f"allowed: {', '.join(self.settings.allowed_groups)}"
             )
-        missing = [group for group in groups if not self.iam.group_exists(group)]
+        missing = [group for group in groups if group not in snap.access]
         if missing:
             raise BadRequest(f"group(s) {', '.join(missing)} do not exist in the root account")
-
-    def _managed_user(self, username: str, user: dict | None | object = ...) -> dict:
-        """The user if the app manages it (``user``: already read, or None for missing). Its
-        ``username`` is the name as IAM spells it, which may differ in case from the request's:
-        the operations act on, record and revoke under that spelling."""
-        user = self.iam.get_user(username) if user is ... else user
-        if not isinstance(user, dict) or user["path"] != self.settings.managed_path:
-            raise NotFound(f"no managed user named {username}")
-        self.check_user_allowed(user["username"])
-        return user
-
-    def _managed_name(self, username: str) -> str:
-        self.check_user_allowed(username)
-        return self._managed_user(username)["username"]
-
-    def _record(self, username: str) -> dict:
-        return self.state.get_record(username) or {"status": "active", "grants": []}
 
     def _foreign(self, groups: list[str]) -> list[str]:
         """The groups among ``groups`` that this service does not manage (nor may read)."""
         return sorted(set(groups) - set(self.settings.allowed_groups))
 
-    def _managed_groups_of(self, username: str, groups: list[str] | None = None) -> list[str]:
-        groups = self.iam.groups_of(username) if groups is None else groups
+    def _managed_groups(self, name: str, groups: list[str]) -> list[str]:
         foreign = self._foreign(groups)
         if foreign:
             raise Conflict(
-                f"{username} is also in group(s) {', '.join(foreign)}, which this service does "
+                f"{name} is also in group(s) {', '.join(foreign)}, which this service does "
                 "not manage; remove them there by hand, then retry"
             )
         return groups
 
     # what a set of groups gives
-    def roles_for(self, groups: list[str]) -> list[str]:
+    def roles(self, groups: list[str] | set[str], access: dict[str, list[dict]]) -> list[str]:
         """The roles the managed ones of ``groups`` let their members assume. The policies of a
-        group the service does not manage are not its to read (its role may not)."""
-        managed = [group for group in groups if group in self.settings.allowed_groups]
-        documents = [doc for group in managed for doc in self.iam.group_policy_documents(group)]
+        group the service does not manage are not its to read."""
+        documents = [doc for group in sorted(groups) if group in self.settings.allowed_groups
+                     for doc in access.get(group, [])]
         return access_map.assumable_roles(documents)
+
+    def roles_for(self, groups: list[str]) -> list[str]:
+        return self.roles(groups, self.iam.group_access(self.settings.allowed_groups))
 
     def aws_config(self, username: str, roles: list[str]) -> str:
         return access_map.aws_config(
@@ -100,27 +176,24 @@ class Lifecycle:
 
     def aws_config_of(self, username: str) -> dict:
         """The ``~/.aws/config`` text of the roles the user's groups reach now, and its profiles."""
-        username = self._managed_name(username)
-        roles = self.roles_for(self.iam.groups_of(username))
-        return {"username": username, "aws_config": self.aws_config(username, roles),
+        snap = self.read("describe", username)
+        name = self._managed(snap)["username"]
+        roles = self.roles(snap.groups or [], snap.access)
+        return {"username": name, "aws_config": self.aws_config(name, roles),
                 "profiles": access_map.profiles(roles, self.settings.mfa_roles)}
 
-    def _roles_before(self, record: dict, groups: list[str] | None = None) -> list[str]:
-        """What an active user reached before a change: through ``groups`` (read from IAM by the
-        change) and through the groups and grants of the record, which still name what an
-        attempt that failed halfway already took away. Read before the change's first write."""
-        held = set(groups or []) & set(self.settings.allowed_groups)
-        recorded = set(record.get("groups", [])) | {g["group"] for g in record.get("grants", [])}
-        documents = [doc for group in sorted(held)
-                     for doc in self.iam.group_policy_documents(group)]
-        for group in sorted((recorded & set(self.settings.allowed_groups)) - held):
-            with contextlib.suppress(NotFound):  # deleted since: it reaches nothing
-                documents += self.iam.group_policy_documents(group)
-        return access_map.assumable_roles(documents)
+    def _roles_before(self, snap: Snapshot, groups: list[str] | None = None) -> list[str]:
+        """What an active user reached before a change: through ``groups`` (as the snapshot
+        read them) and through the groups and grants of the record, which still name what an
+        attempt that failed halfway already took away."""
+        record = snap.state
+        held = set(groups or []) | set(record.get("groups", [])) | {
+            g["group"] for g in record.get("grants", [])}
+        return self.roles(held, snap.access)  # a group deleted since reaches nothing
 
     def _with_config(self, answer: dict, user: dict, before: list[str]) -> dict:
-        """``answer`` with the config of what ``user`` (described after the change) reaches, and
-        the profiles of the roles reached ``before`` that the change took away."""
+        """``answer`` with the config of what ``user`` reaches after the change, and the
+        profiles of the roles reached ``before`` that the change took away."""
         return {**answer, "aws_config": self.aws_config(user["username"], user["roles"]),
                 "profiles_to_remove": access_map.profiles_to_remove(before, user["roles"])}
 
@@ -129,59 +202,82 @@ class Lifecycle:
         self.iam.set_console_password(username, password, new_user)
         return password
 
+    # the answer: built from what was read and what was done
+    def _view(self, snap: Snapshot, name: str, arn: str, record: dict, groups: list[str],
+              console: bool, keys: list[dict], last_used: dict[str, str | None],
+              mfa: bool | None = None) -> dict:
+        view = {
+            "username": name,
+            "arn": arn,
+            "status": "suspended" if record.get("status") in _SUSPENDED else "active",
+            "groups": sorted(groups),
+            # Shown, never read: their policies are not the service's to read.
+            "unmanaged_groups": self._foreign(groups),
+            "console": console,
+            "mfa": bool(snap.mfa if mfa is None else mfa),
+            "access_keys": [{**k, "last_used": last_used.get(k["id"])} for k in keys],
+            "roles": self.roles(groups, snap.access),
+            "grants": [{"group": g["group"], "expires_at": g["expires_at"]}
+                       for g in record.get("grants", [])],
+        }
+        if record.get("suspended_until"):
+            view["suspended_until"] = record["suspended_until"]
+        return view
+
+    def _last_used(self, keys: list[dict] | None) -> dict[str, Callable[[], Any]]:
+        """Tasks reading each key's last use, for the wave that changes things."""
+        return {f"used:{k['id']}": (lambda k=k: self.iam.last_used(k["id"])) for k in keys or []}
+
+    @staticmethod
+    def _used(results: dict[str, Any]) -> dict[str, str | None]:
+        return {name[5:]: value for name, value in results.items() if name.startswith("used:")}
+
     # operations
-    def onboard(self, request: OnboardRequest) -> dict:
+    def onboard(self, username: str, request: OnboardRequest, snap: Snapshot | None = None) -> dict:
         """Create the user (tagged with the ticket), console login, self-service policy, groups.
 
         A user that exists already is a conflict, except for a retry of this very ticket: an
-        onboarding the record says is in progress (or that failed before its record was
-        written) is finished; one that completed but whose answer was lost (nothing changed the
-        user since, within the idempotency window) is answered again with a new temporary
-        password, as its first one was never seen. Anything else, a suspended user above all,
-        is never onboarded again."""
-        username = request.username
-        self.check_user_allowed(username)
-        self._check_groups(request.groups)
-        looked = wave({"user": lambda: self.iam.get_user(username),
-                       "record": lambda: self.state.get_record(username)})
-        existing, record = looked["user"], looked["record"]
-        if existing is not None and self._completed(request, existing, record):
-            password = self._set_password(username) if request.console else None
-            return self._onboarded(username, password)
-        started = {"status": "onboarding", "ticket": request.ticket,
-                   "groups": sorted(request.groups), "grants": []}
+        onboarding that failed halfway (its record written or not), or one whose answer was lost
+        while nothing changed the user since, within the idempotency window. Either is finished
+        by converging again (a new temporary password, as the first one was never seen).
+        Anything else, a suspended user above all, is never onboarded again."""
+        snap = snap or self.read("onboard", username, request)
+        self._check_groups(request.groups, snap)
+        existing = snap.user
+        if existing is not None:
+            self._check_resumable(request, existing, snap.record)
+        record = {"status": "active", "ticket": request.ticket, "groups": sorted(request.groups),
+                  "grants": []}
         first: dict[str, Callable[[], Any]] = {
-            "record": lambda: self.state.put_record(username, started)}
-        created = existing is None
-        if created:
+            "record": lambda: self.state.put_record(username, record)}
+        if existing is None:
             tags = {"ticket": request.ticket, "requested_by": request.requested_by,
                     "managed_by": self.settings.app_name}
             if request.email:
                 tags["email"] = request.email
             first["user"] = lambda: self.iam.create_user(username, self.settings.managed_path, tags)
-        wave(first)
-
-        current = set() if created else set(self.iam.groups_of(username))
-        tasks = {g: (lambda g=g: self.iam.add_to_group(username, g))
-                 for g in request.groups if g not in current}
+        created = wave(first).get("user") or existing or {}
+        # AddUserToGroup and AttachUserPolicy are no-ops when done already: a resumed
+        # onboarding converges without reading what the first attempt did.
+        tasks: dict[str, Callable[[], Any]] = {
+            f"group:{g}": (lambda g=g: self.iam.add_to_group(username, g)) for g in request.groups}
         tasks["self-service"] = lambda: self.iam.attach_user_policy(
             username, self.settings.self_service_policy_arn)
         if request.console:
-            tasks["password"] = lambda: self._set_password(username, new_user=created)
+            tasks["password"] = lambda: self._set_password(username, new_user=existing is None)
         password = wave(tasks).get("password")
-        self.state.put_record(username, {**started, "status": "active"})
-        return self._onboarded(username, password)
-
-    def _onboarded(self, username: str, password: str | None) -> dict:
-        user = self.describe(username)
+        call_log.answer_point()
+        if existing is not None:  # a resumed onboarding: what else the user has, read once
+            user = self.describe(username)
+        else:
+            user = self._view(snap, username, created["arn"], record, list(request.groups),
+                              request.console, [], {}, mfa=False)
         answer = {"user": user, "aws_config": self.aws_config(username, user["roles"])}
         if password:
             answer["temporary_password"] = password
         return answer
 
-    def _completed(self, request: OnboardRequest, existing: dict, record: dict | None) -> bool:
-        """For a user that exists: False to finish this ticket's onboarding, True when it did
-        complete; anything else is a conflict."""
+    def _check_resumable(self, request: OnboardRequest, existing: dict, record: dict | None) -> None:
         username = request.username
         if existing["username"] != username:
             raise Conflict(f"a user named {existing['username']} already exists; IAM user names "
@@ -189,173 +285,194 @@ class Lifecycle:
         if existing["path"] != self.settings.managed_path or \
                 existing["tags"].get("ticket") != request.ticket:
             raise Conflict(f"a user named {username} already exists")
-        if record is None or (record.get("status") == "onboarding"
-                              and record.get("ticket") == request.ticket):
-            return False
-        if record.get("status") == "active" and record.get("ticket") == request.ticket and \
+        if record is None:
+            return  # created by this ticket, its record not yet written
+        if record.get("ticket") == request.ticket and record.get("status") == "active" and \
                 _written_within(record, self.settings.idempotency_ttl):
-            return True
+            return  # nothing changed the user since this ticket's onboarding
         raise Conflict(f"{username} was onboarded by ticket {request.ticket} already and is "
-                           f"{record.get('status', 'active')} now; change them with the other "
-                           "operations")
+                       f"{record.get('status', 'active')} now; change them with the other "
+                       "operations")
 
-    def move(self, username: str, request: MoveRequest) -> dict:
+    def move(self, username: str, request: MoveRequest, snap: Snapshot | None = None) -> dict:
         """Set the user's managed groups to exactly ``request.groups``."""
-        username = self._managed_name(username)  # as IAM spells it
-        self._check_groups(request.groups)
-        record = self._record(username)
+        snap = snap or self.read("move", username, request)
+        user = self._managed(snap)
+        name = user["username"]
+        self._check_groups(request.groups, snap)
+        record = snap.state
         if record["status"] != "active":
-            raise Conflict(f"{username} is {record['status']}; restore them before moving them")
+            raise Conflict(f"{name} is {record['status']}; restore them before moving them")
+        groups = self._managed_groups(name, snap.groups or [])
         granted = {g["group"] for g in record.get("grants", [])}
-        groups = self._managed_groups_of(username)
         current = set(groups) - granted  # grants end on their own
-        before = self._roles_before(record, groups)
         target = set(request.groups)
-        tasks = {f"+{g}": (lambda g=g: self.iam.add_to_group(username, g)) for g in target - current}
-        tasks.update({f"-{g}": (lambda g=g: self.iam.remove_from_group(username, g))
+        before = self._roles_before(snap, groups)
+        record = {**record, "groups": sorted(target), "ticket": request.ticket}
+        tasks: dict[str, Callable[[], Any]] = {
+            f"+{g}": (lambda g=g: self.iam.add_to_group(name, g)) for g in target - current}
+        tasks.update({f"-{g}": (lambda g=g: self.iam.remove_from_group(name, g))
                       for g in current - target})
-        wave(tasks)
-        self.state.put_record(username, {**record, "groups": sorted(target), "ticket": request.ticket})
-        user = self.describe(username)
-        return self._with_config(user, user, before)
+        done = wave({**tasks, **self._last_used(snap.keys)})
+        # After the change, not beside it: until then the record names the groups a retry of a
+        # move that failed halfway must still count as reached before (profiles_to_remove).
+        self.state.put_record(name, record)
+        call_log.answer_point()
+        now = (set(groups) - (current - target)) | target
+        view = self._view(snap, name, user["arn"], record, sorted(now), bool(snap.console),
+                          snap.keys or [], self._used(done))
+        return self._with_config(view, view, before)
 
-    def suspend(self, username: str, request: SuspendRequest) -> dict:
-        """Remember groups, active keys and console access; then take all of them away."""
-        username = self._managed_name(username)  # as IAM spells it
-        record = self._record(username)
+    def suspend(self, username: str, request: SuspendRequest, snap: Snapshot | None = None) -> dict:
+        """Remember groups, active keys and console access; then take all of them away.
+
+        The memory is written before anything is taken (a failure halfway must not lose what a
+        restore gives back); the removals and the session denies then go together."""
+        snap = snap or self.read("suspend", username, request)
+        user = self._managed(snap)
+        name = user["username"]
+        record = snap.state
         status = record["status"]
-        if status == "suspended" and record.get("ticket") == request.ticket:
-            return self._with_sessions(self.describe(username), record)  # it did complete
-        if status == "suspended" or (status in ("restoring", "offboarding")):
-            raise Conflict(f"{username} is {status}; only an active user can be suspended")
-        if status != "suspending":  # a retry keeps what the first attempt remembered
-            keys = [k["id"] for k in self.iam.access_keys(username) if k["status"] == "Active"]
+        retry = status in ("suspending", "suspended") and record.get("ticket") == request.ticket
+        if not retry and status != "active":
+            raise Conflict(f"{name} is {status}; only an active user can be suspended")
+        groups = snap.groups or []
+        if not retry:
+            keys = [k["id"] for k in snap.keys or [] if k["status"] == "Active"]
             # Time-bound access ends with a suspension and is not given back by a restore.
             granted = {g["group"] for g in record.get("grants", [])} - set(record.get("groups", []))
-            groups = [g for g in self._managed_groups_of(username) if g not in granted]
+            kept = [g for g in self._managed_groups(name, groups) if g not in granted]
             record = {**record, "status": "suspending", "ticket": request.ticket, "grants": [],
-                      "saved": {"groups": groups, "keys": keys,
-                                "console": self.iam.has_login_profile(username)},
+                      "saved": {"groups": kept, "keys": keys, "console": bool(snap.console)},
                       "reason": request.reason,
                       "suspended_until": request.until.isoformat() if request.until else None}
-            self.state.put_record(username, record)
         saved = record["saved"]
-        tasks = {f"group:{g}": (lambda g=g: self.iam.remove_from_group(username, g))
-                 for g in self.iam.groups_of(username)}
-        tasks.update({f"key:{k}": (lambda k=k: self.iam.set_key_status(username, k, "Inactive"))
-                      for k in saved["keys"]})
-        tasks["console"] = lambda: self.iam.delete_login_profile(username)
-        tasks["sessions"] = lambda: self.revoker.revoke([username])
-        revoked, pending = wave(tasks)["sessions"]
-        record = {**record, "status": "suspended", **_sessions(revoked, pending)}
-        self.state.put_record(username, record)
-        return self._with_sessions(self.describe(username), record)
+        remembered = record
+        suspended = {**record, "status": "suspended"}
 
-    def restore(self, username: str, request: RestoreRequest) -> dict:
+        def take_away() -> None:
+            self.state.put_record(name, remembered)
+            # A retry of this ticket finds the record suspended and takes away again: it may
+            # say so beside the removals.
+            tasks: dict[str, Callable[[], Any]] = {
+                f"group:{g}": (lambda g=g: self.iam.remove_from_group(name, g)) for g in groups}
+            tasks.update({f"key:{k}": (lambda k=k: self.iam.set_key_status(name, k, "Inactive"))
+                          for k in saved["keys"]})
+            tasks["console"] = lambda: self.iam.delete_login_profile(name)
+            tasks["record"] = lambda: self.state.put_record(name, suspended)
+            wave(tasks)
+
+        done = wave({"take": take_away, "sessions": lambda: self._revoke(snap, name),
+                     **self._last_used(snap.keys)})
+        revoked, pending = done["sessions"]
+        record = {**suspended, **_sessions(revoked, pending)}
+        if pending:  # owed to an unreachable account: the schedule must find it in the record
+            self.state.put_record(name, record)
+        call_log.answer_point()
+        keys = [{**k, "status": "Inactive" if k["id"] in saved["keys"] else k["status"]}
+                for k in snap.keys or []]
+        view = self._view(snap, name, user["arn"], record, [], False, keys, self._used(done))
+        return _with_sessions(view, record)
+
+    def restore(self, username: str, request: RestoreRequest, snap: Snapshot | None = None) -> dict:
         """Undo exactly what the suspension did; a new temporary password if console existed."""
-        username = self._managed_name(username)  # as IAM spells it
-        record = self._record(username)
-        if record["status"] == "active" and record.get("ticket") == request.ticket:
-            # A retry of a restore that completed: its password was never seen, so set another.
-            password = (self._set_password(username)
-                        if self.iam.has_login_profile(username) else None)
-            answer: dict = {"user": self.describe(username)}
-            if password:
-                answer["temporary_password"] = password
-            return self._with_config(answer, answer["user"], [])  # it started from a suspension
-        if record["status"] not in ("suspended", "restoring"):
-            raise Conflict(f"{username} is {record['status']}; only a suspended user can be restored")
-        if record["status"] == "suspended":
-            record = {**record, "status": "restoring", "ticket": request.ticket}
-            self.state.put_record(username, record)
-        saved = record["saved"]
-        tasks = {f"group:{g}": (lambda g=g: self.iam.add_to_group(username, g)) for g in saved["groups"]}
-        tasks.update({f"key:{k}": (lambda k=k: self.iam.set_key_status(username, k, "Active"))
+        snap = snap or self.read("restore", username, request)
+        user = self._managed(snap)
+        name = user["username"]
+        record = snap.state
+        retry = record.get("ticket") == request.ticket and (
+            record["status"] == "restoring" or (record["status"] == "active" and "restored" in record))
+        if not retry and record["status"] not in ("suspended", "restoring"):
+            raise Conflict(f"{name} is {record['status']}; only a suspended user can be restored")
+        saved = record.get("saved") or record.get("restored") or {}
+        restored = {k: v for k, v in record.items() if k not in (
+            "saved", "reason", "suspended_until", "sessions_revoked_in", "revocation_pending")}
+        # What was given back stays in the record until the next change, so that a retry of
+        # this ticket (the record written beside the changes) gives it back again.
+        record = {**restored, "status": "active", "groups": saved.get("groups", []),
+                  "ticket": request.ticket, "restored": saved}
+        tasks: dict[str, Callable[[], Any]] = {
+            f"group:{g}": (lambda g=g: self.iam.add_to_group(name, g)) for g in saved["groups"]}
+        tasks.update({f"key:{k}": (lambda k=k: self.iam.set_key_status(name, k, "Active"))
                       for k in saved["keys"]})
         if saved["console"]:
-            tasks["password"] = lambda: self._set_password(username)
-        password = wave(tasks).get("password")
-        restored = {key: value for key, value in record.items() if key not in (
-            "saved", "reason", "suspended_until", "sessions_revoked_in", "revocation_pending")}
-        self.state.put_record(username, {**restored, "status": "active", "groups": saved["groups"]})
-        answer = {"user": self.describe(username)}
-        if password:
-            answer["temporary_password"] = password
+            tasks["password"] = lambda: self._set_password(name)
+        tasks["record"] = lambda: self.state.put_record(name, record)
+        done = wave({**tasks, **self._last_used(snap.keys)})
+        call_log.answer_point()
+        keys = [{**k, "status": "Active" if k["id"] in saved["keys"] else k["status"]}
+                for k in snap.keys or []]
+        view = self._view(snap, name, user["arn"], record, saved["groups"],
+                          bool(saved["console"]), keys, self._used(done))
+        answer: dict = {"user": view}
+        if done.get("password"):
+            answer["temporary_password"] = done["password"]
         # A suspension took every group away: before the restore, nothing was reachable.
-        return self._with_config(answer, answer["user"], [])
+        return self._with_config(answer, view, [])
 
-    def offboard(self, username: str, request: OffboardRequest) -> dict:
-        """Delete the user and every object that depends on it; access goes in the first wave."""
-        self.check_user_allowed(username)
-        # One round trip for what the checks need: every second counts for a leaver.
-        looked = wave({"record": lambda: self.state.get_record(username),
-                       "user": lambda: self.iam.get_user(username),
-                       "groups": lambda: self._groups_if_any(username),
-                       # What an earlier attempt removed but could not write in the record.
-                       "earlier": lambda: self.state.audit_events(ticket=request.ticket)})
-        record = looked["record"] or {"status": "active", "grants": []}
+    def offboard(self, username: str, request: OffboardRequest, snap: Snapshot | None = None) -> dict:
+        """Delete the user and every object that depends on it; access and live sessions go
+        in the first wave of changes, the user as soon as nothing depends on it."""
+        snap = snap or self.read("offboard", username, request)
+        record = snap.state
+        name = snap.name
         if record["status"] == "offboarded":
             if record.get("ticket") == request.ticket:  # a retry of one that completed
-                return self._offboarded(record.get("username", username), record)
-            raise NotFound(f"{username} was already offboarded")
-        started: dict = {}
+                return _offboarded(name, record)
+            raise NotFound(f"{snap.username} was already offboarded")
+        first: dict[str, Callable[[], Any]] = {}
         if record["status"] != "offboarding":
-            username = self._managed_user(username, looked["user"])["username"]
-            self._managed_groups_of(username, looked["groups"] or [])
+            name = self._managed(snap)["username"]
+            self._managed_groups(name, snap.groups or [])
             record = {**record, "status": "offboarding", "ticket": request.ticket, "removed": {}}
-            # Written beside the first wave, not before it: until the user is deleted, a retry
+            started = record
+            # Written beside the access wave, not before it: until the user is deleted, a retry
             # after a failure finds the user and starts again.
-            started["record"] = lambda: self.state.put_record(username, record)
-        else:  # a retry, which may find the user deleted already and only the record to write
-            username = (looked["user"] or {}).get("username") or record.get("username", username)
+            first["record"] = lambda: self.state.put_record(name, started)
+        # else: a retry, which may find the user deleted already and only the record to write
+        earlier = [e for e in snap.earlier if e["action"] == "offboard"
+                   and key(e["username"]) == key(name)]
+        ongoing = record
 
         def save_progress(removed: dict) -> None:
-            self.state.put_record(username, {**record, "removed": removed})
+            self.state.put_record(name, {**ongoing, "removed": removed})
 
-        removed, (revoked, pending) = offboard_user(
-            self.iam.client, username, _removed_before(record, [
-                e for e in looked["earlier"] if e["action"] == "offboard"
-                and key(e["username"]) == key(username)]), save_progress,
-            revoke=lambda: self.revoker.revoke([username]), alongside=started)
-        final = {key: value for key, value in record.items() if key != "saved"}
-        final = {**final, "status": "offboarded", "groups": [], "grants": [], "removed": removed,
-                 **_sessions(revoked, pending)}
-        self.state.put_record(username, final)
-        return self._offboarded(username, final)
-
-    def _groups_if_any(self, username: str) -> list[str] | None:
-        """None when there is no such user, or none the app may see (outside its path, IAM
-        answers AccessDenied): the user check beside it then answers 404."""
+        ids = targets(name, snap.user, snap.dependents)
+        done = wave({
+            "iam": lambda: offboard_user(self.iam.client, name, ids,
+                                         _removed_before(record, earlier), save_progress, first),
+            "sessions": lambda: self._revoke(snap, name)})
+        revoked, pending = done["sessions"]
+        final = {k: v for k, v in record.items() if k != "saved"}
+        final = {**final, "status": "offboarded", "groups": [], "grants": [],
+                 "removed": done["iam"], **_sessions(revoked, pending)}
         try:
-            return self.iam.groups_of(username)
-        except (NotFound, AccessDenied):
-            return None
+            self.state.put_record(name, final)
+        except AppError as error:  # the failure's audit event keeps what was removed
+            error.detail = {**(error.detail or {}), "removed": done["iam"]}
+            raise
+        return _offboarded(name, final)
 
-    @staticmethod
-    def _offboarded(username: str, record: dict) -> dict:
-        return _with_pending({"username": username, "removed": record.get("removed", {}),
-                              "sessions_revoked_in": record.get("sessions_revoked_in", [])}, record)
-
-    @staticmethod
-    def _with_sessions(user: dict, record: dict) -> dict:
-        return _with_pending({**user, "sessions_revoked_in": record.get("sessions_revoked_in", [])},
-                             record)
+    def _revoke(self, snap: Snapshot, name: str) -> tuple[list[str], dict[str, str]]:
+        """Deny ``name``'s live sessions, through the revocation the reads began if any."""
+        if snap.revocation is None:
+            return self.revoker.revoke([name])
+        return snap.revocation.commit([name])
 
     def retry_revocation(self, username: str) -> dict:
         """Revoke again in the accounts that could not be reached when the revocation was due."""
-        record = self._record(username)
+        record = self.state.get_record(username) or {"status": "active", "grants": []}
+        name = record.get("username", username)
         pending = record.get("revocation_pending", [])
-        revoked, failed = self.revoker.revoke(
-            [username], self.revoker.every_role(pending))
+        revoked, failed = self.revoker.revoke([name], self.revoker.every_role(pending))
         record = {**record, "revocation_pending": sorted(failed),
                   "sessions_revoked_in": sorted(set(record.get("sessions_revoked_in", [])) | set(revoked))}
-        self.state.put_record(username, record)
-        return _with_pending({"username": username, "sessions_revoked_in": revoked}, record)
+        self.state.put_record(name, record)
+        return _with_pending({"username": name, "sessions_revoked_in": revoked}, record)
 
     # time-bound access
-    def grant(self, username: str, request: GrantRequest) -> dict:
+    def grant(self, username: str, request: GrantRequest, snap: Snapshot | None = None) -> dict:
         """Add to ``request.group`` until now + hours; a schedule takes it away again."""
-        username = self._managed_name(username)  # as IAM spells it
         group = request.group
         limit = self.settings.grant_max_hours.get(group)
         if limit is None:
@@ -363,13 +480,16 @@ class Lifecycle:
             raise Forbidden(f"{group} cannot be granted for a time; grantable groups: {grantable}")
         if request.hours > limit:
             raise BadRequest(f"{group} may be granted for at most {limit} hours")
-        self._check_groups([group])
-        record = self._record(username)
+        snap = snap or self.read("grant", username, request)
+        user = self._managed(snap)
+        name = user["username"]
+        self._check_groups([group], snap)
+        record = snap.state
         if record["status"] != "active":
-            raise Conflict(f"{username} is {record['status']}; restore them before granting access")
+            raise Conflict(f"{name} is {record['status']}; restore them before granting access")
         if group in record.get("groups", []):
-            raise Conflict(f"{username} is a member of {group} already, without an expiry")
-        before = self._roles_before(record)
+            raise Conflict(f"{name} is a member of {group} already, without an expiry")
+        before = self._roles_before(snap)
         grants = [g for g in record.get("grants", []) if g["group"] != group]
         earlier = [g for g in record.get("grants", []) if g["group"] == group]
         if earlier and earlier[0].get("ticket") == request.ticket:
@@ -379,66 +499,70 @@ class Lifecycle:
             grant = {"group": group, "expires_at": expires.isoformat(timespec="seconds"),
                      "ticket": request.ticket, "requested_by": request.requested_by,
                      "reason": request.reason}
-        self.iam.add_to_group(username, group)
-        self.state.put_record(username, {**record, "grants": sorted(grants + [grant],
-                                                                    key=lambda g: g["group"])})
-        user = self.describe(username)
-        return self._with_config(user, user, before)
+        record = {**record, "grants": sorted(grants + [grant], key=lambda g: g["group"])}
+        done = wave({"add": lambda: self.iam.add_to_group(name, group),
+                     "record": lambda: self.state.put_record(name, record),
+                     **self._last_used(snap.keys)})
+        call_log.answer_point()
+        groups = sorted(set(snap.groups or []) | {group})
+        view = self._view(snap, name, user["arn"], record, groups, bool(snap.console),
+                          snap.keys or [], self._used(done))
+        return self._with_config(view, view, before)
 
     def expire_grant(self, username: str, group: str) -> dict:
         """Take a grant's group away and revoke the sessions of the roles only it allowed."""
-        record = self._record(username)
+        found = wave({"record": lambda: self.state.get_record(username),
+                      "access": lambda: self.iam.group_access(self.settings.allowed_groups)})
+        record = found["record"] or {"status": "active", "grants": []}
+        name = record.get("username", username)
         remaining = [g for g in record.get("grants", []) if g["group"] != group]
         keeps = set(record.get("groups", [])) | {g["group"] for g in remaining}
         revoked: list[str] = []
         pending: dict[str, str] = {}
         if group not in keeps:
-            self.iam.remove_from_group(username, group)
-            lost = set(self.roles_for([group])) - set(self.roles_for(sorted(keeps)))
-            targets: dict[str, list[str]] = {}
+            lost = set(self.roles([group], found["access"])) - set(
+                self.roles(keeps, found["access"]))
+            targets_: dict[str, list[str]] = {}
             for arn in sorted(lost):
                 account, role = access_map.account_and_role(arn)
                 if role in self.settings.revocable_roles and account in self.settings.child_account_ids:
-                    targets.setdefault(account, []).append(role)
-            if targets:
-                revoked, pending = self.revoker.revoke([username], targets)
+                    targets_.setdefault(account, []).append(role)
+            done = wave({"remove": lambda: self.iam.remove_from_group(name, group),
+                         "sessions": lambda: self.revoker.revoke([name], targets_)
+                         if targets_ else ([], {})})
+            revoked, pending = done["sessions"]
         record = {**record, "grants": remaining}
         if pending:
             record["revocation_pending"] = sorted(set(record.get("revocation_pending", [])) | set(pending))
-        self.state.put_record(username, record)
-        described = {"username": username, "group": group, "sessions_revoked_in": revoked}
+        self.state.put_record(name, record)
+        described = {"username": name, "group": group, "sessions_revoked_in": revoked}
         return _with_pending(described, {"revocation_pending": sorted(pending)} if pending else {})
 
-    def describe(self, username: str) -> dict:
-        call_log.answer_point()  # what follows a change only builds its answer
+    def describe_if_exists(self, username: str) -> dict | None:
+        """The user as :meth:`describe` shows it, or None; the user is looked up first, so that
+        nothing is asked of IAM about a name that is not there (a plan's state before)."""
         self.check_user_allowed(username)
-        user = self._managed_user(username)
-        username = user["username"]
-        record = self._record(username)
-        details = wave({
-            "groups": lambda: self.iam.groups_of(username),
-            "console": lambda: self.iam.has_login_profile(username),
-            "mfa": lambda: bool(self.iam.mfa_devices(username)),
-            "keys": lambda: self.iam.access_keys(username),
-        })
-        described = {
-            "username": username,
-            "arn": user["arn"],
-            "status": "suspended" if record["status"] in ("suspending", "suspended", "restoring")
-            else "active",
-            "groups": details["groups"],
-            # Shown, never read: their policies are not the service's to read.
-            "unmanaged_groups": self._foreign(details["groups"]),
-            "console": details["console"],
-            "mfa": details["mfa"],
-            "access_keys": details["keys"],
-            "roles": self.roles_for(details["groups"]),
-            "grants": [{"group": g["group"], "expires_at": g["expires_at"]}
-                       for g in record.get("grants", [])],
-        }
-        if record.get("suspended_until"):
-            described["suspended_until"] = record["suspended_until"]
-        return described
+        user = self.iam.get_user(username)
+        if not user or user["path"] != self.settings.managed_path:
+            return None
+        return self.describe(username)
+
+    def describe(self, username: str) -> dict:
+        """The user as it is: one wave of reads, and one more for when its keys were used."""
+        snap = self.read("describe", username)
+        user = self._managed(snap)
+        used = self._used(wave(self._last_used(snap.keys)))
+        return self._view(snap, user["username"], user["arn"], snap.state, snap.groups or [],
+                          bool(snap.console), snap.keys or [], used)
+
+
+def _visible(read: Callable[[], Any]) -> Any:
+    """None when there is no such user, or none the service may see (outside its path, IAM
+    answers AccessDenied): the user check beside it then answers 404."""
+    try:
+        return read()
+    except (NotFound, AccessDenied):
+        return None
 
 
 def _removed_before(record: dict, events: list[dict]) -> dict[str, list[str]]:
@@ -466,3 +590,14 @@ def _with_pending(answer: dict, record: dict) -> dict:
     if record.get("revocation_pending"):
         answer["sessions_revocation_pending"] = record["revocation_pending"]
     return answer
+
+
+def _with_sessions(user: dict, record: dict) -> dict:
+    return _with_pending({**user, "sessions_revoked_in": record.get("sessions_revoked_in", [])},
+                         record)
+
+
+def _offboarded(username: str, record: dict) -> dict:
+    return _with_pending({"username": username, "removed": record.get("removed", {}),
+                          "sessions_revoked_in": record.get("sessions_revoked_in", [])}, record)
+

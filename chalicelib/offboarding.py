@@ -1,56 +1,89 @@
-"""Offboarding: revoke access in one wave, delete every dependent in the next, then the user."""
+"""Offboarding: from what the first wave listed, remove access and the live sessions at once,
+then every other dependent, then the user, each wave as soon as the one it depends on is done."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib import iam_cleanup
 from chalicelib.errors import AppError
+from chalicelib.iam_cleanup import ACCESS, AFTER_MFA, CLEANUP, KINDS, LISTINGS, USER, Kind, listed
+from chalicelib.waves import wave
 
 # Accounts where sessions were revoked, and those that could not be reached, with why.
 Revocation = tuple[list[str], dict[str, str]]
-from chalicelib.waves import wave
 
 
-def offboard_user(client: Any, username: str, removed_before: dict[str, list[str]],
+def list_dependents(client: Any, username: str) -> dict[tuple, Callable[[], list[str]]]:
+    """The reads of every dependent list: tasks for the operation's first wave."""
+    return {listing: (lambda listing=listing: listed(client, username, listing))
+            for listing in LISTINGS}
+
+
+def targets(username: str, user: dict | None, lists: dict[tuple, list[str]]) -> dict[str, list[str]]:
+    """The ids each kind removes. ``user`` is None on a retry that finds the user gone."""
+    ids: dict[str, list[str]] = {}
+    for kind in KINDS:
+        if kind.listing:
+            ids[kind.kind] = lists.get(kind.listing, [])
+    ids["login_profile"] = ids["user"] = [username]
+    ids["permissions_boundary"] = [user["boundary"]] if user and user.get("boundary") else []
+    virtual = {serial for serial in ids["mfa_devices"] if ":mfa/" in serial}
+    if user:
+        virtual.add(user["arn"].split(":user/")[0] + f":mfa/{username}")
+    ids["virtual_mfa_devices"] = sorted(virtual)
+    return ids
+
+
+def offboard_user(client: Any, username: str, ids: dict[str, list[str]],
+                  removed_before: dict[str, list[str]],
                   save_progress: Callable[[dict[str, list[str]]], None],
-                  revoke: Callable[[], Revocation], alongside: dict[str, Callable[[], Any]] | None = None
-                  ) -> tuple[dict[str, list[str]], Revocation]:
-    """Remove ``username`` and everything it owns; ``revoke`` ends their live sessions in the
-    child accounts, in the first wave, beside the ``alongside`` tasks. ``removed_before`` is what an earlier attempt removed and
-    ``save_progress`` records each wave's, so the answer of a retry names everything."""
-    removed = {kind: list(ids) for kind, ids in removed_before.items()}
-    revocation: list[Revocation] = []
+                  first: dict[str, Callable[[], Any]]) -> dict[str, list[str]]:
+    """Remove ``ids`` wave by wave; ``first`` runs beside the access wave (the record that the
+    offboarding started: if it cannot be written, nothing after the access wave is done).
+    Each wave's removals are recorded beside the next wave; what a failed wave removed rides on
+    the error (its audit event keeps it), so the answer of a retry names everything."""
+    removed = {kind: list(found) for kind, found in removed_before.items()}
+    saved: dict[str, Callable[[], Any]] = {}
 
-    def run(steps: tuple[iam_cleanup.Step, ...], also: dict[str, Callable[[], Any]]) -> None:
-        done: dict[str, list[str]] = {step.kind: [] for step in steps}
+    def phase(number: int, also: dict[str, Callable[[], Any]]) -> None:
+        done: dict[str, list[str]] = {kind.kind: [] for kind in KINDS if kind.phase == number}
 
-        def drain(step: iam_cleanup.Step) -> None:
-            done[step.kind].extend(step.run(client, username))
+        def remove(kind: Kind, item: str) -> None:
+            if kind.remove(client, username, item):
+                done[kind.kind].append(item)
 
+        tasks = {f"{kind.kind}:{item}": (lambda kind=kind, item=item: remove(kind, item))
+                 for kind in KINDS if kind.phase == number for item in ids.get(kind.kind, [])}
         try:
-            wave({**{step.kind: (lambda step=step: drain(step)) for step in steps}, **also})
-        finally:  # what a failed wave did remove is recorded before the failure is raised
-            for kind, ids in done.items():
-                removed[kind] = sorted(set(removed.get(kind, [])) | set(ids))
-            try:
-                save_progress(removed)
-            except AppError as error:
-                # Not lost even so: the failure's audit event carries it.
-                error.detail = {"removed": _report(removed)}
-                raise
+            wave({**tasks, **also})
+        except AppError as error:
+            error.detail = {**(error.detail or {}), "removed": _report(_merged(removed, done))}
+            raise
+        finally:
+            merged = _merged(removed, done)
+            removed.clear()
+            removed.update(merged)
 
-    run(iam_cleanup.ACCESS_WAVE, {"sessions": lambda: revocation.append(revoke()), **(alongside or {})})
-    run(iam_cleanup.CLEANUP_WAVE, {})
-    run((iam_cleanup.USER_STEP,), {})
-    return _report(removed), revocation[0]
+    phase(ACCESS, first)
+    for number in (CLEANUP, AFTER_MFA, USER):
+        snapshot = {kind: list(found) for kind, found in removed.items()}
+        saved = {"progress": lambda snapshot=snapshot: save_progress(snapshot)}
+        phase(number, saved)
+    return _report(removed)
+
+
+def _merged(removed: dict[str, list[str]], done: dict[str, list[str]]) -> dict[str, list[str]]:
+    kinds = set(removed) | set(done)
+    return {kind: sorted(set(removed.get(kind, [])) | set(done.get(kind, []))) for kind in kinds}
 
 
 def _report(removed: dict[str, list[str]]) -> dict[str, list[str]]:
-    """Keys are first deactivated, then deleted: name them once, as removed access keys."""
-    report = {kind: ids for kind, ids in removed.items() if ids and kind != "deleted_access_keys"}
-    keys = set(removed.get("access_keys", [])) | set(removed.get("deleted_access_keys", []))
-    if keys:
-        report["access_keys"] = sorted(keys)
-    return report
+    """Keys are deactivated, then deleted; MFA devices deactivated, then the virtual ones deleted:
+    each is named once, under its own kind."""
+    folded = {"deleted_access_keys": "access_keys", "virtual_mfa_devices": "mfa_devices"}
+    report: dict[str, set[str]] = {}
+    for kind, found in removed.items():
+        if found:
+            report.setdefault(folded.get(kind, kind), set()).update(found)
+    return {kind: sorted(found) for kind, found in report.items()}

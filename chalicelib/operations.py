@@ -4,11 +4,13 @@ counted whatever the outcome, with the ticket as the logs' correlation id."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from chalicelib import call_log, callbacks
+from chalicelib import call_log, callbacks, waves
 from chalicelib.errors import AppError, Conflict, InProgress, NotFound, UpstreamError
 from chalicelib.events import Events
 from chalicelib.identity import key
@@ -35,14 +37,14 @@ class _Deadline:
 
 class Operations:
     def __init__(self, settings: Settings, state: StateStore, dynamodb: Any, events: Events,
-                 describe: Callable[[str], dict] | None = None, work_queue: Any = None) -> None:
+                 lifecycle: Any = None, work_queue: Any = None) -> None:
         from aws_lambda_powertools.utilities.idempotency import (DynamoDBPersistenceLayer,
                                                                  IdempotencyConfig)
 
         self.settings = settings
         self.state = state
         self.events = events
-        self._describe = describe
+        self._lifecycle = lifecycle
         self._work_queue = work_queue
         self._store = DynamoDBPersistenceLayer(table_name=settings.idempotency_table,
                                                boto3_client=dynamodb)
@@ -56,35 +58,50 @@ class Operations:
             lambda_context=_Deadline(settings.operation_timeout),
         )
 
+    def change(self, action: str, username: str, request: TicketRequest) -> dict:
+        """A lifecycle operation, its snapshot read beside the claim of its ticket and user."""
+        lifecycle = self._lifecycle
+        operation = getattr(lifecycle, action)
+        return self.run(action, username, request,
+                        lambda snap=None: operation(username, request, snap),
+                        read=lambda: lifecycle.read(action, username, request))
+
     def run(self, action: str, username: str, request: TicketRequest,
-            work: Callable[[], dict]) -> dict:
+            work: Callable[..., dict], read: Callable[[], Any] | None = None) -> dict:
+        """Run ``work`` once per ticket, holding the user. With ``read``, its result (the
+        snapshot) is read beside the ticket's claim and the user's lease, and handed to
+        ``work``; a dry run calls ``work`` with nothing and lets it read."""
         check_username(username)
         log = logger()
         log.set_correlation_id(request.ticket)
         log.append_keys(action=action, username=username, requested_by=request.requested_by)
         try:
-            return self._run(action, username, request, work)
+            if request.callback_url:  # refused before anything is done, not when calling back
+                callbacks.check_url(request.callback_url, self.settings.callback_hosts)
+            if request.dry_run:
+                return self._plan(action, username, request, work)
+            return self._run(action, username, request, work, read)
         finally:  # a warm container's next request must not log this one's ticket or requester
             log.remove_keys(["action", "username", "requested_by"])
             log.set_correlation_id(None)
 
     def _run(self, action: str, username: str, request: TicketRequest,
-             work: Callable[[], dict]) -> dict:
+             work: Callable[..., dict], read: Callable[[], Any] | None) -> dict:
         from aws_lambda_powertools.utilities.idempotency import idempotent_function
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyAlreadyInProgressError, IdempotencyPersistenceLayerError,
             IdempotencyValidationError)
 
-        if request.callback_url:  # refused before anything is done, not when calling back
-            callbacks.check_url(request.callback_url, self.settings.callback_hosts)
-        if request.dry_run:
-            return self._plan(action, username, request, work)
         secrets: dict[str, str] = {}
         outcome: dict[str, Any] = {}
+        # The lease is this invocation's, not the ticket's: two changes sent at once under one
+        # ticket never both hold the user.
+        owner = uuid.uuid4().hex
+        claim = _Claim(self, username, owner, read)
 
         def once(payload: dict) -> dict:
             try:
-                answer = self._guarded(action, username, request, work)
+                answer = self._guarded(action, username, request, work, claim)
             except Exception as error:
                 outcome["error"] = error
                 raise
@@ -117,6 +134,8 @@ class Operations:
                 raise outcome["error"] from None
             else:
                 raise UpstreamError("the idempotency store failed; retry with the same ticket") from error
+        finally:
+            claim.settle()  # a claim made beside a refused ticket is let go
         if not outcome:  # the stored answer of an earlier run: nothing was done this time
             self._audit_failure(action, username, request, "replayed")
         return {**answer, **secrets}
@@ -129,25 +148,29 @@ class Operations:
         return error
 
     def _guarded(self, action: str, username: str, request: TicketRequest,
-                 work: Callable[[], dict]) -> dict:
+                 work: Callable[..., dict], claim: _Claim) -> dict:
         log = logger()
         calls = call_log.Recording()
-        # The lease is this invocation's, not the ticket's: two changes sent at once under one
-        # ticket never both hold the user.
-        owner = uuid.uuid4().hex
         try:
-            self.state.acquire(username, owner, self.settings.operation_timeout)
-            try:
+            with waves.collecting() as deferred:
+                snapshot = claim.snapshot()
                 with call_log.recording() as calls:
-                    answer = work()
-            finally:
-                self._release(username, owner)
+                    answer = work(snapshot) if claim.reads else work()
             public = {k: v for k, v in answer.items() if k not in _SECRET_FIELDS}
-            self.events.publish(action, {"username": username, "ticket": request.ticket,
-                                         "requested_by": request.requested_by, "result": public})
-            self.state.audit(action, username, request.ticket, request.requested_by, "ok",
-                             self._calls(calls))
+            # The change is done: what is left goes in one wave.
+            waves.wave({
+                "release": claim.release,
+                "deferred": lambda: waves.run_quietly(deferred),
+                "event": lambda: self.events.publish(action, {
+                    "username": username, "ticket": request.ticket,
+                    "requested_by": request.requested_by, "result": public}),
+                "audit": lambda: self.state.audit(action, username, request.ticket,
+                                                  request.requested_by, "ok", self._calls(calls)),
+                "callback": lambda: self._call_back(action, username, request, "ok",
+                                                    201 if action in _CREATES else 200,
+                                                    answer=public)})
         except AppError as error:
+            claim.release()
             outcome = _outcome(error)
             self._audit_failure(action, username, request, f"{outcome}: {error.message}",
                                 {**(error.detail or {}), **self._calls(calls)})
@@ -156,13 +179,12 @@ class Operations:
             self._call_back(action, username, request, outcome, error.status, error=error.message)
             raise
         except Exception:
+            claim.release()
             self._audit_failure(action, username, request, "failed: internal error",
                                 self._calls(calls))
             count(action, "failed")
             self._call_back(action, username, request, "failed", 500, error="internal error")
             raise
-        self._call_back(action, username, request, "ok", 201 if action in _CREATES else 200,
-                        answer=public)
         count(action, "ok")
         log.info(f"{action} done")
         return answer
@@ -224,19 +246,12 @@ class Operations:
                                 {"url": callbacks.shown(request.callback_url), "payload": payload})
 
     def _state_before(self, username: str) -> dict | None:
-        if self._describe is None:
+        if self._lifecycle is None:
             return None
         try:
-            return self._describe(username)
+            return self._lifecycle.describe_if_exists(username)
         except NotFound:
             return None  # not there yet (onboarding) or not managed (the plan will say so)
-
-    def _release(self, username: str, owner: str) -> None:
-        try:
-            self.state.release(username, owner)
-        except AppError:
-            # The lease expires by itself after operation_timeout; the change itself is done.
-            logger().warning("could not release the lease", extra={"username": username})
 
     def _audit_failure(self, action: str, username: str, request: TicketRequest, result: str,
                        detail: dict | None = None) -> None:
@@ -244,6 +259,75 @@ class Operations:
             self.state.audit(action, username, request.ticket, request.requested_by, result, detail)
         except AppError:
             logger().exception("could not write the audit event of a failure")
+
+
+class _Claim:
+    """The user's lease and the operation's snapshot, read together beside the ticket's claim.
+
+    Reads made beside the acquisition can be trusted only if nobody held the user while they
+    were made: when the previous holder let go after they started (less a margin for clocks),
+    they are made again, now under the lease."""
+
+    MARGIN = 0.1  # seconds: far more than the clocks of two Lambda hosts disagree (AWS Time Sync)
+
+    def __init__(self, operations: Operations, username: str, owner: str,
+                 read: Callable[[], Any] | None) -> None:
+        self._state, self._username, self._owner = operations.state, username, owner
+        self._timeout = operations.settings.operation_timeout
+        self.reads = read is not None
+        self._read = read
+        self._held = False
+        self._started = time.time()
+        self._future: Future | None = None
+        if read is not None:
+            self._future = _CLAIMS.submit(waves.in_context(self._both))
+
+    def _both(self) -> Any:
+        found = waves.wave({"lease": self._acquire, "snapshot": self._read or (lambda: None)})
+        if found["lease"] > self._started - self.MARGIN:  # someone held the user meanwhile
+            _abandon(found["snapshot"])
+            return self._read() if self._read else None
+        return found["snapshot"]
+
+    def _acquire(self) -> float:
+        held_until = self._state.acquire(self._username, self._owner, self._timeout)
+        self._held = True
+        return held_until
+
+    def snapshot(self) -> Any:
+        if self._future is None:
+            self._acquire()
+            return None
+        return self._future.result()
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            try:
+                self._state.release(self._username, self._owner)
+            except AppError:
+                # The lease expires by itself after operation_timeout; the change is done.
+                logger().warning("could not release the lease",
+                                 extra={"username": self._username})
+
+    def settle(self) -> None:
+        """After the ticket's claim: a snapshot still being read is waited for, and a lease
+        taken for a change that never ran (a replay, a refused ticket) is let go."""
+        if self._future is not None:
+            try:
+                _abandon(self._future.result())  # nothing once the change committed it
+            except Exception:  # noqa: BLE001 - the change that needed it reported it
+                pass
+        self.release()
+
+
+def _abandon(snapshot: Any) -> None:
+    if snapshot is not None:
+        snapshot.abandon()
+
+
+# Threads that claim a user while the ticket is claimed: a few per change in flight.
+_CLAIMS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="claim")
 
 
 def _by_wave_and_account(waves: list[list[dict]]) -> list[dict]:

@@ -12,6 +12,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
@@ -22,9 +23,60 @@ from chalicelib.errors import AppError, Conflict, NotFound
 from chalicelib.iam_gateway import aws_errors
 from chalicelib.settings import Settings
 from chalicelib.state_store import StateStore
-from chalicelib.waves import wave
+from chalicelib.waves import defer, wave
 
 SESSION_NAME = "iam-lifecycle"
+
+
+@dataclass
+class _Held:
+    """One role of a revocation begun: its lock (if it was free) and what the lock guards."""
+
+    account: str
+    iam: Any
+    role: str
+    arn: str
+    owner: str
+    found: dict[str, Any] = field(default_factory=dict)
+
+
+class Revocation:
+    """A revocation begun (:meth:`Revoker.begin`): committed with the names to revoke, or
+    abandoned, which lets the locks go."""
+
+    def __init__(self, revoker: Revoker, begun: dict[str, list[_Held] | str]) -> None:
+        self._revoker = revoker
+        self._begun = begun
+        self._settled = False
+
+    def commit(self, usernames: list[str]) -> tuple[list[str], dict[str, str]]:
+        """Write the denies of ``usernames`` (none: only prune). Returns the accounts done and,
+        for those that failed, why."""
+        def one(account: str) -> str | None:
+            begun = self._begun[account]
+            if isinstance(begun, str):
+                return begun
+            try:
+                wave({held.role: (lambda held=held: self._revoker._write(held, usernames))
+                      for held in begun})
+            except AppError as error:
+                return error.message
+            return None
+
+        self._settled = True
+        outcome = wave({a: (lambda a=a: one(a)) for a in self._begun}, limit=None)
+        done = sorted(account for account, failure in outcome.items() if failure is None)
+        return done, {account: failure for account, failure in outcome.items() if failure}
+
+    def abandon(self) -> None:
+        """Let the locks go, unless committed (a change refused after it began)."""
+        if self._settled:
+            return
+        self._settled = True
+        for begun in self._begun.values():
+            for held in begun if isinstance(begun, list) else []:
+                if held.found.get("lock"):
+                    defer(lambda held=held: self._revoker.state.release_lock(held.arn, held.owner))
 
 
 class Revoker:
@@ -44,72 +96,97 @@ class Revoker:
         chosen = self.settings.child_account_ids if accounts is None else accounts
         return {account: list(self.settings.revocable_roles) for account in chosen}
 
+    def begin(self, targets: dict[str, list[str]] | None = None) -> Revocation:
+        """Reach each account and read what a revocation there writes over (each role's lock,
+        deny document and MaxSessionDuration), writing nothing: started before the operation
+        knows whom it revokes, its writes need one round trip once it does."""
+        targets = self.every_role() if targets is None else targets
+
+        def one(account: str) -> list[_Held] | str:
+            try:
+                with aws_errors(f"assuming {self.settings.revocation_role} in {account}"):
+                    iam = self._iam(account)
+                found = wave({role: (lambda role=role: self._read_role(account, iam, role))
+                              for role in targets[account]})
+            except AppError as error:
+                return error.message
+            return list(found.values())
+
+        # Every account at once: each has clients of its own, and a leaver's sessions in the
+        # hundredth account matter as much as in the first.
+        return Revocation(self, wave({a: (lambda a=a: one(a)) for a in targets}, limit=None))
+
     def revoke(self, usernames: list[str], targets: dict[str, list[str]] | None = None
                ) -> tuple[list[str], dict[str, str]]:
         """Deny ``usernames``' sessions issued before now on ``targets`` ({account: [role]};
         default: every managed role in every child account). Returns the accounts done and, for
         those that failed, why."""
-        return self._each_account(self.every_role() if targets is None else targets,
-                                  self._unexpired, usernames)
+        return self.begin(targets).commit(usernames)
 
     def prune(self) -> tuple[list[str], dict[str, str]]:
         """Drop statements whose sessions have all expired, in every child account."""
-        return self._each_account(self.every_role(), self._unexpired)
+        return self.begin().commit([])
 
-    def _unexpired(self, document: dict | None, max_session: timedelta) -> dict | None:
-        return revocation_policy.prune(document, self.clock(), max_session)
-
-    def _each_account(self, targets: dict[str, list[str]],
-                      change: Callable[[dict | None, timedelta], dict | None],
-                      usernames: list[str] | None = None) -> tuple[list[str], dict[str, str]]:
-        def one(account: str) -> str | None:
-            try:
-                with aws_errors(f"assuming {self.settings.revocation_role} in {account}"):
-                    iam = self._iam(account)
-                wave({role: (lambda role=role: self._update(account, iam, role, change, usernames))
-                      for role in targets[account]})
-            except AppError as error:
-                return error.message
-            return None
-
-        outcome = wave({account: (lambda account=account: one(account)) for account in targets})
-        done = sorted(account for account, failure in outcome.items() if failure is None)
-        return done, {account: failure for account, failure in outcome.items() if failure}
-
-    def _update(self, account: str, iam: Any, role: str,
-                change: Callable[[dict | None, timedelta], dict | None],
-                usernames: list[str] | None = None) -> None:
-        """Rewrite the role's deny document under its lock. People to revoke who find the lock
-        taken join its waiting set, and whoever holds it next writes everyone waiting: a hundred
-        offboardings at once cost a few writes, not a hundred in a row."""
+    def _read_role(self, account: str, iam: Any, role: str) -> _Held:
         arn = f"arn:aws:iam::{account}:role/{role}"
-        name = self.settings.revocation_policy
-        owner = uuid.uuid4().hex
-        if not self._lock(arn, owner, queue=usernames or []):
-            return  # another writer took our names with theirs
+        held = _Held(account, iam, role, arn, uuid.uuid4().hex)
+        # The lock and what it guards are read together: one round trip when nobody else
+        # writes this role; when somebody does, the write takes the queueing path instead.
         try:
-            found = wave({"waiting": lambda: self.state.waiting(arn) if usernames else [],
-                          "document": lambda: self._read(iam, role),
-                          "max_session": lambda: self._max_session(account, iam, role)})
-            waiting = found["waiting"]
-            updated = change(found["document"], found["max_session"])
+            held.found = wave({"lock": lambda: self._try_lock(arn, held.owner), **self._reads(held)})
+        except AppError:
+            self.state.release_lock(arn, held.owner)  # it may have been taken beside a failed read
+            raise
+        return held
+
+    def _reads(self, held: _Held) -> dict[str, Callable[[], Any]]:
+        return {"waiting": lambda: self.state.waiting(held.arn),
+                "document": lambda: self._read(held.iam, held.role),
+                "max_session": lambda: self._max_session(held.account, held.iam, held.role)}
+
+    def _write(self, held: _Held, usernames: list[str]) -> None:
+        """Rewrite the role's deny document (its lock held, its reads in ``held.found``). People
+        to revoke who find the lock taken join its waiting set, and whoever holds it next writes
+        everyone waiting: a hundred offboardings at once cost a few writes, not a hundred."""
+        found, name = held.found, self.settings.revocation_policy
+        if not found["lock"]:
+            if not self._lock(held.arn, held.owner, queue=usernames):
+                return  # another writer took our names with theirs
+            found = wave(self._reads(held))
+        waiting: list[str] = found["waiting"] if usernames else []
+        try:
+            updated = self._unexpired(found["document"], found["max_session"])
             if usernames:
                 updated = revocation_policy.revoke(updated, sorted(set(waiting) | set(usernames)),
                                                    self.clock(), found["max_session"])
             if updated == found["document"]:
                 pass
             elif updated is None:
-                with aws_errors(f"deleting {name} on {arn}"):
-                    iam.delete_role_policy(RoleName=role, PolicyName=name)
+                with aws_errors(f"deleting {name} on {held.arn}"):
+                    held.iam.delete_role_policy(RoleName=held.role, PolicyName=name)
             elif revocation_policy.size(updated) > revocation_policy.SIZE_LIMIT:
-                raise AppError(f"the revocation policy on {arn} would exceed IAM's size limit")
+                raise AppError(f"the revocation policy on {held.arn} would exceed IAM's size limit")
             else:
-                with aws_errors(f"writing {name} on {arn}"):
-                    iam.put_role_policy(RoleName=role, PolicyName=name,
-                                        PolicyDocument=json.dumps(updated))
-            self.state.remove_waiting(arn, waiting)
-        finally:
-            self.state.release_lock(arn, owner)
+                with aws_errors(f"writing {name} on {held.arn}"):
+                    held.iam.put_role_policy(RoleName=held.role, PolicyName=name,
+                                             PolicyDocument=json.dumps(updated))
+        except BaseException:
+            self.state.release_lock(held.arn, held.owner)
+            raise
+        # Those waiting were written with us: take them off the set as the lock goes, beside
+        # whatever the change does next (nothing waits on it; the lock expires by itself).
+        defer(lambda: self.state.remove_waiting(held.arn, waiting))
+        defer(lambda: self.state.release_lock(held.arn, held.owner))
+
+    def _unexpired(self, document: dict | None, max_session: timedelta) -> dict | None:
+        return revocation_policy.prune(document, self.clock(), max_session)
+
+    def _try_lock(self, name: str, owner: str) -> bool:
+        try:
+            self.state.acquire_lock(name, owner, self.settings.revocation_lock_seconds)
+        except Conflict:
+            return False
+        return True
 
     def _lock(self, name: str, owner: str, queue: list[str]) -> bool:
         """True once the lock is held. While another holds it, ``queue`` waits in the lock's

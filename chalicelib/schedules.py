@@ -26,10 +26,14 @@ class Schedules:
         self.clock = clock
         self.notify = notify
 
-    def _run(self, action: str, username: str, ticket: str, work: Callable[[], dict]) -> dict | None:
-        """One user's change; a failure is audited by the operation and left for the next run."""
+    def _run(self, action: str, username: str, ticket: str,
+             work: Callable[[], dict] | None = None) -> dict | None:
+        """One user's change (a lifecycle operation, or ``work``); a failure is audited by the
+        operation and left for the next run."""
         request = TicketRequest(ticket=ticket, requested_by=SCHEDULE)
         try:
+            if work is None:
+                return self.operations.change(action, username, request)
             return self.operations.run(action, username, request, work)
         except AppError as error:
             logger().warning(f"scheduled {action} of {username} failed", extra={"reason": error.message})
@@ -43,9 +47,7 @@ class Schedules:
             until = record.get("suspended_until")
             if record.get("status") == "suspended" and until and until <= today:
                 name = record["username"]
-                request = TicketRequest(ticket=f"schedule:restore:{name}:{until}", requested_by=SCHEDULE)
-                if self._run("restore", name, request.ticket,
-                             lambda name=name, request=request: self.lifecycle.restore(name, request)):
+                if self._run("restore", name, f"schedule:restore:{name}:{until}"):
                     restored.append(name)
         return restored
 

@@ -13,6 +13,8 @@ from chalicelib.identity import key
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _PATH = re.compile(r"^/([\x21-\x7e]+/)?$")
+# AWS Organizations' shapes of an organizational unit id and of a root id (the whole organization).
+_PARENT = re.compile(r"^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$")
 
 
 def _names(raw: str) -> tuple[str, ...]:
@@ -30,6 +32,13 @@ def _limits(raw: str) -> dict[str, int]:
     return limits
 
 
+def _seconds(env: Mapping[str, str], key: str, default: int) -> int:
+    raw = env.get(key, "").strip() or str(default)
+    if not raw.isdigit():
+        raise ConfigurationError(f"{key} {raw!r} must be a whole number of seconds")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class Settings:
     app_name: str
@@ -40,6 +49,10 @@ class Settings:
     protected_users: frozenset[str]
     root_account_id: str
     child_account_ids: tuple[str, ...]
+    # OUs (or the organization's root) whose ACTIVE accounts, nested OUs included, are child
+    # accounts besides child_account_ids; the listing is kept for child_accounts_ttl seconds.
+    child_organizational_units: tuple[str, ...]
+    child_accounts_ttl: int
     state_table: str
     idempotency_table: str
     api_token_secret: str
@@ -87,6 +100,8 @@ class Settings:
             protected_users=frozenset(key(name) for name in _names(env.get("PROTECTED_USERS", ""))),
             root_account_id=need("ROOT_ACCOUNT_ID"),
             child_account_ids=_names(env.get("CHILD_ACCOUNT_IDS", "")),
+            child_organizational_units=_names(env.get("CHILD_ORGANIZATIONAL_UNITS", "")),
+            child_accounts_ttl=_seconds(env, "CHILD_ACCOUNTS_TTL", 300),
             state_table=env.get("STATE_TABLE", f"{prefix}-state"),
             idempotency_table=env.get("IDEMPOTENCY_TABLE", f"{prefix}-idempotency"),
             api_token_secret=env.get("API_TOKEN_SECRET", f"{app_name}/{stage}/api-token"),
@@ -124,6 +139,11 @@ class Settings:
         for account in (self.root_account_id, *self.child_account_ids):
             if not _ACCOUNT.match(account):
                 raise ConfigurationError(f"{account!r} is not a 12-digit AWS account id")
+        for parent in self.child_organizational_units:
+            if not _PARENT.match(parent):
+                raise ConfigurationError(
+                    f"CHILD_ORGANIZATIONAL_UNITS entry {parent!r} must be an organizational unit id "
+                    "(ou-abcd-12345678) or the organization's root id (r-abcd)")
         if not _PATH.match(self.managed_path) or self.managed_path == "/":
             raise ConfigurationError(
                 f"MANAGED_PATH {self.managed_path!r} must look like /managed/ (not the root path)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from decimal import Decimal
 from datetime import datetime, timezone
 from typing import Any
 
@@ -61,9 +62,12 @@ class StateStore:
         return [self._plain(item) for item in self._query_index("by-entity", "entity", "user")]
 
     # leases: one change to a user (or to a shared document) at a time
-    def acquire(self, username: str, owner: str, seconds: int) -> None:
-        self._acquire(_user(username), owner, seconds,
-                      f"another change to {username} is in progress; retry in a minute")
+    def acquire(self, username: str, owner: str, seconds: int) -> float:
+        """Hold the user for ``seconds``; returns when the previous holder last held it (epoch
+        seconds; 0: never), so that reads made beside the acquisition can be trusted only
+        when nobody held the user while they were made."""
+        return self._acquire(_user(username), owner, seconds,
+                             f"another change to {username} is in progress; retry in a minute")
 
     def release(self, username: str, owner: str) -> None:
         self._release(_user(username), owner)
@@ -74,29 +78,37 @@ class StateStore:
     def release_lock(self, name: str, owner: str) -> None:
         self._release(f"LOCK#{name}", owner)
 
-    def _acquire(self, pk: str, owner: str, seconds: int, busy: str) -> None:
-        now = int(time.time())
+    def _acquire(self, pk: str, owner: str, seconds: int, busy: str) -> float:
+        now = time.time()
         with aws_errors(f"locking {pk}"):
             try:
-                self.client.put_item(
+                old = self.client.put_item(
                     TableName=self.table,
-                    Item=self._item({"pk": pk, "sk": _LEASE, "owner": owner, "until": now + seconds}),
+                    Item=self._item({"pk": pk, "sk": _LEASE, "owner": owner,
+                                     "until": int(now) + seconds}),
                     ConditionExpression="attribute_not_exists(pk) OR #u < :now OR #o = :owner",
                     ExpressionAttributeNames={"#u": "until", "#o": "owner"},
-                    ExpressionAttributeValues=self._item({":now": now, ":owner": owner}),
-                )
+                    ExpressionAttributeValues=self._item({":now": int(now), ":owner": owner}),
+                    ReturnValues="ALL_OLD",
+                ).get("Attributes", {})
             except self.client.exceptions.ConditionalCheckFailedException:
                 raise InProgress(busy) from None
+        # A lease released is kept with the time it was let go; one that expired was held
+        # until its end.
+        held = old.get("released", old.get("until", {"N": "0"}))
+        return min(float(held["N"]), now)
 
     def _release(self, pk: str, owner: str) -> None:
         with aws_errors(f"unlocking {pk}"):
             try:
-                self.client.delete_item(
+                self.client.update_item(
                     TableName=self.table,
                     Key=self._item({"pk": pk, "sk": _LEASE}),
+                    UpdateExpression="SET #u = :zero, #r = :now REMOVE #o",
                     ConditionExpression="#o = :owner",
-                    ExpressionAttributeNames={"#o": "owner"},
-                    ExpressionAttributeValues=self._item({":owner": owner}),
+                    ExpressionAttributeNames={"#o": "owner", "#u": "until", "#r": "released"},
+                    ExpressionAttributeValues=self._item(
+                        {":owner": owner, ":zero": 0, ":now": Decimal(str(round(time.time(), 3)))}),
                 )
             except self.client.exceptions.ConditionalCheckFailedException:
                 pass  # it expired and someone else holds it now

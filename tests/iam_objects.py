@@ -55,3 +55,25 @@ def give_every_dependent(iam, username: str, account: str = "123456789012",
     iam.put_user_permissions_boundary(UserName=username, PermissionsBoundary=boundary)
     created["permissions_boundary"] = [boundary]
     return created
+
+
+def left_in_iam(iam, usernames) -> list[str]:
+    """What the account still holds of these users: the users, their group memberships and MFA
+    devices (moto drops a deleted user's keys, certificates and policies with it, not these)."""
+    wanted = {name.lower() for name in usernames}
+
+    def pages(operation: str, key: str, **params):
+        for page in iam.get_paginator(operation).paginate(**params):
+            yield from page[key]
+
+    left = [f"user {user['UserName']}" for user in pages("list_users", "Users")
+            if user["UserName"].lower() in wanted]
+    for group in pages("list_groups", "Groups"):
+        left += [f"{group['GroupName']} member {user['UserName']}"
+                 for user in pages("get_group", "Users", GroupName=group["GroupName"])
+                 if user["UserName"].lower() in wanted]
+    left += [f"MFA device {device['SerialNumber']}"
+             for device in pages("list_virtual_mfa_devices", "VirtualMFADevices")
+             if device["SerialNumber"].rsplit("/", 1)[-1].lower() in wanted
+             or device.get("User", {}).get("UserName", "").lower() in wanted]
+    return left

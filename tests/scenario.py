@@ -198,8 +198,32 @@ def offboarding(d: Driver) -> None:
     d.invoke("prune_revocations")
 
 
+def child_accounts_from_the_organization(d: Driver) -> None:
+    """The ACTIVE accounts of an OU, nested OUs included, listed from AWS Organizations as the
+    app's principal in the management account."""
+    import dataclasses
+    import functools
+
+    from chalicelib import bootstrap
+    from chalicelib.accounts import ChildAccounts
+
+    org = d.admin("organizations")
+    org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    unit = org.create_organizational_unit(ParentId=root, Name="workloads")["OrganizationalUnit"]["Id"]
+    team = org.create_organizational_unit(ParentId=unit, Name="team")["OrganizationalUnit"]["Id"]
+    account = org.create_account(AccountName="late", Email="late@example.com")[
+        "CreateAccountStatus"]["AccountId"]
+    org.move_account(AccountId=account, SourceParentId=root, DestinationParentId=team)
+    services = bootstrap.services()
+    settings = dataclasses.replace(services.settings, child_organizational_units=(unit,))
+    children = ChildAccounts(settings, functools.partial(services.clients.root, "organizations"),
+                             d.clock)
+    assert children.current() == sorted([*settings.child_account_ids, account])
+
+
 STEPS: list[Callable[[Driver], None]] = [onboarding, moves_and_grants, suspension, views, slack,
-                                         offboarding]
+                                         offboarding, child_accounts_from_the_organization]
 
 
 def app_surface() -> set[str | tuple[str, str]]:

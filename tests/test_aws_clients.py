@@ -6,12 +6,12 @@ from chalicelib.aws import AwsClients
 CHILD = "222233334444"
 
 
-def test_root_clients_are_lazy_cached_and_use_standard_retries():
+def test_root_clients_are_lazy_cached_and_retry_adaptively():
     clients = AwsClients("eu-west-1")
     assert clients._session is None  # nothing built until a client is asked for
     iam = clients.root("iam")
     assert clients.root("iam") is iam
-    assert iam.meta.config.retries["mode"] == "standard"
+    assert iam.meta.config.retries["mode"] == "adaptive"
     assert clients.root("sts").meta.region_name == "eu-west-1"
 
 
@@ -22,7 +22,7 @@ def test_child_clients_assume_the_role_and_land_in_the_child_account():
         identity = sts.get_caller_identity()
         assert identity["Account"] == CHILD
         assert identity["Arn"].endswith(":assumed-role/AccessRevocationRole/iam-lifecycle")
-        assert sts.meta.config.retries["mode"] == "standard"
+        assert sts.meta.config.retries["mode"] == "adaptive"
         # the assumed session is reused until it nears expiry
         assert clients._child_session(CHILD, "AccessRevocationRole", "x") is \
             clients._child_session(CHILD, "AccessRevocationRole", "y")

@@ -57,15 +57,27 @@ def test_console_groups_keys_and_mfa(gateway):
     gateway.add_to_group("pete", "ChildDeveloperGroup")
     assert gateway.groups_of("pete") == ["ChildDeveloperGroup"]
     key = gateway.client.create_access_key(UserName="pete")["AccessKey"]["AccessKeyId"]
-    assert gateway.access_keys("pete") == [{"id": key, "status": "Active", "last_used": None}]
+    assert gateway.access_keys("pete") == [{"id": key, "status": "Active"}]
+    assert gateway.last_used(key) is None
     assert gateway.mfa_devices("pete") == []
     with pytest.raises(NotFound):
         gateway.groups_of("nobody")
 
 
-def test_group_policies_are_read_through_their_default_version(gateway):
-    assert gateway.group_exists("ChildDeveloperGroup")
-    assert not gateway.group_exists("NoSuchGroup")
-    documents = gateway.group_policy_documents("ChildDeveloperGroup")
-    resources = [s["Resource"] for d in documents for s in d["Statement"]]
+def test_group_policies_are_read_in_one_whole_account_read(gateway):
+    """Inline and attached (local managed, default version) documents of the managed groups
+    that exist, from GetAccountAuthorizationDetails; other groups are not looked at."""
+    iam = gateway.client
+    iam.create_group(GroupName="FinanceGroup")
+    iam.put_group_policy(GroupName="ChildDeveloperGroup", PolicyName="inline", PolicyDocument=(
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets",'
+        ' "Resource": "*"}]}'))
+    sent = []
+    iam.meta.events.register("provide-client-params.iam",
+                             lambda params, model, **_: sent.append(model.name))
+    access = gateway.group_access(("ChildDeveloperGroup", "BreakGlassGroup", "NoSuchGroup"))
+    assert sent == ["GetAccountAuthorizationDetails"]
+    assert set(access) == {"ChildDeveloperGroup", "BreakGlassGroup"}
+    resources = [s["Resource"] for d in access["ChildDeveloperGroup"] for s in d["Statement"]]
     assert "arn:aws:iam::222233334444:role/DeveloperRole" in str(resources)
+    assert "*" in resources  # the inline one

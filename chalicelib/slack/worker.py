@@ -20,7 +20,7 @@ import logging
 from typing import Any
 
 from chalicelib.callbacks import Callbacks
-from chalicelib.errors import AppError, InProgress, UpstreamError
+from chalicelib.errors import AppError, Forbidden, InProgress, UpstreamError
 from chalicelib.schemas import parse
 from chalicelib.slack import replies
 from chalicelib.slack.commands import MODELS
@@ -100,20 +100,37 @@ def _status(services: Any, work: dict) -> list[dict]:
 
 def _change(services: Any, work: dict) -> list[dict]:
     action, username = work["action"], work["username"]
+    _authorize(services, work)
     request: Any = parse(MODELS[action], json.dumps(work["request"]))
-    lifecycle = services.lifecycle
-    if action == "onboard":
-        def run() -> dict:
-            return lifecycle.onboard(request)
-    else:
-        operation = getattr(lifecycle, action)
-
-        def run() -> dict:
-            return operation(username, request)
-    answer = services.operations.run(action, username, request, run)
+    answer = services.operations.change(action, username, request)  # as the REST routes run it
     if request.dry_run:
         return [replies.plan(answer, work["slack_user"])]
     return replies.result(action, answer, request.ticket, work["slack_user"])
+
+
+def _authorize(services: Any, work: dict) -> None:
+    """The edge checked the member, but anything allowed to send to the queue could queue a
+    change the app then makes with its own rights: check again, on what the message carries.
+    A refusal is audited, then a rejection (the requester is told; SQS does not retry it)."""
+    slack_user, request = work.get("slack_user"), work.get("request")
+    claimed = request.get("requested_by") if isinstance(request, dict) else None
+    if not (isinstance(slack_user, str) and slack_user in services.settings.slack_allowed_users):
+        why = "only the people listed in this service's configuration may change access"
+    elif claimed != f"slack:{slack_user}":
+        why = "the request names another requester than the Slack user who sent it"
+    else:
+        return
+    # The requester is the member the message names, never an unchecked claim (that is detail).
+    sender = f"slack:{slack_user}" if isinstance(slack_user, str) and slack_user else "(no member)"
+    logger.warning("refused a queued %s of %s from %s: %s", work["action"], work["username"],
+                   sender, why)
+    ticket = request.get("ticket") if isinstance(request, dict) else None
+    # An audit that cannot be written fails the record: the refusal is retried, not lost.
+    services.lifecycle.state.audit(
+        work["action"], work["username"], str(ticket or "(none)"), sender, f"rejected: {why}",
+        {"slack_user": None if slack_user is None else str(slack_user),
+         "requested_by": None if claimed is None else str(claimed)})
+    raise Forbidden(why)
 
 
 def _failed(services: Any, url: str, doing: str, error: Exception, attempt: int,

@@ -1,4 +1,9 @@
-"""``make run``: start the local stack, serve the API, write .local/stack.json, stop on Ctrl-C."""
+"""``make run``: start the local stack, serve the API, write .local/stack.json, stop on Ctrl-C.
+
+``IAM_RATE_LIMIT=10 make run`` throttles IAM to 10 requests per second per account, as AWS does
+(``IAM_RATE_BURST``, ``STS_RATE_LIMIT``, ``STS_RATE_BURST`` likewise; tests/stack/moto_throttle.py);
+once the stack is provisioned, so setting it up is not slowed.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import signal
 import threading
 from pathlib import Path
 
+from tests.stack import moto_throttle
 from tests.stack.local import PROJECT, LocalStack
 
 
@@ -24,6 +30,8 @@ def main() -> None:
         signal.signal(signum, lambda *_: stopped.set())
     try:
         facts = stack.start()
+        throttled = ", ".join(f"{name} {limit['rate']:g}/s per account (burst {limit['burst']:g})"
+                              for name, limit in moto_throttle.from_environment().items())
         url = stack.serve_api(api_port)
         stack.serve_worker()  # the Slack work queue, consumed as Lambda would
         stack.serve_clock()  # the schedules, fired on their rates as EventBridge would
@@ -35,6 +43,7 @@ def main() -> None:
 Local stack ready (facts in {facts_file}).
   API            {url}
   AWS endpoint   {facts.aws_endpoint_url}  (root {facts.root_account_id}, child {', '.join(facts.child_account_ids)})
+  Throttling     {throttled or 'off'}  (IAM_RATE_LIMIT; or POST {{"service": "iam", "rate": 10}} as JSON to {facts.aws_endpoint_url}{moto_throttle.ENDPOINT})
   API token      {facts.api_token}
   Slack secret   {facts.slack_signing_secret}
 

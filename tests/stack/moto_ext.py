@@ -9,6 +9,8 @@ Applied in the process that runs moto (the in-process mock or the threaded serve
 2. IAM operations moto does not implement but a complete offboarding calls (moto_iam_extras).
 3. IAM user, group and role names compared without regard to case, as AWS does (moto_iam_case):
    a request naming "PETE" is authorized against, and acts on, the stored user "pete".
+4. IAM and STS throttling per account, as AWS throttles them (moto_throttle); off until a rate
+   is set.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from moto.dynamodb.responses import DynamoHandler
 from moto.events.responses import EventsHandler
 from moto.iam.models import iam_backends
 from moto.iam.responses import IamResponse
+from moto.organizations.responses import OrganizationsResponse
 from moto.secretsmanager.responses import SecretsManagerResponse
 from moto.sqs.responses import SQSResponse
 
-from tests.stack import moto_iam_case, moto_iam_extras
+from tests.stack import moto_iam_case, moto_iam_extras, moto_throttle
 
 _applied = False
 _lock = threading.Lock()
@@ -107,6 +110,18 @@ def _events_resource(response: EventsHandler) -> str:
     return f"arn:{response.partition}:events:{response.region}:{response.current_account}:event-bus/{bus}"
 
 
+def _organizations_resource(response: OrganizationsResponse) -> str:
+    """Listing a parent's children is authorized against the parent: an OU's or the root's ARN."""
+    parent = response._get_param("ParentId")
+    backend = response.organizations_backend
+    if not parent or backend.org is None:
+        return "*"
+    try:
+        return backend.get_organizational_unit_by_id(parent).arn  # roots are OUs in moto
+    except Exception:  # the action itself reports the unknown parent
+        return "*"
+
+
 def apply() -> None:
     """Idempotent: patch moto's response classes once per process."""
     global _applied, _original_iam_resource
@@ -119,8 +134,10 @@ def apply() -> None:
         SecretsManagerResponse._determine_resource = _secret_resource  # type: ignore[attr-defined]
         SQSResponse._determine_resource = _sqs_resource  # type: ignore[method-assign]
         EventsHandler._determine_resource = _events_resource  # type: ignore[attr-defined]
+        OrganizationsResponse._determine_resource = _organizations_resource  # type: ignore[attr-defined]
         moto_iam_extras.apply()
         moto_iam_case.apply()
+        moto_throttle.apply()
         _applied = True
 
 
