@@ -13,6 +13,7 @@ from chalicelib.errors import AccessDenied, Conflict, NotFound, UpstreamError
 
 _NOT_FOUND = {"NoSuchEntity", "NoSuchEntityException"}
 _CONFLICT = {"EntityAlreadyExists", "DeleteConflict", "ConcurrentModification"}
+_REPORT_NOT_READY = {"ReportInProgress", "ReportNotPresent", "ReportExpired"}
 _DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
 # AWS's wording: "User: <arn> is not authorized to perform: iam:GetUser on resource: <arn> ..."
 _REFUSED = re.compile(r"not authorized to perform:? (?P<action>[\w:*-]+)"
@@ -143,12 +144,6 @@ class IamGateway:
         return tolerant(self.client.update_access_key, f"setting key {key_id} {status}",
                          UserName=username, AccessKeyId=key_id, Status=status)
 
-    def list_users(self, path: str) -> list[str]:
-        with aws_errors(f"listing the users under {path}"):
-            pages = self.client.get_paginator("list_users").paginate(PathPrefix=path)
-            return sorted(user["UserName"] for page in pages for user in page["Users"]
-                          if user["Path"] == path)
-
     def groups_of(self, username: str) -> list[str]:
         with aws_errors(f"listing the groups of {username}"):
             pages = self.client.get_paginator("list_groups_for_user").paginate(UserName=username)
@@ -173,25 +168,31 @@ class IamGateway:
             return [device["SerialNumber"] for page in pages for device in page["MFADevices"]]
 
     # groups and what they allow
-    def group_members(self, group: str) -> list[dict]:
-        """Every member of ``group``: name and path."""
-        with aws_errors(f"listing the members of {group}"):
-            pages = self.client.get_paginator("get_group").paginate(GroupName=group)
-            return [{"username": u["UserName"], "path": u["Path"]}
-                    for page in pages for u in page["Users"]]
+    def account(self, groups: tuple[str, ...]) -> dict:
+        """The whole account in one paginated read (GetAccountAuthorizationDetails): every user
+        with its path and groups, and the policy documents of each of ``groups`` that exists
+        (inline and attached local managed ones). Other groups' policies are not used: they
+        are not the service's to read."""
+        return self._details(("User", "Group", "LocalManagedPolicy"), groups)
 
     def group_access(self, groups: tuple[str, ...]) -> dict[str, list[dict]]:
-        """The policy documents of each of ``groups`` that exists (inline and attached), in one
-        whole-account read (GetAccountAuthorizationDetails) instead of four calls per group.
-        Other groups are not looked at: they are not the service's to read."""
+        """The policy documents of each of ``groups`` that exists, in one whole-account read
+        instead of four calls per group."""
+        return self._details(("Group", "LocalManagedPolicy"), groups)["access"]
+
+    def _details(self, kinds: tuple[str, ...], groups: tuple[str, ...]) -> dict:
         wanted = set(groups)
         found: dict[str, list[dict]] = {}
         attached: dict[str, list[str]] = {}
         local: dict[str, dict] = {}
-        with aws_errors("reading the groups and their policies"):
+        users: list[dict] = []
+        with aws_errors("reading the account's users, groups and policies"):
             pages = self.client.get_paginator("get_account_authorization_details").paginate(
-                Filter=["Group", "LocalManagedPolicy"])
+                Filter=list(kinds), PaginationConfig={"PageSize": 1000})
             for page in pages:
+                users += [{"username": u["UserName"], "arn": u["Arn"], "path": u["Path"],
+                           "groups": sorted(u.get("GroupList", []))}
+                          for u in page.get("UserDetailList", [])]
                 for group in page.get("GroupDetailList", []):
                     if group["GroupName"] in wanted:
                         found[group["GroupName"]] = [_document(p["PolicyDocument"]) for p in
@@ -207,7 +208,32 @@ class IamGateway:
         # let a group assume them, so only theirs are read.
         for group, arns in attached.items():
             found[group] += [local[arn] for arn in arns if arn in local]
-        return found
+        return {"users": sorted(users, key=lambda u: u["username"]), "access": found}
+
+    def credential_report(self, attempts: int = 10, wait: float = 0.5) -> dict:
+        """IAM's credential report: {"generated": datetime, "users": {name: row}}. AWS makes a
+        new one at most every four hours and answers the last one meanwhile; while one is being
+        made, this waits and asks again."""
+        import csv
+        import io
+        import time
+
+        from botocore.exceptions import ClientError
+
+        with aws_errors("reading the credential report"):
+            for attempt in range(attempts):
+                state = self.client.generate_credential_report()["State"]
+                try:
+                    report = self.client.get_credential_report()
+                    break
+                except ClientError as error:
+                    code = error.response.get("Error", {}).get("Code")
+                    if state == "COMPLETE" or code not in _REPORT_NOT_READY or \
+                            attempt == attempts - 1:
+                        raise
+                time.sleep(wait * (attempt + 1))
+        rows = csv.DictReader(io.StringIO(report["Content"].decode()))
+        return {"generated": report["GeneratedTime"], "users": {r["user"]: r for r in rows}}
 
 
 def tolerant(call: Any, what: str, **params: Any) -> bool:

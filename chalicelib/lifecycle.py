@@ -224,6 +224,16 @@ class Lifecycle:
             view["suspended_until"] = record["suspended_until"]
         return view
 
+    def view(self, snap: Snapshot, last_used: dict[str, str | None]) -> dict:
+        """The user as the snapshot shows it (a read, not a change)."""
+        user = self._managed(snap)
+        return self._view(snap, user["username"], user["arn"], snap.state, snap.groups or [],
+                          bool(snap.console), snap.keys or [], last_used)
+
+    def last_used(self, keys: list[dict] | None) -> dict[str, str | None]:
+        """When each key was last used: one wave."""
+        return self._used(wave(self._last_used(keys)))
+
     def _last_used(self, keys: list[dict] | None) -> dict[str, Callable[[], Any]]:
         """Tasks reading each key's last use, for the wave that changes things."""
         return {f"used:{k['id']}": (lambda k=k: self.iam.last_used(k["id"])) for k in keys or []}
@@ -523,9 +533,10 @@ class Lifecycle:
             lost = set(self.roles([group], found["access"])) - set(
                 self.roles(keeps, found["access"]))
             targets_: dict[str, list[str]] = {}
+            children = set(self.revoker.every_role()) if lost else set()
             for arn in sorted(lost):
                 account, role = access_map.account_and_role(arn)
-                if role in self.settings.revocable_roles and account in self.settings.child_account_ids:
+                if role in self.settings.revocable_roles and account in children:
                     targets_.setdefault(account, []).append(role)
             done = wave({"remove": lambda: self.iam.remove_from_group(name, group),
                          "sessions": lambda: self.revoker.revoke([name], targets_)
@@ -550,10 +561,8 @@ class Lifecycle:
     def describe(self, username: str) -> dict:
         """The user as it is: one wave of reads, and one more for when its keys were used."""
         snap = self.read("describe", username)
-        user = self._managed(snap)
-        used = self._used(wave(self._last_used(snap.keys)))
-        return self._view(snap, user["username"], user["arn"], snap.state, snap.groups or [],
-                          bool(snap.console), snap.keys or [], used)
+        self._managed(snap)
+        return self.view(snap, self.last_used(snap.keys))
 
 
 def _visible(read: Callable[[], Any]) -> Any:

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from chalicelib import revocation_policy
+from chalicelib.accounts import ChildAccounts, OrganizationUnavailable, not_deployed
 from chalicelib.aws import AwsClients
 from chalicelib.errors import AppError, Conflict, NotFound
 from chalicelib.iam_gateway import aws_errors
@@ -81,40 +82,53 @@ class Revocation:
 
 class Revoker:
     def __init__(self, settings: Settings, clients: AwsClients, state: StateStore,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], children: ChildAccounts | None = None) -> None:
         self.settings = settings
         self.clients = clients
         self.state = state
         self.clock = clock
+        self.children = children or ChildAccounts(settings, lambda: clients.root("organizations"),
+                                                  clock)
         self._max_sessions: dict[tuple[str, str], timedelta] = {}
 
     def _iam(self, account: str) -> Any:
         return self.clients.child(account, self.settings.revocation_role, "iam", SESSION_NAME)
 
     def every_role(self, accounts: list[str] | None = None) -> dict[str, list[str]]:
-        """{account: [role]}: every managed role in ``accounts`` (default: every child account)."""
-        chosen = self.settings.child_account_ids if accounts is None else accounts
+        """{account: [role]}: every managed role in ``accounts`` (default: every child account;
+        an OU recorded as owed stands for its accounts)."""
+        chosen = self.children.current() if accounts is None else self.children.resolve(accounts)
         return {account: list(self.settings.revocable_roles) for account in chosen}
 
     def begin(self, targets: dict[str, list[str]] | None = None) -> Revocation:
         """Reach each account and read what a revocation there writes over (each role's lock,
         deny document and MaxSessionDuration), writing nothing: started before the operation
         knows whom it revokes, its writes need one round trip once it does."""
-        targets = self.every_role() if targets is None else targets
+        owed: dict[str, str] = {}
+        if targets is None:
+            try:
+                targets = self.every_role()
+            except OrganizationUnavailable as error:
+                # Where the organization's accounts are unknown, the OUs are owed (the schedule
+                # retries them) and the accounts known without it are done now.
+                targets = self.every_role(error.static)
+                owed = {parent: error.message for parent in error.parents}
+        role = self.settings.revocation_role
 
         def one(account: str) -> list[_Held] | str:
             try:
-                with aws_errors(f"assuming {self.settings.revocation_role} in {account}"):
+                with aws_errors(f"assuming {role} in {account}"):
                     iam = self._iam(account)
-                found = wave({role: (lambda role=role: self._read_role(account, iam, role))
-                              for role in targets[account]})
+                found = wave({name: (lambda name=name: self._read_role(account, iam, name))
+                              for name in targets[account]})
             except AppError as error:
-                return error.message
+                return not_deployed(account, role, error)
             return list(found.values())
 
         # Every account at once: each has clients of its own, and a leaver's sessions in the
         # hundredth account matter as much as in the first.
-        return Revocation(self, wave({a: (lambda a=a: one(a)) for a in targets}, limit=None))
+        begun = wave({a: (lambda a=a: one(a)) for a in targets}, limit=None)
+        return Revocation(self, {**begun, **owed})
 
     def revoke(self, usernames: list[str], targets: dict[str, list[str]] | None = None
                ) -> tuple[list[str], dict[str, str]]:

@@ -13,6 +13,7 @@ from chalicelib.lifecycle import Lifecycle
 from chalicelib.observability import logger
 from chalicelib.operations import Operations
 from chalicelib.schemas import TicketRequest
+from chalicelib.waves import wave
 
 SCHEDULE = "schedule"
 
@@ -93,28 +94,29 @@ class Schedules:
 
 
 def drift(lifecycle: Lifecycle) -> list[dict]:
-    settings, iam = lifecycle.settings, lifecycle.iam
-    records = {key(r["username"]): r for r in lifecycle.state.records()
-               if r.get("status") != "offboarded"}
+    """Managed users whose groups differ from their record, users the service does not manage
+    in the groups it does, and managed users in groups it does not: one read of the account
+    beside the records."""
+    settings = lifecycle.settings
+    found = wave({"account": lambda: lifecycle.iam.account(settings.allowed_groups),
+                  "records": lifecycle.state.records})
+    records = {key(r["username"]): r for r in found["records"] if r.get("status") != "offboarded"}
+    users = {key(u["username"]): u for u in found["account"]["users"]}
+    managed = set(settings.allowed_groups)
     findings = []
-    members: dict[str, list[str]] = {}
-    for group in settings.allowed_groups:
-        for member in iam.group_members(group):
-            members.setdefault(key(member["username"]), []).append(group)
-            if member["path"] != settings.managed_path or key(member["username"]) not in records:
-                findings.append({"kind": "unmanaged_member", "username": member["username"],
+    for user in found["account"]["users"]:
+        for group in sorted(set(user["groups"]) & managed):
+            if user["path"] != settings.managed_path or key(user["username"]) not in records:
+                findings.append({"kind": "unmanaged_member", "username": user["username"],
                                  "group": group})
     for canonical, record in sorted(records.items()):
         name = record["username"]
         expected = set() if record.get("status") != "active" else (
             set(record.get("groups", [])) | {g["group"] for g in record.get("grants", [])})
-        try:
-            actual = set(iam.groups_of(name))
-        except AppError:
-            actual = set(members.get(canonical, []))
-        for group in sorted(actual - set(settings.allowed_groups)):
+        actual = set(users.get(canonical, {}).get("groups", []))
+        for group in sorted(actual - managed):
             findings.append({"kind": "unmanaged_group", "username": name, "group": group})
-        actual &= set(settings.allowed_groups)  # the others are reported above, not expected
+        actual &= managed  # the others are reported above, not expected
         if actual != expected:
             findings.append({"kind": "groups_differ", "username": name,
                              "expected": sorted(expected), "actual": sorted(actual)})

@@ -277,3 +277,31 @@ def test_the_queue_worker_does_not_retry_what_aws_refuses_for_good(client, api):
     assert answer == {"batchItemFailures": []}
     assert "iam:CreateUser" in told["text"] and "retried" not in told["text"], told
     assert [e["result"].split(":")[0] for e in trail(api, ticket="slack:9.9")] == ["failed"]
+
+
+def test_a_suspension_revokes_in_the_accounts_of_the_organization(api, monkeypatch):
+    """CHILD_ORGANIZATIONAL_UNITS: an account of the OU is a child account without a deploy;
+    one the StackSet has not reached yet (no AccessRevocationRole) is named as owed, with why,
+    and the others are done."""
+    import dataclasses
+
+    orgs = boto3.client("organizations")
+    orgs.create_organization(FeatureSet="ALL")
+    root = orgs.list_roots()["Roots"][0]["Id"]
+    unit = orgs.create_organizational_unit(ParentId=root, Name="workloads")["OrganizationalUnit"]
+    created = orgs.create_account(AccountName="new", Email="new@example.com")["CreateAccountStatus"]
+    orgs.move_account(AccountId=created["AccountId"], SourceParentId=root,
+                      DestinationParentId=unit["Id"])
+    services = bootstrap.services()
+    settings = dataclasses.replace(services.settings, child_organizational_units=(unit["Id"],))
+    revoker = services.lifecycle.revoker
+    monkeypatch.setattr(revoker, "settings", settings)
+    monkeypatch.setattr(revoker.children, "settings", settings)
+    onboard(api, "pete")
+    answer = api.call("POST", "/users/pete/suspend", ticket("T-2")).json
+    assert answer["sessions_revoked_in"] == ["222233334444"]
+    assert answer["sessions_revocation_pending"] == [created["AccountId"]]
+    (event,) = [e for e in trail(api, ticket="T-2")]
+    assert event["result"] == "ok"
+    record = services.lifecycle.state.get_record("pete")
+    assert record["revocation_pending"] == [created["AccountId"]]

@@ -45,7 +45,8 @@ RUNTIME_ONLY = {
 # Actions IAM authorizes against no resource at all (the service authorization reference lists
 # no resource type for them), so "*" is their only possible Resource.
 WITHOUT_RESOURCE = {
-    "iam:ListUsers": "lists the users under a path prefix; IAM has no resource for it",
+    "iam:GenerateCredentialReport": "the account's credential report; IAM has no resource for it",
+    "iam:GetCredentialReport": "the account's credential report; IAM has no resource for it",
     "iam:GetAccountAuthorizationDetails": "the whole-account read of groups and their policies; "
                                           "IAM has no resource for it",
     "xray:PutTraceSegments": "X-Ray has no resource type for it",

@@ -26,7 +26,7 @@ from moto.organizations.responses import OrganizationsResponse
 from moto.secretsmanager.responses import SecretsManagerResponse
 from moto.sqs.responses import SQSResponse
 
-from tests.stack import moto_iam_case, moto_iam_extras, moto_throttle
+from tests.stack import moto_iam_case, moto_iam_extras, moto_report, moto_throttle
 
 _applied = False
 _lock = threading.Lock()
@@ -137,6 +137,7 @@ def apply() -> None:
         OrganizationsResponse._determine_resource = _organizations_resource  # type: ignore[attr-defined]
         moto_iam_extras.apply()
         moto_iam_case.apply()
+        moto_report.apply()
         moto_throttle.apply()
         _applied = True
 
