@@ -59,20 +59,24 @@ class AwsClients:
 
     def child(self, account_id: str, role_name: str, service: str, session_name: str) -> Any:
         """A client in a child account, through ``sts:AssumeRole`` into ``role_name`` there;
-        reused while the role's credentials last."""
-        session = self._child_session(account_id, role_name, session_name)
+        reused while the role's credentials last (across invocations of a warm container)."""
+        credentials = self._child_credentials(account_id, role_name, session_name)
         key = (f"{account_id}/{role_name}", service)
         with self._lock:
             made = self._child_clients.get(key)
-            if made is None or made[0] is not session:  # new credentials: a new client
-                made = (session, call_log.watch(
-                    session.client(service, region_name=self.region, config=_config()), account_id))
+            if made is None or made[0] is not credentials:  # new credentials: a new client
+                # Made from the root session with the role's credentials, so that the service
+                # model is loaded once, not once per account: a hundred accounts cost a
+                # hundred small clients, not a hundred sessions.
+                made = (credentials, call_log.watch(self.session.client(
+                    service, region_name=self.region, config=_config(),
+                    aws_access_key_id=credentials["AccessKeyId"],
+                    aws_secret_access_key=credentials["SecretAccessKey"],
+                    aws_session_token=credentials["SessionToken"]), account_id))
                 self._child_clients[key] = made
             return made[1]
 
-    def _child_session(self, account_id: str, role_name: str, session_name: str) -> Any:
-        import boto3
-
+    def _child_credentials(self, account_id: str, role_name: str, session_name: str) -> dict:
         key = (account_id, role_name)
         with self._lock:
             cached = self._children.get(key)
@@ -82,12 +86,6 @@ class AwsClients:
             RoleArn=f"arn:aws:iam::{account_id}:role/{role_name}",
             RoleSessionName=session_name,
         )["Credentials"]
-        session = boto3.session.Session(
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-            region_name=self.region,
-        )
         with self._lock:
-            self._children[key] = (session, credentials["Expiration"].timestamp())
-        return session
+            self._children[key] = (credentials, credentials["Expiration"].timestamp())
+        return credentials

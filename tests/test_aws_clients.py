@@ -23,6 +23,7 @@ def test_child_clients_assume_the_role_and_land_in_the_child_account():
         assert identity["Account"] == CHILD
         assert identity["Arn"].endswith(":assumed-role/AccessRevocationRole/iam-lifecycle")
         assert sts.meta.config.retries["mode"] == "adaptive"
-        # the assumed session is reused until it nears expiry
-        assert clients._child_session(CHILD, "AccessRevocationRole", "x") is \
-            clients._child_session(CHILD, "AccessRevocationRole", "y")
+        # the role's credentials, and the client, are reused until they near expiry
+        assert clients._child_credentials(CHILD, "AccessRevocationRole", "x") is \
+            clients._child_credentials(CHILD, "AccessRevocationRole", "y")
+        assert clients.child(CHILD, "AccessRevocationRole", "sts", "z") is sts

@@ -65,7 +65,8 @@ class _Principal:
         self.credentials = credentials
 
     def client(self, service: str, **kwargs: Any) -> Any:
-        return shared_session().client(service, **kwargs, **self.credentials)
+        # Credentials given with the call win: the app signs child-account clients with a role's.
+        return shared_session().client(service, **{**self.credentials, **kwargs})
 
 
 def _session(credentials: dict) -> _Principal:
