@@ -21,7 +21,7 @@ from chalicelib.iam_gateway import IamGateway
 from chalicelib.identity import key
 from chalicelib.offboarding import list_dependents, offboard_user, targets
 from chalicelib.passwords import temporary_password
-from chalicelib.revocation import Revocation, Revoker
+from chalicelib.revocation import Revocation, Revoked, Revoker
 from chalicelib.schemas import (GrantRequest, MoveRequest, OffboardRequest, OnboardRequest,
                                 RestoreRequest, SuspendRequest, TicketRequest, check_username)
 from chalicelib.settings import Settings
@@ -463,7 +463,7 @@ class Lifecycle:
             raise
         return _offboarded(name, final)
 
-    def _revoke(self, snap: Snapshot, name: str) -> tuple[list[str], dict[str, str]]:
+    def _revoke(self, snap: Snapshot, name: str) -> Revoked:
         """Deny ``name``'s live sessions, through the revocation the reads began if any."""
         if snap.revocation is None:
             return self.revoker.revoke([name])
@@ -540,7 +540,7 @@ class Lifecycle:
                     targets_.setdefault(account, []).append(role)
             done = wave({"remove": lambda: self.iam.remove_from_group(name, group),
                          "sessions": lambda: self.revoker.revoke([name], targets_)
-                         if targets_ else ([], {})})
+                         if targets_ else Revoked([], {})})
             revoked, pending = done["sessions"]
         record = {**record, "grants": remaining}
         if pending:

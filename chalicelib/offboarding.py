@@ -10,10 +10,6 @@ from chalicelib.errors import AppError
 from chalicelib.iam_cleanup import ACCESS, AFTER_MFA, CLEANUP, KINDS, LISTINGS, USER, Kind, listed
 from chalicelib.waves import wave
 
-# Accounts where sessions were revoked, and those that could not be reached, with why.
-Revocation = tuple[list[str], dict[str, str]]
-
-
 def list_dependents(client: Any, username: str) -> dict[tuple, Callable[[], list[str]]]:
     """The reads of every dependent list: tasks for the operation's first wave."""
     return {listing: (lambda listing=listing: listed(client, username, listing))

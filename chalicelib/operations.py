@@ -269,6 +269,7 @@ class _Claim:
     they are made again, now under the lease."""
 
     MARGIN = 0.1  # seconds: far more than the clocks of two Lambda hosts disagree (AWS Time Sync)
+    WAIT = 2.0  # seconds a busy lease is waited for before the change is refused as in progress
 
     def __init__(self, operations: Operations, username: str, owner: str,
                  read: Callable[[], Any] | None) -> None:
@@ -283,22 +284,39 @@ class _Claim:
             self._future = _CLAIMS.submit(waves.in_context(self._both))
 
     def _both(self) -> Any:
-        found = waves.wave({"lease": self._acquire, "snapshot": self._read or (lambda: None)})
-        if found["lease"] > self._started - self.MARGIN:  # someone held the user meanwhile
+        """The lease and the snapshot together; the snapshot is None when it cannot be
+        trusted (the lease was busy, or let go while the reads were made)."""
+        found = waves.wave({"lease": self._try_acquire, "snapshot": self._read or (lambda: None)})
+        if found["lease"] is None or found["lease"] > self._started - self.MARGIN:
             _abandon(found["snapshot"])
-            return self._read() if self._read else None
+            return None
         return found["snapshot"]
 
-    def _acquire(self) -> float:
-        held_until = self._state.acquire(self._username, self._owner, self._timeout)
+    def _try_acquire(self) -> float | None:
+        try:
+            held_until = self._state.acquire(self._username, self._owner, self._timeout)
+        except InProgress:
+            return None
         self._held = True
         return held_until
 
     def snapshot(self) -> Any:
-        if self._future is None:
-            self._acquire()
-            return None
-        return self._future.result()
+        """Called once the ticket is ours: the lease held and the snapshot read under it. A
+        lease another request holds is waited for a moment: it may be a duplicate of this very
+        ticket, refused by the ticket's claim and letting go at once."""
+        found = self._future.result() if self._future is not None else None
+        if found is not None:
+            return found
+        deadline = time.monotonic() + self.WAIT
+        delay = 0.05
+        while not self._held:
+            if self._try_acquire() is None:
+                if time.monotonic() > deadline:
+                    raise InProgress(f"another change to {self._username} is in progress; "
+                                     "retry in a minute")
+                time.sleep(delay)
+                delay = min(2 * delay, 0.4)
+        return self._read() if self._read else None
 
     def release(self) -> None:
         if self._held:

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 from chalicelib import revocation_policy
@@ -27,6 +27,13 @@ from chalicelib.state_store import StateStore
 from chalicelib.waves import defer, wave
 
 SESSION_NAME = "iam-lifecycle"
+
+
+class Revoked(NamedTuple):
+    """What a revocation did: the accounts done, and those still owed with why."""
+
+    done: list[str]
+    pending: dict[str, str]
 
 
 @dataclass
@@ -50,7 +57,7 @@ class Revocation:
         self._begun = begun
         self._settled = False
 
-    def commit(self, usernames: list[str]) -> tuple[list[str], dict[str, str]]:
+    def commit(self, usernames: list[str]) -> Revoked:
         """Write the denies of ``usernames`` (none: only prune). Returns the accounts done and,
         for those that failed, why."""
         def one(account: str) -> str | None:
@@ -66,8 +73,8 @@ class Revocation:
 
         self._settled = True
         outcome = wave({a: (lambda a=a: one(a)) for a in self._begun}, limit=None)
-        done = sorted(account for account, failure in outcome.items() if failure is None)
-        return done, {account: failure for account, failure in outcome.items() if failure}
+        return Revoked(sorted(account for account, failure in outcome.items() if failure is None),
+                       {account: failure for account, failure in outcome.items() if failure})
 
     def abandon(self) -> None:
         """Let the locks go, unless committed (a change refused after it began)."""
@@ -131,13 +138,13 @@ class Revoker:
         return Revocation(self, {**begun, **owed})
 
     def revoke(self, usernames: list[str], targets: dict[str, list[str]] | None = None
-               ) -> tuple[list[str], dict[str, str]]:
+               ) -> Revoked:
         """Deny ``usernames``' sessions issued before now on ``targets`` ({account: [role]};
         default: every managed role in every child account). Returns the accounts done and, for
         those that failed, why."""
         return self.begin(targets).commit(usernames)
 
-    def prune(self) -> tuple[list[str], dict[str, str]]:
+    def prune(self) -> Revoked:
         """Drop statements whose sessions have all expired, in every child account."""
         return self.begin().commit([])
 
