@@ -60,24 +60,21 @@ class Bench:
         self.timeline.latency = 0
         request = OnboardRequest(username=name, groups=["ChildDeveloperGroup"], ticket=f"on-{name}",
                                  requested_by="bench")
-        self.services.operations.run("onboard", name, request,
-                                     lambda: self.services.lifecycle.onboard(request))
+        self.services.operations.change("onboard", name, request)
         give_every_dependent(self.admin_iam, name)
 
     def offboard_app(self, name: str) -> dict:
         from chalicelib.schemas import TicketRequest
 
         request = TicketRequest(ticket=f"off-{name}", requested_by="bench")
-        return self.services.operations.run("offboard", name, request,
-                                            lambda: self.services.lifecycle.offboard(name, request))
+        return self.services.operations.change("offboard", name, request)
 
     def plan_app(self, name: str) -> dict:
         """The dry run of the same offboarding: its reads go to AWS, its changes do not."""
         from chalicelib.schemas import TicketRequest
 
         request = TicketRequest(ticket=f"plan-{name}", requested_by="bench", dry_run=True)
-        return self.services.operations.run("offboard", name, request,
-                                            lambda: self.services.lifecycle.offboard(name, request))
+        return self.services.operations.change("offboard", name, request)
 
     def measure_plan(self, name: str) -> dict:
         self.person(name)
@@ -96,6 +93,9 @@ class Bench:
 
     def measure(self, offboard: Any, name: str) -> dict:
         self.person(name)
+        # A leaver's offboarding does not come within 0.1 s of their onboarding; one that
+        # does reads again under its lease (chalicelib/operations.py, _Claim).
+        time.sleep(0.2)
         self.timeline.reset()
         self.timeline.latency = self.latency
         start = time.perf_counter()
@@ -168,12 +168,14 @@ def run(latency_ms: float = 50, repeats: int = 3, bulk: int = 100) -> list[tuple
             return statistics.median(row[key] for row in rows)
 
         rows = []
-        for label, key in (("access gone", "access"), ("user gone", "gone")):
+        for label, key, target in (("access gone", "access", 3), ("user gone", "gone", 6)):
             a_ms, s_ms = median(app, f"{key}_ms"), median(seq, f"{key}_ms")
             a_w, s_w = median(app, f"{key}_waves"), median(seq, f"{key}_waves")
+            met = "met" if a_w <= target else "not met"
             rows.append((f"offboarding, {label} ({latency_ms:.0f} ms per AWS call, 2 child accounts)",
                          f"{a_ms:,.0f} ms, {a_w:.0f} waves",
-                         f"sequential: {s_ms:,.0f} ms, {s_w:.0f} waves ({s_ms / a_ms:.1f}x)"))
+                         f"sequential: {s_ms:,.0f} ms, {s_w:.0f} waves ({s_ms / a_ms:.1f}x); "
+                         f"target within {target} waves of the first call: {met}"))
         rows.append(("offboarding, AWS calls (incl. records, idempotency, audit, event)",
                      f"{median(app, 'calls'):.0f}", f"sequential: {median(seq, 'calls'):.0f}"))
         plans = [bench.measure_plan(f"plan{i}") for i in range(repeats)]

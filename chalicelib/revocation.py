@@ -81,10 +81,11 @@ class Revocation:
         if self._settled:
             return
         self._settled = True
-        for begun in self._begun.values():
-            for held in begun if isinstance(begun, list) else []:
-                if held.found.get("lock"):
-                    defer(lambda held=held: self._revoker.state.release_lock(held.arn, held.owner))
+        held = [h for begun in self._begun.values() if isinstance(begun, list) for h in begun
+                if h.found.get("lock")]
+        state = self._revoker.state
+        defer(lambda: wave({h.arn: (lambda h=h: state.release_lock(h.arn, h.owner))
+                            for h in held}, limit=None))
 
 
 class Revoker:
