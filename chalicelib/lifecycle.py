@@ -405,8 +405,8 @@ class Lifecycle:
             f"group:{g}": (lambda g=g: self.iam.add_to_group(name, g)) for g in saved["groups"]}
         tasks.update({f"key:{k}": (lambda k=k: self.iam.set_key_status(name, k, "Active"))
                       for k in saved["keys"]})
-        if saved["console"]:
-            tasks["password"] = lambda: self._set_password(name)
+        if saved["console"]:  # the snapshot says whether the login is there to update
+            tasks["password"] = lambda: self._set_password(name, new_user=not snap.console)
         tasks["record"] = lambda: self.state.put_record(name, record)
         done = wave({**tasks, **self._last_used(snap.keys)})
         call_log.answer_point()
