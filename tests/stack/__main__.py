@@ -51,12 +51,12 @@ Try:
   curl -s {url}/health
   curl -s -X POST {url}/users -H "Authorization: Bearer {facts.api_token}" \\
        -H "Content-Type: application/json" \\
-       -d '{{"username": "pete", "groups": ["ChildDeveloperGroup"], "ticket": "T-1", "requested_by": "alice"}}'
+       -d '{{"username": "pete", "groups": ["ChildDeveloperGroup"], "ticket": "TOUR-1", "requested_by": "alice"}}'
   curl -s {url}/users/pete -H "Authorization: Bearer {facts.api_token}"
 
 Inspect the root account as its administrator:
   AWS_ACCESS_KEY_ID={admin['aws_access_key_id']} AWS_SECRET_ACCESS_KEY={admin['aws_secret_access_key']} \\
-  aws --endpoint-url {facts.aws_endpoint_url} iam get-group --group-name ChildDeveloperGroup
+  aws --endpoint-url {facts.aws_endpoint_url} --region us-east-1 iam get-group --group-name ChildDeveloperGroup
 
 Slack (signed as Slack signs it; the answers on response_url are printed):
   .venv/bin/python -m tests.stack.slack_command onboard pete ChildDeveloperGroup pete@example.com
