@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 API_PORT ?= 8000
 AWS_PORT ?= 5000
 
-.PHONY: install test run bench clean
+.PHONY: install test lint fmt run bench clean
 
 install: $(STAMP)
 
@@ -17,6 +17,15 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 
 test: install
 	$(PY) -m pytest -q -n 2  # two workers: each test has its own moto, ports and temp dirs
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+fmt: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
 
 run: install
 	API_PORT=$(API_PORT) AWS_PORT=$(AWS_PORT) $(PY) -m tests.stack

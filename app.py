@@ -1,16 +1,20 @@
-"""Routes, schedules and queue handlers: each parses input, calls one service function, returns."""
+"""Routes, schedules and queue handlers: each parses input, calls one service function, returns.
+
+A handler imports what only its path needs (request models and pydantic, the queries, the queue
+worker) when it runs: a cold start pays for the path it serves, not for all of them.
+"""
 
 import functools
+from collections.abc import Mapping
+from typing import Any
 
 from chalice import Chalice, Rate, Response
+from chalice.app import Request
 
-from chalicelib import queries, tracing
+from chalicelib import tracing
 from chalicelib.bootstrap import services
-from chalicelib.schemas import (GrantRequest, MoveRequest, OffboardRequest, OnboardRequest,
-                                RestoreRequest, SuspendRequest, parse_caller)
 from chalicelib.settings import work_queue_name
 from chalicelib.slack import edge as slack_edge
-from chalicelib.slack import worker as slack_work
 from chalicelib.web import rest
 
 app = Chalice(app_name="iam-lifecycle")
@@ -28,11 +32,25 @@ public = functools.partial(rest, app, public=True)
 protected = functools.partial(rest, app, token=_token)
 
 
-def _body(model):  # type: ignore[no-untyped-def]
-    return parse_caller(model, app.current_request.raw_body)
+def _request() -> Request:
+    """The request being handled (Chalice sets it before any route runs)."""
+    request = app.current_request
+    assert request is not None
+    return request
 
 
-def _change(action: str, username: str, request):  # type: ignore[no-untyped-def]
+def _query() -> Mapping[str, str]:
+    return _request().query_params or {}
+
+
+def _body(model: str) -> Any:
+    """The request body as the model of chalicelib.schemas named ``model``."""
+    from chalicelib import schemas
+
+    return schemas.parse_caller(getattr(schemas, model), _request().raw_body)
+
+
+def _change(action: str, username: str, request: Any) -> dict:
     return services().operations.change(action, username, request)
 
 
@@ -45,13 +63,15 @@ def health() -> dict:
 @app.route("/users", methods=["POST"], content_types=JSON)
 @protected(status=201)
 def create_user() -> dict:
-    request = _body(OnboardRequest)
+    request = _body("OnboardRequest")
     return _change("onboard", request.username, request)
 
 
 @app.route("/users", methods=["GET"])
 @protected()
 def list_users() -> dict:
+    from chalicelib import queries
+
     return {"users": queries.list_users(services().lifecycle)}
 
 
@@ -63,16 +83,16 @@ def get_user(username: str) -> dict:
 
 @app.route("/users/{username}/aws-config", methods=["GET"])
 @protected()
-def get_aws_config(username: str):  # type: ignore[no-untyped-def]
+def get_aws_config(username: str):
     answer = services().lifecycle.aws_config_of(username)
-    if (app.current_request.query_params or {}).get("format") == "text":
+    if _query().get("format") == "text":
         # The bare file, so that `curl ... > ~/.aws/config` works.
         return Response(body=answer["aws_config"], status_code=200,
                         headers={"Content-Type": "text/plain"})
     return answer
 
 
-def _user_change(action: str, username: str, model):  # type: ignore[no-untyped-def]
+def _user_change(action: str, username: str, model: str):
     """A change to one user: the lifecycle method named ``action``, run once per ticket."""
     return _change(action, username, _body(model))
 
@@ -80,46 +100,48 @@ def _user_change(action: str, username: str, model):  # type: ignore[no-untyped-
 @app.route("/users/{username}/groups", methods=["PUT"], content_types=JSON)
 @protected()
 def move_user(username: str) -> dict:
-    return _user_change("move", username, MoveRequest)
+    return _user_change("move", username, "MoveRequest")
 
 
 @app.route("/users/{username}/suspend", methods=["POST"], content_types=JSON)
 @protected()
 def suspend_user(username: str) -> dict:
-    return _user_change("suspend", username, SuspendRequest)
+    return _user_change("suspend", username, "SuspendRequest")
 
 
 @app.route("/users/{username}/restore", methods=["POST"], content_types=JSON)
 @protected()
 def restore_user(username: str) -> dict:
-    return _user_change("restore", username, RestoreRequest)
+    return _user_change("restore", username, "RestoreRequest")
 
 
 @app.route("/users/{username}/offboard", methods=["POST"], content_types=JSON)
 @protected()
 def offboard_user(username: str) -> dict:
-    return _user_change("offboard", username, OffboardRequest)
+    return _user_change("offboard", username, "OffboardRequest")
 
 
 @app.route("/users/{username}/grants", methods=["POST"], content_types=JSON)
 @protected(status=201)
 def grant_access(username: str) -> dict:
-    return _user_change("grant", username, GrantRequest)
+    return _user_change("grant", username, "GrantRequest")
 
 
 @app.route("/audit", methods=["GET"])
 @protected()
 def audit() -> dict:
-    query = app.current_request.query_params or {}
+    query = _query()
     events = services().lifecycle.state.audit_events(query.get("username"), query.get("ticket"))
     return {"events": events}
 
 
 @app.route("/access-matrix", methods=["GET"])
 @protected()
-def access_matrix():  # type: ignore[no-untyped-def]
+def access_matrix():
+    from chalicelib import queries
+
     rows = queries.access_matrix(services().lifecycle)
-    if (app.current_request.query_params or {}).get("format") == "csv":
+    if _query().get("format") == "csv":
         return Response(body=queries.as_csv(rows), status_code=200,
                         headers={"Content-Type": "text/csv"})
     return {"rows": rows}
@@ -131,37 +153,39 @@ SLACK_FORM = ["application/x-www-form-urlencoded"]
 
 @app.route("/slack/commands", methods=["POST"], content_types=SLACK_FORM)
 def slack_command() -> Response:
-    return slack_edge.command(app.current_request, services())
+    return slack_edge.command(_request(), services())
 
 
 @app.route("/slack/interactions", methods=["POST"], content_types=SLACK_FORM)
 def slack_interaction() -> Response:
-    return slack_edge.interaction(app.current_request, services())
+    return slack_edge.interaction(_request(), services())
 
 
 # One message per invocation: Chalice cannot turn on ReportBatchItemFailures for the event source,
 # and with one record a failure fails the invocation, which SQS retries either way.
 @app.on_sqs_message(queue=work_queue_name(), batch_size=1)
-def slack_worker(event) -> dict:  # type: ignore[no-untyped-def]
+def slack_worker(event) -> dict:
+    from chalicelib.slack import worker as slack_work
+
     return slack_work.handle(event.to_dict(), event.context, services())
 
 
 # Schedules: each a pass over the lifecycle records; a user whose change fails waits for the next.
 @app.schedule(Rate(1, unit=Rate.HOURS))
-def restore_due_users(event) -> dict:  # type: ignore[no-untyped-def]
+def restore_due_users(event) -> dict:
     return {"restored": services().schedules.restore_due()}
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))
-def expire_grants(event) -> dict:  # type: ignore[no-untyped-def]
+def expire_grants(event) -> dict:
     return {"expired": services().schedules.expire_grants()}
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS))
-def prune_revocations(event) -> dict:  # type: ignore[no-untyped-def]
+def prune_revocations(event) -> dict:
     return services().schedules.prune_revocations()
 
 
 @app.schedule(Rate(1, unit=Rate.DAYS))
-def report_drift(event) -> dict:  # type: ignore[no-untyped-def]
+def report_drift(event) -> dict:
     return {"findings": services().schedules.report_drift()}

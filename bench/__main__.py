@@ -46,7 +46,7 @@ def main() -> None:
     rows += offboarding.run(latency_ms=50, repeats=3, bulk=int(os.environ.get("BENCH_BULK", "100")))
     rows.append(_script("package_size.py", "deployment package"))
 
-    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     table = ["| figure | measured | beside it |", "|---|---|---|"]
     table += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     text = "\n".join([f"# Benchmark ({when})", "", f"Machine: {machine()}", "", *table, ""])

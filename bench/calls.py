@@ -83,7 +83,7 @@ def run() -> list[tuple[str, str, str]]:
             timeline.latency = 0
             calls = list(timeline.calls)
             if os.environ.get("BENCH_TRACE"):
-                for call, depth in sorted(zip(calls, depths(calls)), key=lambda p: p[1]):
+                for call, depth in sorted(zip(calls, depths(calls), strict=True), key=lambda p: p[1]):
                     print(f"  {name} wave {depth}: {call.operation}")
             iam_calls = sum(1 for c in calls if c.operation not in _BOOKKEEPING)
             waves = max(depths(calls))

@@ -1,7 +1,10 @@
-"""The single factory of boto3 sessions and clients: lazy, cached, adaptive retry mode.
+"""The single factory of AWS sessions and clients: lazy, cached, adaptive retry mode.
 
-boto3 is imported on first use, not at import time, so a cold start that serves /health or
-rejects a bad token never pays for it.
+botocore is imported on first use, not at import time, so a cold start that serves /health or
+rejects a bad token never pays for it. The default session is botocore's own: boto3's session
+adds S3 transfer methods and resources, neither of which the app uses, and importing boto3 costs
+a cold start about 25 ms (s3transfer, multiprocessing). Any session with ``client()`` (boto3's,
+the tests') may be given instead.
 """
 
 from __future__ import annotations
@@ -42,19 +45,24 @@ class AwsClients:
 
     @property
     def session(self) -> Any:
+        """One session for every client: botocore loads each service model once per session."""
         if self._session is None:
-            import boto3
+            import botocore.session
 
-            self._session = boto3.session.Session(region_name=self.region)
+            self._session = botocore.session.get_session()
         return self._session
+
+    def _client(self, service: str, **credentials: Any) -> Any:
+        session = self.session
+        make = getattr(session, "client", None) or session.create_client  # boto3's or botocore's
+        return make(service, region_name=self.region, config=_config(), **credentials)
 
     def root(self, service: str) -> Any:
         """A client of the root account; clients are thread-safe and reused."""
         key = ("root", service)
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = call_log.watch(self.session.client(
-                    service, region_name=self.region, config=_config()))
+                self._clients[key] = call_log.watch(self._client(service))
             return self._clients[key]
 
     def child(self, account_id: str, role_name: str, service: str, session_name: str) -> Any:
@@ -68,9 +76,8 @@ class AwsClients:
                 # Made from the root session with the role's credentials, so that the service
                 # model is loaded once, not once per account: a hundred accounts cost a
                 # hundred small clients, not a hundred sessions.
-                made = (credentials, call_log.watch(self.session.client(
-                    service, region_name=self.region, config=_config(),
-                    aws_access_key_id=credentials["AccessKeyId"],
+                made = (credentials, call_log.watch(self._client(
+                    service, aws_access_key_id=credentials["AccessKeyId"],
                     aws_secret_access_key=credentials["SecretAccessKey"],
                     aws_session_token=credentials["SessionToken"]), account_id))
                 self._child_clients[key] = made

@@ -3,60 +3,109 @@
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalicelib.aws import AwsClients
-from chalicelib.events import Events
-from chalicelib.iam_gateway import IamGateway
-from chalicelib.lifecycle import Lifecycle
-from chalicelib.revocation import Revoker
-from chalicelib.schedules import Schedules, slack_notifier
-from chalicelib.operations import Operations
-from chalicelib.secrets_store import SecretsStore
 from chalicelib.settings import Settings, get_settings
-from chalicelib.slack.store import SlackStore
-from chalicelib.state_store import StateStore
-from chalicelib.work_queue import WorkQueue
+
+if TYPE_CHECKING:
+    from chalicelib.lifecycle import Lifecycle
+    from chalicelib.operations import Operations
+    from chalicelib.schedules import Schedules
+    from chalicelib.secrets_store import SecretsStore
+    from chalicelib.slack.store import SlackStore
+    from chalicelib.state_store import StateStore
+    from chalicelib.work_queue import WorkQueue
 
 
-@dataclass
-class Services:
-    settings: Settings
-    clients: AwsClients
-    lifecycle: Lifecycle
-    operations: Operations
-    schedules: Schedules
-    secrets: SecretsStore
-    # Slack: its queue of work and its confirmations.
-    work_queue: WorkQueue
-    slack_store: SlackStore
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
+
+
+class _Built(functools.cached_property[T]):
+    """A part of the services made (and its modules imported) on first use, once across threads:
+    a Slack acknowledgement needs the secrets, the Slack store and the queue, and a cold start
+    that serves one should not load IAM's model, the lifecycle or pydantic for the others."""
+
+    _lock = threading.RLock()  # parts are made from parts
+
+    def __get__(self, instance: Any, owner: type | None = None) -> T:  # type: ignore[override]
+        with self._lock:
+            return super().__get__(instance, owner)
+
+
+class Services:
+    def __init__(self, settings: Settings, clients: AwsClients,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        self.settings = settings
+        self.clients = clients
+        self.clock = clock
+
+    @_Built
+    def secrets(self) -> SecretsStore:
+        from chalicelib.secrets_store import SecretsStore
+
+        return SecretsStore(self.clients.root("secretsmanager"), self.settings.secret_max_age)
+
+    # Slack: its queue of work and its confirmations.
+    @_Built
+    def work_queue(self) -> WorkQueue:
+        from chalicelib.work_queue import WorkQueue
+
+        return WorkQueue(functools.partial(self.clients.root, "sqs"), self.settings.work_queue)
+
+    @_Built
+    def slack_store(self) -> SlackStore:
+        from chalicelib.slack.store import SlackStore
+
+        return SlackStore(self.clients.root("dynamodb"), self.settings.state_table)
+
+    @_Built
+    def state(self) -> StateStore:
+        from chalicelib.state_store import StateStore
+
+        return StateStore(self.clients.root("dynamodb"), self.settings.state_table)
+
+    @_Built
+    def lifecycle(self) -> Lifecycle:
+        from chalicelib.iam_gateway import IamGateway
+        from chalicelib.lifecycle import Lifecycle
+        from chalicelib.revocation import Revoker
+
+        revoker = Revoker(self.settings, self.clients, self.state, self.clock)
+        return Lifecycle(self.settings, IamGateway(self.clients.root("iam")), self.state, revoker,
+                         self.clock)
+
+    @_Built
+    def operations(self) -> Operations:
+        from chalicelib.events import Events
+        from chalicelib.operations import Operations
+
+        events = Events(self.clients.root("events"), self.settings.event_bus,
+                        self.settings.app_name)
+        return Operations(self.settings, self.state, self.clients.root("dynamodb"), events,
+                          self.lifecycle, self.work_queue)
+
+    @_Built
+    def schedules(self) -> Schedules:
+        from chalicelib.schedules import Schedules, slack_notifier
+
+        settings = self.settings
+        webhook = (lambda: self.secrets.get(settings.drift_webhook_secret)) \
+            if settings.drift_webhook_secret else (lambda: None)
+        return Schedules(self.lifecycle, self.operations, self.clock, slack_notifier(webhook))
 
 
 def build(settings: Settings | None = None, clients: AwsClients | None = None,
           clock: Callable[[], datetime] = utc_now) -> Services:
     settings = settings or get_settings()
-    clients = clients or AwsClients(settings.region)
-    state = StateStore(clients.root("dynamodb"), settings.state_table)
-    revoker = Revoker(settings, clients, state, clock)
-    lifecycle = Lifecycle(settings, IamGateway(clients.root("iam")), state, revoker, clock)
-    events = Events(clients.root("events"), settings.event_bus, settings.app_name)
-    work_queue = WorkQueue(functools.partial(clients.root, "sqs"), settings.work_queue)
-    operations = Operations(settings, state, clients.root("dynamodb"), events, lifecycle,
-                            work_queue)
-    secrets = SecretsStore(clients.root("secretsmanager"), settings.secret_max_age)
-    webhook = (lambda: secrets.get(settings.drift_webhook_secret)) \
-        if settings.drift_webhook_secret else (lambda: None)
-    schedules = Schedules(lifecycle, operations, clock, slack_notifier(webhook))
-    slack_store = SlackStore(clients.root("dynamodb"), settings.state_table)
-    return Services(settings=settings, clients=clients, lifecycle=lifecycle,
-                    operations=operations, schedules=schedules, secrets=secrets,
-                    work_queue=work_queue, slack_store=slack_store)
+    return Services(settings, clients or AwsClients(settings.region), clock)
 
 
 _current: Services | None = None

@@ -20,7 +20,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -116,7 +116,7 @@ def fork(tasks: dict[str, Callable[[], T]]) -> tuple[dict[str, Callable[[], T]],
         return {name: _in_context(task, None) for name, task in tasks.items()}, lambda: None
     children = [_Track(step=parent.step, path=parent.path + (parent.seq, index))
                 for index in range(len(tasks))]
-    forked = {name: _in_context(task, child) for (name, task), child in zip(tasks.items(), children)}
+    forked = {name: _in_context(task, child) for (name, task), child in zip(tasks.items(), children, strict=True)}
 
     def join() -> None:
         parent.step = max(child.step for child in children)
@@ -170,7 +170,7 @@ def _answer(model: Any, params: dict, account: str) -> tuple[Any, dict]:
         path = params.get("Path", "/")
         parsed["User"] = {"UserName": params["UserName"], "Path": path, "UserId": "DRYRUN",
                           "Arn": f"arn:aws:iam::{account}:user{path}{params['UserName']}",
-                          "CreateDate": datetime.now(timezone.utc)}
+                          "CreateDate": datetime.now(UTC)}
     return AWSResponse(url="", status_code=200, headers={}, raw=None), parsed
 
 

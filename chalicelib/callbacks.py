@@ -38,7 +38,7 @@ def check_url(url: str, hosts: tuple[str, ...]) -> str:
                          "(and punycode a host name)")
     try:
         parts = urlsplit(url)
-        parts.port  # raises ValueError on a port that is not a number
+        _ = parts.port  # raises ValueError on a port that is not a number
     except ValueError as error:
         raise BadRequest(f"callback_url is not a valid URL ({error})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:

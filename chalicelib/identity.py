@@ -8,6 +8,15 @@ from :func:`key`, and what the app writes into policies uses the stored spelling
 
 from __future__ import annotations
 
+import re
+
+from chalicelib.errors import BadRequest
+
+# IAM's rule for user names; \w is ASCII there (re.ASCII). Kept apart from the request models so
+# that checking a name does not load pydantic.
+USERNAME_RULE = r"^[\w+=,.@-]{1,64}$"
+_USERNAME = re.compile(USERNAME_RULE, re.ASCII)
+
 
 def key(username: str) -> str:
     """The canonical form of a user name. Names hold only ASCII (``[\\w+=,.@-]``), so lower()
@@ -17,3 +26,11 @@ def key(username: str) -> str:
 
 def same(first: str, second: str) -> bool:
     return key(first) == key(second)
+
+
+def check_username(username: str) -> str:
+    if not _USERNAME.fullmatch(username or ""):  # match() would let "pete\n" through
+        raise BadRequest(
+            f"username {username!r} is not valid: use 1 to 64 letters, digits or +=,.@_- characters"
+        )
+    return username

@@ -12,21 +12,38 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import access_map, call_log
-from chalicelib.errors import AccessDenied, AppError, BadRequest, Conflict, Forbidden, NotFound
+from chalicelib.errors import (
+    AccessDenied,
+    AppError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+)
 from chalicelib.iam_gateway import IamGateway
-from chalicelib.identity import key
+from chalicelib.identity import check_username, key
 from chalicelib.offboarding import list_dependents, offboard_user, targets
 from chalicelib.passwords import temporary_password
 from chalicelib.revocation import Revocation, Revoked, Revoker
-from chalicelib.schemas import (GrantRequest, MoveRequest, OffboardRequest, OnboardRequest,
-                                RestoreRequest, SuspendRequest, TicketRequest, check_username)
 from chalicelib.settings import Settings
 from chalicelib.state_store import StateStore
 from chalicelib.waves import wave
+
+if TYPE_CHECKING:  # the request models (pydantic) load where requests are parsed, not here
+    from chalicelib.schemas import (
+        GrantRequest,
+        MoveRequest,
+        OffboardRequest,
+        OnboardRequest,
+        RestoreRequest,
+        SuspendRequest,
+        TicketRequest,
+    )
 
 _SUSPENDED = ("suspending", "suspended", "restoring")
 
@@ -88,7 +105,8 @@ class Lifecycle:
         self.clock = clock
 
     # reading
-    def read(self, action: str, username: str, request: TicketRequest | None = None) -> Snapshot:
+    def read(self, action: str, username: str,
+             request: TicketRequest | OnboardRequest | None = None) -> Snapshot:
         """The snapshot ``action`` decides on, read in one wave. A name that is not valid or is
         protected is refused before anything is read."""
         self.check_user_allowed(username)
@@ -236,7 +254,7 @@ class Lifecycle:
 
     def _last_used(self, keys: list[dict] | None) -> dict[str, Callable[[], Any]]:
         """Tasks reading each key's last use, for the wave that changes things."""
-        return {f"used:{k['id']}": (lambda k=k: self.iam.last_used(k["id"])) for k in keys or []}
+        return {f"used:{k['id']}": partial(self.iam.last_used, k["id"]) for k in keys or []}
 
     @staticmethod
     def _used(results: dict[str, Any]) -> dict[str, str | None]:
@@ -270,7 +288,7 @@ class Lifecycle:
         # AddUserToGroup and AttachUserPolicy are no-ops when done already: a resumed
         # onboarding converges without reading what the first attempt did.
         tasks: dict[str, Callable[[], Any]] = {
-            f"group:{g}": (lambda g=g: self.iam.add_to_group(username, g)) for g in request.groups}
+            f"group:{g}": partial(self.iam.add_to_group, username, g) for g in request.groups}
         tasks["self-service"] = lambda: self.iam.attach_user_policy(
             username, self.settings.self_service_policy_arn)
         if request.console:
@@ -320,8 +338,8 @@ class Lifecycle:
         before = self._roles_before(snap, groups)
         record = {**record, "groups": sorted(target), "ticket": request.ticket}
         tasks: dict[str, Callable[[], Any]] = {
-            f"+{g}": (lambda g=g: self.iam.add_to_group(name, g)) for g in target - current}
-        tasks.update({f"-{g}": (lambda g=g: self.iam.remove_from_group(name, g))
+            f"+{g}": partial(self.iam.add_to_group, name, g) for g in target - current}
+        tasks.update({f"-{g}": partial(self.iam.remove_from_group, name, g)
                       for g in current - target})
         done = wave({**tasks, **self._last_used(snap.keys)})
         # After the change, not beside it: until then the record names the groups a retry of a
@@ -365,8 +383,8 @@ class Lifecycle:
             # A retry of this ticket finds the record suspended and takes away again: it may
             # say so beside the removals.
             tasks: dict[str, Callable[[], Any]] = {
-                f"group:{g}": (lambda g=g: self.iam.remove_from_group(name, g)) for g in groups}
-            tasks.update({f"key:{k}": (lambda k=k: self.iam.set_key_status(name, k, "Inactive"))
+                f"group:{g}": partial(self.iam.remove_from_group, name, g) for g in groups}
+            tasks.update({f"key:{k}": partial(self.iam.set_key_status, name, k, "Inactive")
                           for k in saved["keys"]})
             tasks["console"] = lambda: self.iam.delete_login_profile(name)
             tasks["record"] = lambda: self.state.put_record(name, suspended)
@@ -402,8 +420,8 @@ class Lifecycle:
         record = {**restored, "status": "active", "groups": saved.get("groups", []),
                   "ticket": request.ticket, "restored": saved}
         tasks: dict[str, Callable[[], Any]] = {
-            f"group:{g}": (lambda g=g: self.iam.add_to_group(name, g)) for g in saved["groups"]}
-        tasks.update({f"key:{k}": (lambda k=k: self.iam.set_key_status(name, k, "Active"))
+            f"group:{g}": partial(self.iam.add_to_group, name, g) for g in saved["groups"]}
+        tasks.update({f"key:{k}": partial(self.iam.set_key_status, name, k, "Active")
                       for k in saved["keys"]})
         if saved["console"]:  # the snapshot says whether the login is there to update
             tasks["password"] = lambda: self._set_password(name, new_user=not snap.console)
@@ -587,7 +605,7 @@ def _removed_before(record: dict, events: list[dict]) -> dict[str, list[str]]:
 
 def _written_within(record: dict, seconds: int) -> bool:
     written = datetime.fromisoformat(record.get("at") or "1970-01-01T00:00:00+00:00")
-    return (datetime.now(timezone.utc) - written).total_seconds() < seconds
+    return (datetime.now(UTC) - written).total_seconds() < seconds
 
 
 def _sessions(revoked: list[str], pending: dict[str, str]) -> dict:

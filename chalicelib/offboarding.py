@@ -4,15 +4,26 @@ then every other dependent, then the user, each wave as soon as the one it depen
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from chalicelib.errors import AppError
-from chalicelib.iam_cleanup import ACCESS, AFTER_MFA, CLEANUP, KINDS, LISTINGS, USER, Kind, listed
+from chalicelib.iam_cleanup import (
+    ACCESS,
+    AFTER_MFA,
+    CLEANUP,
+    KINDS,
+    LISTINGS,
+    USER,
+    Kind,
+    listed,
+)
 from chalicelib.waves import wave
+
 
 def list_dependents(client: Any, username: str) -> dict[tuple, Callable[[], list[str]]]:
     """The reads of every dependent list: tasks for the operation's first wave."""
-    return {listing: (lambda listing=listing: listed(client, username, listing))
+    return {listing: partial(listed, client, username, listing)
             for listing in LISTINGS}
 
 
@@ -64,7 +75,7 @@ def offboard_user(client: Any, username: str, ids: dict[str, list[str]],
     phase(ACCESS, first)
     for number in (CLEANUP, AFTER_MFA, USER):
         snapshot = {kind: list(found) for kind, found in removed.items()}
-        saved = {"progress": lambda snapshot=snapshot: save_progress(snapshot)}
+        saved = {"progress": partial(save_progress, snapshot)}
         phase(number, saved)
     return _report(removed)
 

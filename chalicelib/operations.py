@@ -8,16 +8,20 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from chalicelib import call_log, callbacks, waves
 from chalicelib.errors import AppError, Conflict, InProgress, NotFound, UpstreamError
 from chalicelib.events import Events
-from chalicelib.identity import key
+from chalicelib.identity import check_username, key
 from chalicelib.observability import count, logger
-from chalicelib.schemas import TicketRequest, check_username
 from chalicelib.settings import Settings
 from chalicelib.state_store import StateStore, now_iso
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from chalicelib.schemas import TicketRequest
 
 # Never stored with the idempotency record: a replay answers without it.
 _SECRET_FIELDS = ("temporary_password",)
@@ -38,8 +42,10 @@ class _Deadline:
 class Operations:
     def __init__(self, settings: Settings, state: StateStore, dynamodb: Any, events: Events,
                  lifecycle: Any = None, work_queue: Any = None) -> None:
-        from aws_lambda_powertools.utilities.idempotency import (DynamoDBPersistenceLayer,
-                                                                 IdempotencyConfig)
+        from aws_lambda_powertools.utilities.idempotency import (
+            DynamoDBPersistenceLayer,
+            IdempotencyConfig,
+        )
 
         self.settings = settings
         self.state = state
@@ -55,7 +61,8 @@ class Operations:
             payload_validation_jmespath="[action, username, request]",
             raise_on_no_idempotency_key=True,
             expires_after_seconds=settings.idempotency_ttl,
-            lambda_context=_Deadline(settings.operation_timeout),
+            # Duck-typed: Powertools only asks it for the remaining time.
+            lambda_context=cast("LambdaContext", _Deadline(settings.operation_timeout)),
         )
 
     def change(self, action: str, username: str, request: TicketRequest) -> dict:
@@ -89,8 +96,10 @@ class Operations:
              work: Callable[..., dict], read: Callable[[], Any] | None) -> dict:
         from aws_lambda_powertools.utilities.idempotency import idempotent_function
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
-            IdempotencyAlreadyInProgressError, IdempotencyPersistenceLayerError,
-            IdempotencyValidationError)
+            IdempotencyAlreadyInProgressError,
+            IdempotencyPersistenceLayerError,
+            IdempotencyValidationError,
+        )
 
         secrets: dict[str, str] = {}
         outcome: dict[str, Any] = {}

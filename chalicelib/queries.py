@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from chalicelib.access_map import account_and_role
@@ -53,7 +54,7 @@ def list_users(lifecycle: Lifecycle) -> list[dict]:
                         keys=[], console=row["password_enabled"] == "true",
                         mfa=row["mfa_active"] == "true", access=access)
         views[name] = lifecycle.view(snap, {})
-    views.update(wave({name: (lambda user=user: _view_live(lifecycle, user, records, access))
+    views.update(wave({name: partial(_view_live, lifecycle, user, records, access)
                        for name, user in live.items()}))
     return [views[u["username"]] for u in found["users"]]
 

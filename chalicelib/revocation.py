@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
@@ -65,14 +66,14 @@ class Revocation:
             if isinstance(begun, str):
                 return begun
             try:
-                wave({held.role: (lambda held=held: self._revoker._write(held, usernames))
+                wave({held.role: partial(self._revoker._write, held, usernames)
                       for held in begun})
             except AppError as error:
                 return error.message
             return None
 
         self._settled = True
-        outcome = wave({a: (lambda a=a: one(a)) for a in self._begun}, limit=None)
+        outcome = wave({a: partial(one, a) for a in self._begun}, limit=None)
         return Revoked(sorted(account for account, failure in outcome.items() if failure is None),
                        {account: failure for account, failure in outcome.items() if failure})
 
@@ -84,7 +85,7 @@ class Revocation:
         held = [h for begun in self._begun.values() if isinstance(begun, list) for h in begun
                 if h.found.get("lock")]
         state = self._revoker.state
-        defer(lambda: wave({h.arn: (lambda h=h: state.release_lock(h.arn, h.owner))
+        defer(lambda: wave({h.arn: partial(state.release_lock, h.arn, h.owner)
                             for h in held}, limit=None))
 
 
@@ -127,7 +128,7 @@ class Revoker:
             try:
                 with aws_errors(f"assuming {role} in {account}"):
                     iam = self._iam(account)
-                found = wave({name: (lambda name=name: self._read_role(account, iam, name))
+                found = wave({name: partial(self._read_role, account, iam, name)
                               for name in targets[account]})
             except AppError as error:
                 return not_deployed(account, role, error)
@@ -135,7 +136,7 @@ class Revoker:
 
         # Every account at once: each has clients of its own, and a leaver's sessions in the
         # hundredth account matter as much as in the first.
-        begun = wave({a: (lambda a=a: one(a)) for a in targets}, limit=None)
+        begun = wave({a: partial(one, a) for a in targets}, limit=None)
         return Revocation(self, {**begun, **owed})
 
     def revoke(self, usernames: list[str], targets: dict[str, list[str]] | None = None

@@ -14,7 +14,7 @@ it could deny has expired by then.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 VERSION = "2012-10-17"
 SIZE_LIMIT = 10_240
@@ -22,7 +22,7 @@ SIZE_LIMIT = 10_240
 
 def _minute_after(moment: datetime) -> datetime:
     """Statements are per minute, rounded up, so that no session issued before ``moment`` is missed."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     floor = moment.replace(second=0, microsecond=0)
     return floor if floor == moment else floor + timedelta(minutes=1)
 
@@ -32,7 +32,7 @@ def _iso(moment: datetime) -> str:
 
 
 def _parse(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def statement(usernames: list[str], before: datetime) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from chalicelib.errors import AppError
@@ -12,7 +13,6 @@ from chalicelib.identity import key
 from chalicelib.lifecycle import Lifecycle
 from chalicelib.observability import logger
 from chalicelib.operations import Operations
-from chalicelib.schemas import TicketRequest
 from chalicelib.waves import wave
 
 SCHEDULE = "schedule"
@@ -31,6 +31,8 @@ class Schedules:
              work: Callable[[], dict] | None = None) -> dict | None:
         """One user's change (a lifecycle operation, or ``work``); a failure is audited by the
         operation and left for the next run."""
+        from chalicelib.schemas import TicketRequest  # pydantic: only when a change is due
+
         request = TicketRequest(ticket=ticket, requested_by=SCHEDULE)
         try:
             if work is None:
@@ -61,7 +63,7 @@ class Schedules:
                     name, group = record["username"], grant["group"]
                     ticket = f"schedule:expire:{name}:{group}:{grant['expires_at']}"
                     if self._run("expire_grant", name, ticket,
-                                 lambda name=name, group=group: self.lifecycle.expire_grant(name, group)):
+                                 partial(self.lifecycle.expire_grant, name, group)):
                         expired.append({"username": name, "group": group})
         return expired
 
@@ -75,7 +77,7 @@ class Schedules:
                 name = record["username"]
                 ticket = f"schedule:revoke:{name}:{self.clock().isoformat(timespec='minutes')}"
                 if self._run("revoke_sessions", name, ticket,
-                             lambda name=name: self.lifecycle.retry_revocation(name)):
+                             partial(self.lifecycle.retry_revocation, name)):
                     retried.append(name)
         return {"pruned_in": pruned, "unreachable": failed, "retried_for": retried}
 

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import json
-import re
 import unicodedata
 from datetime import date
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from chalicelib.errors import BadRequest
+from chalicelib.identity import USERNAME_RULE, check_username  # noqa: F401 - where callers look
 
-USERNAME_RULE = r"^[\w+=,.@-]{1,64}$"
-_USERNAME = re.compile(USERNAME_RULE, re.ASCII)
-
-Username = Annotated[str, StringConstraints(pattern=USERNAME_RULE)]
-GroupName = Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{1,128}$")]
+# Lengths apart from the character class: the same rule as ^[\w+=,.@-]{1,64}$, but pydantic-core
+# (Rust regex, Unicode \w) builds a bounded repetition of \w in 25-40 ms per pattern and model,
+# an unbounded one in well under 1 ms.
+_NAME = r"^[\w+=,.@-]+$"
+Username = Annotated[str, StringConstraints(pattern=_NAME, min_length=1, max_length=64)]
+GroupName = Annotated[str, StringConstraints(pattern=_NAME, min_length=1, max_length=128)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", max_length=254)]
 
@@ -79,14 +87,6 @@ class GrantRequest(TicketRequest):
 
 RestoreRequest = TicketRequest
 OffboardRequest = TicketRequest
-
-
-def check_username(username: str) -> str:
-    if not _USERNAME.fullmatch(username or ""):  # match() would let "pete\n" through
-        raise BadRequest(
-            f"username {username!r} is not valid: use 1 to 64 letters, digits or +=,.@_- characters"
-        )
-    return username
 
 
 # Tickets the service makes itself: a caller's ticket may not claim one, or it could take a

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
-from datetime import datetime, timezone
 from typing import Any
 
 from chalicelib.errors import InProgress
@@ -19,7 +19,7 @@ AUDIT_PAGE = 200
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class StateStore:
@@ -36,8 +36,8 @@ class StateStore:
 
     def _plain(self, item: dict) -> dict:
         plain = {key: self._from(value) for key, value in item.items()}
-        for key in ("pk", "sk", "entity"):
-            plain.pop(key, None)
+        for internal in ("pk", "sk", "entity"):
+            plain.pop(internal, None)
         return _numbers(plain)
 
     # lifecycle records

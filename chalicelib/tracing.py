@@ -7,7 +7,13 @@ tracing off outside Lambda (``chalice local``, the test client) and wherever
 
 Nothing of a request or an answer is put into a trace: onboarding and restore answers carry
 temporary passwords. AWS calls show up as subsegments through the X-Ray SDK's botocore patch,
-which records only the parameters it allow-lists (table names, queue URLs), never IAM payloads.
+which records only the parameters it allow-lists (table names, queue URLs), never IAM payloads;
+posts to Slack and ticket callbacks (urllib) through its httplib patch. Those are the only
+libraries the app calls out with: patching every module the SDK supports would import requests
+(and whatever else is installed) on a cold start for nothing.
+
+The X-Ray SDK is imported only where tracing is on: where it is off, the middleware passes the
+event on without loading it.
 """
 
 from __future__ import annotations
@@ -17,14 +23,25 @@ from collections.abc import Callable
 from typing import Any
 
 _cold = True
+PATCHED = ("botocore", "httplib")
+
+
+class _Off:
+    """What :func:`tracer` gives where tracing is off."""
+
+    disabled = True
 
 
 @functools.cache
 def tracer() -> Any:
     """Built on the first event, not at import (the X-Ray SDK pulls in botocore)."""
-    from aws_lambda_powertools import Tracer
+    from aws_lambda_powertools.tracing.tracer import Tracer
 
-    return Tracer()  # service name from POWERTOOLS_SERVICE_NAME
+    # Powertools' own rule (POWERTOOLS_TRACE_DISABLED, outside Lambda, SAM or chalice local),
+    # asked before Tracer() would import the X-Ray SDK even to switch it off.
+    if Tracer._is_tracer_disabled():
+        return _Off()
+    return Tracer(patch_modules=PATCHED)  # service name from POWERTOOLS_SERVICE_NAME
 
 
 def handler_name(event: Any) -> str:

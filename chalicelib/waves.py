@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -15,7 +15,7 @@ T = TypeVar("T")
 MAX_PARALLEL = 16
 
 
-def wave(tasks: dict[str, Callable[[], T]], limit: int | None = MAX_PARALLEL) -> dict[str, T]:
+def wave(tasks: Mapping[str, Callable[[], Any]], limit: int | None = MAX_PARALLEL) -> dict[str, Any]:
     """Run every task, wait for all, then raise the first failure (so none is left running
     while the caller records its state) or return the results by name. ``limit``: at most that
     many at once (None: all at once, for tasks that each talk to a client of their own, such as
@@ -26,12 +26,13 @@ def wave(tasks: dict[str, Callable[[], T]], limit: int | None = MAX_PARALLEL) ->
     """
     if len(tasks) <= 1:
         return {name: task() for name, task in tasks.items()}
-    tasks, join = call_log.fork(tasks)  # the caller's context (a recording) goes with each task
+    # The caller's context (a recording, deferrals) goes with each task.
+    forked, join = call_log.fork(dict(tasks))
     results: dict[str, Any] = {}
     failure: BaseException | None = None
-    with ThreadPoolExecutor(max_workers=min(len(tasks), limit or len(tasks)),
+    with ThreadPoolExecutor(max_workers=min(len(forked), limit or len(forked)),
                             thread_name_prefix="wave") as pool:
-        futures = {name: pool.submit(task) for name, task in tasks.items()}
+        futures = {name: pool.submit(task) for name, task in forked.items()}
         for name, future in futures.items():
             try:
                 results[name] = future.result()
@@ -70,16 +71,16 @@ def collecting() -> Iterator[list[Callable[[], Any]]]:
     caller runs it. Whatever is left when the block fails is run before the failure goes on."""
     collected: list[Callable[[], Any]] = []
     token = _deferred.set(collected)
+    failed = False
     try:
         yield collected
     except BaseException:
-        _deferred.reset(token)
-        token = None
-        run_quietly(collected)
+        failed = True
         raise
     finally:
-        if token is not None:
-            _deferred.reset(token)
+        _deferred.reset(token)
+        if failed:
+            run_quietly(collected)
 
 
 def run_quietly(tasks: list[Callable[[], Any]]) -> None:

@@ -36,11 +36,14 @@ def rest(app: Any, *, status: int = 200, public: bool = False,
          token: Callable[[], str] | None = None) -> Callable:
     """Wrap a route: check the token unless ``public``, map errors, answer JSON with ``status``."""
 
+    if not public and token is None:
+        raise ValueError("a route that is not public needs the token to check")
+
     def decorate(handler: Callable[..., Any]) -> Callable[..., Response]:
         @functools.wraps(handler)
         def wrapper(*args: Any, **kwargs: Any) -> Response:
             try:
-                if not public:
+                if token is not None and not public:
                     check_bearer(app.current_request.headers.get("authorization"), token)
                 result = handler(*args, **kwargs)
             except AppError as error:

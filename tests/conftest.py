@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from tests.stack import moto_ext
 from chalicelib.aws import AwsClients
+from tests.stack import moto_ext
 from tests.stack.local import PROJECT, REGION, Facts, Provisioner, shared_session
 
 
@@ -54,7 +54,7 @@ class Clock:
         self.fixed: datetime.datetime | None = None
 
     def __call__(self) -> datetime.datetime:
-        return self.fixed or datetime.datetime.now(datetime.timezone.utc)
+        return self.fixed or datetime.datetime.now(datetime.UTC)
 
     def advance(self, **delta: float) -> None:
         self.fixed = self() + datetime.timedelta(**delta)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from tests.iam_objects import give_every_dependent
@@ -31,7 +31,7 @@ class Clock:
         self.skipped = timedelta()
 
     def __call__(self) -> datetime:
-        return datetime.now(timezone.utc) + self.skipped
+        return datetime.now(UTC) + self.skipped
 
 
 @dataclass
@@ -91,7 +91,6 @@ class Driver:
     def work(self) -> None:
         """Lambda's SQS event source delivers what is queued to the worker, until it is empty."""
         from app import app
-
         from tests.stack.queue_poller import sqs_sources
 
         (source,) = sqs_sources(app)
@@ -171,9 +170,8 @@ def views(d: Driver) -> None:
 
 
 def slack(d: Driver) -> None:
-    from tests.stack.slack_command import button
-
     from chalicelib.slack import replies
+    from tests.stack.slack_command import button
 
     d.command("status pete", "1.1.1")
     d.command("onboard sam ChildDeveloperGroup", "2.2.2")

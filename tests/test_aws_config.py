@@ -21,9 +21,9 @@ from chalicelib import bootstrap
 from chalicelib.schemas import RestoreRequest
 from chalicelib.slack import replies
 from tests.stack.local import REGION
+
 # The Slack side: signed commands, the queue worker, a catcher of the posts to response_url.
-from tests.test_slack import catcher, poller, slack, sqs  # noqa: F401 - fixtures, used by name
-from tests.test_slack import ephemeral, everything_in, run_worker
+from tests.test_slack import catcher, ephemeral, everything_in, poller, run_worker, slack, sqs  # noqa: F401 - fixtures, used by name
 
 ROOT = "123456789012"
 CHILD = "222233334444"

@@ -11,7 +11,6 @@ import boto3
 import pytest
 
 from chalicelib import bootstrap
-
 from tests.test_callbacks import Receiver
 from tests.test_slack import poller, queued, sqs  # noqa: F401 - fixtures
 

@@ -148,8 +148,9 @@ def test_the_same_onboarding_sent_20_times_at_once_runs_once(local_api):
 
 
 def test_the_same_slack_work_delivered_20_times_at_once_runs_once(client, atomic_dynamodb):
-    from app import app
     from chalice.local import LambdaContext
+
+    from app import app
 
     sqs = boto3.client("sqs", region_name=REGION)
     url = sqs.get_queue_url(QueueName=work_queue_name())["QueueUrl"]
@@ -229,7 +230,7 @@ def test_different_tickets_for_one_user_at_once_serialize(local_api):
                          {"groups": targets[ticket], "ticket": ticket, "requested_by": "alice"})
 
     results = all_at_once([functools.partial(move, ticket) for ticket in targets])
-    answers = dict(zip(targets, results))
+    answers = dict(zip(targets, results, strict=True))
     for status, answer in results:
         assert status == 200 or is_retry_conflict(status, answer), answer
         if status == 409:
@@ -248,12 +249,12 @@ def test_a_suspension_and_a_move_at_once_leave_one_consistent_state(local_api):
         suspend, move = f"T-S{round_}", f"T-M{round_}"
         targets = {suspend: [], move: ["BreakGlassGroup"]}
         results = all_at_once([
-            lambda: local_api("POST", "/users/pete/suspend",
+            functools.partial(local_api, "POST", "/users/pete/suspend",
                               {"ticket": suspend, "requested_by": "alice"}),
-            lambda: local_api("PUT", "/users/pete/groups",
+            functools.partial(local_api, "PUT", "/users/pete/groups",
                               {"groups": ["BreakGlassGroup"], "ticket": move,
                                "requested_by": "alice"})])
-        answers = dict(zip(targets, results))
+        answers = dict(zip(targets, results, strict=True))
         for status, answer in results:
             assert status in (200, 409), answer
         applied = check_consistent("pete", targets, answers)

@@ -38,7 +38,7 @@ def iam():
 @pytest.fixture(autouse=True)
 def _still(clock):
     """One instant for plan and run: a revocation's deny names the minute it was written."""
-    clock.fixed = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.timezone.utc)
+    clock.fixed = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.UTC)
 
 
 _READ = ("Get", "List", "Describe", "Query", "Scan", "BatchGet", "Simulate")

@@ -63,7 +63,7 @@ WORD = st.one_of(
     st.text(min_size=1, max_size=12).filter(lambda w: not w.isspace()),
 )
 STRUCTURED = st.builds(lambda head, words, spaces: "".join(
-    w + s for w, s in zip([head, *words], spaces + [" "] * (len(words) + 1))),
+    w + s for w, s in zip([head, *words], spaces + [" "] * (len(words) + 1), strict=False)),
     st.sampled_from(list(commands.VERBS)).flatmap(lambda v: st.sampled_from([v, v.upper()])),
     st.lists(WORD, max_size=8), st.lists(SPACE, max_size=9))
 LONG = st.builds(lambda verb, word, times: f"{verb} pete " + f"{word} " * times,
@@ -143,7 +143,7 @@ def well_formed(draw) -> tuple[str, str, str, dict]:
         fields["dry_run"] = True
     spaces = draw(st.lists(SPACE, min_size=len(words) + 2, max_size=len(words) + 2))
     shown = draw(st.sampled_from([verb, verb.upper(), verb.capitalize()]))
-    text = spaces[0] + shown + "".join(s + w for s, w in zip(spaces[1:], [username, *words]))
+    text = spaces[0] + shown + "".join(s + w for s, w in zip(spaces[1:], [username, *words], strict=True))
     return text, verb, username, fields
 
 

@@ -44,7 +44,7 @@ def test_logs_name_the_ticket_and_metrics_count_outcomes(api, capsys):
     logs = [json.loads(line) for line in stream.getvalue().splitlines()]
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()
              if line.startswith("{")]
-    assert {(l["correlation_id"], l["action"], l["message"]) for l in logs} >= {
+    assert {(e["correlation_id"], e["action"], e["message"]) for e in logs} >= {
         ("T-1", "onboard", "onboard done"), ("T-2", "restore", "restore rejected")}
     metrics = [line for line in lines if "_aws" in line]
     counted = {(m["_aws"]["CloudWatchMetrics"][0]["Namespace"],

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from chalicelib.revocation_policy import SIZE_LIMIT, prune, revoke, size
 
 HOUR = timedelta(hours=1)
-T0 = datetime(2026, 11, 25, 10, 15, 42, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 25, 10, 15, 42, tzinfo=UTC)
 
 
 def test_one_person_denied_for_sessions_issued_before_the_next_minute():

@@ -58,7 +58,7 @@ def minute_after(moment: datetime.datetime) -> str:
 
 # revocation
 def test_suspend_denies_the_persons_sessions_on_every_managed_role(api, clock):
-    clock.fixed = datetime.datetime(2026, 11, 25, 9, 30, 12, tzinfo=datetime.timezone.utc)
+    clock.fixed = datetime.datetime(2026, 11, 25, 9, 30, 12, tzinfo=datetime.UTC)
     onboard(api, "pete")
     response = api.call("POST", "/users/pete/suspend", ticket("T-2"))
     assert response.status_code == 200, response.json
@@ -68,7 +68,7 @@ def test_suspend_denies_the_persons_sessions_on_every_managed_role(api, clock):
 
 
 def test_offboarding_two_people_merges_them_and_pruning_drops_them(api, clock):
-    clock.fixed = datetime.datetime(2026, 11, 25, 9, 30, 12, tzinfo=datetime.timezone.utc)
+    clock.fixed = datetime.datetime(2026, 11, 25, 9, 30, 12, tzinfo=datetime.UTC)
     onboard(api, "pete")
     onboard(api, "olga")
     assert api.call("POST", "/users/pete/offboard", ticket("T-2")).json["sessions_revoked_in"] == [CHILD]
@@ -118,7 +118,7 @@ def test_an_unreachable_account_is_reported_audited_and_retried(api, monkeypatch
 
 # grants
 def test_a_grant_adds_the_group_until_it_expires_then_revokes_what_only_it_allowed(api, clock):
-    clock.fixed = datetime.datetime(2026, 11, 25, 9, 0, 0, tzinfo=datetime.timezone.utc)
+    clock.fixed = datetime.datetime(2026, 11, 25, 9, 0, 0, tzinfo=datetime.UTC)
     onboard(api, "pete")
     response = api.call("POST", "/users/pete/grants", {"group": "BreakGlassGroup", "hours": 2,
                                                        "reason": "incident 42", **ticket("T-2")})

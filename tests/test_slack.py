@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import queue
 import time
 from datetime import date, timedelta
 from urllib.parse import parse_qs
@@ -22,8 +23,14 @@ from chalicelib.settings import Settings, work_queue_name
 from chalicelib.slack import commands, replies
 from tests.stack.local import REGION, shared_session
 from tests.stack.queue_poller import Poller, lambda_event
-from tests.stack.slack_command import (ResponseCatcher, allowed_users, button, click_body,
-                                       command_body, sign)
+from tests.stack.slack_command import (
+    ResponseCatcher,
+    allowed_users,
+    button,
+    click_body,
+    command_body,
+    sign,
+)
 
 ALLOWED = allowed_users()[0]
 STRANGER = "U0STRANGER1"
@@ -458,7 +465,7 @@ def test_a_failing_message_is_retried_then_set_aside_on_the_dead_letter_queue(
     first, last = catcher.next(), catcher.next()
     assert "retried automatically" in first["text"]
     assert "failed 3 times" in last["text"] and "dead-letter" in last["text"]
-    with pytest.raises(Exception):
+    with pytest.raises(queue.Empty):
         catcher.next(timeout=0.2)  # nothing on the attempts in between
     (dead,) = queued(sqs, f"{QUEUE}-dlq")
     assert dead["action"] == "onboard" and dead["username"] == "pete"

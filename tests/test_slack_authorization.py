@@ -29,8 +29,20 @@ from hypothesis import strategies as st
 from chalicelib import bootstrap
 from chalicelib.slack import commands, replies
 from tests.stack.slack_command import button, click_body, command_body
-from tests.test_slack import (ALLOWED, NOWHERE, STRANGER, catcher, ephemeral,  # noqa: F401
-                              onboard_by_rest, poller, queue_url, queued, run_worker, slack, sqs)
+from tests.test_slack import (  # noqa: F401
+    ALLOWED,
+    NOWHERE,
+    STRANGER,
+    catcher,
+    ephemeral,
+    onboard_by_rest,
+    poller,
+    queue_url,
+    queued,
+    run_worker,
+    slack,
+    sqs,
+)
 
 GRANT_USAGE = "/access grant <user> <group> <hours> <reason...>"
 FUTURE = (date.today() + timedelta(days=30)).isoformat()
@@ -279,7 +291,7 @@ def texts(draw) -> str:
     if draw(st.integers(0, 5)) == 0:
         args = draw(st.lists(ARG, max_size=5))
     separators = draw(st.lists(SEPARATOR, min_size=len(args), max_size=len(args)))
-    return draw(PREFIX) + draw(shown(verb)) + "".join(s + a for s, a in zip(separators, args))
+    return draw(PREFIX) + draw(shown(verb)) + "".join(s + a for s, a in zip(separators, args, strict=True))
 
 
 TEXT = texts()

@@ -7,8 +7,18 @@ import pytest
 
 from chalicelib import bootstrap
 from chalicelib.slack import commands
-from tests.test_slack import (ALLOWED, catcher, ephemeral, everything_in, onboard_by_rest,  # noqa: F401
-                              poller, queued, run_worker, slack, sqs)
+from tests.test_slack import (  # noqa: F401
+    ALLOWED,
+    catcher,
+    ephemeral,
+    everything_in,
+    onboard_by_rest,
+    poller,
+    queued,
+    run_worker,
+    slack,
+    sqs,
+)
 
 
 @pytest.mark.parametrize("text, fields", [

@@ -6,13 +6,21 @@ loopback as Slack would receive them."""
 from __future__ import annotations
 
 import json
+import queue
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.stack.slack_command import (ResponseCatcher, allowed_users, button, click_body,
-                                       command_body, post, sign)
+from tests.stack.slack_command import (
+    ResponseCatcher,
+    allowed_users,
+    button,
+    click_body,
+    command_body,
+    post,
+    sign,
+)
 from tests.test_local_stack import stack  # noqa: F401 - the module's own local stack
 
 USER = allowed_users()[0]
@@ -60,7 +68,7 @@ def test_onboarding_and_offboarding_from_slack(stack):  # noqa: F811
 
         # a second click does nothing
         assert send(stack, "/slack/interactions", click)[0] == 200
-        with pytest.raises(Exception):
+        with pytest.raises(queue.Empty):
             catcher.next(timeout=3)
 
 
@@ -77,5 +85,5 @@ def test_a_change_to_an_unknown_user_is_answered_once_and_not_retried(stack):  #
         assert send(stack, "/slack/commands", body)[0] == 200
         answer = catcher.next(timeout=60)
         assert "no managed user named nobody-here" in json.dumps(answer), answer
-        with pytest.raises(Exception):  # no retry: nothing more is posted
+        with pytest.raises(queue.Empty):  # no retry: nothing more is posted
             catcher.next(timeout=5)

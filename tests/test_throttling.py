@@ -175,7 +175,8 @@ def test_the_threaded_server_is_throttled_through_its_endpoint(throttle):
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
     server.start()
-    base = "http://%s:%d" % server.get_host_and_port()
+    host, port = server.get_host_and_port()
+    base = f"http://{host}:{port}"
 
     def endpoint(body: dict | None = None) -> dict:
         data = json.dumps(body).encode() if body is not None else None

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
 
 from chalicelib.errors import BadRequest
-from chalicelib.schemas import (GrantRequest, MoveRequest, OffboardRequest, OnboardRequest,
-                                RestoreRequest, SuspendRequest, TicketRequest, check_username,
-                                parse)
+from chalicelib.identity import check_username
+
+if TYPE_CHECKING:
+    from chalicelib.schemas import OnboardRequest, TicketRequest
 
 # verb: (arguments, what it does)
 VERBS: dict[str, tuple[str, str]] = {
@@ -35,8 +38,29 @@ VERBS: dict[str, tuple[str, str]] = {
 OPEN_VERBS = frozenset({"help", "status"})
 # Added to any change: answer with the plan (every AWS call, by wave and account), change nothing.
 DRY_RUN = "--dry-run"
-MODELS = {"onboard": OnboardRequest, "move": MoveRequest, "suspend": SuspendRequest,
-          "restore": RestoreRequest, "offboard": OffboardRequest, "grant": GrantRequest}
+
+
+class _Models(Mapping[str, type]):
+    """verb -> its request model in chalicelib.schemas, imported (with pydantic) on first use:
+    help, status and a refusal are answered without it."""
+
+    _NAMES: ClassVar[dict[str, str]] = {
+        "onboard": "OnboardRequest", "move": "MoveRequest", "suspend": "SuspendRequest",
+        "restore": "RestoreRequest", "offboard": "OffboardRequest", "grant": "GrantRequest"}
+
+    def __getitem__(self, verb: str) -> type:
+        from chalicelib import schemas
+
+        return getattr(schemas, self._NAMES[verb])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._NAMES)
+
+    def __len__(self) -> int:
+        return len(self._NAMES)
+
+
+MODELS = _Models()
 
 # ASCII digits only: \d would take any script's digits, which the date parser then refuses.
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -182,6 +206,8 @@ _PARSERS = {"status": _nothing, "onboard": _onboard, "move": _move, "suspend": _
 
 def request_for(command: Command, ticket: str, requested_by: str) -> TicketRequest | OnboardRequest:
     """The request model the REST API would take for this command, validated the same way."""
+    from chalicelib.schemas import parse
+
     data = {**command.fields, "ticket": ticket, "requested_by": requested_by}
     if command.verb == "onboard":
         data["username"] = command.username

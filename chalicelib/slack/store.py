@@ -40,18 +40,24 @@ class Confirmation:
     expires: int
 
 
+def _to(value: str | int) -> dict:
+    """DynamoDB's form of the strings and whole numbers kept here (boto3's TypeSerializer would
+    import boto3 on a cold acknowledgement for two types)."""
+    return {"N": str(value)} if isinstance(value, int) else {"S": value}
+
+
+def _from(value: dict) -> Any:
+    return int(value["N"]) if "N" in value else value["S"]
+
+
 class SlackStore:
     def __init__(self, client: Any, table: str, clock: Callable[[], float] = time.time) -> None:
-        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
         self.client = client
         self.table = table
         self.clock = clock
-        self._to = TypeSerializer().serialize
-        self._from = TypeDeserializer().deserialize
 
     def _item(self, values: dict) -> dict:
-        return {key: self._to(value) for key, value in values.items()}
+        return {key: _to(value) for key, value in values.items()}
 
     def claim_trigger(self, trigger_id: str) -> bool:
         """True the first time a trigger id is seen (within TRIGGER_SECONDS), False for a replay."""
@@ -113,7 +119,7 @@ class SlackStore:
         return Outcome.OK, self._confirmation(confirmation_id, old)
 
     def _confirmation(self, confirmation_id: str, item: dict) -> Confirmation:
-        values = {key: self._from(value) for key, value in item.items()}
+        values = {key: _from(value) for key, value in item.items()}
         return Confirmation(id=confirmation_id, action=values["action"],
                             username=values["username"], slack_user=values["slack_user"],
                             ticket=values["request_ticket"], expires=int(values["expires"]))

@@ -34,13 +34,16 @@ def handle(event: dict, context: Any, services: Any) -> dict:
     When every record of the batch failed, Powertools raises instead, so the whole batch is
     retried whether or not the event source reports batch item failures.
     """
-    from aws_lambda_powertools.utilities.batch import (BatchProcessor, EventType,
-                                                       process_partial_response)
+    from aws_lambda_powertools.utilities.batch import (
+        BatchProcessor,
+        EventType,
+        process_partial_response,
+    )
 
     processor = BatchProcessor(event_type=EventType.SQS, logger=logger)
-    return process_partial_response(event=event,
+    return dict(process_partial_response(event=event,
                                     record_handler=functools.partial(_record, services),
-                                    processor=processor, context=context)
+                                    processor=processor, context=context))
 
 
 def _record(services: Any, record: Any) -> None:

@@ -34,8 +34,8 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
-from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
-from typing import Any, Callable
+from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, ValuesView
+from typing import Any
 
 from moto.iam.exceptions import EntityAlreadyExists, NotFoundException
 from moto.iam.models import IAMBackend, iam_backends

@@ -35,8 +35,8 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping
-from typing import Any, Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from botocore import handlers
 from moto.core.models import botocore_stubber
