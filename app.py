@@ -87,8 +87,9 @@ def get_aws_config(username: str):
     answer = services().lifecycle.aws_config_of(username)
     if _query().get("format") == "text":
         # The bare file, so that `curl ... > ~/.aws/config` works.
-        return Response(body=answer["aws_config"], status_code=200,
-                        headers={"Content-Type": "text/plain"})
+        return Response(
+            body=answer["aws_config"], status_code=200, headers={"Content-Type": "text/plain"}
+        )
     return answer
 
 
@@ -142,8 +143,9 @@ def access_matrix():
 
     rows = queries.access_matrix(services().lifecycle)
     if _query().get("format") == "csv":
-        return Response(body=queries.as_csv(rows), status_code=200,
-                        headers={"Content-Type": "text/csv"})
+        return Response(
+            body=queries.as_csv(rows), status_code=200, headers={"Content-Type": "text/csv"}
+        )
     return {"rows": rows}
 
 

@@ -20,8 +20,13 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 def _script(name: str, label: str) -> tuple[str, str, str]:
     """The benchmarks that print one line of their own."""
-    done = subprocess.run([sys.executable, str(PROJECT / "bench" / name)], cwd=PROJECT,
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [sys.executable, str(PROJECT / "bench" / name)],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     lines = [line for line in done.stdout.splitlines() if line and not line.startswith("{")]
     if done.returncode != 0 or not lines:
         return (label, "failed", (done.stderr.strip().splitlines() or ["no output"])[-1])
@@ -29,11 +34,19 @@ def _script(name: str, label: str) -> tuple[str, str, str]:
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "unknown cpu")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown cpu",
+    )
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"{platform.node()}: {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
-            f"{platform.system()} {platform.release()}; load average {load}")
+    return (
+        f"{platform.node()}: {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}; load average {load}"
+    )
 
 
 def main() -> None:
@@ -41,7 +54,9 @@ def main() -> None:
     from bench import calls, cold_start, offboarding
 
     rows = [cold_start.run()]
-    rows.append(_script("slack_ack.py", "Slack acknowledgement (verify, parse, authorize, enqueue)"))
+    rows.append(
+        _script("slack_ack.py", "Slack acknowledgement (verify, parse, authorize, enqueue)")
+    )
     rows += calls.run()
     rows += offboarding.run(latency_ms=50, repeats=3, bulk=int(os.environ.get("BENCH_BULK", "100")))
     rows.append(_script("package_size.py", "deployment package"))

@@ -41,8 +41,12 @@ class Timeline:
         if http_response is not None and http_response.raw is None:
             return  # answered by a dry run, never sent
         retries = (parsed or {}).get("ResponseMetadata", {}).get("RetryAttempts", 0)
-        call = Call(model.name, context.get("bench_start", time.perf_counter()), time.perf_counter(),
-                    retries)
+        call = Call(
+            model.name,
+            context.get("bench_start", time.perf_counter()),
+            time.perf_counter(),
+            retries,
+        )
         with self._lock:
             self.calls.append(call)
 

@@ -18,8 +18,11 @@ from tests.stack.local import PROJECT, REGION
 MINIMUM = {
     "onboard": ("CreateUser, CreateLoginProfile, AttachUserPolicy, AddUserToGroup", 4),
     "move": ("ListGroupsForUser, AddUserToGroup, RemoveUserFromGroup", 3),
-    "suspend": ("ListGroupsForUser, ListAccessKeys, RemoveUserFromGroup, UpdateAccessKey, "
-                "DeleteLoginProfile, AssumeRole + 2 x (GetRolePolicy, PutRolePolicy)", 10),
+    "suspend": (
+        "ListGroupsForUser, ListAccessKeys, RemoveUserFromGroup, UpdateAccessKey, "
+        "DeleteLoginProfile, AssumeRole + 2 x (GetRolePolicy, PutRolePolicy)",
+        10,
+    ),
     "restore": ("AddUserToGroup, UpdateAccessKey, CreateLoginProfile", 3),
     "offboard": ("10 lists, 15 removals, DeleteUser, AssumeRole + 4 role policy calls", 31),
 }
@@ -36,9 +39,16 @@ def run() -> list[tuple[str, str, str]]:
     from tests.stack.local import Provisioner
 
     config = json.loads((PROJECT / ".chalice" / "config.json").read_text())
-    os.environ.update({**config["environment_variables"], **config["stages"]["dev"]["environment_variables"],
-                       "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION, "LOG_LEVEL": "WARNING"})
+    os.environ.update(
+        {
+            **config["environment_variables"],
+            **config["stages"]["dev"]["environment_variables"],
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "LOG_LEVEL": "WARNING",
+        }
+    )
     os.environ.pop("AWS_ENDPOINT_URL", None)
     moto_ext.apply()
     timeline = Timeline()
@@ -51,14 +61,16 @@ def run() -> list[tuple[str, str, str]]:
         bootstrap.reset()
         ops = bootstrap.services().operations
         requests = {
-            "onboard": OnboardRequest(username="pete", groups=["ChildDeveloperGroup"],
-                                      ticket="T-1", requested_by="bench"),
+            "onboard": OnboardRequest(
+                username="pete", groups=["ChildDeveloperGroup"], ticket="T-1", requested_by="bench"
+            ),
             "move": MoveRequest(groups=["BreakGlassGroup"], ticket="T-2", requested_by="bench"),
             "suspend": SuspendRequest(ticket="T-3", requested_by="bench"),
             "restore": TicketRequest(ticket="T-4", requested_by="bench"),
             "offboard": TicketRequest(ticket="T-5", requested_by="bench"),
         }
         import boto3
+
         iam = boto3.client("iam")
         # A warm container, as most invocations find it: its clients made, its child-account
         # credentials and each role's MaxSessionDuration already read (by another person's
@@ -83,22 +95,36 @@ def run() -> list[tuple[str, str, str]]:
             timeline.latency = 0
             calls = list(timeline.calls)
             if os.environ.get("BENCH_TRACE"):
-                for call, depth in sorted(zip(calls, depths(calls), strict=True), key=lambda p: p[1]):
+                for call, depth in sorted(
+                    zip(calls, depths(calls), strict=True), key=lambda p: p[1]
+                ):
                     print(f"  {name} wave {depth}: {call.operation}")
             iam_calls = sum(1 for c in calls if c.operation not in _BOOKKEEPING)
             waves = max(depths(calls))
             what, minimum = MINIMUM[name]
             met = iam_calls <= minimum + EXTRA_CALLS and (name == "offboard" or waves <= MAX_WAVES)
             wave_target = "" if name == "offboard" else f", waves at most {MAX_WAVES}"
-            rows.append((f"AWS calls: {name}",
-                         f"{len(calls)} ({iam_calls} IAM/STS + {len(calls) - iam_calls} "
-                         f"DynamoDB/EventBridge), {waves} waves",
-                         f"IAM minimum {minimum} ({what}); target: IAM/STS at most "
-                         f"{minimum + EXTRA_CALLS}{wave_target}: {'met' if met else 'not met'}"))
+            rows.append(
+                (
+                    f"AWS calls: {name}",
+                    f"{len(calls)} ({iam_calls} IAM/STS + {len(calls) - iam_calls} "
+                    f"DynamoDB/EventBridge), {waves} waves",
+                    f"IAM minimum {minimum} ({what}); target: IAM/STS at most "
+                    f"{minimum + EXTRA_CALLS}{wave_target}: {'met' if met else 'not met'}",
+                )
+            )
     return rows
 
 
-_BOOKKEEPING = {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "PutEvents", "GetSecretValue"}
+_BOOKKEEPING = {
+    "GetItem",
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "Query",
+    "PutEvents",
+    "GetSecretValue",
+}
 
 
 if __name__ == "__main__":

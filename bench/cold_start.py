@@ -67,38 +67,66 @@ def lambda_environment(base: dict[str, str], memory: int) -> dict[str, str]:
     """What Lambda sets for a Python function (tracing on, as the stage has ``xray``), and the
     stage's variables as Chalice deploys them."""
     config = json.loads((PROJECT / ".chalice" / "config.json").read_text())
-    env = {key: value for key, value in base.items() if not key.startswith(("POWERTOOLS_", "_X_AMZN"))}
-    env.update({
-        "AWS_LAMBDA_FUNCTION_NAME": FUNCTION, "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory), "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{FUNCTION}",
-        "AWS_LAMBDA_LOG_STREAM_NAME": "2024/01/01/[$LATEST]cold",
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_python{sys.version_info[0]}.{sys.version_info[1]}",
-        "_HANDLER": "app.app", "LAMBDA_TASK_ROOT": str(PROJECT), "TZ": ":UTC",
-        # Nothing listens there: the X-Ray SDK sends its UDP datagrams all the same.
-        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000", "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
-        "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
-        **config["environment_variables"], **config["stages"][STAGE]["environment_variables"],
-    })
+    env = {
+        key: value for key, value in base.items() if not key.startswith(("POWERTOOLS_", "_X_AMZN"))
+    }
+    env.update(
+        {
+            "AWS_LAMBDA_FUNCTION_NAME": FUNCTION,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{FUNCTION}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": "2024/01/01/[$LATEST]cold",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_python{sys.version_info[0]}.{sys.version_info[1]}",
+            "_HANDLER": "app.app",
+            "LAMBDA_TASK_ROOT": str(PROJECT),
+            "TZ": ":UTC",
+            # Nothing listens there: the X-Ray SDK sends its UDP datagrams all the same.
+            "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+            "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+            **config["environment_variables"],
+            **config["stages"][STAGE]["environment_variables"],
+        }
+    )
     return env
 
 
 def event(body: bytes, headers: dict[str, str]) -> dict:
     """The API Gateway (REST, proxy integration) event of a POST to /slack/commands."""
-    return {"resource": "/slack/commands", "path": "/slack/commands", "httpMethod": "POST",
-            "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
-            "queryStringParameters": None, "multiValueQueryStringParameters": None,
-            "pathParameters": None, "stageVariables": None, "body": body.decode(),
-            "isBase64Encoded": False,
-            "requestContext": {"resourcePath": "/slack/commands", "httpMethod": "POST",
-                               "path": "/api/slack/commands", "requestId": str(uuid.uuid4()),
-                               "stage": "api"}}
+    return {
+        "resource": "/slack/commands",
+        "path": "/slack/commands",
+        "httpMethod": "POST",
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "body": body.decode(),
+        "isBase64Encoded": False,
+        "requestContext": {
+            "resourcePath": "/slack/commands",
+            "httpMethod": "POST",
+            "path": "/api/slack/commands",
+            "requestId": str(uuid.uuid4()),
+            "stage": "api",
+        },
+    }
 
 
 def _spawn(code: str, env: dict[str, str], arg: str, *flags: str) -> tuple[dict, float, str]:
     start = time.time_ns()
-    done = subprocess.run([sys.executable, *flags, "-c", code, str(start), arg], cwd=PROJECT,
-                          env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, *flags, "-c", code, str(start), arg],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     wall = (time.time_ns() - start) / 1e6
     if done.returncode != 0:
         raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr else "no output")
@@ -106,9 +134,12 @@ def _spawn(code: str, env: dict[str, str], arg: str, *flags: str) -> tuple[dict,
 
 
 def _signed(secret: str, n: int) -> str:
-    body = command_body(TEXT.format(n=n), user_id=allowed_users()[0],
-                        response_url="https://hooks.slack.com/commands/cold",
-                        trigger_id=f"{uuid.uuid4().hex}.cold")
+    body = command_body(
+        TEXT.format(n=n),
+        user_id=allowed_users()[0],
+        response_url="https://hooks.slack.com/commands/cold",
+        trigger_id=f"{uuid.uuid4().hex}.cold",
+    )
     return json.dumps(event(body, sign(secret, body)))
 
 
@@ -134,8 +165,12 @@ def measure(repeats: int = int(os.environ.get("BENCH_COLD_REPEATS", "7"))) -> tu
     try:
         base = app_environment(facts)
         app_env = lambda_environment(base, memory)
-        code = (APP.replace("FUNCTION", FUNCTION).replace("MEMORY", str(memory))
-                .replace("REGION", REGION).replace("ACCOUNT", facts.root_account_id))
+        code = (
+            APP.replace("FUNCTION", FUNCTION)
+            .replace("MEMORY", str(memory))
+            .replace("REGION", REGION)
+            .replace("ACCOUNT", facts.root_account_id)
+        )
         endpoint = str(facts.aws_endpoint_url)
         _spawn(BASELINE, base, endpoint)  # warm the file system cache for both
         _spawn(code, app_env, _signed(facts.slack_signing_secret, -1))
@@ -148,37 +183,50 @@ def measure(repeats: int = int(os.environ.get("BENCH_COLD_REPEATS", "7"))) -> tu
             answer, wall, _ = _spawn(BASELINE, base, endpoint)
             baselines.append({**answer, "wall_ms": wall})
         if os.environ.get("BENCH_IMPORTTIME"):
-            _, _, stderr = _spawn(code, app_env, _signed(facts.slack_signing_secret, repeats),
-                                  "-X", "importtime")
+            _, _, stderr = _spawn(
+                code, app_env, _signed(facts.slack_signing_secret, repeats), "-X", "importtime"
+            )
             print("heaviest imports of the app's cold start (cumulative):", file=sys.stderr)
             print("\n".join(import_offenders(stderr)), file=sys.stderr)
     finally:
         stack.stop()
 
     def medians(runs: list[dict]) -> dict[str, float]:
-        return {key: statistics.median(r[key] for r in runs)
-                for key in ("spawn_ms", "in_process_ms", "wall_ms")}
+        return {
+            key: statistics.median(r[key] for r in runs)
+            for key in ("spawn_ms", "in_process_ms", "wall_ms")
+        }
 
     app, bare = medians(apps), medians(baselines)
     ratio = app["spawn_ms"] / bare["spawn_ms"]
     rss = statistics.median(r["max_rss_kb"] for r in apps) / 1024
     # spawn: to the answer; in_process: from the first line; wall: the whole process, exit too.
-    print(json.dumps({"app": app, "baseline": bare, "ratio": ratio, "peak_rss_mib": rss}),
-          file=sys.stderr)
-    return ("cold start: a fresh Lambda-like process (tracing on) acknowledging a signed Slack "
-            f"command against the local stack (median of {repeats})",
-            f"{app['spawn_ms']:,.0f} ms ({app['in_process_ms']:,.0f} ms from its first line), "
-            f"peak RSS {rss:,.0f} MiB",
-            f"boto3 + one client + one call: {bare['spawn_ms']:,.0f} ms; ratio {ratio:.2f}x, "
-            f"target {TARGET}x: {'met' if ratio <= TARGET else 'not met'}")
+    print(
+        json.dumps({"app": app, "baseline": bare, "ratio": ratio, "peak_rss_mib": rss}),
+        file=sys.stderr,
+    )
+    return (
+        "cold start: a fresh Lambda-like process (tracing on) acknowledging a signed Slack "
+        f"command against the local stack (median of {repeats})",
+        f"{app['spawn_ms']:,.0f} ms ({app['in_process_ms']:,.0f} ms from its first line), "
+        f"peak RSS {rss:,.0f} MiB",
+        f"boto3 + one client + one call: {bare['spawn_ms']:,.0f} ms; ratio {ratio:.2f}x, "
+        f"target {TARGET}x: {'met' if ratio <= TARGET else 'not met'}",
+    )
 
 
 def run() -> tuple[str, str, str]:
     """The row, measured in a process of its own: the moto server shares moto's state with the
     process that starts it, and enforcing IAM there would enforce it on the in-process moto of
     the other rows."""
-    done = subprocess.run([sys.executable, __file__, "--row"], cwd=PROJECT, stdout=subprocess.PIPE,
-                          text=True, timeout=900, check=True)
+    done = subprocess.run(
+        [sys.executable, __file__, "--row"],
+        cwd=PROJECT,
+        stdout=subprocess.PIPE,
+        text=True,
+        timeout=900,
+        check=True,
+    )
     label, measured, beside = json.loads(done.stdout.strip().splitlines()[-1])
     return label, measured, beside
 

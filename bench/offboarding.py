@@ -40,10 +40,15 @@ class Bench:
         facts = self.stack.start()
         self.facts = facts
         config = json.loads((PROJECT / ".chalice" / "config.json").read_text())
-        env = {**config["environment_variables"], **config["stages"]["dev"]["environment_variables"],
-               "CHILD_ACCOUNT_IDS": ",".join(CHILDREN), "LOG_LEVEL": "WARNING",
-               "AWS_ENDPOINT_URL": facts.aws_endpoint_url, "AWS_DEFAULT_REGION": REGION,
-               **{k.upper(): v for k, v in facts.app_credentials.items()}}
+        env = {
+            **config["environment_variables"],
+            **config["stages"]["dev"]["environment_variables"],
+            "CHILD_ACCOUNT_IDS": ",".join(CHILDREN),
+            "LOG_LEVEL": "WARNING",
+            "AWS_ENDPOINT_URL": facts.aws_endpoint_url,
+            "AWS_DEFAULT_REGION": REGION,
+            **{k.upper(): v for k, v in facts.app_credentials.items()},
+        }
         os.environ.update(env)
         from chalicelib import bootstrap
 
@@ -58,8 +63,9 @@ class Bench:
         from chalicelib.schemas import OnboardRequest
 
         self.timeline.latency = 0
-        request = OnboardRequest(username=name, groups=["ChildDeveloperGroup"], ticket=f"on-{name}",
-                                 requested_by="bench")
+        request = OnboardRequest(
+            username=name, groups=["ChildDeveloperGroup"], ticket=f"on-{name}", requested_by="bench"
+        )
         self.services.operations.change("onboard", name, request)
         give_every_dependent(self.admin_iam, name)
 
@@ -85,8 +91,12 @@ class Bench:
         total = time.perf_counter() - start
         self.timeline.latency = 0
         sent = list(self.timeline.calls)
-        return {"ms": 1000 * total, "planned": plan["calls"], "sent": len(sent),
-                "waves": max(depths(sent)) if sent else 0}
+        return {
+            "ms": 1000 * total,
+            "planned": plan["calls"],
+            "sent": len(sent),
+            "waves": max(depths(sent)) if sent else 0,
+        }
 
     def offboard_sequential(self, name: str) -> None:
         sequential_offboard(self.admin_iam, self.admin_sts, name)
@@ -125,18 +135,34 @@ def sequential_offboard(iam: Any, sts: Any, name: str) -> None:
         iam.update_access_key(UserName=name, AccessKeyId=key, Status="Inactive")
     iam.delete_login_profile(UserName=name)
     for account in CHILDREN:
-        credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
-                                      RoleSessionName="bench")["Credentials"]
+        credentials = sts.assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
+            RoleSessionName="bench",
+        )["Credentials"]
         child = boto3.session.Session(
-            region_name=REGION, aws_access_key_id=credentials["AccessKeyId"],
+            region_name=REGION,
+            aws_access_key_id=credentials["AccessKeyId"],
             aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"]).client("iam", endpoint_url=iam.meta.endpoint_url)
+            aws_session_token=credentials["SessionToken"],
+        ).client("iam", endpoint_url=iam.meta.endpoint_url)
         for role in ROLES:
-            document = {"Version": "2012-10-17", "Statement": [{
-                "Effect": "Deny", "Action": "*", "Resource": "*",
-                "Condition": {"StringLike": {"aws:userid": f"*:{name}"},
-                              "DateLessThan": {"aws:TokenIssueTime": "2099-01-01T00:00:00Z"}}}]}
-            child.put_role_policy(RoleName=role, PolicyName=f"Revoke-{name}", PolicyDocument=json.dumps(document))
+            document = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Action": "*",
+                        "Resource": "*",
+                        "Condition": {
+                            "StringLike": {"aws:userid": f"*:{name}"},
+                            "DateLessThan": {"aws:TokenIssueTime": "2099-01-01T00:00:00Z"},
+                        },
+                    }
+                ],
+            }
+            child.put_role_policy(
+                RoleName=role, PolicyName=f"Revoke-{name}", PolicyDocument=json.dumps(document)
+            )
     for key in keys:
         iam.delete_access_key(UserName=name, AccessKeyId=key)
     for cert in iam.list_signing_certificates(UserName=name)["Certificates"]:
@@ -144,8 +170,9 @@ def sequential_offboard(iam: Any, sts: Any, name: str) -> None:
     for key in iam.list_ssh_public_keys(UserName=name)["SSHPublicKeys"]:
         iam.delete_ssh_public_key(UserName=name, SSHPublicKeyId=key["SSHPublicKeyId"])
     for cred in iam.list_service_specific_credentials(UserName=name)["ServiceSpecificCredentials"]:
-        iam.delete_service_specific_credential(UserName=name,
-                                               ServiceSpecificCredentialId=cred["ServiceSpecificCredentialId"])
+        iam.delete_service_specific_credential(
+            UserName=name, ServiceSpecificCredentialId=cred["ServiceSpecificCredentialId"]
+        )
     for device in iam.list_mfa_devices(UserName=name)["MFADevices"]:
         iam.deactivate_mfa_device(UserName=name, SerialNumber=device["SerialNumber"])
         iam.delete_virtual_mfa_device(SerialNumber=device["SerialNumber"])
@@ -172,18 +199,31 @@ def run(latency_ms: float = 50, repeats: int = 3, bulk: int = 100) -> list[tuple
             a_ms, s_ms = median(app, f"{key}_ms"), median(seq, f"{key}_ms")
             a_w, s_w = median(app, f"{key}_waves"), median(seq, f"{key}_waves")
             met = "met" if a_w <= target else "not met"
-            rows.append((f"offboarding, {label} ({latency_ms:.0f} ms per AWS call, 2 child accounts)",
-                         f"{a_ms:,.0f} ms, {a_w:.0f} waves",
-                         f"sequential: {s_ms:,.0f} ms, {s_w:.0f} waves ({s_ms / a_ms:.1f}x); "
-                         f"target within {target} waves of the first call: {met}"))
-        rows.append(("offboarding, AWS calls (incl. records, idempotency, audit, event)",
-                     f"{median(app, 'calls'):.0f}", f"sequential: {median(seq, 'calls'):.0f}"))
+            rows.append(
+                (
+                    f"offboarding, {label} ({latency_ms:.0f} ms per AWS call, 2 child accounts)",
+                    f"{a_ms:,.0f} ms, {a_w:.0f} waves",
+                    f"sequential: {s_ms:,.0f} ms, {s_w:.0f} waves ({s_ms / a_ms:.1f}x); "
+                    f"target within {target} waves of the first call: {met}",
+                )
+            )
+        rows.append(
+            (
+                "offboarding, AWS calls (incl. records, idempotency, audit, event)",
+                f"{median(app, 'calls'):.0f}",
+                f"sequential: {median(seq, 'calls'):.0f}",
+            )
+        )
         plans = [bench.measure_plan(f"plan{i}") for i in range(repeats)]
         p_ms, a_total = median(plans, "ms"), median(app, "total_ms")
-        rows.append((f"dry run of that offboarding ({latency_ms:.0f} ms per AWS call)",
-                     f"{p_ms:,.0f} ms, {median(plans, 'sent'):.0f} reads sent in "
-                     f"{median(plans, 'waves'):.0f} waves, {median(plans, 'planned'):.0f} changes planned",
-                     f"the offboarding itself: {a_total:,.0f} ms ({p_ms / a_total:.2f}x)"))
+        rows.append(
+            (
+                f"dry run of that offboarding ({latency_ms:.0f} ms per AWS call)",
+                f"{p_ms:,.0f} ms, {median(plans, 'sent'):.0f} reads sent in "
+                f"{median(plans, 'waves'):.0f} waves, {median(plans, 'planned'):.0f} changes planned",
+                f"the offboarding itself: {a_total:,.0f} ms ({p_ms / a_total:.2f}x)",
+            )
+        )
         if bulk:
             rows.append(bulk_row(bench, latency_ms, bulk))
             rows.append(throttled_row(bench, latency_ms, bulk))
@@ -212,9 +252,11 @@ def bulk_row(bench: Bench, latency_ms: float, count: int) -> tuple[str, str, str
         bench.offboard_sequential(name)
     per_person = (time.perf_counter() - start) / len(sample)
     bench.timeline.latency = 0
-    return (f"bulk offboarding of {count} people at once ({latency_ms:.0f} ms per call)",
-            f"{count / parallel:.1f} people/s ({parallel:.1f} s)",
-            f"sequential loop: {1 / per_person:.2f} people/s ({(1 / per_person) and (count / parallel) * per_person:.1f}x)")
+    return (
+        f"bulk offboarding of {count} people at once ({latency_ms:.0f} ms per call)",
+        f"{count / parallel:.1f} people/s ({parallel:.1f} s)",
+        f"sequential loop: {1 / per_person:.2f} people/s ({(1 / per_person) and (count / parallel) * per_person:.1f}x)",
+    )
 
 
 def throttled_row(bench: Bench, latency_ms: float, count: int) -> tuple[str, str, str]:
@@ -253,14 +295,16 @@ def throttled_row(bench: Bench, latency_ms: float, count: int) -> tuple[str, str
     left = left_in_iam(bench.admin_iam, names)
     ratio = elapsed / bound
     verdict = "met" if ratio <= THROTTLED_TARGET and not failed and not left else "not met"
-    return (f"bulk offboarding of {count} people at once, IAM throttled at {IAM_RATE:.0f} requests/s "
-            f"per account ({latency_ms:.0f} ms per call)",
-            f"{elapsed:.1f} s, {count - failed} of {count} done, {failed} failed, "
-            f"{len(left)} left in IAM; {throttled} requests throttled, at most {most_retries} "
-            "retries for one call",
-            f"bound set by the rate: {served} IAM calls in the busiest account / "
-            f"{IAM_RATE:.0f} per s = {bound:.1f} s; {ratio:.2f}x (target at most "
-            f"{THROTTLED_TARGET}x: {verdict})")
+    return (
+        f"bulk offboarding of {count} people at once, IAM throttled at {IAM_RATE:.0f} requests/s "
+        f"per account ({latency_ms:.0f} ms per call)",
+        f"{elapsed:.1f} s, {count - failed} of {count} done, {failed} failed, "
+        f"{len(left)} left in IAM; {throttled} requests throttled, at most {most_retries} "
+        "retries for one call",
+        f"bound set by the rate: {served} IAM calls in the busiest account / "
+        f"{IAM_RATE:.0f} per s = {bound:.1f} s; {ratio:.2f}x (target at most "
+        f"{THROTTLED_TARGET}x: {verdict})",
+    )
 
 
 def run_throttled(latency_ms: float = 50, count: int = 100) -> tuple[str, str, str]:

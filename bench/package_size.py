@@ -27,9 +27,11 @@ def main() -> None:
         zipped = archive.stat().st_size / 1024
         with zipfile.ZipFile(archive) as zipped_file:
             unzipped = sum(info.file_size for info in zipped_file.infolist()) / 1024
-    print(f"deployment package (chalice package --stage prod): {zipped:,.0f} KiB zipped, "
-          f"{unzipped:,.0f} KiB unzipped ({100 * unzipped / UNZIPPED_LIMIT_KIB:.0f}% of "
-          f"Lambda's limit)")
+    print(
+        f"deployment package (chalice package --stage prod): {zipped:,.0f} KiB zipped, "
+        f"{unzipped:,.0f} KiB unzipped ({100 * unzipped / UNZIPPED_LIMIT_KIB:.0f}% of "
+        f"Lambda's limit)"
+    )
 
 
 if __name__ == "__main__":

@@ -28,16 +28,23 @@ TARGET_CALLS, TARGET_SECONDS, TARGET_WAVES = 30, 3.0, 4
 
 def _environment(children: tuple[str, ...]) -> None:
     config = json.loads((PROJECT / ".chalice" / "config.json").read_text())
-    os.environ.update({**config["environment_variables"],
-                       **config["stages"]["dev"]["environment_variables"],
-                       "CHILD_ACCOUNT_IDS": ",".join(children),
-                       "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION, "LOG_LEVEL": "WARNING"})
+    os.environ.update(
+        {
+            **config["environment_variables"],
+            **config["stages"]["dev"]["environment_variables"],
+            "CHILD_ACCOUNT_IDS": ",".join(children),
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "LOG_LEVEL": "WARNING",
+        }
+    )
     os.environ.pop("AWS_ENDPOINT_URL", None)
 
 
-def _measured(timeline: Timeline, work: Callable[[], Any],
-              latency: float = LATENCY) -> tuple[int, int, float]:
+def _measured(
+    timeline: Timeline, work: Callable[[], Any], latency: float = LATENCY
+) -> tuple[int, int, float]:
     """(calls, waves, seconds) of ``work`` at ``latency`` per call."""
     timeline.reset()
     timeline.latency = latency
@@ -76,8 +83,15 @@ def reads(timeline: Timeline) -> list[tuple[str, str, str]]:
         for name in names:  # as onboarded: the user, its group, its record
             iam.create_user(UserName=name, Path="/managed/")
             iam.add_user_to_group(UserName=name, GroupName="ChildDeveloperGroup")
-            life.state.put_record(name, {"status": "active", "groups": ["ChildDeveloperGroup"],
-                                         "ticket": f"T-{name}", "grants": []})
+            life.state.put_record(
+                name,
+                {
+                    "status": "active",
+                    "groups": ["ChildDeveloperGroup"],
+                    "ticket": f"T-{name}",
+                    "grants": [],
+                },
+            )
         time.sleep(1.1)  # the credential report is stamped to the second
         from chalicelib.waves import wave
 
@@ -85,16 +99,21 @@ def reads(timeline: Timeline) -> list[tuple[str, str, str]]:
             wave({name: (lambda name=name: life.describe(name)) for name in names[:SAMPLE]})
 
         base_calls, _, base_seconds = _measured(timeline, per_person)
-        for label, view in (("GET /users", lambda: queries.list_users(life)),
-                            ("GET /access-matrix", lambda: queries.access_matrix(life))):
+        for label, view in (
+            ("GET /users", lambda: queries.list_users(life)),
+            ("GET /access-matrix", lambda: queries.access_matrix(life)),
+        ):
             calls, waves, seconds = _measured(timeline, view)
-            rows.append((
-                f"{label}, {PEOPLE:,} managed people (50 ms per AWS call)",
-                f"{calls} AWS calls in {waves} waves, {seconds:.2f} s",
-                f"per person, as before: {base_calls} calls and {base_seconds:.1f} s for "
-                f"{SAMPLE} (x{PEOPLE // SAMPLE}: {base_calls * PEOPLE // SAMPLE:,} calls); target "
-                f"at most {TARGET_CALLS} calls and {TARGET_SECONDS:.0f} s: "
-                f"{_met(calls <= TARGET_CALLS and seconds <= TARGET_SECONDS)}"))
+            rows.append(
+                (
+                    f"{label}, {PEOPLE:,} managed people (50 ms per AWS call)",
+                    f"{calls} AWS calls in {waves} waves, {seconds:.2f} s",
+                    f"per person, as before: {base_calls} calls and {base_seconds:.1f} s for "
+                    f"{SAMPLE} (x{PEOPLE // SAMPLE}: {base_calls * PEOPLE // SAMPLE:,} calls); target "
+                    f"at most {TARGET_CALLS} calls and {TARGET_SECONDS:.0f} s: "
+                    f"{_met(calls <= TARGET_CALLS and seconds <= TARGET_SECONDS)}",
+                )
+            )
     return rows
 
 
@@ -140,12 +159,16 @@ def revocation(timeline: Timeline) -> list[tuple[str, str, str]]:
             base_calls, base_depth, base_seconds = _measured(timeline, lambda: revoke("olga"))
         finally:
             module.wave = original  # type: ignore[assignment]
-    return [(f"one person's session revocation in {ACCOUNTS} child accounts",
-             f"{depth} waves ({calls} calls; {seconds:.1f} s at {WIDE:.0f} s per call); the "
-             f"container's first: {cold[1]} waves ({cold[0]} calls, AssumeRole included)",
-             f"one account after another: {base_depth} waves ({base_calls} calls, "
-             f"{base_seconds:.1f} s at 50 ms per call); target at most {TARGET_WAVES} waves: "
-             f"{_met(depth <= TARGET_WAVES)}")]
+    return [
+        (
+            f"one person's session revocation in {ACCOUNTS} child accounts",
+            f"{depth} waves ({calls} calls; {seconds:.1f} s at {WIDE:.0f} s per call); the "
+            f"container's first: {cold[1]} waves ({cold[0]} calls, AssumeRole included)",
+            f"one account after another: {base_depth} waves ({base_calls} calls, "
+            f"{base_seconds:.1f} s at 50 ms per call); target at most {TARGET_WAVES} waves: "
+            f"{_met(depth <= TARGET_WAVES)}",
+        )
+    ]
 
 
 def run() -> list[tuple[str, str, str]]:

@@ -25,30 +25,52 @@ REQUESTS = int(os.environ.get("BENCH_SLACK_REQUESTS", "1000"))
 WARM_UP = 20
 DRAIN_EVERY = 100
 # Every verb's acknowledgement; offboard answers with a confirmation (a write, no message).
-TEXTS = ["onboard pete{n} ChildDeveloperGroup pete{n}@example.com", "move pete{n} BreakGlassGroup",
-         "suspend pete{n} until 2099-01-01 leave", "restore pete{n}", "status pete{n}",
-         "grant pete{n} BreakGlassGroup 2 incident", "offboard pete{n}"]
+TEXTS = [
+    "onboard pete{n} ChildDeveloperGroup pete{n}@example.com",
+    "move pete{n} BreakGlassGroup",
+    "suspend pete{n} until 2099-01-01 leave",
+    "restore pete{n}",
+    "status pete{n}",
+    "grant pete{n} BreakGlassGroup 2 incident",
+    "offboard pete{n}",
+]
 
 
 def _isolate(stage: dict[str, str]) -> None:
     """No real AWS account or profile; the dev stage's configuration, as the Lambda has it."""
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
         os.environ.pop(key, None)
-    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": "/dev/null",
-                       "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", **stage})
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+            **stage,
+        }
+    )
 
 
 def _drain(sqs, queue: str) -> None:  # type: ignore[no-untyped-def]
     while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages"):
-        sqs.delete_message_batch(QueueUrl=queue, Entries=[
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+        sqs.delete_message_batch(
+            QueueUrl=queue,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+            ],
+        )
 
 
 def main() -> None:
     config = json.loads((PROJECT / ".chalice" / "config.json").read_text())
-    _isolate({**config["environment_variables"],
-              **config["stages"]["dev"]["environment_variables"], "LOG_LEVEL": "WARNING"})
+    _isolate(
+        {
+            **config["environment_variables"],
+            **config["stages"]["dev"]["environment_variables"],
+            "LOG_LEVEL": "WARNING",
+        }
+    )
 
     import boto3
     from chalice.test import Client
@@ -76,22 +98,32 @@ def main() -> None:
                 if n % DRAIN_EVERY == 0:
                     _drain(sqs, queue)
                 text = TEXTS[n % len(TEXTS)].format(n=n)
-                body = command_body(text, user_id=user, response_url="https://hooks.slack.com/x",
-                                    trigger_id=f"{n}.bench")
+                body = command_body(
+                    text,
+                    user_id=user,
+                    response_url="https://hooks.slack.com/x",
+                    trigger_id=f"{n}.bench",
+                )
                 headers = sign(facts.slack_signing_secret, body)
                 start = time.perf_counter()
                 response = client.http.post("/slack/commands", headers=headers, body=body)
                 elapsed = time.perf_counter() - start
                 answer = json.loads(response.body)
-                if response.status_code != 200 or "received already" in answer["text"] \
-                        or not (":hourglass" in answer["text"] or "Offboard" in answer["text"]):
+                if (
+                    response.status_code != 200
+                    or "received already" in answer["text"]
+                    or not (":hourglass" in answer["text"] or "Offboard" in answer["text"])
+                ):
                     raise SystemExit(f"unexpected answer to {text!r}: {response.body!r}")
                 if n >= WARM_UP:
                     timings.append(elapsed * 1000)
     median = statistics.median(timings)
     p99 = statistics.quantiles(timings, n=100)[98]
-    print(f"slack ack (verify, parse, authorize, enqueue; moto in process): {len(timings)} "
-          f"requests, median {median:.2f} ms, p99 {p99:.2f} ms", flush=True)
+    print(
+        f"slack ack (verify, parse, authorize, enqueue; moto in process): {len(timings)} "
+        f"requests, median {median:.2f} ms, p99 {p99:.2f} ms",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

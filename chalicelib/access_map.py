@@ -42,8 +42,14 @@ def profile_name(role_arn: str) -> str:
 
 def profiles(roles: Iterable[str], mfa_roles: frozenset[str]) -> list[dict]:
     """The profiles of ``aws_config``: name, role and whether assuming it asks for MFA."""
-    return [{"profile": profile_name(arn), "role_arn": arn,
-             "mfa": account_and_role(arn)[1] in mfa_roles} for arn in roles]
+    return [
+        {
+            "profile": profile_name(arn),
+            "role_arn": arn,
+            "mfa": account_and_role(arn)[1] in mfa_roles,
+        }
+        for arn in roles
+    ]
 
 
 def profiles_to_remove(before: Iterable[str], after: Iterable[str]) -> list[str]:
@@ -51,15 +57,27 @@ def profiles_to_remove(before: Iterable[str], after: Iterable[str]) -> list[str]
     return sorted(profile_name(arn) for arn in set(before) - set(after))
 
 
-def aws_config(username: str, roles: Iterable[str], *, root_account_id: str, region: str,
-               mfa_roles: frozenset[str], source_profile: str = "default") -> str:
+def aws_config(
+    username: str,
+    roles: Iterable[str],
+    *,
+    root_account_id: str,
+    region: str,
+    mfa_roles: frozenset[str],
+    source_profile: str = "default",
+) -> str:
     """The text a person pastes into ``~/.aws/config``: one profile per reachable role."""
     lines = [
         f"# Profiles for {username}. Your own access keys belong to profile [{source_profile}].",
     ]
     for profile in profiles(roles, mfa_roles):
-        lines += ["", f"[profile {profile['profile']}]", f"source_profile = {source_profile}",
-                  f"role_arn = {profile['role_arn']}", f"role_session_name = {username}"]
+        lines += [
+            "",
+            f"[profile {profile['profile']}]",
+            f"source_profile = {source_profile}",
+            f"role_arn = {profile['role_arn']}",
+            f"role_session_name = {username}",
+        ]
         if profile["mfa"]:
             lines.append(f"mfa_serial = arn:aws:iam::{root_account_id}:mfa/{username}")
         lines.append(f"region = {region}")

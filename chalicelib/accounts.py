@@ -30,8 +30,9 @@ class OrganizationUnavailable(UpstreamError):
     """Organizations could not be read and nothing was listed before: ``static`` are the
     accounts known without it. Retryable exactly when the cause was."""
 
-    def __init__(self, message: str, static: list[str], parents: tuple[str, ...],
-                 cause: AppError) -> None:
+    def __init__(
+        self, message: str, static: list[str], parents: tuple[str, ...], cause: AppError
+    ) -> None:
         super().__init__(message)
         self.static = static
         self.parents = parents  # what a caller records as owed: resolve() expands them later
@@ -39,9 +40,13 @@ class OrganizationUnavailable(UpstreamError):
 
 
 class ChildAccounts:
-    def __init__(self, settings: Settings, organizations: Callable[[], Any],
-                 clock: Callable[[], datetime],
-                 warn: Callable[..., None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        organizations: Callable[[], Any],
+        clock: Callable[[], datetime],
+        warn: Callable[..., None] | None = None,
+    ) -> None:
         self.settings = settings
         self._organizations = organizations  # made on first use: most stages never need it
         self._clock = clock
@@ -65,9 +70,15 @@ class ChildAccounts:
                     if self._listed is None:
                         raise OrganizationUnavailable(
                             f"the child accounts in AWS Organizations are unknown: {error.message}",
-                            sorted(static), parents, error) from error
-                    self._warn("AWS Organizations failed; using the child accounts listed before",
-                               error=error.message, accounts=sorted(self._listed))
+                            sorted(static),
+                            parents,
+                            error,
+                        ) from error
+                    self._warn(
+                        "AWS Organizations failed; using the child accounts listed before",
+                        error=error.message,
+                        accounts=sorted(self._listed),
+                    )
                 self._expires = now + timedelta(seconds=self.settings.child_accounts_ttl)
             return sorted(static | self._listed)
 
@@ -92,10 +103,12 @@ class ChildAccounts:
             seen.add(parent)
             with aws_errors(f"listing the accounts under {parent} in AWS Organizations"):
                 for page in client.get_paginator("list_accounts_for_parent").paginate(
-                        ParentId=parent):
+                    ParentId=parent
+                ):
                     found.update(account["Id"] for account in page["Accounts"] if _active(account))
                 for page in client.get_paginator("list_organizational_units_for_parent").paginate(
-                        ParentId=parent):
+                    ParentId=parent
+                ):
                     todo.extend(unit["Id"] for unit in page["OrganizationalUnits"])
         found.discard(self.settings.root_account_id)
         return frozenset(found)

@@ -76,10 +76,18 @@ class AwsClients:
                 # Made from the root session with the role's credentials, so that the service
                 # model is loaded once, not once per account: a hundred accounts cost a
                 # hundred small clients, not a hundred sessions.
-                made = (credentials, call_log.watch(self._client(
-                    service, aws_access_key_id=credentials["AccessKeyId"],
-                    aws_secret_access_key=credentials["SecretAccessKey"],
-                    aws_session_token=credentials["SessionToken"]), account_id))
+                made = (
+                    credentials,
+                    call_log.watch(
+                        self._client(
+                            service,
+                            aws_access_key_id=credentials["AccessKeyId"],
+                            aws_secret_access_key=credentials["SecretAccessKey"],
+                            aws_session_token=credentials["SessionToken"],
+                        ),
+                        account_id,
+                    ),
+                )
                 self._child_clients[key] = made
             return made[1]
 

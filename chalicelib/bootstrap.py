@@ -41,8 +41,9 @@ class _Built(functools.cached_property[T]):
 
 
 class Services:
-    def __init__(self, settings: Settings, clients: AwsClients,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self, settings: Settings, clients: AwsClients, clock: Callable[[], datetime] = utc_now
+    ) -> None:
         self.settings = settings
         self.clients = clients
         self.clock = clock
@@ -79,31 +80,45 @@ class Services:
         from chalicelib.revocation import Revoker
 
         revoker = Revoker(self.settings, self.clients, self.state, self.clock)
-        return Lifecycle(self.settings, IamGateway(self.clients.root("iam")), self.state, revoker,
-                         self.clock)
+        return Lifecycle(
+            self.settings, IamGateway(self.clients.root("iam")), self.state, revoker, self.clock
+        )
 
     @_Built
     def operations(self) -> Operations:
         from chalicelib.events import Events
         from chalicelib.operations import Operations
 
-        events = Events(self.clients.root("events"), self.settings.event_bus,
-                        self.settings.app_name)
-        return Operations(self.settings, self.state, self.clients.root("dynamodb"), events,
-                          self.lifecycle, self.work_queue)
+        events = Events(
+            self.clients.root("events"), self.settings.event_bus, self.settings.app_name
+        )
+        return Operations(
+            self.settings,
+            self.state,
+            self.clients.root("dynamodb"),
+            events,
+            self.lifecycle,
+            self.work_queue,
+        )
 
     @_Built
     def schedules(self) -> Schedules:
         from chalicelib.schedules import Schedules, slack_notifier
 
         settings = self.settings
-        webhook = (lambda: self.secrets.get(settings.drift_webhook_secret)) \
-            if settings.drift_webhook_secret else (lambda: None)
+        webhook = (
+            (lambda: self.secrets.get(settings.drift_webhook_secret))
+            if settings.drift_webhook_secret
+            else (lambda: None)
+        )
         return Schedules(self.lifecycle, self.operations, self.clock, slack_notifier(webhook))
 
 
-def build(settings: Settings | None = None, clients: AwsClients | None = None,
-          clock: Callable[[], datetime] = utc_now) -> Services:
+def build(
+    settings: Settings | None = None,
+    clients: AwsClients | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> Services:
     settings = settings or get_settings()
     return Services(settings, clients or AwsClients(settings.region), clock)
 

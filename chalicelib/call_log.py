@@ -61,8 +61,12 @@ class Recording:
     def add(self, account: str, service: str, operation: str, params: dict, track: _Track) -> None:
         track.step += 1
         track.seq += 1
-        call = {"account": account, "service": service, "operation": operation,
-                "params": _shown(params)}
+        call = {
+            "account": account,
+            "service": service,
+            "operation": operation,
+            "params": _shown(params),
+        }
         with self._lock:
             self.calls.append({**call, "_wave": track.step, "_order": track.path + (track.seq,)})
 
@@ -80,9 +84,11 @@ class Recording:
 
 
 _recording: contextvars.ContextVar[Recording | None] = contextvars.ContextVar(
-    "call_log_recording", default=None)
-_track: contextvars.ContextVar[_Track | None] = contextvars.ContextVar("call_log_track",
-                                                                       default=None)
+    "call_log_recording", default=None
+)
+_track: contextvars.ContextVar[_Track | None] = contextvars.ContextVar(
+    "call_log_track", default=None
+)
 
 
 @contextlib.contextmanager
@@ -108,15 +114,22 @@ def answer_point() -> None:
         raise PlanComplete()
 
 
-def fork(tasks: dict[str, Callable[[], T]]) -> tuple[dict[str, Callable[[], T]], Callable[[], None]]:
+def fork(
+    tasks: dict[str, Callable[[], T]],
+) -> tuple[dict[str, Callable[[], T]], Callable[[], None]]:
     """Tasks of one wave, each carrying the caller's context and its own track; call the
     returned function once they all ended."""
     parent = _track.get()
     if parent is None or len(tasks) <= 1:  # not recording, or run inline on the caller's track
         return {name: _in_context(task, None) for name, task in tasks.items()}, lambda: None
-    children = [_Track(step=parent.step, path=parent.path + (parent.seq, index))
-                for index in range(len(tasks))]
-    forked = {name: _in_context(task, child) for (name, task), child in zip(tasks.items(), children, strict=True)}
+    children = [
+        _Track(step=parent.step, path=parent.path + (parent.seq, index))
+        for index in range(len(tasks))
+    ]
+    forked = {
+        name: _in_context(task, child)
+        for (name, task), child in zip(tasks.items(), children, strict=True)
+    }
 
     def join() -> None:
         parent.step = max(child.step for child in children)
@@ -154,8 +167,13 @@ def _on_call(model: Any, context: dict, account: str, **_: Any) -> Any:
         return None
     service = model.service_model.service_name
     if service == "iam":
-        record.add(account, service, model.name, context.get("call_log_params", {}),
-                   _track.get() or _Track())
+        record.add(
+            account,
+            service,
+            model.name,
+            context.get("call_log_params", {}),
+            _track.get() or _Track(),
+        )
     if record.dry_run:
         return _answer(model, context.get("call_log_params", {}), account)
     return None
@@ -168,9 +186,13 @@ def _answer(model: Any, params: dict, account: str) -> tuple[Any, dict]:
     parsed: dict = {"ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": "dry-run"}}
     if model.name == "CreateUser":
         path = params.get("Path", "/")
-        parsed["User"] = {"UserName": params["UserName"], "Path": path, "UserId": "DRYRUN",
-                          "Arn": f"arn:aws:iam::{account}:user{path}{params['UserName']}",
-                          "CreateDate": datetime.now(UTC)}
+        parsed["User"] = {
+            "UserName": params["UserName"],
+            "Path": path,
+            "UserId": "DRYRUN",
+            "Arn": f"arn:aws:iam::{account}:user{path}{params['UserName']}",
+            "CreateDate": datetime.now(UTC),
+        }
     return AWSResponse(url="", status_code=200, headers={}, raw=None), parsed
 
 
@@ -181,11 +203,14 @@ def _shown(params: dict) -> dict:
 def compact(waves: list[list[dict]], limit: int = 256) -> list[list[dict]]:
     """The calls for the audit trail: long values (policy documents) as their SHA-256, so an
     offboarding's calls fit in one item and still compare with its plan."""
+
     def short(value: Any) -> Any:
         text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
         if len(text) <= limit:
             return value
         return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
-    return [[{**call, "params": {k: short(v) for k, v in call["params"].items()}} for call in wave]
-            for wave in waves]
+    return [
+        [{**call, "params": {k: short(v) for k, v in call["params"].items()}} for call in wave]
+        for wave in waves
+    ]

@@ -34,8 +34,10 @@ def check_url(url: str, hosts: tuple[str, ...]) -> str:
     """``url`` if it may be called back; otherwise BadRequest saying what to fix."""
     if not url.isascii() or any(c.isspace() or c < " " or c == "\x7f" for c in url):
         # http.client would refuse them when sending, too late to tell the caller.
-        raise BadRequest("callback_url must be ASCII without spaces: percent-encode the rest "
-                         "(and punycode a host name)")
+        raise BadRequest(
+            "callback_url must be ASCII without spaces: percent-encode the rest "
+            "(and punycode a host name)"
+        )
     try:
         parts = urlsplit(url)
         _ = parts.port  # raises ValueError on a port that is not a number
@@ -44,18 +46,23 @@ def check_url(url: str, hosts: tuple[str, ...]) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BadRequest("callback_url must be an absolute URL such as https://host/path")
     if "@" in parts.netloc:
-        raise BadRequest("callback_url must not carry credentials (user:password@); "
-                         "callbacks are authenticated by their signature")
+        raise BadRequest(
+            "callback_url must not carry credentials (user:password@); "
+            "callbacks are authenticated by their signature"
+        )
     host = parts.hostname
     if parts.scheme == "http" and host not in LOOPBACK:
-        raise BadRequest("callback_url must use https (plain http only for 127.0.0.1, ::1 "
-                         "and localhost)")
+        raise BadRequest(
+            "callback_url must use https (plain http only for 127.0.0.1, ::1 and localhost)"
+        )
     if not hosts:
-        raise BadRequest("callback_url cannot be used: no callback hosts are configured "
-                         "(CALLBACK_HOSTS)")
+        raise BadRequest(
+            "callback_url cannot be used: no callback hosts are configured (CALLBACK_HOSTS)"
+        )
     if not any(_matches(host, entry.lower()) for entry in hosts):
-        raise BadRequest(f"callback_url host {host} is not allowed; allowed hosts: "
-                         f"{', '.join(hosts)}")
+        raise BadRequest(
+            f"callback_url host {host} is not allowed; allowed hosts: {', '.join(hosts)}"
+        )
     return url
 
 
@@ -71,12 +78,22 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "v1=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def verify(secret: str, timestamp: str, body: bytes, signature: str,
-           now: float | None = None, tolerance: int = TOLERANCE) -> bool:
+def verify(
+    secret: str,
+    timestamp: str,
+    body: bytes,
+    signature: str,
+    now: float | None = None,
+    tolerance: int = TOLERANCE,
+) -> bool:
     """Whether ``signature`` is ours for this body and the timestamp is within ``tolerance``
     seconds of ``now`` (a replayed old request fails)."""
-    if not (isinstance(timestamp, str) and timestamp.isascii() and timestamp.isdigit()
-            and isinstance(signature, str)):
+    if not (
+        isinstance(timestamp, str)
+        and timestamp.isascii()
+        and timestamp.isdigit()
+        and isinstance(signature, str)
+    ):
         return False
     try:
         if abs((time.time() if now is None else now) - int(timestamp)) > tolerance:
@@ -120,9 +137,14 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 class Callbacks:
-    def __init__(self, settings: Settings, secret: Callable[[], str],
-                 audit: Callable[[str, dict], None], sleep: Callable[[float], None] = time.sleep,
-                 timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        secret: Callable[[], str],
+        audit: Callable[[str, dict], None],
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: float = 5.0,
+    ) -> None:
         self.settings = settings
         self._secret = secret
         self._audit = audit
@@ -140,32 +162,42 @@ class Callbacks:
             return self._deliver(url, payload, delivery, where, final)
         except Exception as error:  # a bug here must not turn a done change into a failure
             _log("exception", "callback failed", {"url": where, "delivery": delivery})
-            return self._undelivered("internal error", where, delivery, payload, 0, None,
-                                     type(error).__name__)
+            return self._undelivered(
+                "internal error", where, delivery, payload, 0, None, type(error).__name__
+            )
 
-    def _deliver(self, url: str, payload: dict, delivery: str, where: str,
-                 final: bool) -> Delivery:
+    def _deliver(self, url: str, payload: dict, delivery: str, where: str, final: bool) -> Delivery:
         try:
             check_url(url, self.settings.callback_hosts)
         except BadRequest as refused:
-            self._record(f"callback refused: {refused.message}",
-                         {"url": where, "delivery": delivery})
+            self._record(
+                f"callback refused: {refused.message}", {"url": where, "delivery": delivery}
+            )
             return Delivery(False)
         try:
-            body = json.dumps(payload, separators=(",", ":"), sort_keys=True, allow_nan=False,
-                              default=_plain).encode()
+            body = json.dumps(
+                payload, separators=(",", ":"), sort_keys=True, allow_nan=False, default=_plain
+            ).encode()
             # What is kept for an undelivered callback is what was sent, in numbers DynamoDB
             # takes (it refuses floats).
             payload = json.loads(body, parse_float=Decimal)
         except (TypeError, ValueError) as unusable:
-            return self._undelivered(f"payload is not JSON ({unusable})", where, delivery,
-                                     payload, 0, None, None)
+            return self._undelivered(
+                f"payload is not JSON ({unusable})", where, delivery, payload, 0, None, None
+            )
         try:
             secret = self._secret()
         except Exception as unreadable:  # a missing secret must not fail the operation
-            return self._undelivered("the signing secret could not be read", where, delivery,
-                                     payload, 0, None, type(unreadable).__name__,
-                                     retryable=not final)
+            return self._undelivered(
+                "the signing secret could not be read",
+                where,
+                delivery,
+                payload,
+                0,
+                None,
+                type(unreadable).__name__,
+                retryable=not final,
+            )
 
         most = max(1, self.settings.callback_attempts)
         status: int | None = None
@@ -175,26 +207,47 @@ class Callbacks:
                 self._sleep(self.settings.callback_backoff * 2 ** (attempt - 2))
             status, error = self._post(url, body, secret, delivery)
             if status is not None and 200 <= status < 300:
-                self._record("callback delivered", {"url": where, "attempts": attempt,
-                                                    "status": status, "delivery": delivery})
+                self._record(
+                    "callback delivered",
+                    {"url": where, "attempts": attempt, "status": status, "delivery": delivery},
+                )
                 return Delivery(True)
             if status is not None and status != 429 and status < 500:
-                reason = (f"receiver answered {status} (redirects are not followed)"
-                          if 300 <= status < 400 else f"receiver answered {status}")
+                reason = (
+                    f"receiver answered {status} (redirects are not followed)"
+                    if 300 <= status < 400
+                    else f"receiver answered {status}"
+                )
                 return self._undelivered(reason, where, delivery, payload, attempt, status, error)
         last = f"HTTP {status}" if status is not None else error
-        return self._undelivered(f"no success after {most} attempts (last: {last})", where,
-                                 delivery, payload, most, status, error, retryable=not final)
+        return self._undelivered(
+            f"no success after {most} attempts (last: {last})",
+            where,
+            delivery,
+            payload,
+            most,
+            status,
+            error,
+            retryable=not final,
+        )
 
-    def _post(self, url: str, body: bytes, secret: str,
-              delivery: str) -> tuple[int | None, str | None]:
+    def _post(
+        self, url: str, body: bytes, secret: str, delivery: str
+    ) -> tuple[int | None, str | None]:
         """One attempt: (HTTP status, None) or (None, why there was no answer)."""
         timestamp = str(int(time.time()))
-        request = urllib.request.Request(url, data=body, method="POST", headers={
-            "Content-Type": "application/json", "User-Agent": USER_AGENT,
-            "X-Access-Request-Timestamp": timestamp,
-            "X-Access-Signature": sign(secret, timestamp, body),
-            "X-Access-Delivery": delivery})
+        request = urllib.request.Request(
+            url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": USER_AGENT,
+                "X-Access-Request-Timestamp": timestamp,
+                "X-Access-Signature": sign(secret, timestamp, body),
+                "X-Access-Delivery": delivery,
+            },
+        )
         try:
             with self._opener.open(request, timeout=self._timeout) as response:
                 response.read(65536)  # let the receiver finish writing; the body is not used
@@ -207,8 +260,17 @@ class Callbacks:
         except (OSError, http.client.HTTPException) as failure:  # timeouts, resets mid-answer
             return None, f"{type(failure).__name__}: {failure}"
 
-    def _undelivered(self, reason: str, where: str, delivery: str, payload: dict, attempts: int,
-                     status: int | None, error: str | None, retryable: bool = False) -> Delivery:
+    def _undelivered(
+        self,
+        reason: str,
+        where: str,
+        delivery: str,
+        payload: dict,
+        attempts: int,
+        status: int | None,
+        error: str | None,
+        retryable: bool = False,
+    ) -> Delivery:
         """``retryable``: a later try may succeed and the caller will make one."""
         detail = {"url": where, "attempts": attempts, "delivery": delivery, "payload": payload}
         detail.update({k: v for k, v in (("status", status), ("error", error)) if v is not None})

@@ -10,9 +10,14 @@ from chalicelib.iam_gateway import aws_errors
 
 # action -> detail-type
 DETAIL_TYPES = {
-    "onboard": "user.onboarded", "move": "user.moved", "suspend": "user.suspended",
-    "restore": "user.restored", "offboard": "user.offboarded", "grant": "user.granted",
-    "expire_grant": "grant.expired", "revoke_sessions": "user.sessions_revoked",
+    "onboard": "user.onboarded",
+    "move": "user.moved",
+    "suspend": "user.suspended",
+    "restore": "user.restored",
+    "offboard": "user.offboarded",
+    "grant": "user.granted",
+    "expire_grant": "grant.expired",
+    "revoke_sessions": "user.sessions_revoked",
 }
 
 
@@ -23,8 +28,12 @@ class Events:
         self.source = source
 
     def publish(self, action: str, detail: dict) -> None:
-        entry = {"Source": self.source, "DetailType": DETAIL_TYPES.get(action, f"user.{action}"),
-                 "Detail": json.dumps(detail, default=str), "EventBusName": self.bus}
+        entry = {
+            "Source": self.source,
+            "DetailType": DETAIL_TYPES.get(action, f"user.{action}"),
+            "Detail": json.dumps(detail, default=str),
+            "EventBusName": self.bus,
+        }
         with aws_errors(f"publishing {entry['DetailType']}"):
             answer = self.client.put_events(Entries=[entry])
         if answer.get("FailedEntryCount"):

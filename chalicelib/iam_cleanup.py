@@ -56,46 +56,96 @@ def _by(call: str, id_param: str | None, **fixed: str) -> Callable[[Any, str, st
 
 
 def _delete_virtual_mfa(client: Any, username: str, serial: str) -> bool:
-    return tolerant(client.delete_virtual_mfa_device, f"deleting MFA device {serial}",
-                    SerialNumber=serial)
+    return tolerant(
+        client.delete_virtual_mfa_device, f"deleting MFA device {serial}", SerialNumber=serial
+    )
 
 
 KEYS = ("list_access_keys", "AccessKeyMetadata", "AccessKeyId")
 MFA = ("list_mfa_devices", "MFADevices", "SerialNumber")
 KINDS = (
-    Kind("groups", ACCESS, _by("remove_user_from_group", "GroupName"),
-         ("iam:ListGroupsForUser", "iam:RemoveUserFromGroup"),
-         ("list_groups_for_user", "Groups", "GroupName")),
-    Kind("access_keys", ACCESS, _by("update_access_key", "AccessKeyId", Status="Inactive"),
-         ("iam:ListAccessKeys", "iam:UpdateAccessKey"), KEYS),
+    Kind(
+        "groups",
+        ACCESS,
+        _by("remove_user_from_group", "GroupName"),
+        ("iam:ListGroupsForUser", "iam:RemoveUserFromGroup"),
+        ("list_groups_for_user", "Groups", "GroupName"),
+    ),
+    Kind(
+        "access_keys",
+        ACCESS,
+        _by("update_access_key", "AccessKeyId", Status="Inactive"),
+        ("iam:ListAccessKeys", "iam:UpdateAccessKey"),
+        KEYS,
+    ),
     Kind("login_profile", ACCESS, _by("delete_login_profile", None), ("iam:DeleteLoginProfile",)),
-    Kind("deleted_access_keys", CLEANUP, _by("delete_access_key", "AccessKeyId"),
-         ("iam:ListAccessKeys", "iam:DeleteAccessKey"), KEYS),
-    Kind("signing_certificates", CLEANUP, _by("delete_signing_certificate", "CertificateId"),
-         ("iam:ListSigningCertificates", "iam:DeleteSigningCertificate"),
-         ("list_signing_certificates", "Certificates", "CertificateId")),
-    Kind("ssh_public_keys", CLEANUP, _by("delete_ssh_public_key", "SSHPublicKeyId"),
-         ("iam:ListSSHPublicKeys", "iam:DeleteSSHPublicKey"),
-         ("list_ssh_public_keys", "SSHPublicKeys", "SSHPublicKeyId")),
-    Kind("service_specific_credentials", CLEANUP,
-         _by("delete_service_specific_credential", "ServiceSpecificCredentialId"),
-         ("iam:ListServiceSpecificCredentials", "iam:DeleteServiceSpecificCredential"),
-         ("list_service_specific_credentials", "ServiceSpecificCredentials",
-          "ServiceSpecificCredentialId")),
-    Kind("mfa_devices", CLEANUP, _by("deactivate_mfa_device", "SerialNumber"),
-         ("iam:ListMFADevices", "iam:DeactivateMFADevice"), MFA),
-    Kind("inline_policies", CLEANUP, _by("delete_user_policy", "PolicyName"),
-         ("iam:ListUserPolicies", "iam:DeleteUserPolicy"),
-         ("list_user_policies", "PolicyNames", None)),
-    Kind("attached_policies", CLEANUP, _by("detach_user_policy", "PolicyArn"),
-         ("iam:ListAttachedUserPolicies", "iam:DetachUserPolicy"),
-         ("list_attached_user_policies", "AttachedPolicies", "PolicyArn")),
-    Kind("permissions_boundary", CLEANUP, _by("delete_user_permissions_boundary", None),
-         ("iam:GetUser", "iam:DeleteUserPermissionsBoundary")),
+    Kind(
+        "deleted_access_keys",
+        CLEANUP,
+        _by("delete_access_key", "AccessKeyId"),
+        ("iam:ListAccessKeys", "iam:DeleteAccessKey"),
+        KEYS,
+    ),
+    Kind(
+        "signing_certificates",
+        CLEANUP,
+        _by("delete_signing_certificate", "CertificateId"),
+        ("iam:ListSigningCertificates", "iam:DeleteSigningCertificate"),
+        ("list_signing_certificates", "Certificates", "CertificateId"),
+    ),
+    Kind(
+        "ssh_public_keys",
+        CLEANUP,
+        _by("delete_ssh_public_key", "SSHPublicKeyId"),
+        ("iam:ListSSHPublicKeys", "iam:DeleteSSHPublicKey"),
+        ("list_ssh_public_keys", "SSHPublicKeys", "SSHPublicKeyId"),
+    ),
+    Kind(
+        "service_specific_credentials",
+        CLEANUP,
+        _by("delete_service_specific_credential", "ServiceSpecificCredentialId"),
+        ("iam:ListServiceSpecificCredentials", "iam:DeleteServiceSpecificCredential"),
+        (
+            "list_service_specific_credentials",
+            "ServiceSpecificCredentials",
+            "ServiceSpecificCredentialId",
+        ),
+    ),
+    Kind(
+        "mfa_devices",
+        CLEANUP,
+        _by("deactivate_mfa_device", "SerialNumber"),
+        ("iam:ListMFADevices", "iam:DeactivateMFADevice"),
+        MFA,
+    ),
+    Kind(
+        "inline_policies",
+        CLEANUP,
+        _by("delete_user_policy", "PolicyName"),
+        ("iam:ListUserPolicies", "iam:DeleteUserPolicy"),
+        ("list_user_policies", "PolicyNames", None),
+    ),
+    Kind(
+        "attached_policies",
+        CLEANUP,
+        _by("detach_user_policy", "PolicyArn"),
+        ("iam:ListAttachedUserPolicies", "iam:DetachUserPolicy"),
+        ("list_attached_user_policies", "AttachedPolicies", "PolicyArn"),
+    ),
+    Kind(
+        "permissions_boundary",
+        CLEANUP,
+        _by("delete_user_permissions_boundary", None),
+        ("iam:GetUser", "iam:DeleteUserPermissionsBoundary"),
+    ),
     # Virtual devices: those assigned, and the one the self-service policy lets the person
     # create under their own name, left unassigned when they never finished enabling it.
-    Kind("virtual_mfa_devices", AFTER_MFA, _delete_virtual_mfa,
-         ("iam:GetUser", "iam:DeleteVirtualMFADevice")),
+    Kind(
+        "virtual_mfa_devices",
+        AFTER_MFA,
+        _delete_virtual_mfa,
+        ("iam:GetUser", "iam:DeleteVirtualMFADevice"),
+    ),
     Kind("user", USER, _by("delete_user", None), ("iam:DeleteUser",)),
 )
 LISTINGS = {kind.listing for kind in KINDS if kind.listing}

@@ -16,8 +16,10 @@ _CONFLICT = {"EntityAlreadyExists", "DeleteConflict", "ConcurrentModification"}
 _REPORT_NOT_READY = {"ReportInProgress", "ReportNotPresent", "ReportExpired"}
 _DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
 # AWS's wording: "User: <arn> is not authorized to perform: iam:GetUser on resource: <arn> ..."
-_REFUSED = re.compile(r"not authorized to perform:? (?P<action>[\w:*-]+)"
-                      r"(?: on resource:? (?P<resource>\S+))?")
+_REFUSED = re.compile(
+    r"not authorized to perform:? (?P<action>[\w:*-]+)"
+    r"(?: on resource:? (?P<resource>\S+))?"
+)
 
 
 def _refused(error: Any, message: str) -> str:
@@ -45,9 +47,11 @@ def aws_errors(what: str) -> Iterator[None]:
         if code in _CONFLICT:
             raise Conflict(f"{what}: {message or code}") from error
         if code in _DENIED:
-            raise AccessDenied(f"{what}: AWS denied this service {_refused(error, message)}; "
-                               "its role lacks that permission (the stage's policy, "
-                               ".chalice/policy-<stage>.json), so a retry will not help") from error
+            raise AccessDenied(
+                f"{what}: AWS denied this service {_refused(error, message)}; "
+                "its role lacks that permission (the stage's policy, "
+                ".chalice/policy-<stage>.json), so a retry will not help"
+            ) from error
         raise UpstreamError(f"{what} failed in AWS ({code}); retry with the same ticket") from error
     except (BotoCoreError, ResponseParserError) as error:  # the parser's is not a BotoCoreError
         raise UpstreamError(f"{what} failed to reach AWS; retry with the same ticket") from error
@@ -125,8 +129,11 @@ class IamGateway:
 
     def delete_login_profile(self, username: str) -> bool:
         """False when there was none."""
-        return tolerant(self.client.delete_login_profile, f"deleting the console login of {username}",
-                         UserName=username)
+        return tolerant(
+            self.client.delete_login_profile,
+            f"deleting the console login of {username}",
+            UserName=username,
+        )
 
     def attach_user_policy(self, username: str, policy_arn: str) -> None:
         with aws_errors(f"attaching {policy_arn} to {username}"):
@@ -137,12 +144,21 @@ class IamGateway:
             self.client.add_user_to_group(UserName=username, GroupName=group)
 
     def remove_from_group(self, username: str, group: str) -> bool:
-        return tolerant(self.client.remove_user_from_group, f"removing {username} from {group}",
-                         UserName=username, GroupName=group)
+        return tolerant(
+            self.client.remove_user_from_group,
+            f"removing {username} from {group}",
+            UserName=username,
+            GroupName=group,
+        )
 
     def set_key_status(self, username: str, key_id: str, status: str) -> bool:
-        return tolerant(self.client.update_access_key, f"setting key {key_id} {status}",
-                         UserName=username, AccessKeyId=key_id, Status=status)
+        return tolerant(
+            self.client.update_access_key,
+            f"setting key {key_id} {status}",
+            UserName=username,
+            AccessKeyId=key_id,
+            Status=status,
+        )
 
     def groups_of(self, username: str) -> list[str]:
         with aws_errors(f"listing the groups of {username}"):
@@ -153,8 +169,11 @@ class IamGateway:
         """The user's keys: id and status (their last use: :meth:`last_used`)."""
         with aws_errors(f"listing the access keys of {username}"):
             pages = self.client.get_paginator("list_access_keys").paginate(UserName=username)
-            return [{"id": key["AccessKeyId"], "status": key["Status"]}
-                    for page in pages for key in page["AccessKeyMetadata"]]
+            return [
+                {"id": key["AccessKeyId"], "status": key["Status"]}
+                for page in pages
+                for key in page["AccessKeyMetadata"]
+            ]
 
     def last_used(self, key_id: str) -> str | None:
         with aws_errors(f"reading when key {key_id} was last used"):
@@ -188,20 +207,30 @@ class IamGateway:
         users: list[dict] = []
         with aws_errors("reading the account's users, groups and policies"):
             pages = self.client.get_paginator("get_account_authorization_details").paginate(
-                Filter=list(kinds), PaginationConfig={"PageSize": 1000})
+                Filter=list(kinds), PaginationConfig={"PageSize": 1000}
+            )
             for page in pages:
-                users += [{"username": u["UserName"], "arn": u["Arn"], "path": u["Path"],
-                           "groups": sorted(u.get("GroupList", []))}
-                          for u in page.get("UserDetailList", [])]
+                users += [
+                    {
+                        "username": u["UserName"],
+                        "arn": u["Arn"],
+                        "path": u["Path"],
+                        "groups": sorted(u.get("GroupList", [])),
+                    }
+                    for u in page.get("UserDetailList", [])
+                ]
                 for group in page.get("GroupDetailList", []):
                     if group["GroupName"] in wanted:
-                        found[group["GroupName"]] = [_document(p["PolicyDocument"]) for p in
-                                                     group.get("GroupPolicyList", [])]
-                        attached[group["GroupName"]] = [p["PolicyArn"] for p in
-                                                        group.get("AttachedManagedPolicies", [])]
+                        found[group["GroupName"]] = [
+                            _document(p["PolicyDocument"]) for p in group.get("GroupPolicyList", [])
+                        ]
+                        attached[group["GroupName"]] = [
+                            p["PolicyArn"] for p in group.get("AttachedManagedPolicies", [])
+                        ]
                 for policy in page.get("Policies", []):
-                    default = [v for v in policy.get("PolicyVersionList", [])
-                               if v.get("IsDefaultVersion")]
+                    default = [
+                        v for v in policy.get("PolicyVersionList", []) if v.get("IsDefaultVersion")
+                    ]
                     if default:
                         local[policy["Arn"]] = _document(default[0]["Document"])
         # An AWS managed policy cannot name this company's child roles: only the local ones can
@@ -228,8 +257,11 @@ class IamGateway:
                     break
                 except ClientError as error:
                     code = error.response.get("Error", {}).get("Code")
-                    if state == "COMPLETE" or code not in _REPORT_NOT_READY or \
-                            attempt == attempts - 1:
+                    if (
+                        state == "COMPLETE"
+                        or code not in _REPORT_NOT_READY
+                        or attempt == attempts - 1
+                    ):
                         raise
                 time.sleep(wait * (attempt + 1))
         rows = csv.DictReader(io.StringIO(report["Content"].decode()))

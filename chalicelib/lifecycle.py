@@ -96,8 +96,14 @@ READS: dict[str, tuple[str, ...]] = {
 
 
 class Lifecycle:
-    def __init__(self, settings: Settings, iam: IamGateway, state: StateStore, revoker: Revoker,
-                 clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        iam: IamGateway,
+        state: StateStore,
+        revoker: Revoker,
+        clock: Callable[[], datetime],
+    ) -> None:
         self.settings = settings
         self.iam = iam
         self.state = state
@@ -105,8 +111,9 @@ class Lifecycle:
         self.clock = clock
 
     # reading
-    def read(self, action: str, username: str,
-             request: TicketRequest | OnboardRequest | None = None) -> Snapshot:
+    def read(
+        self, action: str, username: str, request: TicketRequest | OnboardRequest | None = None
+    ) -> Snapshot:
         """The snapshot ``action`` decides on, read in one wave. A name that is not valid or is
         protected is refused before anything is read."""
         self.check_user_allowed(username)
@@ -129,11 +136,18 @@ class Lifecycle:
         tasks.update({name: listings[listing] for name, listing in named.items()})
         found = wave(tasks)
         return Snapshot(
-            username=username, user=found.get("user"), record=found.get("record"),
-            groups=found.get("groups"), keys=found.get("keys"), console=found.get("console"),
-            mfa=found.get("mfa"), access=found.get("access") or {},
+            username=username,
+            user=found.get("user"),
+            record=found.get("record"),
+            groups=found.get("groups"),
+            keys=found.get("keys"),
+            console=found.get("console"),
+            mfa=found.get("mfa"),
+            access=found.get("access") or {},
             dependents={listing: found[name] for name, listing in named.items()},
-            earlier=found.get("earlier") or [], revocation=found.get("revocation"))
+            earlier=found.get("earlier") or [],
+            revocation=found.get("revocation"),
+        )
 
     # checks: functions of the snapshot
     def check_user_allowed(self, username: str) -> None:
@@ -179,8 +193,12 @@ class Lifecycle:
     def roles(self, groups: list[str] | set[str], access: dict[str, list[dict]]) -> list[str]:
         """The roles the managed ones of ``groups`` let their members assume. The policies of a
         group the service does not manage are not its to read."""
-        documents = [doc for group in sorted(groups) if group in self.settings.allowed_groups
-                     for doc in access.get(group, [])]
+        documents = [
+            doc
+            for group in sorted(groups)
+            if group in self.settings.allowed_groups
+            for doc in access.get(group, [])
+        ]
         return access_map.assumable_roles(documents)
 
     def roles_for(self, groups: list[str]) -> list[str]:
@@ -188,8 +206,11 @@ class Lifecycle:
 
     def aws_config(self, username: str, roles: list[str]) -> str:
         return access_map.aws_config(
-            username, roles, root_account_id=self.settings.root_account_id,
-            region=self.settings.region, mfa_roles=self.settings.mfa_roles,
+            username,
+            roles,
+            root_account_id=self.settings.root_account_id,
+            region=self.settings.region,
+            mfa_roles=self.settings.mfa_roles,
         )
 
     def aws_config_of(self, username: str) -> dict:
@@ -197,23 +218,32 @@ class Lifecycle:
         snap = self.read("describe", username)
         name = self._managed(snap)["username"]
         roles = self.roles(snap.groups or [], snap.access)
-        return {"username": name, "aws_config": self.aws_config(name, roles),
-                "profiles": access_map.profiles(roles, self.settings.mfa_roles)}
+        return {
+            "username": name,
+            "aws_config": self.aws_config(name, roles),
+            "profiles": access_map.profiles(roles, self.settings.mfa_roles),
+        }
 
     def _roles_before(self, snap: Snapshot, groups: list[str] | None = None) -> list[str]:
         """What an active user reached before a change: through ``groups`` (as the snapshot
         read them) and through the groups and grants of the record, which still name what an
         attempt that failed halfway already took away."""
         record = snap.state
-        held = set(groups or []) | set(record.get("groups", [])) | {
-            g["group"] for g in record.get("grants", [])}
+        held = (
+            set(groups or [])
+            | set(record.get("groups", []))
+            | {g["group"] for g in record.get("grants", [])}
+        )
         return self.roles(held, snap.access)  # a group deleted since reaches nothing
 
     def _with_config(self, answer: dict, user: dict, before: list[str]) -> dict:
         """``answer`` with the config of what ``user`` reaches after the change, and the
         profiles of the roles reached ``before`` that the change took away."""
-        return {**answer, "aws_config": self.aws_config(user["username"], user["roles"]),
-                "profiles_to_remove": access_map.profiles_to_remove(before, user["roles"])}
+        return {
+            **answer,
+            "aws_config": self.aws_config(user["username"], user["roles"]),
+            "profiles_to_remove": access_map.profiles_to_remove(before, user["roles"]),
+        }
 
     def _set_password(self, username: str, new_user: bool = False) -> str:
         password = temporary_password()
@@ -221,9 +251,18 @@ class Lifecycle:
         return password
 
     # the answer: built from what was read and what was done
-    def _view(self, snap: Snapshot, name: str, arn: str, record: dict, groups: list[str],
-              console: bool, keys: list[dict], last_used: dict[str, str | None],
-              mfa: bool | None = None) -> dict:
+    def _view(
+        self,
+        snap: Snapshot,
+        name: str,
+        arn: str,
+        record: dict,
+        groups: list[str],
+        console: bool,
+        keys: list[dict],
+        last_used: dict[str, str | None],
+        mfa: bool | None = None,
+    ) -> dict:
         view = {
             "username": name,
             "arn": arn,
@@ -235,8 +274,10 @@ class Lifecycle:
             "mfa": bool(snap.mfa if mfa is None else mfa),
             "access_keys": [{**k, "last_used": last_used.get(k["id"])} for k in keys],
             "roles": self.roles(groups, snap.access),
-            "grants": [{"group": g["group"], "expires_at": g["expires_at"]}
-                       for g in record.get("grants", [])],
+            "grants": [
+                {"group": g["group"], "expires_at": g["expires_at"]}
+                for g in record.get("grants", [])
+            ],
         }
         if record.get("suspended_until"):
             view["suspended_until"] = record["suspended_until"]
@@ -245,8 +286,16 @@ class Lifecycle:
     def view(self, snap: Snapshot, last_used: dict[str, str | None]) -> dict:
         """The user as the snapshot shows it (a read, not a change)."""
         user = self._managed(snap)
-        return self._view(snap, user["username"], user["arn"], snap.state, snap.groups or [],
-                          bool(snap.console), snap.keys or [], last_used)
+        return self._view(
+            snap,
+            user["username"],
+            user["arn"],
+            snap.state,
+            snap.groups or [],
+            bool(snap.console),
+            snap.keys or [],
+            last_used,
+        )
 
     def last_used(self, keys: list[dict] | None) -> dict[str, str | None]:
         """When each key was last used: one wave."""
@@ -274,13 +323,21 @@ class Lifecycle:
         existing = snap.user
         if existing is not None:
             self._check_resumable(request, existing, snap.record)
-        record = {"status": "active", "ticket": request.ticket, "groups": sorted(request.groups),
-                  "grants": []}
+        record = {
+            "status": "active",
+            "ticket": request.ticket,
+            "groups": sorted(request.groups),
+            "grants": [],
+        }
         first: dict[str, Callable[[], Any]] = {
-            "record": lambda: self.state.put_record(username, record)}
+            "record": lambda: self.state.put_record(username, record)
+        }
         if existing is None:
-            tags = {"ticket": request.ticket, "requested_by": request.requested_by,
-                    "managed_by": self.settings.app_name}
+            tags = {
+                "ticket": request.ticket,
+                "requested_by": request.requested_by,
+                "managed_by": self.settings.app_name,
+            }
             if request.email:
                 tags["email"] = request.email
             first["user"] = lambda: self.iam.create_user(username, self.settings.managed_path, tags)
@@ -288,9 +345,11 @@ class Lifecycle:
         # AddUserToGroup and AttachUserPolicy are no-ops when done already: a resumed
         # onboarding converges without reading what the first attempt did.
         tasks: dict[str, Callable[[], Any]] = {
-            f"group:{g}": partial(self.iam.add_to_group, username, g) for g in request.groups}
+            f"group:{g}": partial(self.iam.add_to_group, username, g) for g in request.groups
+        }
         tasks["self-service"] = lambda: self.iam.attach_user_policy(
-            username, self.settings.self_service_policy_arn)
+            username, self.settings.self_service_policy_arn
+        )
         if request.console:
             tasks["password"] = lambda: self._set_password(username, new_user=existing is None)
         password = wave(tasks).get("password")
@@ -298,29 +357,49 @@ class Lifecycle:
         if existing is not None:  # a resumed onboarding: what else the user has, read once
             user = self.describe(username)
         else:
-            user = self._view(snap, username, created["arn"], record, list(request.groups),
-                              request.console, [], {}, mfa=False)
+            user = self._view(
+                snap,
+                username,
+                created["arn"],
+                record,
+                list(request.groups),
+                request.console,
+                [],
+                {},
+                mfa=False,
+            )
         answer = {"user": user, "aws_config": self.aws_config(username, user["roles"])}
         if password:
             answer["temporary_password"] = password
         return answer
 
-    def _check_resumable(self, request: OnboardRequest, existing: dict, record: dict | None) -> None:
+    def _check_resumable(
+        self, request: OnboardRequest, existing: dict, record: dict | None
+    ) -> None:
         username = request.username
         if existing["username"] != username:
-            raise Conflict(f"a user named {existing['username']} already exists; IAM user names "
-                           f"are not case-sensitive, so {username} would be the same person")
-        if existing["path"] != self.settings.managed_path or \
-                existing["tags"].get("ticket") != request.ticket:
+            raise Conflict(
+                f"a user named {existing['username']} already exists; IAM user names "
+                f"are not case-sensitive, so {username} would be the same person"
+            )
+        if (
+            existing["path"] != self.settings.managed_path
+            or existing["tags"].get("ticket") != request.ticket
+        ):
             raise Conflict(f"a user named {username} already exists")
         if record is None:
             return  # created by this ticket, its record not yet written
-        if record.get("ticket") == request.ticket and record.get("status") == "active" and \
-                _written_within(record, self.settings.idempotency_ttl):
+        if (
+            record.get("ticket") == request.ticket
+            and record.get("status") == "active"
+            and _written_within(record, self.settings.idempotency_ttl)
+        ):
             return  # nothing changed the user since this ticket's onboarding
-        raise Conflict(f"{username} was onboarded by ticket {request.ticket} already and is "
-                       f"{record.get('status', 'active')} now; change them with the other "
-                       "operations")
+        raise Conflict(
+            f"{username} was onboarded by ticket {request.ticket} already and is "
+            f"{record.get('status', 'active')} now; change them with the other "
+            "operations"
+        )
 
     def move(self, username: str, request: MoveRequest, snap: Snapshot | None = None) -> dict:
         """Set the user's managed groups to exactly ``request.groups``."""
@@ -338,17 +417,27 @@ class Lifecycle:
         before = self._roles_before(snap, groups)
         record = {**record, "groups": sorted(target), "ticket": request.ticket}
         tasks: dict[str, Callable[[], Any]] = {
-            f"+{g}": partial(self.iam.add_to_group, name, g) for g in target - current}
-        tasks.update({f"-{g}": partial(self.iam.remove_from_group, name, g)
-                      for g in current - target})
+            f"+{g}": partial(self.iam.add_to_group, name, g) for g in target - current
+        }
+        tasks.update(
+            {f"-{g}": partial(self.iam.remove_from_group, name, g) for g in current - target}
+        )
         done = wave({**tasks, **self._last_used(snap.keys)})
         # After the change, not beside it: until then the record names the groups a retry of a
         # move that failed halfway must still count as reached before (profiles_to_remove).
         self.state.put_record(name, record)
         call_log.answer_point()
         now = (set(groups) - (current - target)) | target
-        view = self._view(snap, name, user["arn"], record, sorted(now), bool(snap.console),
-                          snap.keys or [], self._used(done))
+        view = self._view(
+            snap,
+            name,
+            user["arn"],
+            record,
+            sorted(now),
+            bool(snap.console),
+            snap.keys or [],
+            self._used(done),
+        )
         return self._with_config(view, view, before)
 
     def suspend(self, username: str, request: SuspendRequest, snap: Snapshot | None = None) -> dict:
@@ -370,10 +459,15 @@ class Lifecycle:
             # Time-bound access ends with a suspension and is not given back by a restore.
             granted = {g["group"] for g in record.get("grants", [])} - set(record.get("groups", []))
             kept = [g for g in self._managed_groups(name, groups) if g not in granted]
-            record = {**record, "status": "suspending", "ticket": request.ticket, "grants": [],
-                      "saved": {"groups": kept, "keys": keys, "console": bool(snap.console)},
-                      "reason": request.reason,
-                      "suspended_until": request.until.isoformat() if request.until else None}
+            record = {
+                **record,
+                "status": "suspending",
+                "ticket": request.ticket,
+                "grants": [],
+                "saved": {"groups": kept, "keys": keys, "console": bool(snap.console)},
+                "reason": request.reason,
+                "suspended_until": request.until.isoformat() if request.until else None,
+            }
         saved = record["saved"]
         remembered = record
         suspended = {**record, "status": "suspended"}
@@ -383,22 +477,34 @@ class Lifecycle:
             # A retry of this ticket finds the record suspended and takes away again: it may
             # say so beside the removals.
             tasks: dict[str, Callable[[], Any]] = {
-                f"group:{g}": partial(self.iam.remove_from_group, name, g) for g in groups}
-            tasks.update({f"key:{k}": partial(self.iam.set_key_status, name, k, "Inactive")
-                          for k in saved["keys"]})
+                f"group:{g}": partial(self.iam.remove_from_group, name, g) for g in groups
+            }
+            tasks.update(
+                {
+                    f"key:{k}": partial(self.iam.set_key_status, name, k, "Inactive")
+                    for k in saved["keys"]
+                }
+            )
             tasks["console"] = lambda: self.iam.delete_login_profile(name)
             tasks["record"] = lambda: self.state.put_record(name, suspended)
             wave(tasks)
 
-        done = wave({"take": take_away, "sessions": lambda: self._revoke(snap, name),
-                     **self._last_used(snap.keys)})
+        done = wave(
+            {
+                "take": take_away,
+                "sessions": lambda: self._revoke(snap, name),
+                **self._last_used(snap.keys),
+            }
+        )
         revoked, pending = done["sessions"]
         record = {**suspended, **_sessions(revoked, pending)}
         if pending:  # owed to an unreachable account: the schedule must find it in the record
             self.state.put_record(name, record)
         call_log.answer_point()
-        keys = [{**k, "status": "Inactive" if k["id"] in saved["keys"] else k["status"]}
-                for k in snap.keys or []]
+        keys = [
+            {**k, "status": "Inactive" if k["id"] in saved["keys"] else k["status"]}
+            for k in snap.keys or []
+        ]
         view = self._view(snap, name, user["arn"], record, [], False, keys, self._used(done))
         return _with_sessions(view, record)
 
@@ -409,36 +515,67 @@ class Lifecycle:
         name = user["username"]
         record = snap.state
         retry = record.get("ticket") == request.ticket and (
-            record["status"] == "restoring" or (record["status"] == "active" and "restored" in record))
+            record["status"] == "restoring"
+            or (record["status"] == "active" and "restored" in record)
+        )
         if not retry and record["status"] not in ("suspended", "restoring"):
             raise Conflict(f"{name} is {record['status']}; only a suspended user can be restored")
         saved = record.get("saved") or record.get("restored") or {}
-        restored = {k: v for k, v in record.items() if k not in (
-            "saved", "reason", "suspended_until", "sessions_revoked_in", "revocation_pending")}
+        restored = {
+            k: v
+            for k, v in record.items()
+            if k
+            not in (
+                "saved",
+                "reason",
+                "suspended_until",
+                "sessions_revoked_in",
+                "revocation_pending",
+            )
+        }
         # What was given back stays in the record until the next change, so that a retry of
         # this ticket (the record written beside the changes) gives it back again.
-        record = {**restored, "status": "active", "groups": saved.get("groups", []),
-                  "ticket": request.ticket, "restored": saved}
+        record = {
+            **restored,
+            "status": "active",
+            "groups": saved.get("groups", []),
+            "ticket": request.ticket,
+            "restored": saved,
+        }
         tasks: dict[str, Callable[[], Any]] = {
-            f"group:{g}": partial(self.iam.add_to_group, name, g) for g in saved["groups"]}
-        tasks.update({f"key:{k}": partial(self.iam.set_key_status, name, k, "Active")
-                      for k in saved["keys"]})
+            f"group:{g}": partial(self.iam.add_to_group, name, g) for g in saved["groups"]
+        }
+        tasks.update(
+            {f"key:{k}": partial(self.iam.set_key_status, name, k, "Active") for k in saved["keys"]}
+        )
         if saved["console"]:  # the snapshot says whether the login is there to update
             tasks["password"] = lambda: self._set_password(name, new_user=not snap.console)
         tasks["record"] = lambda: self.state.put_record(name, record)
         done = wave({**tasks, **self._last_used(snap.keys)})
         call_log.answer_point()
-        keys = [{**k, "status": "Active" if k["id"] in saved["keys"] else k["status"]}
-                for k in snap.keys or []]
-        view = self._view(snap, name, user["arn"], record, saved["groups"],
-                          bool(saved["console"]), keys, self._used(done))
+        keys = [
+            {**k, "status": "Active" if k["id"] in saved["keys"] else k["status"]}
+            for k in snap.keys or []
+        ]
+        view = self._view(
+            snap,
+            name,
+            user["arn"],
+            record,
+            saved["groups"],
+            bool(saved["console"]),
+            keys,
+            self._used(done),
+        )
         answer: dict = {"user": view}
         if done.get("password"):
             answer["temporary_password"] = done["password"]
         # A suspension took every group away: before the restore, nothing was reachable.
         return self._with_config(answer, view, [])
 
-    def offboard(self, username: str, request: OffboardRequest, snap: Snapshot | None = None) -> dict:
+    def offboard(
+        self, username: str, request: OffboardRequest, snap: Snapshot | None = None
+    ) -> dict:
         """Delete the user and every object that depends on it; access and live sessions go
         in the first wave of changes, the user as soon as nothing depends on it."""
         snap = snap or self.read("offboard", username, request)
@@ -458,22 +595,38 @@ class Lifecycle:
             # after a failure finds the user and starts again.
             first["record"] = lambda: self.state.put_record(name, started)
         # else: a retry, which may find the user deleted already and only the record to write
-        earlier = [e for e in snap.earlier if e["action"] == "offboard"
-                   and key(e["username"]) == key(name)]
+        earlier = [
+            e for e in snap.earlier if e["action"] == "offboard" and key(e["username"]) == key(name)
+        ]
         ongoing = record
 
         def save_progress(removed: dict) -> None:
             self.state.put_record(name, {**ongoing, "removed": removed})
 
         ids = targets(name, snap.user, snap.dependents)
-        done = wave({
-            "iam": lambda: offboard_user(self.iam.client, name, ids,
-                                         _removed_before(record, earlier), save_progress, first),
-            "sessions": lambda: self._revoke(snap, name)})
+        done = wave(
+            {
+                "iam": lambda: offboard_user(
+                    self.iam.client,
+                    name,
+                    ids,
+                    _removed_before(record, earlier),
+                    save_progress,
+                    first,
+                ),
+                "sessions": lambda: self._revoke(snap, name),
+            }
+        )
         revoked, pending = done["sessions"]
         final = {k: v for k, v in record.items() if k != "saved"}
-        final = {**final, "status": "offboarded", "groups": [], "grants": [],
-                 "removed": done["iam"], **_sessions(revoked, pending)}
+        final = {
+            **final,
+            "status": "offboarded",
+            "groups": [],
+            "grants": [],
+            "removed": done["iam"],
+            **_sessions(revoked, pending),
+        }
         try:
             self.state.put_record(name, final)
         except AppError as error:  # the failure's audit event keeps what was removed
@@ -493,8 +646,13 @@ class Lifecycle:
         name = record.get("username", username)
         pending = record.get("revocation_pending", [])
         revoked, failed = self.revoker.revoke([name], self.revoker.every_role(pending))
-        record = {**record, "revocation_pending": sorted(failed),
-                  "sessions_revoked_in": sorted(set(record.get("sessions_revoked_in", [])) | set(revoked))}
+        record = {
+            **record,
+            "revocation_pending": sorted(failed),
+            "sessions_revoked_in": sorted(
+                set(record.get("sessions_revoked_in", [])) | set(revoked)
+            ),
+        }
         self.state.put_record(name, record)
         return _with_pending({"username": name, "sessions_revoked_in": revoked}, record)
 
@@ -524,23 +682,43 @@ class Lifecycle:
             grant = earlier[0]  # a retry keeps the expiry of the first attempt
         else:
             expires = self.clock() + timedelta(hours=request.hours)
-            grant = {"group": group, "expires_at": expires.isoformat(timespec="seconds"),
-                     "ticket": request.ticket, "requested_by": request.requested_by,
-                     "reason": request.reason}
+            grant = {
+                "group": group,
+                "expires_at": expires.isoformat(timespec="seconds"),
+                "ticket": request.ticket,
+                "requested_by": request.requested_by,
+                "reason": request.reason,
+            }
         record = {**record, "grants": sorted(grants + [grant], key=lambda g: g["group"])}
-        done = wave({"add": lambda: self.iam.add_to_group(name, group),
-                     "record": lambda: self.state.put_record(name, record),
-                     **self._last_used(snap.keys)})
+        done = wave(
+            {
+                "add": lambda: self.iam.add_to_group(name, group),
+                "record": lambda: self.state.put_record(name, record),
+                **self._last_used(snap.keys),
+            }
+        )
         call_log.answer_point()
         groups = sorted(set(snap.groups or []) | {group})
-        view = self._view(snap, name, user["arn"], record, groups, bool(snap.console),
-                          snap.keys or [], self._used(done))
+        view = self._view(
+            snap,
+            name,
+            user["arn"],
+            record,
+            groups,
+            bool(snap.console),
+            snap.keys or [],
+            self._used(done),
+        )
         return self._with_config(view, view, before)
 
     def expire_grant(self, username: str, group: str) -> dict:
         """Take a grant's group away and revoke the sessions of the roles only it allowed."""
-        found = wave({"record": lambda: self.state.get_record(username),
-                      "access": lambda: self.iam.group_access(self.settings.allowed_groups)})
+        found = wave(
+            {
+                "record": lambda: self.state.get_record(username),
+                "access": lambda: self.iam.group_access(self.settings.allowed_groups),
+            }
+        )
         record = found["record"] or {"status": "active", "grants": []}
         name = record.get("username", username)
         remaining = [g for g in record.get("grants", []) if g["group"] != group]
@@ -549,20 +727,28 @@ class Lifecycle:
         pending: dict[str, str] = {}
         if group not in keeps:
             lost = set(self.roles([group], found["access"])) - set(
-                self.roles(keeps, found["access"]))
+                self.roles(keeps, found["access"])
+            )
             targets_: dict[str, list[str]] = {}
             children = set(self.revoker.every_role()) if lost else set()
             for arn in sorted(lost):
                 account, role = access_map.account_and_role(arn)
                 if role in self.settings.revocable_roles and account in children:
                     targets_.setdefault(account, []).append(role)
-            done = wave({"remove": lambda: self.iam.remove_from_group(name, group),
-                         "sessions": lambda: self.revoker.revoke([name], targets_)
-                         if targets_ else Revoked([], {})})
+            done = wave(
+                {
+                    "remove": lambda: self.iam.remove_from_group(name, group),
+                    "sessions": lambda: (
+                        self.revoker.revoke([name], targets_) if targets_ else Revoked([], {})
+                    ),
+                }
+            )
             revoked, pending = done["sessions"]
         record = {**record, "grants": remaining}
         if pending:
-            record["revocation_pending"] = sorted(set(record.get("revocation_pending", [])) | set(pending))
+            record["revocation_pending"] = sorted(
+                set(record.get("revocation_pending", [])) | set(pending)
+            )
         self.state.put_record(name, record)
         described = {"username": name, "group": group, "sessions_revoked_in": revoked}
         return _with_pending(described, {"revocation_pending": sorted(pending)} if pending else {})
@@ -597,7 +783,8 @@ def _removed_before(record: dict, events: list[dict]) -> dict[str, list[str]]:
     failed to write it there (their detail carries it)."""
     removed: dict[str, set[str]] = {}
     for found in [record.get("removed", {})] + [
-            (event.get("detail") or {}).get("removed", {}) for event in events]:
+        (event.get("detail") or {}).get("removed", {}) for event in events
+    ]:
         for kind, ids in found.items():
             removed.setdefault(kind, set()).update(ids)
     return {kind: sorted(ids) for kind, ids in removed.items()}
@@ -620,11 +807,17 @@ def _with_pending(answer: dict, record: dict) -> dict:
 
 
 def _with_sessions(user: dict, record: dict) -> dict:
-    return _with_pending({**user, "sessions_revoked_in": record.get("sessions_revoked_in", [])},
-                         record)
+    return _with_pending(
+        {**user, "sessions_revoked_in": record.get("sessions_revoked_in", [])}, record
+    )
 
 
 def _offboarded(username: str, record: dict) -> dict:
-    return _with_pending({"username": username, "removed": record.get("removed", {}),
-                          "sessions_revoked_in": record.get("sessions_revoked_in", [])}, record)
-
+    return _with_pending(
+        {
+            "username": username,
+            "removed": record.get("removed", {}),
+            "sessions_revoked_in": record.get("sessions_revoked_in", []),
+        },
+        record,
+    )

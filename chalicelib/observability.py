@@ -27,6 +27,10 @@ def count(operation: str, outcome: str) -> None:
     from chalicelib.settings import get_settings
 
     settings = get_settings()
-    with single_metric(name=operation, unit=MetricUnit.Count, value=1,
-                       namespace=f"{settings.app_name}-{settings.stage}") as metric:
+    with single_metric(
+        name=operation,
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=f"{settings.app_name}-{settings.stage}",
+    ) as metric:
         metric.add_dimension(name="outcome", value=outcome)

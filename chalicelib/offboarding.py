@@ -23,11 +23,12 @@ from chalicelib.waves import wave
 
 def list_dependents(client: Any, username: str) -> dict[tuple, Callable[[], list[str]]]:
     """The reads of every dependent list: tasks for the operation's first wave."""
-    return {listing: partial(listed, client, username, listing)
-            for listing in LISTINGS}
+    return {listing: partial(listed, client, username, listing) for listing in LISTINGS}
 
 
-def targets(username: str, user: dict | None, lists: dict[tuple, list[str]]) -> dict[str, list[str]]:
+def targets(
+    username: str, user: dict | None, lists: dict[tuple, list[str]]
+) -> dict[str, list[str]]:
     """The ids each kind removes. ``user`` is None on a retry that finds the user gone."""
     ids: dict[str, list[str]] = {}
     for kind in KINDS:
@@ -42,10 +43,14 @@ def targets(username: str, user: dict | None, lists: dict[tuple, list[str]]) -> 
     return ids
 
 
-def offboard_user(client: Any, username: str, ids: dict[str, list[str]],
-                  removed_before: dict[str, list[str]],
-                  save_progress: Callable[[dict[str, list[str]]], None],
-                  first: dict[str, Callable[[], Any]]) -> dict[str, list[str]]:
+def offboard_user(
+    client: Any,
+    username: str,
+    ids: dict[str, list[str]],
+    removed_before: dict[str, list[str]],
+    save_progress: Callable[[dict[str, list[str]]], None],
+    first: dict[str, Callable[[], Any]],
+) -> dict[str, list[str]]:
     """Remove ``ids`` wave by wave; ``first`` runs beside the access wave (the record that the
     offboarding started: if it cannot be written, nothing after the access wave is done).
     Each wave's removals are recorded beside the next wave; what a failed wave removed rides on
@@ -60,8 +65,12 @@ def offboard_user(client: Any, username: str, ids: dict[str, list[str]],
             if kind.remove(client, username, item):
                 done[kind.kind].append(item)
 
-        tasks = {f"{kind.kind}:{item}": (lambda kind=kind, item=item: remove(kind, item))
-                 for kind in KINDS if kind.phase == number for item in ids.get(kind.kind, [])}
+        tasks = {
+            f"{kind.kind}:{item}": (lambda kind=kind, item=item: remove(kind, item))
+            for kind in KINDS
+            if kind.phase == number
+            for item in ids.get(kind.kind, [])
+        }
         try:
             wave({**tasks, **also})
         except AppError as error:

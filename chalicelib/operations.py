@@ -40,8 +40,15 @@ class _Deadline:
 
 
 class Operations:
-    def __init__(self, settings: Settings, state: StateStore, dynamodb: Any, events: Events,
-                 lifecycle: Any = None, work_queue: Any = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        state: StateStore,
+        dynamodb: Any,
+        events: Events,
+        lifecycle: Any = None,
+        work_queue: Any = None,
+    ) -> None:
         from aws_lambda_powertools.utilities.idempotency import (
             DynamoDBPersistenceLayer,
             IdempotencyConfig,
@@ -52,8 +59,9 @@ class Operations:
         self.events = events
         self._lifecycle = lifecycle
         self._work_queue = work_queue
-        self._store = DynamoDBPersistenceLayer(table_name=settings.idempotency_table,
-                                               boto3_client=dynamodb)
+        self._store = DynamoDBPersistenceLayer(
+            table_name=settings.idempotency_table, boto3_client=dynamodb
+        )
         # One ticket, one change: the key is the ticket alone, so a second action under it (on
         # this user or another) is a conflict, never a second change running beside the first.
         self._config = IdempotencyConfig(
@@ -69,12 +77,22 @@ class Operations:
         """A lifecycle operation, its snapshot read beside the claim of its ticket and user."""
         lifecycle = self._lifecycle
         operation = getattr(lifecycle, action)
-        return self.run(action, username, request,
-                        lambda snap=None: operation(username, request, snap),
-                        read=lambda: lifecycle.read(action, username, request))
+        return self.run(
+            action,
+            username,
+            request,
+            lambda snap=None: operation(username, request, snap),
+            read=lambda: lifecycle.read(action, username, request),
+        )
 
-    def run(self, action: str, username: str, request: TicketRequest,
-            work: Callable[..., dict], read: Callable[[], Any] | None = None) -> dict:
+    def run(
+        self,
+        action: str,
+        username: str,
+        request: TicketRequest,
+        work: Callable[..., dict],
+        read: Callable[[], Any] | None = None,
+    ) -> dict:
         """Run ``work`` once per ticket, holding the user. With ``read``, its result (the
         snapshot) is read beside the ticket's claim and the user's lease, and handed to
         ``work``; a dry run calls ``work`` with nothing and lets it read."""
@@ -92,8 +110,14 @@ class Operations:
             log.remove_keys(["action", "username", "requested_by"])
             log.set_correlation_id(None)
 
-    def _run(self, action: str, username: str, request: TicketRequest,
-             work: Callable[..., dict], read: Callable[[], Any] | None) -> dict:
+    def _run(
+        self,
+        action: str,
+        username: str,
+        request: TicketRequest,
+        work: Callable[..., dict],
+        read: Callable[[], Any] | None,
+    ) -> dict:
         from aws_lambda_powertools.utilities.idempotency import idempotent_function
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyAlreadyInProgressError,
@@ -118,46 +142,76 @@ class Operations:
             outcome["answer"] = answer
             return answer
 
-        payload = {"action": action, "ticket": request.ticket, "username": key(username),
-                   "request": request.model_dump(mode="json")}
+        payload = {
+            "action": action,
+            "ticket": request.ticket,
+            "username": key(username),
+            "request": request.model_dump(mode="json"),
+        }
         try:
             answer = idempotent_function(
-                once, data_keyword_argument="payload", persistence_store=self._store,
-                config=self._config, key_prefix=f"{self.settings.app_name}-{self.settings.stage}",
+                once,
+                data_keyword_argument="payload",
+                persistence_store=self._store,
+                config=self._config,
+                key_prefix=f"{self.settings.app_name}-{self.settings.stage}",
             )(payload=payload)
         except IdempotencyValidationError:
-            raise self._refused(action, username, request, Conflict(
-                f"ticket {request.ticket} was already used for a different request; use a new "
-                "ticket")) from None
+            raise self._refused(
+                action,
+                username,
+                request,
+                Conflict(
+                    f"ticket {request.ticket} was already used for a different request; use a new "
+                    "ticket"
+                ),
+            ) from None
         except IdempotencyAlreadyInProgressError:
-            raise self._refused(action, username, request, InProgress(
-                f"ticket {request.ticket} is being processed; retry in "
-                f"{self.settings.operation_timeout} seconds")) from None
+            raise self._refused(
+                action,
+                username,
+                request,
+                InProgress(
+                    f"ticket {request.ticket} is being processed; retry in "
+                    f"{self.settings.operation_timeout} seconds"
+                ),
+            ) from None
         except IdempotencyPersistenceLayerError as error:
             # Only the bookkeeping around the work failed: its own outcome is the answer. The
             # ticket's record stays in progress until operation_timeout, then a retry may run.
             if "answer" in outcome:
-                logger().warning("could not record the answer for replays", extra={"error": str(error)})
+                logger().warning(
+                    "could not record the answer for replays", extra={"error": str(error)}
+                )
                 answer = outcome["answer"]
             elif "error" in outcome:
                 raise outcome["error"] from None
             else:
-                raise UpstreamError("the idempotency store failed; retry with the same ticket") from error
+                raise UpstreamError(
+                    "the idempotency store failed; retry with the same ticket"
+                ) from error
         finally:
             claim.settle()  # a claim made beside a refused ticket is let go
         if not outcome:  # the stored answer of an earlier run: nothing was done this time
             self._audit_failure(action, username, request, "replayed")
         return {**answer, **secrets}
 
-    def _refused(self, action: str, username: str, request: TicketRequest,
-                 error: AppError) -> AppError:
+    def _refused(
+        self, action: str, username: str, request: TicketRequest, error: AppError
+    ) -> AppError:
         """``error``, audited and counted: a refused attempt is in the trail like any other."""
         self._audit_failure(action, username, request, f"{_outcome(error)}: {error.message}")
         count(action, _outcome(error))
         return error
 
-    def _guarded(self, action: str, username: str, request: TicketRequest,
-                 work: Callable[..., dict], claim: _Claim) -> dict:
+    def _guarded(
+        self,
+        action: str,
+        username: str,
+        request: TicketRequest,
+        work: Callable[..., dict],
+        claim: _Claim,
+    ) -> dict:
         log = logger()
         calls = call_log.Recording()
         try:
@@ -167,30 +221,58 @@ class Operations:
                     answer = work(snapshot) if claim.reads else work()
             public = {k: v for k, v in answer.items() if k not in _SECRET_FIELDS}
             # The change is done: what is left goes in one wave.
-            waves.wave({
-                "release": claim.release,
-                "deferred": lambda: waves.run_quietly(deferred),
-                "event": lambda: self.events.publish(action, {
-                    "username": username, "ticket": request.ticket,
-                    "requested_by": request.requested_by, "result": public}),
-                "audit": lambda: self.state.audit(action, username, request.ticket,
-                                                  request.requested_by, "ok", self._calls(calls)),
-                "callback": lambda: self._call_back(action, username, request, "ok",
-                                                    201 if action in _CREATES else 200,
-                                                    answer=public)})
+            waves.wave(
+                {
+                    "release": claim.release,
+                    "deferred": lambda: waves.run_quietly(deferred),
+                    "event": lambda: self.events.publish(
+                        action,
+                        {
+                            "username": username,
+                            "ticket": request.ticket,
+                            "requested_by": request.requested_by,
+                            "result": public,
+                        },
+                    ),
+                    "audit": lambda: self.state.audit(
+                        action,
+                        username,
+                        request.ticket,
+                        request.requested_by,
+                        "ok",
+                        self._calls(calls),
+                    ),
+                    "callback": lambda: self._call_back(
+                        action,
+                        username,
+                        request,
+                        "ok",
+                        201 if action in _CREATES else 200,
+                        answer=public,
+                    ),
+                }
+            )
         except AppError as error:
             claim.release()
             outcome = _outcome(error)
-            self._audit_failure(action, username, request, f"{outcome}: {error.message}",
-                                {**(error.detail or {}), **self._calls(calls)})
+            self._audit_failure(
+                action,
+                username,
+                request,
+                f"{outcome}: {error.message}",
+                {**(error.detail or {}), **self._calls(calls)},
+            )
             count(action, outcome)
-            log.warning(f"{action} {outcome}", extra={"status": error.status, "reason": error.message})
+            log.warning(
+                f"{action} {outcome}", extra={"status": error.status, "reason": error.message}
+            )
             self._call_back(action, username, request, outcome, error.status, error=error.message)
             raise
         except Exception:
             claim.release()
-            self._audit_failure(action, username, request, "failed: internal error",
-                                self._calls(calls))
+            self._audit_failure(
+                action, username, request, "failed: internal error", self._calls(calls)
+            )
             count(action, "failed")
             self._call_back(action, username, request, "failed", 500, error="internal error")
             raise
@@ -203,8 +285,9 @@ class Operations:
         waves = record.waves(self.settings.root_account_id)
         return {"calls": call_log.compact(waves)} if waves else {}
 
-    def _plan(self, action: str, username: str, request: TicketRequest,
-              work: Callable[[], dict]) -> dict:
+    def _plan(
+        self, action: str, username: str, request: TicketRequest, work: Callable[[], dict]
+    ) -> dict:
         """The changes ``work`` would make, by wave and account, made by the real code against
         the real state with every changing call answered instead of sent. Nothing is recorded
         but the audit event saying a plan was asked for."""
@@ -219,40 +302,76 @@ class Operations:
             outcome = _outcome(error)
             self._audit_failure(action, username, request, f"plan {outcome}: {error.message}")
             count(f"{action}_plan", outcome)
-            self._call_back(action, username, request, f"plan {outcome}", error.status,
-                            error=error.message)
+            self._call_back(
+                action, username, request, f"plan {outcome}", error.status, error=error.message
+            )
             raise
         waves = record.waves(self.settings.root_account_id)
-        self.state.audit(action, username, request.ticket, request.requested_by, "planned",
-                         self._calls(record) or None)
+        self.state.audit(
+            action,
+            username,
+            request.ticket,
+            request.requested_by,
+            "planned",
+            self._calls(record) or None,
+        )
         count(f"{action}_plan", "ok")
         plan = {
-            "dry_run": True, "action": action, "username": username, "ticket": request.ticket,
-            "state_before": before, "calls": sum(len(wave) for wave in waves),
+            "dry_run": True,
+            "action": action,
+            "username": username,
+            "ticket": request.ticket,
+            "state_before": before,
+            "calls": sum(len(wave) for wave in waves),
             "waves": _by_wave_and_account(waves),
         }
         # Documents as their digests: a queue message holds 256 KiB, a plan may hold more.
-        self._call_back(action, username, request, "planned", 200,
-                        answer={**plan, "waves": _by_wave_and_account(call_log.compact(waves))})
+        self._call_back(
+            action,
+            username,
+            request,
+            "planned",
+            200,
+            answer={**plan, "waves": _by_wave_and_account(call_log.compact(waves))},
+        )
         return plan
 
-    def _call_back(self, action: str, username: str, request: TicketRequest, result: str,
-                   status: int, answer: dict | None = None, error: str | None = None) -> None:
+    def _call_back(
+        self,
+        action: str,
+        username: str,
+        request: TicketRequest,
+        result: str,
+        status: int,
+        answer: dict | None = None,
+        error: str | None = None,
+    ) -> None:
         """Queue the outcome for the request's callback_url: the queue worker delivers it, so a
         slow receiver never holds the answer. Nothing for a replay: its caller has the answer."""
         if not request.callback_url:
             return
-        payload: dict[str, Any] = {"action": action, "username": username,
-                                   "ticket": request.ticket, "requested_by": request.requested_by,
-                                   "result": result, "status": status, "at": now_iso()}
+        payload: dict[str, Any] = {
+            "action": action,
+            "username": username,
+            "ticket": request.ticket,
+            "requested_by": request.requested_by,
+            "result": result,
+            "status": status,
+            "at": now_iso(),
+        }
         payload.update({"answer": answer} if answer is not None else {"error": error})
         try:
-            self._work_queue.send({"kind": "callback", "url": request.callback_url,
-                                   "payload": payload})
+            self._work_queue.send(
+                {"kind": "callback", "url": request.callback_url, "payload": payload}
+            )
         except AppError as failure:
-            self._audit_failure(action, username, request,
-                                f"callback undelivered: could not queue it ({failure.message})",
-                                {"url": callbacks.shown(request.callback_url), "payload": payload})
+            self._audit_failure(
+                action,
+                username,
+                request,
+                f"callback undelivered: could not queue it ({failure.message})",
+                {"url": callbacks.shown(request.callback_url), "payload": payload},
+            )
 
     def _state_before(self, username: str) -> dict | None:
         if self._lifecycle is None:
@@ -262,8 +381,14 @@ class Operations:
         except NotFound:
             return None  # not there yet (onboarding) or not managed (the plan will say so)
 
-    def _audit_failure(self, action: str, username: str, request: TicketRequest, result: str,
-                       detail: dict | None = None) -> None:
+    def _audit_failure(
+        self,
+        action: str,
+        username: str,
+        request: TicketRequest,
+        result: str,
+        detail: dict | None = None,
+    ) -> None:
         try:
             self.state.audit(action, username, request.ticket, request.requested_by, result, detail)
         except AppError:
@@ -280,8 +405,9 @@ class _Claim:
     MARGIN = 0.1  # seconds: far more than the clocks of two Lambda hosts disagree (AWS Time Sync)
     WAIT = 2.0  # seconds a busy lease is waited for before the change is refused as in progress
 
-    def __init__(self, operations: Operations, username: str, owner: str,
-                 read: Callable[[], Any] | None) -> None:
+    def __init__(
+        self, operations: Operations, username: str, owner: str, read: Callable[[], Any] | None
+    ) -> None:
         self._state, self._username, self._owner = operations.state, username, owner
         self._timeout = operations.settings.operation_timeout
         self.reads = read is not None
@@ -321,8 +447,9 @@ class _Claim:
         while not self._held:
             if self._try_acquire() is None:
                 if time.monotonic() > deadline:
-                    raise InProgress(f"another change to {self._username} is in progress; "
-                                     "retry in a minute")
+                    raise InProgress(
+                        f"another change to {self._username} is in progress; retry in a minute"
+                    )
                 time.sleep(delay)
                 delay = min(2 * delay, 0.4)
         return self._read() if self._read else None
@@ -334,8 +461,7 @@ class _Claim:
                 self._state.release(self._username, self._owner)
             except AppError:
                 # The lease expires by itself after operation_timeout; the change is done.
-                logger().warning("could not release the lease",
-                                 extra={"username": self._username})
+                logger().warning("could not release the lease", extra={"username": self._username})
 
     def settle(self) -> None:
         """After the ticket's claim: a snapshot still being read is waited for, and a lease
@@ -364,7 +490,8 @@ def _by_wave_and_account(waves: list[list[dict]]) -> list[dict]:
         accounts: dict[str, list[dict]] = {}
         for call in calls:
             accounts.setdefault(call["account"], []).append(
-                {k: v for k, v in call.items() if k != "account"})
+                {k: v for k, v in call.items() if k != "account"}
+            )
         numbered.append({"wave": number, "accounts": accounts})
     return numbered
 

@@ -28,13 +28,18 @@ _NONE = ("N/A", "no_information", "not_supported", "")
 
 def _account(lifecycle: Lifecycle, report: bool = False) -> dict[str, Any]:
     settings = lifecycle.settings
-    reads = {"account": lambda: lifecycle.iam.account(settings.allowed_groups),
-             "records": lambda: {key(r["username"]): r for r in lifecycle.state.records()}}
+    reads = {
+        "account": lambda: lifecycle.iam.account(settings.allowed_groups),
+        "records": lambda: {key(r["username"]): r for r in lifecycle.state.records()},
+    }
     if report:
         reads["report"] = lifecycle.iam.credential_report
     found = wave(reads)
-    found["users"] = [u for u in found["account"]["users"] if u["path"] == settings.managed_path
-                      and key(u["username"]) not in settings.protected_users]
+    found["users"] = [
+        u
+        for u in found["account"]["users"]
+        if u["path"] == settings.managed_path and key(u["username"]) not in settings.protected_users
+    ]
     return found
 
 
@@ -50,24 +55,48 @@ def list_users(lifecycle: Lifecycle) -> list[dict]:
         if row is None or _has_keys(row) or _changed_since(record, report["generated"]):
             live[name] = user
             continue
-        snap = Snapshot(username=name, user=user, record=record, groups=user["groups"],
-                        keys=[], console=row["password_enabled"] == "true",
-                        mfa=row["mfa_active"] == "true", access=access)
+        snap = Snapshot(
+            username=name,
+            user=user,
+            record=record,
+            groups=user["groups"],
+            keys=[],
+            console=row["password_enabled"] == "true",
+            mfa=row["mfa_active"] == "true",
+            access=access,
+        )
         views[name] = lifecycle.view(snap, {})
-    views.update(wave({name: partial(_view_live, lifecycle, user, records, access)
-                       for name, user in live.items()}))
+    views.update(
+        wave(
+            {
+                name: partial(_view_live, lifecycle, user, records, access)
+                for name, user in live.items()
+            }
+        )
+    )
     return [views[u["username"]] for u in found["users"]]
 
 
 def _live(lifecycle: Lifecycle, user: dict, records: dict, access: dict) -> Snapshot:
     """What the report cannot say, read for one person (one wave)."""
     iam, name = lifecycle.iam, user["username"]
-    found = wave({"keys": lambda: iam.access_keys(name),
-                  "console": lambda: iam.has_login_profile(name),
-                  "mfa": lambda: bool(iam.mfa_devices(name))})
-    return Snapshot(username=name, user=user, record=records.get(key(name)),
-                    groups=user["groups"], keys=found["keys"], console=found["console"],
-                    mfa=found["mfa"], access=access)
+    found = wave(
+        {
+            "keys": lambda: iam.access_keys(name),
+            "console": lambda: iam.has_login_profile(name),
+            "mfa": lambda: bool(iam.mfa_devices(name)),
+        }
+    )
+    return Snapshot(
+        username=name,
+        user=user,
+        record=records.get(key(name)),
+        groups=user["groups"],
+        keys=found["keys"],
+        console=found["console"],
+        mfa=found["mfa"],
+        access=access,
+    )
 
 
 def _view_live(lifecycle: Lifecycle, user: dict, records: dict, access: dict) -> dict:
@@ -104,22 +133,27 @@ def access_matrix(lifecycle: Lifecycle) -> list[dict]:
                 roles_of_group[group] = lifecycle.roles([group], access)
             for arn in roles_of_group[group]:
                 account, role = account_and_role(arn)
-                rows.append({**row, "group": group, "account": account, "role": role,
-                             "managed": True})
+                rows.append(
+                    {**row, "group": group, "account": account, "role": role, "managed": True}
+                )
     return rows
 
 
 def _status(record: dict | None) -> str:
-    return "suspended" if (record or {}).get("status") in ("suspending", "suspended",
-                                                          "restoring") else "active"
+    return (
+        "suspended"
+        if (record or {}).get("status") in ("suspending", "suspended", "restoring")
+        else "active"
+    )
 
 
 def as_csv(rows: list[dict]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=MATRIX_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows({column: _cell(row.get(column, "")) for column in MATRIX_COLUMNS}
-                     for row in rows)
+    writer.writerows(
+        {column: _cell(row.get(column, "")) for column in MATRIX_COLUMNS} for row in rows
+    )
     return out.getvalue()
 
 

@@ -61,43 +61,60 @@ class Revocation:
     def commit(self, usernames: list[str]) -> Revoked:
         """Write the denies of ``usernames`` (none: only prune). Returns the accounts done and,
         for those that failed, why."""
+
         def one(account: str) -> str | None:
             begun = self._begun[account]
             if isinstance(begun, str):
                 return begun
             try:
-                wave({held.role: partial(self._revoker._write, held, usernames)
-                      for held in begun})
+                wave({held.role: partial(self._revoker._write, held, usernames) for held in begun})
             except AppError as error:
                 return error.message
             return None
 
         self._settled = True
         outcome = wave({a: partial(one, a) for a in self._begun}, limit=None)
-        return Revoked(sorted(account for account, failure in outcome.items() if failure is None),
-                       {account: failure for account, failure in outcome.items() if failure})
+        return Revoked(
+            sorted(account for account, failure in outcome.items() if failure is None),
+            {account: failure for account, failure in outcome.items() if failure},
+        )
 
     def abandon(self) -> None:
         """Let the locks go, unless committed (a change refused after it began)."""
         if self._settled:
             return
         self._settled = True
-        held = [h for begun in self._begun.values() if isinstance(begun, list) for h in begun
-                if h.found.get("lock")]
+        held = [
+            h
+            for begun in self._begun.values()
+            if isinstance(begun, list)
+            for h in begun
+            if h.found.get("lock")
+        ]
         state = self._revoker.state
-        defer(lambda: wave({h.arn: partial(state.release_lock, h.arn, h.owner)
-                            for h in held}, limit=None))
+        defer(
+            lambda: wave(
+                {h.arn: partial(state.release_lock, h.arn, h.owner) for h in held}, limit=None
+            )
+        )
 
 
 class Revoker:
-    def __init__(self, settings: Settings, clients: AwsClients, state: StateStore,
-                 clock: Callable[[], datetime], children: ChildAccounts | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clients: AwsClients,
+        state: StateStore,
+        clock: Callable[[], datetime],
+        children: ChildAccounts | None = None,
+    ) -> None:
         self.settings = settings
         self.clients = clients
         self.state = state
         self.clock = clock
-        self.children = children or ChildAccounts(settings, lambda: clients.root("organizations"),
-                                                  clock)
+        self.children = children or ChildAccounts(
+            settings, lambda: clients.root("organizations"), clock
+        )
         self._max_sessions: dict[tuple[str, str], timedelta] = {}
 
     def _iam(self, account: str) -> Any:
@@ -128,8 +145,12 @@ class Revoker:
             try:
                 with aws_errors(f"assuming {role} in {account}"):
                     iam = self._iam(account)
-                found = wave({name: partial(self._read_role, account, iam, name)
-                              for name in targets[account]})
+                found = wave(
+                    {
+                        name: partial(self._read_role, account, iam, name)
+                        for name in targets[account]
+                    }
+                )
             except AppError as error:
                 return not_deployed(account, role, error)
             return list(found.values())
@@ -139,8 +160,7 @@ class Revoker:
         begun = wave({a: partial(one, a) for a in targets}, limit=None)
         return Revocation(self, {**begun, **owed})
 
-    def revoke(self, usernames: list[str], targets: dict[str, list[str]] | None = None
-               ) -> Revoked:
+    def revoke(self, usernames: list[str], targets: dict[str, list[str]] | None = None) -> Revoked:
         """Deny ``usernames``' sessions issued before now on ``targets`` ({account: [role]};
         default: every managed role in every child account). Returns the accounts done and, for
         those that failed, why."""
@@ -156,16 +176,20 @@ class Revoker:
         # The lock and what it guards are read together: one round trip when nobody else
         # writes this role; when somebody does, the write takes the queueing path instead.
         try:
-            held.found = wave({"lock": lambda: self._try_lock(arn, held.owner), **self._reads(held)})
+            held.found = wave(
+                {"lock": lambda: self._try_lock(arn, held.owner), **self._reads(held)}
+            )
         except AppError:
             self.state.release_lock(arn, held.owner)  # it may have been taken beside a failed read
             raise
         return held
 
     def _reads(self, held: _Held) -> dict[str, Callable[[], Any]]:
-        return {"waiting": lambda: self.state.waiting(held.arn),
-                "document": lambda: self._read(held.iam, held.role),
-                "max_session": lambda: self._max_session(held.account, held.iam, held.role)}
+        return {
+            "waiting": lambda: self.state.waiting(held.arn),
+            "document": lambda: self._read(held.iam, held.role),
+            "max_session": lambda: self._max_session(held.account, held.iam, held.role),
+        }
 
     def _write(self, held: _Held, usernames: list[str]) -> None:
         """Rewrite the role's deny document (its lock held, its reads in ``held.found``). People
@@ -180,8 +204,12 @@ class Revoker:
         try:
             updated = self._unexpired(found["document"], found["max_session"])
             if usernames:
-                updated = revocation_policy.revoke(updated, sorted(set(waiting) | set(usernames)),
-                                                   self.clock(), found["max_session"])
+                updated = revocation_policy.revoke(
+                    updated,
+                    sorted(set(waiting) | set(usernames)),
+                    self.clock(),
+                    found["max_session"],
+                )
             if updated == found["document"]:
                 pass
             elif updated is None:
@@ -191,8 +219,9 @@ class Revoker:
                 raise AppError(f"the revocation policy on {held.arn} would exceed IAM's size limit")
             else:
                 with aws_errors(f"writing {name} on {held.arn}"):
-                    held.iam.put_role_policy(RoleName=held.role, PolicyName=name,
-                                             PolicyDocument=json.dumps(updated))
+                    held.iam.put_role_policy(
+                        RoleName=held.role, PolicyName=name, PolicyDocument=json.dumps(updated)
+                    )
         except BaseException:
             self.state.release_lock(held.arn, held.owner)
             raise

@@ -67,8 +67,10 @@ def _foreign(document: dict | None) -> list[dict]:
     kept = []
     for item in (document or {}).get("Statement", []):
         condition = item.get("Condition", {}) if isinstance(item, dict) else {}
-        if not ("aws:userid" in condition.get("StringLike", {})
-                and "aws:TokenIssueTime" in condition.get("DateLessThan", {})):
+        if not (
+            "aws:userid" in condition.get("StringLike", {})
+            and "aws:TokenIssueTime" in condition.get("DateLessThan", {})
+        ):
             kept.append(item)
     return kept
 
@@ -83,8 +85,9 @@ def _build(entries: dict[str, datetime], foreign: list[dict]) -> dict | None:
     return {"Version": VERSION, "Statement": statements}
 
 
-def revoke(document: dict | None, usernames: list[str], now: datetime,
-           max_session: timedelta) -> dict | None:
+def revoke(
+    document: dict | None, usernames: list[str], now: datetime, max_session: timedelta
+) -> dict | None:
     """The document with ``usernames``' sessions issued before ``now`` denied, and expired
     statements pruned."""
     entries = _unexpired(_entries(document), now, max_session)
@@ -99,7 +102,9 @@ def prune(document: dict | None, now: datetime, max_session: timedelta) -> dict 
     return _build(_unexpired(_entries(document), now, max_session), _foreign(document))
 
 
-def _unexpired(entries: dict[str, datetime], now: datetime, max_session: timedelta) -> dict[str, datetime]:
+def _unexpired(
+    entries: dict[str, datetime], now: datetime, max_session: timedelta
+) -> dict[str, datetime]:
     return {name: before for name, before in entries.items() if before + max_session > now}
 
 

@@ -19,16 +19,22 @@ SCHEDULE = "schedule"
 
 
 class Schedules:
-    def __init__(self, lifecycle: Lifecycle, operations: Operations,
-                 clock: Callable[[], datetime], notify: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        lifecycle: Lifecycle,
+        operations: Operations,
+        clock: Callable[[], datetime],
+        notify: Callable[[str], None],
+    ) -> None:
         self.lifecycle = lifecycle
         self.operations = operations
         self.state = lifecycle.state
         self.clock = clock
         self.notify = notify
 
-    def _run(self, action: str, username: str, ticket: str,
-             work: Callable[[], dict] | None = None) -> dict | None:
+    def _run(
+        self, action: str, username: str, ticket: str, work: Callable[[], dict] | None = None
+    ) -> dict | None:
         """One user's change (a lifecycle operation, or ``work``); a failure is audited by the
         operation and left for the next run."""
         from chalicelib.schemas import TicketRequest  # pydantic: only when a change is due
@@ -39,7 +45,9 @@ class Schedules:
                 return self.operations.change(action, username, request)
             return self.operations.run(action, username, request, work)
         except AppError as error:
-            logger().warning(f"scheduled {action} of {username} failed", extra={"reason": error.message})
+            logger().warning(
+                f"scheduled {action} of {username} failed", extra={"reason": error.message}
+            )
             return None
 
     def restore_due(self) -> list[str]:
@@ -62,8 +70,12 @@ class Schedules:
                 if grant["expires_at"] <= now and record.get("status") == "active":
                     name, group = record["username"], grant["group"]
                     ticket = f"schedule:expire:{name}:{group}:{grant['expires_at']}"
-                    if self._run("expire_grant", name, ticket,
-                                 partial(self.lifecycle.expire_grant, name, group)):
+                    if self._run(
+                        "expire_grant",
+                        name,
+                        ticket,
+                        partial(self.lifecycle.expire_grant, name, group),
+                    ):
                         expired.append({"username": name, "group": group})
         return expired
 
@@ -76,8 +88,9 @@ class Schedules:
             if record.get("revocation_pending"):
                 name = record["username"]
                 ticket = f"schedule:revoke:{name}:{self.clock().isoformat(timespec='minutes')}"
-                if self._run("revoke_sessions", name, ticket,
-                             partial(self.lifecycle.retry_revocation, name)):
+                if self._run(
+                    "revoke_sessions", name, ticket, partial(self.lifecycle.retry_revocation, name)
+                ):
                     retried.append(name)
         return {"pruned_in": pruned, "unreachable": failed, "retried_for": retried}
 
@@ -87,8 +100,9 @@ class Schedules:
         findings = drift(self.lifecycle)
         ticket = f"schedule:drift:{self.clock().isoformat(timespec='minutes')}"
         for finding in findings:
-            self.state.audit("drift", finding["username"], ticket, SCHEDULE,
-                             f"drift: {finding['kind']}", finding)
+            self.state.audit(
+                "drift", finding["username"], ticket, SCHEDULE, f"drift: {finding['kind']}", finding
+            )
         if findings:
             lines = [f"- {f['username']}: {f['kind']} ({_describe(f)})" for f in findings]
             self.notify("Access drift found:\n" + "\n".join(lines))
@@ -100,8 +114,12 @@ def drift(lifecycle: Lifecycle) -> list[dict]:
     in the groups it does, and managed users in groups it does not: one read of the account
     beside the records."""
     settings = lifecycle.settings
-    found = wave({"account": lambda: lifecycle.iam.account(settings.allowed_groups),
-                  "records": lifecycle.state.records})
+    found = wave(
+        {
+            "account": lambda: lifecycle.iam.account(settings.allowed_groups),
+            "records": lifecycle.state.records,
+        }
+    )
     records = {key(r["username"]): r for r in found["records"] if r.get("status") != "offboarded"}
     users = {key(u["username"]): u for u in found["account"]["users"]}
     managed = set(settings.allowed_groups)
@@ -109,19 +127,29 @@ def drift(lifecycle: Lifecycle) -> list[dict]:
     for user in found["account"]["users"]:
         for group in sorted(set(user["groups"]) & managed):
             if user["path"] != settings.managed_path or key(user["username"]) not in records:
-                findings.append({"kind": "unmanaged_member", "username": user["username"],
-                                 "group": group})
+                findings.append(
+                    {"kind": "unmanaged_member", "username": user["username"], "group": group}
+                )
     for canonical, record in sorted(records.items()):
         name = record["username"]
-        expected = set() if record.get("status") != "active" else (
-            set(record.get("groups", [])) | {g["group"] for g in record.get("grants", [])})
+        expected = (
+            set()
+            if record.get("status") != "active"
+            else (set(record.get("groups", [])) | {g["group"] for g in record.get("grants", [])})
+        )
         actual = set(users.get(canonical, {}).get("groups", []))
         for group in sorted(actual - managed):
             findings.append({"kind": "unmanaged_group", "username": name, "group": group})
         actual &= managed  # the others are reported above, not expected
         if actual != expected:
-            findings.append({"kind": "groups_differ", "username": name,
-                             "expected": sorted(expected), "actual": sorted(actual)})
+            findings.append(
+                {
+                    "kind": "groups_differ",
+                    "username": name,
+                    "expected": sorted(expected),
+                    "actual": sorted(actual),
+                }
+            )
     return findings
 
 
@@ -144,7 +172,8 @@ def slack_notifier(get_url: Callable[[], str | None]) -> Callable[[str], None]:
 
         response: Any = WebhookClient(url).send(text=text)
         if response.status_code >= 300:
-            logger().warning("the drift report could not be posted",
-                             extra={"status": response.status_code})
+            logger().warning(
+                "the drift report could not be posted", extra={"status": response.status_code}
+            )
 
     return notify

@@ -26,7 +26,9 @@ _NAME = r"^[\w+=,.@-]+$"
 Username = Annotated[str, StringConstraints(pattern=_NAME, min_length=1, max_length=64)]
 GroupName = Annotated[str, StringConstraints(pattern=_NAME, min_length=1, max_length=128)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
-Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", max_length=254)]
+Email = Annotated[
+    str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", max_length=254)
+]
 
 
 class _Body(BaseModel):
@@ -53,7 +55,8 @@ class OnboardRequest(_Change):
     def _iam_tag_value(cls, value: str | None) -> str | None:
         # They become the user's tags; IAM refuses any other character in a tag value.
         if value is not None and not all(
-                unicodedata.category(c)[0] in "LNZ" or c in "_.:/=+-@" for c in value):
+            unicodedata.category(c)[0] in "LNZ" or c in "_.:/=+-@" for c in value
+        ):
             raise ValueError("may hold only letters, digits, spaces and _.:/=+-@ (an IAM tag)")
         return value
 
@@ -99,8 +102,10 @@ def parse_caller(model: type[_Body], raw: bytes | str | None) -> _Body:
     body = parse(model, raw)
     ticket = getattr(body, "ticket", "")
     if ticket.lower().startswith(RESERVED_TICKET_PREFIXES):
-        raise BadRequest(f"ticket: {ticket!r} starts with a prefix the service keeps for its own "
-                         f"tickets ({', '.join(RESERVED_TICKET_PREFIXES)}); use your ticket id")
+        raise BadRequest(
+            f"ticket: {ticket!r} starts with a prefix the service keeps for its own "
+            f"tickets ({', '.join(RESERVED_TICKET_PREFIXES)}); use your ticket id"
+        )
     return body
 
 

@@ -16,8 +16,9 @@ from chalicelib.iam_gateway import aws_errors
 
 
 class SecretsStore:
-    def __init__(self, client: Any, max_age: int,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, client: Any, max_age: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._client = client
         self._max_age = max_age
         self._clock = clock

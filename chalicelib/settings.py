@@ -143,7 +143,8 @@ class Settings:
             if not _PARENT.match(parent):
                 raise ConfigurationError(
                     f"CHILD_ORGANIZATIONAL_UNITS entry {parent!r} must be an organizational unit id "
-                    "(ou-abcd-12345678) or the organization's root id (r-abcd)")
+                    "(ou-abcd-12345678) or the organization's root id (r-abcd)"
+                )
         if not _PATH.match(self.managed_path) or self.managed_path == "/":
             raise ConfigurationError(
                 f"MANAGED_PATH {self.managed_path!r} must look like /managed/ (not the root path)"
@@ -164,4 +165,5 @@ def work_queue_name(env: Mapping[str, str] | None = None) -> str:
     app (with the stage's variables set), before the full settings can be read."""
     env = os.environ if env is None else env
     return env.get("WORK_QUEUE") or (
-        f"{env.get('APP_NAME', 'iam-lifecycle')}-{env.get('STAGE', 'dev')}-work")
+        f"{env.get('APP_NAME', 'iam-lifecycle')}-{env.get('STAGE', 'dev')}-work"
+    )

@@ -51,8 +51,14 @@ class StateStore:
         return self._plain(item) if item else None
 
     def put_record(self, username: str, record: dict) -> dict:
-        values = {**record, "pk": _user(username), "sk": _RECORD, "entity": "user",
-                  "username": username, "at": now_iso()}
+        values = {
+            **record,
+            "pk": _user(username),
+            "sk": _RECORD,
+            "entity": "user",
+            "username": username,
+            "at": now_iso(),
+        }
         with aws_errors(f"writing the record of {username}"):
             self.client.put_item(TableName=self.table, Item=self._item(values))
         return record
@@ -66,8 +72,12 @@ class StateStore:
         """Hold the user for ``seconds``; returns when the previous holder last held it (epoch
         seconds; 0: never), so that reads made beside the acquisition can be trusted only
         when nobody held the user while they were made."""
-        return self._acquire(_user(username), owner, seconds,
-                             f"another change to {username} is in progress; retry in a minute")
+        return self._acquire(
+            _user(username),
+            owner,
+            seconds,
+            f"another change to {username} is in progress; retry in a minute",
+        )
 
     def release(self, username: str, owner: str) -> None:
         self._release(_user(username), owner)
@@ -84,8 +94,9 @@ class StateStore:
             try:
                 old = self.client.put_item(
                     TableName=self.table,
-                    Item=self._item({"pk": pk, "sk": _LEASE, "owner": owner,
-                                     "until": int(now) + seconds}),
+                    Item=self._item(
+                        {"pk": pk, "sk": _LEASE, "owner": owner, "until": int(now) + seconds}
+                    ),
                     ConditionExpression="attribute_not_exists(pk) OR #u < :now OR #o = :owner",
                     ExpressionAttributeNames={"#u": "until", "#o": "owner"},
                     ExpressionAttributeValues=self._item({":now": int(now), ":owner": owner}),
@@ -108,7 +119,8 @@ class StateStore:
                     ConditionExpression="#o = :owner",
                     ExpressionAttributeNames={"#o": "owner", "#u": "until", "#r": "released"},
                     ExpressionAttributeValues=self._item(
-                        {":owner": owner, ":zero": 0, ":now": Decimal(str(round(time.time(), 3)))}),
+                        {":owner": owner, ":zero": 0, ":now": Decimal(str(round(time.time(), 3)))}
+                    ),
                 )
             except self.client.exceptions.ConditionalCheckFailedException:
                 pass  # it expired and someone else holds it now
@@ -117,15 +129,20 @@ class StateStore:
     def add_waiting(self, name: str, members: list[str]) -> None:
         with aws_errors(f"queueing for {name}"):
             self.client.update_item(
-                TableName=self.table, Key=self._item({"pk": f"WAITING#{name}", "sk": _LEASE}),
-                UpdateExpression="ADD #m :m", ExpressionAttributeNames={"#m": "members"},
-                ExpressionAttributeValues={":m": {"SS": sorted(set(members))}})
+                TableName=self.table,
+                Key=self._item({"pk": f"WAITING#{name}", "sk": _LEASE}),
+                UpdateExpression="ADD #m :m",
+                ExpressionAttributeNames={"#m": "members"},
+                ExpressionAttributeValues={":m": {"SS": sorted(set(members))}},
+            )
 
     def waiting(self, name: str) -> list[str]:
         with aws_errors(f"reading the queue for {name}"):
             item = self.client.get_item(
-                TableName=self.table, Key=self._item({"pk": f"WAITING#{name}", "sk": _LEASE}),
-                ConsistentRead=True).get("Item", {})
+                TableName=self.table,
+                Key=self._item({"pk": f"WAITING#{name}", "sk": _LEASE}),
+                ConsistentRead=True,
+            ).get("Item", {})
         return sorted(item.get("members", {}).get("SS", []))
 
     def remove_waiting(self, name: str, members: list[str]) -> None:
@@ -133,18 +150,39 @@ class StateStore:
             return
         with aws_errors(f"dequeueing for {name}"):
             self.client.update_item(
-                TableName=self.table, Key=self._item({"pk": f"WAITING#{name}", "sk": _LEASE}),
-                UpdateExpression="DELETE #m :m", ExpressionAttributeNames={"#m": "members"},
-                ExpressionAttributeValues={":m": {"SS": sorted(set(members))}})
+                TableName=self.table,
+                Key=self._item({"pk": f"WAITING#{name}", "sk": _LEASE}),
+                UpdateExpression="DELETE #m :m",
+                ExpressionAttributeNames={"#m": "members"},
+                ExpressionAttributeValues={":m": {"SS": sorted(set(members))}},
+            )
 
     # audit trail
-    def audit(self, action: str, username: str, ticket: str, requested_by: str,
-              result: str, detail: dict | None = None) -> dict:
+    def audit(
+        self,
+        action: str,
+        username: str,
+        ticket: str,
+        requested_by: str,
+        result: str,
+        detail: dict | None = None,
+    ) -> dict:
         at = now_iso()
-        event = {"at": at, "action": action, "username": username, "ticket": ticket,
-                 "requested_by": requested_by, "result": result}
-        values = {**event, "pk": _user(username), "sk": f"AUDIT#{at}#{uuid.uuid4().hex[:8]}",
-                  "entity": "audit", "detail": detail or None}
+        event = {
+            "at": at,
+            "action": action,
+            "username": username,
+            "ticket": ticket,
+            "requested_by": requested_by,
+            "result": result,
+        }
+        values = {
+            **event,
+            "pk": _user(username),
+            "sk": f"AUDIT#{at}#{uuid.uuid4().hex[:8]}",
+            "entity": "audit",
+            "detail": detail or None,
+        }
         with aws_errors(f"writing the audit trail of {username}"):
             self.client.put_item(TableName=self.table, Item=self._item(values))
         return event
@@ -152,8 +190,9 @@ class StateStore:
     def audit_events(self, username: str | None = None, ticket: str | None = None) -> list[dict]:
         """Events, oldest first: of one user, of one ticket, or (neither) the latest overall."""
         if username:
-            items = self._query("pk = :pk AND begins_with(sk, :audit)",
-                                {":pk": _user(username), ":audit": "AUDIT#"})
+            items = self._query(
+                "pk = :pk AND begins_with(sk, :audit)", {":pk": _user(username), ":audit": "AUDIT#"}
+            )
         elif ticket:
             items = self._query_index("by-ticket", "ticket", ticket)
         else:
@@ -167,11 +206,16 @@ class StateStore:
     def _query(self, condition: str, values: dict, **extra: Any) -> list[dict]:
         with aws_errors("reading the state table"):
             pages = self.client.get_paginator("query").paginate(
-                TableName=self.table, KeyConditionExpression=condition,
-                ExpressionAttributeValues=self._item(values), **extra)
+                TableName=self.table,
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=self._item(values),
+                **extra,
+            )
             return [item for page in pages for item in page["Items"]]
 
-    def _query_index(self, index: str, key: str, value: str, newest: int | None = None) -> list[dict]:
+    def _query_index(
+        self, index: str, key: str, value: str, newest: int | None = None
+    ) -> list[dict]:
         extra: dict[str, Any] = {"IndexName": index, "ExpressionAttributeNames": {"#k": key}}
         if newest:
             extra.update(ScanIndexForward=False, PaginationConfig={"MaxItems": newest})

@@ -15,7 +15,9 @@ T = TypeVar("T")
 MAX_PARALLEL = 16
 
 
-def wave(tasks: Mapping[str, Callable[[], Any]], limit: int | None = MAX_PARALLEL) -> dict[str, Any]:
+def wave(
+    tasks: Mapping[str, Callable[[], Any]], limit: int | None = MAX_PARALLEL
+) -> dict[str, Any]:
     """Run every task, wait for all, then raise the first failure (so none is left running
     while the caller records its state) or return the results by name. ``limit``: at most that
     many at once (None: all at once, for tasks that each talk to a client of their own, such as
@@ -30,8 +32,9 @@ def wave(tasks: Mapping[str, Callable[[], Any]], limit: int | None = MAX_PARALLE
     forked, join = call_log.fork(dict(tasks))
     results: dict[str, Any] = {}
     failure: BaseException | None = None
-    with ThreadPoolExecutor(max_workers=min(len(forked), limit or len(forked)),
-                            thread_name_prefix="wave") as pool:
+    with ThreadPoolExecutor(
+        max_workers=min(len(forked), limit or len(forked)), thread_name_prefix="wave"
+    ) as pool:
         futures = {name: pool.submit(task) for name, task in forked.items()}
         for name, future in futures.items():
             try:
@@ -47,7 +50,8 @@ def wave(tasks: Mapping[str, Callable[[], Any]], limit: int | None = MAX_PARALLE
 # Work that must be done but that nothing waits on (a lock's release once its document is
 # written): the change that collects it runs it beside its own last wave.
 _deferred: contextvars.ContextVar[list[Callable[[], Any]] | None] = contextvars.ContextVar(
-    "waves_deferred", default=None)
+    "waves_deferred", default=None
+)
 
 
 def in_context(task: Callable[[], T]) -> Callable[[], T]:
@@ -100,6 +104,7 @@ def _settled(tasks: dict[str, Callable[[], Any]]) -> dict[str, Any]:
                 return task()
             except Exception as error:  # noqa: BLE001 - reported by the caller
                 return error
+
         return run
 
     return wave({name: safe(task) for name, task in tasks.items()}, limit=None)

@@ -32,8 +32,9 @@ def check_bearer(authorization: str | None, expected: Callable[[], str]) -> None
         raise Unauthorized("the bearer token is not valid")
 
 
-def rest(app: Any, *, status: int = 200, public: bool = False,
-         token: Callable[[], str] | None = None) -> Callable:
+def rest(
+    app: Any, *, status: int = 200, public: bool = False, token: Callable[[], str] | None = None
+) -> Callable:
     """Wrap a route: check the token unless ``public``, map errors, answer JSON with ``status``."""
 
     if not public and token is None:
@@ -56,8 +57,11 @@ def rest(app: Any, *, status: int = 200, public: bool = False,
             if isinstance(result, Response):
                 return result
             planned = isinstance(result, dict) and result.get("dry_run") is True  # nothing created
-            return Response(body=json.dumps(result), status_code=200 if planned else status,
-                            headers={"Content-Type": "application/json"})
+            return Response(
+                body=json.dumps(result),
+                status_code=200 if planned else status,
+                headers={"Content-Type": "application/json"},
+            )
 
         return wrapper
 

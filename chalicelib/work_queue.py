@@ -37,8 +37,9 @@ class WorkQueue:
 
     def send(self, work: dict) -> str:
         with aws_errors(f"queueing work on {self.name}"):
-            return self.client.send_message(QueueUrl=self.url,
-                                            MessageBody=json.dumps(work))["MessageId"]
+            return self.client.send_message(QueueUrl=self.url, MessageBody=json.dumps(work))[
+                "MessageId"
+            ]
 
     def max_receives(self) -> int:
         """How often a message is received before SQS moves it to the dead-letter queue
@@ -48,7 +49,8 @@ class WorkQueue:
         if cached is None:
             with aws_errors(f"reading the redrive policy of {self.name}"):
                 attributes = self.client.get_queue_attributes(
-                    QueueUrl=self.url, AttributeNames=["RedrivePolicy"])["Attributes"]
+                    QueueUrl=self.url, AttributeNames=["RedrivePolicy"]
+                )["Attributes"]
             policy = attributes.get("RedrivePolicy")
             cached = int(json.loads(policy)["maxReceiveCount"]) if policy else 0
             with self._lock:

@@ -17,10 +17,15 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
 CHALICE = Path(sys.executable).parent / "chalice"
-NO_AWS = {"AWS_ACCESS_KEY_ID": "fake", "AWS_SECRET_ACCESS_KEY": "fake",
-          "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-          "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-          "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+NO_AWS = {
+    "AWS_ACCESS_KEY_ID": "fake",
+    "AWS_SECRET_ACCESS_KEY": "fake",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": "/dev/null",
+    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+}
 
 
 @contextlib.contextmanager
@@ -36,13 +41,21 @@ def _cache_lock() -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def package(stage: str, out: Path, merge_template: Path | None = None,
-            timeout: int = 600) -> subprocess.CompletedProcess:
+def package(
+    stage: str, out: Path, merge_template: Path | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     env.update(NO_AWS)
     command = [str(CHALICE), "--project-dir", str(PROJECT), "package", "--stage", stage]
     if merge_template:
         command += ["--merge-template", str(merge_template)]
     with _cache_lock():
-        return subprocess.run([*command, str(out)], env=env, cwd=PROJECT, capture_output=True,
-                              text=True, timeout=timeout, check=True)
+        return subprocess.run(
+            [*command, str(out)],
+            env=env,
+            cwd=PROJECT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+        )

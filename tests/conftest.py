@@ -23,10 +23,15 @@ def isolate(env: pytest.MonkeyPatch, extra: dict[str, str] | None = None) -> Non
     daemon here; Powertools also disables it outside Lambda, this makes it explicit)."""
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
         env.delenv(key, raising=False)
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": "/dev/null",
-                       "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-                       "POWERTOOLS_TRACE_DISABLED": "true", **(extra or {})}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        **(extra or {}),
+    }.items():
         env.setenv(key, value)
 
 
@@ -43,8 +48,10 @@ def aws() -> Facts:
 def stage_environment(stage: str = "dev") -> dict[str, str]:
     """The environment variables Chalice gives the functions of ``stage``."""
     config = json.loads((PROJECT / ".chalice" / "config.json").read_text())
-    return {**config.get("environment_variables", {}),
-            **config["stages"][stage].get("environment_variables", {})}
+    return {
+        **config.get("environment_variables", {}),
+        **config["stages"][stage].get("environment_variables", {}),
+    }
 
 
 class Clock:
@@ -80,7 +87,9 @@ def client(aws: Facts, monkeypatch: pytest.MonkeyPatch, clock: Clock):
     for key, value in stage_environment().items():
         monkeypatch.setenv(key, value)
     bootstrap.reset()
-    bootstrap.use(bootstrap.build(clients=AwsClients(REGION, session=shared_session()), clock=clock))
+    bootstrap.use(
+        bootstrap.build(clients=AwsClients(REGION, session=shared_session()), clock=clock)
+    )
     with Client(app, stage_name="dev", project_dir=str(PROJECT)) as test_client:
         yield test_client
     bootstrap.reset()
@@ -93,13 +102,25 @@ class Api:
         self.client = client
         self.token = token
 
-    def call(self, method: str, path: str, body=None, token: str | None = "default",
-             headers: dict | None = None):
+    def call(
+        self,
+        method: str,
+        path: str,
+        body=None,
+        token: str | None = "default",
+        headers: dict | None = None,
+    ):
         sent = {"Content-Type": "application/json"}
         if token:
             sent["Authorization"] = f"Bearer {self.token if token == 'default' else token}"
         sent.update(headers or {})
-        raw = body if isinstance(body, (bytes, str)) else json.dumps(body).encode() if body is not None else b""
+        raw = (
+            body
+            if isinstance(body, (bytes, str))
+            else json.dumps(body).encode()
+            if body is not None
+            else b""
+        )
         response = self.client.http.request(method, path, headers=sent, body=raw)
         is_json = response.headers.get("Content-Type", "").startswith("application/json")
         response.json = json.loads(response.body) if response.body and is_json else None

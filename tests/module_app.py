@@ -29,8 +29,9 @@ def running_app() -> Iterator[tuple[Api, Facts]]:
         with mock_aws():
             facts = Provisioner(endpoint_url=None).run()
             bootstrap.reset()
-            bootstrap.use(bootstrap.build(clients=AwsClients(REGION, session=shared_session()),
-                                          clock=Clock()))
+            bootstrap.use(
+                bootstrap.build(clients=AwsClients(REGION, session=shared_session()), clock=Clock())
+            )
             try:
                 with Client(app, stage_name="dev", project_dir=str(PROJECT)) as client:
                     yield Api(client, facts.api_token), facts

@@ -78,15 +78,25 @@ class Driver:
     def command(self, text: str, trigger_id: str) -> Any:
         from tests.stack.slack_command import command_body
 
-        return self.slack("/slack/commands", command_body(
-            text, user_id=ALLOWED_SLACK_USER, response_url=self.response_url,
-            trigger_id=trigger_id))
+        return self.slack(
+            "/slack/commands",
+            command_body(
+                text,
+                user_id=ALLOWED_SLACK_USER,
+                response_url=self.response_url,
+                trigger_id=trigger_id,
+            ),
+        )
 
     def click(self, action_id: str, value: str) -> Any:
         from tests.stack.slack_command import click_body
 
-        return self.slack("/slack/interactions", click_body(
-            action_id, value, user_id=ALLOWED_SLACK_USER, response_url=self.response_url))
+        return self.slack(
+            "/slack/interactions",
+            click_body(
+                action_id, value, user_id=ALLOWED_SLACK_USER, response_url=self.response_url
+            ),
+        )
 
     def work(self) -> None:
         """Lambda's SQS event source delivers what is queued to the worker, until it is empty."""
@@ -103,7 +113,8 @@ class Driver:
     def invoke(self, handler: str) -> Any:
         """A scheduled handler, fired as EventBridge fires it."""
         event = self.client.events.generate_cw_event(
-            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[])
+            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+        )
         self.handlers.add(handler)
         return self.client.lambda_.invoke(handler, event).payload
 
@@ -114,13 +125,26 @@ def ticket(n: int) -> dict:
 
 def onboarding(d: Driver) -> None:
     # A group may also carry an inline policy; describing a user reads it too.
-    d.admin("iam").put_group_policy(GroupName="ChildDeveloperGroup", PolicyName="ListBuckets",
-                                    PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-                                        {"Effect": "Allow", "Action": "s3:ListAllMyBuckets",
-                                         "Resource": "*"}]}))
+    d.admin("iam").put_group_policy(
+        GroupName="ChildDeveloperGroup",
+        PolicyName="ListBuckets",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}
+                ],
+            }
+        ),
+    )
     d.call("GET", "/health")
-    body = {"username": "pete", "groups": ["ChildDeveloperGroup"], "email": "pete@example.com",
-            "console": True, **ticket(1)}
+    body = {
+        "username": "pete",
+        "groups": ["ChildDeveloperGroup"],
+        "email": "pete@example.com",
+        "console": True,
+        **ticket(1),
+    }
     # Its plan first: made by reading a user that does not exist yet, as the app's principal.
     plan = d.call("POST", "/users", {**body, "dry_run": True})
     assert plan["waves"][0]["accounts"]["123456789012"][0]["operation"] == "CreateUser"
@@ -133,10 +157,16 @@ def onboarding(d: Driver) -> None:
 def moves_and_grants(d: Driver) -> None:
     d.call("PUT", "/users/pete/groups", {"groups": ["BreakGlassGroup"], **ticket(2)})
     d.call("PUT", "/users/pete/groups", {"groups": ["ChildDeveloperGroup"], **ticket(3)})
-    d.call("POST", "/users/pete/grants", {"group": "BreakGlassGroup", "hours": 1,
-                                          "reason": "incident INC-1", **ticket(4)}, 201)
+    d.call(
+        "POST",
+        "/users/pete/grants",
+        {"group": "BreakGlassGroup", "hours": 1, "reason": "incident INC-1", **ticket(4)},
+        201,
+    )
     d.clock.skipped += timedelta(hours=2)
-    assert d.invoke("expire_grants")["expired"] == [{"username": "pete", "group": "BreakGlassGroup"}]
+    assert d.invoke("expire_grants")["expired"] == [
+        {"username": "pete", "group": "BreakGlassGroup"}
+    ]
 
 
 def suspension(d: Driver) -> None:
@@ -183,15 +213,27 @@ def slack(d: Driver) -> None:
 
 def offboarding(d: Driver) -> None:
     # First its plan, called back to the ticket (the worker delivers it, signed).
-    plan = d.call("POST", "/users/pete/offboard", {
-        **ticket(9), "dry_run": True, "callback_url": d.response_url})
+    plan = d.call(
+        "POST",
+        "/users/pete/offboard",
+        {**ticket(9), "dry_run": True, "callback_url": d.response_url},
+    )
     assert plan["waves"][-1]["accounts"]["123456789012"][-1]["operation"] == "DeleteUser"
     d.work()
     answer = d.call("POST", "/users/pete/offboard", ticket(9))
-    assert set(answer["removed"]) >= {"access_keys", "signing_certificates", "ssh_public_keys",
-                                      "service_specific_credentials", "mfa_devices",
-                                      "inline_policies", "attached_policies",
-                                      "permissions_boundary", "login_profile", "groups", "user"}
+    assert set(answer["removed"]) >= {
+        "access_keys",
+        "signing_certificates",
+        "ssh_public_keys",
+        "service_specific_credentials",
+        "mfa_devices",
+        "inline_policies",
+        "attached_policies",
+        "permissions_boundary",
+        "login_profile",
+        "groups",
+        "user",
+    }
     d.clock.skipped += timedelta(hours=13)  # past the child roles' longest session
     d.invoke("prune_revocations")
 
@@ -208,20 +250,31 @@ def child_accounts_from_the_organization(d: Driver) -> None:
     org = d.admin("organizations")
     org.create_organization(FeatureSet="ALL")
     root = org.list_roots()["Roots"][0]["Id"]
-    unit = org.create_organizational_unit(ParentId=root, Name="workloads")["OrganizationalUnit"]["Id"]
+    unit = org.create_organizational_unit(ParentId=root, Name="workloads")["OrganizationalUnit"][
+        "Id"
+    ]
     team = org.create_organizational_unit(ParentId=unit, Name="team")["OrganizationalUnit"]["Id"]
     account = org.create_account(AccountName="late", Email="late@example.com")[
-        "CreateAccountStatus"]["AccountId"]
+        "CreateAccountStatus"
+    ]["AccountId"]
     org.move_account(AccountId=account, SourceParentId=root, DestinationParentId=team)
     services = bootstrap.services()
     settings = dataclasses.replace(services.settings, child_organizational_units=(unit,))
-    children = ChildAccounts(settings, functools.partial(services.clients.root, "organizations"),
-                             d.clock)
+    children = ChildAccounts(
+        settings, functools.partial(services.clients.root, "organizations"), d.clock
+    )
     assert children.current() == sorted([*settings.child_account_ids, account])
 
 
-STEPS: list[Callable[[Driver], None]] = [onboarding, moves_and_grants, suspension, views, slack,
-                                         offboarding, child_accounts_from_the_organization]
+STEPS: list[Callable[[Driver], None]] = [
+    onboarding,
+    moves_and_grants,
+    suspension,
+    views,
+    slack,
+    offboarding,
+    child_accounts_from_the_organization,
+]
 
 
 def app_surface() -> set[str | tuple[str, str]]:
@@ -232,4 +285,3 @@ def app_surface() -> set[str | tuple[str, str]]:
     handlers = {source.name for source in app.event_sources}
     handlers |= {function.name for function in app.pure_lambda_functions}
     return routes | handlers
-

@@ -17,14 +17,26 @@ def test_roles_come_from_allow_statements_on_sts_assume_role():
 
 
 def test_config_has_one_profile_per_role_named_after_the_person(tmp_path):
-    text = aws_config("pete", [DEV, GLASS], root_account_id="123456789012", region="eu-west-1",
-                      mfa_roles=frozenset({"BreakGlassRole"}))
+    text = aws_config(
+        "pete",
+        [DEV, GLASS],
+        root_account_id="123456789012",
+        region="eu-west-1",
+        mfa_roles=frozenset({"BreakGlassRole"}),
+    )
     path = tmp_path / "config"
     path.write_text(text)
     parsed = raw_config_parse(str(path))
-    assert set(parsed) == {"profile 222233334444-DeveloperRole", "profile 222233334444-BreakGlassRole"}
+    assert set(parsed) == {
+        "profile 222233334444-DeveloperRole",
+        "profile 222233334444-BreakGlassRole",
+    }
     dev = parsed["profile 222233334444-DeveloperRole"]
-    assert dev == {"source_profile": "default", "role_arn": DEV, "role_session_name": "pete",
-                   "region": "eu-west-1"}
+    assert dev == {
+        "source_profile": "default",
+        "role_arn": DEV,
+        "role_session_name": "pete",
+        "region": "eu-west-1",
+    }
     glass = parsed["profile 222233334444-BreakGlassRole"]
     assert glass["mfa_serial"] == "arn:aws:iam::123456789012:mfa/pete"

@@ -15,8 +15,16 @@ from chalicelib import bootstrap
 
 
 def onboard(api, username: str, groups=("ChildDeveloperGroup",)) -> None:
-    answer = api.call("POST", "/users", {"username": username, "groups": list(groups),
-                                         "ticket": f"T-{username}", "requested_by": "alice"})
+    answer = api.call(
+        "POST",
+        "/users",
+        {
+            "username": username,
+            "groups": list(groups),
+            "ticket": f"T-{username}",
+            "requested_by": "alice",
+        },
+    )
     assert answer.status_code == 201, answer.json
 
 
@@ -27,7 +35,8 @@ def sent():
     clients = bootstrap.services().clients
     for service in ("iam", "dynamodb", "sts"):
         clients.root(service).meta.events.register(
-            "before-call", lambda model, **_: calls.append(model.name))
+            "before-call", lambda model, **_: calls.append(model.name)
+        )
     return calls
 
 
@@ -76,8 +85,12 @@ def test_people_with_keys_are_read_live_and_shown_whole(api, sent):
 
 def test_a_suspended_person_is_shown_as_iam_and_the_record_say(api):
     onboard(api, "pete", ("ChildDeveloperGroup", "BreakGlassGroup"))
-    assert api.call("POST", "/users/pete/suspend", {"ticket": "S-1",
-                                                    "requested_by": "alice"}).status_code == 200
+    assert (
+        api.call(
+            "POST", "/users/pete/suspend", {"ticket": "S-1", "requested_by": "alice"}
+        ).status_code
+        == 200
+    )
     (pete,) = api.call("GET", "/users").json["users"]
     assert pete == api.call("GET", "/users/pete").json
     assert pete["status"] == "suspended" and pete["groups"] == [] and pete["console"] is False

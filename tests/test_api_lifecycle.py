@@ -28,8 +28,9 @@ def iam():
 
 @pytest.fixture
 def pete(api):
-    response = api.call("POST", "/users", {"username": "pete", "groups": ["ChildDeveloperGroup"],
-                                           **ticket("T-1")})
+    response = api.call(
+        "POST", "/users", {"username": "pete", "groups": ["ChildDeveloperGroup"], **ticket("T-1")}
+    )
     assert response.status_code == 201, response.json
     return response.json
 
@@ -47,8 +48,10 @@ def has_console(iam, username="pete"):
 
 
 def key_states(iam, username="pete"):
-    return {k["AccessKeyId"]: k["Status"]
-            for k in iam.list_access_keys(UserName=username)["AccessKeyMetadata"]}
+    return {
+        k["AccessKeyId"]: k["Status"]
+        for k in iam.list_access_keys(UserName=username)["AccessKeyMetadata"]
+    }
 
 
 def events(api, **query):
@@ -60,22 +63,30 @@ def events(api, **query):
 
 # move
 def test_move_sets_exactly_the_given_groups(api, iam, pete):
-    response = api.call("PUT", "/users/pete/groups", {"groups": ["BreakGlassGroup"], **ticket("T-2")})
+    response = api.call(
+        "PUT", "/users/pete/groups", {"groups": ["BreakGlassGroup"], **ticket("T-2")}
+    )
     assert response.status_code == 200, response.json
     assert response.json["groups"] == ["BreakGlassGroup"] and response.json["roles"] == [GLASS]
     assert groups(iam) == ["BreakGlassGroup"]
-    both = api.call("PUT", "/users/pete/groups",
-                    {"groups": ["BreakGlassGroup", "ChildDeveloperGroup"], **ticket("T-3")})
+    both = api.call(
+        "PUT",
+        "/users/pete/groups",
+        {"groups": ["BreakGlassGroup", "ChildDeveloperGroup"], **ticket("T-3")},
+    )
     assert both.json["roles"] == [GLASS, DEV]
     none = api.call("PUT", "/users/pete/groups", {"groups": [], **ticket("T-4")})
     assert none.status_code == 200 and groups(iam) == []
 
 
-@pytest.mark.parametrize("body, status, message", [
-    ({"groups": ["Admins"]}, 403, "Admins are not managed"),
-    ({"groups": "BreakGlassGroup"}, 400, "groups"),
-    ({}, 400, "groups: Field required"),
-])
+@pytest.mark.parametrize(
+    "body, status, message",
+    [
+        ({"groups": ["Admins"]}, 403, "Admins are not managed"),
+        ({"groups": "BreakGlassGroup"}, 400, "groups"),
+        ({}, 400, "groups: Field required"),
+    ],
+)
 def test_move_refuses_bad_groups(api, iam, pete, body, status, message):
     response = api.call("PUT", "/users/pete/groups", {**body, **ticket("T-2")})
     assert response.status_code == status and message in response.json["Message"]
@@ -90,7 +101,9 @@ def test_move_of_an_unknown_user_is_404(api):
 def test_a_member_of_an_unmanaged_group_is_not_moved(api, iam, pete):
     iam.create_group(GroupName="Admins")
     iam.add_user_to_group(UserName="pete", GroupName="Admins")
-    response = api.call("PUT", "/users/pete/groups", {"groups": ["BreakGlassGroup"], **ticket("T-2")})
+    response = api.call(
+        "PUT", "/users/pete/groups", {"groups": ["BreakGlassGroup"], **ticket("T-2")}
+    )
     assert response.status_code == 409 and "Admins" in response.json["Message"]
     assert groups(iam) == ["Admins", "ChildDeveloperGroup"]
 
@@ -101,8 +114,11 @@ def test_suspend_takes_everything_away_and_restore_gives_back_exactly_that(api, 
     retired = iam.create_access_key(UserName="pete")["AccessKey"]["AccessKeyId"]
     iam.update_access_key(UserName="pete", AccessKeyId=retired, Status="Inactive")
 
-    response = api.call("POST", "/users/pete/suspend",
-                        {**ticket("T-2"), "until": FUTURE, "reason": "parental leave"})
+    response = api.call(
+        "POST",
+        "/users/pete/suspend",
+        {**ticket("T-2"), "until": FUTURE, "reason": "parental leave"},
+    )
     assert response.status_code == 200, response.json
     user = response.json
     assert user["status"] == "suspended" and user["suspended_until"] == FUTURE
@@ -129,11 +145,14 @@ def test_restore_without_console_access_gives_no_password(api, iam):
     assert not has_console(iam, "bot")
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"until": "2001-01-01"}, "after today"),
-    ({"until": "next week"}, "until"),
-    ({"reason": "x" * 600}, "reason"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"until": "2001-01-01"}, "after today"),
+        ({"until": "next week"}, "until"),
+        ({"reason": "x" * 600}, "reason"),
+    ],
+)
 def test_suspend_refuses_bad_input(api, iam, pete, body, message):
     response = api.call("POST", "/users/pete/suspend", {**ticket("T-2"), **body})
     assert response.status_code == 400 and message in response.json["Message"]
@@ -200,7 +219,9 @@ def test_same_ticket_same_body_returns_the_first_answer_and_changes_nothing(api,
     assert groups(iam) == ["BreakGlassGroup", "ChildDeveloperGroup"]
     # The replay is in the trail too, as what it was: nothing done.
     assert [e["result"] for e in events(api, username="pete") if e["ticket"] == "T-2"] == [
-        "ok", "replayed"]
+        "ok",
+        "replayed",
+    ]
 
 
 def test_same_ticket_different_body_is_409(api, iam, pete):
@@ -211,8 +232,9 @@ def test_same_ticket_different_body_is_409(api, iam, pete):
 
 
 def test_a_replayed_onboarding_answers_without_the_password_which_is_never_stored(api, pete):
-    replay = api.call("POST", "/users", {"username": "pete", "groups": ["ChildDeveloperGroup"],
-                                         **ticket("T-1")})
+    replay = api.call(
+        "POST", "/users", {"username": "pete", "groups": ["ChildDeveloperGroup"], **ticket("T-1")}
+    )
     assert replay.status_code == 201
     assert replay.json["user"] == pete["user"] and replay.json["aws_config"] == pete["aws_config"]
     assert "temporary_password" not in replay.json
@@ -241,21 +263,43 @@ def test_list_shows_managed_users_only(api, iam, pete):
 
 
 def test_access_matrix_in_json_and_csv(api, pete):
-    api.call("POST", "/users", {"username": "olga", "groups": ["BreakGlassGroup", "ChildDeveloperGroup"],
-                                **ticket("T-2")})
+    api.call(
+        "POST",
+        "/users",
+        {"username": "olga", "groups": ["BreakGlassGroup", "ChildDeveloperGroup"], **ticket("T-2")},
+    )
     rows = api.call("GET", "/access-matrix").json["rows"]
     assert rows == [
-        {"username": "olga", "status": "active", "group": "BreakGlassGroup",
-         "account": "222233334444", "role": "BreakGlassRole", "managed": True},
-        {"username": "olga", "status": "active", "group": "ChildDeveloperGroup",
-         "account": "222233334444", "role": "DeveloperRole", "managed": True},
-        {"username": "pete", "status": "active", "group": "ChildDeveloperGroup",
-         "account": "222233334444", "role": "DeveloperRole", "managed": True},
+        {
+            "username": "olga",
+            "status": "active",
+            "group": "BreakGlassGroup",
+            "account": "222233334444",
+            "role": "BreakGlassRole",
+            "managed": True,
+        },
+        {
+            "username": "olga",
+            "status": "active",
+            "group": "ChildDeveloperGroup",
+            "account": "222233334444",
+            "role": "DeveloperRole",
+            "managed": True,
+        },
+        {
+            "username": "pete",
+            "status": "active",
+            "group": "ChildDeveloperGroup",
+            "account": "222233334444",
+            "role": "DeveloperRole",
+            "managed": True,
+        },
     ]
     response = api.call("GET", "/access-matrix?format=csv")
     assert response.status_code == 200 and response.headers["Content-Type"] == "text/csv"
     assert list(csv.DictReader(io.StringIO(response.body.decode()))) == [
-        {**row, "managed": "yes"} for row in rows]
+        {**row, "managed": "yes"} for row in rows
+    ]
     assert api.call("GET", "/access-matrix", token=None).status_code == 401
 
 
@@ -264,7 +308,10 @@ def test_audit_records_successes_and_failures_by_user_and_ticket(api, pete):
     api.call("POST", "/users/pete/suspend", ticket("T-3"))
     trail = events(api, username="pete")
     assert [(e["action"], e["ticket"], e["result"].split(":")[0]) for e in trail] == [
-        ("onboard", "T-1", "ok"), ("restore", "T-2", "rejected"), ("suspend", "T-3", "ok")]
+        ("onboard", "T-1", "ok"),
+        ("restore", "T-2", "rejected"),
+        ("suspend", "T-3", "ok"),
+    ]
     assert all(e["requested_by"] == "alice" for e in trail)
     assert [e["action"] for e in events(api, ticket="T-3")] == ["suspend"]
     assert len(events(api)) == 3
@@ -273,12 +320,18 @@ def test_audit_records_successes_and_failures_by_user_and_ticket(api, pete):
 
 
 def test_offboard_deletes_a_virtual_mfa_device_the_person_never_enabled(api, iam, pete):
-    serial = iam.create_virtual_mfa_device(VirtualMFADeviceName="pete")["VirtualMFADevice"]["SerialNumber"]
-    other = iam.create_virtual_mfa_device(VirtualMFADeviceName="olga")["VirtualMFADevice"]["SerialNumber"]
+    serial = iam.create_virtual_mfa_device(VirtualMFADeviceName="pete")["VirtualMFADevice"][
+        "SerialNumber"
+    ]
+    other = iam.create_virtual_mfa_device(VirtualMFADeviceName="olga")["VirtualMFADevice"][
+        "SerialNumber"
+    ]
     response = api.call("POST", "/users/pete/offboard", ticket("T-2"))
     assert response.status_code == 200
     assert response.json["removed"]["mfa_devices"] == [serial]
-    assert [d["SerialNumber"] for d in iam.list_virtual_mfa_devices()["VirtualMFADevices"]] == [other]
+    assert [d["SerialNumber"] for d in iam.list_virtual_mfa_devices()["VirtualMFADevices"]] == [
+        other
+    ]
 
 
 def test_listing_more_users_than_the_app_runs_calls_at_once(api, iam):

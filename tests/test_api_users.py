@@ -7,8 +7,13 @@ from botocore.configloader import raw_config_parse
 from chalicelib import bootstrap
 
 DEV_ROLE = "arn:aws:iam::222233334444:role/DeveloperRole"
-BODY = {"username": "pete", "groups": ["ChildDeveloperGroup"], "ticket": "T-1",
-        "requested_by": "alice", "email": "pete@example.com"}
+BODY = {
+    "username": "pete",
+    "groups": ["ChildDeveloperGroup"],
+    "ticket": "T-1",
+    "requested_by": "alice",
+    "email": "pete@example.com",
+}
 
 
 def _managed_users():
@@ -23,8 +28,9 @@ def test_health_needs_no_token(api):
 def test_onboard_creates_a_managed_user_with_console_and_groups(api, tmp_path):
     sent = []
     iam = bootstrap.services().clients.root("iam")
-    iam.meta.events.register("provide-client-params.iam.CreateLoginProfile",
-                             lambda params, **_: sent.append(params))
+    iam.meta.events.register(
+        "provide-client-params.iam.CreateLoginProfile", lambda params, **_: sent.append(params)
+    )
 
     response = api.call("POST", "/users", BODY)
 
@@ -36,8 +42,13 @@ def test_onboard_creates_a_managed_user_with_console_and_groups(api, tmp_path):
     assert user["console"] is True and user["mfa"] is False and user["access_keys"] == []
     assert user["roles"] == [DEV_ROLE] and user["grants"] == []
     # the login profile was requested with a reset on first sign-in and the password returned
-    assert sent == [{"UserName": "pete", "Password": answer["temporary_password"],
-                     "PasswordResetRequired": True}]
+    assert sent == [
+        {
+            "UserName": "pete",
+            "Password": answer["temporary_password"],
+            "PasswordResetRequired": True,
+        }
+    ]
     assert len(answer["temporary_password"]) >= 20
 
     aws = boto3.client("iam")
@@ -73,16 +84,18 @@ def test_get_user_describes_what_aws_holds(api):
 
 def test_retry_with_the_same_ticket_finishes_a_half_done_onboarding(api):
     # as if the first attempt stopped right after creating the user
-    boto3.client("iam").create_user(UserName="pete", Path="/managed/",
-                                    Tags=[{"Key": "ticket", "Value": "T-1"}])
+    boto3.client("iam").create_user(
+        UserName="pete", Path="/managed/", Tags=[{"Key": "ticket", "Value": "T-1"}]
+    )
     response = api.call("POST", "/users", BODY)
     assert response.status_code == 201, response.json
     assert response.json["user"]["groups"] == ["ChildDeveloperGroup"]
     assert response.json["user"]["console"] is True
 
 
-@pytest.mark.parametrize("method, path, body", [
-    ("POST", "/users", BODY), ("GET", "/users/pete", None)])
+@pytest.mark.parametrize(
+    "method, path, body", [("POST", "/users", BODY), ("GET", "/users/pete", None)]
+)
 @pytest.mark.parametrize("token", [None, "wrong-token"])
 def test_missing_or_wrong_token_is_401(api, method, path, body, token):
     response = api.call(method, path, body, token=token)
@@ -96,20 +109,23 @@ def test_a_basic_auth_header_is_401(api):
     assert response.status_code == 401
 
 
-@pytest.mark.parametrize("body, status, message", [
-    ({**BODY, "username": "pete smith"}, 400, "username"),
-    ({**BODY, "username": "x" * 65}, 400, "username"),
-    ({**BODY, "groups": ["Administrators"]}, 403, "Administrators are not managed"),
-    ({**BODY, "groups": "ChildDeveloperGroup"}, 400, "groups"),
-    ({**BODY, "email": "not-an-email"}, 400, "email"),
-    ({k: v for k, v in BODY.items() if k != "ticket"}, 400, "ticket: Field required"),
-    ({**BODY, "ticket": "  "}, 400, "ticket"),
-    ({**BODY, "admin": True}, 400, "admin: Extra inputs are not permitted"),
-    ({**BODY, "username": "break-glass-owner"}, 403, "protected"),
-    (b"{not json", 400, "JSON object"),
-    (b"[1, 2]", 400, "JSON object"),
-    (b"", 400, "JSON object"),
-])
+@pytest.mark.parametrize(
+    "body, status, message",
+    [
+        ({**BODY, "username": "pete smith"}, 400, "username"),
+        ({**BODY, "username": "x" * 65}, 400, "username"),
+        ({**BODY, "groups": ["Administrators"]}, 403, "Administrators are not managed"),
+        ({**BODY, "groups": "ChildDeveloperGroup"}, 400, "groups"),
+        ({**BODY, "email": "not-an-email"}, 400, "email"),
+        ({k: v for k, v in BODY.items() if k != "ticket"}, 400, "ticket: Field required"),
+        ({**BODY, "ticket": "  "}, 400, "ticket"),
+        ({**BODY, "admin": True}, 400, "admin: Extra inputs are not permitted"),
+        ({**BODY, "username": "break-glass-owner"}, 403, "protected"),
+        (b"{not json", 400, "JSON object"),
+        (b"[1, 2]", 400, "JSON object"),
+        (b"", 400, "JSON object"),
+    ],
+)
 def test_bad_input_is_a_4xx_that_says_what_to_fix_and_creates_nothing(api, body, status, message):
     response = api.call("POST", "/users", body)
     assert response.status_code == status, response.json
@@ -142,8 +158,10 @@ def test_a_user_outside_the_managed_path_is_a_409_and_untouched(api):
     assert boto3.client("iam").list_groups_for_user(UserName="pete")["Groups"] == []
 
 
-@pytest.mark.parametrize("path, status", [
-    ("/users/nobody", 404), ("/users/bad%20name", 400), ("/users/break-glass-owner", 403)])
+@pytest.mark.parametrize(
+    "path, status",
+    [("/users/nobody", 404), ("/users/bad%20name", 400), ("/users/break-glass-owner", 403)],
+)
 def test_get_user_errors(api, path, status):
     response = api.call("GET", path)
     assert response.status_code == status, response.json

@@ -24,6 +24,7 @@ def test_child_clients_assume_the_role_and_land_in_the_child_account():
         assert identity["Arn"].endswith(":assumed-role/AccessRevocationRole/iam-lifecycle")
         assert sts.meta.config.retries["mode"] == "adaptive"
         # the role's credentials, and the client, are reused until they near expiry
-        assert clients._child_credentials(CHILD, "AccessRevocationRole", "x") is \
-            clients._child_credentials(CHILD, "AccessRevocationRole", "y")
+        assert clients._child_credentials(
+            CHILD, "AccessRevocationRole", "x"
+        ) is clients._child_credentials(CHILD, "AccessRevocationRole", "y")
         assert clients.child(CHILD, "AccessRevocationRole", "sts", "z") is sts

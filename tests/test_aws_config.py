@@ -37,8 +37,9 @@ def ticket(n: str) -> dict:
 
 
 def onboard(api, username: str = "pete", groups=("ChildDeveloperGroup",)) -> dict:
-    response = api.call("POST", "/users", {"username": username, "groups": list(groups),
-                                           **ticket(f"T-{username}")})
+    response = api.call(
+        "POST", "/users", {"username": username, "groups": list(groups), **ticket(f"T-{username}")}
+    )
     assert response.status_code == 201, response.json
     return response.json
 
@@ -81,17 +82,23 @@ def child_roles(child: str = CHILD) -> list[str]:
     OrganizationAccountAccessRole as AWS Organizations sets it up."""
     assumed = boto3.client("sts").assume_role(
         RoleArn=f"arn:aws:iam::{child}:role/OrganizationAccountAccessRole",
-        RoleSessionName="inspection")["Credentials"]
-    iam = boto3.client("iam", aws_access_key_id=assumed["AccessKeyId"],
-                       aws_secret_access_key=assumed["SecretAccessKey"],
-                       aws_session_token=assumed["SessionToken"])
+        RoleSessionName="inspection",
+    )["Credentials"]
+    iam = boto3.client(
+        "iam",
+        aws_access_key_id=assumed["AccessKeyId"],
+        aws_secret_access_key=assumed["SecretAccessKey"],
+        aws_session_token=assumed["SessionToken"],
+    )
     return sorted(role["Arn"] for role in iam.list_roles()["Roles"])
 
 
 def access_key(username: str = "pete") -> dict:
     key = boto3.client("iam").create_access_key(UserName=username)["AccessKey"]
-    return {"aws_access_key_id": key["AccessKeyId"],
-            "aws_secret_access_key": key["SecretAccessKey"]}
+    return {
+        "aws_access_key_id": key["AccessKeyId"],
+        "aws_secret_access_key": key["SecretAccessKey"],
+    }
 
 
 def assumable(key: dict, roles: list[str], username: str = "pete") -> set[str]:
@@ -109,10 +116,13 @@ def assumable(key: dict, roles: list[str], username: str = "pete") -> set[str]:
     return allowed
 
 
-@pytest.mark.parametrize("groups", [["ChildDeveloperGroup"], ["BreakGlassGroup"],
-                                    ["BreakGlassGroup", "ChildDeveloperGroup"], []])
+@pytest.mark.parametrize(
+    "groups",
+    [["ChildDeveloperGroup"], ["BreakGlassGroup"], ["BreakGlassGroup", "ChildDeveloperGroup"], []],
+)
 def test_the_profiles_are_exactly_the_roles_the_persons_own_key_may_assume(
-        api, tmp_path, monkeypatch, groups):
+    api, tmp_path, monkeypatch, groups
+):
     onboard(api, groups=groups)
     answer = config_of(api)
     key = access_key()
@@ -124,8 +134,13 @@ def test_the_profiles_are_exactly_the_roles_the_persons_own_key_may_assume(
     parsed = sections(answer["aws_config"], tmp_path)
     assert {p["role_arn"] for p in parsed.values()} == expected
     assert answer["profiles"] == [
-        {"profile": name.removeprefix("profile "), "role_arn": p["role_arn"],
-         "mfa": "mfa_serial" in p} for name, p in parsed.items()]
+        {
+            "profile": name.removeprefix("profile "),
+            "role_arn": p["role_arn"],
+            "mfa": "mfa_serial" in p,
+        }
+        for name, p in parsed.items()
+    ]
 
     # Each profile works as the AWS CLI uses it: the person's key as [default], AssumeRole with
     # the profile's settings (a token code asked for where mfa_serial is set).
@@ -138,7 +153,8 @@ def test_the_profiles_are_exactly_the_roles_the_persons_own_key_may_assume(
         for name, profile in parsed.items():
             session = botocore.session.Session(profile=name.removeprefix("profile "))
             session.get_component("credential_provider").get_provider("assume-role")._prompter = (
-                lambda prompt, role=profile["role_arn"]: asked.append(role) or "123456")
+                lambda prompt, role=profile["role_arn"]: asked.append(role) or "123456"
+            )
             arn = session.create_client("sts").get_caller_identity()["Arn"]
             role = profile["role_arn"].rsplit("/", 1)[1]
             assert arn == f"arn:aws:sts::{CHILD}:assumed-role/{role}/pete"
@@ -160,11 +176,18 @@ def test_each_profile_has_what_the_aws_cli_needs(api, tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
     loaded = botocore.session.Session().full_config["profiles"]
     assert loaded[f"{CHILD}-BreakGlassRole"] == {
-        "source_profile": "default", "role_arn": GLASS, "role_session_name": "pete",
-        "mfa_serial": f"arn:aws:iam::{ROOT}:mfa/pete", "region": REGION}
+        "source_profile": "default",
+        "role_arn": GLASS,
+        "role_session_name": "pete",
+        "mfa_serial": f"arn:aws:iam::{ROOT}:mfa/pete",
+        "region": REGION,
+    }
     assert loaded[f"{CHILD}-DeveloperRole"] == {
-        "source_profile": "default", "role_arn": DEV, "role_session_name": "pete",
-        "region": REGION}
+        "source_profile": "default",
+        "role_arn": DEV,
+        "role_session_name": "pete",
+        "region": REGION,
+    }
 
 
 # the route
@@ -172,8 +195,9 @@ def test_the_route_answers_json_or_the_bare_file(api, tmp_path):
     onboard(api)
     answer = config_of(api)
     assert answer["username"] == "pete"
-    assert answer["profiles"] == [{"profile": f"{CHILD}-DeveloperRole", "role_arn": DEV,
-                                   "mfa": False}]
+    assert answer["profiles"] == [
+        {"profile": f"{CHILD}-DeveloperRole", "role_arn": DEV, "mfa": False}
+    ]
     text = api.call("GET", "/users/pete/aws-config?format=text")
     assert text.status_code == 200 and text.headers["Content-Type"] == "text/plain"
     assert text.body.decode() == answer["aws_config"]
@@ -182,9 +206,12 @@ def test_the_route_answers_json_or_the_bare_file(api, tmp_path):
 
 def test_the_route_refuses_as_the_other_user_routes_do(api):
     boto3.client("iam").create_user(UserName="admin", Path="/")  # not managed
-    for path, status in [("/users/ghost/aws-config", 404), ("/users/admin/aws-config", 404),
-                         ("/users/bad%20name/aws-config", 400),
-                         ("/users/break-glass-owner/aws-config", 403)]:
+    for path, status in [
+        ("/users/ghost/aws-config", 404),
+        ("/users/admin/aws-config", 404),
+        ("/users/bad%20name/aws-config", 400),
+        ("/users/break-glass-owner/aws-config", 403),
+    ]:
         response = api.call("GET", path)
         assert response.status_code == status, (path, response.json)
         assert response.json["Message"], path
@@ -202,8 +229,9 @@ def test_a_suspended_user_has_no_profile(api, tmp_path):
 # the config in the answers of changes
 def test_a_move_answers_the_new_config_and_the_profile_to_remove(api, tmp_path):
     onboard(api)
-    response = api.call("PUT", "/users/pete/groups", {"groups": ["BreakGlassGroup"],
-                                                      **ticket("T-2")})
+    response = api.call(
+        "PUT", "/users/pete/groups", {"groups": ["BreakGlassGroup"], **ticket("T-2")}
+    )
     assert response.status_code == 200, response.json
     moved = response.json
     assert moved["groups"] == ["BreakGlassGroup"] and moved["roles"] == [GLASS]  # USER, as before
@@ -214,8 +242,11 @@ def test_a_move_answers_the_new_config_and_the_profile_to_remove(api, tmp_path):
     again = api.call("PUT", "/users/pete/groups", {"groups": ["BreakGlassGroup"], **ticket("T-2")})
     assert again.json == moved
 
-    both = api.call("PUT", "/users/pete/groups",
-                    {"groups": ["BreakGlassGroup", "ChildDeveloperGroup"], **ticket("T-3")}).json
+    both = api.call(
+        "PUT",
+        "/users/pete/groups",
+        {"groups": ["BreakGlassGroup", "ChildDeveloperGroup"], **ticket("T-3")},
+    ).json
     assert both["profiles_to_remove"] == []
     none = api.call("PUT", "/users/pete/groups", {"groups": [], **ticket("T-4")}).json
     assert none["profiles_to_remove"] == [f"{CHILD}-BreakGlassRole", f"{CHILD}-DeveloperRole"]
@@ -224,12 +255,17 @@ def test_a_move_answers_the_new_config_and_the_profile_to_remove(api, tmp_path):
 
 def test_a_grant_adds_a_profile_and_removes_none(api, tmp_path):
     onboard(api)
-    response = api.call("POST", "/users/pete/grants", {"group": "BreakGlassGroup", "hours": 2,
-                                                       "reason": "incident 7", **ticket("T-2")})
+    response = api.call(
+        "POST",
+        "/users/pete/grants",
+        {"group": "BreakGlassGroup", "hours": 2, "reason": "incident 7", **ticket("T-2")},
+    )
     assert response.status_code == 201, response.json
     granted = response.json
-    assert profile_names(granted["aws_config"], tmp_path) == {f"{CHILD}-DeveloperRole",
-                                                               f"{CHILD}-BreakGlassRole"}
+    assert profile_names(granted["aws_config"], tmp_path) == {
+        f"{CHILD}-DeveloperRole",
+        f"{CHILD}-BreakGlassRole",
+    }
     assert granted["profiles_to_remove"] == []
     assert config_of(api)["aws_config"] == granted["aws_config"]
 
@@ -285,9 +321,13 @@ def iam_fails(client):
             if not self.armed or self.failures:
                 return None
             self.failures += 1
-            return (AWSResponse("https://iam.amazonaws.com", 500, {}, None),
-                    {"Error": {"Code": "ServiceFailure", "Message": "internal failure"},
-                     "ResponseMetadata": {"HTTPStatusCode": 500}})
+            return (
+                AWSResponse("https://iam.amazonaws.com", 500, {}, None),
+                {
+                    "Error": {"Code": "ServiceFailure", "Message": "internal failure"},
+                    "ResponseMetadata": {"HTTPStatusCode": 500},
+                },
+            )
 
     once = Once()
     events = bootstrap.services().clients.root("iam").meta.events
@@ -300,24 +340,34 @@ def test_the_config_costs_no_changing_call(api):
     """The move's audited calls are its group changes, and nothing else."""
     onboard(api)
     api.call("PUT", "/users/pete/groups", {"groups": ["BreakGlassGroup"], **ticket("T-2")})
-    (event,) = [e for e in api.call("GET", "/audit?ticket=T-2").json["events"]
-                if e["result"] == "ok"]
-    calls = [(c["operation"], c["params"]["GroupName"])
-             for wave in event["detail"]["calls"] for c in wave]
-    assert sorted(calls) == [("AddUserToGroup", "BreakGlassGroup"),
-                             ("RemoveUserFromGroup", "ChildDeveloperGroup")]
+    (event,) = [
+        e for e in api.call("GET", "/audit?ticket=T-2").json["events"] if e["result"] == "ok"
+    ]
+    calls = [
+        (c["operation"], c["params"]["GroupName"])
+        for wave in event["detail"]["calls"]
+        for c in wave
+    ]
+    assert sorted(calls) == [
+        ("AddUserToGroup", "BreakGlassGroup"),
+        ("RemoveUserFromGroup", "ChildDeveloperGroup"),
+    ]
 
 
 def test_a_plan_is_unchanged_by_the_config(api):
     onboard(api)
-    plan = api.call("PUT", "/users/pete/groups", {"groups": ["BreakGlassGroup"], "dry_run": True,
-                                                  **ticket("T-2")}).json
+    plan = api.call(
+        "PUT",
+        "/users/pete/groups",
+        {"groups": ["BreakGlassGroup"], "dry_run": True, **ticket("T-2")},
+    ).json
     assert plan["dry_run"] is True and "aws_config" not in plan and plan["calls"] == 2
 
 
 # Slack
 def test_a_move_through_slack_gives_the_requester_the_config_and_the_profile_to_remove(
-        api, slack, poller, catcher):
+    api, slack, poller, catcher
+):
     onboard(api)
     ephemeral(slack.command("move pete BreakGlassGroup", response_url=catcher.url()))
     assert run_worker(poller) == [(1, 0)]
@@ -329,16 +379,20 @@ def test_a_move_through_slack_gives_the_requester_the_config_and_the_profile_to_
     shown = everything_in(private)
     config = config_of(api)["aws_config"]
     assert "[profile 222233334444-BreakGlassRole]" in config
-    code = "".join(block["text"]["text"].split("```")[1] for block in private["blocks"]
-                   if "```" in block.get("text", {}).get("text", ""))
+    code = "".join(
+        block["text"]["text"].split("```")[1]
+        for block in private["blocks"]
+        if "```" in block.get("text", {}).get("text", "")
+    )
     assert code == config  # nothing in it is markup to escape
     assert f"`{CHILD}-DeveloperRole`" in shown and "remove" in shown
 
 
 def test_a_grant_through_slack_gives_the_requester_the_new_config(api, slack, poller, catcher):
     onboard(api)
-    ephemeral(slack.command("grant pete BreakGlassGroup 2 incident INC-7",
-                            response_url=catcher.url()))
+    ephemeral(
+        slack.command("grant pete BreakGlassGroup 2 incident INC-7", response_url=catcher.url())
+    )
     run_worker(poller)
     public, private = catcher.next(), catcher.next()
     assert public["text"] == "pete granted access"
@@ -348,24 +402,40 @@ def test_a_grant_through_slack_gives_the_requester_the_new_config(api, slack, po
 
 
 def test_a_long_config_and_many_profiles_stay_within_slacks_limits():
-    profiles = [f"[profile {n:012d}-Role{n}]\nsource_profile = default\n"
-                f"role_arn = arn:aws:iam::{n:012d}:role/Role{n}\nrole_session_name = pete\n"
-                "region = us-east-1\n" for n in range(400)]
+    profiles = [
+        f"[profile {n:012d}-Role{n}]\nsource_profile = default\n"
+        f"role_arn = arn:aws:iam::{n:012d}:role/Role{n}\nrole_session_name = pete\n"
+        "region = us-east-1\n"
+        for n in range(400)
+    ]
     config = "# Profiles for pete.\n" + "\n".join(profiles)
-    answer = {"username": "pete", "groups": [], "roles": [], "grants": [], "access_keys": [],
-              "status": "active", "aws_config": config,
-              "profiles_to_remove": [f"{n:012d}-Role{n}" for n in range(400)]}
+    answer = {
+        "username": "pete",
+        "groups": [],
+        "roles": [],
+        "grants": [],
+        "access_keys": [],
+        "status": "active",
+        "aws_config": config,
+        "profiles_to_remove": [f"{n:012d}-Role{n}" for n in range(400)],
+    }
     messages = replies.result("move", answer, "T-1", "U1")
     private = messages[-1]
     assert private["response_type"] == "ephemeral"
     for message in messages:
         assert len(message["blocks"]) <= 50
         for block in message["blocks"]:
-            texts = [block["text"]["text"]] if "text" in block else [
-                e["text"] for e in block.get("elements", []) + block.get("fields", [])]
+            texts = (
+                [block["text"]["text"]]
+                if "text" in block
+                else [e["text"] for e in block.get("elements", []) + block.get("fields", [])]
+            )
             assert all(len(text) <= 3000 for text in texts), block
-    code = "".join(block["text"]["text"].split("```")[1] for block in private["blocks"]
-                   if "```" in block["text"]["text"])
+    code = "".join(
+        block["text"]["text"].split("```")[1]
+        for block in private["blocks"]
+        if "```" in block["text"]["text"]
+    )
     assert config.startswith(code) and code.endswith("\n")  # cut between lines
     assert "aws-config?format=text" in everything_in(private)
     assert "more_" in everything_in(private)

@@ -37,8 +37,13 @@ def _quick_retries(monkeypatch):
 
 
 def onboard(api, receiver: Receiver | None = None, **extra) -> object:
-    body = {"username": "pete", "groups": ["ChildDeveloperGroup"], "ticket": "T-1",
-            "requested_by": "alice", **extra}
+    body = {
+        "username": "pete",
+        "groups": ["ChildDeveloperGroup"],
+        "ticket": "T-1",
+        "requested_by": "alice",
+        **extra,
+    }
     if receiver is not None:
         body["callback_url"] = receiver.url("/hooks/T-1")
     return api.call("POST", "/users", body)
@@ -88,8 +93,11 @@ def test_a_500_is_retried(api, receiver, poller, secret):
 
 def test_a_rejected_change_is_called_back_too(api, receiver, poller):
     onboard(api)
-    again = api.call("POST", "/users/pete/restore", {"ticket": "T-2", "requested_by": "alice",
-                                                     "callback_url": receiver.url("/T-2")})
+    again = api.call(
+        "POST",
+        "/users/pete/restore",
+        {"ticket": "T-2", "requested_by": "alice", "callback_url": receiver.url("/T-2")},
+    )
     assert again.status_code == 409
     poller.poll_once()
     body = json.loads(receiver.requests[0]["body"])
@@ -99,9 +107,16 @@ def test_a_rejected_change_is_called_back_too(api, receiver, poller):
 
 def test_a_plan_is_called_back(api, receiver, poller):
     onboard(api)
-    planned = api.call("POST", "/users/pete/offboard", {
-        "ticket": "T-2", "requested_by": "alice", "dry_run": True,
-        "callback_url": receiver.url("/T-2")})
+    planned = api.call(
+        "POST",
+        "/users/pete/offboard",
+        {
+            "ticket": "T-2",
+            "requested_by": "alice",
+            "dry_run": True,
+            "callback_url": receiver.url("/T-2"),
+        },
+    )
     assert planned.status_code == 200
     poller.poll_once()
     body = json.loads(receiver.requests[0]["body"])
@@ -145,9 +160,17 @@ def test_a_receiver_back_up_gets_it_on_a_later_receive(api, receiver, poller, at
 def test_nothing_is_lost_when_the_receiver_stays_down(api, receiver, poller, at_once, sqs):
     url = receiver.url("/hooks/T-1")
     receiver.close()
-    response = api.call("POST", "/users", {"username": "pete", "groups": ["ChildDeveloperGroup"],
-                                           "ticket": "T-1", "requested_by": "alice",
-                                           "callback_url": url})
+    response = api.call(
+        "POST",
+        "/users",
+        {
+            "username": "pete",
+            "groups": ["ChildDeveloperGroup"],
+            "ticket": "T-1",
+            "requested_by": "alice",
+            "callback_url": url,
+        },
+    )
     assert response.status_code == 201
     limit = bootstrap.services().work_queue.max_receives()
     outcomes = [poller.poll_once() for _ in range(limit)]
@@ -155,7 +178,8 @@ def test_nothing_is_lost_when_the_receiver_stays_down(api, receiver, poller, at_
     assert queued(sqs) == [] and queued(sqs, "iam-lifecycle-dev-work-dlq") == []
     events = callback_events(api, "T-1")
     assert [e["result"].split(":")[0] for e in events] == (
-        ["callback not delivered yet"] * (limit - 1) + ["callback undelivered"])
+        ["callback not delivered yet"] * (limit - 1) + ["callback undelivered"]
+    )
     kept = events[-1]["detail"]["payload"]
     assert kept["result"] == "ok" and kept["answer"]["user"]["username"] == "pete"
 

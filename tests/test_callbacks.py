@@ -18,10 +18,20 @@ from chalicelib.settings import Settings
 
 SECRET = "s3cr3t-callback-signing-key"
 BACKOFF = 0.5
-PAYLOAD = {"action": "offboard", "username": "pete", "ticket": "T-5", "requested_by": "alice",
-           "result": "ok", "status": 200, "at": "2026-11-25T09:31:00.000+00:00",
-           "answer": {"username": "pete", "removed": {"groups": ["ChildDeveloperGroup"]},
-                      "sessions_revoked_in": ["222233334444"]}}
+PAYLOAD = {
+    "action": "offboard",
+    "username": "pete",
+    "ticket": "T-5",
+    "requested_by": "alice",
+    "result": "ok",
+    "status": 200,
+    "at": "2026-11-25T09:31:00.000+00:00",
+    "answer": {
+        "username": "pete",
+        "removed": {"groups": ["ChildDeveloperGroup"]},
+        "sessions_revoked_in": ["222233334444"],
+    },
+}
 
 
 class Receiver:
@@ -37,8 +47,13 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append({"path": self.path, "body": body, "headers": {
-                    key.lower(): value for key, value in self.headers.items()}})
+                receiver.requests.append(
+                    {
+                        "path": self.path,
+                        "body": body,
+                        "headers": {key.lower(): value for key, value in self.headers.items()},
+                    }
+                )
                 status = receiver.answers.pop(0) if receiver.answers else 200
                 time.sleep(receiver.delay)
                 self.send_response(status)
@@ -52,8 +67,9 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True,
-                                       kwargs={"poll_interval": 0.02})  # quick to shut down
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, daemon=True, kwargs={"poll_interval": 0.02}
+        )  # quick to shut down
         self.thread.start()
 
     def url(self, path: str = "/hooks/T-5") -> str:
@@ -96,9 +112,15 @@ def log(monkeypatch: pytest.MonkeyPatch) -> Log:
 
 
 def settings(**env: str) -> Settings:
-    return Settings.from_env({"ALLOWED_GROUPS": "ChildDeveloperGroup",
-                              "ROOT_ACCOUNT_ID": "123456789012", "CALLBACK_HOSTS": "127.0.0.1",
-                              "CALLBACK_BACKOFF": str(BACKOFF), **env})
+    return Settings.from_env(
+        {
+            "ALLOWED_GROUPS": "ChildDeveloperGroup",
+            "ROOT_ACCOUNT_ID": "123456789012",
+            "CALLBACK_HOSTS": "127.0.0.1",
+            "CALLBACK_BACKOFF": str(BACKOFF),
+            **env,
+        }
+    )
 
 
 class Harness:
@@ -108,8 +130,9 @@ class Harness:
         self.events: list[tuple[str, dict]] = []
         self.waits: list[float] = []
         record = audit or (lambda result, detail: self.events.append((result, detail)))
-        self.callbacks = Callbacks(settings(**env), secret=secret, audit=record,
-                                   sleep=self.waits.append, timeout=timeout)
+        self.callbacks = Callbacks(
+            settings(**env), secret=secret, audit=record, sleep=self.waits.append, timeout=timeout
+        )
 
     def deliver(self, url: str, payload: dict = PAYLOAD, final: bool = True) -> callbacks.Delivery:
         return self.callbacks.deliver(url, payload, final)
@@ -122,7 +145,9 @@ class Harness:
 
 def test_a_delivery_is_signed_so_the_receiver_can_verify_it(receiver, log):
     harness = Harness()
-    assert harness.deliver(receiver.url() + "?token=kept-out-of-the-audit", PAYLOAD).delivered is True
+    assert (
+        harness.deliver(receiver.url() + "?token=kept-out-of-the-audit", PAYLOAD).delivered is True
+    )
 
     [request] = receiver.requests
     headers, body = request["headers"], request["body"]
@@ -143,22 +168,36 @@ def test_a_delivery_is_signed_so_the_receiver_can_verify_it(receiver, log):
     assert not verify(SECRET, timestamp, body, signature, now=int(timestamp) + 301)
     assert verify(SECRET, timestamp, body, signature, now=int(timestamp) + 300)
 
-    assert harness.event == ("callback delivered", {
-        "url": receiver.url(), "attempts": 1, "status": 200,
-        "delivery": headers["x-access-delivery"]})
+    assert harness.event == (
+        "callback delivered",
+        {
+            "url": receiver.url(),
+            "attempts": 1,
+            "status": 200,
+            "delivery": headers["x-access-delivery"],
+        },
+    )
     assert harness.waits == []
     assert SECRET not in log.text() and signature not in log.text()
 
 
-@pytest.mark.parametrize(("timestamp", "signature"), [
-    ("", "v1=00"), ("12a", "v1=00"), ("١٢٣", "v1=00"), ("1700000000", None),
-    ("1700000000", "v1=é")])
+@pytest.mark.parametrize(
+    ("timestamp", "signature"),
+    [
+        ("", "v1=00"),
+        ("12a", "v1=00"),
+        ("١٢٣", "v1=00"),
+        ("1700000000", None),
+        ("1700000000", "v1=é"),
+    ],
+)
 def test_verify_refuses_malformed_input(timestamp, signature):
     assert verify(SECRET, timestamp, b"{}", signature, now=1700000000) is False
 
 
-@pytest.mark.parametrize("timestamp", ["9" * 400, "1" + "0" * 5000],
-                         ids=["too big for a float", "too long for int()"])
+@pytest.mark.parametrize(
+    "timestamp", ["9" * 400, "1" + "0" * 5000], ids=["too big for a float", "too long for int()"]
+)
 def test_verify_refuses_an_oversized_timestamp(timestamp):
     signature = sign(SECRET, timestamp, b"{}")  # signed right: only the timestamp is wrong
     assert verify(SECRET, timestamp, b"{}", signature) is False
@@ -193,8 +232,10 @@ def test_a_host_not_on_the_allow_list_is_never_called(receiver):
     assert harness.deliver(receiver.url()).delivered is False
     assert receiver.requests == []
     result, detail = harness.event
-    assert result == ("callback refused: callback_url host 127.0.0.1 is not allowed; "
-                      "allowed hosts: hooks.example.com, *.service-now.com")
+    assert result == (
+        "callback refused: callback_url host 127.0.0.1 is not allowed; "
+        "allowed hosts: hooks.example.com, *.service-now.com"
+    )
     assert detail["url"] == receiver.url() and len(detail["delivery"]) == 32
 
 
@@ -315,37 +356,47 @@ def test_an_unexpected_error_is_audited_not_raised(receiver, monkeypatch):
 ALLOWED = ("hooks.example.com", "*.service-now.com", "127.0.0.1", "::1", "localhost")
 
 
-@pytest.mark.parametrize("url", [
-    "https://hooks.example.com/automation/webhooks/abc?x=1",
-    "https://HOOKS.Example.COM:8443/x",
-    "https://acme.service-now.com/api/x_acme/access_callback",
-    "https://eu.acme.service-now.com/x",
-    "http://127.0.0.1:8080/cb",
-    "http://[::1]:8080/cb",
-    "http://localhost/cb",
-    "https://localhost/cb",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example.com/automation/webhooks/abc?x=1",
+        "https://HOOKS.Example.COM:8443/x",
+        "https://acme.service-now.com/api/x_acme/access_callback",
+        "https://eu.acme.service-now.com/x",
+        "http://127.0.0.1:8080/cb",
+        "http://[::1]:8080/cb",
+        "http://localhost/cb",
+        "https://localhost/cb",
+    ],
+)
 def test_check_url_accepts(url):
     assert check_url(url, ALLOWED) == url
 
 
-@pytest.mark.parametrize(("url", "hosts", "message"), [
-    ("http://hooks.example.com/x", ALLOWED, "must use https"),
-    ("https://user:pw@hooks.example.com/x", ALLOWED, "must not carry credentials"),
-    ("https://token@hooks.example.com/x", ALLOWED, "must not carry credentials"),
-    ("https://hooks.example.com/x", (), "no callback hosts are configured (CALLBACK_HOSTS)"),
-    ("https://service-now.com/x", ALLOWED, "host service-now.com is not allowed"),
-    ("https://evilservice-now.com/x", ALLOWED, "is not allowed"),
-    ("https://hooks.example.com.evil.io/x", ALLOWED, "allowed hosts: hooks.example.com, *.service"),
-    ("https://hooks.example.com/x", ("other.example.com",), "allowed hosts: other.example.com"),
-    ("ftp://hooks.example.com/x", ALLOWED, "must be an absolute URL"),
-    ("/hooks/x", ALLOWED, "must be an absolute URL"),
-    ("https:///x", ALLOWED, "must be an absolute URL"),
-    ("https://hooks.example.com:port/x", ALLOWED, "is not a valid URL"),
-    ("https://hooks.example.com/a b", ALLOWED, "must be ASCII without spaces"),
-    ("https://hooks.example.com/ticket\n", ALLOWED, "must be ASCII without spaces"),
-    ("https://hööks.example.com/x", ALLOWED, "punycode"),
-])
+@pytest.mark.parametrize(
+    ("url", "hosts", "message"),
+    [
+        ("http://hooks.example.com/x", ALLOWED, "must use https"),
+        ("https://user:pw@hooks.example.com/x", ALLOWED, "must not carry credentials"),
+        ("https://token@hooks.example.com/x", ALLOWED, "must not carry credentials"),
+        ("https://hooks.example.com/x", (), "no callback hosts are configured (CALLBACK_HOSTS)"),
+        ("https://service-now.com/x", ALLOWED, "host service-now.com is not allowed"),
+        ("https://evilservice-now.com/x", ALLOWED, "is not allowed"),
+        (
+            "https://hooks.example.com.evil.io/x",
+            ALLOWED,
+            "allowed hosts: hooks.example.com, *.service",
+        ),
+        ("https://hooks.example.com/x", ("other.example.com",), "allowed hosts: other.example.com"),
+        ("ftp://hooks.example.com/x", ALLOWED, "must be an absolute URL"),
+        ("/hooks/x", ALLOWED, "must be an absolute URL"),
+        ("https:///x", ALLOWED, "must be an absolute URL"),
+        ("https://hooks.example.com:port/x", ALLOWED, "is not a valid URL"),
+        ("https://hooks.example.com/a b", ALLOWED, "must be ASCII without spaces"),
+        ("https://hooks.example.com/ticket\n", ALLOWED, "must be ASCII without spaces"),
+        ("https://hööks.example.com/x", ALLOWED, "punycode"),
+    ],
+)
 def test_check_url_refuses_and_says_what_to_fix(url, hosts, message):
     with pytest.raises(BadRequest) as refused:
         check_url(url, hosts)

@@ -19,8 +19,11 @@ from tests.conftest import Clock
 from tests.stack.local import REGION, ROOT_ACCOUNT, shared_session
 
 STATIC = "222233334444"
-BASE = {"ALLOWED_GROUPS": "ChildDeveloperGroup", "ROOT_ACCOUNT_ID": ROOT_ACCOUNT,
-        "CHILD_ACCOUNT_IDS": STATIC}
+BASE = {
+    "ALLOWED_GROUPS": "ChildDeveloperGroup",
+    "ROOT_ACCOUNT_ID": ROOT_ACCOUNT,
+    "CHILD_ACCOUNT_IDS": STATIC,
+}
 
 
 class Organization:
@@ -46,22 +49,30 @@ class Organization:
             raise ClientError({"Error": self.failure}, model.name)
 
     def unit(self, name: str, parent: str | None = None) -> str:
-        return self.admin.create_organizational_unit(ParentId=parent or self.root,
-                                                     Name=name)["OrganizationalUnit"]["Id"]
+        return self.admin.create_organizational_unit(ParentId=parent or self.root, Name=name)[
+            "OrganizationalUnit"
+        ]["Id"]
 
     def account(self, name: str, parent: str | None = None) -> str:
         account = self.admin.create_account(AccountName=name, Email=f"{name}@example.com")[
-            "CreateAccountStatus"]["AccountId"]
+            "CreateAccountStatus"
+        ]["AccountId"]
         if parent:
-            self.admin.move_account(AccountId=account, SourceParentId=self.root,
-                                    DestinationParentId=parent)
+            self.admin.move_account(
+                AccountId=account, SourceParentId=self.root, DestinationParentId=parent
+            )
         return account
 
     def children(self, clock: Clock, units: str, ttl: int = 300, **env: str) -> ChildAccounts:
-        settings = Settings.from_env({**BASE, "CHILD_ORGANIZATIONAL_UNITS": units,
-                                      "CHILD_ACCOUNTS_TTL": str(ttl), **env})
-        return ChildAccounts(settings, functools.partial(self.clients.root, "organizations"), clock,
-                             warn=lambda message, **extra: self.warnings.append((message, extra)))
+        settings = Settings.from_env(
+            {**BASE, "CHILD_ORGANIZATIONAL_UNITS": units, "CHILD_ACCOUNTS_TTL": str(ttl), **env}
+        )
+        return ChildAccounts(
+            settings,
+            functools.partial(self.clients.root, "organizations"),
+            clock,
+            warn=lambda message, **extra: self.warnings.append((message, extra)),
+        )
 
 
 @pytest.fixture
@@ -77,15 +88,20 @@ def test_without_organizational_units_the_static_accounts_are_the_children(clock
     settings = Settings.from_env({**BASE, "CHILD_ACCOUNT_IDS": "333344445555,222233334444"})
     assert settings.child_organizational_units == () and settings.child_accounts_ttl == 300
     assert ChildAccounts(settings, no_organizations, clock).current() == [
-        "222233334444", "333344445555"]
+        "222233334444",
+        "333344445555",
+    ]
 
 
 def test_the_active_accounts_of_an_ou_and_of_its_nested_ous_are_children(org, clock):
     workloads = org.unit("workloads")
     teams = org.unit("teams", parent=workloads)
     squad = org.unit("squad", parent=teams)
-    direct, nested, deep = (org.account("direct", workloads), org.account("nested", teams),
-                            org.account("deep", squad))
+    direct, nested, deep = (
+        org.account("direct", workloads),
+        org.account("nested", teams),
+        org.account("deep", squad),
+    )
     org.account("sandbox", org.unit("sandbox"))  # another OU: not a child
     org.account("loose")  # directly under the root: not a child
     assert org.children(clock, workloads).current() == sorted([STATIC, direct, nested, deep])
@@ -97,7 +113,9 @@ def test_closed_accounts_are_not_children(org, clock):
     unit = org.unit("workloads")
     kept, closed = org.account("kept", unit), org.account("closed", unit)
     org.admin.close_account(AccountId=closed)
-    states = {a["Id"]: a["State"] for a in org.admin.list_accounts_for_parent(ParentId=unit)["Accounts"]}
+    states = {
+        a["Id"]: a["State"] for a in org.admin.list_accounts_for_parent(ParentId=unit)["Accounts"]
+    }
     assert states == {kept: "ACTIVE", closed: "SUSPENDED"}  # what moto, like AWS, reports
     assert org.children(clock, unit).current() == sorted([STATIC, kept])
 
@@ -162,7 +180,9 @@ def test_when_organizations_fails_the_last_listing_is_answered_with_a_warning(or
     assert children.current() == sorted([STATIC, account, added])
 
 
-def test_when_organizations_fails_before_any_listing_the_caller_gets_the_static_accounts(org, clock):
+def test_when_organizations_fails_before_any_listing_the_caller_gets_the_static_accounts(
+    org, clock
+):
     unit = org.unit("workloads")
     children = org.children(clock, unit)
     org.failure = {"Code": "TooManyRequestsException", "Message": "Rate exceeded"}
@@ -182,8 +202,10 @@ def test_when_organizations_fails_before_any_listing_the_caller_gets_the_static_
 
 
 def test_organizations_refused_is_final_and_says_what_to_fix(org, clock):
-    org.failure = {"Code": "AccessDeniedException", "Message": (
-        "You don't have permissions to access this resource.")}
+    org.failure = {
+        "Code": "AccessDeniedException",
+        "Message": ("You don't have permissions to access this resource."),
+    }
     with pytest.raises(OrganizationUnavailable) as raised:
         org.children(clock, org.unit("workloads")).current()
     assert not raised.value.retryable  # a retry cannot help: the policy or the account is wrong
@@ -197,21 +219,29 @@ def test_an_ou_that_does_not_exist_is_named(org, clock):
     assert "ParentNotFoundException" in raised.value.message
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"CHILD_ORGANIZATIONAL_UNITS": "ou-abcd"}, "CHILD_ORGANIZATIONAL_UNITS entry 'ou-abcd'"),
-    ({"CHILD_ORGANIZATIONAL_UNITS": "r-abcd,o-abcdefghij"}, "'o-abcdefghij' must be an"),
-    ({"CHILD_ORGANIZATIONAL_UNITS": "OU-ABCD-12345678"}, "organizational unit id"),
-    ({"CHILD_ACCOUNTS_TTL": "5m"}, "CHILD_ACCOUNTS_TTL '5m' must be a whole number"),
-    ({"CHILD_ACCOUNTS_TTL": "-1"}, "CHILD_ACCOUNTS_TTL"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"CHILD_ORGANIZATIONAL_UNITS": "ou-abcd"}, "CHILD_ORGANIZATIONAL_UNITS entry 'ou-abcd'"),
+        ({"CHILD_ORGANIZATIONAL_UNITS": "r-abcd,o-abcdefghij"}, "'o-abcdefghij' must be an"),
+        ({"CHILD_ORGANIZATIONAL_UNITS": "OU-ABCD-12345678"}, "organizational unit id"),
+        ({"CHILD_ACCOUNTS_TTL": "5m"}, "CHILD_ACCOUNTS_TTL '5m' must be a whole number"),
+        ({"CHILD_ACCOUNTS_TTL": "-1"}, "CHILD_ACCOUNTS_TTL"),
+    ],
+)
 def test_bad_settings_are_refused_naming_the_variable(change, message):
     with pytest.raises(ConfigurationError, match=message):
         Settings.from_env({**BASE, **change})
 
 
 def test_settings_take_ous_and_the_root():
-    settings = Settings.from_env({**BASE, "CHILD_ORGANIZATIONAL_UNITS": " ou-ab12-cd34ef56, r-ab12,",
-                                  "CHILD_ACCOUNTS_TTL": "60"})
+    settings = Settings.from_env(
+        {
+            **BASE,
+            "CHILD_ORGANIZATIONAL_UNITS": " ou-ab12-cd34ef56, r-ab12,",
+            "CHILD_ACCOUNTS_TTL": "60",
+        }
+    )
     assert settings.child_organizational_units == ("ou-ab12-cd34ef56", "r-ab12")
     assert settings.child_accounts_ttl == 60
 
@@ -219,18 +249,24 @@ def test_settings_take_ous_and_the_root():
 def test_an_account_without_the_roles_yet_is_named_with_the_reason(org):
     late = org.account("late", org.unit("workloads"))  # the StackSet has not reached it
     # AWS refuses AssumeRole into a role that does not exist; these are its words.
-    refused = (f"User: arn:aws:sts::{ROOT_ACCOUNT}:assumed-role/iam-lifecycle-dev-api_handler/x is "
-               f"not authorized to perform: sts:AssumeRole on resource: "
-               f"arn:aws:iam::{late}:role/AccessRevocationRole")
+    refused = (
+        f"User: arn:aws:sts::{ROOT_ACCOUNT}:assumed-role/iam-lifecycle-dev-api_handler/x is "
+        f"not authorized to perform: sts:AssumeRole on resource: "
+        f"arn:aws:iam::{late}:role/AccessRevocationRole"
+    )
 
     def refuse(**_: Any) -> None:
         raise ClientError({"Error": {"Code": "AccessDenied", "Message": refused}}, "AssumeRole")
 
     org.clients.root("sts").meta.events.register("before-call.sts.AssumeRole", refuse)
-    with pytest.raises(AccessDenied) as raised, aws_errors(f"assuming AccessRevocationRole in {late}"):
+    with (
+        pytest.raises(AccessDenied) as raised,
+        aws_errors(f"assuming AccessRevocationRole in {late}"),
+    ):
         org.clients.child(late, "AccessRevocationRole", "iam", "iam-lifecycle")
     assert not_deployed(late, "AccessRevocationRole", raised.value) == (
-        f"AccessRevocationRole not deployed in {late} yet: {refused}")
+        f"AccessRevocationRole not deployed in {late} yet: {refused}"
+    )
 
 
 def test_moto_lets_the_role_be_assumed_and_the_missing_roles_say_it(org):

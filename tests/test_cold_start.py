@@ -26,11 +26,19 @@ HEAVY = ("pydantic", "boto3", "botocore", "slack_sdk", "aws_xray_sdk", "aws_lamb
 
 def loaded_after(code: str) -> set[str]:
     """The heavy libraries a fresh interpreter has loaded after running ``code``."""
-    script = f"import json, sys\n{code}\nprint(json.dumps(sorted(set(m.split('.')[0] for m in sys.modules)" \
-             f" & set({HEAVY!r}))))"
+    script = (
+        f"import json, sys\n{code}\nprint(json.dumps(sorted(set(m.split('.')[0] for m in sys.modules)"
+        f" & set({HEAVY!r}))))"
+    )
     env = {**os.environ, **stage_environment()}
-    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT, env=env,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return set(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
@@ -39,33 +47,59 @@ def test_importing_the_app_loads_no_heavy_library():
 
 
 def test_a_health_check_with_tracing_off_loads_neither_aws_nor_the_xray_sdk():
-    event = {"resource": "/health", "path": "/health", "httpMethod": "GET", "headers": {},
-             "multiValueHeaders": {}, "queryStringParameters": None,
-             "multiValueQueryStringParameters": None, "pathParameters": None,
-             "stageVariables": None, "body": None, "isBase64Encoded": False,
-             "requestContext": {"resourcePath": "/health", "httpMethod": "GET", "stage": "api"}}
-    code = (f"from app import app\nanswer = app({event!r}, None)\n"
-            "assert answer['statusCode'] == 200, answer")
+    event = {
+        "resource": "/health",
+        "path": "/health",
+        "httpMethod": "GET",
+        "headers": {},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "body": None,
+        "isBase64Encoded": False,
+        "requestContext": {"resourcePath": "/health", "httpMethod": "GET", "stage": "api"},
+    }
+    code = (
+        f"from app import app\nanswer = app({event!r}, None)\n"
+        "assert answer['statusCode'] == 200, answer"
+    )
     # Powertools is, to ask whether tracing is on (it reads botocore's version for its user agent).
     assert loaded_after(code) <= {"aws_lambda_powertools", "botocore"}
 
 
 def test_help_is_answered_without_pydantic():
-    code = ("from chalicelib.slack import commands, replies\n"
-            "replies.help_text('/access', commands.parse_command('help').fields['verb'])")
+    code = (
+        "from chalicelib.slack import commands, replies\n"
+        "replies.help_text('/access', commands.parse_command('help').fields['verb'])"
+    )
     assert "pydantic" not in loaded_after(code)
 
 
-@pytest.mark.parametrize("case", ["good", "wrong secret", "stale", "future", "tampered",
-                                  "not ascii", "not utf-8", "empty secret"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "good",
+        "wrong secret",
+        "stale",
+        "future",
+        "tampered",
+        "not ascii",
+        "not utf-8",
+        "empty secret",
+    ],
+)
 def test_the_signature_check_answers_as_slack_sdk_does(case):
     secret, body, stamp = "s3cret", b"token=x&text=status%20pete", str(int(time.time()))
     if case == "stale":
         stamp = str(int(time.time()) - 301)
     if case == "future":
         stamp = str(int(time.time()) + 301)
-    signed = "v0=" + hmac.new(secret.encode(), f"v0:{stamp}:".encode() + body,
-                              hashlib.sha256).hexdigest()
+    signed = (
+        "v0="
+        + hmac.new(secret.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256).hexdigest()
+    )
     checked_secret, checked_body, signature = secret, body, signed
     if case == "wrong secret":
         checked_secret = "other"
@@ -85,8 +119,9 @@ def test_the_signature_check_answers_as_slack_sdk_does(case):
             return type(error).__mro__[1] if isinstance(error, UnicodeError) else type(error)
 
     ours = outcome(lambda: signature_valid(checked_secret, checked_body, stamp, signature))
-    theirs = outcome(lambda: SignatureVerifier(checked_secret).is_valid(checked_body, stamp,
-                                                                         signature))
+    theirs = outcome(
+        lambda: SignatureVerifier(checked_secret).is_valid(checked_body, stamp, signature)
+    )
     assert ours == theirs
     assert (ours is True) == (case == "good")
 

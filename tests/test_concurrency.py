@@ -67,9 +67,14 @@ def local_api(client, aws, atomic_dynamodb):
 
     def call(method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
         request = urllib.request.Request(
-            base + path, method=method, data=json.dumps(body).encode() if body else None,
-            headers={"Authorization": f"Bearer {aws.api_token}",
-                     "Content-Type": "application/json"})
+            base + path,
+            method=method,
+            data=json.dumps(body).encode() if body else None,
+            headers={
+                "Authorization": f"Bearer {aws.api_token}",
+                "Content-Type": "application/json",
+            },
+        )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 return response.status, json.loads(response.read())
@@ -117,8 +122,13 @@ def without_password(answer: dict) -> dict:
     return {key: value for key, value in answer.items() if key != "temporary_password"}
 
 
-ONBOARD = {"username": "pete", "groups": ["ChildDeveloperGroup"], "ticket": "T-1",
-           "requested_by": "alice", "console": True}
+ONBOARD = {
+    "username": "pete",
+    "groups": ["ChildDeveloperGroup"],
+    "ticket": "T-1",
+    "requested_by": "alice",
+    "console": True,
+}
 
 
 def assert_ran_once(trail: list[dict], action: str, ticket: str) -> None:
@@ -126,8 +136,10 @@ def assert_ran_once(trail: list[dict], action: str, ticket: str) -> None:
     first ran, or a replay of its answer."""
     assert [(e["action"], e["ticket"]) for e in trail if e["result"] == "ok"] == [(action, ticket)]
     others = [e["result"] for e in trail if e["result"] != "ok"]
-    assert all(r == "replayed" or r.startswith(f"rejected: ticket {ticket} is being processed")
-               for r in others), others
+    assert all(
+        r == "replayed" or r.startswith(f"rejected: ticket {ticket} is being processed")
+        for r in others
+    ), others
 
 
 def test_the_same_onboarding_sent_20_times_at_once_runs_once(local_api):
@@ -155,18 +167,24 @@ def test_the_same_slack_work_delivered_20_times_at_once_runs_once(client, atomic
     sqs = boto3.client("sqs", region_name=REGION)
     url = sqs.get_queue_url(QueueName=work_queue_name())["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"]
+        "QueueArn"
+    ]
     with ResponseCatcher() as slack:
-        work = {"kind": "change", "action": "onboard", "username": "pete",
-                "response_url": slack.url(), "slack_user": SLACK_USER,
-                "request": {**ONBOARD, "ticket": "slack:1.2.3",
-                            "requested_by": f"slack:{SLACK_USER}"}}
+        work = {
+            "kind": "change",
+            "action": "onboard",
+            "username": "pete",
+            "response_url": slack.url(),
+            "slack_user": SLACK_USER,
+            "request": {**ONBOARD, "ticket": "slack:1.2.3", "requested_by": f"slack:{SLACK_USER}"},
+        }
         for _ in range(CALLERS):
             sqs.send_message(QueueUrl=url, MessageBody=json.dumps(work))
         messages = []
         while len(messages) < CALLERS:
-            messages += sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
-                                            AttributeNames=["All"])["Messages"]
+            messages += sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]
+            )["Messages"]
         assert len({m["Body"] for m in messages}) == 1
         handler = app.handler_map["slack_worker"]
 
@@ -195,7 +213,8 @@ def test_the_same_slack_work_delivered_20_times_at_once_runs_once(client, atomic
     assert sum("Temporary console password" in text for text in texts) == 1
     results_posted = [t for t in texts if "pete onboarded" in t]
     assert results_posted and len(results_posted) + sum(
-        "Sign-in details" in t for t in texts) == len(texts), texts
+        "Sign-in details" in t for t in texts
+    ) == len(texts), texts
     assert not [t for t in texts if "Conflict" in t], texts
     assert managed_users() == ["pete"] and iam_groups("pete") == ["ChildDeveloperGroup"]
     assert_ran_once(audit("pete"), "onboard", "slack:1.2.3")
@@ -226,8 +245,11 @@ def test_different_tickets_for_one_user_at_once_serialize(local_api):
     targets = {f"T-MOVE-{n}": subsets[n % len(subsets)] for n in range(10)}
 
     def move(ticket: str) -> tuple[int, dict]:
-        return local_api("PUT", "/users/pete/groups",
-                         {"groups": targets[ticket], "ticket": ticket, "requested_by": "alice"})
+        return local_api(
+            "PUT",
+            "/users/pete/groups",
+            {"groups": targets[ticket], "ticket": ticket, "requested_by": "alice"},
+        )
 
     results = all_at_once([functools.partial(move, ticket) for ticket in targets])
     answers = dict(zip(targets, results, strict=True))
@@ -248,12 +270,22 @@ def test_a_suspension_and_a_move_at_once_leave_one_consistent_state(local_api):
     for round_ in range(3):
         suspend, move = f"T-S{round_}", f"T-M{round_}"
         targets = {suspend: [], move: ["BreakGlassGroup"]}
-        results = all_at_once([
-            functools.partial(local_api, "POST", "/users/pete/suspend",
-                              {"ticket": suspend, "requested_by": "alice"}),
-            functools.partial(local_api, "PUT", "/users/pete/groups",
-                              {"groups": ["BreakGlassGroup"], "ticket": move,
-                               "requested_by": "alice"})])
+        results = all_at_once(
+            [
+                functools.partial(
+                    local_api,
+                    "POST",
+                    "/users/pete/suspend",
+                    {"ticket": suspend, "requested_by": "alice"},
+                ),
+                functools.partial(
+                    local_api,
+                    "PUT",
+                    "/users/pete/groups",
+                    {"groups": ["BreakGlassGroup"], "ticket": move, "requested_by": "alice"},
+                ),
+            ]
+        )
         answers = dict(zip(targets, results, strict=True))
         for status, answer in results:
             assert status in (200, 409), answer
@@ -265,12 +297,20 @@ def test_a_suspension_and_a_move_at_once_leave_one_consistent_state(local_api):
         assert user["status"] == ("suspended" if suspended else "active"), (applied, user)
         assert iam_groups("pete") == ([] if suspended else ["BreakGlassGroup"])
         if suspended:
-            restored = local_api("POST", "/users/pete/restore",
-                                 {"ticket": f"T-R{round_}", "requested_by": "alice"})
+            restored = local_api(
+                "POST", "/users/pete/restore", {"ticket": f"T-R{round_}", "requested_by": "alice"}
+            )
             assert restored[0] == 200, restored
             moved = any(e["ticket"] == move for e in applied)
-            assert restored[1]["user"]["groups"] == (["BreakGlassGroup"] if moved
-                                                     else ["ChildDeveloperGroup"])
-        local_api("PUT", "/users/pete/groups", {"groups": ["ChildDeveloperGroup"],
-                                                "ticket": f"T-RESET{round_}",
-                                                "requested_by": "alice"})
+            assert restored[1]["user"]["groups"] == (
+                ["BreakGlassGroup"] if moved else ["ChildDeveloperGroup"]
+            )
+        local_api(
+            "PUT",
+            "/users/pete/groups",
+            {
+                "groups": ["ChildDeveloperGroup"],
+                "ticket": f"T-RESET{round_}",
+                "requested_by": "alice",
+            },
+        )

@@ -64,16 +64,23 @@ def sent_to_iam():
 
 def flat(plan: dict) -> list[list[tuple[str, str, dict]]]:
     """The plan's waves as [(account, operation, params)], in the plan's order."""
-    return [[(account, call["operation"], call["params"])
-             for account, calls in wave["accounts"].items() for call in calls]
-            for wave in plan["waves"]]
+    return [
+        [
+            (account, call["operation"], call["params"])
+            for account, calls in wave["accounts"].items()
+            for call in calls
+        ]
+        for wave in plan["waves"]
+    ]
 
 
 def digest(params: dict) -> dict:
     """Long values as the audit trail keeps them (their SHA-256)."""
+
     def short(value):
         text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
         return value if len(text) <= 256 else "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
     return {key: short(value) for key, value in params.items()}
 
 
@@ -107,8 +114,13 @@ def plan_then_run(api, method: str, path: str, body: dict, expect: int) -> dict:
 
     # What the execution recorded, wave by wave, is the plan.
     executed = audit_of(api, body["ticket"], "ok")[-1]["detail"]["calls"]
-    expected = [[{"account": account, "service": "iam", "operation": op, "params": digest(params)}
-                 for account, op, params in wave] for wave in flat(plan)]
+    expected = [
+        [
+            {"account": account, "service": "iam", "operation": op, "params": digest(params)}
+            for account, op, params in wave
+        ]
+        for wave in flat(plan)
+    ]
     assert executed == expected
     # And what went to AWS is the plan too (the same calls, as many times each).
     planned_calls = Counter(canonical(op, params) for wave in flat(plan) for _, op, params in wave)
@@ -121,14 +133,20 @@ def operations(plan: dict) -> list[list[str]]:
 
 
 def onboard(api, username="pete", groups=("ChildDeveloperGroup",), t="T-1"):
-    response = api.call("POST", "/users", {"username": username, "groups": list(groups), **ticket(t)})
+    response = api.call(
+        "POST", "/users", {"username": username, "groups": list(groups), **ticket(t)}
+    )
     assert response.status_code == 201, response.json
     return response.json
 
 
 def test_onboarding_plan_is_the_onboarding(api, iam):
-    body = {"username": "pete", "groups": ["ChildDeveloperGroup"], "email": "pete@example.com",
-            **ticket("T-1")}
+    body = {
+        "username": "pete",
+        "groups": ["ChildDeveloperGroup"],
+        "email": "pete@example.com",
+        **ticket("T-1"),
+    }
     planned = api.call("POST", "/users", {**body, "dry_run": True})
     assert planned.status_code == 200
     assert planned.json["state_before"] is None
@@ -139,15 +157,17 @@ def test_onboarding_plan_is_the_onboarding(api, iam):
     plan = plan_then_run(api, "POST", "/users", body, 201)
     assert operations(plan) == [
         [f"{ROOT}:CreateUser"],
-        [f"{ROOT}:AddUserToGroup", f"{ROOT}:AttachUserPolicy", f"{ROOT}:CreateLoginProfile"]]
+        [f"{ROOT}:AddUserToGroup", f"{ROOT}:AttachUserPolicy", f"{ROOT}:CreateLoginProfile"],
+    ]
     password = flat(plan)[1][2][2]["Password"]
     assert password == "(secret)"
 
 
 def test_move_plan_is_the_move(api, iam):
     onboard(api)
-    plan = plan_then_run(api, "PUT", "/users/pete/groups",
-                         {"groups": ["BreakGlassGroup"], **ticket("T-2")}, 200)
+    plan = plan_then_run(
+        api, "PUT", "/users/pete/groups", {"groups": ["BreakGlassGroup"], **ticket("T-2")}, 200
+    )
     assert sorted(operations(plan)[0]) == [f"{ROOT}:AddUserToGroup", f"{ROOT}:RemoveUserFromGroup"]
     assert plan["state_before"]["groups"] == ["ChildDeveloperGroup"]
 
@@ -155,8 +175,13 @@ def test_move_plan_is_the_move(api, iam):
 def test_suspend_plan_is_the_suspension(api, iam):
     onboard(api)
     iam.create_access_key(UserName="pete")
-    plan = plan_then_run(api, "POST", "/users/pete/suspend",
-                         {"until": FUTURE, "reason": "leave", **ticket("T-2")}, 200)
+    plan = plan_then_run(
+        api,
+        "POST",
+        "/users/pete/suspend",
+        {"until": FUTURE, "reason": "leave", **ticket("T-2")},
+        200,
+    )
     first = operations(plan)[0]
     assert f"{ROOT}:RemoveUserFromGroup" in first and f"{ROOT}:UpdateAccessKey" in first
     assert f"{ROOT}:DeleteLoginProfile" in first
@@ -169,7 +194,8 @@ def test_restore_plan_is_the_restore(api, iam):
     assert api.call("POST", "/users/pete/suspend", ticket("T-2")).status_code == 200
     plan = plan_then_run(api, "POST", "/users/pete/restore", ticket("T-3"), 200)
     assert sorted(operations(plan)[0]) == sorted(
-        [f"{ROOT}:AddUserToGroup", f"{ROOT}:UpdateAccessKey", f"{ROOT}:CreateLoginProfile"])
+        [f"{ROOT}:AddUserToGroup", f"{ROOT}:UpdateAccessKey", f"{ROOT}:CreateLoginProfile"]
+    )
     assert plan["state_before"]["status"] == "suspended"
 
 
@@ -187,9 +213,13 @@ def test_offboarding_plan_is_the_offboarding(api, iam):
 
 def test_grant_plan_is_the_grant(api, iam):
     onboard(api)
-    plan = plan_then_run(api, "POST", "/users/pete/grants",
-                         {"group": "BreakGlassGroup", "hours": 2, "reason": "incident",
-                          **ticket("T-2")}, 201)
+    plan = plan_then_run(
+        api,
+        "POST",
+        "/users/pete/grants",
+        {"group": "BreakGlassGroup", "hours": 2, "reason": "incident", **ticket("T-2")},
+        201,
+    )
     assert operations(plan) == [[f"{ROOT}:AddUserToGroup"]]
 
 

@@ -34,8 +34,10 @@ class Faults:
                 return None
         code, status, message = self.fault
         response = AWSResponse("https://fault", status, {}, None)
-        return response, {"Error": {"Code": code, "Message": message},
-                          "ResponseMetadata": {"HTTPStatusCode": status}}
+        return response, {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        }
 
     def arm(self, k: int | None, fault=None) -> None:
         self.calls, self.fail_at = 0, k
@@ -70,8 +72,12 @@ def retry(api, method, path, body, expected):
 
 
 def onboard(api, username, groups=("ChildDeveloperGroup",)):
-    body = {"username": username, "groups": list(groups), "ticket": f"setup-{username}",
-            "requested_by": "alice"}
+    body = {
+        "username": username,
+        "groups": list(groups),
+        "ticket": f"setup-{username}",
+        "requested_by": "alice",
+    }
     assert api.call("POST", "/users", body).status_code == 201
 
 
@@ -81,8 +87,11 @@ def iam_state(username):
         iam.get_user(UserName=username)
     except iam.exceptions.NoSuchEntityException:
         # gone, and nothing of theirs left behind in the account
-        left = [d["SerialNumber"] for d in iam.list_virtual_mfa_devices()["VirtualMFADevices"]
-                if d["SerialNumber"].endswith(f"mfa/{username}")]
+        left = [
+            d["SerialNumber"]
+            for d in iam.list_virtual_mfa_devices()["VirtualMFADevices"]
+            if d["SerialNumber"].endswith(f"mfa/{username}")
+        ]
         return left or None
     try:
         iam.get_login_profile(UserName=username)
@@ -90,38 +99,79 @@ def iam_state(username):
     except iam.exceptions.NoSuchEntityException:
         console = False
     return {
-        "groups": sorted(g["GroupName"] for g in iam.list_groups_for_user(UserName=username)["Groups"]),
+        "groups": sorted(
+            g["GroupName"] for g in iam.list_groups_for_user(UserName=username)["Groups"]
+        ),
         "console": console,
-        "keys": sorted(k["Status"] for k in iam.list_access_keys(UserName=username)["AccessKeyMetadata"]),
-        "policies": [p["PolicyName"] for p in
-                     iam.list_attached_user_policies(UserName=username)["AttachedPolicies"]],
+        "keys": sorted(
+            k["Status"] for k in iam.list_access_keys(UserName=username)["AccessKeyMetadata"]
+        ),
+        "policies": [
+            p["PolicyName"]
+            for p in iam.list_attached_user_policies(UserName=username)["AttachedPolicies"]
+        ],
     }
 
 
 # operation -> (set-up of the user, request, expected status, expected IAM state afterwards)
 CASES = {
-    "onboard": (lambda api, u: None,
-                lambda u: ("POST", "/users", {"username": u, "groups": ["ChildDeveloperGroup"]}), 201,
-                {"groups": ["ChildDeveloperGroup"], "console": True, "keys": [],
-                 "policies": ["ManagedUserSelfService"]}),
-    "move": (lambda api, u: onboard(api, u),
-             lambda u: ("PUT", f"/users/{u}/groups", {"groups": ["BreakGlassGroup"]}), 200,
-             {"groups": ["BreakGlassGroup"], "console": True, "keys": [],
-              "policies": ["ManagedUserSelfService"]}),
-    "suspend": (lambda api, u: (onboard(api, u, ("ChildDeveloperGroup", "BreakGlassGroup")),
-                                boto3.client("iam").create_access_key(UserName=u)),
-                lambda u: ("POST", f"/users/{u}/suspend", {}), 200,
-                {"groups": [], "console": False, "keys": ["Inactive"],
-                 "policies": ["ManagedUserSelfService"]}),
-    "restore": (lambda api, u: (onboard(api, u, ("ChildDeveloperGroup", "BreakGlassGroup")),
-                                boto3.client("iam").create_access_key(UserName=u),
-                                api.call("POST", f"/users/{u}/suspend",
-                                         {"ticket": f"s-{u}", "requested_by": "alice"})),
-                lambda u: ("POST", f"/users/{u}/restore", {}), 200,
-                {"groups": ["BreakGlassGroup", "ChildDeveloperGroup"], "console": True,
-                 "keys": ["Active"], "policies": ["ManagedUserSelfService"]}),
-    "offboard": (lambda api, u: (onboard(api, u), give_every_dependent(boto3.client("iam"), u)),
-                 lambda u: ("POST", f"/users/{u}/offboard", {}), 200, None),
+    "onboard": (
+        lambda api, u: None,
+        lambda u: ("POST", "/users", {"username": u, "groups": ["ChildDeveloperGroup"]}),
+        201,
+        {
+            "groups": ["ChildDeveloperGroup"],
+            "console": True,
+            "keys": [],
+            "policies": ["ManagedUserSelfService"],
+        },
+    ),
+    "move": (
+        lambda api, u: onboard(api, u),
+        lambda u: ("PUT", f"/users/{u}/groups", {"groups": ["BreakGlassGroup"]}),
+        200,
+        {
+            "groups": ["BreakGlassGroup"],
+            "console": True,
+            "keys": [],
+            "policies": ["ManagedUserSelfService"],
+        },
+    ),
+    "suspend": (
+        lambda api, u: (
+            onboard(api, u, ("ChildDeveloperGroup", "BreakGlassGroup")),
+            boto3.client("iam").create_access_key(UserName=u),
+        ),
+        lambda u: ("POST", f"/users/{u}/suspend", {}),
+        200,
+        {
+            "groups": [],
+            "console": False,
+            "keys": ["Inactive"],
+            "policies": ["ManagedUserSelfService"],
+        },
+    ),
+    "restore": (
+        lambda api, u: (
+            onboard(api, u, ("ChildDeveloperGroup", "BreakGlassGroup")),
+            boto3.client("iam").create_access_key(UserName=u),
+            api.call("POST", f"/users/{u}/suspend", {"ticket": f"s-{u}", "requested_by": "alice"}),
+        ),
+        lambda u: ("POST", f"/users/{u}/restore", {}),
+        200,
+        {
+            "groups": ["BreakGlassGroup", "ChildDeveloperGroup"],
+            "console": True,
+            "keys": ["Active"],
+            "policies": ["ManagedUserSelfService"],
+        },
+    ),
+    "offboard": (
+        lambda api, u: (onboard(api, u), give_every_dependent(boto3.client("iam"), u)),
+        lambda u: ("POST", f"/users/{u}/offboard", {}),
+        200,
+        None,
+    ),
 }
 
 
@@ -150,8 +200,11 @@ def test_every_failure_point_is_finished_by_a_retry(api, faults, operation):
         assert first.status_code in (expected_status, 409, 502), (k, first.json)
 
         # a caller retries only what did not succeed
-        final = first if first.status_code == expected_status else \
-            retry(api, method, path, body, expected_status)
+        final = (
+            first
+            if first.status_code == expected_status
+            else retry(api, method, path, body, expected_status)
+        )
         assert iam_state(username) == expected_state, (k, first.json)
         if operation in ("onboard", "restore"):
             assert len(final.json["temporary_password"]) >= 20, k
@@ -160,9 +213,18 @@ def test_every_failure_point_is_finished_by_a_retry(api, faults, operation):
             # The answer names everything, what an earlier attempt removed included (from the
             # record, or where that could not be written, from the attempt's audit event).
             assert set(final.json["removed"]) == {
-                "groups", "access_keys", "login_profile", "signing_certificates", "ssh_public_keys",
-                "service_specific_credentials", "mfa_devices", "inline_policies",
-                "attached_policies", "permissions_boundary", "user"}, (k, final.json, trail)
+                "groups",
+                "access_keys",
+                "login_profile",
+                "signing_certificates",
+                "ssh_public_keys",
+                "service_specific_credentials",
+                "mfa_devices",
+                "inline_policies",
+                "attached_policies",
+                "permissions_boundary",
+                "user",
+            }, (k, final.json, trail)
         outcomes = [e["result"].split(":")[0] for e in trail]
         assert outcomes.count("ok") == 1 and outcomes[-1] == "ok", (k, trail)
         assert all(e["action"] == operation and e["username"] == username for e in trail)

@@ -36,8 +36,12 @@ from tests.stack.local import PROJECT
 
 SCHEMA = schemathesis.openapi.from_path(str(PROJECT / "chalicelib" / "openapi.yaml"))
 OPERATIONS = {op.label: op for op in (result.ok() for result in SCHEMA.get_all_operations())}
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 GROUPS = ("ChildDeveloperGroup", "BreakGlassGroup")
 # Users the path parameter is often swapped for, so that generated bodies reach the operations:
 # active, suspended, protected, unknown, and names at IAM's limits.
@@ -52,8 +56,11 @@ def examples(label: str) -> int:
 
 # the world every example starts from
 def onboard(api, username: str, groups: list[str], ticket: str) -> None:
-    response = api.call("POST", "/users", {"username": username, "groups": groups,
-                                           "ticket": ticket, "requested_by": "fuzz"})
+    response = api.call(
+        "POST",
+        "/users",
+        {"username": username, "groups": groups, "ticket": ticket, "requested_by": "fuzz"},
+    )
     assert response.status_code == 201, response.json
 
 
@@ -63,42 +70,85 @@ def world():
     with running_app() as (api, _):
         onboard(api, "pete", ["ChildDeveloperGroup"], "SETUP-1")
         onboard(api, "sam", ["BreakGlassGroup"], "SETUP-2")
-        suspended = api.call("POST", "/users/sam/suspend",
-                             {"ticket": "SETUP-3", "requested_by": "fuzz"})
+        suspended = api.call(
+            "POST", "/users/sam/suspend", {"ticket": "SETUP-3", "requested_by": "fuzz"}
+        )
         assert suspended.status_code == 200, suspended.json
         yield api
 
 
 def iam_state(iam) -> tuple[list[str], dict[str, list[str]]]:
-    users = sorted(user["UserName"]
-                   for page in iam.get_paginator("list_users").paginate(PathPrefix="/managed/")
-                   for user in page["Users"])
-    members = {group: sorted(user["UserName"] for user in iam.get_group(GroupName=group)["Users"])
-               for group in GROUPS}
+    users = sorted(
+        user["UserName"]
+        for page in iam.get_paginator("list_users").paginate(PathPrefix="/managed/")
+        for user in page["Users"]
+    )
+    members = {
+        group: sorted(user["UserName"] for user in iam.get_group(GroupName=group)["Users"])
+        for group in GROUPS
+    }
     return users, members
 
 
 # twists on a generated request
-CONTENT_TYPES = st.sampled_from([
-    None, "text/plain", "application/json; charset=utf-8", "application/x-www-form-urlencoded",
-    "multipart/form-data; boundary=x", "application/xml", "", "not a media type", "*/*",
-    "application/json\u00e9",
-])
+CONTENT_TYPES = st.sampled_from(
+    [
+        None,
+        "text/plain",
+        "application/json; charset=utf-8",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/xml",
+        "",
+        "not a media type",
+        "*/*",
+        "application/json\u00e9",
+    ]
+)
 ODD_STRINGS = st.one_of(
     st.text(min_size=1, max_size=40),
-    st.sampled_from(["", " ", "\t\n", "x" * 100_000, "é" * 5000, "\u202e\u0000\ufeff",
-                     "😀" * 300, "../../etc/passwd", "' OR 1=1 --", "${jndi:ldap://x}", "%00",
-                     "null"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "\t\n",
+            "x" * 100_000,
+            "é" * 5000,
+            "\u202e\u0000\ufeff",
+            "😀" * 300,
+            "../../etc/passwd",
+            "' OR 1=1 --",
+            "${jndi:ldap://x}",
+            "%00",
+            "null",
+        ]
+    ),
 )
 RAW_BODIES = st.one_of(
     st.binary(max_size=64),
-    st.sampled_from([
-        b"", b"{", b"}", b"[]", b"null", b"1", b'"pete"', b"{'ticket': 'T'}", b'{"ticket": }',
-        b"\xff\xfe{\x00}\x00", b"\xef\xbb\xbf{}", b'{"a": NaN}', b'{"hours": 1e999}',
-        b"[" * 100_000, b'{"a":' * 50_000, b'{"ticket": "' + b"x" * 1_000_000 + b'"}',
-        b'{"ticket": "\\ud800", "requested_by": "\\udfff"}', b"1" * 5000,
-        b'{"ticket": "T", "ticket": "T2", "requested_by": "x"}',
-    ]),
+    st.sampled_from(
+        [
+            b"",
+            b"{",
+            b"}",
+            b"[]",
+            b"null",
+            b"1",
+            b'"pete"',
+            b"{'ticket': 'T'}",
+            b'{"ticket": }',
+            b"\xff\xfe{\x00}\x00",
+            b"\xef\xbb\xbf{}",
+            b'{"a": NaN}',
+            b'{"hours": 1e999}',
+            b"[" * 100_000,
+            b'{"a":' * 50_000,
+            b'{"ticket": "' + b"x" * 1_000_000 + b'"}',
+            b'{"ticket": "\\ud800", "requested_by": "\\udfff"}',
+            b"1" * 5000,
+            b'{"ticket": "T", "ticket": "T2", "requested_by": "x"}',
+        ]
+    ),
 )
 
 
@@ -113,21 +163,47 @@ def twists(draw) -> dict:
     if body == 0:
         twist["raw_body"] = draw(RAW_BODIES)
     elif body == 1:
-        twist["field"] = (draw(st.sampled_from(["username", "ticket", "requested_by", "reason",
-                                                "email", "group", "groups", "until", "hours",
-                                                "console", "extra"])),
-                          draw(st.one_of(ODD_STRINGS, st.integers(), st.none(), st.booleans(),
-                                         st.lists(ODD_STRINGS, max_size=12),
-                                         st.dictionaries(st.text(max_size=5), st.integers(),
-                                                         max_size=3))))
+        twist["field"] = (
+            draw(
+                st.sampled_from(
+                    [
+                        "username",
+                        "ticket",
+                        "requested_by",
+                        "reason",
+                        "email",
+                        "group",
+                        "groups",
+                        "until",
+                        "hours",
+                        "console",
+                        "extra",
+                    ]
+                )
+            ),
+            draw(
+                st.one_of(
+                    ODD_STRINGS,
+                    st.integers(),
+                    st.none(),
+                    st.booleans(),
+                    st.lists(ODD_STRINGS, max_size=12),
+                    st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+                )
+            ),
+        )
     elif body == 2:
         twist["groups"] = draw(st.lists(st.sampled_from(GROUPS + ("Admins",)), max_size=3))
     elif body in (3, 4):  # plausible values, so that changes get past validation and happen
-        twist["tidy"] = {"ticket": draw(st.from_regex(r"\AT-[0-9]{1,4}\Z")),
-                         "requested_by": "fuzz",
-                         "groups": draw(st.lists(st.sampled_from(GROUPS), unique=True)),
-                         "group": "BreakGlassGroup", "hours": draw(st.integers(1, 5)),
-                         "reason": "fuzzing", "email": None}
+        twist["tidy"] = {
+            "ticket": draw(st.from_regex(r"\AT-[0-9]{1,4}\Z")),
+            "requested_by": "fuzz",
+            "groups": draw(st.lists(st.sampled_from(GROUPS), unique=True)),
+            "group": "BreakGlassGroup",
+            "hours": draw(st.integers(1, 5)),
+            "reason": "fuzzing",
+            "email": None,
+        }
     return twist
 
 
@@ -157,14 +233,20 @@ def build(case, twist: dict, token: str) -> tuple[str, str, dict[str, str], byte
                 body[name] = value
     sent = case.as_transport_kwargs(base_url="http://api")
     path = case.operation.path.replace(
-        "{username}", _segment((case.path_parameters or {}).get("username", "")))
+        "{username}", _segment((case.path_parameters or {}).get("username", ""))
+    )
     if sent.get("params"):
         path += "?" + urlencode(sent["params"], doseq=True)
-    headers = {name: value for name, value in sent["headers"].items()
-               if name.lower() != "authorization"}
+    headers = {
+        name: value for name, value in sent["headers"].items() if name.lower() != "authorization"
+    }
     generated = sent["headers"].get("Authorization")
-    auth = {"token": f"Bearer {token}", "lowercase": f"bearer {token}", "generated": generated,
-            "none": None}[twist["auth"]]
+    auth = {
+        "token": f"Bearer {token}",
+        "lowercase": f"bearer {token}",
+        "generated": generated,
+        "none": None,
+    }[twist["auth"]]
     if auth is not None:
         headers["Authorization"] = auth
     if "content_type" in twist:
@@ -193,18 +275,26 @@ def answer_headers(answer) -> dict[str, str]:
 
 
 def as_response(case, method: str, path: str, headers: dict, raw: bytes, answer) -> Response:
-    request = requests.Request(method=method, url="http://api" + quote(path, safe="/?=&%"),
-                               headers=headers, data=raw).prepare()
-    return Response(status_code=answer.status_code,
-                    headers={name: [value] for name, value in answer_headers(answer).items()},
-                    content=answer.body or b"", request=request, elapsed=0.0, verify=False)
+    request = requests.Request(
+        method=method, url="http://api" + quote(path, safe="/?=&%"), headers=headers, data=raw
+    ).prepare()
+    return Response(
+        status_code=answer.status_code,
+        headers={name: [value] for name, value in answer_headers(answer).items()},
+        content=answer.body or b"",
+        request=request,
+        elapsed=0.0,
+        verify=False,
+    )
 
 
 def check_error_body(label: str, status: int, answer) -> None:
     if status < 400:
         return
-    assert answer_headers(answer).get("content-type", "").startswith("application/json"), \
-        (label, status)
+    assert answer_headers(answer).get("content-type", "").startswith("application/json"), (
+        label,
+        status,
+    )
     error = json.loads(answer.body)
     assert set(error) == {"Code", "Message"}, (label, status, error)
     assert all(isinstance(value, str) and value for value in error.values()), (label, error)
@@ -214,13 +304,19 @@ def check_error_body(label: str, status: int, answer) -> None:
 def test_every_operation_holds_its_contract_under_fuzzing(world, label):
     operation = OPERATIONS[label]
     iam = boto3.client("iam")
-    strategy = st.one_of(operation.as_strategy(schemathesis.GenerationMode.POSITIVE),
-                         operation.as_strategy(schemathesis.GenerationMode.NEGATIVE))
+    strategy = st.one_of(
+        operation.as_strategy(schemathesis.GenerationMode.POSITIVE),
+        operation.as_strategy(schemathesis.GenerationMode.NEGATIVE),
+    )
     seen: dict[int, int] = {}
     started = monotonic()
 
-    @settings(max_examples=examples(label), deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=examples(label),
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=strategy, twist=twists())
     def holds(case, twist):
         if monotonic() - started > 40:  # a bound on a slow machine; coverage still reported
@@ -259,18 +355,38 @@ HOSTILE_BODIES = {
     "a string": b'"ticket"',
 }
 # Characters IAM refuses in a tag value (moto then writes XML no parser reads back).
-HOSTILE_FIELDS = {"NUL in ticket": {"ticket": "T\u0000-1"},
-                  "escape in requester": {"requested_by": "al\u001bice"},
-                  "newline in ticket": {"ticket": "T-1\nT-2"},
-                  "control in email": {"email": "p\u0007@example.com"},
-                  "hash in ticket": {"ticket": "JIRA#12"}}
-BODY_ROUTES = [("POST", "/users"), ("PUT", "/users/pete/groups"), ("POST", "/users/pete/suspend"),
-               ("POST", "/users/sam/restore"), ("POST", "/users/pete/offboard"),
-               ("POST", "/users/pete/grants")]
+HOSTILE_FIELDS = {
+    "NUL in ticket": {"ticket": "T\u0000-1"},
+    "escape in requester": {"requested_by": "al\u001bice"},
+    "newline in ticket": {"ticket": "T-1\nT-2"},
+    "control in email": {"email": "p\u0007@example.com"},
+    "hash in ticket": {"ticket": "JIRA#12"},
+}
+BODY_ROUTES = [
+    ("POST", "/users"),
+    ("PUT", "/users/pete/groups"),
+    ("POST", "/users/pete/suspend"),
+    ("POST", "/users/sam/restore"),
+    ("POST", "/users/pete/offboard"),
+    ("POST", "/users/pete/grants"),
+]
 # Not "pete;rm" nor a raw "pete\n": Chalice's local gateway cuts a segment at ";" and strips
 # the path (API Gateway does neither, and the app refuses such names: tests/test_api_users.py).
-ODD_NAMES = ["pete%00", "pe te", "pète", "p\u0000", "a" * 65, "%2F",
-             "😀", "<script>", "pete\u202e", "\ufeffpete", "..", "*", "pete%2500"]
+ODD_NAMES = [
+    "pete%00",
+    "pe te",
+    "pète",
+    "p\u0000",
+    "a" * 65,
+    "%2F",
+    "😀",
+    "<script>",
+    "pete\u202e",
+    "\ufeffpete",
+    "..",
+    "*",
+    "pete%2500",
+]
 # ("PETE" is not odd: IAM names ignore case, so it is pete; tests/test_guard_rails.py.)
 
 
@@ -294,8 +410,14 @@ def test_onboarding_refuses_what_iam_cannot_tag(world):
     iam = boto3.client("iam")
     before = iam_state(iam)
     for name, fields in HOSTILE_FIELDS.items():
-        body = {"username": "tagged", "groups": [], "ticket": "T-TAG", "requested_by": "fuzz",
-                "email": "t@example.com", **fields}
+        body = {
+            "username": "tagged",
+            "groups": [],
+            "ticket": "T-TAG",
+            "requested_by": "fuzz",
+            "email": "t@example.com",
+            **fields,
+        }
         answer = world.call("POST", "/users", body)
         assert_rejected(world, iam, before, "POST", f"/users ({name})", answer, {400})
         assert "IAM tag" in answer.json["Message"], answer.json
@@ -305,14 +427,30 @@ def test_odd_path_parameters_are_400s_or_404s(world):
     iam = boto3.client("iam")
     before = iam_state(iam)
     for name in ODD_NAMES:
-        for method, template in [("GET", "/users/{}"), *[(m, p.replace("pete", "{}").replace(
-                "sam", "{}")) for m, p in BODY_ROUTES[1:]]]:
+        for method, template in [
+            ("GET", "/users/{}"),
+            *[(m, p.replace("pete", "{}").replace("sam", "{}")) for m, p in BODY_ROUTES[1:]],
+        ]:
             path = template.format(_segment(name))
-            body = {"ticket": "T-ODD", "requested_by": "fuzz", "groups": [], "group":
-                    "BreakGlassGroup", "hours": 1, "reason": "x"} if method != "GET" else None
+            body = (
+                {
+                    "ticket": "T-ODD",
+                    "requested_by": "fuzz",
+                    "groups": [],
+                    "group": "BreakGlassGroup",
+                    "hours": 1,
+                    "reason": "x",
+                }
+                if method != "GET"
+                else None
+            )
             if body is not None:  # only the fields each route takes
-                body = {k: v for k, v in body.items() if k in ("ticket", "requested_by") or
-                        (k == "groups" and path.endswith("/groups")) or
-                        (k in ("group", "hours", "reason") and path.endswith("/grants"))}
+                body = {
+                    k: v
+                    for k, v in body.items()
+                    if k in ("ticket", "requested_by")
+                    or (k == "groups" and path.endswith("/groups"))
+                    or (k in ("group", "hours", "reason") and path.endswith("/grants"))
+                }
             answer = world.call(method, path, body)
             assert_rejected(world, iam, before, method, path, answer, {400, 403, 404})

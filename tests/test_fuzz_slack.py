@@ -41,35 +41,73 @@ RESPONSE_URL = "https://hooks.slack.com/commands/T0/1/x"
 
 
 def fuzz(examples: int) -> settings:
-    return settings(max_examples=examples, deadline=None, database=None,
-                    suppress_health_check=list(HealthCheck))
+    return settings(
+        max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
 
 
 # text: anything, the grammar's own words in any order, and very long input
-SPACE = st.sampled_from([" ", "  ", "\t", "\n", "\r\n", "\u00a0", "\u3000", "\u2028", "\x1f",
-                         "\x0b"])
+SPACE = st.sampled_from(
+    [" ", "  ", "\t", "\n", "\r\n", "\u00a0", "\u3000", "\u2028", "\x1f", "\x0b"]
+)
 NAMES = st.from_regex(r"\A[A-Za-z0-9_+=,.@-]{1,64}\Z", fullmatch=True)
-GROUPS = st.one_of(st.sampled_from(["ChildDeveloperGroup", "BreakGlassGroup", "Admins"]),
-                   st.from_regex(r"\A[A-Za-z0-9_+=,.-]{1,40}\Z", fullmatch=True))
+GROUPS = st.one_of(
+    st.sampled_from(["ChildDeveloperGroup", "BreakGlassGroup", "Admins"]),
+    st.from_regex(r"\A[A-Za-z0-9_+=,.-]{1,40}\Z", fullmatch=True),
+)
 FUTURE = st.integers(1, 3000).map(lambda days: (date.today() + timedelta(days=days)).isoformat())
 WORD = st.one_of(
-    st.sampled_from(list(commands.VERBS) + ["HELP", "Onboard", "until", "pete", "sam",
-                                            "ChildDeveloperGroup", "BreakGlassGroup", "2020-01-01",
-                                            "2030-02-31", "0", "4", "721", "-1", "٣", "p@x.io",
-                                            "<mailto:p@example.com|p@example.com>", "<@U123>",
-                                            "<mailto:>", "&amp;", "*", "`", "\u0000", "😀",
-                                            "--dry-run", "\u2014dry-run", "-dry-run"]),
-    NAMES, GROUPS, FUTURE, st.integers(-5, 10_000).map(str),
+    st.sampled_from(
+        list(commands.VERBS)
+        + [
+            "HELP",
+            "Onboard",
+            "until",
+            "pete",
+            "sam",
+            "ChildDeveloperGroup",
+            "BreakGlassGroup",
+            "2020-01-01",
+            "2030-02-31",
+            "0",
+            "4",
+            "721",
+            "-1",
+            "٣",
+            "p@x.io",
+            "<mailto:p@example.com|p@example.com>",
+            "<@U123>",
+            "<mailto:>",
+            "&amp;",
+            "*",
+            "`",
+            "\u0000",
+            "😀",
+            "--dry-run",
+            "\u2014dry-run",
+            "-dry-run",
+        ]
+    ),
+    NAMES,
+    GROUPS,
+    FUTURE,
+    st.integers(-5, 10_000).map(str),
     st.text(min_size=1, max_size=12).filter(lambda w: not w.isspace()),
 )
-STRUCTURED = st.builds(lambda head, words, spaces: "".join(
-    w + s for w, s in zip([head, *words], spaces + [" "] * (len(words) + 1), strict=False)),
+STRUCTURED = st.builds(
+    lambda head, words, spaces: "".join(
+        w + s for w, s in zip([head, *words], spaces + [" "] * (len(words) + 1), strict=False)
+    ),
     st.sampled_from(list(commands.VERBS)).flatmap(lambda v: st.sampled_from([v, v.upper()])),
-    st.lists(WORD, max_size=8), st.lists(SPACE, max_size=9))
-LONG = st.builds(lambda verb, word, times: f"{verb} pete " + f"{word} " * times,
-                 st.sampled_from(["onboard", "move", "suspend", "grant", "status", "frobnicate"]),
-                 st.sampled_from(["ChildDeveloperGroup", "x", "é" * 50, "😀"]),
-                 st.integers(500, 20_000))
+    st.lists(WORD, max_size=8),
+    st.lists(SPACE, max_size=9),
+)
+LONG = st.builds(
+    lambda verb, word, times: f"{verb} pete " + f"{word} " * times,
+    st.sampled_from(["onboard", "move", "suspend", "grant", "status", "frobnicate"]),
+    st.sampled_from(["ChildDeveloperGroup", "x", "é" * 50, "😀"]),
+    st.integers(500, 20_000),
+)
 TEXTS = st.one_of(st.text(max_size=200), STRUCTURED, STRUCTURED, LONG)
 
 
@@ -108,14 +146,20 @@ def test_the_grammar_answers_a_command_or_its_usage(text):
 @st.composite
 def well_formed(draw) -> tuple[str, str, str, dict]:
     """A command as the grammar describes it, its text, and the fields it means."""
-    verb = draw(st.sampled_from(["status", "onboard", "move", "suspend", "restore", "offboard",
-                                 "grant"]))
+    verb = draw(
+        st.sampled_from(["status", "onboard", "move", "suspend", "restore", "offboard", "grant"])
+    )
     username = draw(NAMES)
     # A last word with @ is the email of an onboarding: groups here have none.
     groups = draw(st.lists(GROUPS, min_size=1, max_size=5))
-    reason = draw(st.lists(st.from_regex(r"\A[^\s<@]{1,12}\Z", fullmatch=True)
-                           .filter(lambda w: w.lower() not in ("until", "--dry-run")),
-                           max_size=4))
+    reason = draw(
+        st.lists(
+            st.from_regex(r"\A[^\s<@]{1,12}\Z", fullmatch=True).filter(
+                lambda w: w.lower() not in ("until", "--dry-run")
+            ),
+            max_size=4,
+        )
+    )
     words: list[str] = []
     fields: dict = {}
     if verb in ("onboard", "move"):
@@ -138,12 +182,18 @@ def well_formed(draw) -> tuple[str, str, str, dict]:
         words = [groups[0], str(hours), *reason]
         fields = {"group": groups[0], "hours": hours, "reason": " ".join(reason)}
     if verb != "status" and draw(st.booleans()):  # the flag counts wherever it stands
-        words.insert(draw(st.integers(0, len(words))),
-                     draw(st.sampled_from(["--dry-run", "--DRY-RUN", "\u2014dry-run"])))
+        words.insert(
+            draw(st.integers(0, len(words))),
+            draw(st.sampled_from(["--dry-run", "--DRY-RUN", "\u2014dry-run"])),
+        )
         fields["dry_run"] = True
     spaces = draw(st.lists(SPACE, min_size=len(words) + 2, max_size=len(words) + 2))
     shown = draw(st.sampled_from([verb, verb.upper(), verb.capitalize()]))
-    text = spaces[0] + shown + "".join(s + w for s, w in zip(spaces[1:], [username, *words], strict=True))
+    text = (
+        spaces[0]
+        + shown
+        + "".join(s + w for s, w in zip(spaces[1:], [username, *words], strict=True))
+    )
     return text, verb, username, fields
 
 
@@ -184,23 +234,30 @@ def expected_work(form: dict[str, str]) -> dict | str | None:
         command = commands.parse_command(text)
         if command.changes and user != ALLOWED:
             return None  # refused
-        if command.verb == "help" or not (form.get("trigger_id") and form.get("response_url")
-                                          and user):
+        if command.verb == "help" or not (
+            form.get("trigger_id") and form.get("response_url") and user
+        ):
             return None
         ticket = f"slack:{form['trigger_id']}"
-        request = commands.request_for(command, ticket, f"slack:{user}") if command.changes \
-            else None
+        request = (
+            commands.request_for(command, ticket, f"slack:{user}") if command.changes else None
+        )
     except commands.Usage:
         return None
     if command.verb == "offboard" and not request.dry_run:
         return "confirm"
-    work = {"kind": "change" if command.changes else "status", "action": command.verb,
-            "username": command.username, "response_url": form["response_url"],
-            "slack_user": user}
+    work = {
+        "kind": "change" if command.changes else "status",
+        "action": command.verb,
+        "username": command.username,
+        "response_url": form["response_url"],
+        "slack_user": user,
+    }
     if request is not None:  # Slack never gives a callback; a plan says so, a change need not
         dumped = request.model_dump(mode="json", exclude={"callback_url"})
-        work["request"] = dumped if request.dry_run else {
-            k: v for k, v in dumped.items() if k != "dry_run"}
+        work["request"] = (
+            dumped if request.dry_run else {k: v for k, v in dumped.items() if k != "dry_run"}
+        )
     return work
 
 
@@ -208,8 +265,17 @@ def trigger() -> str:
     return f"{int(time.time())}.{uuid.uuid4().int % 10**10}.{uuid.uuid4().hex}"
 
 
-BAD_SIGNATURES = ["wrong secret", "stale", "future", "no signature", "no timestamp", "tampered",
-                  "not ascii", "not a number", "v1"]
+BAD_SIGNATURES = [
+    "wrong secret",
+    "stale",
+    "future",
+    "no signature",
+    "no timestamp",
+    "tampered",
+    "not ascii",
+    "not a number",
+    "v1",
+]
 
 
 def signed_headers(secret: str, body: bytes, how: str | None) -> tuple[bytes, dict]:
@@ -236,17 +302,32 @@ def signed_headers(secret: str, body: bytes, how: str | None) -> tuple[bytes, di
 
 
 @fuzz(150)
-@given(text=st.one_of(TEXTS, COMMANDS, COMMANDS),
-       user=st.sampled_from([ALLOWED, ALLOWED, ALLOWED, STRANGER, "", ALLOWED.lower()]),
-       drop=st.one_of(st.just(set()), st.just(set()), st.just(set()), st.sets(
-           st.sampled_from(["trigger_id", "response_url", "user_id", "command"]), max_size=2)),
-       bad=st.one_of(st.none(), st.none(), st.none(), st.none(), st.sampled_from(BAD_SIGNATURES)),
-       replay=st.integers(0, 9).map(lambda n: n == 0))
-def test_a_command_gets_one_answer_and_queues_exactly_its_work(world, text, user, drop, bad,
-                                                                replay):
+@given(
+    text=st.one_of(TEXTS, COMMANDS, COMMANDS),
+    user=st.sampled_from([ALLOWED, ALLOWED, ALLOWED, STRANGER, "", ALLOWED.lower()]),
+    drop=st.one_of(
+        st.just(set()),
+        st.just(set()),
+        st.just(set()),
+        st.sets(st.sampled_from(["trigger_id", "response_url", "user_id", "command"]), max_size=2),
+    ),
+    bad=st.one_of(st.none(), st.none(), st.none(), st.none(), st.sampled_from(BAD_SIGNATURES)),
+    replay=st.integers(0, 9).map(lambda n: n == 0),
+)
+def test_a_command_gets_one_answer_and_queues_exactly_its_work(
+    world, text, user, drop, bad, replay
+):
     client, secret, sqs, url = world
-    form = {"token": "x", "team_id": "T0", "command": "/access", "text": text, "user_id": user,
-            "response_url": RESPONSE_URL, "trigger_id": trigger(), "channel_id": "C0"}
+    form = {
+        "token": "x",
+        "team_id": "T0",
+        "command": "/access",
+        "text": text,
+        "user_id": user,
+        "response_url": RESPONSE_URL,
+        "trigger_id": trigger(),
+        "channel_id": "C0",
+    }
     form = {key: value for key, value in form.items() if key not in drop}
     body, headers = signed_headers(secret, urlencode(form).encode(), bad)
     response = send(client, "/slack/commands", body, headers)
@@ -274,29 +355,67 @@ def test_a_command_gets_one_answer_and_queues_exactly_its_work(world, text, user
 
 
 # the form itself: Slack's encoding, and what else a signed body could hold
-FORM_PIECES = st.sampled_from([
-    "text=onboard+pete+ChildDeveloperGroup", "text=status%20pete", "text=help", "text=",
-    "text=%zz", "text=%", "text=%e9t%E9", "text=%00", "text=move+pete+%F0%9F%98%80",
-    "text=a&text=b", "text", "=", "&", "&&", ";", "text=suspend+pete;user_id=U0LOCAL0001",
-    "user_id=U0LOCAL0001", "user_id=U0STRANGER1", "user_id=", "user_id=U0LOCAL0001&user_id=x",
-    "trigger_id=1.2.3", "trigger_id=", "trigger_id=" + "9" * 3000, "response_url=x",
-    "response_url=" + quote(RESPONSE_URL, safe=""), "ssl_check=1", "ssl_check=0",
-    "command=%2Fiam", "command=", "payload=%7B%7D", "text=" + "x" * 50_000,
-])
+FORM_PIECES = st.sampled_from(
+    [
+        "text=onboard+pete+ChildDeveloperGroup",
+        "text=status%20pete",
+        "text=help",
+        "text=",
+        "text=%zz",
+        "text=%",
+        "text=%e9t%E9",
+        "text=%00",
+        "text=move+pete+%F0%9F%98%80",
+        "text=a&text=b",
+        "text",
+        "=",
+        "&",
+        "&&",
+        ";",
+        "text=suspend+pete;user_id=U0LOCAL0001",
+        "user_id=U0LOCAL0001",
+        "user_id=U0STRANGER1",
+        "user_id=",
+        "user_id=U0LOCAL0001&user_id=x",
+        "trigger_id=1.2.3",
+        "trigger_id=",
+        "trigger_id=" + "9" * 3000,
+        "response_url=x",
+        "response_url=" + quote(RESPONSE_URL, safe=""),
+        "ssl_check=1",
+        "ssl_check=0",
+        "command=%2Fiam",
+        "command=",
+        "payload=%7B%7D",
+        "text=" + "x" * 50_000,
+    ]
+)
 
 
 PIECES = st.lists(st.one_of(FORM_PIECES, st.text(max_size=30)), max_size=4)
 
 
 @fuzz(100)
-@given(before=PIECES, text=st.one_of(COMMANDS, STRUCTURED), after=PIECES,
-       separator=st.sampled_from(["&", "&", ";", "&&"]))
-def test_any_signed_form_gets_a_200_and_queues_at_most_its_work(world, before, text, after,
-                                                                 separator):
+@given(
+    before=PIECES,
+    text=st.one_of(COMMANDS, STRUCTURED),
+    after=PIECES,
+    separator=st.sampled_from(["&", "&", ";", "&&"]),
+)
+def test_any_signed_form_gets_a_200_and_queues_at_most_its_work(
+    world, before, text, after, separator
+):
     """Slack's fields around odd pieces: the first of a repeated field counts."""
     client, secret, sqs, url = world
-    slack = urlencode({"command": "/access", "text": text, "user_id": ALLOWED,
-                       "response_url": RESPONSE_URL, "trigger_id": trigger()})
+    slack = urlencode(
+        {
+            "command": "/access",
+            "text": text,
+            "user_id": ALLOWED,
+            "response_url": RESPONSE_URL,
+            "trigger_id": trigger(),
+        }
+    )
     body = separator.join([*before, slack, *after]).encode()
     response = send(client, "/slack/commands", body, sign(secret, body))
     queued = queued_messages(sqs)
@@ -310,34 +429,55 @@ def test_any_signed_form_gets_a_200_and_queues_at_most_its_work(world, before, t
     assert len(queued) <= 1, queued
     expected = expected_work(form)
     # A trigger id too long to record is answered as a failure, with nothing queued.
-    assert queued in ([], [expected]) if isinstance(expected, dict) else queued == [], \
-        (form, queued)
+    assert queued in ([], [expected]) if isinstance(expected, dict) else queued == [], (
+        form,
+        queued,
+    )
 
 
 # clicks
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8),
-                                                                       children, max_size=3),
-    max_leaves=10)
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=10,
+)
 ACTION = st.one_of(
-    st.fixed_dictionaries({"action_id": st.sampled_from([replies.CONFIRM_ACTION,
-                                                         replies.CANCEL_ACTION, "other"]),
-                           "value": st.one_of(st.text(max_size=30), JSON_VALUES)}),
-    JSON_VALUES)
+    st.fixed_dictionaries(
+        {
+            "action_id": st.sampled_from([replies.CONFIRM_ACTION, replies.CANCEL_ACTION, "other"]),
+            "value": st.one_of(st.text(max_size=30), JSON_VALUES),
+        }
+    ),
+    JSON_VALUES,
+)
 PAYLOADS = st.one_of(
-    *[st.fixed_dictionaries({"type": st.sampled_from(["block_actions"] * 3 + ["other", 5]),
-                           "user": st.one_of(*[st.fixed_dictionaries(
-                               {"id": st.one_of(st.sampled_from([ALLOWED, STRANGER]),
-                                                JSON_VALUES)})] * 3, JSON_VALUES),
-                           "response_url": st.one_of(st.just(RESPONSE_URL), JSON_VALUES),
-                           "actions": st.one_of(st.lists(ACTION, max_size=3), JSON_VALUES)})] * 3,
-    JSON_VALUES)
+    *[
+        st.fixed_dictionaries(
+            {
+                "type": st.sampled_from(["block_actions"] * 3 + ["other", 5]),
+                "user": st.one_of(
+                    *[
+                        st.fixed_dictionaries(
+                            {"id": st.one_of(st.sampled_from([ALLOWED, STRANGER]), JSON_VALUES)}
+                        )
+                    ]
+                    * 3,
+                    JSON_VALUES,
+                ),
+                "response_url": st.one_of(st.just(RESPONSE_URL), JSON_VALUES),
+                "actions": st.one_of(st.lists(ACTION, max_size=3), JSON_VALUES),
+            }
+        )
+    ]
+    * 3,
+    JSON_VALUES,
+)
 
 
 @fuzz(100)
-@given(payload=st.one_of(PAYLOADS.map(json.dumps), st.text(max_size=50),
-                         st.just("[" * 50_000)))
+@given(payload=st.one_of(PAYLOADS.map(json.dumps), st.text(max_size=50), st.just("[" * 50_000)))
 def test_no_click_queues_a_change_it_was_not_asked_for(world, payload):
     client, secret, sqs, url = world
     body = urlencode({"payload": payload}).encode()

@@ -31,7 +31,9 @@ def onboard(api, username: str, groups=("ChildDeveloperGroup",), n: str = "T-1")
 
 
 def users() -> list[str]:
-    return sorted(u["UserName"] for u in boto3.client("iam").list_users(PathPrefix="/managed/")["Users"])
+    return sorted(
+        u["UserName"] for u in boto3.client("iam").list_users(PathPrefix="/managed/")["Users"]
+    )
 
 
 def groups_of(username: str) -> list[str]:
@@ -45,14 +47,17 @@ def trail(api, **query: str) -> list[dict]:
 
 
 # one person, one name
-@pytest.mark.parametrize("spelling", ["Break-Glass-Owner", "BREAK-GLASS-OWNER", "break-Glass-owner"])
+@pytest.mark.parametrize(
+    "spelling", ["Break-Glass-Owner", "BREAK-GLASS-OWNER", "break-Glass-owner"]
+)
 def test_a_protected_user_is_refused_in_any_spelling(api, spelling):
     for method, path, body in [
-            ("POST", f"/users/{spelling}/offboard", ticket("T-9")),
-            ("POST", f"/users/{spelling}/suspend", ticket("T-9")),
-            ("PUT", f"/users/{spelling}/groups", {"groups": [], **ticket("T-9")}),
-            ("GET", f"/users/{spelling}", None),
-            ("POST", "/users", {"username": spelling, "groups": [], **ticket("T-9")})]:
+        ("POST", f"/users/{spelling}/offboard", ticket("T-9")),
+        ("POST", f"/users/{spelling}/suspend", ticket("T-9")),
+        ("PUT", f"/users/{spelling}/groups", {"groups": [], **ticket("T-9")}),
+        ("GET", f"/users/{spelling}", None),
+        ("POST", "/users", {"username": spelling, "groups": [], **ticket("T-9")}),
+    ]:
         answer = api.call(method, path, body)
         assert answer.status_code == 403, (method, path, answer.json)
 
@@ -60,8 +65,11 @@ def test_a_protected_user_is_refused_in_any_spelling(api, spelling):
 def test_onboarding_a_name_that_differs_only_in_case_is_a_409_and_makes_no_second_user(api):
     onboard(api, "pete")
     for spelling in ("Pete", "PETE"):
-        answer = api.call("POST", "/users", {"username": spelling, "groups": ["BreakGlassGroup"],
-                                             **ticket(f"T-{spelling}")})
+        answer = api.call(
+            "POST",
+            "/users",
+            {"username": spelling, "groups": ["BreakGlassGroup"], **ticket(f"T-{spelling}")},
+        )
         assert answer.status_code == 409, answer.json
         assert "pete" in answer.json["Message"] and "case" in answer.json["Message"]
     assert users() == ["pete"] and groups_of("pete") == ["ChildDeveloperGroup"]
@@ -77,8 +85,11 @@ def test_a_request_in_another_case_acts_on_the_one_person_and_their_record(api):
     shown = api.call("GET", "/users/PETE").json
     assert shown["username"] == "pete" and shown["status"] == "suspended"
     # One trail, whichever spelling asks for it.
-    assert [e["ticket"] for e in trail(api, username="PETE")] == \
-        [e["ticket"] for e in trail(api, username="pete")] == ["T-1", "T-2", "T-3"]
+    assert (
+        [e["ticket"] for e in trail(api, username="PETE")]
+        == [e["ticket"] for e in trail(api, username="pete")]
+        == ["T-1", "T-2", "T-3"]
+    )
     restored = api.call("POST", "/users/pEtE/restore", ticket("T-4"))
     assert restored.status_code == 200 and restored.json["user"]["username"] == "pete"
     assert groups_of("pete") == ["ChildDeveloperGroup"]
@@ -108,15 +119,21 @@ def test_a_user_renamed_in_case_keeps_one_lease(api, monkeypatch):
 # one ticket, one change
 def test_one_ticket_cannot_run_a_second_action(api):
     onboard(api, "pete")
-    assert api.call("PUT", "/users/pete/groups",
-                    {"groups": ["BreakGlassGroup"], **ticket("T-5")}).status_code == 200
+    assert (
+        api.call(
+            "PUT", "/users/pete/groups", {"groups": ["BreakGlassGroup"], **ticket("T-5")}
+        ).status_code
+        == 200
+    )
     second = api.call("POST", "/users/pete/suspend", ticket("T-5"))
     assert second.status_code == 409 and "already used" in second.json["Message"], second.json
     assert groups_of("pete") == ["BreakGlassGroup"]
     assert api.call("GET", "/users/pete").json["status"] == "active"
     # The refusal is in the trail like any attempt.
     assert [(e["action"], e["result"].split(":")[0]) for e in trail(api, ticket="T-5")] == [
-        ("move", "ok"), ("suspend", "rejected")]
+        ("move", "ok"),
+        ("suspend", "rejected"),
+    ]
 
 
 def test_a_second_leaseholder_with_the_same_ticket_is_refused(api):
@@ -142,9 +159,11 @@ def test_resending_an_onboarding_once_its_idempotency_record_expired_leaves_a_su
     onboard(api, "pete", ("ChildDeveloperGroup", "BreakGlassGroup"))
     assert api.call("POST", "/users/pete/suspend", ticket("T-2")).status_code == 200
     forget_idempotency()
-    again = api.call("POST", "/users", {"username": "pete", "groups": ["ChildDeveloperGroup",
-                                                                       "BreakGlassGroup"],
-                                        **ticket("T-1")})
+    again = api.call(
+        "POST",
+        "/users",
+        {"username": "pete", "groups": ["ChildDeveloperGroup", "BreakGlassGroup"], **ticket("T-1")},
+    )
     assert again.status_code == 409, again.json
     assert "temporary_password" not in (again.json or {})
     assert groups_of("pete") == []
@@ -158,25 +177,35 @@ def test_resending_an_onboarding_once_its_idempotency_record_expired_leaves_a_su
 
 def test_resending_an_onboarding_after_a_move_is_a_409_that_changes_nothing(api):
     onboard(api, "pete")
-    assert api.call("PUT", "/users/pete/groups",
-                    {"groups": ["BreakGlassGroup"], **ticket("T-2")}).status_code == 200
+    assert (
+        api.call(
+            "PUT", "/users/pete/groups", {"groups": ["BreakGlassGroup"], **ticket("T-2")}
+        ).status_code
+        == 200
+    )
     forget_idempotency()
-    again = api.call("POST", "/users", {"username": "pete", "groups": ["ChildDeveloperGroup"],
-                                        **ticket("T-1")})
+    again = api.call(
+        "POST", "/users", {"username": "pete", "groups": ["ChildDeveloperGroup"], **ticket("T-1")}
+    )
     assert again.status_code == 409, again.json
     assert groups_of("pete") == ["BreakGlassGroup"]
 
 
 # smaller edges
-@pytest.mark.parametrize("reserved", ["slack:1.2.3", "schedule:restore:pete:2030-01-01",
-                                      "Schedule:drift:x", "SLACK:x"])
+@pytest.mark.parametrize(
+    "reserved", ["slack:1.2.3", "schedule:restore:pete:2030-01-01", "Schedule:drift:x", "SLACK:x"]
+)
 def test_a_caller_cannot_claim_a_ticket_the_service_makes(api, reserved):
     onboard(api, "pete")
     for method, path, body in [
-            ("POST", "/users", {"username": "sam", "groups": [], "ticket": reserved,
-                                "requested_by": "alice"}),
-            ("POST", "/users/pete/restore", {"ticket": reserved, "requested_by": "alice"}),
-            ("POST", "/users/pete/suspend", {"ticket": reserved, "requested_by": "alice"})]:
+        (
+            "POST",
+            "/users",
+            {"username": "sam", "groups": [], "ticket": reserved, "requested_by": "alice"},
+        ),
+        ("POST", "/users/pete/restore", {"ticket": reserved, "requested_by": "alice"}),
+        ("POST", "/users/pete/suspend", {"ticket": reserved, "requested_by": "alice"}),
+    ]:
         answer = api.call(method, path, body)
         assert answer.status_code == 400 and "ticket" in answer.json["Message"], answer.json
     assert users() == ["pete"] and groups_of("pete") == ["ChildDeveloperGroup"]
@@ -202,10 +231,19 @@ def test_the_logger_forgets_a_request_once_it_is_answered(api):
 
 
 def test_access_denied_is_final_and_names_what_is_missing():
-    error = ClientError({"Error": {"Code": "AccessDenied", "Message": (
-        "User: arn:aws:sts::123456789012:assumed-role/app/x is not authorized to perform: "
-        "iam:ListGroupsForUser on resource: arn:aws:iam::123456789012:user/admin because no "
-        "identity-based policy allows the iam:ListGroupsForUser action")}}, "ListGroupsForUser")
+    error = ClientError(
+        {
+            "Error": {
+                "Code": "AccessDenied",
+                "Message": (
+                    "User: arn:aws:sts::123456789012:assumed-role/app/x is not authorized to perform: "
+                    "iam:ListGroupsForUser on resource: arn:aws:iam::123456789012:user/admin because no "
+                    "identity-based policy allows the iam:ListGroupsForUser action"
+                ),
+            }
+        },
+        "ListGroupsForUser",
+    )
     with pytest.raises(AccessDenied) as raised:
         with aws_errors("listing the groups of admin"):
             raise error
@@ -215,8 +253,9 @@ def test_access_denied_is_final_and_names_what_is_missing():
     # Without AWS's wording, the operation is named.
     with pytest.raises(AccessDenied, match="ListGroupsForUser"):
         with aws_errors("listing"):
-            raise ClientError({"Error": {"Code": "AccessDenied", "Message": ""}},
-                              "ListGroupsForUser")
+            raise ClientError(
+                {"Error": {"Code": "AccessDenied", "Message": ""}}, "ListGroupsForUser"
+            )
 
 
 def test_drift_reports_a_managed_user_in_a_group_the_service_does_not_manage(api):
@@ -238,11 +277,17 @@ class DenyingIam:
         from botocore.awsrequest import AWSResponse
 
         self.calls += 1
-        message = (f"User: arn:aws:sts::123456789012:assumed-role/app/x is not authorized to "
-                   f"perform: iam:{model.name} on resource: arn:aws:iam::123456789012:user/pete")
-        return (AWSResponse("https://iam.amazonaws.com", 403, {}, None),
-                {"Error": {"Code": "AccessDenied", "Message": message},
-                 "ResponseMetadata": {"HTTPStatusCode": 403}})
+        message = (
+            f"User: arn:aws:sts::123456789012:assumed-role/app/x is not authorized to "
+            f"perform: iam:{model.name} on resource: arn:aws:iam::123456789012:user/pete"
+        )
+        return (
+            AWSResponse("https://iam.amazonaws.com", 403, {}, None),
+            {
+                "Error": {"Code": "AccessDenied", "Message": message},
+                "ResponseMetadata": {"HTTPStatusCode": 403},
+            },
+        )
 
 
 def test_the_queue_worker_does_not_retry_what_aws_refuses_for_good(client, api):
@@ -260,15 +305,29 @@ def test_the_queue_worker_does_not_retry_what_aws_refuses_for_good(client, api):
     sqs = boto3.client("sqs")
     url = sqs.get_queue_url(QueueName=work_queue_name())["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"]
+        "QueueArn"
+    ]
     member = allowed_users()[0]
     try:
         with ResponseCatcher() as catcher:
-            sqs.send_message(QueueUrl=url, MessageBody=json.dumps({
-                "kind": "change", "action": "onboard", "username": "pete",
-                "response_url": catcher.url(), "slack_user": member,
-                "request": {"username": "pete", "groups": ["ChildDeveloperGroup"],
-                            "ticket": "slack:9.9", "requested_by": f"slack:{member}"}}))
+            sqs.send_message(
+                QueueUrl=url,
+                MessageBody=json.dumps(
+                    {
+                        "kind": "change",
+                        "action": "onboard",
+                        "username": "pete",
+                        "response_url": catcher.url(),
+                        "slack_user": member,
+                        "request": {
+                            "username": "pete",
+                            "groups": ["ChildDeveloperGroup"],
+                            "ticket": "slack:9.9",
+                            "requested_by": f"slack:{member}",
+                        },
+                    }
+                ),
+            )
             messages = sqs.receive_message(QueueUrl=url, AttributeNames=["All"])["Messages"]
             answer = client.lambda_.invoke("slack_worker", lambda_event(messages, arn)).payload
             told = catcher.next()
@@ -290,8 +349,9 @@ def test_a_suspension_revokes_in_the_accounts_of_the_organization(api, monkeypat
     root = orgs.list_roots()["Roots"][0]["Id"]
     unit = orgs.create_organizational_unit(ParentId=root, Name="workloads")["OrganizationalUnit"]
     created = orgs.create_account(AccountName="new", Email="new@example.com")["CreateAccountStatus"]
-    orgs.move_account(AccountId=created["AccountId"], SourceParentId=root,
-                      DestinationParentId=unit["Id"])
+    orgs.move_account(
+        AccountId=created["AccountId"], SourceParentId=root, DestinationParentId=unit["Id"]
+    )
     services = bootstrap.services()
     settings = dataclasses.replace(services.settings, child_organizational_units=(unit["Id"],))
     revoker = services.lifecycle.revoker

@@ -10,10 +10,17 @@ def _client_error(code: str) -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": f"{code} happened"}}, "AnyOperation")
 
 
-@pytest.mark.parametrize("code, error", [
-    ("NoSuchEntity", NotFound), ("EntityAlreadyExists", Conflict), ("DeleteConflict", Conflict),
-    ("Throttling", UpstreamError), ("ServiceFailure", UpstreamError), ("AccessDenied", AccessDenied),
-])
+@pytest.mark.parametrize(
+    "code, error",
+    [
+        ("NoSuchEntity", NotFound),
+        ("EntityAlreadyExists", Conflict),
+        ("DeleteConflict", Conflict),
+        ("Throttling", UpstreamError),
+        ("ServiceFailure", UpstreamError),
+        ("AccessDenied", AccessDenied),
+    ],
+)
 def test_botocore_errors_become_the_apps_errors(code, error):
     with pytest.raises(error) as raised, aws_errors("doing a thing"):
         raise _client_error(code)
@@ -44,14 +51,17 @@ def test_console_groups_keys_and_mfa(gateway):
     gateway.create_user("pete", "/managed/", {})
     assert not gateway.has_login_profile("pete")
     sent = []
-    gateway.client.meta.events.register("provide-client-params.iam",
-                                        lambda params, model, **_: sent.append((model.name, params)))
+    gateway.client.meta.events.register(
+        "provide-client-params.iam", lambda params, model, **_: sent.append((model.name, params))
+    )
     gateway.set_console_password("pete", "Aa1!" * 6)
     assert gateway.has_login_profile("pete")
     gateway.set_console_password("pete", "Bb2@" * 6)  # a second call replaces the password
-    assert [(name, p.get("Password"), p.get("PasswordResetRequired")) for name, p in sent
-            if name.endswith("LoginProfile") and name != "GetLoginProfile"] == [
-        ("CreateLoginProfile", "Aa1!" * 6, True), ("UpdateLoginProfile", "Bb2@" * 6, True)]
+    assert [
+        (name, p.get("Password"), p.get("PasswordResetRequired"))
+        for name, p in sent
+        if name.endswith("LoginProfile") and name != "GetLoginProfile"
+    ] == [("CreateLoginProfile", "Aa1!" * 6, True), ("UpdateLoginProfile", "Bb2@" * 6, True)]
     assert gateway.delete_login_profile("pete") is True
     assert gateway.delete_login_profile("pete") is False
     gateway.add_to_group("pete", "ChildDeveloperGroup")
@@ -69,12 +79,18 @@ def test_group_policies_are_read_in_one_whole_account_read(gateway):
     that exist, from GetAccountAuthorizationDetails; other groups are not looked at."""
     iam = gateway.client
     iam.create_group(GroupName="FinanceGroup")
-    iam.put_group_policy(GroupName="ChildDeveloperGroup", PolicyName="inline", PolicyDocument=(
-        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets",'
-        ' "Resource": "*"}]}'))
+    iam.put_group_policy(
+        GroupName="ChildDeveloperGroup",
+        PolicyName="inline",
+        PolicyDocument=(
+            '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets",'
+            ' "Resource": "*"}]}'
+        ),
+    )
     sent = []
-    iam.meta.events.register("provide-client-params.iam",
-                             lambda params, model, **_: sent.append(model.name))
+    iam.meta.events.register(
+        "provide-client-params.iam", lambda params, model, **_: sent.append(model.name)
+    )
     access = gateway.group_access(("ChildDeveloperGroup", "BreakGlassGroup", "NoSuchGroup"))
     assert sent == ["GetAccountAuthorizationDetails"]
     assert set(access) == {"ChildDeveloperGroup", "BreakGlassGroup"}

@@ -79,14 +79,21 @@ class Connection:
 
 
 def onboarding(username: str) -> dict:
-    return {"username": username, "groups": ["ChildDeveloperGroup"], "ticket": f"T-ON-{username}",
-            "requested_by": "load", "console": False}
+    return {
+        "username": username,
+        "groups": ["ChildDeveloperGroup"],
+        "ticket": f"T-ON-{username}",
+        "requested_by": "load",
+        "console": False,
+    }
 
 
 def plan() -> list[list[tuple[str, str, str, dict | None, str | None]]]:
     """Tasks of one or more requests (kind, method, path, body, ticket), in a fixed shuffle."""
-    tasks = [[("health", "GET", "/health", None, None)]
-             for _ in range(TOTAL - GETS - ONBOARDINGS - 3 * CYCLES)]
+    tasks = [
+        [("health", "GET", "/health", None, None)]
+        for _ in range(TOTAL - GETS - ONBOARDINGS - 3 * CYCLES)
+    ]
     tasks += [[("get", "GET", f"/users/{SEEDS[n % len(SEEDS)]}", None, None)] for n in range(GETS)]
     for n in range(ONBOARDINGS):
         body = onboarding(f"load{n}")
@@ -94,12 +101,25 @@ def plan() -> list[list[tuple[str, str, str, dict | None, str | None]]]:
     for n in range(CYCLES):  # one user's changes in order, by one worker
         user = f"cycle{n}"
         suspend, restore = f"T-SU-{user}", f"T-RE-{user}"
-        tasks.append([
-            ("onboard", "POST", "/users", onboarding(user), f"T-ON-{user}"),
-            ("suspend", "POST", f"/users/{user}/suspend",
-             {"ticket": suspend, "requested_by": "load", "reason": "load test"}, suspend),
-            ("restore", "POST", f"/users/{user}/restore",
-             {"ticket": restore, "requested_by": "load"}, restore)])
+        tasks.append(
+            [
+                ("onboard", "POST", "/users", onboarding(user), f"T-ON-{user}"),
+                (
+                    "suspend",
+                    "POST",
+                    f"/users/{user}/suspend",
+                    {"ticket": suspend, "requested_by": "load", "reason": "load test"},
+                    suspend,
+                ),
+                (
+                    "restore",
+                    "POST",
+                    f"/users/{user}/restore",
+                    {"ticket": restore, "requested_by": "load"},
+                    restore,
+                ),
+            ]
+        )
     random.Random(7).shuffle(tasks)
     assert sum(map(len, tasks)) == TOTAL
     return tasks
@@ -108,13 +128,20 @@ def plan() -> list[list[tuple[str, str, str, dict | None, str | None]]]:
 def audit_events(stack: dict) -> list[dict]:
     """Every audit event in the state table, read as the root account's administrator."""
     dynamodb = boto3.session.Session(region_name="us-east-1", **stack["admin_credentials"]).client(
-        "dynamodb", endpoint_url=stack["aws_endpoint_url"])
+        "dynamodb", endpoint_url=stack["aws_endpoint_url"]
+    )
     pages = dynamodb.get_paginator("query").paginate(
-        TableName="iam-lifecycle-dev-state", IndexName="by-entity",
-        KeyConditionExpression="#e = :audit", ExpressionAttributeNames={"#e": "entity"},
-        ExpressionAttributeValues={":audit": {"S": "audit"}})
-    return [{key: value["S"] for key, value in item.items() if "S" in value}
-            for page in pages for item in page["Items"]]
+        TableName="iam-lifecycle-dev-state",
+        IndexName="by-entity",
+        KeyConditionExpression="#e = :audit",
+        ExpressionAttributeNames={"#e": "entity"},
+        ExpressionAttributeValues={":audit": {"S": "audit"}},
+    )
+    return [
+        {key: value["S"] for key, value in item.items() if "S" in value}
+        for page in pages
+        for item in page["Items"]
+    ]
 
 
 def test_a_burst_of_500_requests_from_20_threads(stack):
@@ -164,14 +191,19 @@ def test_a_burst_of_500_requests_from_20_threads(stack):
     for thread in threads:
         thread.join(timeout=DEADLINE + 60)
     elapsed = time.monotonic() - started
-    print(f"\n{len(results)} requests in {elapsed:.1f} s from {WORKERS} threads "
-          f"({len(results) / elapsed:.0f}/s), {sum(reconnects)} reconnects")
+    print(
+        f"\n{len(results)} requests in {elapsed:.1f} s from {WORKERS} threads "
+        f"({len(results) / elapsed:.0f}/s), {sum(reconnects)} reconnects"
+    )
 
     assert not any(thread.is_alive() for thread in threads), "a worker is stuck"
     assert not failures, failures[:10]
     assert len(results) == TOTAL, f"only {len(results)} of {TOTAL} requests within {DEADLINE} s"
-    unexpected = [(kind, ticket, status, answer) for kind, ticket, status, answer in results
-                  if status != EXPECTED[kind]]
+    unexpected = [
+        (kind, ticket, status, answer)
+        for kind, ticket, status, answer in results
+        if status != EXPECTED[kind]
+    ]
     assert not unexpected, unexpected[:10]
 
     # No lost audit entry, and none twice: one "ok" event per change, under its ticket.
@@ -180,12 +212,19 @@ def test_a_burst_of_500_requests_from_20_threads(stack):
     for event in audit_events(stack):
         events.setdefault(event["ticket"], []).append(event)
     for ticket, kind in changes.items():
-        assert [(e["action"], e["result"]) for e in events.get(ticket, [])] == [(kind, "ok")], \
-            (ticket, events.get(ticket))
+        assert [(e["action"], e["result"]) for e in events.get(ticket, [])] == [(kind, "ok")], (
+            ticket,
+            events.get(ticket),
+        )
 
     iam = boto3.session.Session(region_name="us-east-1", **stack["admin_credentials"]).client(
-        "iam", endpoint_url=stack["aws_endpoint_url"])
-    users = {user["UserName"] for page in iam.get_paginator("list_users").paginate(
-        PathPrefix="/managed/") for user in page["Users"]}
+        "iam", endpoint_url=stack["aws_endpoint_url"]
+    )
+    users = {
+        user["UserName"]
+        for page in iam.get_paginator("list_users").paginate(PathPrefix="/managed/")
+        for user in page["Users"]
+    }
     assert users == set(SEEDS) | {f"load{n}" for n in range(ONBOARDINGS)} | {
-        f"cycle{n}" for n in range(CYCLES)}
+        f"cycle{n}" for n in range(CYCLES)
+    }

@@ -22,8 +22,11 @@ REGION = "us-east-1"
 
 def alarms() -> dict[str, dict]:
     template = cfn.load_template(TEMPLATE)
-    return {lid: r["Properties"] for lid, r in template["Resources"].items()
-            if r["Type"] == "AWS::CloudWatch::Alarm"}
+    return {
+        lid: r["Properties"]
+        for lid, r in template["Resources"].items()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+    }
 
 
 def sub(value, stage: str = "dev") -> str:
@@ -31,8 +34,11 @@ def sub(value, stage: str = "dev") -> str:
     text = value["Fn::Sub"] if isinstance(value, dict) and "Fn::Sub" in value else value
     if isinstance(text, dict) and text == {"Ref": "ServiceName"}:
         text = "${ServiceName}"
-    return (text.replace("${AppName}", CONFIG["app_name"]).replace("${Stage}", stage)
-            .replace("${ServiceName}", CONFIG["environment_variables"]["POWERTOOLS_SERVICE_NAME"]))
+    return (
+        text.replace("${AppName}", CONFIG["app_name"])
+        .replace("${Stage}", stage)
+        .replace("${ServiceName}", CONFIG["environment_variables"]["POWERTOOLS_SERVICE_NAME"])
+    )
 
 
 def metrics_of(alarm: dict) -> list[dict]:
@@ -47,24 +53,46 @@ def operations_counted() -> set[str]:
     names = set()
     for path in [PROJECT / "app.py", *(PROJECT / "chalicelib").rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
-                    and isinstance(node.args[0].value, str):
-                called = node.func.attr if isinstance(node.func, ast.Attribute) else \
-                    getattr(node.func, "id", "")
+            if (
+                isinstance(node, ast.Call)
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                called = (
+                    node.func.attr
+                    if isinstance(node.func, ast.Attribute)
+                    else getattr(node.func, "id", "")
+                )
                 if called in ("run", "_run", "_change", "_user_change"):
                     names.add(node.args[0].value)
     return names
 
 
 def test_failed_operations_are_watched_with_the_dimensions_the_app_emits(api, capsys):
-    api.call("POST", "/users", {"username": "pete", "groups": [], "ticket": "T-1",
-                                "requested_by": "alice", "console": False})
-    [emf] = [json.loads(line) for line in capsys.readouterr().out.splitlines()
-             if line.startswith('{"_aws"')]
+    api.call(
+        "POST",
+        "/users",
+        {
+            "username": "pete",
+            "groups": [],
+            "ticket": "T-1",
+            "requested_by": "alice",
+            "console": False,
+        },
+    )
+    [emf] = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith('{"_aws"')
+    ]
     [directive] = emf["_aws"]["CloudWatchMetrics"]
     metrics = metrics_of(alarms()["FailedOperationsAlarm"])
-    assert {m["MetricName"] for m in metrics} >= operations_counted() >= {
-        "onboard", "move", "suspend", "restore", "offboard"}
+    assert (
+        {m["MetricName"] for m in metrics}
+        >= operations_counted()
+        >= {"onboard", "move", "suspend", "restore", "offboard"}
+    )
     for metric in metrics:
         assert sub(metric["Namespace"]) == directive["Namespace"]
         dimensions = {d["Name"]: sub(d["Value"]) for d in metric["Dimensions"]}
@@ -83,9 +111,14 @@ def chalice_function_names(stage: str) -> set[str]:
 
 
 def test_every_function_of_the_app_is_watched_by_its_chalice_name():
-    watched = {sub(d["Value"]) for alarm in alarms().values() for metric in metrics_of(alarm)
-               if metric["Namespace"] == "AWS/Lambda" for d in metric["Dimensions"]
-               if d["Name"] == "FunctionName"}
+    watched = {
+        sub(d["Value"])
+        for alarm in alarms().values()
+        for metric in metrics_of(alarm)
+        if metric["Namespace"] == "AWS/Lambda"
+        for d in metric["Dimensions"]
+        if d["Name"] == "FunctionName"
+    }
     assert watched == chalice_function_names("dev")
 
 
@@ -101,8 +134,11 @@ def test_the_dead_letter_queue_alarm_watches_the_service_stacks_queue():
 
 @pytest.fixture
 def session(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
         monkeypatch.setenv(key, value)
     with mock_aws():
         yield boto3.Session(region_name=REGION)

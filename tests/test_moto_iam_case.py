@@ -45,8 +45,11 @@ def account() -> str:
 
 def error(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
     response = excinfo.value.response
-    return (response["Error"]["Code"], response["Error"]["Message"],
-            response["ResponseMetadata"]["HTTPStatusCode"])
+    return (
+        response["Error"]["Code"],
+        response["Error"]["Message"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+    )
 
 
 def test_apply_is_idempotent_and_marks_the_class():
@@ -126,20 +129,30 @@ def test_credentials_and_policies_named_in_another_case_belong_to_the_stored_use
     assert iam.list_access_keys(UserName="pete")["AccessKeyMetadata"][0]["Status"] == "Inactive"
 
     serial = iam.create_virtual_mfa_device(VirtualMFADeviceName="pete")["VirtualMFADevice"][
-        "SerialNumber"]
-    iam.enable_mfa_device(UserName="PETE", SerialNumber=serial,
-                          AuthenticationCode1="123456", AuthenticationCode2="654321")
+        "SerialNumber"
+    ]
+    iam.enable_mfa_device(
+        UserName="PETE",
+        SerialNumber=serial,
+        AuthenticationCode1="123456",
+        AuthenticationCode2="654321",
+    )
     [device] = iam.list_mfa_devices(UserName="Pete")["MFADevices"]
     assert (device["UserName"], device["SerialNumber"]) == ("pete", serial)
 
-    document = json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"}]})
+    document = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"}],
+        }
+    )
     iam.put_user_policy(UserName="PETE", PolicyName="own", PolicyDocument=document)
     assert iam.get_user_policy(UserName="pete", PolicyName="own")["UserName"] == "pete"
     policy_arn = iam.create_policy(PolicyName="p", PolicyDocument=document)["Policy"]["Arn"]
     iam.attach_user_policy(UserName="Pete", PolicyArn=policy_arn)
-    assert [p["PolicyArn"] for p in iam.list_attached_user_policies(UserName="pete")[
-        "AttachedPolicies"]] == [policy_arn]
+    assert [
+        p["PolicyArn"] for p in iam.list_attached_user_policies(UserName="pete")["AttachedPolicies"]
+    ] == [policy_arn]
     iam.tag_user(UserName="PETE", Tags=[{"Key": "team", "Value": "ops"}])
     assert iam.list_user_tags(UserName="pete")["Tags"] == [{"Key": "team", "Value": "ops"}]
 
@@ -155,9 +168,16 @@ def test_credentials_and_policies_named_in_another_case_belong_to_the_stored_use
 
 
 def test_delete_user_in_another_case_deletes_the_stored_user(iam):
-    iam.put_user_policy(UserName="pete", PolicyName="own", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"}]}))
+    iam.put_user_policy(
+        UserName="pete",
+        PolicyName="own",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"}],
+            }
+        ),
+    )
     with pytest.raises(ClientError) as refused:  # moto's own checks still apply
         iam.delete_user(UserName="PETE")
     assert error(refused)[0] == "DeleteConflict"
@@ -190,9 +210,18 @@ def test_group_names_are_one_name_in_any_case(iam):
         iam.create_group(GroupName="admins")
     assert error(clash)[:2] == ("EntityAlreadyExists", "Group admins already exists")
     assert iam.get_group(GroupName="Admins")["Group"]["GroupName"] == "ADMINS"
-    iam.put_group_policy(GroupName="admins", PolicyName="p", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]}))
+    iam.put_group_policy(
+        GroupName="admins",
+        PolicyName="p",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}
+                ],
+            }
+        ),
+    )
     assert iam.get_group_policy(GroupName="aDmInS", PolicyName="p")["GroupName"] == "ADMINS"
     iam.delete_group_policy(GroupName="Admins", PolicyName="p")
     iam.delete_group(GroupName="admins")
@@ -200,18 +229,36 @@ def test_group_names_are_one_name_in_any_case(iam):
 
 
 def test_role_names_are_one_name_in_any_case(iam):
-    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account()}:root"},
-        "Action": "sts:AssumeRole"}]})
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account()}:root"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )
     iam.create_role(RoleName="DeveloperRole", AssumeRolePolicyDocument=trust)
     with pytest.raises(ClientError) as clash:
         iam.create_role(RoleName="developerrole", AssumeRolePolicyDocument=trust)
-    assert error(clash)[:2] == ("EntityAlreadyExists",
-                                "Role with name developerrole already exists.")
+    assert error(clash)[:2] == (
+        "EntityAlreadyExists",
+        "Role with name developerrole already exists.",
+    )
     assert iam.get_role(RoleName="DEVELOPERROLE")["Role"]["RoleName"] == "DeveloperRole"
-    iam.put_role_policy(RoleName="developerRole", PolicyName="AccessRevocation",
-                        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-                            {"Effect": "Deny", "Action": "*", "Resource": "*"}]}))
+    iam.put_role_policy(
+        RoleName="developerRole",
+        PolicyName="AccessRevocation",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}],
+            }
+        ),
+    )
     answer = iam.get_role_policy(RoleName="DEVELOPERROLE", PolicyName="AccessRevocation")
     assert answer["RoleName"] == "DeveloperRole"
     iam.delete_role_policy(RoleName="developerrole", PolicyName="AccessRevocation")
@@ -257,18 +304,38 @@ def test_the_threaded_server_authorizes_another_case_against_the_stored_users_ar
             admin.create_user(UserName="Pete", Path=PATH)
         assert error(clash)[0] == "EntityAlreadyExists"
         admin.create_user(UserName="reader")
-        admin.put_user_policy(UserName="reader", PolicyName="read-pete", PolicyDocument=json.dumps(
-            {"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Action": ["iam:GetUser", "iam:ListGroupsForUser"],
-                "Resource": arn}]}))
+        admin.put_user_policy(
+            UserName="reader",
+            PolicyName="read-pete",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": ["iam:GetUser", "iam:ListGroupsForUser"],
+                            "Resource": arn,
+                        }
+                    ],
+                }
+            ),
+        )
         key = admin.create_access_key(UserName="reader")["AccessKey"]
-        request = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=b"0",
-                                         headers={"Content-Type": "text/plain"}, method="POST")
+        request = urllib.request.Request(
+            f"{endpoint}/moto-api/reset-auth",
+            data=b"0",
+            headers={"Content-Type": "text/plain"},
+            method="POST",
+        )
         urllib.request.urlopen(request, timeout=10).read()  # IAM enforced from here on
 
-        reader = boto3.client("iam", endpoint_url=endpoint, region_name=REGION,
-                              aws_access_key_id=key["AccessKeyId"],
-                              aws_secret_access_key=key["SecretAccessKey"])
+        reader = boto3.client(
+            "iam",
+            endpoint_url=endpoint,
+            region_name=REGION,
+            aws_access_key_id=key["AccessKeyId"],
+            aws_secret_access_key=key["SecretAccessKey"],
+        )
         user = reader.get_user(UserName="PETE")["User"]
         assert (user["UserName"], user["Arn"]) == ("pete", arn)
         assert reader.list_groups_for_user(UserName="Pete")["Groups"] == []

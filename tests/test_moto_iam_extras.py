@@ -46,7 +46,10 @@ def test_create_returns_the_password_once_and_list_returns_metadata(iam):
     assert credential["ServicePassword"]
     assert re.fullmatch(r"ACCA[A-Z0-9]{17}", credential["ServiceSpecificCredentialId"])
     assert (credential["UserName"], credential["ServiceName"], credential["Status"]) == (
-        "alice", CODECOMMIT, "Active")
+        "alice",
+        CODECOMMIT,
+        "Active",
+    )
     assert credential["CreateDate"].tzinfo is not None
 
     iam.create_service_specific_credential(UserName="alice", ServiceName=KEYSPACES)
@@ -62,40 +65,52 @@ def test_create_returns_the_password_once_and_list_returns_metadata(iam):
 
 def test_delete_removes_the_credential(iam):
     credential_id = iam.create_service_specific_credential(
-        UserName="alice", ServiceName=CODECOMMIT)["ServiceSpecificCredential"][
-        "ServiceSpecificCredentialId"]
-    iam.delete_service_specific_credential(UserName="alice",
-                                           ServiceSpecificCredentialId=credential_id)
-    assert iam.list_service_specific_credentials(UserName="alice")[
-        "ServiceSpecificCredentials"] == []
+        UserName="alice", ServiceName=CODECOMMIT
+    )["ServiceSpecificCredential"]["ServiceSpecificCredentialId"]
+    iam.delete_service_specific_credential(
+        UserName="alice", ServiceSpecificCredentialId=credential_id
+    )
+    assert (
+        iam.list_service_specific_credentials(UserName="alice")["ServiceSpecificCredentials"] == []
+    )
 
 
 def test_update_sets_the_status(iam):
     credential_id = iam.create_service_specific_credential(
-        UserName="alice", ServiceName=CODECOMMIT)["ServiceSpecificCredential"][
-        "ServiceSpecificCredentialId"]
+        UserName="alice", ServiceName=CODECOMMIT
+    )["ServiceSpecificCredential"]["ServiceSpecificCredentialId"]
     iam.update_service_specific_credential(
-        UserName="alice", ServiceSpecificCredentialId=credential_id, Status="Inactive")
+        UserName="alice", ServiceSpecificCredentialId=credential_id, Status="Inactive"
+    )
     [metadata] = iam.list_service_specific_credentials(UserName="alice")[
-        "ServiceSpecificCredentials"]
+        "ServiceSpecificCredentials"
+    ]
     assert metadata["Status"] == "Inactive"
 
 
 def test_unknown_credential_id_is_no_such_entity(iam):
     with pytest.raises(ClientError) as excinfo:
         iam.delete_service_specific_credential(
-            UserName="alice", ServiceSpecificCredentialId="ACCAAAAAAAAAAAAAAAAAA")
+            UserName="alice", ServiceSpecificCredentialId="ACCAAAAAAAAAAAAAAAAAA"
+        )
     assert error_code(excinfo) == "NoSuchEntity"
     assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
 
-@pytest.mark.parametrize("call", [
-    lambda iam: iam.create_service_specific_credential(UserName="nobody", ServiceName=CODECOMMIT),
-    lambda iam: iam.list_service_specific_credentials(UserName="nobody"),
-    lambda iam: iam.delete_service_specific_credential(
-        UserName="nobody", ServiceSpecificCredentialId="ACCAAAAAAAAAAAAAAAAAA"),
-    lambda iam: iam.delete_user_permissions_boundary(UserName="nobody"),
-], ids=["create", "list", "delete", "delete-boundary"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda iam: iam.create_service_specific_credential(
+            UserName="nobody", ServiceName=CODECOMMIT
+        ),
+        lambda iam: iam.list_service_specific_credentials(UserName="nobody"),
+        lambda iam: iam.delete_service_specific_credential(
+            UserName="nobody", ServiceSpecificCredentialId="ACCAAAAAAAAAAAAAAAAAA"
+        ),
+        lambda iam: iam.delete_user_permissions_boundary(UserName="nobody"),
+    ],
+    ids=["create", "list", "delete", "delete-boundary"],
+)
 def test_missing_user_is_no_such_entity(iam, call):
     with pytest.raises(ClientError) as excinfo:
         call(iam)
@@ -116,25 +131,32 @@ def test_unsupported_service_and_per_service_limit(iam):
 
 def test_delete_user_conflicts_while_credentials_remain(iam):
     credential_id = iam.create_service_specific_credential(
-        UserName="alice", ServiceName=CODECOMMIT)["ServiceSpecificCredential"][
-        "ServiceSpecificCredentialId"]
+        UserName="alice", ServiceName=CODECOMMIT
+    )["ServiceSpecificCredential"]["ServiceSpecificCredentialId"]
     with pytest.raises(ClientError) as excinfo:
         iam.delete_user(UserName="alice")
     assert error_code(excinfo) == "DeleteConflict"
     assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
 
-    iam.delete_service_specific_credential(UserName="alice",
-                                           ServiceSpecificCredentialId=credential_id)
+    iam.delete_service_specific_credential(
+        UserName="alice", ServiceSpecificCredentialId=credential_id
+    )
     iam.delete_user(UserName="alice")
     iam.create_user(UserName="alice")
-    assert iam.list_service_specific_credentials(UserName="alice")[
-        "ServiceSpecificCredentials"] == []
+    assert (
+        iam.list_service_specific_credentials(UserName="alice")["ServiceSpecificCredentials"] == []
+    )
 
 
 def test_moto_keeps_its_own_delete_conflicts(iam):
-    iam.put_user_policy(UserName="alice", PolicyName="inline", PolicyDocument=(
-        '{"Version": "2012-10-17", "Statement": '
-        '[{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}'))
+    iam.put_user_policy(
+        UserName="alice",
+        PolicyName="inline",
+        PolicyDocument=(
+            '{"Version": "2012-10-17", "Statement": '
+            '[{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}'
+        ),
+    )
     with pytest.raises(ClientError) as excinfo:
         iam.delete_user(UserName="alice")
     assert error_code(excinfo) == "DeleteConflict"
@@ -149,15 +171,18 @@ def test_a_new_mock_starts_without_credentials():
     with mock_aws():
         iam = boto3.client("iam")
         iam.create_user(UserName="alice")
-        assert iam.list_service_specific_credentials(UserName="alice")[
-            "ServiceSpecificCredentials"] == []
+        assert (
+            iam.list_service_specific_credentials(UserName="alice")["ServiceSpecificCredentials"]
+            == []
+        )
 
 
 def test_permissions_boundary_put_and_delete(iam):
     iam.put_user_permissions_boundary(UserName="alice", PermissionsBoundary=BOUNDARY)
     assert iam.get_user(UserName="alice")["User"]["PermissionsBoundary"] == {
         "PermissionsBoundaryType": "PermissionsBoundaryPolicy",
-        "PermissionsBoundaryArn": BOUNDARY}
+        "PermissionsBoundaryArn": BOUNDARY,
+    }
     # AWS's ListUsers does not report boundaries.
     assert all("PermissionsBoundary" not in u for u in iam.list_users()["Users"])
 
@@ -168,8 +193,10 @@ def test_permissions_boundary_put_and_delete(iam):
 def test_create_user_with_a_boundary(iam):
     created = iam.create_user(UserName="bob", PermissionsBoundary=BOUNDARY)["User"]
     assert created["PermissionsBoundary"]["PermissionsBoundaryArn"] == BOUNDARY
-    assert iam.get_user(UserName="bob")["User"]["PermissionsBoundary"][
-        "PermissionsBoundaryArn"] == BOUNDARY
+    assert (
+        iam.get_user(UserName="bob")["User"]["PermissionsBoundary"]["PermissionsBoundaryArn"]
+        == BOUNDARY
+    )
     with pytest.raises(ClientError) as excinfo:
         iam.create_user(UserName="carol", PermissionsBoundary="not-a-policy-arn-at-all")
     assert error_code(excinfo) == "InvalidParameterValue"
@@ -190,11 +217,13 @@ def test_over_http_with_the_threaded_server():
         iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1")
         iam.create_user(UserName="http-user")
         created = iam.create_service_specific_credential(
-            UserName="http-user", ServiceName=CODECOMMIT)["ServiceSpecificCredential"]
+            UserName="http-user", ServiceName=CODECOMMIT
+        )["ServiceSpecificCredential"]
         assert created["ServicePassword"]
         assert created["ServiceUserName"].startswith("http-user-at-")
         [listed] = iam.list_service_specific_credentials(UserName="http-user")[
-            "ServiceSpecificCredentials"]
+            "ServiceSpecificCredentials"
+        ]
         assert listed["ServiceSpecificCredentialId"] == created["ServiceSpecificCredentialId"]
         assert "ServicePassword" not in listed
         with pytest.raises(ClientError) as excinfo:

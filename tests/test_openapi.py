@@ -23,10 +23,18 @@ DOCUMENT = Path(__file__).resolve().parents[1] / "chalicelib" / "openapi.yaml"
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 # Signed by Slack instead of the bearer token, form-encoded; tests/test_slack.py checks their answers.
 SLACK_ROUTES = {("/slack/commands", "post"), ("/slack/interactions", "post")}
-ONBOARD = {"username": "pete", "groups": ["ChildDeveloperGroup"], "ticket": "T-1",
-           "requested_by": "alice", "email": "pete@example.com"}
-SSH_KEY = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC" + base64.b64encode(bytes(range(256))).decode() \
+ONBOARD = {
+    "username": "pete",
+    "groups": ["ChildDeveloperGroup"],
+    "ticket": "T-1",
+    "requested_by": "alice",
+    "email": "pete@example.com",
+}
+SSH_KEY = (
+    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC"
+    + base64.b64encode(bytes(range(256))).decode()
     + " pete@laptop"
+)
 FUTURE = (date.today() + timedelta(days=30)).isoformat()
 # The pydantic model each documented request body mirrors.
 BODY_MODELS = {
@@ -62,8 +70,12 @@ def resolve(node, seen: tuple[str, ...] = ()):
 
 @functools.cache
 def operations() -> dict[tuple[str, str], dict]:
-    return {(path, method): resolve(item[method])
-            for path, item in document()["paths"].items() for method in METHODS if method in item}
+    return {
+        (path, method): resolve(item[method])
+        for path, item in document()["paths"].items()
+        for method in METHODS
+        if method in item
+    }
 
 
 def app_routes() -> set[tuple[str, str]]:
@@ -78,7 +90,8 @@ def documented_response(template: str, method: str, response) -> dict:
     status = str(response.status_code)
     assert status in operation["responses"], (
         f"{method} {template} answered {status}, which the document does not list: "
-        f"{response.body!r}")
+        f"{response.body!r}"
+    )
     content = operation["responses"][status].get("content", {})
     media = response.headers.get("Content-Type", "").split(";")[0].strip()
     body = response.json
@@ -87,13 +100,14 @@ def documented_response(template: str, method: str, response) -> dict:
         # application/json); its body is the same JSON error.
         media, body = "application/json", json.loads(response.body)
     assert media in content, (
-        f"{method} {template} {status} answered {media!r}; documented: {list(content)}")
+        f"{method} {template} {status} answered {media!r}; documented: {list(content)}"
+    )
     if media == "application/json":
         validator = OAS30Validator(content[media]["schema"], format_checker=oas30_format_checker)
         errors = sorted(validator.iter_errors(body), key=str)
-        assert not errors, (f"{method} {template} {status}: "
-                            + "; ".join(f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
-                                        for e in errors))
+        assert not errors, f"{method} {template} {status}: " + "; ".join(
+            f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors
+        )
     return body
 
 
@@ -104,8 +118,18 @@ class Caller:
         self.api = api
         self.called: set[tuple[str, str]] = set()
 
-    def __call__(self, method: str, template: str, body=None, *, query: dict | None = None,
-                 status: int, token: str | None = "default", headers: dict | None = None, **path):
+    def __call__(
+        self,
+        method: str,
+        template: str,
+        body=None,
+        *,
+        query: dict | None = None,
+        status: int,
+        token: str | None = "default",
+        headers: dict | None = None,
+        **path,
+    ):
         url = template.format(**path) + (f"?{urlencode(query)}" if query else "")
         response = self.api.call(method, url, body, token=token, headers=headers)
         response.json = documented_response(template, method, response)
@@ -184,76 +208,139 @@ def test_every_documented_route_answers_as_documented(api):
     key = iam.create_access_key(UserName="pete")["AccessKey"]["AccessKeyId"]
     ssh = iam.upload_ssh_public_key(UserName="pete", SSHPublicKeyBody=SSH_KEY)
     ssh_id = ssh["SSHPublicKey"]["SSHPublicKeyId"]
-    iam.put_user_policy(UserName="pete", PolicyName="scratch", PolicyDocument=(
-        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
-        '"Action": "s3:ListAllMyBuckets", "Resource": "*"}]}'))
+    iam.put_user_policy(
+        UserName="pete",
+        PolicyName="scratch",
+        PolicyDocument=(
+            '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+            '"Action": "s3:ListAllMyBuckets", "Resource": "*"}]}'
+        ),
+    )
     serial = iam.create_virtual_mfa_device(VirtualMFADeviceName="pete")["VirtualMFADevice"][
-        "SerialNumber"]
-    iam.enable_mfa_device(UserName="pete", SerialNumber=serial,
-                          AuthenticationCode1="123456", AuthenticationCode2="654321")
+        "SerialNumber"
+    ]
+    iam.enable_mfa_device(
+        UserName="pete",
+        SerialNumber=serial,
+        AuthenticationCode1="123456",
+        AuthenticationCode2="654321",
+    )
 
     user = call("GET", "/users/{username}", username="pete", status=200).json
     assert user["mfa"] is True and [k["id"] for k in user["access_keys"]] == [key]
     listed = call("GET", "/users", status=200).json
     assert [u["username"] for u in listed["users"]] == ["pete"]
 
-    moved = call("PUT", "/users/{username}/groups", username="pete", status=200, body={
-        "groups": ["BreakGlassGroup"], "ticket": "T-2", "requested_by": "alice"}).json
+    moved = call(
+        "PUT",
+        "/users/{username}/groups",
+        username="pete",
+        status=200,
+        body={"groups": ["BreakGlassGroup"], "ticket": "T-2", "requested_by": "alice"},
+    ).json
     assert moved["groups"] == ["BreakGlassGroup"]
     assert moved["profiles_to_remove"] == ["222233334444-DeveloperRole"]
     config = call("GET", "/users/{username}/aws-config", username="pete", status=200).json
     assert config["aws_config"] == moved["aws_config"]
     assert [p["profile"] for p in config["profiles"]] == ["222233334444-BreakGlassRole"]
-    text = call("GET", "/users/{username}/aws-config", username="pete", query={"format": "text"},
-                status=200)
+    text = call(
+        "GET", "/users/{username}/aws-config", username="pete", query={"format": "text"}, status=200
+    )
     assert text.headers["Content-Type"] == "text/plain"
     assert text.body.decode() == config["aws_config"]
 
     # plans: of a user that exists and of one that does not yet
-    plan = call("POST", "/users/{username}/suspend", username="pete", status=200, body={
-        "ticket": "T-P", "requested_by": "alice", "dry_run": True}).json
+    plan = call(
+        "POST",
+        "/users/{username}/suspend",
+        username="pete",
+        status=200,
+        body={"ticket": "T-P", "requested_by": "alice", "dry_run": True},
+    ).json
     assert plan["dry_run"] is True and plan["state_before"]["username"] == "pete"
-    plan = call("POST", "/users", {**ONBOARD, "username": "nina", "ticket": "T-N",
-                                   "dry_run": True}, status=200).json
+    plan = call(
+        "POST",
+        "/users",
+        {**ONBOARD, "username": "nina", "ticket": "T-N", "dry_run": True},
+        status=200,
+    ).json
     assert plan["state_before"] is None and plan["calls"] > 0
 
-    suspended = call("POST", "/users/{username}/suspend", username="pete", status=200, body={
-        "ticket": "T-3", "requested_by": "alice", "reason": "leave", "until": FUTURE}).json
+    suspended = call(
+        "POST",
+        "/users/{username}/suspend",
+        username="pete",
+        status=200,
+        body={"ticket": "T-3", "requested_by": "alice", "reason": "leave", "until": FUTURE},
+    ).json
     assert suspended["status"] == "suspended" and suspended["suspended_until"] == FUTURE
     assert suspended["groups"] == [] and suspended["console"] is False
 
-    restored = call("POST", "/users/{username}/restore", username="pete", status=200, body={
-        "ticket": "T-4", "requested_by": "alice"}).json
+    restored = call(
+        "POST",
+        "/users/{username}/restore",
+        username="pete",
+        status=200,
+        body={"ticket": "T-4", "requested_by": "alice"},
+    ).json
     assert restored["temporary_password"] and restored["user"]["groups"] == ["BreakGlassGroup"]
     assert "suspended_until" not in restored["user"]
 
     call("POST", "/users", {**ONBOARD, "username": "olga", "ticket": "T-O"}, status=201)
-    granted = call("POST", "/users/{username}/grants", username="olga", status=201, body={
-        "group": "BreakGlassGroup", "hours": 2, "reason": "incident 42", "ticket": "T-G",
-        "requested_by": "alice"}).json
+    granted = call(
+        "POST",
+        "/users/{username}/grants",
+        username="olga",
+        status=201,
+        body={
+            "group": "BreakGlassGroup",
+            "hours": 2,
+            "reason": "incident 42",
+            "ticket": "T-G",
+            "requested_by": "alice",
+        },
+    ).json
     assert [g["group"] for g in granted["grants"]] == ["BreakGlassGroup"]
     assert "BreakGlassGroup" in granted["groups"]
 
     by_user = call("GET", "/audit", query={"username": "pete"}, status=200).json["events"]
     assert [(e["action"], e["result"]) for e in by_user] == [
-        ("onboard", "ok"), ("onboard", "replayed"),
-        ("onboard", "rejected: ticket T-1 was already used for a different request; use a new "
-                    "ticket"),
-        ("move", "ok"), ("suspend", "planned"), ("suspend", "ok"), ("restore", "ok")]
+        ("onboard", "ok"),
+        ("onboard", "replayed"),
+        (
+            "onboard",
+            "rejected: ticket T-1 was already used for a different request; use a new ticket",
+        ),
+        ("move", "ok"),
+        ("suspend", "planned"),
+        ("suspend", "ok"),
+        ("restore", "ok"),
+    ]
     by_ticket = call("GET", "/audit", query={"ticket": "T-1"}, status=200).json["events"]
     assert [(e["action"], e["ticket"]) for e in by_ticket] == [("onboard", "T-1")] * 3
 
     rows = call("GET", "/access-matrix", status=200).json["rows"]
-    assert {"username": "pete", "status": "active", "group": "BreakGlassGroup",
-            "account": "222233334444", "role": "BreakGlassRole", "managed": True} in rows
+    assert {
+        "username": "pete",
+        "status": "active",
+        "group": "BreakGlassGroup",
+        "account": "222233334444",
+        "role": "BreakGlassRole",
+        "managed": True,
+    } in rows
     csv = call("GET", "/access-matrix", query={"format": "csv"}, status=200)
     assert csv.headers["Content-Type"] == "text/csv"
     lines = csv.body.decode().splitlines()
     assert lines[0] == "username,status,group,account,role,managed"
     assert "pete,active,BreakGlassGroup,222233334444,BreakGlassRole,yes" in lines
 
-    offboarded = call("POST", "/users/{username}/offboard", username="pete", status=200, body={
-        "ticket": "T-5", "requested_by": "alice"}).json
+    offboarded = call(
+        "POST",
+        "/users/{username}/offboard",
+        username="pete",
+        status=200,
+        body={"ticket": "T-5", "requested_by": "alice"},
+    ).json
     removed = offboarded["removed"]
     assert offboarded["username"] == "pete"
     assert removed["access_keys"] == [key] and removed["ssh_public_keys"] == [ssh_id]
@@ -263,8 +350,9 @@ def test_every_documented_route_answers_as_documented(api):
     assert iam.list_virtual_mfa_devices()["VirtualMFADevices"] == []
 
     call("GET", "/users/{username}", username="pete", status=404)
-    assert call.called == set(operations()) - SLACK_ROUTES, \
+    assert call.called == set(operations()) - SLACK_ROUTES, (
         "documented routes the scenario did not call"
+    )
 
 
 def _some_body(template: str, method: str):
@@ -284,8 +372,14 @@ def test_every_protected_route_is_a_documented_401_without_or_with_a_wrong_token
         if operation.get("security") == []:
             continue
         for token in (None, "wrong-token"):
-            answer = call(method.upper(), template, _some_body(template, method), username="pete",
-                          token=token, status=401).json
+            answer = call(
+                method.upper(),
+                template,
+                _some_body(template, method),
+                username="pete",
+                token=token,
+                status=401,
+            ).json
             assert answer["Code"] == "Unauthorized"
     assert boto3.client("iam").list_users(PathPrefix="/managed/")["Users"] == []
 
@@ -293,8 +387,14 @@ def test_every_protected_route_is_a_documented_401_without_or_with_a_wrong_token
 def test_every_route_is_a_documented_415_for_a_content_type_other_than_json(api):
     call = Caller(api)
     for template, method in operations():
-        answer = call(method.upper(), template, _some_body(template, method), username="pete",
-                      headers={"Content-Type": "text/plain"}, status=415).json
+        answer = call(
+            method.upper(),
+            template,
+            _some_body(template, method),
+            username="pete",
+            headers={"Content-Type": "text/plain"},
+            status=415,
+        ).json
         assert answer["Code"] == "UnsupportedMediaType"
 
 
@@ -304,18 +404,33 @@ def test_errors_are_documented_for_each_route(api):
 
     # 400: a bad body, an invalid username, a date that is not in the future
     assert "JSON object" in call("POST", "/users", b"{not json", status=400).json["Message"]
-    assert "username" in call("POST", "/users", {**ONBOARD, "username": "pete smith"},
-                              status=400).json["Message"]
+    assert (
+        "username"
+        in call("POST", "/users", {**ONBOARD, "username": "pete smith"}, status=400).json["Message"]
+    )
     call("GET", "/users/{username}", username="bad%20name", status=400)
     call("GET", "/users/{username}/aws-config", username="bad%20name", status=400)
-    call("PUT", "/users/{username}/groups", {"groups": "BreakGlassGroup", **ticket},
-         username="pete", status=400)
-    assert "until" in call("POST", "/users/{username}/suspend",
-                           {**ticket, "until": date.today().isoformat()},
-                           username="pete", status=400).json["Message"]
+    call(
+        "PUT",
+        "/users/{username}/groups",
+        {"groups": "BreakGlassGroup", **ticket},
+        username="pete",
+        status=400,
+    )
+    assert (
+        "until"
+        in call(
+            "POST",
+            "/users/{username}/suspend",
+            {**ticket, "until": date.today().isoformat()},
+            username="pete",
+            status=400,
+        ).json["Message"]
+    )
     call("POST", "/users/{username}/restore", {"ticket": "T-9"}, username="pete", status=400)
-    call("POST", "/users/{username}/offboard", {**ticket, "force": True},
-         username="pete", status=400)
+    call(
+        "POST", "/users/{username}/offboard", {**ticket, "force": True}, username="pete", status=400
+    )
 
     # 403: a group this service does not manage, a protected user
     call("POST", "/users", {**ONBOARD, "groups": ["Administrators"]}, status=403)
@@ -325,28 +440,54 @@ def test_errors_are_documented_for_each_route(api):
 
     # 404: an unknown user
     for method, template, body in [
-            ("GET", "/users/{username}", None),
-            ("GET", "/users/{username}/aws-config", None),
-            ("PUT", "/users/{username}/groups", {"groups": [], **ticket}),
-            ("POST", "/users/{username}/suspend", {**ticket, "ticket": "T-10"}),
-            ("POST", "/users/{username}/restore", {**ticket, "ticket": "T-11"}),
-            ("POST", "/users/{username}/offboard", {**ticket, "ticket": "T-12"})]:
+        ("GET", "/users/{username}", None),
+        ("GET", "/users/{username}/aws-config", None),
+        ("PUT", "/users/{username}/groups", {"groups": [], **ticket}),
+        ("POST", "/users/{username}/suspend", {**ticket, "ticket": "T-10"}),
+        ("POST", "/users/{username}/restore", {**ticket, "ticket": "T-11"}),
+        ("POST", "/users/{username}/offboard", {**ticket, "ticket": "T-12"}),
+    ]:
         answer = call(method, template, body, username="nobody", status=404).json
         assert answer["Code"] == "NotFound"
 
     # 409: a user that exists, wrong states, a ticket reused with a different body
     call("POST", "/users", ONBOARD, status=201)
     call("POST", "/users", {**ONBOARD, "ticket": "T-2"}, status=409)
-    call("POST", "/users/{username}/restore", {**ticket, "ticket": "T-20"}, username="pete",
-         status=409)
-    call("POST", "/users/{username}/suspend", {**ticket, "ticket": "T-21"}, username="pete",
-         status=200)
-    call("POST", "/users/{username}/suspend", {**ticket, "ticket": "T-22"}, username="pete",
-         status=409)
-    call("PUT", "/users/{username}/groups", {"groups": ["BreakGlassGroup"], **ticket,
-                                             "ticket": "T-23"}, username="pete", status=409)
-    call("POST", "/users/{username}/suspend", {**ticket, "ticket": "T-21", "reason": "other"},
-         username="pete", status=409)
+    call(
+        "POST",
+        "/users/{username}/restore",
+        {**ticket, "ticket": "T-20"},
+        username="pete",
+        status=409,
+    )
+    call(
+        "POST",
+        "/users/{username}/suspend",
+        {**ticket, "ticket": "T-21"},
+        username="pete",
+        status=200,
+    )
+    call(
+        "POST",
+        "/users/{username}/suspend",
+        {**ticket, "ticket": "T-22"},
+        username="pete",
+        status=409,
+    )
+    call(
+        "PUT",
+        "/users/{username}/groups",
+        {"groups": ["BreakGlassGroup"], **ticket, "ticket": "T-23"},
+        username="pete",
+        status=409,
+    )
+    call(
+        "POST",
+        "/users/{username}/suspend",
+        {**ticket, "ticket": "T-21", "reason": "other"},
+        username="pete",
+        status=409,
+    )
 
 
 def test_error_schema_refuses_drift():

@@ -57,18 +57,33 @@ def test_the_package_holds_the_app_and_its_runtime_requirements_only(dev):
         names = archive.namelist()
     tops = {name.split("/")[0] for name in names}
     assert "app.py" in names and "chalicelib/__init__.py" in names
-    assert {p.relative_to(PROJECT).as_posix() for p in (PROJECT / "chalicelib").rglob("*.py")} \
-        <= set(names)
-    installed = dict(top.removesuffix(".dist-info").rsplit("-", 1) for top in tops
-                     if top.endswith(".dist-info"))
-    installed = {re.sub(r"[-_.]+", "_", name).lower(): version for name, version in installed.items()}
+    assert {
+        p.relative_to(PROJECT).as_posix() for p in (PROJECT / "chalicelib").rglob("*.py")
+    } <= set(names)
+    installed = dict(
+        top.removesuffix(".dist-info").rsplit("-", 1) for top in tops if top.endswith(".dist-info")
+    )
+    installed = {
+        re.sub(r"[-_.]+", "_", name).lower(): version for name, version in installed.items()
+    }
     for name, version in requirements().items():
         assert installed.get(name) == version, (name, version, installed.get(name))
     # Compiled for Lambda (Linux x86_64), whatever machine packaged it.
     [core] = [n for n in names if n.startswith("pydantic_core/_pydantic_core.")]
     assert core.endswith("-x86_64-linux-gnu.so"), core
-    for tooling in ("boto3", "moto", "tests", "chalicelib/tests", ".chalice", "cfnlint", "pytest",
-                    "cfripper", "policy_sentry", "bench", "templates"):
+    for tooling in (
+        "boto3",
+        "moto",
+        "tests",
+        "chalicelib/tests",
+        ".chalice",
+        "cfnlint",
+        "pytest",
+        "cfripper",
+        "policy_sentry",
+        "bench",
+        "templates",
+    ):
         assert tooling not in tops, f"{tooling} must not be deployed"
 
 
@@ -88,9 +103,15 @@ def test_the_functions_run_as_the_stage_policy_with_tracing(dev):
 
 def handler_names(template: dict) -> dict[str, str]:
     """Function logical id -> the name Chalice knows it by (api_handler for the REST API)."""
-    return {lid: ("api_handler" if r["Properties"]["Handler"] == "app.app"
-                  else r["Properties"]["Handler"].split(".", 1)[1])
-            for lid, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+    return {
+        lid: (
+            "api_handler"
+            if r["Properties"]["Handler"] == "app.app"
+            else r["Properties"]["Handler"].split(".", 1)[1]
+        )
+        for lid, r in template["Resources"].items()
+        if r["Type"] == "AWS::Serverless::Function"
+    }
 
 
 def test_the_cloudformation_route_names_functions_and_roles_as_chalice_deploy_does(prod_merged):

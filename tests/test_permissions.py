@@ -48,27 +48,28 @@ WITHOUT_RESOURCE = {
     "iam:GenerateCredentialReport": "the account's credential report; IAM has no resource for it",
     "iam:GetCredentialReport": "the account's credential report; IAM has no resource for it",
     "iam:GetAccountAuthorizationDetails": "the whole-account read of groups and their policies; "
-                                          "IAM has no resource for it",
+    "IAM has no resource for it",
     "xray:PutTraceSegments": "X-Ray has no resource type for it",
     "xray:PutTelemetryRecords": "X-Ray has no resource type for it",
 }
 # Where the IAM action is not named like the API operation ...
 RENAMED = {
-    "s3:ListObjectsV2": "s3:ListBucket", "s3:HeadObject": "s3:GetObject",
-    "s3:HeadBucket": "s3:ListBucket", "lambda:Invoke": "lambda:InvokeFunction",
+    "s3:ListObjectsV2": "s3:ListBucket",
+    "s3:HeadObject": "s3:GetObject",
+    "s3:HeadBucket": "s3:ListBucket",
+    "lambda:Invoke": "lambda:InvokeFunction",
 }
 # ... and where an operation needs a second action for some of its parameters.
 IMPLIED = {
     "iam:CreateUser": (("iam:TagUser", lambda params: bool(params.get("Tags"))),),
     "sts:AssumeRole": (("sts:TagSession", lambda params: bool(params.get("Tags"))),),
 }
-DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
-          "AuthorizationError"}
+DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
 # Refusals the app expects and handles, as it would get them from AWS.
 EXPECTED_DENIALS = {
     "iam:GetUser": "onboarding first looks the new name up: IAM authorizes a name that does not "
-                   "exist as user/<name>, outside the managed path, and the app reads the refusal "
-                   "as 'no such user' (users outside its path are invisible to it)",
+    "exist as user/<name>, outside the managed path, and the app reads the refusal "
+    "as 'no such user' (users outside its path are invisible to it)",
 }
 
 
@@ -115,10 +116,14 @@ class RecordingClients(AwsClients):
     def _watch(self, client: Any, principal: str) -> Any:
         events = client.meta.events
         key = f"{principal}-{id(client)}"
-        events.register("provide-client-params", functools.partial(self._params, principal),
-                        unique_id=f"params-{key}")
-        events.register("after-call", functools.partial(self._answer, principal),
-                        unique_id=f"answer-{key}")
+        events.register(
+            "provide-client-params",
+            functools.partial(self._params, principal),
+            unique_id=f"params-{key}",
+        )
+        events.register(
+            "after-call", functools.partial(self._answer, principal), unique_id=f"answer-{key}"
+        )
         return client
 
     def _params(self, principal: str, params: dict, model: Any, **_: Any) -> None:
@@ -134,7 +139,8 @@ class RecordingClients(AwsClients):
             with self._guard:
                 self.recording.denied.append(
                     f"{principal} {model.service_model.signing_name}:{model.name}: "
-                    f"{parsed['Error'].get('Message', code)}")
+                    f"{parsed['Error'].get('Message', code)}"
+                )
 
 
 class _Enforced:
@@ -182,14 +188,22 @@ def recording() -> Recording:
             # Lambda's event source polls with the function's role, unrecorded: not the app's code.
             sqs = boto3.session.Session(region_name=REGION, **facts.app_credentials).client("sqs")
             try:
-                with _Enforced(), ResponseCatcher() as replies, \
-                        Client(app, stage_name="dev", project_dir=str(PROJECT)) as client:
+                with (
+                    _Enforced(),
+                    ResponseCatcher() as replies,
+                    Client(app, stage_name="dev", project_dir=str(PROJECT)) as client,
+                ):
                     poller = Poller.for_app(app, client, sqs, wait_seconds=0)
-                    driver = Driver(client=client, token=facts.api_token,
-                                    admin=lambda service: admin.client(service, region_name=REGION),
-                                    clock=clock, slack_secret=facts.slack_signing_secret,
-                                    response_url=replies.url(), replies=replies,
-                                    poll=poller.poll_once)
+                    driver = Driver(
+                        client=client,
+                        token=facts.api_token,
+                        admin=lambda service: admin.client(service, region_name=REGION),
+                        clock=clock,
+                        slack_secret=facts.slack_signing_secret,
+                        response_url=replies.url(),
+                        replies=replies,
+                        poll=poller.poll_once,
+                    )
                     try:
                         for step in STEPS:
                             step(driver)
@@ -206,8 +220,12 @@ def policy(stage: str) -> dict:
 
 
 def granted(stage: str) -> set[str]:
-    return {action for statement in policy(stage)["Statement"] if statement["Effect"] == "Allow"
-            for action in _list(statement["Action"])}
+    return {
+        action
+        for statement in policy(stage)["Statement"]
+        if statement["Effect"] == "Allow"
+        for action in _list(statement["Action"])
+    }
 
 
 def _list(value: Any) -> list:
@@ -241,8 +259,9 @@ def test_the_scenario_reaches_every_route_and_handler(recording):
 
 
 def test_every_call_is_an_iam_action(recording):
-    unknown = sorted({a for call in recording.calls for a in call.actions
-                      if resource_types(a) is None})
+    unknown = sorted(
+        {a for call in recording.calls for a in call.actions if resource_types(a) is None}
+    )
     assert not unknown, f"not IAM actions; map the operation in RENAMED: {unknown}"
 
 
@@ -255,13 +274,18 @@ def test_the_policy_grants_every_action_the_app_calls(recording, stage):
 @pytest.mark.parametrize("stage", STAGES)
 def test_the_policy_grants_nothing_the_app_does_not_call(recording, stage):
     unused = sorted(granted(stage) - recording.actions() - set(RUNTIME_ONLY))
-    assert not unused, (f".chalice/policy-{stage}.json grants {unused}, which the scenario never "
-                        "called: remove them, or extend tests/scenario.py to the code that does")
+    assert not unused, (
+        f".chalice/policy-{stage}.json grants {unused}, which the scenario never "
+        "called: remove them, or extend tests/scenario.py to the code that does"
+    )
 
 
 def test_prod_policy_is_dev_with_the_stage_swapped():
     dev = (PROJECT / ".chalice" / "policy-dev.json").read_text()
-    for old, new in ((f"{APP_NAME}-dev", f"{APP_NAME}-prod"), (f"{APP_NAME}/dev/", f"{APP_NAME}/prod/")):
+    for old, new in (
+        (f"{APP_NAME}-dev", f"{APP_NAME}-prod"),
+        (f"{APP_NAME}/dev/", f"{APP_NAME}/prod/"),
+    ):
         dev = dev.replace(old, new)
     assert policy("prod") == json.loads(dev)
 
@@ -274,16 +298,20 @@ def test_every_statement_is_scoped_to_resources(stage):
         assert all(resource_types(a) is not None for a in actions), statement
         if "*" in resources:
             assert set(actions) <= set(WITHOUT_RESOURCE), (
-                f"{statement['Sid']}: Resource * is only for actions without a resource type")
+                f"{statement['Sid']}: Resource * is only for actions without a resource type"
+            )
     for action in WITHOUT_RESOURCE:
         assert resource_types(action) == ("*",), f"{action} has a resource type: scope it"
 
 
 def allows(stage: str, action: str, resource: str) -> bool:
     """Whether an Allow statement of the stage policy matches (conditions aside)."""
-    return any(statement["Effect"] == "Allow" and action in _list(statement["Action"])
-               and any(fnmatch.fnmatchcase(resource, pattern) for pattern in _list(statement["Resource"]))
-               for statement in policy(stage)["Statement"])
+    return any(
+        statement["Effect"] == "Allow"
+        and action in _list(statement["Action"])
+        and any(fnmatch.fnmatchcase(resource, pattern) for pattern in _list(statement["Resource"]))
+        for statement in policy(stage)["Statement"]
+    )
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -291,33 +319,52 @@ def test_the_stage_configuration_and_its_policy_agree(stage):
     env = {**CONFIG["environment_variables"], **CONFIG["stages"][stage]["environment_variables"]}
     account, region = env["ROOT_ACCOUNT_ID"], "eu-west-1"
     iam = f"arn:aws:iam::{account}"
-    expected = [("iam:CreateUser", f"{iam}:user{env['MANAGED_PATH']}pete"),
-                ("iam:AttachUserPolicy", f"{iam}:user{env['MANAGED_PATH']}pete")]
-    expected += [("iam:AddUserToGroup", f"{iam}:group/{group}")
-                 for group in env["ALLOWED_GROUPS"].split(",")]
+    expected = [
+        ("iam:CreateUser", f"{iam}:user{env['MANAGED_PATH']}pete"),
+        ("iam:AttachUserPolicy", f"{iam}:user{env['MANAGED_PATH']}pete"),
+    ]
+    expected += [
+        ("iam:AddUserToGroup", f"{iam}:group/{group}") for group in env["ALLOWED_GROUPS"].split(",")
+    ]
     for table in (env["STATE_TABLE"], env["IDEMPOTENCY_TABLE"]):
         expected.append(("dynamodb:PutItem", f"arn:aws:dynamodb:{region}:{account}:table/{table}"))
     for secret in (env["API_TOKEN_SECRET"], env["SLACK_SIGNING_SECRET"]):
-        expected.append(("secretsmanager:GetSecretValue",
-                         f"arn:aws:secretsmanager:{region}:{account}:secret:{secret}-AbCdEf"))
-    expected.append(("logs:PutLogEvents", f"arn:aws:logs:{region}:{account}:log-group:"
-                                          f"/aws/lambda/{APP_NAME}-{stage}:log-stream:x"))
+        expected.append(
+            (
+                "secretsmanager:GetSecretValue",
+                f"arn:aws:secretsmanager:{region}:{account}:secret:{secret}-AbCdEf",
+            )
+        )
+    expected.append(
+        (
+            "logs:PutLogEvents",
+            f"arn:aws:logs:{region}:{account}:log-group:"
+            f"/aws/lambda/{APP_NAME}-{stage}:log-stream:x",
+        )
+    )
     refused = [pair for pair in expected if not allows(stage, *pair)]
     assert not refused, f"the {stage} stage uses resources its policy does not grant: {refused}"
     # A compromised function must not attach any policy but the self-service one.
-    [attach] = [s for s in policy(stage)["Statement"] if "iam:AttachUserPolicy" in _list(s["Action"])]
-    assert attach["Condition"] == {"ArnLike": {
-        "iam:PolicyARN": f"arn:aws:iam::*:policy/{env['SELF_SERVICE_POLICY']}"}}
+    [attach] = [
+        s for s in policy(stage)["Statement"] if "iam:AttachUserPolicy" in _list(s["Action"])
+    ]
+    assert attach["Condition"] == {
+        "ArnLike": {"iam:PolicyARN": f"arn:aws:iam::*:policy/{env['SELF_SERVICE_POLICY']}"}
+    }
 
 
 def test_child_account_calls_are_exactly_what_the_revocation_role_may_do(recording):
     template = cfn.load_template(PROJECT / "templates/child/access-roles.yaml")
     role = "AccessRevocationRole"
-    policies = [r["Properties"]["PolicyDocument"] for r in template["Resources"].values()
-                if r["Type"] == "AWS::IAM::Policy" and {"Ref": role} in r["Properties"]["Roles"]]
+    policies = [
+        r["Properties"]["PolicyDocument"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role} in r["Properties"]["Roles"]
+    ]
     allowed = {a for doc in policies for s in doc["Statement"] for a in _list(s["Action"])}
-    called = {a for call in recording.calls if call.principal.endswith(f":{role}")
-              for a in call.actions}
+    called = {
+        a for call in recording.calls if call.principal.endswith(f":{role}") for a in call.actions
+    }
     assert called - allowed == set(), f"{role} lacks {sorted(called - allowed)}"
     assert allowed - called == set(), f"{role} grants {sorted(allowed - called)}, never called"
 

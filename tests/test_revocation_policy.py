@@ -12,22 +12,29 @@ T0 = datetime(2026, 11, 25, 10, 15, 42, tzinfo=UTC)
 
 def test_one_person_denied_for_sessions_issued_before_the_next_minute():
     document = revoke(None, ["pete"], T0, HOUR)
-    assert document == {"Version": "2012-10-17", "Statement": [{
-        "Sid": "RevokeSessionsIssuedBefore20261125T101600Z",
-        "Effect": "Deny",
-        "Action": "*",
-        "Resource": "*",
-        "Condition": {
-            "StringLike": {"aws:userid": ["*:pete"]},
-            "DateLessThan": {"aws:TokenIssueTime": "2026-11-25T10:16:00Z"},
-        },
-    }]}
+    assert document == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "RevokeSessionsIssuedBefore20261125T101600Z",
+                "Effect": "Deny",
+                "Action": "*",
+                "Resource": "*",
+                "Condition": {
+                    "StringLike": {"aws:userid": ["*:pete"]},
+                    "DateLessThan": {"aws:TokenIssueTime": "2026-11-25T10:16:00Z"},
+                },
+            }
+        ],
+    }
 
 
 def test_a_moment_on_the_minute_is_not_moved():
     document = revoke(None, ["pete"], T0.replace(second=0, microsecond=0), HOUR)
-    assert document["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"] == \
-        "2026-11-25T10:15:00Z"
+    assert (
+        document["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+        == "2026-11-25T10:15:00Z"
+    )
 
 
 def test_people_revoked_in_the_same_minute_share_a_statement():
@@ -39,8 +46,12 @@ def test_people_revoked_in_the_same_minute_share_a_statement():
 def test_each_person_appears_once_with_their_latest_moment():
     first = revoke(None, ["pete", "olga"], T0, HOUR)
     later = revoke(first, ["pete"], T0 + timedelta(minutes=20), HOUR)
-    by_time = {s["Condition"]["DateLessThan"]["aws:TokenIssueTime"]:
-               s["Condition"]["StringLike"]["aws:userid"] for s in later["Statement"]}
+    by_time = {
+        s["Condition"]["DateLessThan"]["aws:TokenIssueTime"]: s["Condition"]["StringLike"][
+            "aws:userid"
+        ]
+        for s in later["Statement"]
+    }
     assert by_time == {"2026-11-25T10:16:00Z": ["*:olga"], "2026-11-25T10:36:00Z": ["*:pete"]}
 
 

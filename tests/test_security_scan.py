@@ -26,18 +26,29 @@ PROJECT = Path(__file__).resolve().parents[1]
 TEMPLATES = sorted((PROJECT / "templates").rglob("*.yaml"))
 ROOT_ACCOUNT, CHILD_ACCOUNT = "123456789012", "222233334444"
 # Values for parameters without a default.
-SAMPLE_PARAMETERS = {"RootAccountId": ROOT_ACCOUNT, "ChildAccountIds": f"{CHILD_ACCOUNT},333344445555"}
+SAMPLE_PARAMETERS = {
+    "RootAccountId": ROOT_ACCOUNT,
+    "ChildAccountIds": f"{CHILD_ACCOUNT},333344445555",
+}
 NO_VALUE = {"Ref": "AWS::NoValue"}
 
 # (rule, the actions it names) -> why the stage policy keeps them.
 POLICY_FINDINGS = {
-    ("PrivilegeEscalationRule", frozenset({"iam:AddUserToGroup", "iam:AttachUserPolicy",
-                                           "iam:CreateLoginProfile", "iam:UpdateLoginProfile"})):
-        "Onboarding is exactly this: a console password for a new person, the self-service "
-        "policy, the groups. Each is bounded: users under /managed/ only, AttachUserPolicy only "
-        "for the self-service policy (iam:PolicyARN condition), AddUserToGroup only for the "
-        "groups the service manages. So the most the role can give anyone is what those groups "
-        "give, and it can create no access key for itself.",
+    (
+        "PrivilegeEscalationRule",
+        frozenset(
+            {
+                "iam:AddUserToGroup",
+                "iam:AttachUserPolicy",
+                "iam:CreateLoginProfile",
+                "iam:UpdateLoginProfile",
+            }
+        ),
+    ): "Onboarding is exactly this: a console password for a new person, the self-service "
+    "policy, the groups. Each is bounded: users under /managed/ only, AttachUserPolicy only "
+    "for the self-service policy (iam:PolicyARN condition), AddUserToGroup only for the "
+    "groups the service manages. So the most the role can give anyone is what those groups "
+    "give, and it can create no access key for itself.",
 }
 
 
@@ -62,10 +73,13 @@ def scan(template: dict, account: str) -> list[Any]:
     import pycfmodel
 
     config, processor = scanner(account)
-    required = {name for name, spec in template.get("Parameters", {}).items() if "Default" not in spec}
-    assert required <= set(SAMPLE_PARAMETERS), f"add samples for {required - set(SAMPLE_PARAMETERS)}"
-    model = pycfmodel.parse(template).resolve(
-        {name: SAMPLE_PARAMETERS[name] for name in required})
+    required = {
+        name for name, spec in template.get("Parameters", {}).items() if "Default" not in spec
+    }
+    assert required <= set(SAMPLE_PARAMETERS), (
+        f"add samples for {required - set(SAMPLE_PARAMETERS)}"
+    )
+    model = pycfmodel.parse(template).resolve({name: SAMPLE_PARAMETERS[name] for name in required})
     result = processor.process_cf_template(model, config)
     assert not result.exceptions, result.exceptions
     return result.failures
@@ -81,7 +95,9 @@ def ignored(template: dict) -> dict[tuple[str, str], str]:
     return found
 
 
-@pytest.mark.parametrize("path", TEMPLATES, ids=[p.relative_to(PROJECT).as_posix() for p in TEMPLATES])
+@pytest.mark.parametrize(
+    "path", TEMPLATES, ids=[p.relative_to(PROJECT).as_posix() for p in TEMPLATES]
+)
 def test_template_findings_are_fixed_or_explained_in_place(path):
     template = cfn.load_template(path)
     account = CHILD_ACCOUNT if "child" in path.parts else ROOT_ACCOUNT
@@ -102,12 +118,29 @@ def test_template_findings_are_fixed_or_explained_in_place(path):
 def role_of(stage: str) -> dict:
     """The stage policy as Chalice deploys it: the inline policy of a Lambda execution role."""
     document = json.loads((PROJECT / ".chalice" / f"policy-{stage}.json").read_text())
-    trust = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-        "Action": "sts:AssumeRole"}]}
-    return {"Resources": {"ApiHandlerRole": {"Type": "AWS::IAM::Role", "Properties": {
-        "AssumeRolePolicyDocument": trust,
-        "Policies": [{"PolicyName": "ApiHandlerRolePolicy", "PolicyDocument": document}]}}}}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    return {
+        "Resources": {
+            "ApiHandlerRole": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "AssumeRolePolicyDocument": trust,
+                    "Policies": [
+                        {"PolicyName": "ApiHandlerRolePolicy", "PolicyDocument": document}
+                    ],
+                },
+            }
+        }
+    }
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
@@ -119,12 +152,29 @@ def test_stage_policy_findings_are_fixed_or_explained(stage):
 
 
 def test_the_scanner_does_find_what_it_is_there_for():
-    wide = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["iam:*"], "Resource": "*"}]}
-    template = {"Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": {
-        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"},
-            "Action": "sts:AssumeRole"}]},
-        "Policies": [{"PolicyName": "wide", "PolicyDocument": wide}]}}}}
+    wide = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["iam:*"], "Resource": "*"}],
+    }
+    template = {
+        "Resources": {
+            "Role": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "AssumeRolePolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"AWS": "arn:aws:iam::999988887777:root"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ],
+                    },
+                    "Policies": [{"PolicyName": "wide", "PolicyDocument": wide}],
+                },
+            }
+        }
+    }
     rules = {failure.rule for failure in scan(template, ROOT_ACCOUNT)}
     assert {"CrossAccountTrustRule", "PrivilegeEscalationRule", "WildcardResourceRule"} <= rules

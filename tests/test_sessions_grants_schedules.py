@@ -31,9 +31,11 @@ def revocation_document(role: str, account: str = CHILD):
 
 def denied(document) -> dict[str, str]:
     """userid pattern -> the moment before which it is denied."""
-    return {userid: s["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
-            for s in (document or {}).get("Statement", [])
-            for userid in s["Condition"]["StringLike"]["aws:userid"]}
+    return {
+        userid: s["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+        for s in (document or {}).get("Statement", [])
+        for userid in s["Condition"]["StringLike"]["aws:userid"]
+    }
 
 
 def ticket(n: str) -> dict:
@@ -41,8 +43,9 @@ def ticket(n: str) -> dict:
 
 
 def onboard(api, username, groups=("ChildDeveloperGroup",)):
-    response = api.call("POST", "/users", {"username": username, "groups": list(groups),
-                                           **ticket(f"on-{username}")})
+    response = api.call(
+        "POST", "/users", {"username": username, "groups": list(groups), **ticket(f"on-{username}")}
+    )
     assert response.status_code == 201, response.json
 
 
@@ -53,7 +56,9 @@ def groups_of(username):
 
 def minute_after(moment: datetime.datetime) -> str:
     floor = moment.replace(second=0, microsecond=0)
-    return (floor if floor == moment else floor + datetime.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (floor if floor == moment else floor + datetime.timedelta(minutes=1)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
 
 
 # revocation
@@ -71,7 +76,9 @@ def test_offboarding_two_people_merges_them_and_pruning_drops_them(api, clock):
     clock.fixed = datetime.datetime(2026, 11, 25, 9, 30, 12, tzinfo=datetime.UTC)
     onboard(api, "pete")
     onboard(api, "olga")
-    assert api.call("POST", "/users/pete/offboard", ticket("T-2")).json["sessions_revoked_in"] == [CHILD]
+    assert api.call("POST", "/users/pete/offboard", ticket("T-2")).json["sessions_revoked_in"] == [
+        CHILD
+    ]
     clock.advance(seconds=20)
     api.call("POST", "/users/olga/offboard", ticket("T-3"))
     document = revocation_document("DeveloperRole")
@@ -80,8 +87,10 @@ def test_offboarding_two_people_merges_them_and_pruning_drops_them(api, clock):
 
     clock.advance(minutes=30)
     assert bootstrap.services().schedules.prune_revocations()["pruned_in"] == [CHILD]
-    assert denied(revocation_document("DeveloperRole")) == {"*:olga": "2026-11-25T09:31:00Z",
-                                                            "*:pete": "2026-11-25T09:31:00Z"}
+    assert denied(revocation_document("DeveloperRole")) == {
+        "*:olga": "2026-11-25T09:31:00Z",
+        "*:pete": "2026-11-25T09:31:00Z",
+    }
     clock.advance(minutes=31)  # MaxSessionDuration (1 hour) has passed since 09:31
     bootstrap.services().schedules.prune_revocations()
     assert revocation_document("DeveloperRole") is None
@@ -94,7 +103,10 @@ def test_an_unreachable_account_is_reported_audited_and_retried(api, monkeypatch
     bootstrap.reset()
     from chalicelib.aws import AwsClients
     from tests.stack.local import REGION, shared_session
-    bootstrap.use(bootstrap.build(clients=AwsClients(REGION, session=shared_session()), clock=clock))
+
+    bootstrap.use(
+        bootstrap.build(clients=AwsClients(REGION, session=shared_session()), clock=clock)
+    )
 
     onboard(api, "pete")
     response = api.call("POST", "/users/pete/offboard", ticket("T-2"))
@@ -106,7 +118,8 @@ def test_an_unreachable_account_is_reported_audited_and_retried(api, monkeypatch
 
     # the roles arrive in that account; the schedule finishes the revocation
     Provisioner(endpoint_url=None, children=(late,)).deploy_child(
-        Provisioner(None).child_credentials(SETUP_CREDENTIALS, late))
+        Provisioner(None).child_credentials(SETUP_CREDENTIALS, late)
+    )
     retried = bootstrap.services().schedules.prune_revocations()
     assert retried["retried_for"] == ["pete"]
     assert "*:pete" in denied(revocation_document("DeveloperRole", late))
@@ -120,37 +133,51 @@ def test_an_unreachable_account_is_reported_audited_and_retried(api, monkeypatch
 def test_a_grant_adds_the_group_until_it_expires_then_revokes_what_only_it_allowed(api, clock):
     clock.fixed = datetime.datetime(2026, 11, 25, 9, 0, 0, tzinfo=datetime.UTC)
     onboard(api, "pete")
-    response = api.call("POST", "/users/pete/grants", {"group": "BreakGlassGroup", "hours": 2,
-                                                       "reason": "incident 42", **ticket("T-2")})
+    response = api.call(
+        "POST",
+        "/users/pete/grants",
+        {"group": "BreakGlassGroup", "hours": 2, "reason": "incident 42", **ticket("T-2")},
+    )
     assert response.status_code == 201, response.json
-    assert response.json["grants"] == [{"group": "BreakGlassGroup", "expires_at": "2026-11-25T11:00:00+00:00"}]
+    assert response.json["grants"] == [
+        {"group": "BreakGlassGroup", "expires_at": "2026-11-25T11:00:00+00:00"}
+    ]
     assert groups_of("pete") == ["BreakGlassGroup", "ChildDeveloperGroup"]
     assert "arn:aws:iam::222233334444:role/BreakGlassRole" in response.json["roles"]
 
     clock.advance(hours=1, minutes=59)
     assert bootstrap.services().schedules.expire_grants() == []
     clock.advance(minutes=1)
-    assert bootstrap.services().schedules.expire_grants() == [{"username": "pete", "group": "BreakGlassGroup"}]
+    assert bootstrap.services().schedules.expire_grants() == [
+        {"username": "pete", "group": "BreakGlassGroup"}
+    ]
     assert groups_of("pete") == ["ChildDeveloperGroup"]
     assert denied(revocation_document("BreakGlassRole")) == {"*:pete": "2026-11-25T11:00:00Z"}
     assert revocation_document("DeveloperRole") is None  # still theirs through their own group
     user = api.call("GET", "/users/pete").json
-    assert user["grants"] == [] and user["roles"] == ["arn:aws:iam::222233334444:role/DeveloperRole"]
+    assert user["grants"] == [] and user["roles"] == [
+        "arn:aws:iam::222233334444:role/DeveloperRole"
+    ]
     assert bootstrap.services().schedules.expire_grants() == []  # nothing left to expire
     actions = [e["action"] for e in api.call("GET", "/audit?username=pete").json["events"]]
     assert actions == ["onboard", "grant", "expire_grant"]
 
 
-@pytest.mark.parametrize("body, status, message", [
-    ({"group": "BreakGlassGroup", "hours": 5}, 400, "at most 4 hours"),
-    ({"group": "ChildDeveloperGroup", "hours": 1}, 403, "cannot be granted for a time"),
-    ({"group": "Admins", "hours": 1}, 403, "cannot be granted"),
-    ({"group": "BreakGlassGroup", "hours": 0}, 400, "hours"),
-    ({"group": "BreakGlassGroup"}, 400, "hours: Field required"),
-])
+@pytest.mark.parametrize(
+    "body, status, message",
+    [
+        ({"group": "BreakGlassGroup", "hours": 5}, 400, "at most 4 hours"),
+        ({"group": "ChildDeveloperGroup", "hours": 1}, 403, "cannot be granted for a time"),
+        ({"group": "Admins", "hours": 1}, 403, "cannot be granted"),
+        ({"group": "BreakGlassGroup", "hours": 0}, 400, "hours"),
+        ({"group": "BreakGlassGroup"}, 400, "hours: Field required"),
+    ],
+)
 def test_grants_refuse_what_the_configuration_does_not_allow(api, body, status, message):
     onboard(api, "pete")
-    response = api.call("POST", "/users/pete/grants", {"reason": "because", **body, **ticket("T-2")})
+    response = api.call(
+        "POST", "/users/pete/grants", {"reason": "because", **body, **ticket("T-2")}
+    )
     assert response.status_code == status and message in response.json["Message"], response.json
     assert groups_of("pete") == ["ChildDeveloperGroup"]
 
@@ -166,8 +193,11 @@ def test_grants_refuse_suspended_users_and_permanent_members(api):
 
 def test_a_suspension_ends_grants_and_a_restore_does_not_bring_them_back(api):
     onboard(api, "pete")
-    api.call("POST", "/users/pete/grants", {"group": "BreakGlassGroup", "hours": 1, "reason": "x",
-                                            **ticket("T-2")})
+    api.call(
+        "POST",
+        "/users/pete/grants",
+        {"group": "BreakGlassGroup", "hours": 1, "reason": "x", **ticket("T-2")},
+    )
     api.call("POST", "/users/pete/suspend", ticket("T-3"))
     restored = api.call("POST", "/users/pete/restore", ticket("T-4")).json["user"]
     assert restored["groups"] == ["ChildDeveloperGroup"] and restored["grants"] == []
@@ -175,8 +205,11 @@ def test_a_suspension_ends_grants_and_a_restore_does_not_bring_them_back(api):
 
 def test_moving_keeps_a_granted_group_until_it_expires(api):
     onboard(api, "pete")
-    api.call("POST", "/users/pete/grants", {"group": "BreakGlassGroup", "hours": 1, "reason": "x",
-                                            **ticket("T-2")})
+    api.call(
+        "POST",
+        "/users/pete/grants",
+        {"group": "BreakGlassGroup", "hours": 1, "reason": "x", **ticket("T-2")},
+    )
     moved = api.call("PUT", "/users/pete/groups", {"groups": [], **ticket("T-3")}).json
     assert moved["groups"] == ["BreakGlassGroup"]
 
@@ -223,12 +256,17 @@ def slack_webhook():
 
 def test_every_kind_of_drift_is_audited_and_sent_to_slack(api, monkeypatch, clock, slack_webhook):
     url, received = slack_webhook
-    boto3.client("secretsmanager").create_secret(Name="iam-lifecycle/dev/drift-webhook", SecretString=url)
+    boto3.client("secretsmanager").create_secret(
+        Name="iam-lifecycle/dev/drift-webhook", SecretString=url
+    )
     monkeypatch.setenv("DRIFT_WEBHOOK_SECRET", "iam-lifecycle/dev/drift-webhook")
     bootstrap.reset()
     from chalicelib.aws import AwsClients
     from tests.stack.local import REGION, shared_session
-    bootstrap.use(bootstrap.build(clients=AwsClients(REGION, session=shared_session()), clock=clock))
+
+    bootstrap.use(
+        bootstrap.build(clients=AwsClients(REGION, session=shared_session()), clock=clock)
+    )
 
     onboard(api, "pete")
     onboard(api, "olga")
@@ -244,7 +282,10 @@ def test_every_kind_of_drift_is_audited_and_sent_to_slack(api, monkeypatch, cloc
 
     findings = bootstrap.services().schedules.report_drift()
     assert sorted((f["kind"], f["username"]) for f in findings) == [
-        ("groups_differ", "pete"), ("unmanaged_member", "admin"), ("unmanaged_member", "stray")]
+        ("groups_differ", "pete"),
+        ("unmanaged_member", "admin"),
+        ("unmanaged_member", "stray"),
+    ]
     pete = next(f for f in findings if f["username"] == "pete")
     assert pete["expected"] == ["ChildDeveloperGroup"]
     assert pete["actual"] == ["BreakGlassGroup", "ChildDeveloperGroup"]
@@ -258,7 +299,9 @@ def test_every_kind_of_drift_is_audited_and_sent_to_slack(api, monkeypatch, cloc
 def test_every_completed_operation_is_published_on_eventbridge(api):
     sqs = boto3.client("sqs")
     queue = sqs.create_queue(QueueName="lifecycle-events")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     events = boto3.client("events")
     events.put_rule(Name="lifecycle", EventPattern=json.dumps({"source": ["iam-lifecycle"]}))
     events.put_targets(Rule="lifecycle", Targets=[{"Id": "queue", "Arn": arn}])
@@ -267,8 +310,11 @@ def test_every_completed_operation_is_published_on_eventbridge(api):
     api.call("POST", "/users/pete/restore", ticket("T-bad"))  # rejected: nothing published
     api.call("POST", "/users/pete/suspend", ticket("T-2"))
     api.call("POST", "/users/pete/restore", ticket("T-3"))
-    api.call("POST", "/users/pete/grants", {"group": "BreakGlassGroup", "hours": 1, "reason": "x",
-                                            **ticket("T-4")})
+    api.call(
+        "POST",
+        "/users/pete/grants",
+        {"group": "BreakGlassGroup", "hours": 1, "reason": "x", **ticket("T-4")},
+    )
     api.call("PUT", "/users/pete/groups", {"groups": ["ChildDeveloperGroup"], **ticket("T-5")})
     api.call("POST", "/users/pete/offboard", ticket("T-6"))
 
@@ -279,7 +325,12 @@ def test_every_completed_operation_is_published_on_eventbridge(api):
             break
         published += [json.loads(m["Body"]) for m in messages]
     assert [(e["detail-type"], e["detail"]["ticket"]) for e in published] == [
-        ("user.onboarded", "on-pete"), ("user.suspended", "T-2"), ("user.restored", "T-3"),
-        ("user.granted", "T-4"), ("user.moved", "T-5"), ("user.offboarded", "T-6")]
+        ("user.onboarded", "on-pete"),
+        ("user.suspended", "T-2"),
+        ("user.restored", "T-3"),
+        ("user.granted", "T-4"),
+        ("user.moved", "T-5"),
+        ("user.offboarded", "T-6"),
+    ]
     assert all(e["detail"]["requested_by"] == "alice" for e in published)
     assert "temporary_password" not in json.dumps(published)

@@ -15,23 +15,32 @@ def test_defaults_follow_app_name_and_stage():
     assert settings.managed_path == "/managed/"
     assert settings.child_account_ids == ()
     assert settings.self_service_policy_arn == (
-        "arn:aws:iam::123456789012:policy/ManagedUserSelfService")
+        "arn:aws:iam::123456789012:policy/ManagedUserSelfService"
+    )
 
 
 def test_lists_are_split_and_trimmed():
-    settings = Settings.from_env({**BASE, "CHILD_ACCOUNT_IDS": "222233334444, 333344445555,",
-                                  "PROTECTED_USERS": "root-owner ,app"})
+    settings = Settings.from_env(
+        {
+            **BASE,
+            "CHILD_ACCOUNT_IDS": "222233334444, 333344445555,",
+            "PROTECTED_USERS": "root-owner ,app",
+        }
+    )
     assert settings.child_account_ids == ("222233334444", "333344445555")
     assert settings.protected_users == {"root-owner", "app"}
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"ALLOWED_GROUPS": ""}, "ALLOWED_GROUPS is required"),
-    ({"ROOT_ACCOUNT_ID": "12345"}, "12-digit"),
-    ({"CHILD_ACCOUNT_IDS": "222233334444,abc"}, "'abc' is not a 12-digit"),
-    ({"MANAGED_PATH": "/"}, "not the root path"),
-    ({"MANAGED_PATH": "managed"}, "must look like /managed/"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"ALLOWED_GROUPS": ""}, "ALLOWED_GROUPS is required"),
+        ({"ROOT_ACCOUNT_ID": "12345"}, "12-digit"),
+        ({"CHILD_ACCOUNT_IDS": "222233334444,abc"}, "'abc' is not a 12-digit"),
+        ({"MANAGED_PATH": "/"}, "not the root path"),
+        ({"MANAGED_PATH": "managed"}, "must look like /managed/"),
+    ],
+)
 def test_bad_configuration_is_refused_with_a_clear_message(change, message):
     with pytest.raises(ConfigurationError, match=message):
         Settings.from_env({**BASE, **change})

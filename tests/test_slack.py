@@ -46,14 +46,28 @@ class Slack:
         self.client = client
         self.secret = secret
 
-    def command(self, text: str, *, user: str = ALLOWED, response_url: str = NOWHERE,
-                trigger_id: str | None = None, secret: str | None = None,
-                timestamp: int | None = None):
+    def command(
+        self,
+        text: str,
+        *,
+        user: str = ALLOWED,
+        response_url: str = NOWHERE,
+        trigger_id: str | None = None,
+        secret: str | None = None,
+        timestamp: int | None = None,
+    ):
         body = command_body(text, user_id=user, response_url=response_url, trigger_id=trigger_id)
         return self.send("/slack/commands", body, sign(secret or self.secret, body, timestamp))
 
-    def click(self, action_id: str, value: str, *, user: str = ALLOWED,
-              response_url: str = NOWHERE, secret: str | None = None):
+    def click(
+        self,
+        action_id: str,
+        value: str,
+        *,
+        user: str = ALLOWED,
+        response_url: str = NOWHERE,
+        secret: str | None = None,
+    ):
         body = click_body(action_id, value, user_id=user, response_url=response_url)
         return self.send("/slack/interactions", body, sign(secret or self.secret, body))
 
@@ -82,8 +96,9 @@ def queued(sqs, name: str = QUEUE) -> list[dict]:
     """Every message on the queue (taken off it for good)."""
     url, found = queue_url(sqs, name), []
     while True:
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
-                                       WaitTimeSeconds=0).get("Messages", [])
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+            "Messages", []
+        )
         if not messages:
             return found
         for message in messages:
@@ -118,17 +133,27 @@ def everything_in(message: dict) -> str:
 
 # signatures and replays
 def test_a_signed_command_is_acknowledged_at_once_and_queued(slack, sqs):
-    response = slack.command("onboard pete ChildDeveloperGroup pete@example.com",
-                             trigger_id="111.222.abc")
+    response = slack.command(
+        "onboard pete ChildDeveloperGroup pete@example.com", trigger_id="111.222.abc"
+    )
     assert "Onboarding *pete*" in ephemeral(response)
     assert "slack:111.222.abc" in response.json["text"]
     (work,) = queued(sqs)
     assert work == {
-        "kind": "change", "action": "onboard", "username": "pete", "response_url": NOWHERE,
+        "kind": "change",
+        "action": "onboard",
+        "username": "pete",
+        "response_url": NOWHERE,
         "slack_user": ALLOWED,
-        "request": {"username": "pete", "groups": ["ChildDeveloperGroup"],
-                    "ticket": "slack:111.222.abc", "requested_by": f"slack:{ALLOWED}",
-                    "email": "pete@example.com", "console": True}}
+        "request": {
+            "username": "pete",
+            "groups": ["ChildDeveloperGroup"],
+            "ticket": "slack:111.222.abc",
+            "requested_by": f"slack:{ALLOWED}",
+            "email": "pete@example.com",
+            "console": True,
+        },
+    }
 
 
 def test_a_forged_signature_is_a_401_and_queues_nothing(slack, sqs):
@@ -158,23 +183,37 @@ def test_a_signature_older_than_five_minutes_is_a_401_and_queues_nothing(slack, 
 
 
 def test_a_replayed_request_queues_nothing_again(slack, sqs):
-    body = command_body("onboard pete ChildDeveloperGroup", user_id=ALLOWED,
-                        response_url=NOWHERE, trigger_id="333.444.replay")
+    body = command_body(
+        "onboard pete ChildDeveloperGroup",
+        user_id=ALLOWED,
+        response_url=NOWHERE,
+        trigger_id="333.444.replay",
+    )
     headers = sign(slack.secret, body)
     first = slack.send("/slack/commands", body, headers)
     again = slack.send("/slack/commands", body, headers)
     assert "Onboarding" in ephemeral(first)
     assert "received already" in ephemeral(again)
     # the same trigger id freshly signed is the same request too
-    assert "received already" in ephemeral(slack.command("onboard pete ChildDeveloperGroup",
-                                                         trigger_id="333.444.replay"))
+    assert "received already" in ephemeral(
+        slack.command("onboard pete ChildDeveloperGroup", trigger_id="333.444.replay")
+    )
     assert len(queued(sqs)) == 1
 
 
 # who may do what
-@pytest.mark.parametrize("text", ["onboard pete ChildDeveloperGroup", "move pete BreakGlassGroup",
-                                  "suspend pete", "restore pete", "offboard pete",
-                                  "grant pete BreakGlassGroup 2 incident", "onboard"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "onboard pete ChildDeveloperGroup",
+        "move pete BreakGlassGroup",
+        "suspend pete",
+        "restore pete",
+        "offboard pete",
+        "grant pete BreakGlassGroup 2 incident",
+        "onboard",
+    ],
+)
 def test_only_listed_users_may_change_anything(slack, sqs, text):
     answer = ephemeral(slack.command(text, user=STRANGER))
     assert answer.startswith(":no_entry: You may not use `/access"), answer
@@ -191,19 +230,34 @@ def test_status_and_help_are_open_to_everyone(slack, sqs):
 
 # the grammar
 HAPPY = [
-    ("onboard pete ChildDeveloperGroup", "onboard",
-     {"username": "pete", "groups": ["ChildDeveloperGroup"], "console": True, "email": None}),
-    ("onboard pete ChildDeveloperGroup BreakGlassGroup <mailto:p@example.com|p@example.com>",
-     "onboard", {"groups": ["ChildDeveloperGroup", "BreakGlassGroup"], "email": "p@example.com"}),
-    ("move pete BreakGlassGroup ChildDeveloperGroup", "move",
-     {"groups": ["BreakGlassGroup", "ChildDeveloperGroup"]}),
+    (
+        "onboard pete ChildDeveloperGroup",
+        "onboard",
+        {"username": "pete", "groups": ["ChildDeveloperGroup"], "console": True, "email": None},
+    ),
+    (
+        "onboard pete ChildDeveloperGroup BreakGlassGroup <mailto:p@example.com|p@example.com>",
+        "onboard",
+        {"groups": ["ChildDeveloperGroup", "BreakGlassGroup"], "email": "p@example.com"},
+    ),
+    (
+        "move pete BreakGlassGroup ChildDeveloperGroup",
+        "move",
+        {"groups": ["BreakGlassGroup", "ChildDeveloperGroup"]},
+    ),
     ("suspend pete", "suspend", {"until": None, "reason": None}),
-    (f"suspend pete until {FUTURE} parental leave", "suspend",
-     {"until": FUTURE, "reason": "parental leave"}),
+    (
+        f"suspend pete until {FUTURE} parental leave",
+        "suspend",
+        {"until": FUTURE, "reason": "parental leave"},
+    ),
     ("suspend pete on leave", "suspend", {"until": None, "reason": "on leave"}),
     ("restore pete", "restore", {}),
-    ("grant pete BreakGlassGroup 4 incident INC-42", "grant",
-     {"group": "BreakGlassGroup", "hours": 4, "reason": "incident INC-42"}),
+    (
+        "grant pete BreakGlassGroup 4 incident INC-42",
+        "grant",
+        {"group": "BreakGlassGroup", "hours": 4, "reason": "incident INC-42"},
+    ),
     ("  MOVE   pete   BreakGlassGroup ", "move", {"groups": ["BreakGlassGroup"]}),
 ]
 
@@ -292,10 +346,16 @@ def run_worker(poller: Poller, times: int = 1) -> list[tuple[int, int]]:
 
 
 def test_onboarding_posts_the_result_to_the_channel_and_the_password_only_to_the_requester(
-        slack, poller, catcher, sqs, caplog, capfd):
+    slack, poller, catcher, sqs, caplog, capfd
+):
     caplog.set_level(logging.DEBUG)
-    ephemeral(slack.command("onboard pete ChildDeveloperGroup pete@example.com",
-                            response_url=catcher.url(), trigger_id="5.5.5"))
+    ephemeral(
+        slack.command(
+            "onboard pete ChildDeveloperGroup pete@example.com",
+            response_url=catcher.url(),
+            trigger_id="5.5.5",
+        )
+    )
     assert run_worker(poller) == [(1, 0)]
     private, public = catcher.next(), catcher.next()
 
@@ -310,8 +370,14 @@ def test_onboarding_posts_the_result_to_the_channel_and_the_password_only_to_the
     assert public["text"] == "pete onboarded"
     assert password not in everything_in(public) and shown not in everything_in(public)
     text = everything_in(public)
-    for expected in ("ChildDeveloperGroup", "arn:aws:iam::222233334444:role/DeveloperRole",
-                     "slack:5.5.5", f"<@{ALLOWED}>", "Status", "Console"):
+    for expected in (
+        "ChildDeveloperGroup",
+        "arn:aws:iam::222233334444:role/DeveloperRole",
+        "slack:5.5.5",
+        f"<@{ALLOWED}>",
+        "Status",
+        "Console",
+    ):
         assert expected in text, expected
     assert public["blocks"][0]["type"] == "header"
 
@@ -326,10 +392,14 @@ def test_onboarding_posts_the_result_to_the_channel_and_the_password_only_to_the
     assert password not in logged
 
 
-def test_the_same_work_twice_runs_once_and_never_shows_the_password_again(slack, poller, catcher,
-                                                                           sqs):
-    ephemeral(slack.command("onboard pete ChildDeveloperGroup", response_url=catcher.url(),
-                            trigger_id="6.6.6"))
+def test_the_same_work_twice_runs_once_and_never_shows_the_password_again(
+    slack, poller, catcher, sqs
+):
+    ephemeral(
+        slack.command(
+            "onboard pete ChildDeveloperGroup", response_url=catcher.url(), trigger_id="6.6.6"
+        )
+    )
     (work,) = queued(sqs)
     for _ in range(2):  # as when SQS delivers a message twice
         sqs.send_message(QueueUrl=queue_url(sqs), MessageBody=json.dumps(work))
@@ -340,7 +410,10 @@ def test_the_same_work_twice_runs_once_and_never_shows_the_password_again(slack,
     assert "never stored" in everything_in(again[0])
     assert again[1]["text"] == "pete onboarded"
     events = bootstrap.services().lifecycle.state.audit_events("pete")
-    assert [(e["action"], e["result"]) for e in events] == [("onboard", "ok"), ("onboard", "replayed")]
+    assert [(e["action"], e["result"]) for e in events] == [
+        ("onboard", "ok"),
+        ("onboard", "replayed"),
+    ]
 
 
 def test_status_is_posted_only_to_the_requester(api, slack, poller, catcher):
@@ -353,17 +426,28 @@ def test_status_is_posted_only_to_the_requester(api, slack, poller, catcher):
 
 
 def onboard_by_rest(api, username: str, groups=("ChildDeveloperGroup",)) -> dict:
-    response = api.call("POST", "/users", {"username": username, "groups": list(groups),
-                                           "ticket": f"T-{username}", "requested_by": "alice"})
+    response = api.call(
+        "POST",
+        "/users",
+        {
+            "username": username,
+            "groups": list(groups),
+            "ticket": f"T-{username}",
+            "requested_by": "alice",
+        },
+    )
     assert response.status_code == 201, response.json
     return response.json
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("onboard pete Administrators", ":no_entry: Refused: `onboard pete`"),
-    ("restore nobody", ":mag: Not found: `restore nobody`"),
-    ("move break-glass-owner BreakGlassGroup", ":no_entry: Refused"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("onboard pete Administrators", ":no_entry: Refused: `onboard pete`"),
+        ("restore nobody", ":mag: Not found: `restore nobody`"),
+        ("move break-glass-owner BreakGlassGroup", ":no_entry: Refused"),
+    ],
+)
 def test_a_rejection_is_posted_and_not_retried(slack, poller, catcher, sqs, text, expected):
     ephemeral(slack.command(text, response_url=catcher.url()))
     assert run_worker(poller) == [(1, 0)]
@@ -396,8 +480,9 @@ def test_a_suspension_and_a_restore_through_slack(api, slack, poller, catcher):
 @pytest.mark.skipif(not hasattr(Lifecycle, "grant"), reason="Lifecycle.grant is not there yet")
 def test_a_grant_through_slack(api, slack, poller, catcher):
     onboard_by_rest(api, "pete")
-    ephemeral(slack.command("grant pete BreakGlassGroup 2 incident INC-7",
-                            response_url=catcher.url()))
+    ephemeral(
+        slack.command("grant pete BreakGlassGroup 2 incident INC-7", response_url=catcher.url())
+    )
     run_worker(poller)
     answer = catcher.next()
     assert answer["response_type"] == "in_channel", answer
@@ -415,8 +500,10 @@ class FailingIam:
     def __call__(self, model, **_):
         self.failures += 1
         response = AWSResponse("https://iam.amazonaws.com", 500, {}, None)
-        return response, {"Error": {"Code": "ServiceFailure", "Message": "internal failure"},
-                          "ResponseMetadata": {"HTTPStatusCode": 500}}
+        return response, {
+            "Error": {"Code": "ServiceFailure", "Message": "internal failure"},
+            "ResponseMetadata": {"HTTPStatusCode": 500},
+        }
 
 
 @pytest.fixture
@@ -428,19 +515,20 @@ def failing_iam():
     events.unregister("before-call.iam.CreateUser", failing)
 
 
-def test_a_retryable_failure_is_reported_as_a_batch_item_failure(slack, client, sqs, catcher,
-                                                                  failing_iam):
+def test_a_retryable_failure_is_reported_as_a_batch_item_failure(
+    slack, client, sqs, catcher, failing_iam
+):
     ephemeral(slack.command("status olga", response_url=catcher.url()))  # a rejection: done
     ephemeral(slack.command("onboard pete ChildDeveloperGroup", response_url=catcher.url()))
     url = queue_url(sqs)
-    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
-                                   AttributeNames=["All"])["Messages"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])[
+        "Messages"
+    ]
     assert len(messages) == 2
     onboarding = next(m for m in messages if json.loads(m["Body"])["kind"] == "change")
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
     # Chalice hands back what the handler answers: Lambda's partial batch response.
-    answer = client.lambda_.invoke("slack_worker",
-                                   lambda_event(messages, arn["QueueArn"])).payload
+    answer = client.lambda_.invoke("slack_worker", lambda_event(messages, arn["QueueArn"])).payload
     assert answer == {"batchItemFailures": [{"itemIdentifier": onboarding["MessageId"]}]}
     posts = [catcher.next(), catcher.next()]
     failure = next(p for p in posts if "failed" in p["text"])
@@ -449,15 +537,21 @@ def test_a_retryable_failure_is_reported_as_a_batch_item_failure(slack, client, 
 
 
 def test_a_failing_message_is_retried_then_set_aside_on_the_dead_letter_queue(
-        slack, poller, sqs, catcher, failing_iam):
+    slack, poller, sqs, catcher, failing_iam
+):
     url = queue_url(sqs)
     # Redelivery at once and a small maxReceiveCount, so the test need not wait.
     dlq = queue_url(sqs, f"{QUEUE}-dlq")
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"]
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={
-        "VisibilityTimeout": "0",
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})})
+        "QueueArn"
+    ]
+    sqs.set_queue_attributes(
+        QueueUrl=url,
+        Attributes={
+            "VisibilityTimeout": "0",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}),
+        },
+    )
 
     ephemeral(slack.command("onboard pete ChildDeveloperGroup", response_url=catcher.url()))
     assert run_worker(poller, 4) == [(0, 1), (0, 1), (0, 1), (0, 0)]
@@ -518,8 +612,10 @@ def test_an_expired_confirmation_is_refused(slack, sqs):
     boto3.client("dynamodb").update_item(
         TableName="iam-lifecycle-dev-state",
         Key={"pk": {"S": f"CONFIRM#{confirmation}"}, "sk": {"S": "CONFIRM"}},
-        UpdateExpression="SET #e = :past", ExpressionAttributeNames={"#e": "expires"},
-        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}})
+        UpdateExpression="SET #e = :past",
+        ExpressionAttributeNames={"#e": "expires"},
+        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
+    )
     assert slack.click(replies.CONFIRM_ACTION, confirmation).status_code == 200
     (notice,) = queued(sqs)
     assert notice["kind"] == "notice" and "expired" in notice["text"]
@@ -533,8 +629,9 @@ def two_allowed(client):
     import os
 
     settings = Settings.from_env({**os.environ, "SLACK_ALLOWED_USERS": f"{ALLOWED},U0OTHER0002"})
-    bootstrap.use(bootstrap.build(settings=settings,
-                                  clients=AwsClients(REGION, session=shared_session())))
+    bootstrap.use(
+        bootstrap.build(settings=settings, clients=AwsClients(REGION, session=shared_session()))
+    )
     return "U0OTHER0002"
 
 
@@ -564,8 +661,9 @@ def test_notices_are_posted_by_the_worker(slack, poller, catcher):
     confirmation = offboard_prompt(slack)
     slack.click(replies.CANCEL_ACTION, confirmation, response_url=catcher.url())
     run_worker(poller)
-    assert catcher.next() == replies.notice("Offboarding of *pete* cancelled; nothing was done.",
-                                            replace_original=True)
+    assert catcher.next() == replies.notice(
+        "Offboarding of *pete* cancelled; nothing was done.", replace_original=True
+    )
 
 
 def test_forged_or_malformed_clicks_are_refused(slack, sqs):
@@ -599,7 +697,10 @@ def test_the_queue_handler_is_declared_for_the_stage_queue():
 
     (source,) = sqs_sources(app)
     assert (source.queue, source.batch_size, source.name) == (
-        "iam-lifecycle-dev-work", 1, "slack_worker")
+        "iam-lifecycle-dev-work",
+        1,
+        "slack_worker",
+    )
 
 
 def test_the_form_slack_sends_is_what_the_test_helpers_send():
@@ -622,21 +723,63 @@ def test_the_slack_routes_answer_as_documented(api, slack):
         body, headers = signed(text)
         call("POST", "/slack/commands", body, token=None, headers=headers, status=200)
     body, headers = signed()
-    call("POST", "/slack/commands", body, token=None,
-         headers={**headers, "X-Slack-Signature": "v0=0"}, status=401)
-    call("POST", "/slack/commands", b"\xff", token=None, headers=sign(slack.secret, b"\xff"),
-         status=401)  # not UTF-8: not what Slack signs
-    call("POST", "/slack/commands", body, token=None,
-         headers={**headers, "Content-Type": "application/json"}, status=415)
+    call(
+        "POST",
+        "/slack/commands",
+        body,
+        token=None,
+        headers={**headers, "X-Slack-Signature": "v0=0"},
+        status=401,
+    )
+    call(
+        "POST",
+        "/slack/commands",
+        b"\xff",
+        token=None,
+        headers=sign(slack.secret, b"\xff"),
+        status=401,
+    )  # not UTF-8: not what Slack signs
+    call(
+        "POST",
+        "/slack/commands",
+        body,
+        token=None,
+        headers={**headers, "Content-Type": "application/json"},
+        status=415,
+    )
     ssl_check = b"ssl_check=1&token=x"
-    call("POST", "/slack/commands", ssl_check, token=None, headers=sign(slack.secret, ssl_check),
-         status=200)
+    call(
+        "POST",
+        "/slack/commands",
+        ssl_check,
+        token=None,
+        headers=sign(slack.secret, ssl_check),
+        status=200,
+    )
 
     click = click_body(replies.CONFIRM_ACTION, "unknown", user_id=ALLOWED, response_url=NOWHERE)
-    call("POST", "/slack/interactions", click, token=None, headers=sign(slack.secret, click),
-         status=200)
-    call("POST", "/slack/interactions", click, token=None,
-         headers={**sign(slack.secret, click), "X-Slack-Request-Timestamp": "1"}, status=401)
-    call("POST", "/slack/interactions", b"payload=%7B", token=None,
-         headers=sign(slack.secret, b"payload=%7B"), status=400)
+    call(
+        "POST",
+        "/slack/interactions",
+        click,
+        token=None,
+        headers=sign(slack.secret, click),
+        status=200,
+    )
+    call(
+        "POST",
+        "/slack/interactions",
+        click,
+        token=None,
+        headers={**sign(slack.secret, click), "X-Slack-Request-Timestamp": "1"},
+        status=401,
+    )
+    call(
+        "POST",
+        "/slack/interactions",
+        b"payload=%7B",
+        token=None,
+        headers=sign(slack.secret, b"payload=%7B"),
+        status=400,
+    )
     assert call.called == SLACK_ROUTES

@@ -28,7 +28,8 @@ USER = allowed_users()[0]
 
 def admin_iam(stack):  # noqa: F811
     return boto3.session.Session(region_name="us-east-1", **stack["admin_credentials"]).client(
-        "iam", endpoint_url=stack["aws_endpoint_url"])
+        "iam", endpoint_url=stack["aws_endpoint_url"]
+    )
 
 
 def send(stack, path: str, body: bytes) -> tuple[int, str]:  # noqa: F811
@@ -37,8 +38,11 @@ def send(stack, path: str, body: bytes) -> tuple[int, str]:  # noqa: F811
 
 def test_onboarding_and_offboarding_from_slack(stack):  # noqa: F811
     with ResponseCatcher() as catcher:
-        body = command_body("onboard slackpete ChildDeveloperGroup pete@example.com",
-                            user_id=USER, response_url=catcher.url())
+        body = command_body(
+            "onboard slackpete ChildDeveloperGroup pete@example.com",
+            user_id=USER,
+            response_url=catcher.url(),
+        )
         status, answer = send(stack, "/slack/commands", body)
         assert status == 200, answer
         assert json.loads(answer)["response_type"] == "ephemeral"
@@ -57,8 +61,9 @@ def test_onboarding_and_offboarding_from_slack(stack):  # noqa: F811
         status, answer = send(stack, "/slack/commands", body)
         confirmation = button(json.loads(answer), "offboard_confirm")
         assert status == 200 and confirmation, answer
-        click = click_body("offboard_confirm", confirmation, user_id=USER,
-                           response_url=catcher.url("/click"))
+        click = click_body(
+            "offboard_confirm", confirmation, user_id=USER, response_url=catcher.url("/click")
+        )
         assert send(stack, "/slack/interactions", click)[0] == 200
         result = catcher.next(timeout=60)
         assert result["text"] == "slackpete offboarded", result

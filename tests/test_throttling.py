@@ -64,8 +64,12 @@ def moto():
 def raw_answers(client) -> list[tuple[int, bytes]]:
     """Each HTTP answer the client receives, as sent."""
     seen: list[tuple[int, bytes]] = []
-    client.meta.events.register("needs-retry", lambda response, **_: seen.append(
-        (response[0].status_code, response[0].content)) if response else None)
+    client.meta.events.register(
+        "needs-retry",
+        lambda response, **_: (
+            seen.append((response[0].status_code, response[0].content)) if response else None
+        ),
+    )
     return seen
 
 
@@ -76,8 +80,11 @@ def throttling(call) -> ClientError:
 
 
 def assert_throttled(error: ClientError) -> None:
-    assert error.response["Error"] == {"Type": "Sender", "Code": "Throttling",
-                                       "Message": "Rate exceeded"}
+    assert error.response["Error"] == {
+        "Type": "Sender",
+        "Code": "Throttling",
+        "Message": "Rate exceeded",
+    }
     assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
@@ -101,8 +108,10 @@ def test_an_empty_bucket_answers_as_iam_does_and_changes_nothing(moto, throttle)
     root = ET.fromstring(body)
     assert status == 400 and root.tag == f"{IAM_NS}ErrorResponse"
     assert [(e.tag, e.text) for e in root.find(f"{IAM_NS}Error")] == [
-        (f"{IAM_NS}Type", "Sender"), (f"{IAM_NS}Code", "Throttling"),
-        (f"{IAM_NS}Message", "Rate exceeded")]
+        (f"{IAM_NS}Type", "Sender"),
+        (f"{IAM_NS}Code", "Throttling"),
+        (f"{IAM_NS}Message", "Rate exceeded"),
+    ]
     assert root.find(f"{IAM_NS}RequestId").text
     assert moto_throttle.counts("iam") == {"123456789012": {"served": 2, "throttled": 1}}
     moto_throttle.off()
@@ -137,11 +146,16 @@ def test_the_bucket_refills_at_the_set_rate_up_to_its_burst(moto, throttle):
 def test_each_account_and_service_has_its_own_bucket(moto, throttle):
     root_iam = boto3.client("iam", config=NO_RETRIES)
     sts = boto3.client("sts", config=NO_RETRIES)
-    child = sts.assume_role(RoleArn=f"arn:aws:iam::{CHILD}:role/Admin",
-                            RoleSessionName="test")["Credentials"]
-    child_iam = boto3.client("iam", config=NO_RETRIES, aws_access_key_id=child["AccessKeyId"],
-                             aws_secret_access_key=child["SecretAccessKey"],
-                             aws_session_token=child["SessionToken"])
+    child = sts.assume_role(RoleArn=f"arn:aws:iam::{CHILD}:role/Admin", RoleSessionName="test")[
+        "Credentials"
+    ]
+    child_iam = boto3.client(
+        "iam",
+        config=NO_RETRIES,
+        aws_access_key_id=child["AccessKeyId"],
+        aws_secret_access_key=child["SecretAccessKey"],
+        aws_session_token=child["SessionToken"],
+    )
     moto_throttle.set_rate("iam", 1, burst=1)
     root_iam.list_users()
     assert_throttled(throttling(root_iam.list_users))
@@ -161,9 +175,12 @@ def test_each_account_and_service_has_its_own_bucket(moto, throttle):
 def test_rates_come_from_the_environment():
     try:
         assert moto_throttle.from_environment({"IAM_RATE_LIMIT": "10"}) == {
-            "iam": {"rate": 10.0, "burst": 10.0}}
+            "iam": {"rate": 10.0, "burst": 10.0}
+        }
         assert moto_throttle.from_environment({"STS_RATE_LIMIT": "2", "STS_RATE_BURST": "5"}) == {
-            "iam": {"rate": 10.0, "burst": 10.0}, "sts": {"rate": 2.0, "burst": 5.0}}
+            "iam": {"rate": 10.0, "burst": 10.0},
+            "sts": {"rate": 2.0, "burst": 5.0},
+        }
         with pytest.raises(ValueError):
             moto_throttle.set_rate("dynamodb", 1)
     finally:
@@ -180,24 +197,29 @@ def test_the_threaded_server_is_throttled_through_its_endpoint(throttle):
 
     def endpoint(body: dict | None = None) -> dict:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(base + moto_throttle.ENDPOINT, data=data,
-                                         headers={"Content-Type": "application/json"},
-                                         method="POST" if data else "GET")
+        request = urllib.request.Request(
+            base + moto_throttle.ENDPOINT,
+            data=data,
+            headers={"Content-Type": "application/json"},
+            method="POST" if data else "GET",
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
     try:
         iam = boto3.client("iam", endpoint_url=base, config=NO_RETRIES)
         assert endpoint({"service": "iam", "rate": 2, "burst": 1})["limits"] == {
-            "iam": {"rate": 2.0, "burst": 1.0}}
+            "iam": {"rate": 2.0, "burst": 1.0}
+        }
         iam.list_users()
         assert_throttled(throttling(iam.list_users))
         assert endpoint()["counts"]["iam"] == {"123456789012": {"served": 1, "throttled": 1}}
         assert endpoint({"service": "iam", "rate": None})["limits"] == {}
         iam.list_users()
     finally:
-        urllib.request.urlopen(urllib.request.Request(f"{base}/moto-api/reset", method="POST"),
-                               timeout=10).read()
+        urllib.request.urlopen(
+            urllib.request.Request(f"{base}/moto-api/reset", method="POST"), timeout=10
+        ).read()
         server.stop()
 
 
@@ -227,9 +249,17 @@ def test_concurrent_changes_through_a_throttling_iam_all_succeed(local_api, aws)
     of the leavers, and IAM really did throttle."""
     iam = boto3.client("iam")
     for name in OFFBOARDED:
-        status, answer = local_api("POST", "/users", {
-            "username": name, "groups": ["ChildDeveloperGroup"], "ticket": f"on-{name}",
-            "requested_by": "alice", "console": True})
+        status, answer = local_api(
+            "POST",
+            "/users",
+            {
+                "username": name,
+                "groups": ["ChildDeveloperGroup"],
+                "ticket": f"on-{name}",
+                "requested_by": "alice",
+                "console": True,
+            },
+        )
         assert status == 201, answer
         give_every_dependent(iam, name)
 
@@ -237,18 +267,36 @@ def test_concurrent_changes_through_a_throttling_iam_all_succeed(local_api, aws)
     moto_throttle.set_rate("iam", 20, burst=5)
     try:
         answers = all_at_once(
-            [lambda name=name: local_api("POST", f"/users/{name}/offboard",
-                                         {"ticket": f"off-{name}", "requested_by": "alice"})
-             for name in OFFBOARDED]
-            + [lambda name=name: local_api("POST", "/users", {
-                "username": name, "groups": ["ChildDeveloperGroup"], "ticket": f"on-{name}",
-                "requested_by": "alice", "console": True})
-               for name in JOINERS])
+            [
+                lambda name=name: local_api(
+                    "POST",
+                    f"/users/{name}/offboard",
+                    {"ticket": f"off-{name}", "requested_by": "alice"},
+                )
+                for name in OFFBOARDED
+            ]
+            + [
+                lambda name=name: local_api(
+                    "POST",
+                    "/users",
+                    {
+                        "username": name,
+                        "groups": ["ChildDeveloperGroup"],
+                        "ticket": f"on-{name}",
+                        "requested_by": "alice",
+                        "console": True,
+                    },
+                )
+                for name in JOINERS
+            ]
+        )
     finally:
         moto_throttle.off("iam")
     counts = moto_throttle.counts("iam")
 
-    assert [status for status, _ in answers] == [200] * len(OFFBOARDED) + [201] * len(JOINERS), answers
+    assert [status for status, _ in answers] == [200] * len(OFFBOARDED) + [201] * len(JOINERS), (
+        answers
+    )
     assert left_in_iam(iam, OFFBOARDED) == []
     managed = {u["UserName"] for u in iam.list_users(PathPrefix="/managed/")["Users"]}
     assert managed == set(JOINERS)

@@ -45,8 +45,13 @@ def traced(monkeypatch):
 
     recorder = Recorder()
     Tracer._reset_config()  # Powertools keeps a disabled state per process
-    monkeypatch.setattr(tracing, "tracer", lambda: Tracer(service="iam-lifecycle", disabled=False,
-                                                          provider=recorder, auto_patch=False))
+    monkeypatch.setattr(
+        tracing,
+        "tracer",
+        lambda: Tracer(
+            service="iam-lifecycle", disabled=False, provider=recorder, auto_patch=False
+        ),
+    )
     yield recorder
     Tracer._reset_config()
 
@@ -58,18 +63,33 @@ def test_tracing_is_off_in_tests_and_the_app_still_answers(client):
 
 
 def test_every_route_and_handler_gets_its_own_subsegment_without_payloads(traced, api):
-    created = api.call("POST", "/users", {"username": "pete", "groups": ["ChildDeveloperGroup"],
-                                          "ticket": "T-1", "requested_by": "alice"})
+    created = api.call(
+        "POST",
+        "/users",
+        {
+            "username": "pete",
+            "groups": ["ChildDeveloperGroup"],
+            "ticket": "T-1",
+            "requested_by": "alice",
+        },
+    )
     assert created.status_code == 201 and created.json["temporary_password"]
     api.call("GET", "/users/nobody")
-    api.client.lambda_.invoke("report_drift", api.client.events.generate_cw_event(
-        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]))
+    api.client.lambda_.invoke(
+        "report_drift",
+        api.client.events.generate_cw_event(
+            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+        ),
+    )
 
     names = [s.name for s in traced.subsegments]
     assert names == ["## POST /users", "## GET /users/{username}", "## report_drift"]
     first, missing, scheduled = traced.subsegments
-    assert first.annotations == {"ColdStart": first.annotations["ColdStart"],
-                                 "handler": "POST /users", "status": 201}
+    assert first.annotations == {
+        "ColdStart": first.annotations["ColdStart"],
+        "handler": "POST /users",
+        "status": 201,
+    }
     assert missing.annotations["status"] == 404 and missing.annotations["ColdStart"] is False
     assert scheduled.annotations["handler"] == "report_drift"
     # Answers carry temporary passwords: nothing of them goes into a trace.

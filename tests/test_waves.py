@@ -24,8 +24,10 @@ def test_results_by_name_and_the_first_failure_after_all_finished():
 
 def test_nested_waves_wider_than_the_pool_do_not_deadlock():
     """A list of many users describes each in a wave of its own."""
-    outer = {f"user{i}": (lambda: wave({"a": lambda: 1, "b": lambda: 2}))
-             for i in range(MAX_PARALLEL * 3)}
+    outer = {
+        f"user{i}": (lambda: wave({"a": lambda: 1, "b": lambda: 2}))
+        for i in range(MAX_PARALLEL * 3)
+    }
     done = {}
     worker = threading.Thread(target=lambda: done.update(wave(outer)), daemon=True)
     worker.start()

@@ -25,13 +25,20 @@ if TYPE_CHECKING:
 VERBS: dict[str, tuple[str, str]] = {
     "help": ("[verb]", "this help, or the help of one verb"),
     "status": ("<user>", "a user's status, groups, roles and keys (only you see it)"),
-    "onboard": ("<user> <group>... [email]",
-                "create the user in these groups; the temporary password comes only to you"),
+    "onboard": (
+        "<user> <group>... [email]",
+        "create the user in these groups; the temporary password comes only to you",
+    ),
     "move": ("<user> <group>...", "set the user's groups to exactly these"),
-    "suspend": ("<user> [until YYYY-MM-DD] [reason...]",
-                "take groups, keys and console away, remembered for a restore"),
-    "restore": ("<user>", "give back what the suspension took; a new temporary password if the "
-                "user had console access"),
+    "suspend": (
+        "<user> [until YYYY-MM-DD] [reason...]",
+        "take groups, keys and console away, remembered for a restore",
+    ),
+    "restore": (
+        "<user>",
+        "give back what the suspension took; a new temporary password if the "
+        "user had console access",
+    ),
     "offboard": ("<user>", "delete the user and everything it owns (asks you to confirm)"),
     "grant": ("<user> <group> <hours> <reason...>", "add the user to a group for some hours"),
 }
@@ -45,8 +52,13 @@ class _Models(Mapping[str, type]):
     help, status and a refusal are answered without it."""
 
     _NAMES: ClassVar[dict[str, str]] = {
-        "onboard": "OnboardRequest", "move": "MoveRequest", "suspend": "SuspendRequest",
-        "restore": "RestoreRequest", "offboard": "OffboardRequest", "grant": "GrantRequest"}
+        "onboard": "OnboardRequest",
+        "move": "MoveRequest",
+        "suspend": "SuspendRequest",
+        "restore": "RestoreRequest",
+        "offboard": "OffboardRequest",
+        "grant": "GrantRequest",
+    }
 
     def __getitem__(self, verb: str) -> type:
         from chalicelib import schemas
@@ -200,8 +212,15 @@ def _grant(verb: str, rest: list[str]) -> dict:
     return {"group": group, "hours": number, "reason": " ".join(reason)}
 
 
-_PARSERS = {"status": _nothing, "onboard": _onboard, "move": _move, "suspend": _suspend,
-            "restore": _nothing, "offboard": _nothing, "grant": _grant}
+_PARSERS = {
+    "status": _nothing,
+    "onboard": _onboard,
+    "move": _move,
+    "suspend": _suspend,
+    "restore": _nothing,
+    "offboard": _nothing,
+    "grant": _grant,
+}
 
 
 def request_for(command: Command, ticket: str, requested_by: str) -> TicketRequest | OnboardRequest:

@@ -74,12 +74,18 @@ def _form(raw: bytes) -> dict[str, str]:
 def _answer(reply: dict | None) -> Response:
     if reply is None:  # Slack reads nothing in the answer to a click; response_url carries it
         return Response(body="", status_code=200, headers={"Content-Type": "text/plain"})
-    return Response(body=json.dumps(reply), status_code=200,
-                    headers={"Content-Type": "application/json"})
+    return Response(
+        body=json.dumps(reply), status_code=200, headers={"Content-Type": "application/json"}
+    )
 
 
-def _edge(request: Any, services: Any, handle: Callable[[Any, dict[str, str]], dict | None],
-          *, as_reply: bool) -> Response:
+def _edge(
+    request: Any,
+    services: Any,
+    handle: Callable[[Any, dict[str, str]], dict | None],
+    *,
+    as_reply: bool,
+) -> Response:
     """Signature first (401), then ``handle``. Its errors become a message the user reads
     (``as_reply``: a slash command shows the answer) or an HTTP error (a click's answer is not
     shown; Slack marks the click as failed)."""
@@ -118,8 +124,11 @@ def _command(services: Any, form: dict[str, str]) -> dict | None:
     def refused(verb: str | None) -> dict | None:
         """The refusal of ``verb`` to this member, if it changes something and they are not
         listed; checked on the verb the grammar read, the one the worker would run."""
-        if verb is None or verb in commands.OPEN_VERBS \
-                or slack_user in services.settings.slack_allowed_users:
+        if (
+            verb is None
+            or verb in commands.OPEN_VERBS
+            or slack_user in services.settings.slack_allowed_users
+        ):
             return None
         logger.warning("refused %s to Slack user %s", verb, slack_user)
         return replies.refused(name, verb)
@@ -148,19 +157,27 @@ def _command(services: Any, form: dict[str, str]) -> dict | None:
     dry_run = bool(parsed.fields.get("dry_run"))
     if parsed.verb == "offboard" and not dry_run:  # a plan changes nothing: no confirmation
         confirmation = services.slack_store.create_confirmation(
-            "offboard", parsed.username, slack_user, ticket)
-        return replies.confirm_offboard(parsed.username, confirmation.id,
-                                        CONFIRMATION_SECONDS // 60)
-    work: dict[str, Any] = {"kind": "status" if parsed.verb == "status" else "change",
-                            "action": parsed.verb, "username": parsed.username,
-                            "response_url": response_url, "slack_user": slack_user}
+            "offboard", parsed.username, slack_user, ticket
+        )
+        return replies.confirm_offboard(
+            parsed.username, confirmation.id, CONFIRMATION_SECONDS // 60
+        )
+    work: dict[str, Any] = {
+        "kind": "status" if parsed.verb == "status" else "change",
+        "action": parsed.verb,
+        "username": parsed.username,
+        "response_url": response_url,
+        "slack_user": slack_user,
+    }
     if request is not None:
         # Slack gives no callback URL; a plan is marked only when asked for.
         work["request"] = request.model_dump(
-            mode="json", exclude={"callback_url"} if dry_run else {"callback_url", "dry_run"})
+            mode="json", exclude={"callback_url"} if dry_run else {"callback_url", "dry_run"}
+        )
     services.work_queue.send(work)
-    return replies.acknowledged(parsed.verb, parsed.username, ticket if parsed.changes else None,
-                                dry_run=dry_run)
+    return replies.acknowledged(
+        parsed.verb, parsed.username, ticket if parsed.changes else None, dry_run=dry_run
+    )
 
 
 # interactions (the buttons of a confirmation)
@@ -175,8 +192,12 @@ def _interaction(services: Any, form: dict[str, str]) -> dict | None:
         slack_user = payload["user"]["id"] if actions else ""
         response_url = payload.get("response_url", "")
         # Signed but malformed (Slack never sends it): refused, not a 500.
-        if not (isinstance(actions, list) and all(isinstance(a, dict) for a in actions)
-                and isinstance(slack_user, str) and isinstance(response_url, str)):
+        if not (
+            isinstance(actions, list)
+            and all(isinstance(a, dict) for a in actions)
+            and isinstance(slack_user, str)
+            and isinstance(response_url, str)
+        ):
             raise TypeError
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
         raise BadRequest("the body must hold a Slack interaction payload") from None
@@ -188,30 +209,50 @@ def _interaction(services: Any, form: dict[str, str]) -> dict | None:
 
 def _confirmation_click(services: Any, action: dict, slack_user: str, response_url: str) -> None:
     def tell(text: str, replace_original: bool = True) -> None:
-        services.work_queue.send({"kind": "notice", "text": text, "response_url": response_url,
-                                  "replace_original": replace_original})
+        services.work_queue.send(
+            {
+                "kind": "notice",
+                "text": text,
+                "response_url": response_url,
+                "replace_original": replace_original,
+            }
+        )
 
     confirming = action["action_id"] == replies.CONFIRM_ACTION
     if confirming and slack_user not in services.settings.slack_allowed_users:
-        tell(":no_entry: Only the people listed in this service's configuration may offboard.",
-             replace_original=False)
+        tell(
+            ":no_entry: Only the people listed in this service's configuration may offboard.",
+            replace_original=False,
+        )
         return
     outcome, confirmation = services.slack_store.consume_confirmation(
-        str(action.get("value", "")), slack_user)
+        str(action.get("value", "")), slack_user
+    )
     if outcome is Outcome.USED or confirmation is None:
         return  # a second click: the first one is being (or was) acted on
     username = replies.escape(confirmation.username)
     if outcome is Outcome.NOT_YOURS:
-        tell(":no_entry: Only the person who asked may confirm this offboarding.",
-             replace_original=False)
+        tell(
+            ":no_entry: Only the person who asked may confirm this offboarding.",
+            replace_original=False,
+        )
     elif outcome is Outcome.EXPIRED:
-        tell(f"This confirmation to offboard *{username}* expired; nothing was done. Run the "
-             "command again.")
+        tell(
+            f"This confirmation to offboard *{username}* expired; nothing was done. Run the "
+            "command again."
+        )
     elif not confirming:
         tell(f"Offboarding of *{username}* cancelled; nothing was done.")
     else:
         logger.info("offboarding of %s confirmed by %s", confirmation.username, slack_user)
-        services.work_queue.send({
-            "kind": "change", "action": "offboard", "username": confirmation.username,
-            "request": {"ticket": confirmation.ticket, "requested_by": f"slack:{slack_user}"},
-            "response_url": response_url, "slack_user": slack_user, "prompt": True})
+        services.work_queue.send(
+            {
+                "kind": "change",
+                "action": "offboard",
+                "username": confirmation.username,
+                "request": {"ticket": confirmation.ticket, "requested_by": f"slack:{slack_user}"},
+                "response_url": response_url,
+                "slack_user": slack_user,
+                "prompt": True,
+            }
+        )

@@ -15,10 +15,23 @@ from chalicelib.slack.commands import VERBS
 
 EPHEMERAL, IN_CHANNEL = "ephemeral", "in_channel"
 CONFIRM_ACTION, CANCEL_ACTION = "offboard_confirm", "offboard_cancel"
-_PAST = {"onboard": "onboarded", "move": "moved", "suspend": "suspended", "restore": "restored",
-         "offboard": "offboarded", "grant": "granted access"}
-_ING = {"onboard": "Onboarding", "move": "Moving", "suspend": "Suspending", "restore": "Restoring",
-        "offboard": "Offboarding", "grant": "Granting access to", "status": "Looking up"}
+_PAST = {
+    "onboard": "onboarded",
+    "move": "moved",
+    "suspend": "suspended",
+    "restore": "restored",
+    "offboard": "offboarded",
+    "grant": "granted access",
+}
+_ING = {
+    "onboard": "Onboarding",
+    "move": "Moving",
+    "suspend": "Suspending",
+    "restore": "Restoring",
+    "offboard": "Offboarding",
+    "grant": "Granting access to",
+    "status": "Looking up",
+}
 
 # Its own logger, never below INFO: slack_sdk logs request bodies (passwords included) at DEBUG.
 _webhook_logger = logging.getLogger("chalicelib.slack.webhook")
@@ -44,15 +57,22 @@ def _header(text: str) -> dict:
 
 
 def _fields(pairs: list[tuple[str, str]]) -> dict:
-    return {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"[:2000]}
-                                          for k, v in pairs[:10]]}
+    return {
+        "type": "section",
+        "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"[:2000]} for k, v in pairs[:10]],
+    }
 
 
-def message(text: str, blocks: list[dict] | None = None, *,
-            response_type: str = EPHEMERAL, **extra: Any) -> dict:
+def message(
+    text: str, blocks: list[dict] | None = None, *, response_type: str = EPHEMERAL, **extra: Any
+) -> dict:
     """A message: ``text`` is what notifications show, ``blocks`` what Slack renders."""
-    return {"response_type": response_type, "text": text, "blocks": blocks or [_text(text)],
-            **extra}
+    return {
+        "response_type": response_type,
+        "text": text,
+        "blocks": blocks or [_text(text)],
+        **extra,
+    }
 
 
 def _list(items: list[str], empty: str = "none") -> str:
@@ -69,23 +89,30 @@ def help_text(command: str, verb: str = "", problem: str = "") -> dict:
         blocks.append(_text(f":warning: {escape(problem)}"))
     blocks.append(_text("\n".join(lines)))
     if not verb:
-        blocks.append(_context("`status` and `help` are open to everyone; the other verbs only to "
-                               "the people this service lists. Add `--dry-run` to a change to "
-                               "see its plan without changing anything."))
+        blocks.append(
+            _context(
+                "`status` and `help` are open to everyone; the other verbs only to "
+                "the people this service lists. Add `--dry-run` to a change to "
+                "see its plan without changing anything."
+            )
+        )
     summary = f"{escape(problem)}. " if problem else ""
     return message(summary + "Usage: " + "; ".join(usages.values()), blocks)
 
 
 def refused(command: str, verb: str) -> dict:
-    return message(f":no_entry: You may not use `{command} {verb}`: only the people listed in "
-                   "this service's configuration may change access. Ask one of them.")
+    return message(
+        f":no_entry: You may not use `{command} {verb}`: only the people listed in "
+        "this service's configuration may change access. Ask one of them."
+    )
 
 
 def acknowledged(verb: str, username: str, ticket: str | None, *, dry_run: bool = False) -> dict:
     about = f" (ticket `{escape(ticket)}`)" if ticket else ""
     doing = f"Planning `{verb}` of" if dry_run else _ING[verb]
-    return message(f":hourglass_flowing_sand: {doing} *{escape(username)}*… the answer "
-                   f"follows here{about}.")
+    return message(
+        f":hourglass_flowing_sand: {doing} *{escape(username)}*… the answer follows here{about}."
+    )
 
 
 def already_received() -> dict:
@@ -93,19 +120,37 @@ def already_received() -> dict:
 
 
 def confirm_offboard(username: str, confirmation_id: str, minutes: int) -> dict:
-    question = (f":warning: Offboard *{escape(username)}*? This deletes the user, its keys, "
-                "console login, MFA devices and policies, and revokes its sessions. It cannot be "
-                "undone.")
-    buttons = {"type": "actions", "elements": [
-        {"type": "button", "style": "danger", "action_id": CONFIRM_ACTION,
-         "value": confirmation_id,
-         "text": {"type": "plain_text", "text": f"Offboard {username}"[:75]}},
-        {"type": "button", "action_id": CANCEL_ACTION, "value": confirmation_id,
-         "text": {"type": "plain_text", "text": "Cancel"}},
-    ]}
-    return message(f"Offboard {username}? Confirm within {minutes} minutes.",
-                   [_text(question), buttons,
-                    _context(f"Only you can confirm, once, within {minutes} minutes.")])
+    question = (
+        f":warning: Offboard *{escape(username)}*? This deletes the user, its keys, "
+        "console login, MFA devices and policies, and revokes its sessions. It cannot be "
+        "undone."
+    )
+    buttons = {
+        "type": "actions",
+        "elements": [
+            {
+                "type": "button",
+                "style": "danger",
+                "action_id": CONFIRM_ACTION,
+                "value": confirmation_id,
+                "text": {"type": "plain_text", "text": f"Offboard {username}"[:75]},
+            },
+            {
+                "type": "button",
+                "action_id": CANCEL_ACTION,
+                "value": confirmation_id,
+                "text": {"type": "plain_text", "text": "Cancel"},
+            },
+        ],
+    }
+    return message(
+        f"Offboard {username}? Confirm within {minutes} minutes.",
+        [
+            _text(question),
+            buttons,
+            _context(f"Only you can confirm, once, within {minutes} minutes."),
+        ],
+    )
 
 
 def notice(text: str, *, replace_original: bool = False) -> dict:
@@ -121,11 +166,20 @@ def _user_fields(user: dict) -> list[dict]:
         status += f" until {user['suspended_until']}"
     grants = [f"{g['group']} until {g['expires_at']}" for g in user.get("grants", [])]
     blocks = [
-        _fields([("Status", escape(status)), ("Console", "yes" if user.get("console") else "no"),
-                 ("MFA", "yes" if user.get("mfa") else "no"),
-                 ("Access keys", f"{active} active of {len(keys)}")]),
-        _fields([("Groups", _list(user.get("groups", []))),
-                 ("Roles it may assume", _list(user.get("roles", [])))]),
+        _fields(
+            [
+                ("Status", escape(status)),
+                ("Console", "yes" if user.get("console") else "no"),
+                ("MFA", "yes" if user.get("mfa") else "no"),
+                ("Access keys", f"{active} active of {len(keys)}"),
+            ]
+        ),
+        _fields(
+            [
+                ("Groups", _list(user.get("groups", []))),
+                ("Roles it may assume", _list(user.get("roles", []))),
+            ]
+        ),
     ]
     if grants:
         blocks.append(_text("*Time-bound grants*\n" + _list(grants)))
@@ -144,13 +198,18 @@ def _changed(action: str, answer: dict, user: dict) -> str:
         return f"Groups are now exactly: {', '.join(user['groups']) or 'none'}."
     if action == "suspend":
         until = f" until {user['suspended_until']}" if user.get("suspended_until") else ""
-        return (f"Suspended{until}: groups, active access keys and console login taken away "
-                "(remembered for a restore).")
+        return (
+            f"Suspended{until}: groups, active access keys and console login taken away "
+            "(remembered for a restore)."
+        )
     if action == "restore":
         return "Groups, access keys and console login given back as they were."
     if action == "grant":
-        return "Time-bound access: " + ", ".join(
-            f"{g['group']} until {g['expires_at']}" for g in user.get("grants", [])) + "."
+        return (
+            "Time-bound access: "
+            + ", ".join(f"{g['group']} until {g['expires_at']}" for g in user.get("grants", []))
+            + "."
+        )
     return ""
 
 
@@ -162,8 +221,11 @@ def result(action: str, answer: dict, ticket: str, slack_user: str) -> list[dict
         return [_offboarded(answer, ticket, slack_user)]
     user = answer.get("user", answer)
     username = user["username"]
-    blocks = [_header(f"{username} {_PAST[action]}"), _text(escape(_changed(action, answer, user))),
-              *_user_fields(user)]
+    blocks = [
+        _header(f"{username} {_PAST[action]}"),
+        _text(escape(_changed(action, answer, user))),
+        *_user_fields(user),
+    ]
     revoked = answer.get("sessions_revoked_in") or user.get("sessions_revoked_in")
     if revoked:
         blocks.append(_text("*Sessions revoked in* " + ", ".join(map(escape, revoked))))
@@ -193,17 +255,29 @@ def _credentials(action: str, answer: dict, user: dict) -> dict | None:
     to_remove = answer.get("profiles_to_remove")
     blocks = []
     if password:
-        blocks.append(_text(f":key: Temporary console password of *{escape(username)}* "
-                            f"(only you see this; it must be changed at first sign-in):\n"
-                            f"```{escape(password)}```"))
+        blocks.append(
+            _text(
+                f":key: Temporary console password of *{escape(username)}* "
+                f"(only you see this; it must be changed at first sign-in):\n"
+                f"```{escape(password)}```"
+            )
+        )
     elif user.get("console") and action in _SIGN_IN:
-        blocks.append(_text("No temporary password here: it was handed out when this request "
-                            "first ran and is never stored."))
+        blocks.append(
+            _text(
+                "No temporary password here: it was handed out when this request "
+                "first ran and is never stored."
+            )
+        )
     if config:
         blocks += _config_sections(username, config)
     if to_remove:
-        blocks.append(_text(f":wastebasket: *{escape(username)}* can no longer assume these; "
-                            "remove their profiles from `~/.aws/config`:\n" + _capped(to_remove)))
+        blocks.append(
+            _text(
+                f":wastebasket: *{escape(username)}* can no longer assume these; "
+                "remove their profiles from `~/.aws/config`:\n" + _capped(to_remove)
+            )
+        )
     elif to_remove is not None:
         blocks.append(_context("No profile to remove."))
     if not blocks:
@@ -219,8 +293,10 @@ def _config_sections(username: str, config: str) -> list[dict]:
         if chunks[-1] and len(chunks[-1]) + len(line) > _CHUNK:
             chunks.append("")
         chunks[-1] += line[:_CHUNK]
-    sections = [_text(("For `~/.aws/config`:\n" if n == 0 else "") + f"```{chunk}```")
-                for n, chunk in enumerate(chunks[:_CONFIG_SECTIONS])]
+    sections = [
+        _text(("For `~/.aws/config`:\n" if n == 0 else "") + f"```{chunk}```")
+        for n, chunk in enumerate(chunks[:_CONFIG_SECTIONS])
+    ]
     if len(chunks) > _CONFIG_SECTIONS:
         route = f"GET /users/{escape(username)}/aws-config?format=text"
         sections.append(_text(f"_…cut here: `{route}` answers the whole file._"))
@@ -241,34 +317,51 @@ def _capped(items: list[str], limit: int = _CHUNK) -> str:
 
 def _offboarded(answer: dict, ticket: str, slack_user: str) -> dict:
     removed = answer.get("removed", {})
-    pairs = [(kind.replace("_", " ").capitalize(), _list(ids))
-             for kind, ids in sorted(removed.items()) if kind != "user"]
-    blocks = [_header(f"{answer['username']} offboarded"),
-              _text("Access went first (groups, keys, console, live sessions), then every "
-                    "dependent object, then the user.")]
+    pairs = [
+        (kind.replace("_", " ").capitalize(), _list(ids))
+        for kind, ids in sorted(removed.items())
+        if kind != "user"
+    ]
+    blocks = [
+        _header(f"{answer['username']} offboarded"),
+        _text(
+            "Access went first (groups, keys, console, live sessions), then every "
+            "dependent object, then the user."
+        ),
+    ]
     for start in range(0, len(pairs), 10):
-        blocks.append(_fields(pairs[start:start + 10]))
+        blocks.append(_fields(pairs[start : start + 10]))
     revoked = answer.get("sessions_revoked_in", [])
     blocks.append(_text("*Sessions revoked in* " + (", ".join(map(escape, revoked)) or "_none_")))
     if answer.get("revocation_pending"):
-        blocks.append(_text(":warning: *Revocation still owed in* "
-                            + ", ".join(map(escape, answer["revocation_pending"]))))
+        blocks.append(
+            _text(
+                ":warning: *Revocation still owed in* "
+                + ", ".join(map(escape, answer["revocation_pending"]))
+            )
+        )
     blocks.append(_footer(ticket, slack_user))
     return message(f"{answer['username']} offboarded", blocks, response_type=IN_CHANNEL)
 
 
 def status(user: dict) -> dict:
-    return message(f"{user['username']}: {user.get('status')}",
-                   [_header(user["username"]), *_user_fields(user)])
+    return message(
+        f"{user['username']}: {user.get('status')}",
+        [_header(user["username"]), *_user_fields(user)],
+    )
 
 
 # the one mapping of the app's errors to Slack replies
-_LEADS = {400: ":warning: Cannot do that", 401: ":no_entry: Not allowed",
-          403: ":no_entry: Refused", 404: ":mag: Not found", 409: ":warning: Conflict"}
+_LEADS = {
+    400: ":warning: Cannot do that",
+    401: ":no_entry: Not allowed",
+    403: ":no_entry: Refused",
+    404: ":mag: Not found",
+    409: ":warning: Conflict",
+}
 
 
-def for_error(error: AppError, doing: str, *, will_retry: bool = False,
-              attempts: int = 0) -> dict:
+def for_error(error: AppError, doing: str, *, will_retry: bool = False, attempts: int = 0) -> dict:
     """What the requester reads when ``doing`` (e.g. "onboard pete") failed with ``error``.
 
     A rejection (4xx) is final. A failure (5xx) in the queue worker is retried (``will_retry``)
@@ -280,16 +373,21 @@ def for_error(error: AppError, doing: str, *, will_retry: bool = False,
         lead = _LEADS.get(error.status, ":warning: Cannot do that")
         return message(f"{lead}: {what}: {escape(error.message)}")
     if will_retry:
-        return message(f":warning: {what} failed: {escape(error.message)}. It is retried "
-                       "automatically; the result follows here.")
+        return message(
+            f":warning: {what} failed: {escape(error.message)}. It is retried "
+            "automatically; the result follows here."
+        )
     if attempts:
-        return message(f":x: {what} failed {attempts} times: {escape(error.message)}. It was set "
-                       "aside for an operator (dead-letter queue); run the command again to "
-                       "start over.")
+        return message(
+            f":x: {what} failed {attempts} times: {escape(error.message)}. It was set "
+            "aside for an operator (dead-letter queue); run the command again to "
+            "start over."
+        )
     if not error.retryable:  # the message says what an operator must fix first
         return message(f":x: {what} failed: {escape(error.message)}")
-    return message(f":x: {what} failed: {escape(error.message)}. Nothing was queued; run the "
-                   "command again.")
+    return message(
+        f":x: {what} failed: {escape(error.message)}. Nothing was queued; run the command again."
+    )
 
 
 # posting
@@ -306,8 +404,9 @@ def post(response_url: str, reply: dict) -> None:
     if response.status_code >= 500 or response.status_code == 429:
         raise UpstreamError(f"Slack answered {response.status_code} to the answer's post")
     if response.status_code >= 400:
-        logger.warning("Slack refused the answer's post: %s %s", response.status_code,
-                       response.body[:200])
+        logger.warning(
+            "Slack refused the answer's post: %s %s", response.status_code, response.body[:200]
+        )
 
 
 # plans (--dry-run)
@@ -319,27 +418,40 @@ def plan(answer: dict, slack_user: str) -> dict:
     title = f"Plan: {answer['action']} {answer['username']}"
     waves = answer["waves"]
     before = answer.get("state_before")
-    state = (f"now {before['status']}, in {', '.join(before['groups']) or 'no group'}"
-             if before else "does not exist yet")
-    blocks = [_header(title),
-              _text(f":mag: Dry run: nothing was changed. {answer['calls']} call(s) in "
-                    f"{len(waves)} wave(s); *{escape(answer['username'])}* {escape(state)}.")]
+    state = (
+        f"now {before['status']}, in {', '.join(before['groups']) or 'no group'}"
+        if before
+        else "does not exist yet"
+    )
+    blocks = [
+        _header(title),
+        _text(
+            f":mag: Dry run: nothing was changed. {answer['calls']} call(s) in "
+            f"{len(waves)} wave(s); *{escape(answer['username'])}* {escape(state)}."
+        ),
+    ]
     for wave in waves:
         for account, calls in wave["accounts"].items():
-            lines = [f"`{escape(call['operation'])}` {escape(_params(call['params']))}"
-                     for call in calls]
-            blocks.append(_text(f"*Wave {wave['wave']}* · account `{escape(account)}`\n"
-                                + "\n".join(lines)))
+            lines = [
+                f"`{escape(call['operation'])}` {escape(_params(call['params']))}" for call in calls
+            ]
+            blocks.append(
+                _text(f"*Wave {wave['wave']}* · account `{escape(account)}`\n" + "\n".join(lines))
+            )
     if len(blocks) > _PLAN_BLOCKS:
         hidden = len(blocks) - _PLAN_BLOCKS
-        blocks = blocks[:_PLAN_BLOCKS] + [_text(f"_…and {hidden} more; the REST API's "
-                                                "`dry_run` answer has all of it._")]
+        blocks = blocks[:_PLAN_BLOCKS] + [
+            _text(f"_…and {hidden} more; the REST API's `dry_run` answer has all of it._")
+        ]
     blocks.append(_footer(answer["ticket"], slack_user))
     return message(title, blocks)
 
 
 def _params(params: dict) -> str:
     """A call's parameters on one line; documents are named, not shown."""
-    shown = [f"{key}={'(document)' if key.endswith('Document') else str(value)[:80]}"
-             for key, value in params.items() if key != "UserName"]
+    shown = [
+        f"{key}={'(document)' if key.endswith('Document') else str(value)[:80]}"
+        for key, value in params.items()
+        if key != "UserName"
+    ]
     return " ".join(shown)

@@ -66,8 +66,13 @@ class SlackStore:
             try:
                 self.client.put_item(
                     TableName=self.table,
-                    Item=self._item({"pk": f"SLACK#{trigger_id}", "sk": "TRIGGER",
-                                     "expires": now + TRIGGER_SECONDS}),
+                    Item=self._item(
+                        {
+                            "pk": f"SLACK#{trigger_id}",
+                            "sk": "TRIGGER",
+                            "expires": now + TRIGGER_SECONDS,
+                        }
+                    ),
                     ConditionExpression="attribute_not_exists(pk) OR #e < :now",
                     ExpressionAttributeNames={"#e": "expires"},
                     ExpressionAttributeValues=self._item({":now": now}),
@@ -76,22 +81,38 @@ class SlackStore:
                 return False
         return True
 
-    def create_confirmation(self, action: str, username: str, slack_user: str,
-                            ticket: str) -> Confirmation:
-        confirmation = Confirmation(id=secrets.token_urlsafe(18), action=action, username=username,
-                                    slack_user=slack_user, ticket=ticket,
-                                    expires=int(self.clock()) + CONFIRMATION_SECONDS)
+    def create_confirmation(
+        self, action: str, username: str, slack_user: str, ticket: str
+    ) -> Confirmation:
+        confirmation = Confirmation(
+            id=secrets.token_urlsafe(18),
+            action=action,
+            username=username,
+            slack_user=slack_user,
+            ticket=ticket,
+            expires=int(self.clock()) + CONFIRMATION_SECONDS,
+        )
         # "request_ticket", not "ticket": the by-ticket index must not see confirmations.
-        item = {"pk": f"CONFIRM#{confirmation.id}", "sk": "CONFIRM", "action": action,
-                "username": username, "slack_user": slack_user, "request_ticket": ticket,
-                "expires": confirmation.expires}
+        item = {
+            "pk": f"CONFIRM#{confirmation.id}",
+            "sk": "CONFIRM",
+            "action": action,
+            "username": username,
+            "slack_user": slack_user,
+            "request_ticket": ticket,
+            "expires": confirmation.expires,
+        }
         with aws_errors("recording the confirmation"):
-            self.client.put_item(TableName=self.table, Item=self._item(item),
-                                 ConditionExpression="attribute_not_exists(pk)")
+            self.client.put_item(
+                TableName=self.table,
+                Item=self._item(item),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
         return confirmation
 
-    def consume_confirmation(self, confirmation_id: str,
-                             slack_user: str) -> tuple[Outcome, Confirmation | None]:
+    def consume_confirmation(
+        self, confirmation_id: str, slack_user: str
+    ) -> tuple[Outcome, Confirmation | None]:
         """Use a confirmation once: a conditional delete, so of two clicks only one gets OK.
 
         Another user's click leaves it in place for the one who asked; an expired one is spent.
@@ -101,7 +122,9 @@ class SlackStore:
         with aws_errors("using the confirmation"):
             try:
                 old = self.client.delete_item(
-                    TableName=self.table, Key=key, ReturnValues="ALL_OLD",
+                    TableName=self.table,
+                    Key=key,
+                    ReturnValues="ALL_OLD",
                     ConditionExpression="attribute_exists(pk) AND slack_user = :user AND #e > :now",
                     ExpressionAttributeNames={"#e": "expires"},
                     ExpressionAttributeValues=self._item({":user": slack_user, ":now": now}),
@@ -120,6 +143,11 @@ class SlackStore:
 
     def _confirmation(self, confirmation_id: str, item: dict) -> Confirmation:
         values = {key: _from(value) for key, value in item.items()}
-        return Confirmation(id=confirmation_id, action=values["action"],
-                            username=values["username"], slack_user=values["slack_user"],
-                            ticket=values["request_ticket"], expires=int(values["expires"]))
+        return Confirmation(
+            id=confirmation_id,
+            action=values["action"],
+            username=values["username"],
+            slack_user=values["slack_user"],
+            ticket=values["request_ticket"],
+            expires=int(values["expires"]),
+        )

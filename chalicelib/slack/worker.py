@@ -41,9 +41,14 @@ def handle(event: dict, context: Any, services: Any) -> dict:
     )
 
     processor = BatchProcessor(event_type=EventType.SQS, logger=logger)
-    return dict(process_partial_response(event=event,
-                                    record_handler=functools.partial(_record, services),
-                                    processor=processor, context=context))
+    return dict(
+        process_partial_response(
+            event=event,
+            record_handler=functools.partial(_record, services),
+            processor=processor,
+            context=context,
+        )
+    )
 
 
 def _record(services: Any, record: Any) -> None:
@@ -53,8 +58,9 @@ def _record(services: Any, record: Any) -> None:
         return
     url = work["response_url"]
     if work["kind"] == "notice":
-        replies.post(url, replies.notice(work["text"],
-                                         replace_original=work.get("replace_original", False)))
+        replies.post(
+            url, replies.notice(work["text"], replace_original=work.get("replace_original", False))
+        )
         return
     doing = f"{work['action']} {work['username']}"
     try:
@@ -78,11 +84,18 @@ def _call_back(services: Any, work: dict, record: Any) -> None:
     attempt, limit = _receives(services, record)
 
     def audit(result: str, detail: dict) -> None:
-        services.lifecycle.state.audit(payload["action"], payload["username"], payload["ticket"],
-                                       payload["requested_by"], result, detail)
+        services.lifecycle.state.audit(
+            payload["action"],
+            payload["username"],
+            payload["ticket"],
+            payload["requested_by"],
+            result,
+            detail,
+        )
 
-    outcome = Callbacks(settings, lambda: services.secrets.get(settings.callback_secret),
-                        audit).deliver(work["url"], payload, final=attempt >= limit)
+    outcome = Callbacks(
+        settings, lambda: services.secrets.get(settings.callback_secret), audit
+    ).deliver(work["url"], payload, final=attempt >= limit)
     if outcome.retryable:
         raise UpstreamError("the callback receiver did not answer; the queue delivers it again")
 
@@ -125,19 +138,28 @@ def _authorize(services: Any, work: dict) -> None:
         return
     # The requester is the member the message names, never an unchecked claim (that is detail).
     sender = f"slack:{slack_user}" if isinstance(slack_user, str) and slack_user else "(no member)"
-    logger.warning("refused a queued %s of %s from %s: %s", work["action"], work["username"],
-                   sender, why)
+    logger.warning(
+        "refused a queued %s of %s from %s: %s", work["action"], work["username"], sender, why
+    )
     ticket = request.get("ticket") if isinstance(request, dict) else None
     # An audit that cannot be written fails the record: the refusal is retried, not lost.
     services.lifecycle.state.audit(
-        work["action"], work["username"], str(ticket or "(none)"), sender, f"rejected: {why}",
-        {"slack_user": None if slack_user is None else str(slack_user),
-         "requested_by": None if claimed is None else str(claimed)})
+        work["action"],
+        work["username"],
+        str(ticket or "(none)"),
+        sender,
+        f"rejected: {why}",
+        {
+            "slack_user": None if slack_user is None else str(slack_user),
+            "requested_by": None if claimed is None else str(claimed),
+        },
+    )
     raise Forbidden(why)
 
 
-def _failed(services: Any, url: str, doing: str, error: Exception, attempt: int,
-            limit: int) -> None:
+def _failed(
+    services: Any, url: str, doing: str, error: Exception, attempt: int, limit: int
+) -> None:
     """Tell the requester; return for a rejection (done), raise for a failure (retry)."""
     if not isinstance(error, AppError):
         logger.exception("unexpected error doing %s", doing)
@@ -150,8 +172,12 @@ def _failed(services: Any, url: str, doing: str, error: Exception, attempt: int,
     # this is the last try.
     if final or (attempt == 1 and not isinstance(error, InProgress)):
         try:
-            replies.post(url, replies.for_error(error, doing, will_retry=not final,
-                                                attempts=attempt if final else 0))
+            replies.post(
+                url,
+                replies.for_error(
+                    error, doing, will_retry=not final, attempts=attempt if final else 0
+                ),
+            )
         except AppError:
             logger.warning("could not tell Slack that %s failed", doing)
     raise error

@@ -30,8 +30,10 @@ def main() -> None:
         signal.signal(signum, lambda *_: stopped.set())
     try:
         facts = stack.start()
-        throttled = ", ".join(f"{name} {limit['rate']:g}/s per account (burst {limit['burst']:g})"
-                              for name, limit in moto_throttle.from_environment().items())
+        throttled = ", ".join(
+            f"{name} {limit['rate']:g}/s per account (burst {limit['burst']:g})"
+            for name, limit in moto_throttle.from_environment().items()
+        )
         url = stack.serve_api(api_port)
         stack.serve_worker()  # the Slack work queue, consumed as Lambda would
         stack.serve_clock()  # the schedules, fired on their rates as EventBridge would
@@ -39,11 +41,12 @@ def main() -> None:
         facts_file.parent.mkdir(parents=True, exist_ok=True)
         facts_file.write_text(json.dumps(public, indent=2) + "\n")
         admin = facts.admin_credentials
-        print(f"""
+        print(
+            f"""
 Local stack ready (facts in {facts_file}).
   API            {url}
-  AWS endpoint   {facts.aws_endpoint_url}  (root {facts.root_account_id}, child {', '.join(facts.child_account_ids)})
-  Throttling     {throttled or 'off'}  (IAM_RATE_LIMIT; or POST {{"service": "iam", "rate": 10}} as JSON to {facts.aws_endpoint_url}{moto_throttle.ENDPOINT})
+  AWS endpoint   {facts.aws_endpoint_url}  (root {facts.root_account_id}, child {", ".join(facts.child_account_ids)})
+  Throttling     {throttled or "off"}  (IAM_RATE_LIMIT; or POST {{"service": "iam", "rate": 10}} as JSON to {facts.aws_endpoint_url}{moto_throttle.ENDPOINT})
   API token      {facts.api_token}
   Slack secret   {facts.slack_signing_secret}
 
@@ -55,7 +58,7 @@ Try:
   curl -s {url}/users/pete -H "Authorization: Bearer {facts.api_token}"
 
 Inspect the root account as its administrator:
-  AWS_ACCESS_KEY_ID={admin['aws_access_key_id']} AWS_SECRET_ACCESS_KEY={admin['aws_secret_access_key']} \\
+  AWS_ACCESS_KEY_ID={admin["aws_access_key_id"]} AWS_SECRET_ACCESS_KEY={admin["aws_secret_access_key"]} \\
   aws --endpoint-url {facts.aws_endpoint_url} --region us-east-1 iam get-group --group-name ChildDeveloperGroup
 
 Slack (signed as Slack signs it; the answers on response_url are printed):
@@ -64,7 +67,9 @@ Slack (signed as Slack signs it; the answers on response_url are printed):
 Schedules run on their rates; fire one now, as the app principal:
   .venv/bin/python -m tests.stack.clock report_drift
 
-Ctrl-C stops everything.""", flush=True)
+Ctrl-C stops everything.""",
+            flush=True,
+        )
         stopped.wait()
     finally:
         stack.stop()

@@ -34,6 +34,7 @@ def _refers_to(node: Any, logical_ids: set[str]) -> bool:
 
 def _resolve(node: Any, refs: Mapping[str, Any], where: str) -> Any:
     """Evaluate Ref, Fn::GetAtt ("Id.Attr" in ``refs``) and a string Fn::Sub; refuse the rest."""
+
     def lookup(name: str) -> Any:
         if name not in refs:
             raise UnsupportedTemplate(f"{where}: cannot resolve {name!r}")
@@ -65,8 +66,11 @@ def _create_group(client_for, name: str, props: dict) -> tuple[str, str]:
     for policy_arn in props.get("ManagedPolicyArns", []):
         iam.attach_group_policy(GroupName=name, PolicyArn=policy_arn)
     for policy in props.get("Policies", []):
-        iam.put_group_policy(GroupName=name, PolicyName=policy["PolicyName"],
-                             PolicyDocument=json.dumps(policy["PolicyDocument"]))
+        iam.put_group_policy(
+            GroupName=name,
+            PolicyName=policy["PolicyName"],
+            PolicyDocument=json.dumps(policy["PolicyDocument"]),
+        )
     return name, arn  # Ref of a group is its name
 
 
@@ -75,16 +79,22 @@ def _create_secret(client_for, name: str, props: dict) -> tuple[str, str]:
     value = props.get("SecretString", "")
     if "GenerateSecretString" in props:  # botocore rejects options the API does not have
         value = secrets.get_random_password(**props["GenerateSecretString"])["RandomPassword"]
-    arn = secrets.create_secret(Name=name, Description=props.get("Description", ""),
-                                SecretString=value, Tags=props.get("Tags", []))["ARN"]
+    arn = secrets.create_secret(
+        Name=name,
+        Description=props.get("Description", ""),
+        SecretString=value,
+        Tags=props.get("Tags", []),
+    )["ARN"]
     return arn, arn  # Ref of a secret is its ARN
 
 
 GROUP_PROPERTIES = {"GroupName", "Path", "ManagedPolicyArns", "Policies"}
 SECRET_PROPERTIES = {"Name", "Description", "SecretString", "GenerateSecretString", "Tags"}
 # Resource type -> (name property, supported properties, creator returning (Ref, Arn)).
-SHIMMED = {"AWS::IAM::Group": ("GroupName", GROUP_PROPERTIES, _create_group),
-           "AWS::SecretsManager::Secret": ("Name", SECRET_PROPERTIES, _create_secret)}
+SHIMMED = {
+    "AWS::IAM::Group": ("GroupName", GROUP_PROPERTIES, _create_group),
+    "AWS::SecretsManager::Secret": ("Name", SECRET_PROPERTIES, _create_secret),
+}
 
 
 # CloudWatch alarms and dashboards (templates/root/monitoring.yaml) are missing from moto's
@@ -103,21 +113,48 @@ def _create_dashboard(client_for, name: str, props: dict) -> tuple[str, str]:
     return name, entry["DashboardArn"]
 
 
-ALARM_PROPERTIES = {"AlarmName", "AlarmDescription", "ActionsEnabled", "AlarmActions",
-                    "OKActions", "InsufficientDataActions", "MetricName", "Namespace",
-                    "Statistic", "ExtendedStatistic", "Dimensions", "Period", "Unit",
-                    "EvaluationPeriods", "DatapointsToAlarm", "Threshold", "ComparisonOperator",
-                    "TreatMissingData", "EvaluateLowSampleCountPercentile", "Metrics"}
-SHIMMED.update({
-    "AWS::CloudWatch::Alarm": ("AlarmName", ALARM_PROPERTIES, _create_alarm),
-    "AWS::CloudWatch::Dashboard": ("DashboardName", {"DashboardName", "DashboardBody"},
-                                   _create_dashboard),
-})
+ALARM_PROPERTIES = {
+    "AlarmName",
+    "AlarmDescription",
+    "ActionsEnabled",
+    "AlarmActions",
+    "OKActions",
+    "InsufficientDataActions",
+    "MetricName",
+    "Namespace",
+    "Statistic",
+    "ExtendedStatistic",
+    "Dimensions",
+    "Period",
+    "Unit",
+    "EvaluationPeriods",
+    "DatapointsToAlarm",
+    "Threshold",
+    "ComparisonOperator",
+    "TreatMissingData",
+    "EvaluateLowSampleCountPercentile",
+    "Metrics",
+}
+SHIMMED.update(
+    {
+        "AWS::CloudWatch::Alarm": ("AlarmName", ALARM_PROPERTIES, _create_alarm),
+        "AWS::CloudWatch::Dashboard": (
+            "DashboardName",
+            {"DashboardName", "DashboardBody"},
+            _create_dashboard,
+        ),
+    }
+)
 
 
-def deploy(session: boto3.Session, path: str | Path, stack_name: str,
-           parameters: Mapping[str, str] | None = None, *,
-           endpoint_url: str | None = None) -> dict[str, str]:
+def deploy(
+    session: boto3.Session,
+    path: str | Path,
+    stack_name: str,
+    parameters: Mapping[str, str] | None = None,
+    *,
+    endpoint_url: str | None = None,
+) -> dict[str, str]:
     """Create stack ``stack_name`` from the template at ``path``; return its outputs.
 
     Clients are ``session.client(service, endpoint_url=endpoint_url)``: the moto server's URL, or
@@ -127,8 +164,9 @@ def deploy(session: boto3.Session, path: str | Path, stack_name: str,
     client_for = partial(session.client, endpoint_url=endpoint_url)
     template, parameters = load_template(path), dict(parameters or {})
     resources, outputs = template["Resources"], template.get("Outputs", {})
-    shimmed = {lid: resources.pop(lid) for lid in list(resources)
-               if resources[lid]["Type"] in SHIMMED}
+    shimmed = {
+        lid: resources.pop(lid) for lid in list(resources) if resources[lid]["Type"] in SHIMMED
+    }
     for lid, resource in shimmed.items():
         _check(lid, resource, {"Type", "Properties", "DeletionPolicy", "UpdateReplacePolicy"})
         _check(f"{lid}.Properties", resource.get("Properties", {}), SHIMMED[resource["Type"]][1])
@@ -139,28 +177,43 @@ def deploy(session: boto3.Session, path: str | Path, stack_name: str,
 
     cloudformation = client_for("cloudformation")
     cloudformation.create_stack(
-        StackName=stack_name, TemplateBody=json.dumps(template),
+        StackName=stack_name,
+        TemplateBody=json.dumps(template),
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-        Capabilities=["CAPABILITY_NAMED_IAM"])
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
     try:
-        cloudformation.get_waiter("stack_create_complete").wait(StackName=stack_name,
-                                                                 WaiterConfig={"Delay": 1})
+        cloudformation.get_waiter("stack_create_complete").wait(
+            StackName=stack_name, WaiterConfig={"Delay": 1}
+        )
     except WaiterError as error:
         events = cloudformation.describe_stack_events(StackName=stack_name)["StackEvents"]
-        reasons = [f"{e['LogicalResourceId']}: {e['ResourceStatusReason']}"
-                   for e in events if e.get("ResourceStatusReason")]
+        reasons = [
+            f"{e['LogicalResourceId']}: {e['ResourceStatusReason']}"
+            for e in events
+            if e.get("ResourceStatusReason")
+        ]
         raise RuntimeError(f"stack {stack_name} was not created: {reasons}") from error
     stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
 
     _, partition, _, region, account, _ = stack["StackId"].split(":", 5)
-    refs: dict[str, Any] = {"AWS::StackName": stack_name, "AWS::AccountId": account,
-                            "AWS::Region": region, "AWS::Partition": partition}
+    refs: dict[str, Any] = {
+        "AWS::StackName": stack_name,
+        "AWS::AccountId": account,
+        "AWS::Region": region,
+        "AWS::Partition": partition,
+    }
     for key, spec in template.get("Parameters", {}).items():
         value = str(parameters.get(key, spec.get("Default", "")))
         refs[key] = value.split(",") if spec["Type"] == "CommaDelimitedList" else value
     pages = cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack_name)
-    refs.update({r["LogicalResourceId"]: r["PhysicalResourceId"]
-                 for page in pages for r in page["StackResourceSummaries"]})
+    refs.update(
+        {
+            r["LogicalResourceId"]: r["PhysicalResourceId"]
+            for page in pages
+            for r in page["StackResourceSummaries"]
+        }
+    )
 
     result = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     for lid, resource in shimmed.items():

@@ -30,15 +30,18 @@ def schedules(app) -> dict[str, float]:
     """Each scheduled handler's name and period in seconds."""
     periods = {}
     for source in app.event_sources:
-        if isinstance(source, ScheduledEventConfig) and isinstance(source.schedule_expression, Rate):
+        if isinstance(source, ScheduledEventConfig) and isinstance(
+            source.schedule_expression, Rate
+        ):
             rate = source.schedule_expression
             periods[source.name] = rate.value * _SECONDS[rate.unit]
     return periods
 
 
 def fire(client: Client, name: str) -> object:
-    event = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event",
-                                            detail={}, resources=[f"rule/{name}"])
+    event = client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[f"rule/{name}"]
+    )
     return client.lambda_.invoke(name, event).payload
 
 
@@ -46,10 +49,15 @@ def _as_the_app() -> None:
     """From a shell beside ``make run``: take the app's credentials from the facts file."""
     if os.environ.get("AWS_ACCESS_KEY_ID"):
         return
-    facts = json.loads(Path(os.environ.get("STACK_FILE", PROJECT / ".local" / "stack.json")).read_text())
+    facts = json.loads(
+        Path(os.environ.get("STACK_FILE", PROJECT / ".local" / "stack.json")).read_text()
+    )
     os.environ.update({key.upper(): value for key, value in facts["app_credentials"].items()})
-    os.environ.update(AWS_ENDPOINT_URL=facts["aws_endpoint_url"], AWS_DEFAULT_REGION="us-east-1",
-                      AWS_REGION="us-east-1")
+    os.environ.update(
+        AWS_ENDPOINT_URL=facts["aws_endpoint_url"],
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_REGION="us-east-1",
+    )
 
 
 def main(argv: list[str]) -> int:

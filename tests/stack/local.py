@@ -34,8 +34,10 @@ APP_ROLE_PREFIX = f"iam-lifecycle-{STAGE}"
 APP_ROLE = f"{APP_ROLE_PREFIX}-api_handler"
 # The credentials moto accepts while authorization is not yet enforced.
 SETUP_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-ADMIN_POLICY = {"Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+ADMIN_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
 
 
 def free_port() -> int:
@@ -48,8 +50,12 @@ def _trust(*principals: str, service: str | None = None) -> str:
     principal: dict[str, Any] = {"AWS": list(principals)}
     if service:
         principal["Service"] = service
-    return json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}]})
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}],
+        }
+    )
 
 
 @functools.cache
@@ -74,9 +80,11 @@ def _session(credentials: dict) -> _Principal:
 
 
 def _assumed(credentials: dict) -> dict:
-    return {"aws_access_key_id": credentials["AccessKeyId"],
-            "aws_secret_access_key": credentials["SecretAccessKey"],
-            "aws_session_token": credentials["SessionToken"]}
+    return {
+        "aws_access_key_id": credentials["AccessKeyId"],
+        "aws_secret_access_key": credentials["SecretAccessKey"],
+        "aws_session_token": credentials["SessionToken"],
+    }
 
 
 @dataclass
@@ -121,20 +129,30 @@ class Provisioner:
         setup = SETUP_CREDENTIALS
         iam = self.client(setup, "iam")
         iam.create_user(UserName="stack-admin")
-        iam.put_user_policy(UserName="stack-admin", PolicyName="Administrator",
-                            PolicyDocument=json.dumps(ADMIN_POLICY))
+        iam.put_user_policy(
+            UserName="stack-admin",
+            PolicyName="Administrator",
+            PolicyDocument=json.dumps(ADMIN_POLICY),
+        )
         key = iam.create_access_key(UserName="stack-admin")["AccessKey"]
-        admin = {"aws_access_key_id": key["AccessKeyId"],
-                 "aws_secret_access_key": key["SecretAccessKey"]}
+        admin = {
+            "aws_access_key_id": key["AccessKeyId"],
+            "aws_secret_access_key": key["SecretAccessKey"],
+        }
 
         # As AWS Organizations does: an administrator role in each child, trusted by the root.
         for account in self.children:
             child = self.child_credentials(setup, account)
             child_iam = self.client(child, "iam")
-            child_iam.create_role(RoleName="OrganizationAccountAccessRole",
-                                  AssumeRolePolicyDocument=_trust(f"arn:aws:iam::{ROOT_ACCOUNT}:root"))
-            child_iam.put_role_policy(RoleName="OrganizationAccountAccessRole",
-                                      PolicyName="Administrator", PolicyDocument=json.dumps(ADMIN_POLICY))
+            child_iam.create_role(
+                RoleName="OrganizationAccountAccessRole",
+                AssumeRolePolicyDocument=_trust(f"arn:aws:iam::{ROOT_ACCOUNT}:root"),
+            )
+            child_iam.put_role_policy(
+                RoleName="OrganizationAccountAccessRole",
+                PolicyName="Administrator",
+                PolicyDocument=json.dumps(ADMIN_POLICY),
+            )
 
         outputs = self.deploy_root(admin)
         for account in self.children:
@@ -159,32 +177,60 @@ class Provisioner:
 
     def deploy_root(self, admin: dict) -> dict:
         session = _session(admin)
-        outputs = cfn.deploy(session, PROJECT / "templates/root/service.yaml", "iam-lifecycle-service",
-                             {"Stage": STAGE}, endpoint_url=self.endpoint_url)
-        outputs.update(cfn.deploy(session, PROJECT / "templates/root/access-groups.yaml",
-                                  "access-groups", {"ChildAccountIds": ",".join(self.children)},
-                                  endpoint_url=self.endpoint_url))
-        outputs.update(cfn.deploy(session, PROJECT / "templates/root/monitoring.yaml",
-                                  "iam-lifecycle-monitoring", {"Stage": STAGE},
-                                  endpoint_url=self.endpoint_url))
+        outputs = cfn.deploy(
+            session,
+            PROJECT / "templates/root/service.yaml",
+            "iam-lifecycle-service",
+            {"Stage": STAGE},
+            endpoint_url=self.endpoint_url,
+        )
+        outputs.update(
+            cfn.deploy(
+                session,
+                PROJECT / "templates/root/access-groups.yaml",
+                "access-groups",
+                {"ChildAccountIds": ",".join(self.children)},
+                endpoint_url=self.endpoint_url,
+            )
+        )
+        outputs.update(
+            cfn.deploy(
+                session,
+                PROJECT / "templates/root/monitoring.yaml",
+                "iam-lifecycle-monitoring",
+                {"Stage": STAGE},
+                endpoint_url=self.endpoint_url,
+            )
+        )
         return outputs
 
     def deploy_child(self, child: dict) -> dict:
-        return cfn.deploy(_session(child), PROJECT / "templates/child/access-roles.yaml", "access-roles",
-                          {"RootAccountId": ROOT_ACCOUNT, "AppRolePrefix": APP_ROLE_PREFIX},
-                          endpoint_url=self.endpoint_url)
+        return cfn.deploy(
+            _session(child),
+            PROJECT / "templates/child/access-roles.yaml",
+            "access-roles",
+            {"RootAccountId": ROOT_ACCOUNT, "AppRolePrefix": APP_ROLE_PREFIX},
+            endpoint_url=self.endpoint_url,
+        )
 
     def app_principal(self, admin: dict) -> dict:
         """The app's execution role, holding exactly the stage policy, and a session of it."""
         iam = self.client(admin, "iam")
-        iam.create_role(RoleName=APP_ROLE, MaxSessionDuration=43200,
-                        AssumeRolePolicyDocument=_trust(f"arn:aws:iam::{ROOT_ACCOUNT}:root",
-                                                        service="lambda.amazonaws.com"))
+        iam.create_role(
+            RoleName=APP_ROLE,
+            MaxSessionDuration=43200,
+            AssumeRolePolicyDocument=_trust(
+                f"arn:aws:iam::{ROOT_ACCOUNT}:root", service="lambda.amazonaws.com"
+            ),
+        )
         policy = (PROJECT / ".chalice" / f"policy-{STAGE}.json").read_text()
         iam.put_role_policy(RoleName=APP_ROLE, PolicyName="app", PolicyDocument=policy)
         sts = self.client(admin, "sts")
-        session = sts.assume_role(RoleArn=f"arn:aws:iam::{ROOT_ACCOUNT}:role/{APP_ROLE}",
-                                  RoleSessionName="iam-lifecycle", DurationSeconds=43200)
+        session = sts.assume_role(
+            RoleArn=f"arn:aws:iam::{ROOT_ACCOUNT}:role/{APP_ROLE}",
+            RoleSessionName="iam-lifecycle",
+            DurationSeconds=43200,
+        )
         return _assumed(session["Credentials"])
 
 
@@ -225,17 +271,31 @@ class LocalStack:
 
     def enforce(self) -> None:
         """From now on every request must come from a principal whose policies allow it."""
-        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset-auth", data=b"0",
-                                         headers={"Content-Type": "text/plain"}, method="POST")
+        request = urllib.request.Request(
+            f"{self.endpoint_url}/moto-api/reset-auth",
+            data=b"0",
+            headers={"Content-Type": "text/plain"},
+            method="POST",
+        )
         urllib.request.urlopen(request, timeout=10).read()
 
     def serve_api(self, port: int) -> str:
         """Run the app under ``chalice local`` as the app principal; returns its URL when ready."""
         assert self.facts is not None
-        command = [str(Path(sys.executable).parent / "chalice"), "local", "--stage", STAGE,
-                   "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"]
-        self.api = subprocess.Popen(command, cwd=PROJECT, env=app_environment(self.facts),
-                                    start_new_session=True)
+        command = [
+            str(Path(sys.executable).parent / "chalice"),
+            "local",
+            "--stage",
+            STAGE,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-autoreload",
+        ]
+        self.api = subprocess.Popen(
+            command, cwd=PROJECT, env=app_environment(self.facts), start_new_session=True
+        )
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -257,8 +317,12 @@ class LocalStack:
         assert self.facts is not None
         ready = Path(tempfile.mkdtemp()) / "ready"
         env = {**app_environment(self.facts), "POLLER_READY_FILE": str(ready)}
-        self.worker = subprocess.Popen([sys.executable, "-m", "tests.stack.queue_poller"],
-                                       cwd=PROJECT, env=env, start_new_session=True)
+        self.worker = subprocess.Popen(
+            [sys.executable, "-m", "tests.stack.queue_poller"],
+            cwd=PROJECT,
+            env=env,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 60
         while not ready.exists():
             if self.worker.poll() is not None:
@@ -272,8 +336,12 @@ class LocalStack:
     def serve_clock(self) -> None:
         """Fire the scheduled handlers on their rates (tests.stack.clock), as the app principal."""
         assert self.facts is not None
-        self.clock = subprocess.Popen([sys.executable, "-m", "tests.stack.clock"], cwd=PROJECT,
-                                      env=app_environment(self.facts), start_new_session=True)
+        self.clock = subprocess.Popen(
+            [sys.executable, "-m", "tests.stack.clock"],
+            cwd=PROJECT,
+            env=app_environment(self.facts),
+            start_new_session=True,
+        )
 
     def stop(self) -> None:
         for process in (self.clock, self.worker, self.api):

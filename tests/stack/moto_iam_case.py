@@ -190,6 +190,7 @@ def _fold_backend(backend: IAMBackend) -> None:
 
 # Backend: the model, reachable as iam_backends[account][partition].<method>.
 
+
 def _init(self: IAMBackend, *args: Any, **kwargs: Any) -> None:
     _original["__init__"](self, *args, **kwargs)  # also what BaseBackend.reset runs
     _fold_backend(self)
@@ -212,8 +213,9 @@ def _create_role(self: IAMBackend, role_name: str, *args: Any, **kwargs: Any) ->
     return _original["create_role"](self, role_name, *args, **kwargs)
 
 
-def _update_user(self: IAMBackend, user_name: str, new_path: str | None = None,
-                 new_user_name: str | None = None) -> None:
+def _update_user(
+    self: IAMBackend, user_name: str, new_path: str | None = None, new_user_name: str | None = None
+) -> None:
     user = self.users.get(user_name)
     if user is not None and new_user_name:
         other = self.users.get(new_user_name)
@@ -241,8 +243,9 @@ def _stored_role(backend: IAMBackend, name: Any) -> Any:
         return name
 
 
-def _with_stored_name(function: Callable[..., Any], parameter: str,
-                      stored: Callable[[IAMBackend, Any], Any]) -> Callable[..., Any]:
+def _with_stored_name(
+    function: Callable[..., Any], parameter: str, stored: Callable[[IAMBackend, Any], Any]
+) -> Callable[..., Any]:
     """``function`` with its ``parameter`` replaced by the stored spelling, for the moto methods
     that compare or record the name they are given rather than the entity's."""
     signature = inspect.signature(function)
@@ -303,8 +306,9 @@ def apply() -> None:
         IAMBackend.create_role = _create_role  # type: ignore[method-assign]
         IAMBackend.update_user = _update_user  # type: ignore[method-assign]
         for name, (parameter, stored) in _NAME_ARGUMENTS.items():
-            setattr(IAMBackend, name,
-                    _with_stored_name(getattr(IAMBackend, name), parameter, stored))
+            setattr(
+                IAMBackend, name, _with_stored_name(getattr(IAMBackend, name), parameter, stored)
+            )
         IamResponse._get_param = _get_param  # type: ignore[method-assign]
         for account in list(dict.values(iam_backends)):
             for backend in list(dict.values(account)):

@@ -60,11 +60,13 @@ class ServiceSpecificCredential:
         self.service_name = service_name
         # Unique ids encode the account like moto's other IAM ids; ACCA marks this kind.
         self.service_specific_credential_id = generate_access_key_id_from_account_id(
-            user.account_id, prefix="ACCA", total_length=21)
+            user.account_id, prefix="ACCA", total_length=21
+        )
         self.status = "Active"
         self.create_date = utcnow()
-        self.expiration_date = (self.create_date + datetime.timedelta(days=age_days)
-                                if age_days else None)
+        self.expiration_date = (
+            self.create_date + datetime.timedelta(days=age_days) if age_days else None
+        )
         # Fixed at creation: AWS derives it from the name the user had then.
         self.service_user_name: str | None = None
         self.service_password: str | None = None
@@ -97,7 +99,8 @@ def _find(user: User, credential_id: str) -> ServiceSpecificCredential:
         if credential.service_specific_credential_id == credential_id:
             return credential
     raise NotFoundException(
-        f"The Service Specific Credential with id {credential_id} cannot be found.")
+        f"The Service Specific Credential with id {credential_id} cannot be found."
+    )
 
 
 def _check_service(service_name: str) -> None:
@@ -107,55 +110,77 @@ def _check_service(service_name: str) -> None:
 
 # Backend: the model, reachable as iam_backends[account][partition].<method>.
 
+
 def create_service_specific_credential(
-    self: IAMBackend, user_name: str, service_name: str, age_days: int | None = None,
+    self: IAMBackend,
+    user_name: str,
+    service_name: str,
+    age_days: int | None = None,
 ) -> ServiceSpecificCredential:
     user = self.get_user(user_name)
     _check_service(service_name)
-    if age_days is not None and (service_name not in API_KEY_SERVICES
-                                 or not 1 <= int(age_days) <= 36600):
+    if age_days is not None and (
+        service_name not in API_KEY_SERVICES or not 1 <= int(age_days) <= 36600
+    ):
         raise ValidationError(
-            f"Value ({age_days}) for parameter CredentialAgeDays is invalid for {service_name}.")
+            f"Value ({age_days}) for parameter CredentialAgeDays is invalid for {service_name}."
+        )
     existing = [c for c in _credentials(user) if c.service_name == service_name]
     if len(existing) >= LIMIT_PER_SERVICE:
         raise LimitExceededException(
-            f"Cannot exceed quota for ServiceSpecificCredentialsPerUserPerService: {LIMIT_PER_SERVICE}")
-    credential = ServiceSpecificCredential(user, service_name,
-                                           int(age_days) if age_days is not None else None)
+            f"Cannot exceed quota for ServiceSpecificCredentialsPerUserPerService: {LIMIT_PER_SERVICE}"
+        )
+    credential = ServiceSpecificCredential(
+        user, service_name, int(age_days) if age_days is not None else None
+    )
     _credentials(user).append(credential)
     return credential
 
 
 def list_service_specific_credentials(
-    self: IAMBackend, user_name: str | None, service_name: str | None = None,
+    self: IAMBackend,
+    user_name: str | None,
+    service_name: str | None = None,
     all_users: bool = False,
 ) -> list[ServiceSpecificCredential]:
     if service_name:
         _check_service(service_name)
     users = list(self.users.values()) if all_users else [self.get_user(user_name)]
-    return [c for user in users for c in _credentials(user)
-            if not service_name or c.service_name == service_name]
+    return [
+        c
+        for user in users
+        for c in _credentials(user)
+        if not service_name or c.service_name == service_name
+    ]
 
 
 def update_service_specific_credential(
-    self: IAMBackend, user_name: str, credential_id: str, status: str,
+    self: IAMBackend,
+    user_name: str,
+    credential_id: str,
+    status: str,
 ) -> None:
     if status not in STATUSES:
         raise ValidationError(
             f"1 validation error detected: Value '{status}' at 'status' failed to satisfy "
-            f"constraint: Member must satisfy enum value set: [{', '.join(STATUSES)}]")
+            f"constraint: Member must satisfy enum value set: [{', '.join(STATUSES)}]"
+        )
     _find(self.get_user(user_name), credential_id).status = status
 
 
 def reset_service_specific_credential(
-    self: IAMBackend, user_name: str, credential_id: str,
+    self: IAMBackend,
+    user_name: str,
+    credential_id: str,
 ) -> ServiceSpecificCredential:
     credential = _find(self.get_user(user_name), credential_id)
     credential.new_secret()
     return credential
 
 
-def delete_service_specific_credential(self: IAMBackend, user_name: str, credential_id: str) -> None:
+def delete_service_specific_credential(
+    self: IAMBackend, user_name: str, credential_id: str
+) -> None:
     user = self.get_user(user_name)
     _credentials(user).remove(_find(user, credential_id))
 
@@ -172,27 +197,33 @@ def delete_user_permissions_boundary(self: IAMBackend, user_name: str) -> None:
 def _check_boundary(backend: IAMBackend, boundary: str) -> None:
     # Same check and error as moto's put_role_permissions_boundary.
     if not backend.policy_arn_regex.match(boundary or ""):
-        raise IAMException("InvalidParameterValue",
-                           f"Value ({boundary}) for parameter PermissionsBoundary is invalid.")
+        raise IAMException(
+            "InvalidParameterValue",
+            f"Value ({boundary}) for parameter PermissionsBoundary is invalid.",
+        )
 
 
 def _delete_user(self: IAMBackend, user_name: str) -> None:
     user = self.get_user(user_name)
     if _credentials(user):
         raise DeleteConflictException(
-            "Cannot delete entity, must delete service specific credentials first.")
+            "Cannot delete entity, must delete service specific credentials first."
+        )
     _original["delete_user"](self, user_name)  # moto's own checks (policies) still apply
 
 
 def _user_permissions_boundary(self: User) -> dict[str, str] | None:
     # The shape moto gives roles: GetUser/CreateUser then report the boundary as AWS does.
     if self.permissions_boundary_arn:
-        return {"PermissionsBoundaryType": "PermissionsBoundaryPolicy",
-                "PermissionsBoundaryArn": self.permissions_boundary_arn}
+        return {
+            "PermissionsBoundaryType": "PermissionsBoundaryPolicy",
+            "PermissionsBoundaryArn": self.permissions_boundary_arn,
+        }
     return None
 
 
 # Responses: one method per action, named as moto's dispatcher looks them up.
+
 
 def _user_or_caller(response: IamResponse) -> str:
     """AWS defaults UserName to the caller, as moto's access-key operations do."""
@@ -205,41 +236,49 @@ def _user_or_caller(response: IamResponse) -> str:
 
 def r_create_service_specific_credential(self: IamResponse) -> ActionResult:
     credential = self.backend.create_service_specific_credential(
-        self._get_param("UserName"), self._get_param("ServiceName"),
-        self._get_param("CredentialAgeDays"))
+        self._get_param("UserName"),
+        self._get_param("ServiceName"),
+        self._get_param("CredentialAgeDays"),
+    )
     return ActionResult({"ServiceSpecificCredential": credential})
 
 
 def r_list_service_specific_credentials(self: IamResponse) -> ActionResult:
     all_users = bool(self._get_param("AllUsers"))
     credentials = self.backend.list_service_specific_credentials(
-        None if all_users else _user_or_caller(self), self._get_param("ServiceName"), all_users)
+        None if all_users else _user_or_caller(self), self._get_param("ServiceName"), all_users
+    )
     # The metadata shape has no password or secret, so the serializer leaves them out.
     return ActionResult({"ServiceSpecificCredentials": credentials, "IsTruncated": False})
 
 
 def r_update_service_specific_credential(self: IamResponse) -> ActionResult:
     self.backend.update_service_specific_credential(
-        _user_or_caller(self), self._get_param("ServiceSpecificCredentialId"),
-        self._get_param("Status"))
+        _user_or_caller(self),
+        self._get_param("ServiceSpecificCredentialId"),
+        self._get_param("Status"),
+    )
     return EmptyResult()
 
 
 def r_reset_service_specific_credential(self: IamResponse) -> ActionResult:
     credential = self.backend.reset_service_specific_credential(
-        _user_or_caller(self), self._get_param("ServiceSpecificCredentialId"))
+        _user_or_caller(self), self._get_param("ServiceSpecificCredentialId")
+    )
     return ActionResult({"ServiceSpecificCredential": credential})
 
 
 def r_delete_service_specific_credential(self: IamResponse) -> ActionResult:
     self.backend.delete_service_specific_credential(
-        _user_or_caller(self), self._get_param("ServiceSpecificCredentialId"))
+        _user_or_caller(self), self._get_param("ServiceSpecificCredentialId")
+    )
     return EmptyResult()
 
 
 def r_put_user_permissions_boundary(self: IamResponse) -> ActionResult:
     self.backend.put_user_permissions_boundary(
-        self._get_param("UserName"), self._get_param("PermissionsBoundary"))
+        self._get_param("UserName"), self._get_param("PermissionsBoundary")
+    )
     return EmptyResult()
 
 
@@ -260,18 +299,28 @@ def r_create_user(self: IamResponse) -> ActionResult:
 
 
 _BACKEND_METHODS = {
-    f.__name__: f for f in (
-        create_service_specific_credential, list_service_specific_credentials,
-        update_service_specific_credential, reset_service_specific_credential,
-        delete_service_specific_credential, put_user_permissions_boundary,
-        delete_user_permissions_boundary)
+    f.__name__: f
+    for f in (
+        create_service_specific_credential,
+        list_service_specific_credentials,
+        update_service_specific_credential,
+        reset_service_specific_credential,
+        delete_service_specific_credential,
+        put_user_permissions_boundary,
+        delete_user_permissions_boundary,
+    )
 }
 _RESPONSE_METHODS = {
-    f.__name__[2:]: f for f in (
-        r_create_service_specific_credential, r_list_service_specific_credentials,
-        r_update_service_specific_credential, r_reset_service_specific_credential,
-        r_delete_service_specific_credential, r_put_user_permissions_boundary,
-        r_delete_user_permissions_boundary)
+    f.__name__[2:]: f
+    for f in (
+        r_create_service_specific_credential,
+        r_list_service_specific_credentials,
+        r_update_service_specific_credential,
+        r_reset_service_specific_credential,
+        r_delete_service_specific_credential,
+        r_put_user_permissions_boundary,
+        r_delete_user_permissions_boundary,
+    )
 }
 _original: dict[str, Any] = {}
 
@@ -294,5 +343,6 @@ def apply() -> None:
         User.permissions_boundary = property(_user_permissions_boundary)  # type: ignore[attr-defined]
         # ListUsers leaves the boundary out on AWS, as moto already does for Tags.
         IamResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER[
-            "ListUsersResponse.Users.User.PermissionsBoundary"] = never_return
+            "ListUsersResponse.Users.User.PermissionsBoundary"
+        ] = never_return
         setattr(IamResponse, _MARK, True)

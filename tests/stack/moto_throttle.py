@@ -44,8 +44,10 @@ from moto.iam.responses import IamResponse
 from moto.moto_api._internal import urls as moto_api_urls
 from moto.sts.responses import TokenResponse
 
-SERVICES = {"iam": (IamResponse, "https://iam.amazonaws.com/doc/2010-05-08/"),
-            "sts": (TokenResponse, "https://sts.amazonaws.com/doc/2011-06-15/")}
+SERVICES = {
+    "iam": (IamResponse, "https://iam.amazonaws.com/doc/2010-05-08/"),
+    "sts": (TokenResponse, "https://sts.amazonaws.com/doc/2011-06-15/"),
+}
 ENDPOINT = "/moto-api/throttle"
 _STUBBER = ("before-send", botocore_stubber)
 _MARK = "_throttle_applied"
@@ -64,7 +66,10 @@ def set_rate(service: str, requests_per_second: float, burst: float | None = Non
     if requests_per_second <= 0:
         raise ValueError("the rate must be positive; off() turns throttling off")
     with _lock:
-        _limits[service] = (float(requests_per_second), float(burst or max(1.0, requests_per_second)))
+        _limits[service] = (
+            float(requests_per_second),
+            float(burst or max(1.0, requests_per_second)),
+        )
         for key in [key for key in _buckets if key[0] == service]:
             del _buckets[key]
 
@@ -132,9 +137,11 @@ def _admit(service: str, account: str) -> bool | None:
 
 def _throttled_answer(namespace: str) -> tuple[int, dict[str, str], str]:
     request_id = str(uuid.uuid4())
-    body = (f'<ErrorResponse xmlns="{namespace}"><Error><Type>Sender</Type><Code>Throttling</Code>'
-            f"<Message>Rate exceeded</Message></Error><RequestId>{request_id}</RequestId>"
-            "</ErrorResponse>")
+    body = (
+        f'<ErrorResponse xmlns="{namespace}"><Error><Type>Sender</Type><Code>Throttling</Code>'
+        f"<Message>Rate exceeded</Message></Error><RequestId>{request_id}</RequestId>"
+        "</ErrorResponse>"
+    )
     return 400, {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}, body
 
 

@@ -20,12 +20,22 @@ def running_stack(folder: Path) -> Iterator[dict]:
     """Yields the facts it writes; stops it with Ctrl-C as a person would, and checks that it
     stopped cleanly and removed its facts file."""
     facts_file, log = folder / "stack.json", folder / "stack.log"
-    env = {**os.environ, "AWS_PORT": str(free_port()), "API_PORT": str(free_port()),
-           "STACK_FILE": str(facts_file)}
+    env = {
+        **os.environ,
+        "AWS_PORT": str(free_port()),
+        "API_PORT": str(free_port()),
+        "STACK_FILE": str(facts_file),
+    }
     # Its output goes to a file: a pipe nobody reads fills up and stalls the stack.
     with log.open("w") as output:
-        process = subprocess.Popen([sys.executable, "-m", "tests.stack"], cwd=PROJECT, env=env,
-                                   stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.stack"],
+            cwd=PROJECT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + 120
     while not facts_file.exists():
         if process.poll() is not None or time.monotonic() > deadline:

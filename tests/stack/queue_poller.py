@@ -38,22 +38,35 @@ def sqs_sources(app: Any) -> list[Any]:
 
 def lambda_event(messages: list[dict], queue_arn: str, region: str = REGION) -> dict:
     """The event Lambda hands the function for ``messages`` (as ReceiveMessage returns them)."""
-    def attribute(value: dict) -> dict:
-        return {"stringValue": value.get("StringValue"), "binaryValue": value.get("BinaryValue"),
-                "stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
 
-    return {"Records": [{
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": message.get("Attributes", {}),
-        "messageAttributes": {name: attribute(value)
-                              for name, value in message.get("MessageAttributes", {}).items()},
-        "md5OfBody": message["MD5OfBody"],
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": region,
-    } for message in messages]}
+    def attribute(value: dict) -> dict:
+        return {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": value.get("BinaryValue"),
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": value["DataType"],
+        }
+
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": message.get("Attributes", {}),
+                "messageAttributes": {
+                    name: attribute(value)
+                    for name, value in message.get("MessageAttributes", {}).items()
+                },
+                "md5OfBody": message["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for message in messages
+        ]
+    }
 
 
 @dataclass
@@ -72,30 +85,44 @@ class Poller:
         (source,) = sqs_sources(app)
         url = sqs.get_queue_url(QueueName=source.queue)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"]
-        return cls(sqs, url, arn, source.batch_size,
-                   lambda event: client.lambda_.invoke(source.name, event).payload, wait_seconds)
+            "QueueArn"
+        ]
+        return cls(
+            sqs,
+            url,
+            arn,
+            source.batch_size,
+            lambda event: client.lambda_.invoke(source.name, event).payload,
+            wait_seconds,
+        )
 
     def poll_once(self) -> tuple[int, int]:
         """One receive and one invocation; returns (records done, records failed)."""
         messages = self.sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=self.batch_size,
-            WaitTimeSeconds=self.wait_seconds, AttributeNames=["All"],
-            MessageAttributeNames=["All"]).get("Messages", [])
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size,
+            WaitTimeSeconds=self.wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
         if not messages:
             return 0, 0
         try:
             answer = self.invoke(lambda_event(messages, self.queue_arn))
-            failed = {item["itemIdentifier"]
-                      for item in (answer or {}).get("batchItemFailures", [])}
+            failed = {
+                item["itemIdentifier"] for item in (answer or {}).get("batchItemFailures", [])
+            }
         except Exception as error:  # the invocation failed: nothing is deleted
-            logger.warning("the batch failed: %s", str(error).splitlines()[0] if str(error) else
-                           type(error).__name__)
+            logger.warning(
+                "the batch failed: %s",
+                str(error).splitlines()[0] if str(error) else type(error).__name__,
+            )
             failed = {message["MessageId"] for message in messages}
         for message in messages:
             if message["MessageId"] not in failed:
-                self.sqs.delete_message(QueueUrl=self.queue_url,
-                                        ReceiptHandle=message["ReceiptHandle"])
+                self.sqs.delete_message(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
         return len(messages) - len(failed), len(failed)
 
 

@@ -34,21 +34,40 @@ def sign(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, st
     """The headers Slack sends: v0 HMAC-SHA256 over ``v0:<timestamp>:<raw body>``."""
     stamp = str(int(time.time()) if timestamp is None else timestamp)
     digest = hmac.new(secret.encode(), b"v0:" + stamp.encode() + b":" + body, hashlib.sha256)
-    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest.hexdigest()}",
-            "Content-Type": "application/x-www-form-urlencoded"}
+    return {
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": f"v0={digest.hexdigest()}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
 
 
-def command_body(text: str, *, user_id: str, response_url: str, trigger_id: str | None = None,
-                 command: str = "/access", user_name: str = "someone") -> bytes:
+def command_body(
+    text: str,
+    *,
+    user_id: str,
+    response_url: str,
+    trigger_id: str | None = None,
+    command: str = "/access",
+    user_name: str = "someone",
+) -> bytes:
     """A slash command's form body with the fields Slack sends."""
-    return urlencode({
-        "token": "deprecated-verification-token", "team_id": "T0LOCAL", "team_domain": "local",
-        "channel_id": "C0LOCAL", "channel_name": "access", "user_id": user_id,
-        "user_name": user_name, "command": command, "text": text,
-        "api_app_id": "A0LOCAL", "is_enterprise_install": "false",
-        "response_url": response_url,
-        "trigger_id": trigger_id or f"{int(time.time())}.{uuid.uuid4().hex}",
-    }).encode()
+    return urlencode(
+        {
+            "token": "deprecated-verification-token",
+            "team_id": "T0LOCAL",
+            "team_domain": "local",
+            "channel_id": "C0LOCAL",
+            "channel_name": "access",
+            "user_id": user_id,
+            "user_name": user_name,
+            "command": command,
+            "text": text,
+            "api_app_id": "A0LOCAL",
+            "is_enterprise_install": "false",
+            "response_url": response_url,
+            "trigger_id": trigger_id or f"{int(time.time())}.{uuid.uuid4().hex}",
+        }
+    ).encode()
 
 
 def click_body(action_id: str, value: str, *, user_id: str, response_url: str) -> bytes:
@@ -56,11 +75,21 @@ def click_body(action_id: str, value: str, *, user_id: str, response_url: str) -
     payload = {
         "type": "block_actions",
         "user": {"id": user_id, "username": "someone", "team_id": "T0LOCAL"},
-        "api_app_id": "A0LOCAL", "team": {"id": "T0LOCAL", "domain": "local"},
-        "container": {"type": "message", "is_ephemeral": True}, "channel": {"id": "C0LOCAL"},
-        "trigger_id": f"{int(time.time())}.{uuid.uuid4().hex}", "response_url": response_url,
-        "actions": [{"type": "button", "action_id": action_id, "block_id": "b", "value": value,
-                     "action_ts": str(time.time())}],
+        "api_app_id": "A0LOCAL",
+        "team": {"id": "T0LOCAL", "domain": "local"},
+        "container": {"type": "message", "is_ephemeral": True},
+        "channel": {"id": "C0LOCAL"},
+        "trigger_id": f"{int(time.time())}.{uuid.uuid4().hex}",
+        "response_url": response_url,
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "b",
+                "value": value,
+                "action_ts": str(time.time()),
+            }
+        ],
     }
     return urlencode({"payload": json.dumps(payload)}).encode()
 
@@ -129,32 +158,39 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("words", nargs="+",
-                        help="the command's text, e.g. onboard pete ChildDeveloperGroup")
+    parser.add_argument(
+        "words", nargs="+", help="the command's text, e.g. onboard pete ChildDeveloperGroup"
+    )
     parser.add_argument("--user", help="Slack user id to send as (default: the first one allowed)")
     parser.add_argument("--confirm", action="store_true", help="click the confirmation button")
     parser.add_argument("--wait", type=float, default=30, help="seconds to wait for each answer")
     args = parser.parse_args(argv)
     facts_file = Path(os.environ.get("STACK_FILE", PROJECT / ".local" / "stack.json"))
     if not facts_file.exists():
-        print(f"{facts_file} not found: start the local stack with `make run` first",
-              file=sys.stderr)
+        print(
+            f"{facts_file} not found: start the local stack with `make run` first", file=sys.stderr
+        )
         return 1
     facts = json.loads(facts_file.read_text())
     user = args.user or (allowed_users() or ["U0NOBODY"])[0]
     with ResponseCatcher() as catcher:
         body = command_body(" ".join(args.words), user_id=user, response_url=catcher.url())
-        status, answer = post(f"{facts['api_url']}/slack/commands", body,
-                              sign(facts["slack_signing_secret"], body))
+        status, answer = post(
+            f"{facts['api_url']}/slack/commands", body, sign(facts["slack_signing_secret"], body)
+        )
         print(f"--- answer ({status})\n{_pretty(answer)}", flush=True)
         if status != 200:
             return 1
         confirmation = button(json.loads(answer), "offboard_confirm")
         if confirmation and args.confirm:
-            click = click_body("offboard_confirm", confirmation, user_id=user,
-                               response_url=catcher.url("/click"))
-            status, _ = post(f"{facts['api_url']}/slack/interactions", click,
-                             sign(facts["slack_signing_secret"], click))
+            click = click_body(
+                "offboard_confirm", confirmation, user_id=user, response_url=catcher.url("/click")
+            )
+            status, _ = post(
+                f"{facts['api_url']}/slack/interactions",
+                click,
+                sign(facts["slack_signing_secret"], click),
+            )
             print(f"--- clicked the confirmation ({status})", flush=True)
         elif confirmation:
             print("--- (add --confirm to click the button)")
@@ -166,8 +202,11 @@ def main(argv: list[str] | None = None) -> int:
                 reply = catcher.next(timeout=timeout)
             except queue.Empty:
                 break
-            print(f"--- on response_url ({reply.get('response_type', '-')})\n"
-                  f"{json.dumps(reply, indent=2)}", flush=True)
+            print(
+                f"--- on response_url ({reply.get('response_type', '-')})\n"
+                f"{json.dumps(reply, indent=2)}",
+                flush=True,
+            )
             timeout = 3  # a second message (the temporary password) may follow
     return 0
 
