@@ -51,7 +51,7 @@ def machine() -> str:
 
 def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    from bench import calls, cold_start, offboarding
+    from bench import calls, cold_start, offboarding, scale
 
     rows = [cold_start.run()]
     rows.append(
@@ -59,6 +59,7 @@ def main() -> None:
     )
     rows += calls.run()
     rows += offboarding.run(latency_ms=50, repeats=3, bulk=int(os.environ.get("BENCH_BULK", "100")))
+    rows += scale.run()
     rows.append(_script("package_size.py", "deployment package"))
 
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")

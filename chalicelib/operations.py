@@ -215,16 +215,14 @@ class Operations:
         log = logger()
         calls = call_log.Recording()
         try:
-            with waves.collecting() as deferred:
-                snapshot = claim.snapshot()
-                with call_log.recording() as calls:
-                    answer = work(snapshot) if claim.reads else work()
+            snapshot = claim.snapshot()
+            with call_log.recording() as calls:
+                answer = work(snapshot) if claim.reads else work()
             public = {k: v for k, v in answer.items() if k not in _SECRET_FIELDS}
             # The change is done: what is left goes in one wave.
             waves.wave(
                 {
                     "release": claim.release,
-                    "deferred": lambda: waves.run_quietly(deferred),
                     "event": lambda: self.events.publish(
                         action,
                         {

@@ -25,7 +25,7 @@ from chalicelib.errors import AppError, Conflict, NotFound
 from chalicelib.iam_gateway import aws_errors
 from chalicelib.settings import Settings
 from chalicelib.state_store import StateStore
-from chalicelib.waves import defer, wave
+from chalicelib.waves import wave
 
 SESSION_NAME = "iam-lifecycle"
 
@@ -92,11 +92,7 @@ class Revocation:
             if h.found.get("lock")
         ]
         state = self._revoker.state
-        defer(
-            lambda: wave(
-                {h.arn: partial(state.release_lock, h.arn, h.owner) for h in held}, limit=None
-            )
-        )
+        wave({h.arn: partial(state.release_lock, h.arn, h.owner) for h in held}, limit=None)
 
 
 class Revoker:
@@ -225,10 +221,15 @@ class Revoker:
         except BaseException:
             self.state.release_lock(held.arn, held.owner)
             raise
-        # Those waiting were written with us: take them off the set as the lock goes, beside
-        # whatever the change does next (nothing waits on it; the lock expires by itself).
-        defer(lambda: self.state.remove_waiting(held.arn, waiting))
-        defer(lambda: self.state.release_lock(held.arn, held.owner))
+        # Those waiting were written with us: off the set as the lock goes, at once, for the
+        # next writer (a burst of offboardings queues on these locks). A revocation runs beside
+        # the change's own waves, so this wave lengthens none of them.
+        wave(
+            {
+                "dequeue": partial(self.state.remove_waiting, held.arn, waiting),
+                "release": partial(self.state.release_lock, held.arn, held.owner),
+            }
+        )
 
     def _unexpired(self, document: dict | None, max_session: timedelta) -> dict | None:
         return revocation_policy.prune(document, self.clock(), max_session)

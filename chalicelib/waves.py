@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -47,64 +46,7 @@ def wave(
     return results
 
 
-# Work that must be done but that nothing waits on (a lock's release once its document is
-# written): the change that collects it runs it beside its own last wave.
-_deferred: contextvars.ContextVar[list[Callable[[], Any]] | None] = contextvars.ContextVar(
-    "waves_deferred", default=None
-)
-
-
 def in_context(task: Callable[[], T]) -> Callable[[], T]:
-    """``task`` to run in another thread with this thread's context (recordings, deferrals)."""
+    """``task`` to run in another thread with this thread's context (a recording)."""
     context = contextvars.copy_context()
     return lambda: context.run(task)
-
-
-def defer(task: Callable[[], Any]) -> None:
-    """Run ``task`` with the current change's last wave; at once when no change collects."""
-    collected = _deferred.get()
-    if collected is None:
-        task()
-    else:
-        collected.append(task)
-
-
-@contextlib.contextmanager
-def collecting() -> Iterator[list[Callable[[], Any]]]:
-    """Collect what :func:`defer` is given in this block (and in the waves it starts); the
-    caller runs it. Whatever is left when the block fails is run before the failure goes on."""
-    collected: list[Callable[[], Any]] = []
-    token = _deferred.set(collected)
-    failed = False
-    try:
-        yield collected
-    except BaseException:
-        failed = True
-        raise
-    finally:
-        _deferred.reset(token)
-        if failed:
-            run_quietly(collected)
-
-
-def run_quietly(tasks: list[Callable[[], Any]]) -> None:
-    """Run deferred tasks together; their failures are logged, not raised (each is a release
-    that expires by itself)."""
-    import logging
-
-    for name, outcome in _settled({str(i): t for i, t in enumerate(tasks)}).items():
-        if isinstance(outcome, BaseException):
-            logging.getLogger(__name__).warning("deferred task %s failed: %s", name, outcome)
-
-
-def _settled(tasks: dict[str, Callable[[], Any]]) -> dict[str, Any]:
-    def safe(task: Callable[[], Any]) -> Callable[[], Any]:
-        def run() -> Any:
-            try:
-                return task()
-            except Exception as error:  # noqa: BLE001 - reported by the caller
-                return error
-
-        return run
-
-    return wave({name: safe(task) for name, task in tasks.items()}, limit=None)
