@@ -201,9 +201,6 @@ class Lifecycle:
         ]
         return access_map.assumable_roles(documents)
 
-    def roles_for(self, groups: list[str]) -> list[str]:
-        return self.roles(groups, self.iam.group_access(self.settings.allowed_groups))
-
     def aws_config(self, username: str, roles: list[str]) -> str:
         return access_map.aws_config(
             username,
