@@ -12,20 +12,7 @@ import boto3
 import pytest
 
 from chalicelib import bootstrap
-
-
-def onboard(api, username: str, groups=("ChildDeveloperGroup",)) -> None:
-    answer = api.call(
-        "POST",
-        "/users",
-        {
-            "username": username,
-            "groups": list(groups),
-            "ticket": f"T-{username}",
-            "requested_by": "alice",
-        },
-    )
-    assert answer.status_code == 201, answer.json
+from tests.support import onboard
 
 
 @pytest.fixture

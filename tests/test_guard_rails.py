@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from chalicelib import bootstrap
 from chalicelib.errors import AccessDenied
 from chalicelib.iam_gateway import aws_errors
+from tests.support import onboard as onboard_as
 from tests.test_sessions_grants_schedules import denied, revocation_document
 
 
@@ -24,10 +25,8 @@ def ticket(n: str) -> dict:
     return {"ticket": n, "requested_by": "alice"}
 
 
-def onboard(api, username: str, groups=("ChildDeveloperGroup",), n: str = "T-1"):
-    answer = api.call("POST", "/users", {"username": username, "groups": list(groups), **ticket(n)})
-    assert answer.status_code == 201, answer.json
-    return answer
+def onboard(api, username: str, groups=("ChildDeveloperGroup",)):
+    return onboard_as(api, username, groups, ticket="T-1")  # the trails below start at T-1
 
 
 def users() -> list[str]:
