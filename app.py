@@ -11,11 +11,11 @@ from typing import Any
 from chalice import Chalice, Rate, Response
 from chalice.app import Request
 
-from chalicelib import tracing
+from chalicelib.api.rest import rest
 from chalicelib.bootstrap import services
+from chalicelib.service import tracing
 from chalicelib.settings import work_queue_name
 from chalicelib.slack import edge as slack_edge
-from chalicelib.web import rest
 
 app = Chalice(app_name="iam-lifecycle")
 JSON = ["application/json"]
@@ -44,8 +44,8 @@ def _query() -> Mapping[str, str]:
 
 
 def _body(model: str) -> Any:
-    """The request body as the model of chalicelib.schemas named ``model``."""
-    from chalicelib import schemas
+    """The request body as the model of chalicelib.api.schemas named ``model``."""
+    from chalicelib.api import schemas
 
     return schemas.parse_caller(getattr(schemas, model), _request().raw_body)
 
@@ -70,7 +70,7 @@ def create_user() -> dict:
 @app.route("/users", methods=["GET"])
 @protected()
 def list_users() -> dict:
-    from chalicelib import queries
+    from chalicelib.service import queries
 
     return {"users": queries.list_users(services().lifecycle)}
 
@@ -139,7 +139,7 @@ def audit() -> dict:
 @app.route("/access-matrix", methods=["GET"])
 @protected()
 def access_matrix():
-    from chalicelib import queries
+    from chalicelib.service import queries
 
     rows = queries.access_matrix(services().lifecycle)
     if _query().get("format") == "csv":
@@ -167,7 +167,7 @@ def slack_interaction() -> Response:
 # and with one record a failure fails the invocation, which SQS retries either way.
 @app.on_sqs_message(queue=work_queue_name(), batch_size=1)
 def slack_worker(event) -> dict:
-    from chalicelib.slack import worker as slack_work
+    from chalicelib import worker as slack_work
 
     return slack_work.handle(event.to_dict(), event.context, services())
 

@@ -56,7 +56,12 @@ def run() -> list[tuple[str, str, str]]:
     with mock_aws():
         Provisioner(endpoint_url=None).run()
         from chalicelib import bootstrap
-        from chalicelib.schemas import MoveRequest, OnboardRequest, SuspendRequest, TicketRequest
+        from chalicelib.api.schemas import (
+            MoveRequest,
+            OnboardRequest,
+            SuspendRequest,
+            TicketRequest,
+        )
 
         bootstrap.reset()
         ops = bootstrap.services().operations

@@ -73,7 +73,8 @@ def reads(timeline: Timeline) -> list[tuple[str, str, str]]:
         Provisioner(endpoint_url=None).run()
         import boto3
 
-        from chalicelib import bootstrap, queries
+        from chalicelib import bootstrap
+        from chalicelib.service import queries
 
         bootstrap.reset()
         services = bootstrap.services()
@@ -150,7 +151,7 @@ def revocation(timeline: Timeline) -> list[tuple[str, str, str]]:
 
         bootstrap.reset()
         revoker = bootstrap.services().lifecycle.revoker
-        import chalicelib.revocation as module
+        import chalicelib.aws.revocation as module
 
         module.wave = one_at_a_time  # type: ignore[assignment]
         try:

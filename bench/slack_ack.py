@@ -77,7 +77,7 @@ def main() -> None:
     from moto import mock_aws
 
     from chalicelib import bootstrap
-    from chalicelib.aws import AwsClients
+    from chalicelib.aws.clients import AwsClients
     from tests.stack import moto_ext
     from tests.stack.local import REGION, Provisioner, shared_session
     from tests.stack.slack_command import allowed_users, command_body, sign

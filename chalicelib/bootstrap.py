@@ -8,17 +8,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from chalicelib.aws import AwsClients
+from chalicelib.aws.clients import AwsClients
 from chalicelib.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from chalicelib.lifecycle import Lifecycle
-    from chalicelib.operations import Operations
-    from chalicelib.schedules import Schedules
-    from chalicelib.secrets_store import SecretsStore
-    from chalicelib.slack.store import SlackStore
-    from chalicelib.state_store import StateStore
-    from chalicelib.work_queue import WorkQueue
+    from chalicelib.aws.queue import WorkQueue
+    from chalicelib.aws.secrets import SecretsStore
+    from chalicelib.aws.slack_state import SlackStore
+    from chalicelib.aws.state import StateStore
+    from chalicelib.domain.lifecycle import Lifecycle
+    from chalicelib.service.runner import Operations
+    from chalicelib.service.schedules import Schedules
 
 
 T = TypeVar("T")
@@ -50,34 +50,34 @@ class Services:
 
     @_Built
     def secrets(self) -> SecretsStore:
-        from chalicelib.secrets_store import SecretsStore
+        from chalicelib.aws.secrets import SecretsStore
 
         return SecretsStore(self.clients.root("secretsmanager"), self.settings.secret_max_age)
 
     # Slack: its queue of work and its confirmations.
     @_Built
     def work_queue(self) -> WorkQueue:
-        from chalicelib.work_queue import WorkQueue
+        from chalicelib.aws.queue import WorkQueue
 
         return WorkQueue(functools.partial(self.clients.root, "sqs"), self.settings.work_queue)
 
     @_Built
     def slack_store(self) -> SlackStore:
-        from chalicelib.slack.store import SlackStore
+        from chalicelib.aws.slack_state import SlackStore
 
         return SlackStore(self.clients.root("dynamodb"), self.settings.state_table)
 
     @_Built
     def state(self) -> StateStore:
-        from chalicelib.state_store import StateStore
+        from chalicelib.aws.state import StateStore
 
         return StateStore(self.clients.root("dynamodb"), self.settings.state_table)
 
     @_Built
     def lifecycle(self) -> Lifecycle:
-        from chalicelib.iam_gateway import IamGateway
-        from chalicelib.lifecycle import Lifecycle
-        from chalicelib.revocation import Revoker
+        from chalicelib.aws.iam import IamGateway
+        from chalicelib.aws.revocation import Revoker
+        from chalicelib.domain.lifecycle import Lifecycle
 
         revoker = Revoker(self.settings, self.clients, self.state, self.clock)
         return Lifecycle(
@@ -86,8 +86,8 @@ class Services:
 
     @_Built
     def operations(self) -> Operations:
-        from chalicelib.events import Events
-        from chalicelib.operations import Operations
+        from chalicelib.aws.events import Events
+        from chalicelib.service.runner import Operations
 
         events = Events(
             self.clients.root("events"), self.settings.event_bus, self.settings.app_name
@@ -103,7 +103,7 @@ class Services:
 
     @_Built
     def schedules(self) -> Schedules:
-        from chalicelib.schedules import Schedules, slack_notifier
+        from chalicelib.service.schedules import Schedules, slack_notifier
 
         settings = self.settings
         webhook = (

@@ -8,8 +8,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from chalicelib.domain.identity import key
 from chalicelib.errors import ConfigurationError
-from chalicelib.identity import key
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _PATH = re.compile(r"^/([\x21-\x7e]+/)?$")

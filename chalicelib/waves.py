@@ -7,9 +7,10 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from chalicelib import call_log
-
 T = TypeVar("T")
+Fork = Callable[
+    [dict[str, Callable[[], Any]]], tuple[dict[str, Callable[[], Any]], Callable[[], None]]
+]
 # botocore clients are thread-safe; 16 stays under the clients' connection pool of 32.
 MAX_PARALLEL = 16
 
@@ -28,7 +29,7 @@ def wave(
     if len(tasks) <= 1:
         return {name: task() for name, task in tasks.items()}
     # The caller's context (a recording, deferrals) goes with each task.
-    forked, join = call_log.fork(dict(tasks))
+    forked, join = _fork(dict(tasks))
     results: dict[str, Any] = {}
     failure: BaseException | None = None
     with ThreadPoolExecutor(
@@ -50,3 +51,19 @@ def in_context(task: Callable[[], T]) -> Callable[[], T]:
     """``task`` to run in another thread with this thread's context (a recording)."""
     context = contextvars.copy_context()
     return lambda: context.run(task)
+
+
+def _plain(
+    tasks: dict[str, Callable[[], Any]],
+) -> tuple[dict[str, Callable[[], Any]], Callable[[], None]]:
+    return {name: in_context(task) for name, task in tasks.items()}, lambda: None
+
+
+_fork: Fork = _plain
+
+
+def set_fork(fork: Fork) -> None:
+    """How each wave hands its tasks the caller's context. The dry-run recorder installs its
+    own, which also gives each task its own track in the plan; the waves know nothing of it."""
+    global _fork
+    _fork = fork

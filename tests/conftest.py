@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from chalicelib.aws import AwsClients
+from chalicelib.aws.clients import AwsClients
 from tests.stack import moto_ext
 from tests.stack.local import PROJECT, REGION, Facts, Provisioner, shared_session
 

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from chalicelib.aws import AwsClients
+from chalicelib.aws.clients import AwsClients
 from tests.conftest import Api, Clock, isolate, stage_environment
 from tests.stack import moto_ext
 from tests.stack.local import PROJECT, REGION, Facts, Provisioner, shared_session

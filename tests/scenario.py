@@ -245,7 +245,7 @@ def child_accounts_from_the_organization(d: Driver) -> None:
     import functools
 
     from chalicelib import bootstrap
-    from chalicelib.accounts import ChildAccounts
+    from chalicelib.aws.accounts import ChildAccounts
 
     org = d.admin("organizations")
     org.create_organization(FeatureSet="ALL")

@@ -1,7 +1,7 @@
 import boto3
 from moto import mock_aws
 
-from chalicelib.aws import AwsClients
+from chalicelib.aws.clients import AwsClients
 
 CHILD = "222233334444"
 

@@ -18,7 +18,7 @@ from botocore.configloader import raw_config_parse
 from botocore.exceptions import ClientError
 
 from chalicelib import bootstrap
-from chalicelib.schemas import RestoreRequest
+from chalicelib.api.schemas import RestoreRequest
 from chalicelib.slack import replies
 from tests.stack.local import REGION
 

@@ -11,8 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from chalicelib import callbacks
-from chalicelib.callbacks import Callbacks, check_url, sign, verify
+from chalicelib.callbacks import delivery as callbacks
+from chalicelib.callbacks.delivery import Callbacks, sign, verify
+from chalicelib.callbacks.policy import check_url
 from chalicelib.errors import BadRequest
 from chalicelib.settings import Settings
 

@@ -1,4 +1,4 @@
-"""Child accounts from AWS Organizations (chalicelib/accounts.py), on moto's Organizations."""
+"""Child accounts from AWS Organizations (chalicelib/aws/accounts.py), on moto's Organizations."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from chalicelib.accounts import ChildAccounts, OrganizationUnavailable, not_deployed
-from chalicelib.aws import AwsClients
+from chalicelib.aws.accounts import ChildAccounts, OrganizationUnavailable, not_deployed
+from chalicelib.aws.clients import AwsClients
+from chalicelib.aws.errors import aws_errors
 from chalicelib.errors import AccessDenied, ConfigurationError, NotFound, UpstreamError
-from chalicelib.iam_gateway import aws_errors
 from chalicelib.settings import Settings
 from tests.conftest import Clock
 from tests.stack.local import REGION, ROOT_ACCOUNT, shared_session

@@ -16,7 +16,7 @@ import pytest
 from moto import mock_aws
 from slack_sdk.signature import SignatureVerifier
 
-from chalicelib.secrets_store import SecretsStore
+from chalicelib.aws.secrets import SecretsStore
 from chalicelib.slack.edge import signature_valid
 from tests.conftest import stage_environment
 from tests.stack.local import PROJECT
@@ -71,8 +71,8 @@ def test_a_health_check_with_tracing_off_loads_neither_aws_nor_the_xray_sdk():
 
 def test_help_is_answered_without_pydantic():
     code = (
-        "from chalicelib.slack import commands, replies\n"
-        "replies.help_text('/access', commands.parse_command('help').fields['verb'])"
+        "from chalicelib.slack import grammar, replies\n"
+        "replies.help_text('/access', grammar.parse_command('help').fields['verb'])"
     )
     assert "pydantic" not in loaded_after(code)
 

@@ -11,7 +11,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from chalicelib import bootstrap
-from chalicelib.aws import AwsClients
+from chalicelib.aws.clients import AwsClients
 from tests.iam_objects import give_every_dependent
 from tests.stack.local import REGION, shared_session
 

@@ -1,6 +1,6 @@
 """Property-based tests of the REST API generated from its OpenAPI document (schemathesis).
 
-Schemathesis draws valid and invalid requests for every operation of chalicelib/openapi.yaml; they
+Schemathesis draws valid and invalid requests for every operation of chalicelib/api/openapi.yaml; they
 are sent, often with a twist (the real token, a known user in the path, a wrong content type, a
 malformed or huge body), through the real Chalice app against moto. For every answer:
 
@@ -34,7 +34,7 @@ from schemathesis.core.transport import Response
 from tests.module_app import running_app
 from tests.stack.local import PROJECT
 
-SCHEMA = schemathesis.openapi.from_path(str(PROJECT / "chalicelib" / "openapi.yaml"))
+SCHEMA = schemathesis.openapi.from_path(str(PROJECT / "chalicelib" / "api" / "openapi.yaml"))
 OPERATIONS = {op.label: op for op in (result.ok() for result in SCHEMA.get_all_operations())}
 CHECKS = [
     not_a_server_error,

@@ -1,4 +1,4 @@
-"""Fuzzing of the slash command with hypothesis: its grammar (chalicelib.slack.commands), and the
+"""Fuzzing of the slash command with hypothesis: its grammar (chalicelib.slack.grammar), and the
 signed ``/slack/commands`` and ``/slack/interactions`` handlers of the real app against moto, with
 the SQS work queue read back with boto3 after every request.
 
@@ -26,9 +26,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.schemas import USERNAME_RULE
+from chalicelib.api.schemas import USERNAME_RULE
 from chalicelib.settings import work_queue_name
-from chalicelib.slack import commands, replies
+from chalicelib.slack import grammar, replies
 from tests.module_app import running_app
 from tests.stack.local import REGION
 from tests.stack.slack_command import allowed_users, sign
@@ -58,7 +58,7 @@ GROUPS = st.one_of(
 FUTURE = st.integers(1, 3000).map(lambda days: (date.today() + timedelta(days=days)).isoformat())
 WORD = st.one_of(
     st.sampled_from(
-        list(commands.VERBS)
+        list(grammar.VERBS)
         + [
             "HELP",
             "Onboard",
@@ -98,7 +98,7 @@ STRUCTURED = st.builds(
     lambda head, words, spaces: "".join(
         w + s for w, s in zip([head, *words], spaces + [" "] * (len(words) + 1), strict=False)
     ),
-    st.sampled_from(list(commands.VERBS)).flatmap(lambda v: st.sampled_from([v, v.upper()])),
+    st.sampled_from(list(grammar.VERBS)).flatmap(lambda v: st.sampled_from([v, v.upper()])),
     st.lists(WORD, max_size=8),
     st.lists(SPACE, max_size=9),
 )
@@ -116,29 +116,29 @@ TEXTS = st.one_of(st.text(max_size=200), STRUCTURED, STRUCTURED, LONG)
 @given(text=TEXTS)
 def test_the_grammar_answers_a_command_or_its_usage(text):
     try:
-        command = commands.parse_command(text)
-    except commands.Usage as usage:
-        assert usage.verb is None or usage.verb in commands.VERBS
+        command = grammar.parse_command(text)
+    except grammar.Usage as usage:
+        assert usage.verb is None or usage.verb in grammar.VERBS
         assert usage.problem
         return
-    assert command.verb in commands.VERBS
+    assert command.verb in grammar.VERBS
     # The verb is the first word as typed (the edge authorizes it): never one unwrapped from
     # Slack's markup or read from other letters.
     first = text.split()[0] if text.split() else "help"
     assert first.isascii() and command.verb == first.lower()
     if command.verb == "help":
-        assert command.fields["verb"] in ("", *commands.VERBS)
+        assert command.fields["verb"] in ("", *grammar.VERBS)
         return
     assert USERNAME.match(command.username), command
     if not command.changes:
         return
     try:
-        request = commands.request_for(command, "slack:1.2.3", f"slack:{ALLOWED}")
-    except commands.Usage as usage:
+        request = grammar.request_for(command, "slack:1.2.3", f"slack:{ALLOWED}")
+    except grammar.Usage as usage:
         assert usage.verb == command.verb and usage.problem
         return
     # The request is one the REST API would take as it is.
-    model = commands.MODELS[command.verb]
+    model = grammar.MODELS[command.verb]
     assert model.model_validate(request.model_dump(mode="json")) == request
     assert (request.ticket, request.requested_by) == ("slack:1.2.3", f"slack:{ALLOWED}")
 
@@ -201,7 +201,7 @@ def well_formed(draw) -> tuple[str, str, str, dict]:
 @given(meant=well_formed())
 def test_a_well_formed_command_reads_as_written(meant):
     text, verb, username, fields = meant
-    command = commands.parse_command(text)
+    command = grammar.parse_command(text)
     assert (command.verb, command.username, command.fields) == (verb, username, fields)
 
 
@@ -231,7 +231,7 @@ def expected_work(form: dict[str, str]) -> dict | str | None:
         return None
     text, user = form.get("text", ""), form.get("user_id", "")
     try:
-        command = commands.parse_command(text)
+        command = grammar.parse_command(text)
         if command.changes and user != ALLOWED:
             return None  # refused
         if command.verb == "help" or not (
@@ -239,10 +239,8 @@ def expected_work(form: dict[str, str]) -> dict | str | None:
         ):
             return None
         ticket = f"slack:{form['trigger_id']}"
-        request = (
-            commands.request_for(command, ticket, f"slack:{user}") if command.changes else None
-        )
-    except commands.Usage:
+        request = grammar.request_for(command, ticket, f"slack:{user}") if command.changes else None
+    except grammar.Usage:
         return None
     if command.verb == "offboard" and not request.dry_run:
         return "confirm"

@@ -15,8 +15,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib import bootstrap
+from chalicelib.aws.errors import aws_errors
 from chalicelib.errors import AccessDenied
-from chalicelib.iam_gateway import aws_errors
 from tests.support import onboard as onboard_as
 from tests.test_sessions_grants_schedules import denied, revocation_document
 
@@ -221,7 +221,7 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_disarmed(api, name):
 
 
 def test_the_logger_forgets_a_request_once_it_is_answered(api):
-    from chalicelib.observability import logger
+    from chalicelib.service.observability import logger
 
     onboard(api, "pete")
     keys = logger().get_current_keys()

@@ -2,8 +2,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
+from chalicelib.aws.errors import aws_errors
+from chalicelib.aws.iam import IamGateway
 from chalicelib.errors import AccessDenied, Conflict, NotFound, UpstreamError
-from chalicelib.iam_gateway import IamGateway, aws_errors
 
 
 def _client_error(code: str) -> ClientError:

@@ -1,5 +1,5 @@
 """templates/root/monitoring.yaml watches what the app really emits and what Chalice really
-deploys: the EMF metric of chalicelib/observability.py (namespace, name, dimensions), the
+deploys: the EMF metric of chalicelib/service/observability.py (namespace, name, dimensions), the
 functions as Chalice names them, and the dead-letter queue of templates/root/service.yaml."""
 
 from __future__ import annotations

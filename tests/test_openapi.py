@@ -1,4 +1,4 @@
-"""chalicelib/openapi.yaml: a valid OpenAPI document that names exactly the app's routes, and whose
+"""chalicelib/api/openapi.yaml: a valid OpenAPI document that names exactly the app's routes, and whose
 schemas hold every answer the real app (against moto) gives, success or error."""
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import yaml
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from openapi_spec_validator import validate
 
-from chalicelib import schemas
+from chalicelib.api import schemas
 
-DOCUMENT = Path(__file__).resolve().parents[1] / "chalicelib" / "openapi.yaml"
+DOCUMENT = Path(__file__).resolve().parents[1] / "chalicelib" / "api" / "openapi.yaml"
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 # Signed by Slack instead of the bearer token, form-encoded; tests/test_slack.py checks their answers.
 SLACK_ROUTES = {("/slack/commands", "post"), ("/slack/interactions", "post")}

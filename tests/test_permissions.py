@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.aws import AwsClients
+from chalicelib.aws.clients import AwsClients
 from tests.scenario import NOT_COVERED, STEPS, Clock, Driver, app_surface
 from tests.stack import cfn, moto_ext
 from tests.stack.local import PROJECT, REGION, Provisioner, _Principal
@@ -370,7 +370,7 @@ def test_child_account_calls_are_exactly_what_the_revocation_role_may_do(recordi
 
 
 def test_offboarding_steps_declare_what_the_policy_grants():
-    from chalicelib import iam_cleanup
+    from chalicelib.aws import iam_cleanup
 
     declared = {p for kind in iam_cleanup.KINDS for p in kind.permissions}
     for stage in STAGES:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from chalicelib.revocation_policy import SIZE_LIMIT, prune, revoke, size
+from chalicelib.domain.revocation_policy import SIZE_LIMIT, prune, revoke, size
 
 HOUR = timedelta(hours=1)
 T0 = datetime(2026, 11, 25, 10, 15, 42, tzinfo=UTC)

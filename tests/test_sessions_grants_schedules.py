@@ -101,7 +101,7 @@ def test_an_unreachable_account_is_reported_audited_and_retried(api, monkeypatch
     late = "444455556666"  # listed in the configuration before its roles were deployed
     monkeypatch.setenv("CHILD_ACCOUNT_IDS", f"{CHILD},{late}")
     bootstrap.reset()
-    from chalicelib.aws import AwsClients
+    from chalicelib.aws.clients import AwsClients
     from tests.stack.local import REGION, shared_session
 
     bootstrap.use(
@@ -261,7 +261,7 @@ def test_every_kind_of_drift_is_audited_and_sent_to_slack(api, monkeypatch, cloc
     )
     monkeypatch.setenv("DRIFT_WEBHOOK_SECRET", "iam-lifecycle/dev/drift-webhook")
     bootstrap.reset()
-    from chalicelib.aws import AwsClients
+    from chalicelib.aws.clients import AwsClients
     from tests.stack.local import REGION, shared_session
 
     bootstrap.use(

@@ -17,10 +17,10 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from chalicelib import bootstrap
-from chalicelib.aws import AwsClients
-from chalicelib.lifecycle import Lifecycle
+from chalicelib.aws.clients import AwsClients
+from chalicelib.domain.lifecycle import Lifecycle
 from chalicelib.settings import Settings, work_queue_name
-from chalicelib.slack import commands, replies
+from chalicelib.slack import grammar, replies
 from tests.stack.local import REGION, shared_session
 from tests.stack.queue_poller import Poller, lambda_event
 from tests.stack.slack_command import (
@@ -271,7 +271,7 @@ def test_each_verb_queues_the_request_the_rest_api_would_take(slack, sqs, text, 
     request = work["request"]
     assert request["ticket"] == "slack:9.9.9" and request["requested_by"] == f"slack:{ALLOWED}"
     assert {key: request.get(key) for key in fields} == fields
-    commands.MODELS[action].model_validate(request)
+    grammar.MODELS[action].model_validate(request)
 
 
 def test_status_is_queued_too(slack, sqs):
@@ -315,16 +315,16 @@ def test_bad_syntax_answers_the_help_of_that_verb(slack, sqs, text, verb, proble
     response = slack.command(text)
     answer = ephemeral(response)
     assert problem in answer, answer
-    usage = f"/access {verb} {commands.VERBS[verb][0]}"
+    usage = f"/access {verb} {grammar.VERBS[verb][0]}"
     assert usage in answer, answer
-    others = [v for v in commands.VERBS if v != verb]
+    others = [v for v in grammar.VERBS if v != verb]
     assert not any(f"/access {v} " in answer for v in others), answer
     assert queued(sqs) == []
 
 
 def test_help_and_unknown_verbs(slack, sqs):
     everything = ephemeral(slack.command("help"))
-    assert all(f"/access {verb} " in everything for verb in commands.VERBS)
+    assert all(f"/access {verb} " in everything for verb in grammar.VERBS)
     assert ephemeral(slack.command("")) == everything
     one = ephemeral(slack.command("help suspend"))
     assert "/access suspend <user> [until YYYY-MM-DD] [reason...]" in one and "onboard" not in one

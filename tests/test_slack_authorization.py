@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from chalicelib import bootstrap
-from chalicelib.slack import commands, replies
+from chalicelib.slack import grammar, replies
 from tests.stack.slack_command import button, click_body, command_body
 from tests.test_slack import (  # noqa: F401
     ALLOWED,
@@ -89,7 +89,7 @@ def test_a_verb_slack_sent_as_markup_is_not_taken_from_a_listed_member(slack, sq
     response = slack.command(text)
     answer = ephemeral(response)
     assert f"type `{verb}` as plain text" in answer, answer
-    assert f"/access {verb} {commands.VERBS[verb][0]}" in answer  # the help of that verb
+    assert f"/access {verb} {grammar.VERBS[verb][0]}" in answer  # the help of that verb
     assert button(response.json, replies.CONFIRM_ACTION) is None
     assert queued(sqs) == []
 
@@ -306,7 +306,7 @@ def dressed(verb: str) -> list[str]:
     ]
 
 
-VERB = st.sampled_from(list(commands.VERBS))
+VERB = st.sampled_from(list(grammar.VERBS))
 
 
 def shown(verb: str) -> st.SearchStrategy[str]:

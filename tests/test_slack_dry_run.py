@@ -6,7 +6,7 @@ import boto3
 import pytest
 
 from chalicelib import bootstrap
-from chalicelib.slack import commands
+from chalicelib.slack import grammar
 from tests.test_slack import (  # noqa: F401
     ALLOWED,
     catcher,
@@ -37,7 +37,7 @@ from tests.test_slack import (  # noqa: F401
     ],
 )
 def test_the_flag_is_taken_wherever_it_stands(text, fields):
-    parsed = commands.parse_command(text)
+    parsed = grammar.parse_command(text)
     assert parsed.username == "pete" and parsed.fields == fields
 
 

@@ -23,7 +23,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from chalicelib.aws import RETRIES, _config
+from chalicelib.aws.clients import RETRIES, _config
 from tests.iam_objects import give_every_dependent, left_in_iam
 from tests.stack import moto_ext, moto_throttle
 from tests.stack.local import free_port

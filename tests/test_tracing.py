@@ -7,7 +7,7 @@ import contextlib
 
 import pytest
 
-from chalicelib import tracing
+from chalicelib.service import tracing
 
 
 class Subsegment:

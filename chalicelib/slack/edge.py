@@ -23,10 +23,10 @@ from urllib.parse import parse_qs
 
 from chalice import Response
 
+from chalicelib.api.rest import error_response
+from chalicelib.aws.slack_state import CONFIRMATION_SECONDS, Outcome
 from chalicelib.errors import AppError, BadRequest, Unauthorized
-from chalicelib.slack import commands, replies
-from chalicelib.slack.store import CONFIRMATION_SECONDS, Outcome
-from chalicelib.web import error_response
+from chalicelib.slack import grammar, replies
 
 logger = logging.getLogger(__name__)
 DEFAULT_COMMAND = "/access"
@@ -126,7 +126,7 @@ def _command(services: Any, form: dict[str, str]) -> dict | None:
         listed; checked on the verb the grammar read, the one the worker would run."""
         if (
             verb is None
-            or verb in commands.OPEN_VERBS
+            or verb in grammar.OPEN_VERBS
             or slack_user in services.settings.slack_allowed_users
         ):
             return None
@@ -134,8 +134,8 @@ def _command(services: Any, form: dict[str, str]) -> dict | None:
         return replies.refused(name, verb)
 
     try:
-        parsed = commands.parse_command(text)
-    except commands.Usage as usage:  # a change's grammar is explained only to who may use it
+        parsed = grammar.parse_command(text)
+    except grammar.Usage as usage:  # a change's grammar is explained only to who may use it
         return refused(usage.verb) or replies.help_text(name, usage.verb or "", usage.problem)
     if refusal := refused(parsed.verb):
         return refusal
@@ -148,8 +148,8 @@ def _command(services: Any, form: dict[str, str]) -> dict | None:
         ticket, requested_by = f"slack:{trigger_id}", f"slack:{slack_user}"
         request = None
         if parsed.changes:
-            request = commands.request_for(parsed, ticket, requested_by)
-    except commands.Usage as usage:
+            request = grammar.request_for(parsed, ticket, requested_by)
+    except grammar.Usage as usage:
         return replies.help_text(name, usage.verb or "", usage.problem)
 
     if not services.slack_store.claim_trigger(trigger_id):

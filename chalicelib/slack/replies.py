@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from chalicelib.errors import AppError, UpstreamError
-from chalicelib.slack.commands import VERBS
+from chalicelib.slack.grammar import VERBS
 
 EPHEMERAL, IN_CHANNEL = "ephemeral", "in_channel"
 CONFIRM_ACTION, CANCEL_ACTION = "offboard_confirm", "offboard_cancel"

@@ -2,7 +2,7 @@
 
 moto 5.2.5 builds the report's content when it is read, yet stamps it "2015-02-02T20:02:02Z". The
 service trusts a report's row only for people it has not changed since the report was made
-(chalicelib/queries.py), so with moto's stamp every person looked changed. The report moto hands
+(chalicelib/service/queries.py), so with moto's stamp every person looked changed. The report moto hands
 out is in fact as of the moment it is read, and that is the time it now carries.
 """
 

@@ -10,18 +10,20 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, cast
 
-from chalicelib import call_log, callbacks, waves
+from chalicelib import waves
+from chalicelib.aws.events import Events
+from chalicelib.aws.state import StateStore
+from chalicelib.callbacks import outbox, policy
+from chalicelib.domain.identity import check_username, key
 from chalicelib.errors import AppError, Conflict, InProgress, NotFound, UpstreamError
-from chalicelib.events import Events
-from chalicelib.identity import check_username, key
-from chalicelib.observability import count, logger
+from chalicelib.service import recorder
+from chalicelib.service.observability import count, logger
 from chalicelib.settings import Settings
-from chalicelib.state_store import StateStore, now_iso
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from chalicelib.schemas import TicketRequest
+    from chalicelib.api.schemas import TicketRequest
 
 # Never stored with the idempotency record: a replay answers without it.
 _SECRET_FIELDS = ("temporary_password",)
@@ -58,6 +60,8 @@ class Operations:
         self.state = state
         self.events = events
         self._lifecycle = lifecycle
+        if lifecycle is not None:  # a dry run ends where the operation's changes end
+            lifecycle.changes_made = recorder.answer_point
         self._work_queue = work_queue
         self._store = DynamoDBPersistenceLayer(
             table_name=settings.idempotency_table, boto3_client=dynamodb
@@ -102,7 +106,7 @@ class Operations:
         log.append_keys(action=action, username=username, requested_by=request.requested_by)
         try:
             if request.callback_url:  # refused before anything is done, not when calling back
-                callbacks.check_url(request.callback_url, self.settings.callback_hosts)
+                policy.check_url(request.callback_url, self.settings.callback_hosts)
             if request.dry_run:
                 return self._plan(action, username, request, work)
             return self._run(action, username, request, work, read)
@@ -213,10 +217,10 @@ class Operations:
         claim: _Claim,
     ) -> dict:
         log = logger()
-        calls = call_log.Recording()
+        calls = recorder.Recording()
         try:
             snapshot = claim.snapshot()
-            with call_log.recording() as calls:
+            with recorder.recording() as calls:
                 answer = work(snapshot) if claim.reads else work()
             public = {k: v for k, v in answer.items() if k not in _SECRET_FIELDS}
             # The change is done: what is left goes in one wave.
@@ -278,10 +282,10 @@ class Operations:
         log.info(f"{action} done")
         return answer
 
-    def _calls(self, record: call_log.Recording) -> dict:
+    def _calls(self, record: recorder.Recording) -> dict:
         """The changing calls made, for the audit trail (none: no detail)."""
         waves = record.waves(self.settings.root_account_id)
-        return {"calls": call_log.compact(waves)} if waves else {}
+        return {"calls": recorder.compact(waves)} if waves else {}
 
     def _plan(
         self, action: str, username: str, request: TicketRequest, work: Callable[[], dict]
@@ -291,10 +295,10 @@ class Operations:
         but the audit event saying a plan was asked for."""
         try:
             before = self._state_before(username)
-            with call_log.recording(dry_run=True) as record:
+            with recorder.recording(dry_run=True) as record:
                 try:
                     work()
-                except call_log.PlanComplete:
+                except recorder.PlanComplete:
                     pass  # the changes are all known; the answer is not needed
         except AppError as error:
             outcome = _outcome(error)
@@ -330,7 +334,7 @@ class Operations:
             request,
             "planned",
             200,
-            answer={**plan, "waves": _by_wave_and_account(call_log.compact(waves))},
+            answer={**plan, "waves": _by_wave_and_account(recorder.compact(waves))},
         )
         return plan
 
@@ -348,27 +352,26 @@ class Operations:
         slow receiver never holds the answer. Nothing for a replay: its caller has the answer."""
         if not request.callback_url:
             return
-        payload: dict[str, Any] = {
-            "action": action,
-            "username": username,
-            "ticket": request.ticket,
-            "requested_by": request.requested_by,
-            "result": result,
-            "status": status,
-            "at": now_iso(),
-        }
-        payload.update({"answer": answer} if answer is not None else {"error": error})
+        queued = outbox.message(
+            request.callback_url,
+            action=action,
+            username=username,
+            ticket=request.ticket,
+            requested_by=request.requested_by,
+            result=result,
+            status=status,
+            answer=answer,
+            error=error,
+        )
         try:
-            self._work_queue.send(
-                {"kind": "callback", "url": request.callback_url, "payload": payload}
-            )
+            self._work_queue.send(queued)
         except AppError as failure:
             self._audit_failure(
                 action,
                 username,
                 request,
                 f"callback undelivered: could not queue it ({failure.message})",
-                {"url": callbacks.shown(request.callback_url), "payload": payload},
+                {"url": policy.shown(request.callback_url), "payload": queued["payload"]},
             )
 
     def _state_before(self, username: str) -> dict | None:

@@ -15,26 +15,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import unquote
 
-from chalicelib import revocation_policy
-from chalicelib.accounts import ChildAccounts, OrganizationUnavailable, not_deployed
-from chalicelib.aws import AwsClients
+from chalicelib.aws.accounts import ChildAccounts, OrganizationUnavailable, not_deployed
+from chalicelib.aws.clients import AwsClients
+from chalicelib.aws.errors import aws_errors
+from chalicelib.aws.state import StateStore
+from chalicelib.domain import revocation_policy
+from chalicelib.domain.revocation_policy import Revoked
 from chalicelib.errors import AppError, Conflict, NotFound
-from chalicelib.iam_gateway import aws_errors
 from chalicelib.settings import Settings
-from chalicelib.state_store import StateStore
 from chalicelib.waves import wave
 
 SESSION_NAME = "iam-lifecycle"
-
-
-class Revoked(NamedTuple):
-    """What a revocation did: the accounts done, and those still owed with why."""
-
-    done: list[str]
-    pending: dict[str, str]
 
 
 @dataclass

@@ -13,10 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.aws.errors import aws_errors, tolerant
+from chalicelib.domain.offboarding import ACCESS, AFTER_MFA, CLEANUP, USER
 from chalicelib.errors import AccessDenied, NotFound
-from chalicelib.iam_gateway import aws_errors, tolerant
-
-ACCESS, CLEANUP, AFTER_MFA, USER = 1, 2, 3, 4  # the waves of removals, in order
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ def _delete_virtual_mfa(client: Any, username: str, serial: str) -> bool:
 
 KEYS = ("list_access_keys", "AccessKeyMetadata", "AccessKeyId")
 MFA = ("list_mfa_devices", "MFADevices", "SerialNumber")
-KINDS = (
+KINDS: tuple[Kind, ...] = (
     Kind(
         "groups",
         ACCESS,

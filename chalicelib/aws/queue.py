@@ -6,7 +6,7 @@ import json
 import threading
 from typing import Any
 
-from chalicelib.iam_gateway import aws_errors
+from chalicelib.aws.errors import aws_errors
 
 
 class WorkQueue:

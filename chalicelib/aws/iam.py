@@ -2,59 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import re
-from collections.abc import Iterator
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 from urllib.parse import unquote
 
-from chalicelib.errors import AccessDenied, Conflict, NotFound, UpstreamError
-
-_NOT_FOUND = {"NoSuchEntity", "NoSuchEntityException"}
-_CONFLICT = {"EntityAlreadyExists", "DeleteConflict", "ConcurrentModification"}
-_REPORT_NOT_READY = {"ReportInProgress", "ReportNotPresent", "ReportExpired"}
-_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
-# AWS's wording: "User: <arn> is not authorized to perform: iam:GetUser on resource: <arn> ..."
-_REFUSED = re.compile(
-    r"not authorized to perform:? (?P<action>[\w:*-]+)"
-    r"(?: on resource:? (?P<resource>\S+))?"
-)
-
-
-def _refused(error: Any, message: str) -> str:
-    """The action (and resource) AWS refused, from its message or else the operation called."""
-    found = _REFUSED.search(message or "")
-    if not found:
-        return f"the call {error.operation_name}"
-    resource = found.group("resource")
-    return found.group("action") + (f" on {resource.rstrip('.,;')}" if resource else "")
-
-
-@contextlib.contextmanager
-def aws_errors(what: str) -> Iterator[None]:
-    """Translate botocore's errors raised while doing ``what`` into the app's errors."""
-    from botocore.exceptions import BotoCoreError, ClientError
-    from botocore.parsers import ResponseParserError
-
-    try:
-        yield
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        message = error.response.get("Error", {}).get("Message", "")
-        if code in _NOT_FOUND:
-            raise NotFound(f"{what}: {message or 'not found'}") from error
-        if code in _CONFLICT:
-            raise Conflict(f"{what}: {message or code}") from error
-        if code in _DENIED:
-            raise AccessDenied(
-                f"{what}: AWS denied this service {_refused(error, message)}; "
-                "its role lacks that permission (the stage's policy, "
-                ".chalice/policy-<stage>.json), so a retry will not help"
-            ) from error
-        raise UpstreamError(f"{what} failed in AWS ({code}); retry with the same ticket") from error
-    except (BotoCoreError, ResponseParserError) as error:  # the parser's is not a BotoCoreError
-        raise UpstreamError(f"{what} failed to reach AWS; retry with the same ticket") from error
+from chalicelib.aws import iam_cleanup
+from chalicelib.aws.errors import NotReady, aws_errors, tolerant
+from chalicelib.errors import AccessDenied, NotFound
 
 
 def _document(raw: Any) -> dict:
@@ -67,24 +23,31 @@ def _document(raw: Any) -> dict:
 class IamGateway:
     """What the lifecycle needs from IAM, and nothing else."""
 
+    cleanup_kinds = iam_cleanup.KINDS
+
     def __init__(self, client: Any) -> None:
         self.client = client
+
+    # what an offboarding removes
+    def dependents(self, username: str) -> dict[tuple, Callable[[], list[str]]]:
+        """The reads of every dependent list: tasks for the operation's first wave."""
+        return {
+            listing: partial(iam_cleanup.listed, self.client, username, listing)
+            for listing in iam_cleanup.LISTINGS
+        }
+
+    def remove_dependent(self, kind: Any, username: str, item: str) -> bool:
+        """Remove one dependent; False when it was gone already."""
+        return kind.remove(self.client, username, item)
 
     # users
     def get_user(self, username: str) -> dict | None:
         """The user, or None when it does not exist or lies outside what the app may read."""
-        from botocore.exceptions import ClientError
-
         try:
             with aws_errors(f"reading user {username}"):
-                try:
-                    user = self.client.get_user(UserName=username)["User"]
-                except ClientError as error:
-                    # The app's policy covers only its path: any other user is invisible to it.
-                    if error.response.get("Error", {}).get("Code") == "AccessDenied":
-                        return None
-                    raise
-        except NotFound:
+                user = self.client.get_user(UserName=username)["User"]
+        except (NotFound, AccessDenied):
+            # The app's policy covers only its path: any other user is invisible to it.
             return None
         return {
             "username": user["UserName"],
@@ -247,32 +210,16 @@ class IamGateway:
         import io
         import time
 
-        from botocore.exceptions import ClientError
-
-        with aws_errors("reading the credential report"):
-            for attempt in range(attempts):
+        for attempt in range(attempts):
+            with aws_errors("generating the credential report"):
                 state = self.client.generate_credential_report()["State"]
-                try:
+            try:
+                with aws_errors("reading the credential report"):
                     report = self.client.get_credential_report()
-                    break
-                except ClientError as error:
-                    code = error.response.get("Error", {}).get("Code")
-                    if (
-                        state == "COMPLETE"
-                        or code not in _REPORT_NOT_READY
-                        or attempt == attempts - 1
-                    ):
-                        raise
-                time.sleep(wait * (attempt + 1))
+                break
+            except NotReady:
+                if state == "COMPLETE" or attempt == attempts - 1:
+                    raise
+            time.sleep(wait * (attempt + 1))
         rows = csv.DictReader(io.StringIO(report["Content"].decode()))
         return {"generated": report["GeneratedTime"], "users": {r["user"]: r for r in rows}}
-
-
-def tolerant(call: Any, what: str, **params: Any) -> bool:
-    """Run a removal; False if the thing was already gone (a retry after a failure halfway)."""
-    try:
-        with aws_errors(what):
-            call(**params)
-    except NotFound:
-        return False
-    return True

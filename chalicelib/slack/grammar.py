@@ -15,11 +15,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from chalicelib.domain.identity import check_username
 from chalicelib.errors import BadRequest
-from chalicelib.identity import check_username
 
 if TYPE_CHECKING:
-    from chalicelib.schemas import OnboardRequest, TicketRequest
+    from chalicelib.api.schemas import OnboardRequest, TicketRequest
 
 # verb: (arguments, what it does)
 VERBS: dict[str, tuple[str, str]] = {
@@ -48,7 +48,7 @@ DRY_RUN = "--dry-run"
 
 
 class _Models(Mapping[str, type]):
-    """verb -> its request model in chalicelib.schemas, imported (with pydantic) on first use:
+    """verb -> its request model in chalicelib.api.schemas, imported (with pydantic) on first use:
     help, status and a refusal are answered without it."""
 
     _NAMES: ClassVar[dict[str, str]] = {
@@ -61,7 +61,7 @@ class _Models(Mapping[str, type]):
     }
 
     def __getitem__(self, verb: str) -> type:
-        from chalicelib import schemas
+        from chalicelib.api import schemas
 
         return getattr(schemas, self._NAMES[verb])
 
@@ -225,7 +225,7 @@ _PARSERS = {
 
 def request_for(command: Command, ticket: str, requested_by: str) -> TicketRequest | OnboardRequest:
     """The request model the REST API would take for this command, validated the same way."""
-    from chalicelib.schemas import parse
+    from chalicelib.api.schemas import parse
 
     data = {**command.fields, "ticket": ticket, "requested_by": requested_by}
     if command.verb == "onboard":

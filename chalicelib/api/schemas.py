@@ -16,8 +16,8 @@ from pydantic import (
     field_validator,
 )
 
+from chalicelib.domain.identity import USERNAME_RULE, check_username  # noqa: F401 - where callers look
 from chalicelib.errors import BadRequest
-from chalicelib.identity import USERNAME_RULE, check_username  # noqa: F401 - where callers look
 
 # Lengths apart from the character class: the same rule as ^[\w+=,.@-]{1,64}$, but pydantic-core
 # (Rust regex, Unicode \w) builds a bounded repetition of \w in 25-40 ms per pattern and model,

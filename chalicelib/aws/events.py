@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from chalicelib.aws.errors import aws_errors
 from chalicelib.errors import UpstreamError
-from chalicelib.iam_gateway import aws_errors
 
 # action -> detail-type
 DETAIL_TYPES = {

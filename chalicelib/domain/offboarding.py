@@ -5,33 +5,40 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.errors import AppError
-from chalicelib.iam_cleanup import (
-    ACCESS,
-    AFTER_MFA,
-    CLEANUP,
-    KINDS,
-    LISTINGS,
-    USER,
-    Kind,
-    listed,
-)
 from chalicelib.waves import wave
 
+ACCESS, CLEANUP, AFTER_MFA, USER = 1, 2, 3, 4  # the waves of removals, in order
 
-def list_dependents(client: Any, username: str) -> dict[tuple, Callable[[], list[str]]]:
-    """The reads of every dependent list: tasks for the operation's first wave."""
-    return {listing: partial(listed, client, username, listing) for listing in LISTINGS}
+
+class Kind(Protocol):
+    """One kind of dependent object (its IAM side: ``chalicelib.aws.iam_cleanup``)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def phase(self) -> int: ...
+    @property
+    def listing(self) -> tuple[str, str, str | None] | None: ...
+
+
+class Remover(Protocol):
+    """The port offboarding removes through: the kinds there are, and one removal."""
+
+    @property
+    def cleanup_kinds(self) -> tuple[Kind, ...]: ...
+
+    def remove_dependent(self, kind: Kind, username: str, item: str) -> bool: ...
 
 
 def targets(
-    username: str, user: dict | None, lists: dict[tuple, list[str]]
+    username: str, user: dict | None, lists: dict[tuple, list[str]], kinds: tuple[Kind, ...]
 ) -> dict[str, list[str]]:
     """The ids each kind removes. ``user`` is None on a retry that finds the user gone."""
     ids: dict[str, list[str]] = {}
-    for kind in KINDS:
+    for kind in kinds:
         if kind.listing:
             ids[kind.kind] = lists.get(kind.listing, [])
     ids["login_profile"] = ids["user"] = [username]
@@ -44,7 +51,7 @@ def targets(
 
 
 def offboard_user(
-    client: Any,
+    iam: Remover,
     username: str,
     ids: dict[str, list[str]],
     removed_before: dict[str, list[str]],
@@ -59,15 +66,17 @@ def offboard_user(
     saved: dict[str, Callable[[], Any]] = {}
 
     def phase(number: int, also: dict[str, Callable[[], Any]]) -> None:
-        done: dict[str, list[str]] = {kind.kind: [] for kind in KINDS if kind.phase == number}
+        done: dict[str, list[str]] = {
+            kind.kind: [] for kind in iam.cleanup_kinds if kind.phase == number
+        }
 
         def remove(kind: Kind, item: str) -> None:
-            if kind.remove(client, username, item):
+            if iam.remove_dependent(kind, username, item):
                 done[kind.kind].append(item)
 
         tasks = {
             f"{kind.kind}:{item}": (lambda kind=kind, item=item: remove(kind, item))
-            for kind in KINDS
+            for kind in iam.cleanup_kinds
             if kind.phase == number
             for item in ids.get(kind.kind, [])
         }

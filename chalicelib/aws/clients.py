@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any
 
-from chalicelib import call_log
+from chalicelib.aws import call_hooks
 
 # IAM throttles per account (about 10 requests per second; no published rate) and a burst of
 # offboardings sends far more. Adaptive mode adds a client-side rate limiter to standard retries:
@@ -62,7 +62,7 @@ class AwsClients:
         key = ("root", service)
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = call_log.watch(self._client(service))
+                self._clients[key] = call_hooks.watch(self._client(service))
             return self._clients[key]
 
     def child(self, account_id: str, role_name: str, service: str, session_name: str) -> Any:
@@ -78,7 +78,7 @@ class AwsClients:
                 # hundred small clients, not a hundred sessions.
                 made = (
                     credentials,
-                    call_log.watch(
+                    call_hooks.watch(
                         self._client(
                             service,
                             aws_access_key_id=credentials["AccessKeyId"],

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from chalicelib.aws.errors import aws_errors
+from chalicelib.domain.identity import key
 from chalicelib.errors import InProgress
-from chalicelib.iam_gateway import aws_errors
-from chalicelib.identity import key
 
 _RECORD = "STATE"
 _LEASE = "LEASE"

@@ -19,11 +19,11 @@ import json
 import logging
 from typing import Any
 
-from chalicelib.callbacks import Callbacks
+from chalicelib.api.schemas import parse
+from chalicelib.callbacks.delivery import Callbacks
 from chalicelib.errors import AppError, Forbidden, InProgress, UpstreamError
-from chalicelib.schemas import parse
 from chalicelib.slack import replies
-from chalicelib.slack.commands import MODELS
+from chalicelib.slack.grammar import MODELS
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,6 @@
-"""Ticket callbacks: the result of a change POSTed to the caller's URL, signed, retried, audited.
-
-Only hosts on the allow-list (CALLBACK_HOSTS) are called: a callback URL comes from the request,
-so without the list the service could be pointed at anything it can reach.
-"""
+"""Ticket callbacks delivered: the result of a change POSTed to the caller's URL, signed,
+retried, audited. The URL is checked again here (``policy``): the allow-list may have changed
+since the request was accepted."""
 
 from __future__ import annotations
 
@@ -19,57 +17,14 @@ from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit, urlunsplit
 
+from chalicelib.callbacks.policy import check_url, shown
 from chalicelib.errors import BadRequest
-from chalicelib.observability import logger
+from chalicelib.service.observability import logger
 from chalicelib.settings import Settings
 
-LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 USER_AGENT = "iam-lifecycle-callback/1"
 TOLERANCE = 300  # seconds a signed timestamp stays acceptable
-
-
-def check_url(url: str, hosts: tuple[str, ...]) -> str:
-    """``url`` if it may be called back; otherwise BadRequest saying what to fix."""
-    if not url.isascii() or any(c.isspace() or c < " " or c == "\x7f" for c in url):
-        # http.client would refuse them when sending, too late to tell the caller.
-        raise BadRequest(
-            "callback_url must be ASCII without spaces: percent-encode the rest "
-            "(and punycode a host name)"
-        )
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # raises ValueError on a port that is not a number
-    except ValueError as error:
-        raise BadRequest(f"callback_url is not a valid URL ({error})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise BadRequest("callback_url must be an absolute URL such as https://host/path")
-    if "@" in parts.netloc:
-        raise BadRequest(
-            "callback_url must not carry credentials (user:password@); "
-            "callbacks are authenticated by their signature"
-        )
-    host = parts.hostname
-    if parts.scheme == "http" and host not in LOOPBACK:
-        raise BadRequest(
-            "callback_url must use https (plain http only for 127.0.0.1, ::1 and localhost)"
-        )
-    if not hosts:
-        raise BadRequest(
-            "callback_url cannot be used: no callback hosts are configured (CALLBACK_HOSTS)"
-        )
-    if not any(_matches(host, entry.lower()) for entry in hosts):
-        raise BadRequest(
-            f"callback_url host {host} is not allowed; allowed hosts: {', '.join(hosts)}"
-        )
-    return url
-
-
-def _matches(host: str, entry: str) -> bool:
-    if entry.startswith("*."):  # any subdomain, not the domain itself
-        return host.endswith(entry[1:])
-    return host == entry
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -102,16 +57,6 @@ def verify(
         return False
     expected = sign(secret, timestamp, body).encode()
     return hmac.compare_digest(expected, signature.encode("utf-8", "replace"))
-
-
-def shown(url: str) -> str:
-    """The URL for logs and the audit trail: no credentials, query or fragment (tokens live
-    there)."""
-    try:
-        parts = urlsplit(url)
-        return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
-    except ValueError:
-        return url.split("?")[0].split("#")[0].rpartition("@")[2][:200]
 
 
 def _plain(value: Any) -> Any:

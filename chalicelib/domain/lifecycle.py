@@ -16,7 +16,11 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from chalicelib import access_map, call_log
+from chalicelib.domain import access_map
+from chalicelib.domain.identity import check_username, key
+from chalicelib.domain.offboarding import offboard_user, targets
+from chalicelib.domain.passwords import temporary_password
+from chalicelib.domain.revocation_policy import Revoked
 from chalicelib.errors import (
     AccessDenied,
     AppError,
@@ -25,17 +29,11 @@ from chalicelib.errors import (
     Forbidden,
     NotFound,
 )
-from chalicelib.iam_gateway import IamGateway
-from chalicelib.identity import check_username, key
-from chalicelib.offboarding import list_dependents, offboard_user, targets
-from chalicelib.passwords import temporary_password
-from chalicelib.revocation import Revocation, Revoked, Revoker
 from chalicelib.settings import Settings
-from chalicelib.state_store import StateStore
 from chalicelib.waves import wave
 
 if TYPE_CHECKING:  # the request models (pydantic) load where requests are parsed, not here
-    from chalicelib.schemas import (
+    from chalicelib.api.schemas import (
         GrantRequest,
         MoveRequest,
         OffboardRequest,
@@ -44,6 +42,9 @@ if TYPE_CHECKING:  # the request models (pydantic) load where requests are parse
         SuspendRequest,
         TicketRequest,
     )
+    from chalicelib.aws.iam import IamGateway
+    from chalicelib.aws.revocation import Revocation, Revoker
+    from chalicelib.aws.state import StateStore
 
 _SUSPENDED = ("suspending", "suspended", "restoring")
 
@@ -109,6 +110,9 @@ class Lifecycle:
         self.state = state
         self.revoker = revoker
         self.clock = clock
+        # Called where an operation's changes end and its answer begins: the runner's dry run
+        # stops there (what follows only reads, to answer).
+        self.changes_made: Callable[[], None] = lambda: None
 
     # reading
     def read(
@@ -131,7 +135,7 @@ class Lifecycle:
             "revocation": lambda: self.revoker.begin(),
         }
         tasks = {name: task for name, task in reads.items() if name in wanted}
-        listings = list_dependents(self.iam.client, username) if "dependents" in wanted else {}
+        listings = self.iam.dependents(username) if "dependents" in wanted else {}
         named = {f"list:{i}": listing for i, listing in enumerate(listings)}
         tasks.update({name: listings[listing] for name, listing in named.items()})
         found = wave(tasks)
@@ -350,7 +354,7 @@ class Lifecycle:
         if request.console:
             tasks["password"] = lambda: self._set_password(username, new_user=existing is None)
         password = wave(tasks).get("password")
-        call_log.answer_point()
+        self.changes_made()
         if existing is not None:  # a resumed onboarding: what else the user has, read once
             user = self.describe(username)
         else:
@@ -423,7 +427,7 @@ class Lifecycle:
         # After the change, not beside it: until then the record names the groups a retry of a
         # move that failed halfway must still count as reached before (profiles_to_remove).
         self.state.put_record(name, record)
-        call_log.answer_point()
+        self.changes_made()
         now = (set(groups) - (current - target)) | target
         view = self._view(
             snap,
@@ -497,7 +501,7 @@ class Lifecycle:
         record = {**suspended, **_sessions(revoked, pending)}
         if pending:  # owed to an unreachable account: the schedule must find it in the record
             self.state.put_record(name, record)
-        call_log.answer_point()
+        self.changes_made()
         keys = [
             {**k, "status": "Inactive" if k["id"] in saved["keys"] else k["status"]}
             for k in snap.keys or []
@@ -549,7 +553,7 @@ class Lifecycle:
             tasks["password"] = lambda: self._set_password(name, new_user=not snap.console)
         tasks["record"] = lambda: self.state.put_record(name, record)
         done = wave({**tasks, **self._last_used(snap.keys)})
-        call_log.answer_point()
+        self.changes_made()
         keys = [
             {**k, "status": "Active" if k["id"] in saved["keys"] else k["status"]}
             for k in snap.keys or []
@@ -600,11 +604,11 @@ class Lifecycle:
         def save_progress(removed: dict) -> None:
             self.state.put_record(name, {**ongoing, "removed": removed})
 
-        ids = targets(name, snap.user, snap.dependents)
+        ids = targets(name, snap.user, snap.dependents, self.iam.cleanup_kinds)
         done = wave(
             {
                 "iam": lambda: offboard_user(
-                    self.iam.client,
+                    self.iam,
                     name,
                     ids,
                     _removed_before(record, earlier),
@@ -694,7 +698,7 @@ class Lifecycle:
                 **self._last_used(snap.keys),
             }
         )
-        call_log.answer_point()
+        self.changes_made()
         groups = sorted(set(snap.groups or []) | {group})
         view = self._view(
             snap,

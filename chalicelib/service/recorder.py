@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
 import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, TypeVar
+
+from chalicelib import waves
 
 T = TypeVar("T")
 
@@ -149,51 +149,13 @@ def _in_context(task: Callable[[], T], track: _Track | None) -> Callable[[], T]:
     return lambda: context.run(run)
 
 
-def watch(client: Any, account: str = ROOT) -> Any:
-    """Report ``client``'s calls to the current recording; ``account`` labels them."""
-    client.meta.events.register("before-parameter-build", _keep_params)
-    client.meta.events.register("before-call", functools.partial(_on_call, account=account))
-    return client
+def active() -> Recording | None:
+    """The recording the current call belongs to, if any."""
+    return _recording.get()
 
 
-def _keep_params(params: dict, context: dict, **_: Any) -> None:
-    if _recording.get() is not None:
-        context["call_log_params"] = params
-
-
-def _on_call(model: Any, context: dict, account: str, **_: Any) -> Any:
-    record = _recording.get()
-    if record is None or not is_change(model.name):
-        return None
-    service = model.service_model.service_name
-    if service == "iam":
-        record.add(
-            account,
-            service,
-            model.name,
-            context.get("call_log_params", {}),
-            _track.get() or _Track(),
-        )
-    if record.dry_run:
-        return _answer(model, context.get("call_log_params", {}), account)
-    return None
-
-
-def _answer(model: Any, params: dict, account: str) -> tuple[Any, dict]:
-    """What a dry run answers a changing call: success, and what the code reads back from it."""
-    from botocore.awsrequest import AWSResponse
-
-    parsed: dict = {"ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": "dry-run"}}
-    if model.name == "CreateUser":
-        path = params.get("Path", "/")
-        parsed["User"] = {
-            "UserName": params["UserName"],
-            "Path": path,
-            "UserId": "DRYRUN",
-            "Arn": f"arn:aws:iam::{account}:user{path}{params['UserName']}",
-            "CreateDate": datetime.now(UTC),
-        }
-    return AWSResponse(url="", status_code=200, headers={}, raw=None), parsed
+def current_track() -> _Track:
+    return _track.get() or _Track()
 
 
 def _shown(params: dict) -> dict:
@@ -214,3 +176,6 @@ def compact(waves: list[list[dict]], limit: int = 256) -> list[list[dict]]:
         [{**call, "params": {k: short(v) for k, v in call["params"].items()}} for call in wave]
         for wave in waves
     ]
+
+
+waves.set_fork(fork)

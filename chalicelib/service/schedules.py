@@ -8,11 +8,11 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from chalicelib.domain.identity import key
+from chalicelib.domain.lifecycle import Lifecycle
 from chalicelib.errors import AppError
-from chalicelib.identity import key
-from chalicelib.lifecycle import Lifecycle
-from chalicelib.observability import logger
-from chalicelib.operations import Operations
+from chalicelib.service.observability import logger
+from chalicelib.service.runner import Operations
 from chalicelib.waves import wave
 
 SCHEDULE = "schedule"
@@ -37,7 +37,7 @@ class Schedules:
     ) -> dict | None:
         """One user's change (a lifecycle operation, or ``work``); a failure is audited by the
         operation and left for the next run."""
-        from chalicelib.schemas import TicketRequest  # pydantic: only when a change is due
+        from chalicelib.api.schemas import TicketRequest  # pydantic: only when a change is due
 
         request = TicketRequest(ticket=ticket, requested_by=SCHEDULE)
         try:

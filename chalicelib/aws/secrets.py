@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.iam_gateway import aws_errors
+from chalicelib.aws.errors import aws_errors
 
 
 class SecretsStore:

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.aws.errors import aws_errors
 from chalicelib.errors import AccessDenied, AppError, ConfigurationError, NotFound, UpstreamError
-from chalicelib.iam_gateway import aws_errors
 from chalicelib.settings import Settings
 
 
@@ -130,7 +130,7 @@ def not_deployed(account: str, role: str, error: AppError) -> str:
 
 
 def _warn(message: str, **extra: Any) -> None:
-    from chalicelib.observability import logger
+    from chalicelib.service.observability import logger
 
     try:
         log: Any = logger()

@@ -15,9 +15,9 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from chalicelib.access_map import account_and_role
-from chalicelib.identity import key
-from chalicelib.lifecycle import Lifecycle, Snapshot
+from chalicelib.domain.access_map import account_and_role
+from chalicelib.domain.identity import key
+from chalicelib.domain.lifecycle import Lifecycle, Snapshot
 from chalicelib.waves import wave
 
 MATRIX_COLUMNS = ("username", "status", "group", "account", "role", "managed")

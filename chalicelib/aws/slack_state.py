@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.iam_gateway import aws_errors
+from chalicelib.aws.errors import aws_errors
 
 # Slack refuses signatures older than 5 minutes; a trigger id is remembered for longer than that.
 TRIGGER_SECONDS = 600

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 VERSION = "2012-10-17"
 SIZE_LIMIT = 10_240
@@ -111,3 +112,10 @@ def _unexpired(
 def size(document: dict | None) -> int:
     """Characters IAM counts (whitespace excluded)."""
     return len(json.dumps(document, separators=(",", ":"))) if document else 0
+
+
+class Revoked(NamedTuple):
+    """What a revocation did: the accounts done, and those still owed with why."""
+
+    done: list[str]
+    pending: dict[str, str]
