@@ -6,11 +6,11 @@ worker) when it runs: a cold start pays for the path it serves, not for all of t
 
 import functools
 from collections.abc import Mapping
-from typing import Any
 
 from chalice import Chalice, Rate, Response
 from chalice.app import Request
 
+from chalicelib.actions import ACTIONS
 from chalicelib.api.rest import rest
 from chalicelib.bootstrap import services
 from chalicelib.service import tracing
@@ -43,15 +43,12 @@ def _query() -> Mapping[str, str]:
     return _request().query_params or {}
 
 
-def _body(model: str) -> Any:
-    """The request body as the model of chalicelib.api.schemas named ``model``."""
-    from chalicelib.api import schemas
+def _change(action: str, username: str | None = None) -> dict:
+    """The body as ``action``'s request model, run once per ticket by the change runner."""
+    from chalicelib.api.schemas import parse_caller
 
-    return schemas.parse_caller(getattr(schemas, model), _request().raw_body)
-
-
-def _change(action: str, username: str, request: Any) -> dict:
-    return services().operations.change(action, username, request)
+    request = parse_caller(ACTIONS[action].request_model(), _request().raw_body)
+    return services().operations.change(action, username or request.username, request)
 
 
 @app.route("/health", methods=["GET"])
@@ -61,10 +58,9 @@ def health() -> dict:
 
 
 @app.route("/users", methods=["POST"], content_types=JSON)
-@protected(status=201)
+@protected(status=ACTIONS["onboard"].status)
 def create_user() -> dict:
-    request = _body("OnboardRequest")
-    return _change("onboard", request.username, request)
+    return _change("onboard")
 
 
 @app.route("/users", methods=["GET"])
@@ -93,39 +89,34 @@ def get_aws_config(username: str):
     return answer
 
 
-def _user_change(action: str, username: str, model: str):
-    """A change to one user: the lifecycle method named ``action``, run once per ticket."""
-    return _change(action, username, _body(model))
-
-
 @app.route("/users/{username}/groups", methods=["PUT"], content_types=JSON)
 @protected()
 def move_user(username: str) -> dict:
-    return _user_change("move", username, "MoveRequest")
+    return _change("move", username)
 
 
 @app.route("/users/{username}/suspend", methods=["POST"], content_types=JSON)
 @protected()
 def suspend_user(username: str) -> dict:
-    return _user_change("suspend", username, "SuspendRequest")
+    return _change("suspend", username)
 
 
 @app.route("/users/{username}/restore", methods=["POST"], content_types=JSON)
 @protected()
 def restore_user(username: str) -> dict:
-    return _user_change("restore", username, "RestoreRequest")
+    return _change("restore", username)
 
 
 @app.route("/users/{username}/offboard", methods=["POST"], content_types=JSON)
 @protected()
 def offboard_user(username: str) -> dict:
-    return _user_change("offboard", username, "OffboardRequest")
+    return _change("offboard", username)
 
 
 @app.route("/users/{username}/grants", methods=["POST"], content_types=JSON)
-@protected(status=201)
+@protected(status=ACTIONS["grant"].status)
 def grant_access(username: str) -> dict:
-    return _user_change("grant", username, "GrantRequest")
+    return _change("grant", username)
 
 
 @app.route("/audit", methods=["GET"])
@@ -166,10 +157,10 @@ def slack_interaction() -> Response:
 # One message per invocation: Chalice cannot turn on ReportBatchItemFailures for the event source,
 # and with one record a failure fails the invocation, which SQS retries either way.
 @app.on_sqs_message(queue=work_queue_name(), batch_size=1)
-def slack_worker(event) -> dict:
-    from chalicelib import worker as slack_work
+def worker(event) -> dict:
+    from chalicelib import worker
 
-    return slack_work.handle(event.to_dict(), event.context, services())
+    return worker.handle(event.to_dict(), event.context, services())
 
 
 # Schedules: each a pass over the lifecycle records; a user whose change fails waits for the next.

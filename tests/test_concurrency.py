@@ -186,13 +186,13 @@ def test_the_same_slack_work_delivered_20_times_at_once_runs_once(client, atomic
                 QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]
             )["Messages"]
         assert len({m["Body"] for m in messages}) == 1
-        handler = app.handler_map["slack_worker"]
+        handler = app.handler_map["worker"]
 
         def deliver(message: dict) -> dict:  # as Lambda does, one record per invocation
             from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
             try:
-                return handler(lambda_event([message], arn), LambdaContext("slack_worker", 512))
+                return handler(lambda_event([message], arn), LambdaContext("worker", 512))
             except BatchProcessingError:  # its one record failed: the invocation fails, SQS retries
                 return {"retried": True}
 

@@ -26,6 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chalicelib.actions import ACTIONS
 from chalicelib.api.schemas import USERNAME_RULE
 from chalicelib.settings import work_queue_name
 from chalicelib.slack import grammar, replies
@@ -138,7 +139,7 @@ def test_the_grammar_answers_a_command_or_its_usage(text):
         assert usage.verb == command.verb and usage.problem
         return
     # The request is one the REST API would take as it is.
-    model = grammar.MODELS[command.verb]
+    model = ACTIONS[command.verb].request_model()
     assert model.model_validate(request.model_dump(mode="json")) == request
     assert (request.ticket, request.requested_by) == ("slack:1.2.3", f"slack:{ALLOWED}")
 

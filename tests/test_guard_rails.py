@@ -328,7 +328,7 @@ def test_the_queue_worker_does_not_retry_what_aws_refuses_for_good(client, api):
                 ),
             )
             messages = sqs.receive_message(QueueUrl=url, AttributeNames=["All"])["Messages"]
-            answer = client.lambda_.invoke("slack_worker", lambda_event(messages, arn)).payload
+            answer = client.lambda_.invoke("worker", lambda_event(messages, arn)).payload
             told = catcher.next()
     finally:
         events.unregister("before-call.iam.CreateUser", denying)

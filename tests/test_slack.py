@@ -17,6 +17,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from chalicelib import bootstrap
+from chalicelib.actions import ACTIONS
 from chalicelib.aws.clients import AwsClients
 from chalicelib.domain.lifecycle import Lifecycle
 from chalicelib.settings import Settings, work_queue_name
@@ -271,7 +272,7 @@ def test_each_verb_queues_the_request_the_rest_api_would_take(slack, sqs, text, 
     request = work["request"]
     assert request["ticket"] == "slack:9.9.9" and request["requested_by"] == f"slack:{ALLOWED}"
     assert {key: request.get(key) for key in fields} == fields
-    grammar.MODELS[action].model_validate(request)
+    ACTIONS[action].request_model().model_validate(request)
 
 
 def test_status_is_queued_too(slack, sqs):
@@ -528,7 +529,7 @@ def test_a_retryable_failure_is_reported_as_a_batch_item_failure(
     onboarding = next(m for m in messages if json.loads(m["Body"])["kind"] == "change")
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
     # Chalice hands back what the handler answers: Lambda's partial batch response.
-    answer = client.lambda_.invoke("slack_worker", lambda_event(messages, arn["QueueArn"])).payload
+    answer = client.lambda_.invoke("worker", lambda_event(messages, arn["QueueArn"])).payload
     assert answer == {"batchItemFailures": [{"itemIdentifier": onboarding["MessageId"]}]}
     posts = [catcher.next(), catcher.next()]
     failure = next(p for p in posts if "failed" in p["text"])
@@ -699,7 +700,7 @@ def test_the_queue_handler_is_declared_for_the_stage_queue():
     assert (source.queue, source.batch_size, source.name) == (
         "iam-lifecycle-dev-work",
         1,
-        "slack_worker",
+        "worker",
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from datetime import date
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -33,6 +33,9 @@ Email = Annotated[
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+M = TypeVar("M", bound=_Body)
 
 
 class _Change(_Body):
@@ -88,8 +91,13 @@ class GrantRequest(TicketRequest):
     reason: Text
 
 
+class ExpireGrantRequest(TicketRequest):
+    group: GroupName
+
+
 RestoreRequest = TicketRequest
 OffboardRequest = TicketRequest
+RevokeSessionsRequest = TicketRequest
 
 
 # Tickets the service makes itself: a caller's ticket may not claim one, or it could take a
@@ -97,7 +105,7 @@ OffboardRequest = TicketRequest
 RESERVED_TICKET_PREFIXES = ("slack:", "schedule:")
 
 
-def parse_caller(model: type[_Body], raw: bytes | str | None) -> _Body:
+def parse_caller(model: type[M], raw: bytes | str | None) -> M:
     """A REST body: as :func:`parse`, and its ticket must not be one the service makes."""
     body = parse(model, raw)
     ticket = getattr(body, "ticket", "")
@@ -109,7 +117,7 @@ def parse_caller(model: type[_Body], raw: bytes | str | None) -> _Body:
     return body
 
 
-def parse(model: type[_Body], raw: bytes | str | None) -> _Body:
+def parse(model: type[M], raw: bytes | str | None) -> M:
     """Parse a JSON body into ``model``; any problem is a 400 naming the field to fix."""
     try:
         data = json.loads(raw or b"")

@@ -5,20 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from chalicelib.actions import ACTIONS
 from chalicelib.aws.errors import aws_errors
 from chalicelib.errors import UpstreamError
-
-# action -> detail-type
-DETAIL_TYPES = {
-    "onboard": "user.onboarded",
-    "move": "user.moved",
-    "suspend": "user.suspended",
-    "restore": "user.restored",
-    "offboard": "user.offboarded",
-    "grant": "user.granted",
-    "expire_grant": "grant.expired",
-    "revoke_sessions": "user.sessions_revoked",
-}
 
 
 class Events:
@@ -30,7 +19,7 @@ class Events:
     def publish(self, action: str, detail: dict) -> None:
         entry = {
             "Source": self.source,
-            "DetailType": DETAIL_TYPES.get(action, f"user.{action}"),
+            "DetailType": ACTIONS[action].event,
             "Detail": json.dumps(detail, default=str),
             "EventBusName": self.bus,
         }

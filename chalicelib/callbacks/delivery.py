@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from chalicelib.callbacks.policy import check_url, shown
-from chalicelib.errors import BadRequest
+from chalicelib.errors import BadRequest, UpstreamError
 from chalicelib.service.observability import logger
 from chalicelib.settings import Settings
 
@@ -244,3 +244,27 @@ def _log(level: str, message: str, extra: dict) -> None:
         getattr(log, level)(message, extra=extra)
     except Exception:  # logging must not be what makes a delivery raise
         logging.getLogger(__name__).warning(message)
+
+
+def deliver_queued(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -> None:
+    """Deliver an operation's outcome to its callback URL. A receiver that did not answer gets
+    the message again after the queue's visibility timeout, until its last receive; every try
+    is audited with the payload, so nothing is lost when the receiver stays down."""
+    payload, settings = work["payload"], services.settings
+    attempt, limit = receives()
+
+    def audit(result: str, detail: dict) -> None:
+        services.lifecycle.state.audit(
+            payload["action"],
+            payload["username"],
+            payload["ticket"],
+            payload["requested_by"],
+            result,
+            detail,
+        )
+
+    outcome = Callbacks(
+        settings, lambda: services.secrets.get(settings.callback_secret), audit
+    ).deliver(work["url"], payload, final=attempt >= limit)
+    if outcome.retryable:
+        raise UpstreamError("the callback receiver did not answer; the queue delivers it again")

@@ -34,6 +34,7 @@ from chalicelib.waves import wave
 
 if TYPE_CHECKING:  # the request models (pydantic) load where requests are parsed, not here
     from chalicelib.api.schemas import (
+        ExpireGrantRequest,
         GrantRequest,
         MoveRequest,
         OffboardRequest,
@@ -76,8 +77,8 @@ class Snapshot:
     def name(self) -> str:
         """The name as IAM spells it (the record's, once the user is gone)."""
         if self.user:
-            return self.user["username"]
-        return (self.record or {}).get("username") or self.username
+            return str(self.user["username"])
+        return str((self.record or {}).get("username") or self.username)
 
     @property
     def state(self) -> dict:
@@ -93,6 +94,9 @@ READS: dict[str, tuple[str, ...]] = {
     "grant": ("user", "record", "groups", "keys", "console", "mfa", "access"),
     "offboard": ("user", "record", "groups", "dependents", "earlier", "revocation"),
     "describe": ("user", "record", "groups", "keys", "console", "mfa", "access"),
+    # The schedules' changes read their own, narrower state.
+    "expire_grant": (),
+    "revoke_sessions": (),
 }
 
 
@@ -641,7 +645,9 @@ class Lifecycle:
             return self.revoker.revoke([name])
         return snap.revocation.commit([name])
 
-    def retry_revocation(self, username: str) -> dict:
+    def revoke_sessions(
+        self, username: str, request: TicketRequest, snap: Snapshot | None = None
+    ) -> dict:
         """Revoke again in the accounts that could not be reached when the revocation was due."""
         record = self.state.get_record(username) or {"status": "active", "grants": []}
         name = record.get("username", username)
@@ -712,8 +718,11 @@ class Lifecycle:
         )
         return self._with_config(view, view, before)
 
-    def expire_grant(self, username: str, group: str) -> dict:
+    def expire_grant(
+        self, username: str, request: ExpireGrantRequest, snap: Snapshot | None = None
+    ) -> dict:
         """Take a grant's group away and revoke the sessions of the roles only it allowed."""
+        group = request.group
         found = wave(
             {
                 "record": lambda: self.state.get_record(username),

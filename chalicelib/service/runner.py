@@ -11,11 +11,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, cast
 
 from chalicelib import waves
+from chalicelib.actions import ACTIONS
 from chalicelib.aws.events import Events
 from chalicelib.aws.state import StateStore
 from chalicelib.callbacks import outbox, policy
 from chalicelib.domain.identity import check_username, key
-from chalicelib.errors import AppError, Conflict, InProgress, NotFound, UpstreamError
+from chalicelib.errors import AppError, BadRequest, Conflict, InProgress, NotFound, UpstreamError
 from chalicelib.service import recorder
 from chalicelib.service.observability import count, logger
 from chalicelib.settings import Settings
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 # Never stored with the idempotency record: a replay answers without it.
 _SECRET_FIELDS = ("temporary_password",)
 # Changes whose REST route answers 201 Created.
-_CREATES = frozenset({"onboard", "grant"})
 
 
 class _Deadline:
@@ -80,7 +80,9 @@ class Operations:
     def change(self, action: str, username: str, request: TicketRequest) -> dict:
         """A lifecycle operation, its snapshot read beside the claim of its ticket and user."""
         lifecycle = self._lifecycle
-        operation = getattr(lifecycle, action)
+        if request.dry_run and not ACTIONS[action].dry_run:
+            raise BadRequest(f"{action} cannot be dry-run")
+        operation = getattr(lifecycle, action)  # the catalogue's action is its domain method
         return self.run(
             action,
             username,
@@ -249,7 +251,7 @@ class Operations:
                         username,
                         request,
                         "ok",
-                        201 if action in _CREATES else 200,
+                        ACTIONS[action].status,
                         answer=public,
                     ),
                 }

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from functools import partial
 from typing import Any
 
+from chalicelib.actions import ACTIONS
 from chalicelib.domain.identity import key
 from chalicelib.domain.lifecycle import Lifecycle
 from chalicelib.errors import AppError
@@ -32,18 +32,12 @@ class Schedules:
         self.clock = clock
         self.notify = notify
 
-    def _run(
-        self, action: str, username: str, ticket: str, work: Callable[[], dict] | None = None
-    ) -> dict | None:
-        """One user's change (a lifecycle operation, or ``work``); a failure is audited by the
-        operation and left for the next run."""
-        from chalicelib.api.schemas import TicketRequest  # pydantic: only when a change is due
-
-        request = TicketRequest(ticket=ticket, requested_by=SCHEDULE)
+    def _run(self, action: str, username: str, ticket: str, **fields: Any) -> dict | None:
+        """One user's change; a failure is audited by the operation and left for the next run."""
+        # pydantic: only when a change is due
+        request = ACTIONS[action].request_model()(ticket=ticket, requested_by=SCHEDULE, **fields)
         try:
-            if work is None:
-                return self.operations.change(action, username, request)
-            return self.operations.run(action, username, request, work)
+            return self.operations.change(action, username, request)
         except AppError as error:
             logger().warning(
                 f"scheduled {action} of {username} failed", extra={"reason": error.message}
@@ -70,12 +64,7 @@ class Schedules:
                 if grant["expires_at"] <= now and record.get("status") == "active":
                     name, group = record["username"], grant["group"]
                     ticket = f"schedule:expire:{name}:{group}:{grant['expires_at']}"
-                    if self._run(
-                        "expire_grant",
-                        name,
-                        ticket,
-                        partial(self.lifecycle.expire_grant, name, group),
-                    ):
+                    if self._run("expire_grant", name, ticket, group=group):
                         expired.append({"username": name, "group": group})
         return expired
 
@@ -88,9 +77,7 @@ class Schedules:
             if record.get("revocation_pending"):
                 name = record["username"]
                 ticket = f"schedule:revoke:{name}:{self.clock().isoformat(timespec='minutes')}"
-                if self._run(
-                    "revoke_sessions", name, ticket, partial(self.lifecycle.retry_revocation, name)
-                ):
+                if self._run("revoke_sessions", name, ticket):
                     retried.append(name)
         return {"pruned_in": pruned, "unreachable": failed, "retried_for": retried}
 

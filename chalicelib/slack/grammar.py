@@ -11,68 +11,26 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
+from chalicelib.actions import ACTIONS, SLACK_ACTIONS
 from chalicelib.domain.identity import check_username
 from chalicelib.errors import BadRequest
 
 if TYPE_CHECKING:
     from chalicelib.api.schemas import OnboardRequest, TicketRequest
 
-# verb: (arguments, what it does)
+# verb: (arguments, what it does); the changes are the catalogue's Slack actions.
 VERBS: dict[str, tuple[str, str]] = {
     "help": ("[verb]", "this help, or the help of one verb"),
     "status": ("<user>", "a user's status, groups, roles and keys (only you see it)"),
-    "onboard": (
-        "<user> <group>... [email]",
-        "create the user in these groups; the temporary password comes only to you",
-    ),
-    "move": ("<user> <group>...", "set the user's groups to exactly these"),
-    "suspend": (
-        "<user> [until YYYY-MM-DD] [reason...]",
-        "take groups, keys and console away, remembered for a restore",
-    ),
-    "restore": (
-        "<user>",
-        "give back what the suspension took; a new temporary password if the "
-        "user had console access",
-    ),
-    "offboard": ("<user>", "delete the user and everything it owns (asks you to confirm)"),
-    "grant": ("<user> <group> <hours> <reason...>", "add the user to a group for some hours"),
+    **{name: action.slack for name, action in SLACK_ACTIONS.items() if action.slack},
 }
 OPEN_VERBS = frozenset({"help", "status"})
 # Added to any change: answer with the plan (every AWS call, by wave and account), change nothing.
 DRY_RUN = "--dry-run"
 
-
-class _Models(Mapping[str, type]):
-    """verb -> its request model in chalicelib.api.schemas, imported (with pydantic) on first use:
-    help, status and a refusal are answered without it."""
-
-    _NAMES: ClassVar[dict[str, str]] = {
-        "onboard": "OnboardRequest",
-        "move": "MoveRequest",
-        "suspend": "SuspendRequest",
-        "restore": "RestoreRequest",
-        "offboard": "OffboardRequest",
-        "grant": "GrantRequest",
-    }
-
-    def __getitem__(self, verb: str) -> type:
-        from chalicelib.api import schemas
-
-        return getattr(schemas, self._NAMES[verb])
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._NAMES)
-
-    def __len__(self) -> int:
-        return len(self._NAMES)
-
-
-MODELS = _Models()
 
 # ASCII digits only: \d would take any script's digits, which the date parser then refuses.
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -231,6 +189,6 @@ def request_for(command: Command, ticket: str, requested_by: str) -> TicketReque
     if command.verb == "onboard":
         data["username"] = command.username
     try:
-        return parse(MODELS[command.verb], json.dumps(data))  # type: ignore[return-value]
+        return parse(ACTIONS[command.verb].request_model(), json.dumps(data))
     except BadRequest as error:
         raise Usage(command.verb, error.message.removeprefix("invalid request: ")) from None

@@ -10,28 +10,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from chalicelib.actions import ACTIONS
 from chalicelib.errors import AppError, UpstreamError
 from chalicelib.slack.grammar import VERBS
 
 EPHEMERAL, IN_CHANNEL = "ephemeral", "in_channel"
 CONFIRM_ACTION, CANCEL_ACTION = "offboard_confirm", "offboard_cancel"
-_PAST = {
-    "onboard": "onboarded",
-    "move": "moved",
-    "suspend": "suspended",
-    "restore": "restored",
-    "offboard": "offboarded",
-    "grant": "granted access",
-}
-_ING = {
-    "onboard": "Onboarding",
-    "move": "Moving",
-    "suspend": "Suspending",
-    "restore": "Restoring",
-    "offboard": "Offboarding",
-    "grant": "Granting access to",
-    "status": "Looking up",
-}
+_LOOKING_UP = "Looking up"  # status: a query, not one of the catalogue's changes
 
 # Its own logger, never below INFO: slack_sdk logs request bodies (passwords included) at DEBUG.
 _webhook_logger = logging.getLogger("chalicelib.slack.webhook")
@@ -109,7 +94,13 @@ def refused(command: str, verb: str) -> dict:
 
 def acknowledged(verb: str, username: str, ticket: str | None, *, dry_run: bool = False) -> dict:
     about = f" (ticket `{escape(ticket)}`)" if ticket else ""
-    doing = f"Planning `{verb}` of" if dry_run else _ING[verb]
+    doing = (
+        f"Planning `{verb}` of"
+        if dry_run
+        else ACTIONS[verb].doing
+        if verb in ACTIONS
+        else _LOOKING_UP
+    )
     return message(
         f":hourglass_flowing_sand: {doing} *{escape(username)}*… the answer follows here{about}."
     )
@@ -222,7 +213,7 @@ def result(action: str, answer: dict, ticket: str, slack_user: str) -> list[dict
     user = answer.get("user", answer)
     username = user["username"]
     blocks = [
-        _header(f"{username} {_PAST[action]}"),
+        _header(f"{username} {ACTIONS[action].done}"),
         _text(escape(_changed(action, answer, user))),
         *_user_fields(user),
     ]
@@ -230,7 +221,7 @@ def result(action: str, answer: dict, ticket: str, slack_user: str) -> list[dict
     if revoked:
         blocks.append(_text("*Sessions revoked in* " + ", ".join(map(escape, revoked))))
     blocks.append(_footer(ticket, slack_user))
-    messages = [message(f"{username} {_PAST[action]}", blocks, response_type=IN_CHANNEL)]
+    messages = [message(f"{username} {ACTIONS[action].done}", blocks, response_type=IN_CHANNEL)]
     private = _credentials(action, answer, user)
     if not private:
         return messages
