@@ -39,7 +39,7 @@ def wave(
         for name, future in futures.items():
             try:
                 results[name] = future.result()
-            except BaseException as error:  # noqa: BLE001 - re-raised below, after the wave ends
+            except BaseException as error:  # re-raised below, after the wave ends
                 failure = failure or error
     join()
     if failure is not None:

@@ -32,7 +32,10 @@ def assumable_roles(documents: Iterable[dict]) -> list[str]:
 
 
 def account_and_role(role_arn: str) -> tuple[str, str]:
-    account, role = _ROLE_ARN.match(role_arn).groups()  # type: ignore[union-attr]
+    found = _ROLE_ARN.match(role_arn)
+    if found is None:
+        raise ValueError(f"not a role ARN: {role_arn}")
+    account, role = found.groups()
     return account, role
 
 

@@ -472,7 +472,7 @@ class _Claim:
         if self._future is not None:
             try:
                 _abandon(self._future.result())  # nothing once the change committed it
-            except Exception:  # noqa: BLE001 - the change that needed it reported it
+            except Exception:  # the change that needed it reported it
                 pass
         self.release()
 

@@ -1,0 +1,55 @@
+"""The catalogue is the one list of actions: each entry is whole (a domain method taking
+``(username, request, snap)``, a request model, its reads, an event, words for replies), and
+what REST, Slack, the events and the alarms know of actions is what it declares. No moto here."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytest
+
+from chalicelib.actions import ACTIONS, CATALOGUE, SLACK_ACTIONS
+from chalicelib.domain.lifecycle import READS, Lifecycle
+from chalicelib.slack import grammar, replies
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("action", CATALOGUE, ids=lambda a: a.name)
+def test_each_action_is_declared_whole(action):
+    method = getattr(Lifecycle, action.name)
+    assert list(inspect.signature(method).parameters) == ["self", "username", "request", "snap"]
+    model = action.request_model()
+    assert {"ticket", "requested_by", "dry_run"} <= set(model.model_fields)
+    assert action.name in READS  # what its snapshot reads
+    assert action.event.count(".") == 1 and action.done and action.doing
+
+
+def test_names_are_unique_and_events_distinct():
+    assert len(ACTIONS) == len(CATALOGUE)
+    assert len({a.event for a in CATALOGUE}) == len(CATALOGUE)
+
+
+def test_slack_offers_the_catalogues_slack_actions_and_two_queries():
+    assert set(grammar.VERBS) == set(SLACK_ACTIONS) | {"help", "status"}
+    for name, action in SLACK_ACTIONS.items():
+        assert grammar.VERBS[name] == action.slack
+        assert f"*pete* {action.done}" not in replies.acknowledged(name, "pete", "T-1")["text"]
+        assert action.doing in replies.acknowledged(name, "pete", "T-1")["text"]
+
+
+def test_creating_actions_answer_201_and_others_200():
+    assert {a.name for a in CATALOGUE if a.status == 201} == {"onboard", "grant"}
+
+
+def test_only_callers_actions_can_be_dry_run():
+    """The schedules' own changes have no caller to show a plan to."""
+    assert {a.name for a in CATALOGUE if not a.dry_run} == {"expire_grant", "revoke_sessions"}
+
+
+def test_every_action_has_a_failure_alarm():
+    """templates/root/monitoring.yaml watches the failures of each action's metric."""
+    text = (PROJECT / "templates" / "root" / "monitoring.yaml").read_text()
+    for action in CATALOGUE:
+        assert f"MetricName: {action.name}\n" in text, action.name
