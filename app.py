@@ -82,7 +82,7 @@ def get_user(username: str) -> dict:
 def get_aws_config(username: str):
     answer = services().lifecycle.aws_config_of(username)
     if _query().get("format") == "text":
-        # The bare file, so that `curl ... > ~/.aws/config` works.
+        # The bare file, to save beside ~/.aws/config (docs/rest-api.md says how to merge it).
         return Response(
             body=answer["aws_config"], status_code=200, headers={"Content-Type": "text/plain"}
         )
