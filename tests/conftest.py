@@ -8,8 +8,8 @@ import json
 import pytest
 
 from chalicelib.aws import AwsClients
-from tests.stack import moto_ext
-from tests.stack.local import PROJECT, REGION, Facts, Provisioner, shared_session
+from devstack import moto_ext
+from devstack.local import PROJECT, REGION, Facts, Provisioner, shared_session
 
 
 @pytest.fixture(autouse=True)

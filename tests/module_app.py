@@ -10,9 +10,9 @@ from contextlib import contextmanager
 import pytest
 
 from chalicelib.aws import AwsClients
+from devstack import moto_ext
+from devstack.local import PROJECT, REGION, Facts, Provisioner, shared_session
 from tests.conftest import Api, Clock, isolate, stage_environment
-from tests.stack import moto_ext
-from tests.stack.local import PROJECT, REGION, Facts, Provisioner, shared_session
 
 
 @contextmanager

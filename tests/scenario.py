@@ -44,7 +44,7 @@ class Driver:
     clock: Clock
     slack_secret: str
     response_url: str  # where Slack replies land (an HTTP server on loopback)
-    replies: Any  # tests.stack.slack_command.ResponseCatcher
+    replies: Any  # devstack.slack_command.ResponseCatcher
     poll: Callable[[], tuple[int, int]]  # Lambda's SQS event source, one receive
     routes: set[tuple[str, str]] = field(default_factory=set)
     handlers: set[str] = field(default_factory=set)
@@ -68,7 +68,7 @@ class Driver:
         return response.body.decode()
 
     def slack(self, path: str, body: bytes) -> Any:
-        from tests.stack.slack_command import sign
+        from devstack.slack_command import sign
 
         response = self.client.http.post(path, headers=sign(self.slack_secret, body), body=body)
         self._route("POST", path)
@@ -76,7 +76,7 @@ class Driver:
         return json.loads(response.body) if response.body else None
 
     def command(self, text: str, trigger_id: str) -> Any:
-        from tests.stack.slack_command import command_body
+        from devstack.slack_command import command_body
 
         return self.slack(
             "/slack/commands",
@@ -89,7 +89,7 @@ class Driver:
         )
 
     def click(self, action_id: str, value: str) -> Any:
-        from tests.stack.slack_command import click_body
+        from devstack.slack_command import click_body
 
         return self.slack(
             "/slack/interactions",
@@ -101,7 +101,7 @@ class Driver:
     def work(self) -> None:
         """Lambda's SQS event source delivers what is queued to the worker, until it is empty."""
         from app import app
-        from tests.stack.queue_poller import sqs_sources
+        from devstack.queue_poller import sqs_sources
 
         (source,) = sqs_sources(app)
         for _ in range(20):  # a message that keeps failing stays invisible until its timeout
@@ -201,7 +201,7 @@ def views(d: Driver) -> None:
 
 def slack(d: Driver) -> None:
     from chalicelib.slack import replies
-    from tests.stack.slack_command import button
+    from devstack.slack_command import button
 
     d.command("status pete", "1.1.1")
     d.command("onboard sam ChildDeveloperGroup", "2.2.2")

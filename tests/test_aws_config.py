@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from chalicelib import bootstrap
 from chalicelib.schemas import RestoreRequest
 from chalicelib.slack import replies
-from tests.stack.local import REGION
+from devstack.local import REGION
 
 # The Slack side: signed commands, the queue worker, a catcher of the posts to response_url.
 from tests.test_slack import catcher, ephemeral, everything_in, poller, run_worker, slack, sqs  # noqa: F401 - fixtures, used by name

@@ -15,8 +15,8 @@ from chalicelib.aws import AwsClients
 from chalicelib.errors import AccessDenied, ConfigurationError, NotFound, UpstreamError
 from chalicelib.iam_gateway import aws_errors
 from chalicelib.settings import Settings
+from devstack.local import REGION, ROOT_ACCOUNT, shared_session
 from tests.conftest import Clock
-from tests.stack.local import REGION, ROOT_ACCOUNT, shared_session
 
 STATIC = "222233334444"
 BASE = {

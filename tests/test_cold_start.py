@@ -18,8 +18,8 @@ from slack_sdk.signature import SignatureVerifier
 
 from chalicelib.secrets_store import SecretsStore
 from chalicelib.slack.edge import signature_valid
+from devstack.local import PROJECT
 from tests.conftest import stage_environment
-from tests.stack.local import PROJECT
 
 HEAVY = ("pydantic", "boto3", "botocore", "slack_sdk", "aws_xray_sdk", "aws_lambda_powertools")
 

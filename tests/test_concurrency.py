@@ -22,9 +22,9 @@ import pytest
 
 from chalicelib import bootstrap
 from chalicelib.settings import work_queue_name
-from tests.stack.local import REGION, free_port
-from tests.stack.queue_poller import lambda_event
-from tests.stack.slack_command import ResponseCatcher, allowed_users
+from devstack.local import REGION, free_port
+from devstack.queue_poller import lambda_event
+from devstack.slack_command import ResponseCatcher, allowed_users
 
 CALLERS = 20
 GROUPS = ("ChildDeveloperGroup", "BreakGlassGroup")

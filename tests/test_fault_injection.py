@@ -12,8 +12,8 @@ from botocore.awsrequest import AWSResponse
 
 from chalicelib import bootstrap
 from chalicelib.aws import AwsClients
+from devstack.local import REGION, shared_session
 from tests.iam_objects import give_every_dependent
-from tests.stack.local import REGION, shared_session
 
 FAULTS = [("Throttling", 400, "Rate exceeded"), ("ServiceFailure", 500, "internal failure")]
 

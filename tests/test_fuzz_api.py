@@ -31,8 +31,8 @@ from schemathesis.checks import (
 )
 from schemathesis.core.transport import Response
 
+from devstack.local import PROJECT
 from tests.module_app import running_app
-from tests.stack.local import PROJECT
 
 SCHEMA = schemathesis.openapi.from_path(str(PROJECT / "chalicelib" / "openapi.yaml"))
 OPERATIONS = {op.label: op for op in (result.ok() for result in SCHEMA.get_all_operations())}

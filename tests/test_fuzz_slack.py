@@ -29,9 +29,9 @@ from hypothesis import strategies as st
 from chalicelib.schemas import USERNAME_RULE
 from chalicelib.settings import work_queue_name
 from chalicelib.slack import commands, replies
+from devstack.local import REGION
+from devstack.slack_command import allowed_users, sign
 from tests.module_app import running_app
-from tests.stack.local import REGION
-from tests.stack.slack_command import allowed_users, sign
 from tests.test_slack import queued as queued_messages
 
 ALLOWED = allowed_users()[0]

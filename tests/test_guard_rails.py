@@ -2,7 +2,7 @@
 change per ticket, replays that never undo a later change, and the smaller edges of the REST API.
 
 These run on a moto whose IAM user names are case-insensitive, as AWS's are
-(tests/stack/moto_iam_case.py, proven in tests/test_moto_iam_case.py).
+(devstack/moto_iam_case.py, proven in tests/test_moto_iam_case.py).
 """
 
 from __future__ import annotations
@@ -295,8 +295,8 @@ def test_the_queue_worker_does_not_retry_what_aws_refuses_for_good(client, api):
     import json
 
     from chalicelib.settings import work_queue_name
-    from tests.stack.queue_poller import lambda_event
-    from tests.stack.slack_command import ResponseCatcher, allowed_users
+    from devstack.queue_poller import lambda_event
+    from devstack.slack_command import ResponseCatcher, allowed_users
 
     denying = DenyingIam()
     events = bootstrap.services().clients.root("iam").meta.events

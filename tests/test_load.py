@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
-from tests.stack.process import running_stack
+from devstack.process import running_stack
 
 TOTAL = 500
 WORKERS = 20

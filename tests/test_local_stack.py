@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.stack.process import running_stack
+from devstack.process import running_stack
 
 CHILD = "222233334444"
 DEV_ROLE = f"arn:aws:iam::{CHILD}:role/DeveloperRole"
@@ -260,7 +260,7 @@ def test_the_whole_lifecycle_with_iam_enforced(stack):
 
 def test_the_clock_fires_scheduled_handlers_as_the_app_principal(stack):
     """On demand, as a test would: the drift report runs with the app's own permissions."""
-    from tests.stack.local import PROJECT
+    from devstack.local import PROJECT
 
     app = stack["app_credentials"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -276,7 +276,7 @@ def test_the_clock_fires_scheduled_handlers_as_the_app_principal(stack):
         [
             sys.executable,
             "-m",
-            "tests.stack.clock",
+            "devstack.clock",
             "report_drift",
             "expire_grants",
             "restore_due_users",

@@ -10,7 +10,7 @@ https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/iam/aws.sdk.kotlin.service
 distinguished by case. For example, you cannot create resources named both "MyResource" and
 "myresource"."
 
-moto 5.2.5 keeps names exactly, so each test here fails without ``tests/stack/moto_iam_case.py``.
+moto 5.2.5 keeps names exactly, so each test here fails without ``devstack/moto_iam_case.py``.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from tests.stack import moto_ext, moto_iam_case
-from tests.stack.local import free_port
+from devstack import moto_ext, moto_iam_case
+from devstack.local import free_port
 
 REGION = "us-east-1"
 PATH = "/managed/"

@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from tests.stack import moto_iam_extras
+from devstack import moto_iam_extras
 
 CODECOMMIT = "codecommit.amazonaws.com"
 KEYSPACES = "cassandra.amazonaws.com"

@@ -188,7 +188,7 @@ def test_request_body_schemas_accept_and_refuse_what_the_models_do():
 
 # the app's answers
 def test_every_documented_route_answers_as_documented(api):
-    from tests.stack import moto_iam_extras
+    from devstack import moto_iam_extras
 
     # Offboarding lists service-specific credentials, which plain moto does not implement.
     moto_iam_extras.apply()

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from devstack import cfn
 from tests.chalice_package import PROJECT, package
-from tests.stack import cfn
 
 pytestmark = pytest.mark.slow
 
@@ -82,6 +82,7 @@ def test_the_package_holds_the_app_and_its_runtime_requirements_only(dev):
         "cfripper",
         "policy_sentry",
         "bench",
+        "devstack",
         "templates",
     ):
         assert tooling not in tops, f"{tooling} must not be deployed"

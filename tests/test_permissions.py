@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from chalicelib.aws import AwsClients
+from devstack import cfn, moto_ext
+from devstack.local import PROJECT, REGION, Provisioner, _Principal
 from tests.scenario import NOT_COVERED, STEPS, Clock, Driver, app_surface
-from tests.stack import cfn, moto_ext
-from tests.stack.local import PROJECT, REGION, Provisioner, _Principal
 
 STAGES = ("dev", "prod")
 CONFIG = json.loads((PROJECT / ".chalice" / "config.json").read_text())
@@ -170,9 +170,9 @@ def recording() -> Recording:
 
     from app import app
     from chalicelib import bootstrap
+    from devstack.queue_poller import Poller
+    from devstack.slack_command import ResponseCatcher
     from tests.conftest import isolate, stage_environment
-    from tests.stack.queue_poller import Poller
-    from tests.stack.slack_command import ResponseCatcher
 
     recording = Recording()
     with pytest.MonkeyPatch.context() as env:

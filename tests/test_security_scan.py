@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.stack import cfn
+from devstack import cfn
 
 PROJECT = Path(__file__).resolve().parents[1]
 TEMPLATES = sorted((PROJECT / "templates").rglob("*.yaml"))

@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from chalicelib import bootstrap
-from tests.stack.local import CHILD_ACCOUNTS, SETUP_CREDENTIALS, Provisioner
+from devstack.local import CHILD_ACCOUNTS, SETUP_CREDENTIALS, Provisioner
 
 CHILD = CHILD_ACCOUNTS[0]
 
@@ -102,7 +102,7 @@ def test_an_unreachable_account_is_reported_audited_and_retried(api, monkeypatch
     monkeypatch.setenv("CHILD_ACCOUNT_IDS", f"{CHILD},{late}")
     bootstrap.reset()
     from chalicelib.aws import AwsClients
-    from tests.stack.local import REGION, shared_session
+    from devstack.local import REGION, shared_session
 
     bootstrap.use(
         bootstrap.build(clients=AwsClients(REGION, session=shared_session()), clock=clock)
@@ -262,7 +262,7 @@ def test_every_kind_of_drift_is_audited_and_sent_to_slack(api, monkeypatch, cloc
     monkeypatch.setenv("DRIFT_WEBHOOK_SECRET", "iam-lifecycle/dev/drift-webhook")
     bootstrap.reset()
     from chalicelib.aws import AwsClients
-    from tests.stack.local import REGION, shared_session
+    from devstack.local import REGION, shared_session
 
     bootstrap.use(
         bootstrap.build(clients=AwsClients(REGION, session=shared_session()), clock=clock)

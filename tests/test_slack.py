@@ -21,9 +21,9 @@ from chalicelib.aws import AwsClients
 from chalicelib.lifecycle import Lifecycle
 from chalicelib.settings import Settings, work_queue_name
 from chalicelib.slack import commands, replies
-from tests.stack.local import REGION, shared_session
-from tests.stack.queue_poller import Poller, lambda_event
-from tests.stack.slack_command import (
+from devstack.local import REGION, shared_session
+from devstack.queue_poller import Poller, lambda_event
+from devstack.slack_command import (
     ResponseCatcher,
     allowed_users,
     button,
@@ -693,7 +693,7 @@ def test_settings_of_the_slack_entry_point():
 
 def test_the_queue_handler_is_declared_for_the_stage_queue():
     from app import app
-    from tests.stack.queue_poller import sqs_sources
+    from devstack.queue_poller import sqs_sources
 
     (source,) = sqs_sources(app)
     assert (source.queue, source.batch_size, source.name) == (

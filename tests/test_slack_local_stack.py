@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.stack.slack_command import (
+from devstack.slack_command import (
     ResponseCatcher,
     allowed_users,
     button,

@@ -11,7 +11,7 @@ from cfnlint.api import lint_file
 from moto import mock_aws
 
 from chalicelib.settings import Settings
-from tests.stack import cfn
+from devstack import cfn
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 ROOT_ACCOUNT = "123456789012"  # moto's default account

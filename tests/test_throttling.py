@@ -6,7 +6,7 @@ the error is "Throttling: Rate exceeded, status code: 400",
 https://repost.aws/knowledge-center/iam-sts-throttling-error). IAM's answer is the Query API
 error ``<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate
 exceeded</Message></Error><RequestId>`` with HTTP 400, which botocore counts among throttling
-errors (``botocore.retries.standard.ThrottledRetryableChecker``). ``tests/stack/moto_throttle``
+errors (``botocore.retries.standard.ThrottledRetryableChecker``). ``devstack/moto_throttle``
 puts a token bucket per account in front of moto's IAM and STS; these tests prove that bucket,
 then run the app through it.
 """
@@ -24,9 +24,9 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from chalicelib.aws import RETRIES, _config
+from devstack import moto_ext, moto_throttle
+from devstack.local import free_port
 from tests.iam_objects import give_every_dependent, left_in_iam
-from tests.stack import moto_ext, moto_throttle
-from tests.stack.local import free_port
 from tests.test_concurrency import all_at_once, atomic_dynamodb, local_api  # noqa: F401 - fixtures
 
 NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})

@@ -99,7 +99,7 @@ def test_every_route_and_handler_gets_its_own_subsegment_without_payloads(traced
 def test_the_stage_configuration_turns_tracing_on_and_never_captures_answers():
     import json
 
-    from tests.stack.local import PROJECT
+    from devstack.local import PROJECT
 
     config = json.loads((PROJECT / ".chalice" / "config.json").read_text())
     assert config["environment_variables"]["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"

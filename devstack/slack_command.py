@@ -1,9 +1,9 @@
 """Send a slash command to the local stack signed as Slack signs it, and print what comes back on
 ``response_url`` (a small HTTP server on loopback plays Slack's side).
 
-    python -m tests.stack.slack_command onboard pete ChildDeveloperGroup pete@example.com
-    python -m tests.stack.slack_command status pete
-    python -m tests.stack.slack_command --confirm offboard pete     # also clicks the button
+    python -m devstack.slack_command onboard pete ChildDeveloperGroup pete@example.com
+    python -m devstack.slack_command status pete
+    python -m devstack.slack_command --confirm offboard pete     # also clicks the button
 
 Reads the stack's facts from .local/stack.json (or STACK_FILE). Sends as the first Slack user the
 dev stage allows (--user to change it).
@@ -27,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlencode
 
-from tests.stack.local import PROJECT, STAGE
+from devstack.local import PROJECT, STAGE
 
 
 def sign(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import datetime
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from moto.core.responses import ActionResult, EmptyResult
@@ -145,7 +146,7 @@ def list_service_specific_credentials(
 ) -> list[ServiceSpecificCredential]:
     if service_name:
         _check_service(service_name)
-    users = list(self.users.values()) if all_users else [self.get_user(user_name)]
+    users = list(self.users.values()) if all_users else [self.get_user(user_name)]  # type: ignore[arg-type]
     return [
         c
         for user in users
@@ -187,11 +188,11 @@ def delete_service_specific_credential(
 
 def put_user_permissions_boundary(self: IAMBackend, user_name: str, boundary: str) -> None:
     _check_boundary(self, boundary)
-    self.get_user(user_name).permissions_boundary_arn = boundary
+    self.get_user(user_name).permissions_boundary_arn = boundary  # type: ignore[attr-defined]
 
 
 def delete_user_permissions_boundary(self: IAMBackend, user_name: str) -> None:
-    self.get_user(user_name).permissions_boundary_arn = None
+    self.get_user(user_name).permissions_boundary_arn = None  # type: ignore[attr-defined]
 
 
 def _check_boundary(backend: IAMBackend, boundary: str) -> None:
@@ -214,10 +215,10 @@ def _delete_user(self: IAMBackend, user_name: str) -> None:
 
 def _user_permissions_boundary(self: User) -> dict[str, str] | None:
     # The shape moto gives roles: GetUser/CreateUser then report the boundary as AWS does.
-    if self.permissions_boundary_arn:
+    if self.permissions_boundary_arn:  # type: ignore[attr-defined]
         return {
             "PermissionsBoundaryType": "PermissionsBoundaryPolicy",
-            "PermissionsBoundaryArn": self.permissions_boundary_arn,
+            "PermissionsBoundaryArn": self.permissions_boundary_arn,  # type: ignore[attr-defined]
         }
     return None
 
@@ -235,7 +236,7 @@ def _user_or_caller(response: IamResponse) -> str:
 
 
 def r_create_service_specific_credential(self: IamResponse) -> ActionResult:
-    credential = self.backend.create_service_specific_credential(
+    credential = self.backend.create_service_specific_credential(  # type: ignore[attr-defined]
         self._get_param("UserName"),
         self._get_param("ServiceName"),
         self._get_param("CredentialAgeDays"),
@@ -245,7 +246,7 @@ def r_create_service_specific_credential(self: IamResponse) -> ActionResult:
 
 def r_list_service_specific_credentials(self: IamResponse) -> ActionResult:
     all_users = bool(self._get_param("AllUsers"))
-    credentials = self.backend.list_service_specific_credentials(
+    credentials = self.backend.list_service_specific_credentials(  # type: ignore[attr-defined]
         None if all_users else _user_or_caller(self), self._get_param("ServiceName"), all_users
     )
     # The metadata shape has no password or secret, so the serializer leaves them out.
@@ -253,7 +254,7 @@ def r_list_service_specific_credentials(self: IamResponse) -> ActionResult:
 
 
 def r_update_service_specific_credential(self: IamResponse) -> ActionResult:
-    self.backend.update_service_specific_credential(
+    self.backend.update_service_specific_credential(  # type: ignore[attr-defined]
         _user_or_caller(self),
         self._get_param("ServiceSpecificCredentialId"),
         self._get_param("Status"),
@@ -262,28 +263,28 @@ def r_update_service_specific_credential(self: IamResponse) -> ActionResult:
 
 
 def r_reset_service_specific_credential(self: IamResponse) -> ActionResult:
-    credential = self.backend.reset_service_specific_credential(
+    credential = self.backend.reset_service_specific_credential(  # type: ignore[attr-defined]
         _user_or_caller(self), self._get_param("ServiceSpecificCredentialId")
     )
     return ActionResult({"ServiceSpecificCredential": credential})
 
 
 def r_delete_service_specific_credential(self: IamResponse) -> ActionResult:
-    self.backend.delete_service_specific_credential(
+    self.backend.delete_service_specific_credential(  # type: ignore[attr-defined]
         _user_or_caller(self), self._get_param("ServiceSpecificCredentialId")
     )
     return EmptyResult()
 
 
 def r_put_user_permissions_boundary(self: IamResponse) -> ActionResult:
-    self.backend.put_user_permissions_boundary(
+    self.backend.put_user_permissions_boundary(  # type: ignore[attr-defined]
         self._get_param("UserName"), self._get_param("PermissionsBoundary")
     )
     return EmptyResult()
 
 
 def r_delete_user_permissions_boundary(self: IamResponse) -> ActionResult:
-    self.backend.delete_user_permissions_boundary(self._get_param("UserName"))
+    self.backend.delete_user_permissions_boundary(self._get_param("UserName"))  # type: ignore[attr-defined]
     return EmptyResult()
 
 
@@ -294,11 +295,11 @@ def r_create_user(self: IamResponse) -> ActionResult:
     result = _original["create_user_response"](self)
     if boundary is not None:
         # Serialization happens after return, so the new user's boundary is reported.
-        result.result["User"].permissions_boundary_arn = boundary  # type: ignore[index]
+        result.result["User"].permissions_boundary_arn = boundary
     return result
 
 
-_BACKEND_METHODS = {
+_BACKEND_METHODS: dict[str, Callable[..., Any]] = {
     f.__name__: f
     for f in (
         create_service_specific_credential,
@@ -310,7 +311,7 @@ _BACKEND_METHODS = {
         delete_user_permissions_boundary,
     )
 }
-_RESPONSE_METHODS = {
+_RESPONSE_METHODS: dict[str, Callable[..., Any]] = {
     f.__name__[2:]: f
     for f in (
         r_create_service_specific_credential,

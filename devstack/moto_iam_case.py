@@ -55,17 +55,17 @@ def fold(name: Any) -> Any:
 
 class _Keys(KeysView):
     def __iter__(self) -> Iterator[Any]:
-        return iter([name for name, _ in self._mapping._pairs()])
+        return iter([name for name, _ in self._mapping._pairs()])  # type: ignore[attr-defined]
 
 
 class _Values(ValuesView):
     def __iter__(self) -> Iterator[Any]:
-        return iter([value for _, value in self._mapping._pairs()])
+        return iter([value for _, value in self._mapping._pairs()])  # type: ignore[attr-defined]
 
 
 class _Items(ItemsView):
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
-        return iter(self._mapping._pairs())
+        return iter(self._mapping._pairs())  # type: ignore[attr-defined]
 
 
 class NameDict(dict):
@@ -157,7 +157,7 @@ class NameDict(dict):
         equal = self.__eq__(other)
         return equal if equal is NotImplemented else not equal
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
     def __or__(self, other: Any) -> NameDict:
         if not isinstance(other, Mapping):
@@ -309,7 +309,7 @@ def apply() -> None:
             setattr(
                 IAMBackend, name, _with_stored_name(getattr(IAMBackend, name), parameter, stored)
             )
-        IamResponse._get_param = _get_param  # type: ignore[method-assign]
+        IamResponse._get_param = _get_param  # type: ignore[assignment]
         for account in list(dict.values(iam_backends)):
             for backend in list(dict.values(account)):
                 _fold_backend(backend)

@@ -1,4 +1,4 @@
-"""``python -m tests.stack`` as ``make run`` starts it, on free ports, for a test module."""
+"""``python -m devstack`` as ``make run`` starts it, on free ports, for a test module."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.stack.local import PROJECT, free_port
+from devstack.local import PROJECT, free_port
 
 
 @contextlib.contextmanager
@@ -29,7 +29,7 @@ def running_stack(folder: Path) -> Iterator[dict]:
     # Its output goes to a file: a pipe nobody reads fills up and stalls the stack.
     with log.open("w") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.stack"],
+            [sys.executable, "-m", "devstack"],
             cwd=PROJECT,
             env=env,
             stdout=output,

@@ -22,9 +22,9 @@ from typing import Any
 
 import boto3
 
-from tests.stack import cfn, moto_ext
+from devstack import cfn, moto_ext
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parents[1]
 ROOT_ACCOUNT = "123456789012"
 CHILD_ACCOUNTS = ("222233334444",)
 REGION = "us-east-1"
@@ -310,7 +310,7 @@ class LocalStack:
         raise RuntimeError("chalice local did not answer /health within 60 s")
 
     def serve_worker(self) -> None:
-        """Run the queue handlers as Lambda's SQS event source would (tests.stack.queue_poller),
+        """Run the queue handlers as Lambda's SQS event source would (devstack.queue_poller),
         as the app principal; returns once it polls."""
         import tempfile
 
@@ -318,7 +318,7 @@ class LocalStack:
         ready = Path(tempfile.mkdtemp()) / "ready"
         env = {**app_environment(self.facts), "POLLER_READY_FILE": str(ready)}
         self.worker = subprocess.Popen(
-            [sys.executable, "-m", "tests.stack.queue_poller"],
+            [sys.executable, "-m", "devstack.queue_poller"],
             cwd=PROJECT,
             env=env,
             start_new_session=True,
@@ -334,10 +334,10 @@ class LocalStack:
         ready.parent.rmdir()
 
     def serve_clock(self) -> None:
-        """Fire the scheduled handlers on their rates (tests.stack.clock), as the app principal."""
+        """Fire the scheduled handlers on their rates (devstack.clock), as the app principal."""
         assert self.facts is not None
         self.clock = subprocess.Popen(
-            [sys.executable, "-m", "tests.stack.clock"],
+            [sys.executable, "-m", "devstack.clock"],
             cwd=PROJECT,
             env=app_environment(self.facts),
             start_new_session=True,

@@ -26,7 +26,7 @@ from moto.organizations.responses import OrganizationsResponse
 from moto.secretsmanager.responses import SecretsManagerResponse
 from moto.sqs.responses import SQSResponse
 
-from tests.stack import moto_iam_case, moto_iam_extras, moto_report, moto_throttle
+from devstack import moto_iam_case, moto_iam_extras, moto_report, moto_throttle
 
 _applied = False
 _lock = threading.Lock()
@@ -88,7 +88,7 @@ def _secret_resource(response: SecretsManagerResponse) -> str:
     if not secret_id:
         return "*"
     try:
-        return response.backend.describe_secret(secret_id).arn  # type: ignore[attr-defined]
+        return response.backend.describe_secret(secret_id).arn
     except Exception:
         return "*"
 
@@ -129,10 +129,10 @@ def apply() -> None:
         if _applied:
             return
         _original_iam_resource = IamResponse._determine_resource
-        IamResponse._determine_resource = _iam_resource  # type: ignore[method-assign]
+        IamResponse._determine_resource = _iam_resource  # type: ignore[assignment]
         DynamoHandler._determine_resource = _dynamodb_resource  # type: ignore[attr-defined]
         SecretsManagerResponse._determine_resource = _secret_resource  # type: ignore[attr-defined]
-        SQSResponse._determine_resource = _sqs_resource  # type: ignore[method-assign]
+        SQSResponse._determine_resource = _sqs_resource  # type: ignore[assignment]
         EventsHandler._determine_resource = _events_resource  # type: ignore[attr-defined]
         OrganizationsResponse._determine_resource = _organizations_resource  # type: ignore[attr-defined]
         moto_iam_extras.apply()

@@ -1,11 +1,11 @@
 """Fires the app's scheduled handlers as EventBridge would: each on its rate, or one on demand.
 
-Run as the app principal (the environment of ``tests.stack.local.app_environment``, or, from a
+Run as the app principal (the environment of ``devstack.local.app_environment``, or, from a
 shell beside ``make run``, the app's credentials in .local/stack.json), like ``chalice local``; the handlers are the ones Lambda runs, invoked through Chalice's test client
 with the scheduled event EventBridge sends.
 
-    python -m tests.stack.clock                 # every handler on its rate, until stopped
-    python -m tests.stack.clock expire_grants   # one handler now; prints its result
+    python -m devstack.clock                 # every handler on its rate, until stopped
+    python -m devstack.clock expire_grants   # one handler now; prints its result
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ from pathlib import Path
 from chalice.app import Rate, ScheduledEventConfig
 from chalice.test import Client
 
-from tests.stack.local import PROJECT, STAGE
+from devstack.local import PROJECT, STAGE
 
 _SECONDS = {Rate.MINUTES: 60, Rate.HOURS: 3600, Rate.DAYS: 86400}
 
 
 def schedules(app) -> dict[str, float]:
     """Each scheduled handler's name and period in seconds."""
-    periods = {}
+    periods: dict[str, float] = {}
     for source in app.event_sources:
         if isinstance(source, ScheduledEventConfig) and isinstance(
             source.schedule_expression, Rate

@@ -7,7 +7,7 @@ It behaves like an event source with ReportBatchItemFailures on: records named i
 they come back after the visibility timeout and, after the queue's maxReceiveCount, SQS moves them
 to the dead-letter queue.
 
-``python -m tests.stack.queue_poller`` runs it as its own process with the app's environment (see
+``python -m devstack.queue_poller`` runs it as its own process with the app's environment (see
 ``LocalStack.serve_worker``), so the handler runs as the app principal, and so do the receive and
 delete calls, as they do under the function's execution role.
 """
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.stack.local import PROJECT, REGION, STAGE
+from devstack.local import PROJECT, REGION, STAGE
 
 logger = logging.getLogger("queue-poller")
 

@@ -1,7 +1,7 @@
 """``make run``: start the local stack, serve the API, write .local/stack.json, stop on Ctrl-C.
 
 ``IAM_RATE_LIMIT=10 make run`` throttles IAM to 10 requests per second per account, as AWS does
-(``IAM_RATE_BURST``, ``STS_RATE_LIMIT``, ``STS_RATE_BURST`` likewise; tests/stack/moto_throttle.py);
+(``IAM_RATE_BURST``, ``STS_RATE_LIMIT``, ``STS_RATE_BURST`` likewise; devstack/moto_throttle.py);
 once the stack is provisioned, so setting it up is not slowed.
 """
 
@@ -14,8 +14,8 @@ import signal
 import threading
 from pathlib import Path
 
-from tests.stack import moto_throttle
-from tests.stack.local import PROJECT, LocalStack
+from devstack import moto_throttle
+from devstack.local import PROJECT, LocalStack
 
 
 def main() -> None:
@@ -62,10 +62,10 @@ Inspect the root account as its administrator:
   aws --endpoint-url {facts.aws_endpoint_url} --region us-east-1 iam get-group --group-name ChildDeveloperGroup
 
 Slack (signed as Slack signs it; the answers on response_url are printed):
-  .venv/bin/python -m tests.stack.slack_command onboard pete ChildDeveloperGroup pete@example.com
+  .venv/bin/python -m devstack.slack_command onboard pete ChildDeveloperGroup pete@example.com
 
 Schedules run on their rates; fire one now, as the app principal:
-  .venv/bin/python -m tests.stack.clock report_drift
+  .venv/bin/python -m devstack.clock report_drift
 
 Ctrl-C stops everything.""",
             flush=True,
