@@ -1,10 +1,10 @@
 """One run through every route and handler of the app, as its callers would drive it.
 
-``tests/test_permissions.py`` records every AWS call the app makes during this run and holds the
-stage policies to exactly those calls. To cover a new route or handler, add a step to ``STEPS``
-(a function of the ``Driver``); what a step reaches is measured, not declared. A route or handler
-the steps cannot reach yet goes into ``NOT_COVERED`` with the reason, and the coverage test says
-which ones are missing from both.
+``tests/system/test_permissions.py`` records every AWS call the app makes during this run and
+holds the stage policies to exactly those calls. To cover a new route or handler, add a step to
+``STEPS`` (a function of the ``Driver``); what a step reaches is measured, not declared. A route or
+handler the steps cannot reach yet goes into ``NOT_COVERED`` with the reason, and the coverage
+test says which ones are missing from both.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from devstack.slack_command import (
     post,
     sign,
 )
-from tests.test_local_stack import stack  # noqa: F401 - the module's own local stack
+from tests.system.test_local_stack import stack  # noqa: F401 - the module's own local stack
 
 USER = allowed_users()[0]
 

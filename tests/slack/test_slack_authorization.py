@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from chalicelib import bootstrap
 from chalicelib.slack import commands, replies
 from devstack.slack_command import button, click_body, command_body
-from tests.test_slack import (  # noqa: F401
+from tests.slack.test_slack import (  # noqa: F401
     ALLOWED,
     NOWHERE,
     STRANGER,

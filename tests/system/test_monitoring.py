@@ -14,7 +14,7 @@ from moto import mock_aws
 
 from devstack import cfn
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 TEMPLATE = PROJECT / "templates/root/monitoring.yaml"
 CONFIG = json.loads((PROJECT / ".chalice" / "config.json").read_text())
 REGION = "us-east-1"

@@ -27,7 +27,7 @@ from chalicelib.aws import RETRIES, _config
 from devstack import moto_ext, moto_throttle
 from devstack.local import free_port
 from tests.iam_objects import give_every_dependent, left_in_iam
-from tests.test_concurrency import all_at_once, atomic_dynamodb, local_api  # noqa: F401 - fixtures
+from tests.service.test_concurrency import all_at_once, atomic_dynamodb, local_api  # noqa: F401 - fixtures
 
 NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 IAM_NS = "{https://iam.amazonaws.com/doc/2010-05-08/}"

@@ -38,7 +38,7 @@ def test_the_cost_of_a_whole_account_read_does_not_grow_with_the_people(api, rou
         for n in range(people - 3 * len(counts)):
             onboard(api, f"p{len(counts)}x{n}")
         # The report is stamped to the second: a person changed in the second it was made is
-        # read live (tests/test_account_reads.py::test_people_with_keys...), so let it pass.
+        # read live (tests/service/test_account_reads.py::test_people_with_keys...), so let it pass.
         time.sleep(1.1)
         calls: list[str] = []
         clients = bootstrap.services().clients

@@ -2,7 +2,7 @@
 change per ticket, replays that never undo a later change, and the smaller edges of the REST API.
 
 These run on a moto whose IAM user names are case-insensitive, as AWS's are
-(devstack/moto_iam_case.py, proven in tests/test_moto_iam_case.py).
+(devstack/moto_iam_case.py, proven in tests/system/test_moto_iam_case.py).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from botocore.exceptions import ClientError
 from chalicelib import bootstrap
 from chalicelib.errors import AccessDenied
 from chalicelib.iam_gateway import aws_errors
+from tests.service.test_sessions_grants_schedules import denied, revocation_document
 from tests.support import onboard as onboard_as
-from tests.test_sessions_grants_schedules import denied, revocation_document
 
 
 def ticket(n: str) -> dict:

@@ -22,7 +22,7 @@ import pytest
 
 from devstack import cfn
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 TEMPLATES = sorted((PROJECT / "templates").rglob("*.yaml"))
 ROOT_ACCOUNT, CHILD_ACCOUNT = "123456789012", "222233334444"
 # Values for parameters without a default.

@@ -11,8 +11,8 @@ import boto3
 import pytest
 
 from chalicelib import bootstrap
-from tests.test_callbacks import Receiver
-from tests.test_slack import poller, queued, sqs  # noqa: F401 - fixtures
+from tests.service.test_callbacks import Receiver
+from tests.slack.test_slack import poller, queued, sqs  # noqa: F401 - fixtures
 
 SECRET_NAME = "iam-lifecycle/dev/callback-secret"
 

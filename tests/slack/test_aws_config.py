@@ -23,7 +23,7 @@ from chalicelib.slack import replies
 from devstack.local import REGION
 
 # The Slack side: signed commands, the queue worker, a catcher of the posts to response_url.
-from tests.test_slack import catcher, ephemeral, everything_in, poller, run_worker, slack, sqs  # noqa: F401 - fixtures, used by name
+from tests.slack.test_slack import catcher, ephemeral, everything_in, poller, run_worker, slack, sqs  # noqa: F401 - fixtures, used by name
 
 ROOT = "123456789012"
 CHILD = "222233334444"

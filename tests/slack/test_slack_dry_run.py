@@ -7,7 +7,7 @@ import pytest
 
 from chalicelib import bootstrap
 from chalicelib.slack import commands
-from tests.test_slack import (  # noqa: F401
+from tests.slack.test_slack import (  # noqa: F401
     ALLOWED,
     catcher,
     ephemeral,

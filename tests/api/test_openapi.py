@@ -19,9 +19,10 @@ from openapi_spec_validator import validate
 
 from chalicelib import schemas
 
-DOCUMENT = Path(__file__).resolve().parents[1] / "chalicelib" / "openapi.yaml"
+DOCUMENT = Path(__file__).resolve().parents[2] / "chalicelib" / "openapi.yaml"
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
-# Signed by Slack instead of the bearer token, form-encoded; tests/test_slack.py checks their answers.
+# Signed by Slack instead of the bearer token, form-encoded; tests/slack/test_slack.py checks
+# their answers.
 SLACK_ROUTES = {("/slack/commands", "post"), ("/slack/interactions", "post")}
 ONBOARD = {
     "username": "pete",

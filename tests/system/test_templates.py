@@ -13,7 +13,7 @@ from moto import mock_aws
 from chalicelib.settings import Settings
 from devstack import cfn
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 ROOT_ACCOUNT = "123456789012"  # moto's default account
 CHILD_ACCOUNTS = ("222233334444", "333344445555")
 REGION = "us-east-1"

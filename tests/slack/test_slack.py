@@ -711,7 +711,7 @@ def test_the_form_slack_sends_is_what_the_test_helpers_send():
 
 # the OpenAPI document
 def test_the_slack_routes_answer_as_documented(api, slack):
-    from tests.test_openapi import SLACK_ROUTES, Caller
+    from tests.api.test_openapi import SLACK_ROUTES, Caller
 
     call = Caller(api)
 

@@ -50,7 +50,7 @@ KNOWN = ("pete", "sam", "break-glass-owner", "nobody", "a" * 64, "a" * 65, "p.e+
 
 def examples(label: str) -> int:
     """Per operation, a few hundred requests in all: more for the changes, fewer for reads and
-    for the Slack routes (unsigned here: tests/test_fuzz_slack.py signs them)."""
+    for the Slack routes (unsigned here: tests/slack/test_fuzz_slack.py signs them)."""
     return 20 if label.startswith(("GET", "POST /slack")) else 60
 
 
@@ -371,7 +371,7 @@ BODY_ROUTES = [
     ("POST", "/users/pete/grants"),
 ]
 # Not "pete;rm" nor a raw "pete\n": Chalice's local gateway cuts a segment at ";" and strips
-# the path (API Gateway does neither, and the app refuses such names: tests/test_api_users.py).
+# the path (API Gateway does neither, and the app refuses such names: tests/api/test_api_users.py).
 ODD_NAMES = [
     "pete%00",
     "pe te",
@@ -387,7 +387,7 @@ ODD_NAMES = [
     "*",
     "pete%2500",
 ]
-# ("PETE" is not odd: IAM names ignore case, so it is pete; tests/test_guard_rails.py.)
+# ("PETE" is not odd: IAM names ignore case, so it is pete; tests/service/test_guard_rails.py.)
 
 
 def assert_rejected(world, iam, before, method: str, path: str, answer, allowed: set[int]) -> None:
