@@ -36,7 +36,7 @@ def run() -> list[tuple[str, str, str]]:
 
     from devstack import moto_ext
     from devstack.local import Provisioner
-    from tests.iam_objects import give_every_dependent
+    from tests.support.iam_objects import give_every_dependent
 
     config = json.loads((PROJECT / ".chalice" / "config.json").read_text())
     os.environ.update(

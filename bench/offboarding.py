@@ -21,7 +21,7 @@ import boto3
 from bench.aws_timeline import Timeline, depths
 from devstack import moto_throttle
 from devstack.local import PROJECT, REGION, LocalStack
-from tests.iam_objects import give_every_dependent, left_in_iam
+from tests.support.iam_objects import give_every_dependent, left_in_iam
 
 CHILDREN = ("222233334444", "333344445555")
 ACCESS = {"RemoveUserFromGroup", "UpdateAccessKey", "DeleteLoginProfile", "PutRolePolicy"}

@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from chalicelib import bootstrap
-from tests.iam_objects import give_every_dependent
+from tests.support.iam_objects import give_every_dependent
 
 DEV = "arn:aws:iam::222233334444:role/DeveloperRole"
 GLASS = "arn:aws:iam::222233334444:role/BreakGlassRole"

@@ -32,7 +32,8 @@ from schemathesis.checks import (
 from schemathesis.core.transport import Response
 
 from devstack.local import PROJECT
-from tests.module_app import running_app
+from tests.support import onboard
+from tests.support.module_app import running_app
 
 SCHEMA = schemathesis.openapi.from_path(str(PROJECT / "chalicelib" / "openapi.yaml"))
 OPERATIONS = {op.label: op for op in (result.ok() for result in SCHEMA.get_all_operations())}
@@ -55,21 +56,12 @@ def examples(label: str) -> int:
 
 
 # the world every example starts from
-def onboard(api, username: str, groups: list[str], ticket: str) -> None:
-    response = api.call(
-        "POST",
-        "/users",
-        {"username": username, "groups": groups, "ticket": ticket, "requested_by": "fuzz"},
-    )
-    assert response.status_code == 201, response.json
-
-
 @pytest.fixture(scope="module")
 def world():
     """pete active, sam suspended."""
     with running_app() as (api, _):
-        onboard(api, "pete", ["ChildDeveloperGroup"], "SETUP-1")
-        onboard(api, "sam", ["BreakGlassGroup"], "SETUP-2")
+        onboard(api, "pete", ["ChildDeveloperGroup"], "SETUP-1", requested_by="fuzz")
+        onboard(api, "sam", ["BreakGlassGroup"], "SETUP-2", requested_by="fuzz")
         suspended = api.call(
             "POST", "/users/sam/suspend", {"ticket": "SETUP-3", "requested_by": "fuzz"}
         )

@@ -11,17 +11,10 @@ import boto3
 import pytest
 
 from chalicelib import bootstrap
-from tests.service.test_callbacks import Receiver
-from tests.slack.test_slack import poller, queued, sqs  # noqa: F401 - fixtures
+from tests.support.receiver import Receiver
+from tests.support.slack import queued
 
 SECRET_NAME = "iam-lifecycle/dev/callback-secret"
-
-
-@pytest.fixture
-def receiver():
-    receiver = Receiver()
-    yield receiver
-    receiver.close()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from chalicelib.errors import AccessDenied, ConfigurationError, NotFound, Upstre
 from chalicelib.iam_gateway import aws_errors
 from chalicelib.settings import Settings
 from devstack.local import REGION, ROOT_ACCOUNT, shared_session
-from tests.conftest import Clock
+from tests.support.app_client import Clock
 
 STATIC = "222233334444"
 BASE = {

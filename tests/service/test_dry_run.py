@@ -19,7 +19,8 @@ import botocore.client
 import pytest
 
 from chalicelib import bootstrap
-from tests.iam_objects import give_every_dependent
+from tests.support import onboard as onboard_as
+from tests.support.iam_objects import give_every_dependent
 
 FUTURE = (datetime.date.today() + datetime.timedelta(days=30)).isoformat()
 CHILD = "222233334444"
@@ -133,11 +134,7 @@ def operations(plan: dict) -> list[list[str]]:
 
 
 def onboard(api, username="pete", groups=("ChildDeveloperGroup",), t="T-1"):
-    response = api.call(
-        "POST", "/users", {"username": username, "groups": list(groups), **ticket(t)}
-    )
-    assert response.status_code == 201, response.json
-    return response.json
+    return onboard_as(api, username, groups, ticket=t).json
 
 
 def test_onboarding_plan_is_the_onboarding(api, iam):

@@ -13,7 +13,8 @@ from botocore.awsrequest import AWSResponse
 from chalicelib import bootstrap
 from chalicelib.aws import AwsClients
 from devstack.local import REGION, shared_session
-from tests.iam_objects import give_every_dependent
+from tests.support import onboard as onboard_as
+from tests.support.iam_objects import REMOVED_KINDS, give_every_dependent
 
 FAULTS = [("Throttling", 400, "Rate exceeded"), ("ServiceFailure", 500, "internal failure")]
 
@@ -72,13 +73,7 @@ def retry(api, method, path, body, expected):
 
 
 def onboard(api, username, groups=("ChildDeveloperGroup",)):
-    body = {
-        "username": username,
-        "groups": list(groups),
-        "ticket": f"setup-{username}",
-        "requested_by": "alice",
-    }
-    assert api.call("POST", "/users", body).status_code == 201
+    return onboard_as(api, username, groups, ticket=f"setup-{username}")
 
 
 def iam_state(username):
@@ -212,19 +207,7 @@ def test_every_failure_point_is_finished_by_a_retry(api, faults, operation):
         if operation == "offboard":
             # The answer names everything, what an earlier attempt removed included (from the
             # record, or where that could not be written, from the attempt's audit event).
-            assert set(final.json["removed"]) == {
-                "groups",
-                "access_keys",
-                "login_profile",
-                "signing_certificates",
-                "ssh_public_keys",
-                "service_specific_credentials",
-                "mfa_devices",
-                "inline_policies",
-                "attached_policies",
-                "permissions_boundary",
-                "user",
-            }, (k, final.json, trail)
+            assert set(final.json["removed"]) == REMOVED_KINDS, (k, final.json, trail)
         outcomes = [e["result"].split(":")[0] for e in trail]
         assert outcomes.count("ok") == 1 and outcomes[-1] == "ok", (k, trail)
         assert all(e["action"] == operation and e["username"] == username for e in trail)

@@ -17,8 +17,8 @@ from botocore.exceptions import ClientError
 from chalicelib import bootstrap
 from chalicelib.errors import AccessDenied
 from chalicelib.iam_gateway import aws_errors
-from tests.service.test_sessions_grants_schedules import denied, revocation_document
 from tests.support import onboard as onboard_as
+from tests.support.revocation import denied, revocation_document
 
 
 def ticket(n: str) -> dict:

@@ -11,42 +11,13 @@ import boto3
 import pytest
 
 from chalicelib import bootstrap
-from devstack.local import CHILD_ACCOUNTS, SETUP_CREDENTIALS, Provisioner
-
-CHILD = CHILD_ACCOUNTS[0]
-
-
-def child_iam(account: str = CHILD):
-    provisioner = Provisioner(endpoint_url=None)
-    return provisioner.client(provisioner.child_credentials(SETUP_CREDENTIALS, account), "iam")
-
-
-def revocation_document(role: str, account: str = CHILD):
-    iam = child_iam(account)
-    try:
-        return iam.get_role_policy(RoleName=role, PolicyName="AccessRevocation")["PolicyDocument"]
-    except iam.exceptions.NoSuchEntityException:
-        return None
-
-
-def denied(document) -> dict[str, str]:
-    """userid pattern -> the moment before which it is denied."""
-    return {
-        userid: s["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
-        for s in (document or {}).get("Statement", [])
-        for userid in s["Condition"]["StringLike"]["aws:userid"]
-    }
+from devstack.local import SETUP_CREDENTIALS, Provisioner
+from tests.support import onboard
+from tests.support.revocation import CHILD, denied, revocation_document
 
 
 def ticket(n: str) -> dict:
     return {"ticket": n, "requested_by": "alice"}
-
-
-def onboard(api, username, groups=("ChildDeveloperGroup",)):
-    response = api.call(
-        "POST", "/users", {"username": username, "groups": list(groups), **ticket(f"on-{username}")}
-    )
-    assert response.status_code == 201, response.json
 
 
 def groups_of(username):
@@ -325,7 +296,7 @@ def test_every_completed_operation_is_published_on_eventbridge(api):
             break
         published += [json.loads(m["Body"]) for m in messages]
     assert [(e["detail-type"], e["detail"]["ticket"]) for e in published] == [
-        ("user.onboarded", "on-pete"),
+        ("user.onboarded", "T-pete"),
         ("user.suspended", "T-2"),
         ("user.restored", "T-3"),
         ("user.granted", "T-4"),

@@ -26,8 +26,8 @@ from moto import mock_aws
 from chalicelib.aws import RETRIES, _config
 from devstack import moto_ext, moto_throttle
 from devstack.local import free_port
-from tests.iam_objects import give_every_dependent, left_in_iam
-from tests.service.test_concurrency import all_at_once, atomic_dynamodb, local_api  # noqa: F401 - fixtures
+from tests.support.concurrency import all_at_once
+from tests.support.iam_objects import give_every_dependent, left_in_iam
 
 NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 IAM_NS = "{https://iam.amazonaws.com/doc/2010-05-08/}"

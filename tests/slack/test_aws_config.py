@@ -21,9 +21,8 @@ from chalicelib import bootstrap
 from chalicelib.schemas import RestoreRequest
 from chalicelib.slack import replies
 from devstack.local import REGION
-
-# The Slack side: signed commands, the queue worker, a catcher of the posts to response_url.
-from tests.slack.test_slack import catcher, ephemeral, everything_in, poller, run_worker, slack, sqs  # noqa: F401 - fixtures, used by name
+from tests.support import onboard as onboard_as
+from tests.support.slack import ephemeral, everything_in, run_worker
 
 ROOT = "123456789012"
 CHILD = "222233334444"
@@ -37,11 +36,7 @@ def ticket(n: str) -> dict:
 
 
 def onboard(api, username: str = "pete", groups=("ChildDeveloperGroup",)) -> dict:
-    response = api.call(
-        "POST", "/users", {"username": username, "groups": list(groups), **ticket(f"T-{username}")}
-    )
-    assert response.status_code == 201, response.json
-    return response.json
+    return onboard_as(api, username, groups).json
 
 
 def config_of(api, username: str = "pete") -> dict:

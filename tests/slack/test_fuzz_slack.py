@@ -31,8 +31,8 @@ from chalicelib.settings import work_queue_name
 from chalicelib.slack import commands, replies
 from devstack.local import REGION
 from devstack.slack_command import allowed_users, sign
-from tests.module_app import running_app
-from tests.slack.test_slack import queued as queued_messages
+from tests.support.module_app import running_app
+from tests.support.slack import queued as queued_messages
 
 ALLOWED = allowed_users()[0]
 STRANGER = "U0STRANGER1"

@@ -22,113 +22,28 @@ from chalicelib.lifecycle import Lifecycle
 from chalicelib.settings import Settings, work_queue_name
 from chalicelib.slack import commands, replies
 from devstack.local import REGION, shared_session
-from devstack.queue_poller import Poller, lambda_event
+from devstack.queue_poller import lambda_event
 from devstack.slack_command import (
-    ResponseCatcher,
-    allowed_users,
     button,
     click_body,
     command_body,
     sign,
 )
+from tests.support import onboard
+from tests.support.openapi import SLACK_ROUTES, Caller
+from tests.support.slack import (
+    ALLOWED,
+    NOWHERE,
+    QUEUE,
+    STRANGER,
+    ephemeral,
+    everything_in,
+    queue_url,
+    queued,
+    run_worker,
+)
 
-ALLOWED = allowed_users()[0]
-STRANGER = "U0STRANGER1"
-QUEUE = work_queue_name()
 FUTURE = (date.today() + timedelta(days=30)).isoformat()
-NOWHERE = "http://127.0.0.1:9/nothing-listens-here"
-
-
-class Slack:
-    """Slack's side: signed slash commands and clicks sent to the app's test client."""
-
-    def __init__(self, client, secret: str) -> None:
-        self.client = client
-        self.secret = secret
-
-    def command(
-        self,
-        text: str,
-        *,
-        user: str = ALLOWED,
-        response_url: str = NOWHERE,
-        trigger_id: str | None = None,
-        secret: str | None = None,
-        timestamp: int | None = None,
-    ):
-        body = command_body(text, user_id=user, response_url=response_url, trigger_id=trigger_id)
-        return self.send("/slack/commands", body, sign(secret or self.secret, body, timestamp))
-
-    def click(
-        self,
-        action_id: str,
-        value: str,
-        *,
-        user: str = ALLOWED,
-        response_url: str = NOWHERE,
-        secret: str | None = None,
-    ):
-        body = click_body(action_id, value, user_id=user, response_url=response_url)
-        return self.send("/slack/interactions", body, sign(secret or self.secret, body))
-
-    def send(self, path: str, body: bytes, headers: dict):
-        response = self.client.http.post(path, headers=headers, body=body)
-        is_json = response.headers.get("Content-Type", "").startswith("application/json")
-        response.json = json.loads(response.body) if is_json and response.body else None
-        return response
-
-
-@pytest.fixture
-def slack(client, aws) -> Slack:
-    return Slack(client, aws.slack_signing_secret)
-
-
-@pytest.fixture
-def sqs():
-    return boto3.client("sqs", region_name=REGION)
-
-
-def queue_url(sqs, name: str = QUEUE) -> str:
-    return sqs.get_queue_url(QueueName=name)["QueueUrl"]
-
-
-def queued(sqs, name: str = QUEUE) -> list[dict]:
-    """Every message on the queue (taken off it for good)."""
-    url, found = queue_url(sqs, name), []
-    while True:
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
-            "Messages", []
-        )
-        if not messages:
-            return found
-        for message in messages:
-            found.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-
-
-@pytest.fixture
-def poller(client, sqs) -> Poller:
-    """Lambda's SQS event source for the app's queue handler, in this process."""
-    from app import app
-
-    return Poller.for_app(app, client, sqs, wait_seconds=0)
-
-
-@pytest.fixture
-def catcher():
-    with ResponseCatcher() as catcher:
-        yield catcher
-
-
-def ephemeral(response) -> str:
-    """The text of an answer only the requester sees, as Slack shows it (mrkdwn unescaped)."""
-    assert response.status_code == 200, response.body
-    assert response.json["response_type"] == "ephemeral", response.json
-    return html.unescape(response.json["text"])
-
-
-def everything_in(message: dict) -> str:
-    return json.dumps(message)
 
 
 # signatures and replays
@@ -341,10 +256,6 @@ def test_the_answer_uses_the_command_name_slack_sends(slack):
 
 
 # the worker
-def run_worker(poller: Poller, times: int = 1) -> list[tuple[int, int]]:
-    return [poller.poll_once() for _ in range(times)]
-
-
 def test_onboarding_posts_the_result_to_the_channel_and_the_password_only_to_the_requester(
     slack, poller, catcher, sqs, caplog, capfd
 ):
@@ -417,27 +328,12 @@ def test_the_same_work_twice_runs_once_and_never_shows_the_password_again(
 
 
 def test_status_is_posted_only_to_the_requester(api, slack, poller, catcher):
-    onboard_by_rest(api, "pete")
+    onboard(api, "pete")
     ephemeral(slack.command("status pete", user=STRANGER, response_url=catcher.url()))
     run_worker(poller)
     answer = catcher.next()
     assert answer["response_type"] == "ephemeral"
     assert "ChildDeveloperGroup" in everything_in(answer) and "active" in everything_in(answer)
-
-
-def onboard_by_rest(api, username: str, groups=("ChildDeveloperGroup",)) -> dict:
-    response = api.call(
-        "POST",
-        "/users",
-        {
-            "username": username,
-            "groups": list(groups),
-            "ticket": f"T-{username}",
-            "requested_by": "alice",
-        },
-    )
-    assert response.status_code == 201, response.json
-    return response.json
 
 
 @pytest.mark.parametrize(
@@ -458,7 +354,7 @@ def test_a_rejection_is_posted_and_not_retried(slack, poller, catcher, sqs, text
 
 
 def test_a_suspension_and_a_restore_through_slack(api, slack, poller, catcher):
-    onboard_by_rest(api, "pete")
+    onboard(api, "pete")
     ephemeral(slack.command(f"suspend pete until {FUTURE} leave", response_url=catcher.url()))
     run_worker(poller)
     suspended = catcher.next()
@@ -479,7 +375,7 @@ def test_a_suspension_and_a_restore_through_slack(api, slack, poller, catcher):
 
 @pytest.mark.skipif(not hasattr(Lifecycle, "grant"), reason="Lifecycle.grant is not there yet")
 def test_a_grant_through_slack(api, slack, poller, catcher):
-    onboard_by_rest(api, "pete")
+    onboard(api, "pete")
     ephemeral(
         slack.command("grant pete BreakGlassGroup 2 incident INC-7", response_url=catcher.url())
     )
@@ -583,7 +479,7 @@ def offboard_prompt(slack, user: str = ALLOWED, username: str = "pete") -> str:
 
 
 def test_a_click_queues_the_offboarding_once(api, slack, sqs):
-    onboard_by_rest(api, "pete")
+    onboard(api, "pete")
     confirmation = offboard_prompt(slack)
     first = slack.click(replies.CONFIRM_ACTION, confirmation)
     assert (first.status_code, first.body) == (200, b"")
@@ -595,7 +491,7 @@ def test_a_click_queues_the_offboarding_once(api, slack, sqs):
 
 
 def test_a_confirmed_offboarding_is_done_by_the_worker(api, slack, poller, catcher):
-    onboard_by_rest(api, "pete")
+    onboard(api, "pete")
     confirmation = offboard_prompt(slack)
     slack.click(replies.CONFIRM_ACTION, confirmation, response_url=catcher.url("/click"))
     assert run_worker(poller) == [(1, 0)]
@@ -711,8 +607,6 @@ def test_the_form_slack_sends_is_what_the_test_helpers_send():
 
 # the OpenAPI document
 def test_the_slack_routes_answer_as_documented(api, slack):
-    from tests.api.test_openapi import SLACK_ROUTES, Caller
-
     call = Caller(api)
 
     def signed(text: str = "help", **fields) -> tuple[bytes, dict]:

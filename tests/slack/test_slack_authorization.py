@@ -29,20 +29,8 @@ from hypothesis import strategies as st
 from chalicelib import bootstrap
 from chalicelib.slack import commands, replies
 from devstack.slack_command import button, click_body, command_body
-from tests.slack.test_slack import (  # noqa: F401
-    ALLOWED,
-    NOWHERE,
-    STRANGER,
-    catcher,
-    ephemeral,
-    onboard_by_rest,
-    poller,
-    queue_url,
-    queued,
-    run_worker,
-    slack,
-    sqs,
-)
+from tests.support import onboard
+from tests.support.slack import ALLOWED, NOWHERE, STRANGER, ephemeral, queue_url, queued, run_worker
 
 GRANT_USAGE = "/access grant <user> <group> <hours> <reason...>"
 FUTURE = (date.today() + timedelta(days=30)).isoformat()
@@ -170,7 +158,7 @@ def test_the_worker_refuses_a_change_no_listed_member_asked_for(slack, sqs, poll
 def test_the_worker_refuses_an_offboarding_confirmed_by_a_member_not_listed(
     api, sqs, poller, catcher
 ):
-    onboard_by_rest(api, "pete")
+    onboard(api, "pete")
     # What the edge queues for a click, with a clicker the edge would have refused.
     sqs.send_message(
         QueueUrl=queue_url(sqs),
@@ -452,7 +440,7 @@ def test_only_a_listed_member_queues_a_change_and_only_the_verb_authorized(
 ):
     """One world for all examples (a fresh moto per example would cost more than the example)."""
     if no_user("pete"):
-        onboard_by_rest(api, "pete")
+        onboard(api, "pete")
     before = iam_state()
 
     # A member not listed: nothing changing is ever queued or offered for confirmation. (Each

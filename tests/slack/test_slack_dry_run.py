@@ -7,18 +7,8 @@ import pytest
 
 from chalicelib import bootstrap
 from chalicelib.slack import commands
-from tests.slack.test_slack import (  # noqa: F401
-    ALLOWED,
-    catcher,
-    ephemeral,
-    everything_in,
-    onboard_by_rest,
-    poller,
-    queued,
-    run_worker,
-    slack,
-    sqs,
-)
+from tests.support import onboard
+from tests.support.slack import ephemeral, everything_in, queued, run_worker
 
 
 @pytest.mark.parametrize(
@@ -50,7 +40,7 @@ def test_the_flag_applies_to_changes_only(slack, sqs):
 def test_an_offboarding_plan_needs_no_confirmation_and_changes_nothing(
     api, slack, poller, catcher, sqs
 ):
-    onboard_by_rest(api, "pete")
+    onboard(api, "pete")
     acknowledged = ephemeral(
         slack.command("offboard pete --dry-run", response_url=catcher.url(), trigger_id="9.9.9")
     )

@@ -19,7 +19,7 @@ from slack_sdk.signature import SignatureVerifier
 from chalicelib.secrets_store import SecretsStore
 from chalicelib.slack.edge import signature_valid
 from devstack.local import PROJECT
-from tests.conftest import stage_environment
+from tests.support.app_client import stage_environment
 
 HEAVY = ("pydantic", "boto3", "botocore", "slack_sdk", "aws_xray_sdk", "aws_lambda_powertools")
 

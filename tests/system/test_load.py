@@ -19,9 +19,6 @@ import time
 from urllib.parse import urlsplit
 
 import boto3
-import pytest
-
-from devstack.process import running_stack
 
 TOTAL = 500
 WORKERS = 20
@@ -31,12 +28,6 @@ CYCLES = 10  # onboard, suspend, restore: three requests each
 ONBOARDINGS = 130
 GETS = 150
 EXPECTED = {"health": 200, "get": 200, "onboard": 201, "suspend": 200, "restore": 200}
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    with running_stack(tmp_path_factory.mktemp("stack")) as facts:
-        yield facts
 
 
 class Connection:

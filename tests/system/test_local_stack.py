@@ -14,16 +14,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from devstack.process import running_stack
-
 CHILD = "222233334444"
 DEV_ROLE = f"arn:aws:iam::{CHILD}:role/DeveloperRole"
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    with running_stack(tmp_path_factory.mktemp("stack")) as facts:
-        yield facts
 
 
 def call(stack, method, path, body=None, token=True):
@@ -205,7 +197,7 @@ def test_a_revoked_persons_open_session_is_denied(stack):
 def test_the_whole_lifecycle_with_iam_enforced(stack):
     """onboard → the person's own keys reach DeveloperRole; suspend → AccessDenied; restore →
     allowed again; offboard → the user and every dependent object are gone."""
-    from tests.iam_objects import give_every_dependent
+    from tests.support.iam_objects import give_every_dependent
 
     body = {
         "username": "lena",

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from devstack import cfn
-from tests.chalice_package import PROJECT, package
+from tests.support.chalice_package import PROJECT, package
 
 pytestmark = pytest.mark.slow
 

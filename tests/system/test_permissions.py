@@ -1,7 +1,7 @@
 """Every permission of the stage policies is justified by a call the app makes, and every call the
 app makes is permitted.
 
-``tests/scenario.py`` drives every route and handler of the real app on moto with IAM
+``tests/support/scenario.py`` drives every route and handler of the real app on moto with IAM
 authorization enforced, the app running as a role whose only policy is .chalice/policy-dev.json
 (so a resource outside the policy fails the run). Every AWS call the app's clients make is
 recorded with a botocore event hook, mapped to its IAM action, and compared with the policies both
@@ -24,7 +24,7 @@ import pytest
 from chalicelib.aws import AwsClients
 from devstack import cfn, moto_ext
 from devstack.local import PROJECT, REGION, Provisioner, _Principal
-from tests.scenario import NOT_COVERED, STEPS, Clock, Driver, app_surface
+from tests.support.scenario import NOT_COVERED, STEPS, Clock, Driver, app_surface
 
 STAGES = ("dev", "prod")
 CONFIG = json.loads((PROJECT / ".chalice" / "config.json").read_text())
@@ -172,7 +172,7 @@ def recording() -> Recording:
     from chalicelib import bootstrap
     from devstack.queue_poller import Poller
     from devstack.slack_command import ResponseCatcher
-    from tests.conftest import isolate, stage_environment
+    from tests.support.app_client import isolate, stage_environment
 
     recording = Recording()
     with pytest.MonkeyPatch.context() as env:
@@ -253,7 +253,9 @@ def test_the_scenario_runs_through_with_iam_enforced(recording):
 def test_the_scenario_reaches_every_route_and_handler(recording):
     reached = recording.routes | recording.handlers
     missing = app_surface() - reached - set(NOT_COVERED)
-    assert not missing, f"add a step to tests/scenario.py that reaches {sorted(map(str, missing))}"
+    assert not missing, (
+        f"add a step to tests/support/scenario.py that reaches {sorted(map(str, missing))}"
+    )
     stale = set(NOT_COVERED) & reached
     assert not stale, f"now reached, remove from NOT_COVERED: {sorted(map(str, stale))}"
 
@@ -276,7 +278,7 @@ def test_the_policy_grants_nothing_the_app_does_not_call(recording, stage):
     unused = sorted(granted(stage) - recording.actions() - set(RUNTIME_ONLY))
     assert not unused, (
         f".chalice/policy-{stage}.json grants {unused}, which the scenario never "
-        "called: remove them, or extend tests/scenario.py to the code that does"
+        "called: remove them, or extend tests/support/scenario.py to the code that does"
     )
 
 

@@ -21,22 +21,21 @@ from devstack.slack_command import (
     post,
     sign,
 )
-from tests.system.test_local_stack import stack  # noqa: F401 - the module's own local stack
 
 USER = allowed_users()[0]
 
 
-def admin_iam(stack):  # noqa: F811
+def admin_iam(stack):
     return boto3.session.Session(region_name="us-east-1", **stack["admin_credentials"]).client(
         "iam", endpoint_url=stack["aws_endpoint_url"]
     )
 
 
-def send(stack, path: str, body: bytes) -> tuple[int, str]:  # noqa: F811
+def send(stack, path: str, body: bytes) -> tuple[int, str]:
     return post(stack["api_url"] + path, body, sign(stack["slack_signing_secret"], body))
 
 
-def test_onboarding_and_offboarding_from_slack(stack):  # noqa: F811
+def test_onboarding_and_offboarding_from_slack(stack):
     with ResponseCatcher() as catcher:
         body = command_body(
             "onboard slackpete ChildDeveloperGroup pete@example.com",
@@ -77,13 +76,13 @@ def test_onboarding_and_offboarding_from_slack(stack):  # noqa: F811
             catcher.next(timeout=3)
 
 
-def test_a_forged_command_is_refused_by_the_deployed_route(stack):  # noqa: F811
+def test_a_forged_command_is_refused_by_the_deployed_route(stack):
     body = command_body("status slackpete", user_id=USER, response_url="http://127.0.0.1:9/")
     headers = sign("not-the-secret", body)
     assert post(stack["api_url"] + "/slack/commands", body, headers)[0] == 401
 
 
-def test_a_change_to_an_unknown_user_is_answered_once_and_not_retried(stack):  # noqa: F811
+def test_a_change_to_an_unknown_user_is_answered_once_and_not_retried(stack):
     """A 404 is final: the requester is told, and the queue does not deliver it again."""
     with ResponseCatcher() as catcher:
         body = command_body("suspend nobody-here", user_id=USER, response_url=catcher.url())

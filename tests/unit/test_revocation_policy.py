@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from chalicelib.revocation_policy import SIZE_LIMIT, prune, revoke, size
 

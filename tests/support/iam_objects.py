@@ -17,6 +17,23 @@ S3_READ = json.dumps(
         "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
     }
 )
+# What an offboarding's answer names under "removed" for a user given every dependent (below):
+# the user and each kind of object that hangs off it.
+REMOVED_KINDS = frozenset(
+    {
+        "groups",
+        "access_keys",
+        "login_profile",
+        "signing_certificates",
+        "ssh_public_keys",
+        "service_specific_credentials",
+        "mfa_devices",
+        "inline_policies",
+        "attached_policies",
+        "permissions_boundary",
+        "user",
+    }
+)
 
 
 @functools.cache

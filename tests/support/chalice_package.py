@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 CHALICE = Path(sys.executable).parent / "chalice"
 NO_AWS = {
     "AWS_ACCESS_KEY_ID": "fake",

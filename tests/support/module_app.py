@@ -12,7 +12,7 @@ import pytest
 from chalicelib.aws import AwsClients
 from devstack import moto_ext
 from devstack.local import PROJECT, REGION, Facts, Provisioner, shared_session
-from tests.conftest import Api, Clock, isolate, stage_environment
+from tests.support.app_client import Api, Clock, isolate, stage_environment
 
 
 @contextmanager

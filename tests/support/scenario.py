@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from tests.iam_objects import give_every_dependent
+from tests.support.iam_objects import REMOVED_KINDS, give_every_dependent
 
 # (METHOD, route) or the name of a queue or schedule handler -> why the steps do not reach it.
 NOT_COVERED: dict[str | tuple[str, str], str] = {}
@@ -221,19 +221,7 @@ def offboarding(d: Driver) -> None:
     assert plan["waves"][-1]["accounts"]["123456789012"][-1]["operation"] == "DeleteUser"
     d.work()
     answer = d.call("POST", "/users/pete/offboard", ticket(9))
-    assert set(answer["removed"]) >= {
-        "access_keys",
-        "signing_certificates",
-        "ssh_public_keys",
-        "service_specific_credentials",
-        "mfa_devices",
-        "inline_policies",
-        "attached_policies",
-        "permissions_boundary",
-        "login_profile",
-        "groups",
-        "user",
-    }
+    assert set(answer["removed"]) >= REMOVED_KINDS
     d.clock.skipped += timedelta(hours=13)  # past the child roles' longest session
     d.invoke("prune_revocations")
 
