@@ -207,7 +207,7 @@ def test_offboard_refuses_a_member_of_an_unmanaged_group(api, iam, pete):
     iam.add_user_to_group(UserName="pete", GroupName="Admins")
     response = api.call("POST", "/users/pete/offboard", ticket("T-2"))
     assert response.status_code == 409 and "remove them there by hand" in response.json["Message"]
-    assert iam.get_user(UserName="pete")
+    assert groups(iam) == ["Admins", "ChildDeveloperGroup"]  # pete is still there, untouched
 
 
 # idempotency and serialization

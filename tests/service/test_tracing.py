@@ -4,6 +4,7 @@ the request or the answer in it; a pass-through wherever tracing is off (tests, 
 from __future__ import annotations
 
 import contextlib
+import json
 
 import pytest
 
@@ -56,13 +57,37 @@ def traced(monkeypatch):
     Tracer._reset_config()
 
 
-def test_tracing_is_off_in_tests_and_the_app_still_answers(client):
+@pytest.mark.parametrize(
+    "where",
+    [
+        {},  # the test client: outside Lambda
+        {"LAMBDA_TASK_ROOT": "/var/task", "AWS_CHALICE_CLI_MODE": "true"},  # chalice local
+        {"LAMBDA_TASK_ROOT": "/var/task", "AWS_SAM_LOCAL": "true"},  # sam local
+    ],
+)
+def test_tracing_is_off_outside_lambda_and_the_app_still_answers(client, monkeypatch, where):
+    # Off where no X-Ray daemon listens even without POWERTOOLS_TRACE_DISABLED (which the tests
+    # set): the middleware then passes the event on untouched, with no tracer built.
+    for key in (
+        "POWERTOOLS_TRACE_DISABLED",
+        "LAMBDA_TASK_ROOT",
+        "AWS_CHALICE_CLI_MODE",
+        "AWS_SAM_LOCAL",
+    ):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in where.items():
+        monkeypatch.setenv(key, value)
     tracing.tracer.cache_clear()
-    assert tracing.tracer().disabled
-    assert client.http.get("/health").status_code == 200
+    try:
+        assert isinstance(tracing.tracer(), tracing._Off)
+        answer = client.http.get("/health")
+        assert (answer.status_code, json.loads(answer.body)) == (200, {"status": "ok"})
+    finally:
+        tracing.tracer.cache_clear()
 
 
-def test_every_route_and_handler_gets_its_own_subsegment_without_payloads(traced, api):
+def test_every_route_and_handler_gets_its_own_subsegment_without_payloads(traced, api, monkeypatch):
+    monkeypatch.setattr(tracing, "_cold", True)  # as in a fresh Lambda process
     created = api.call(
         "POST",
         "/users",
@@ -85,11 +110,7 @@ def test_every_route_and_handler_gets_its_own_subsegment_without_payloads(traced
     names = [s.name for s in traced.subsegments]
     assert names == ["## POST /users", "## GET /users/{username}", "## report_drift"]
     first, missing, scheduled = traced.subsegments
-    assert first.annotations == {
-        "ColdStart": first.annotations["ColdStart"],
-        "handler": "POST /users",
-        "status": 201,
-    }
+    assert first.annotations == {"ColdStart": True, "handler": "POST /users", "status": 201}
     assert missing.annotations["status"] == 404 and missing.annotations["ColdStart"] is False
     assert scheduled.annotations["handler"] == "report_drift"
     # Answers carry temporary passwords: nothing of them goes into a trace.
@@ -97,8 +118,6 @@ def test_every_route_and_handler_gets_its_own_subsegment_without_payloads(traced
 
 
 def test_the_stage_configuration_turns_tracing_on_and_never_captures_answers():
-    import json
-
     from devstack.local import PROJECT
 
     config = json.loads((PROJECT / ".chalice" / "config.json").read_text())
