@@ -29,7 +29,7 @@ fmt: install
 	$(VENV)/bin/ruff check --fix .
 
 run: install
-	API_PORT=$(API_PORT) AWS_PORT=$(AWS_PORT) $(PY) -m tests.stack
+	API_PORT=$(API_PORT) AWS_PORT=$(AWS_PORT) $(PY) -m devstack
 
 bench: install
 	$(PY) -m bench

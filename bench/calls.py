@@ -10,7 +10,7 @@ import os
 import time
 
 from bench.aws_timeline import Timeline, depths
-from tests.stack.local import PROJECT, REGION
+from devstack.local import PROJECT, REGION
 
 # The IAM calls no implementation can avoid, for a user in one group with one access key, a
 # console login and (offboard) one of every dependent object; lists included where the ids are
@@ -34,9 +34,9 @@ EXTRA_CALLS, MAX_WAVES = 2, 5
 def run() -> list[tuple[str, str, str]]:
     from moto import mock_aws
 
-    from tests.iam_objects import give_every_dependent
-    from tests.stack import moto_ext
-    from tests.stack.local import Provisioner
+    from devstack import moto_ext
+    from devstack.local import Provisioner
+    from tests.support.iam_objects import give_every_dependent
 
     config = json.loads((PROJECT / ".chalice" / "config.json").read_text())
     os.environ.update(

@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.stack.local import PROJECT, REGION, STAGE, LocalStack, app_environment  # noqa: E402
-from tests.stack.slack_command import allowed_users, command_body, sign  # noqa: E402
+from devstack.local import PROJECT, REGION, STAGE, LocalStack, app_environment  # noqa: E402
+from devstack.slack_command import allowed_users, command_body, sign  # noqa: E402
 
 TARGET = 1.5
 TEXT = "onboard pete{n} ChildDeveloperGroup pete{n}@example.com"

@@ -19,9 +19,9 @@ from typing import Any
 import boto3
 
 from bench.aws_timeline import Timeline, depths
-from tests.iam_objects import give_every_dependent, left_in_iam
-from tests.stack import moto_throttle
-from tests.stack.local import PROJECT, REGION, LocalStack
+from devstack import moto_throttle
+from devstack.local import PROJECT, REGION, LocalStack
+from tests.support.iam_objects import give_every_dependent, left_in_iam
 
 CHILDREN = ("222233334444", "333344445555")
 ACCESS = {"RemoveUserFromGroup", "UpdateAccessKey", "DeleteLoginProfile", "PutRolePolicy"}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.chalice_package import package  # noqa: E402
+from tests.support.chalice_package import package  # noqa: E402
 
 # Lambda refuses a package over 250 MiB unzipped (50 MiB zipped for a direct upload).
 UNZIPPED_LIMIT_KIB = 250 * 1024

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.aws_timeline import Timeline, depths
-from tests.stack.local import PROJECT, REGION
+from devstack.local import PROJECT, REGION
 
 LATENCY = 0.05
 WIDE = 2.0  # per call, where hundreds of calls go at once (see revocation())
@@ -63,8 +63,8 @@ def _met(ok: bool) -> str:
 def reads(timeline: Timeline) -> list[tuple[str, str, str]]:
     from moto import mock_aws
 
-    from tests.stack import moto_ext
-    from tests.stack.local import CHILD_ACCOUNTS, Provisioner
+    from devstack import moto_ext
+    from devstack.local import CHILD_ACCOUNTS, Provisioner
 
     _environment(CHILD_ACCOUNTS)
     moto_ext.apply()
@@ -121,8 +121,8 @@ def reads(timeline: Timeline) -> list[tuple[str, str, str]]:
 def revocation(timeline: Timeline) -> list[tuple[str, str, str]]:
     from moto import mock_aws
 
-    from tests.stack import moto_ext
-    from tests.stack.local import Provisioner
+    from devstack import moto_ext
+    from devstack.local import Provisioner
 
     children = tuple(f"{300000000000 + n:012d}" for n in range(ACCOUNTS))
     _environment(children)

@@ -78,9 +78,9 @@ def main() -> None:
 
     from chalicelib import bootstrap
     from chalicelib.aws.clients import AwsClients
-    from tests.stack import moto_ext
-    from tests.stack.local import REGION, Provisioner, shared_session
-    from tests.stack.slack_command import allowed_users, command_body, sign
+    from devstack import moto_ext
+    from devstack.local import REGION, Provisioner, shared_session
+    from devstack.slack_command import allowed_users, command_body, sign
 
     moto_ext.apply()
     with mock_aws():

@@ -1,38 +1,22 @@
-"""Shared fixtures: moto in process, provisioned from the real templates, and the app's test client."""
+"""Fixtures of more than one tier: moto in process, provisioned from the real templates, the app's
+test client, and the work queue with Lambda's event source for it. Helpers: tests/support/."""
 
 from __future__ import annotations
 
-import datetime
-import json
-
+import boto3
 import pytest
 
 from chalicelib.aws.clients import AwsClients
-from tests.stack import moto_ext
-from tests.stack.local import PROJECT, REGION, Facts, Provisioner, shared_session
+from devstack import moto_ext
+from devstack.local import PROJECT, REGION, Facts, Provisioner, shared_session
+from devstack.queue_poller import Poller
+from tests.support.app_client import Api, Clock, isolate, stage_environment
 
 
 @pytest.fixture(autouse=True)
 def _isolated_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reaches a real AWS account or a developer's profile."""
     isolate(monkeypatch)
-
-
-def isolate(env: pytest.MonkeyPatch, extra: dict[str, str] | None = None) -> None:
-    """Fake credentials, no profile or endpoint of the developer's, no tracing (no X-Ray
-    daemon here; Powertools also disables it outside Lambda, this makes it explicit)."""
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
-        env.delenv(key, raising=False)
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        **(extra or {}),
-    }.items():
-        env.setenv(key, value)
 
 
 @pytest.fixture
@@ -43,28 +27,6 @@ def aws() -> Facts:
     moto_ext.apply()
     with mock_aws():
         yield Provisioner(endpoint_url=None).run()
-
-
-def stage_environment(stage: str = "dev") -> dict[str, str]:
-    """The environment variables Chalice gives the functions of ``stage``."""
-    config = json.loads((PROJECT / ".chalice" / "config.json").read_text())
-    return {
-        **config.get("environment_variables", {}),
-        **config["stages"][stage].get("environment_variables", {}),
-    }
-
-
-class Clock:
-    """The app's clock in tests: real time until a test sets or advances it."""
-
-    def __init__(self) -> None:
-        self.fixed: datetime.datetime | None = None
-
-    def __call__(self) -> datetime.datetime:
-        return self.fixed or datetime.datetime.now(datetime.UTC)
-
-    def advance(self, **delta: float) -> None:
-        self.fixed = self() + datetime.timedelta(**delta)
 
 
 @pytest.fixture
@@ -95,38 +57,19 @@ def client(aws: Facts, monkeypatch: pytest.MonkeyPatch, clock: Clock):
     bootstrap.reset()
 
 
-class Api:
-    """JSON calls with the stack's bearer token."""
-
-    def __init__(self, client, token: str) -> None:
-        self.client = client
-        self.token = token
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        body=None,
-        token: str | None = "default",
-        headers: dict | None = None,
-    ):
-        sent = {"Content-Type": "application/json"}
-        if token:
-            sent["Authorization"] = f"Bearer {self.token if token == 'default' else token}"
-        sent.update(headers or {})
-        raw = (
-            body
-            if isinstance(body, (bytes, str))
-            else json.dumps(body).encode()
-            if body is not None
-            else b""
-        )
-        response = self.client.http.request(method, path, headers=sent, body=raw)
-        is_json = response.headers.get("Content-Type", "").startswith("application/json")
-        response.json = json.loads(response.body) if response.body and is_json else None
-        return response
-
-
 @pytest.fixture
 def api(client, aws: Facts) -> Api:
     return Api(client, aws.api_token)
+
+
+@pytest.fixture
+def sqs():
+    return boto3.client("sqs", region_name=REGION)
+
+
+@pytest.fixture
+def poller(client, sqs) -> Poller:
+    """Lambda's SQS event source for the app's queue handler, in this process."""
+    from app import app
+
+    return Poller.for_app(app, client, sqs, wait_seconds=0)

@@ -1,4 +1,5 @@
-"""Helpers shared by test modules (fixtures live in tests/conftest.py)."""
+"""Helpers shared by test modules; fixtures live in conftest.py files (tests/ for those of more
+than one tier, tests/<tier>/ for a tier's own)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from typing import Any
 def onboard(
     api: Any,
     username: str,
-    groups: tuple[str, ...] = ("ChildDeveloperGroup",),
+    groups: tuple[str, ...] | list[str] = ("ChildDeveloperGroup",),
     ticket: str | None = None,
+    requested_by: str = "alice",
 ) -> Any:
-    """Onboard ``username`` through the REST API (asserting it worked); the answer."""
+    """Onboard ``username`` through the REST API (asserting it worked); the answer (its body is
+    ``.json``)."""
     answer = api.call(
         "POST",
         "/users",
@@ -19,7 +22,7 @@ def onboard(
             "username": username,
             "groups": list(groups),
             "ticket": ticket or f"T-{username}",
-            "requested_by": "alice",
+            "requested_by": requested_by,
         },
     )
     assert answer.status_code == 201, answer.json

@@ -1,0 +1,354 @@
+"""The local stack: moto on loopback as a root and a child account, every template applied, IAM
+authorization enforced, and the app running as a principal limited to its stage policy.
+
+The same provisioning serves the in-process moto of the fast tests (``endpoint_url=None``) and the
+threaded moto server behind ``make run`` and the integration tests.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from devstack import cfn, moto_ext
+
+PROJECT = Path(__file__).resolve().parents[1]
+ROOT_ACCOUNT = "123456789012"
+CHILD_ACCOUNTS = ("222233334444",)
+REGION = "us-east-1"
+STAGE = "dev"
+# What Chalice names the API function's role (autogen_policy off: <app>-<stage>-<function>).
+APP_ROLE_PREFIX = f"iam-lifecycle-{STAGE}"
+APP_ROLE = f"{APP_ROLE_PREFIX}-api_handler"
+# The credentials moto accepts while authorization is not yet enforced.
+SETUP_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+ADMIN_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _trust(*principals: str, service: str | None = None) -> str:
+    principal: dict[str, Any] = {"AWS": list(principals)}
+    if service:
+        principal["Service"] = service
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}],
+        }
+    )
+
+
+@functools.cache
+def shared_session() -> boto3.session.Session:
+    """One session for the whole process: botocore loads each service model once, not per client."""
+    return boto3.session.Session(region_name=REGION)
+
+
+class _Principal:
+    """Session-like: clients of the shared session signed with one principal's credentials."""
+
+    def __init__(self, credentials: dict) -> None:
+        self.credentials = credentials
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        # Credentials given with the call win: the app signs child-account clients with a role's.
+        return shared_session().client(service, **{**self.credentials, **kwargs})
+
+
+def _session(credentials: dict) -> _Principal:
+    return _Principal(credentials)
+
+
+def _assumed(credentials: dict) -> dict:
+    return {
+        "aws_access_key_id": credentials["AccessKeyId"],
+        "aws_secret_access_key": credentials["SecretAccessKey"],
+        "aws_session_token": credentials["SessionToken"],
+    }
+
+
+@dataclass
+class Facts:
+    """What ``.local/stack.json`` holds: everything a person or a test needs to use the stack."""
+
+    aws_endpoint_url: str | None
+    api_token: str
+    slack_signing_secret: str
+    admin_credentials: dict
+    app_credentials: dict
+    root_account_id: str = ROOT_ACCOUNT
+    child_account_ids: list[str] = field(default_factory=lambda: list(CHILD_ACCOUNTS))
+    outputs: dict = field(default_factory=dict)
+    api_url: str | None = None
+    # What a local receiver of ticket callbacks checks X-Access-Signature with.
+    callback_secret: str = ""
+
+    def public(self) -> dict:
+        """The facts file; app_credentials let a test run handlers as the app does."""
+        facts = asdict(self)
+        del facts["outputs"]
+        return facts
+
+
+class Provisioner:
+    """Sets up the accounts through moto's API, as an administrator would on real AWS."""
+
+    def __init__(self, endpoint_url: str | None, children: tuple[str, ...] = CHILD_ACCOUNTS):
+        self.endpoint_url = endpoint_url
+        self.children = children
+
+    def client(self, credentials: dict, service: str) -> Any:
+        return _session(credentials).client(service, endpoint_url=self.endpoint_url)
+
+    def child_credentials(self, admin: dict, account: str) -> dict:
+        sts = self.client(admin, "sts")
+        role = f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+        return _assumed(sts.assume_role(RoleArn=role, RoleSessionName="stack-setup")["Credentials"])
+
+    def run(self) -> Facts:
+        setup = SETUP_CREDENTIALS
+        iam = self.client(setup, "iam")
+        iam.create_user(UserName="stack-admin")
+        iam.put_user_policy(
+            UserName="stack-admin",
+            PolicyName="Administrator",
+            PolicyDocument=json.dumps(ADMIN_POLICY),
+        )
+        key = iam.create_access_key(UserName="stack-admin")["AccessKey"]
+        admin = {
+            "aws_access_key_id": key["AccessKeyId"],
+            "aws_secret_access_key": key["SecretAccessKey"],
+        }
+
+        # As AWS Organizations does: an administrator role in each child, trusted by the root.
+        for account in self.children:
+            child = self.child_credentials(setup, account)
+            child_iam = self.client(child, "iam")
+            child_iam.create_role(
+                RoleName="OrganizationAccountAccessRole",
+                AssumeRolePolicyDocument=_trust(f"arn:aws:iam::{ROOT_ACCOUNT}:root"),
+            )
+            child_iam.put_role_policy(
+                RoleName="OrganizationAccountAccessRole",
+                PolicyName="Administrator",
+                PolicyDocument=json.dumps(ADMIN_POLICY),
+            )
+
+        outputs = self.deploy_root(admin)
+        for account in self.children:
+            outputs[account] = self.deploy_child(self.child_credentials(admin, account))
+
+        app_credentials = self.app_principal(admin)
+        secrets_client = self.client(admin, "secretsmanager")
+
+        def secret(name: str) -> str:
+            return secrets_client.get_secret_value(SecretId=name)["SecretString"]
+
+        return Facts(
+            aws_endpoint_url=self.endpoint_url,
+            api_token=secret(f"iam-lifecycle/{STAGE}/api-token"),
+            slack_signing_secret=secret(f"iam-lifecycle/{STAGE}/slack-signing-secret"),
+            callback_secret=secret(f"iam-lifecycle/{STAGE}/callback-secret"),
+            admin_credentials=admin,
+            app_credentials=app_credentials,
+            child_account_ids=list(self.children),
+            outputs=outputs,
+        )
+
+    def deploy_root(self, admin: dict) -> dict:
+        session = _session(admin)
+        outputs = cfn.deploy(
+            session,
+            PROJECT / "templates/root/service.yaml",
+            "iam-lifecycle-service",
+            {"Stage": STAGE},
+            endpoint_url=self.endpoint_url,
+        )
+        outputs.update(
+            cfn.deploy(
+                session,
+                PROJECT / "templates/root/access-groups.yaml",
+                "access-groups",
+                {"ChildAccountIds": ",".join(self.children)},
+                endpoint_url=self.endpoint_url,
+            )
+        )
+        outputs.update(
+            cfn.deploy(
+                session,
+                PROJECT / "templates/root/monitoring.yaml",
+                "iam-lifecycle-monitoring",
+                {"Stage": STAGE},
+                endpoint_url=self.endpoint_url,
+            )
+        )
+        return outputs
+
+    def deploy_child(self, child: dict) -> dict:
+        return cfn.deploy(
+            _session(child),
+            PROJECT / "templates/child/access-roles.yaml",
+            "access-roles",
+            {"RootAccountId": ROOT_ACCOUNT, "AppRolePrefix": APP_ROLE_PREFIX},
+            endpoint_url=self.endpoint_url,
+        )
+
+    def app_principal(self, admin: dict) -> dict:
+        """The app's execution role, holding exactly the stage policy, and a session of it."""
+        iam = self.client(admin, "iam")
+        iam.create_role(
+            RoleName=APP_ROLE,
+            MaxSessionDuration=43200,
+            AssumeRolePolicyDocument=_trust(
+                f"arn:aws:iam::{ROOT_ACCOUNT}:root", service="lambda.amazonaws.com"
+            ),
+        )
+        policy = (PROJECT / ".chalice" / f"policy-{STAGE}.json").read_text()
+        iam.put_role_policy(RoleName=APP_ROLE, PolicyName="app", PolicyDocument=policy)
+        sts = self.client(admin, "sts")
+        session = sts.assume_role(
+            RoleArn=f"arn:aws:iam::{ROOT_ACCOUNT}:role/{APP_ROLE}",
+            RoleSessionName="iam-lifecycle",
+            DurationSeconds=43200,
+        )
+        return _assumed(session["Credentials"])
+
+
+def app_environment(facts: Facts) -> dict[str, str]:
+    """The process environment of the app: its own credentials and the stack's endpoint."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    env.update({key.upper(): value for key, value in facts.app_credentials.items()})
+    env["AWS_DEFAULT_REGION"] = env["AWS_REGION"] = REGION
+    if facts.aws_endpoint_url:
+        env["AWS_ENDPOINT_URL"] = facts.aws_endpoint_url
+    return env
+
+
+class LocalStack:
+    """A moto server on loopback, provisioned and enforcing IAM, and optionally the API."""
+
+    def __init__(self, aws_port: int = 0, children: tuple[str, ...] = CHILD_ACCOUNTS) -> None:
+        from moto.server import ThreadedMotoServer
+
+        moto_ext.apply()
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
+        self.children = children
+        self.api: subprocess.Popen | None = None
+        self.worker: subprocess.Popen | None = None
+        self.clock: subprocess.Popen | None = None
+        self.facts: Facts | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        host, port = self.server.get_host_and_port()
+        return f"http://{host}:{port}"
+
+    def start(self) -> Facts:
+        self.server.start()
+        self.facts = Provisioner(self.endpoint_url, self.children).run()
+        self.enforce()
+        return self.facts
+
+    def enforce(self) -> None:
+        """From now on every request must come from a principal whose policies allow it."""
+        request = urllib.request.Request(
+            f"{self.endpoint_url}/moto-api/reset-auth",
+            data=b"0",
+            headers={"Content-Type": "text/plain"},
+            method="POST",
+        )
+        urllib.request.urlopen(request, timeout=10).read()
+
+    def serve_api(self, port: int) -> str:
+        """Run the app under ``chalice local`` as the app principal; returns its URL when ready."""
+        assert self.facts is not None
+        command = [
+            str(Path(sys.executable).parent / "chalice"),
+            "local",
+            "--stage",
+            STAGE,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-autoreload",
+        ]
+        self.api = subprocess.Popen(
+            command, cwd=PROJECT, env=app_environment(self.facts), start_new_session=True
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.api.poll() is not None:
+                raise RuntimeError(f"chalice local exited with {self.api.returncode}")
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=2).read()
+                self.facts.api_url = url
+                return url
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("chalice local did not answer /health within 60 s")
+
+    def serve_worker(self) -> None:
+        """Run the queue handlers as Lambda's SQS event source would (devstack.queue_poller),
+        as the app principal; returns once it polls."""
+        import tempfile
+
+        assert self.facts is not None
+        ready = Path(tempfile.mkdtemp()) / "ready"
+        env = {**app_environment(self.facts), "POLLER_READY_FILE": str(ready)}
+        self.worker = subprocess.Popen(
+            [sys.executable, "-m", "devstack.queue_poller"],
+            cwd=PROJECT,
+            env=env,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            if self.worker.poll() is not None:
+                raise RuntimeError(f"the queue poller exited with {self.worker.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the queue poller did not start within 60 s")
+            time.sleep(0.1)
+        ready.unlink()
+        ready.parent.rmdir()
+
+    def serve_clock(self) -> None:
+        """Fire the scheduled handlers on their rates (devstack.clock), as the app principal."""
+        assert self.facts is not None
+        self.clock = subprocess.Popen(
+            [sys.executable, "-m", "devstack.clock"],
+            cwd=PROJECT,
+            env=app_environment(self.facts),
+            start_new_session=True,
+        )
+
+    def stop(self) -> None:
+        for process in (self.clock, self.worker, self.api):
+            if process and process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+        self.server.stop()

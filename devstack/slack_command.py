@@ -1,0 +1,222 @@
+"""Send a slash command to the local stack signed as Slack signs it, and print what comes back on
+``response_url`` (a small HTTP server on loopback plays Slack's side).
+
+    python -m devstack.slack_command onboard pete ChildDeveloperGroup pete@example.com
+    python -m devstack.slack_command status pete
+    python -m devstack.slack_command --confirm offboard pete     # also clicks the button
+
+Reads the stack's facts from .local/stack.json (or STACK_FILE). Sends as the first Slack user the
+dev stage allows (--user to change it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import queue
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlencode
+
+from devstack.local import PROJECT, STAGE
+
+
+def sign(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    """The headers Slack sends: v0 HMAC-SHA256 over ``v0:<timestamp>:<raw body>``."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), b"v0:" + stamp.encode() + b":" + body, hashlib.sha256)
+    return {
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": f"v0={digest.hexdigest()}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+def command_body(
+    text: str,
+    *,
+    user_id: str,
+    response_url: str,
+    trigger_id: str | None = None,
+    command: str = "/access",
+    user_name: str = "someone",
+) -> bytes:
+    """A slash command's form body with the fields Slack sends."""
+    return urlencode(
+        {
+            "token": "deprecated-verification-token",
+            "team_id": "T0LOCAL",
+            "team_domain": "local",
+            "channel_id": "C0LOCAL",
+            "channel_name": "access",
+            "user_id": user_id,
+            "user_name": user_name,
+            "command": command,
+            "text": text,
+            "api_app_id": "A0LOCAL",
+            "is_enterprise_install": "false",
+            "response_url": response_url,
+            "trigger_id": trigger_id or f"{int(time.time())}.{uuid.uuid4().hex}",
+        }
+    ).encode()
+
+
+def click_body(action_id: str, value: str, *, user_id: str, response_url: str) -> bytes:
+    """A block_actions interaction: a click on a button of an ephemeral message."""
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user_id, "username": "someone", "team_id": "T0LOCAL"},
+        "api_app_id": "A0LOCAL",
+        "team": {"id": "T0LOCAL", "domain": "local"},
+        "container": {"type": "message", "is_ephemeral": True},
+        "channel": {"id": "C0LOCAL"},
+        "trigger_id": f"{int(time.time())}.{uuid.uuid4().hex}",
+        "response_url": response_url,
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "b",
+                "value": value,
+                "action_ts": str(time.time()),
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def button(reply: dict, action_id: str) -> str | None:
+    """The value of the button ``action_id`` in a Block Kit message, if it has one."""
+    for block in reply.get("blocks", []):
+        for element in block.get("elements", []) if block.get("type") == "actions" else []:
+            if element.get("action_id") == action_id:
+                return element["value"]
+    return None
+
+
+class ResponseCatcher:
+    """Slack's side of ``response_url``: an HTTP server on 127.0.0.1 keeping every JSON post."""
+
+    def __init__(self) -> None:
+        received: queue.Queue = queue.Queue()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length", "0"))
+                received.put({"path": self.path, "body": json.loads(self.rfile.read(length))})
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.received = received
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def url(self, path: str = "/response") -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def __enter__(self) -> ResponseCatcher:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def next(self, timeout: float = 30) -> dict:
+        """The next post's JSON body; raises queue.Empty after ``timeout`` seconds."""
+        return self.received.get(timeout=timeout)["body"]
+
+
+def allowed_users(stage: str = STAGE) -> list[str]:
+    config = json.loads((PROJECT / ".chalice" / "config.json").read_text())
+    raw = config["stages"][stage]["environment_variables"].get("SLACK_ALLOWED_USERS", "")
+    return [user.strip() for user in raw.split(",") if user.strip()]
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "words", nargs="+", help="the command's text, e.g. onboard pete ChildDeveloperGroup"
+    )
+    parser.add_argument("--user", help="Slack user id to send as (default: the first one allowed)")
+    parser.add_argument("--confirm", action="store_true", help="click the confirmation button")
+    parser.add_argument("--wait", type=float, default=30, help="seconds to wait for each answer")
+    args = parser.parse_args(argv)
+    facts_file = Path(os.environ.get("STACK_FILE", PROJECT / ".local" / "stack.json"))
+    if not facts_file.exists():
+        print(
+            f"{facts_file} not found: start the local stack with `make run` first", file=sys.stderr
+        )
+        return 1
+    facts = json.loads(facts_file.read_text())
+    user = args.user or (allowed_users() or ["U0NOBODY"])[0]
+    with ResponseCatcher() as catcher:
+        body = command_body(" ".join(args.words), user_id=user, response_url=catcher.url())
+        status, answer = post(
+            f"{facts['api_url']}/slack/commands", body, sign(facts["slack_signing_secret"], body)
+        )
+        print(f"--- answer ({status})\n{_pretty(answer)}", flush=True)
+        if status != 200:
+            return 1
+        confirmation = button(json.loads(answer), "offboard_confirm")
+        if confirmation and args.confirm:
+            click = click_body(
+                "offboard_confirm", confirmation, user_id=user, response_url=catcher.url("/click")
+            )
+            status, _ = post(
+                f"{facts['api_url']}/slack/interactions",
+                click,
+                sign(facts["slack_signing_secret"], click),
+            )
+            print(f"--- clicked the confirmation ({status})", flush=True)
+        elif confirmation:
+            print("--- (add --confirm to click the button)")
+            return 0
+        # Help and refusals come in the answer; queued work answers on response_url.
+        timeout = args.wait if confirmation or ":hourglass" in answer else 2
+        while True:
+            try:
+                reply = catcher.next(timeout=timeout)
+            except queue.Empty:
+                break
+            print(
+                f"--- on response_url ({reply.get('response_type', '-')})\n"
+                f"{json.dumps(reply, indent=2)}",
+                flush=True,
+            )
+            timeout = 3  # a second message (the temporary password) may follow
+    return 0
+
+
+def _pretty(text: str) -> str:
+    try:
+        return json.dumps(json.loads(text), indent=2)
+    except ValueError:
+        return text
+
+
+if __name__ == "__main__":
+    sys.exit(main())

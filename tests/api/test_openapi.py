@@ -1,0 +1,406 @@
+"""chalicelib/api/openapi.yaml: a valid OpenAPI document that names exactly the app's routes, and whose
+schemas hold every answer the real app (against moto) gives, success or error."""
+
+from __future__ import annotations
+
+import base64
+import copy
+from datetime import date, timedelta
+
+import boto3
+import pytest
+from openapi_schema_validator import OAS30Validator, oas30_format_checker
+from openapi_spec_validator import validate
+
+from chalicelib.api import schemas
+from tests.support.openapi import SLACK_ROUTES, Caller, document, operations, resolve
+
+ONBOARD = {
+    "username": "pete",
+    "groups": ["ChildDeveloperGroup"],
+    "ticket": "T-1",
+    "requested_by": "alice",
+    "email": "pete@example.com",
+}
+SSH_KEY = (
+    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC"
+    + base64.b64encode(bytes(range(256))).decode()
+    + " pete@laptop"
+)
+FUTURE = (date.today() + timedelta(days=30)).isoformat()
+# The pydantic model each documented request body mirrors.
+BODY_MODELS = {
+    ("/users", "post"): schemas.OnboardRequest,
+    ("/users/{username}/groups", "put"): schemas.MoveRequest,
+    ("/users/{username}/suspend", "post"): schemas.SuspendRequest,
+    ("/users/{username}/restore", "post"): schemas.RestoreRequest,
+    ("/users/{username}/offboard", "post"): schemas.OffboardRequest,
+    ("/users/{username}/grants", "post"): schemas.GrantRequest,
+}
+
+
+def app_routes() -> set[tuple[str, str]]:
+    from app import app
+
+    return {(path, method.lower()) for path, entries in app.routes.items() for method in entries}
+
+
+def request_body_schema(template: str, method: str) -> dict:
+    return operations()[(template, method)]["requestBody"]["content"]["application/json"]["schema"]
+
+
+# the document itself
+def test_the_document_is_valid_openapi_3_0():
+    assert document()["openapi"] == "3.0.3"
+    validate(document())
+
+
+def test_every_route_of_the_app_is_documented_and_nothing_else():
+    documented = set(operations())
+    assert app_routes() - documented == set(), "routes missing from the document"
+    assert documented - app_routes() == set(), "documented routes the app does not have"
+
+
+def test_only_health_is_public():
+    assert document()["security"] == [{"bearer": []}]
+    public = {key for key, operation in operations().items() if operation.get("security") == []}
+    assert public == {("/health", "get")} | SLACK_ROUTES
+
+
+@pytest.mark.parametrize("route, model", BODY_MODELS.items(), ids=lambda v: str(v))
+def test_request_bodies_mirror_the_models(route, model):
+    documented = request_body_schema(*route)
+    generated = model.model_json_schema()
+    assert documented["additionalProperties"] is False
+    assert set(documented["properties"]) == set(generated["properties"])
+    assert set(documented.get("required", [])) == set(generated.get("required", []))
+
+
+def test_request_body_schemas_accept_and_refuse_what_the_models_do():
+    def valid(route, body):
+        validator = OAS30Validator(request_body_schema(*route), format_checker=oas30_format_checker)
+        return validator.is_valid(body)
+
+    onboard = ("/users", "post")
+    assert valid(onboard, ONBOARD)
+    assert not valid(onboard, {**ONBOARD, "username": "pete smith"})
+    assert not valid(onboard, {**ONBOARD, "username": "x" * 65})
+    assert not valid(onboard, {**ONBOARD, "admin": True})
+    assert not valid(onboard, {**ONBOARD, "ticket": "  "})
+    assert not valid(onboard, {k: v for k, v in ONBOARD.items() if k != "requested_by"})
+    suspend = ("/users/{username}/suspend", "post")
+    assert valid(suspend, {"ticket": "T", "requested_by": "a", "until": FUTURE, "reason": None})
+    assert not valid(suspend, {"ticket": "T", "requested_by": "a", "until": "next week"})
+
+
+# the app's answers
+def test_every_documented_route_answers_as_documented(api):
+    from devstack import moto_iam_extras
+
+    # Offboarding lists service-specific credentials, which plain moto does not implement.
+    moto_iam_extras.apply()
+    iam = boto3.client("iam")
+    call = Caller(api)
+
+    assert call("GET", "/health", token=None, status=200).json == {"status": "ok"}
+
+    created = call("POST", "/users", ONBOARD, status=201).json
+    assert created["temporary_password"] and created["user"]["status"] == "active"
+    # a replay answers the first answer again, without the password (never stored)
+    replay = call("POST", "/users", ONBOARD, status=201).json
+    assert replay == {k: v for k, v in created.items() if k != "temporary_password"}
+    assert call("POST", "/users", {**ONBOARD, "email": "p@example.org"}, status=409)
+
+    # what offboarding must find and remove
+    key = iam.create_access_key(UserName="pete")["AccessKey"]["AccessKeyId"]
+    ssh = iam.upload_ssh_public_key(UserName="pete", SSHPublicKeyBody=SSH_KEY)
+    ssh_id = ssh["SSHPublicKey"]["SSHPublicKeyId"]
+    iam.put_user_policy(
+        UserName="pete",
+        PolicyName="scratch",
+        PolicyDocument=(
+            '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+            '"Action": "s3:ListAllMyBuckets", "Resource": "*"}]}'
+        ),
+    )
+    serial = iam.create_virtual_mfa_device(VirtualMFADeviceName="pete")["VirtualMFADevice"][
+        "SerialNumber"
+    ]
+    iam.enable_mfa_device(
+        UserName="pete",
+        SerialNumber=serial,
+        AuthenticationCode1="123456",
+        AuthenticationCode2="654321",
+    )
+
+    user = call("GET", "/users/{username}", username="pete", status=200).json
+    assert user["mfa"] is True and [k["id"] for k in user["access_keys"]] == [key]
+    listed = call("GET", "/users", status=200).json
+    assert [u["username"] for u in listed["users"]] == ["pete"]
+
+    moved = call(
+        "PUT",
+        "/users/{username}/groups",
+        username="pete",
+        status=200,
+        body={"groups": ["BreakGlassGroup"], "ticket": "T-2", "requested_by": "alice"},
+    ).json
+    assert moved["groups"] == ["BreakGlassGroup"]
+    assert moved["profiles_to_remove"] == ["222233334444-DeveloperRole"]
+    config = call("GET", "/users/{username}/aws-config", username="pete", status=200).json
+    assert config["aws_config"] == moved["aws_config"]
+    assert [p["profile"] for p in config["profiles"]] == ["222233334444-BreakGlassRole"]
+    text = call(
+        "GET", "/users/{username}/aws-config", username="pete", query={"format": "text"}, status=200
+    )
+    assert text.headers["Content-Type"] == "text/plain"
+    assert text.body.decode() == config["aws_config"]
+
+    # plans: of a user that exists and of one that does not yet
+    plan = call(
+        "POST",
+        "/users/{username}/suspend",
+        username="pete",
+        status=200,
+        body={"ticket": "T-P", "requested_by": "alice", "dry_run": True},
+    ).json
+    assert plan["dry_run"] is True and plan["state_before"]["username"] == "pete"
+    plan = call(
+        "POST",
+        "/users",
+        {**ONBOARD, "username": "nina", "ticket": "T-N", "dry_run": True},
+        status=200,
+    ).json
+    assert plan["state_before"] is None and plan["calls"] > 0
+
+    suspended = call(
+        "POST",
+        "/users/{username}/suspend",
+        username="pete",
+        status=200,
+        body={"ticket": "T-3", "requested_by": "alice", "reason": "leave", "until": FUTURE},
+    ).json
+    assert suspended["status"] == "suspended" and suspended["suspended_until"] == FUTURE
+    assert suspended["groups"] == [] and suspended["console"] is False
+
+    restored = call(
+        "POST",
+        "/users/{username}/restore",
+        username="pete",
+        status=200,
+        body={"ticket": "T-4", "requested_by": "alice"},
+    ).json
+    assert restored["temporary_password"] and restored["user"]["groups"] == ["BreakGlassGroup"]
+    assert "suspended_until" not in restored["user"]
+
+    call("POST", "/users", {**ONBOARD, "username": "olga", "ticket": "T-O"}, status=201)
+    granted = call(
+        "POST",
+        "/users/{username}/grants",
+        username="olga",
+        status=201,
+        body={
+            "group": "BreakGlassGroup",
+            "hours": 2,
+            "reason": "incident 42",
+            "ticket": "T-G",
+            "requested_by": "alice",
+        },
+    ).json
+    assert [g["group"] for g in granted["grants"]] == ["BreakGlassGroup"]
+    assert "BreakGlassGroup" in granted["groups"]
+
+    by_user = call("GET", "/audit", query={"username": "pete"}, status=200).json["events"]
+    assert [(e["action"], e["result"]) for e in by_user] == [
+        ("onboard", "ok"),
+        ("onboard", "replayed"),
+        (
+            "onboard",
+            "rejected: ticket T-1 was already used for a different request; use a new ticket",
+        ),
+        ("move", "ok"),
+        ("suspend", "planned"),
+        ("suspend", "ok"),
+        ("restore", "ok"),
+    ]
+    by_ticket = call("GET", "/audit", query={"ticket": "T-1"}, status=200).json["events"]
+    assert [(e["action"], e["ticket"]) for e in by_ticket] == [("onboard", "T-1")] * 3
+
+    rows = call("GET", "/access-matrix", status=200).json["rows"]
+    assert {
+        "username": "pete",
+        "status": "active",
+        "group": "BreakGlassGroup",
+        "account": "222233334444",
+        "role": "BreakGlassRole",
+        "managed": True,
+    } in rows
+    csv = call("GET", "/access-matrix", query={"format": "csv"}, status=200)
+    assert csv.headers["Content-Type"] == "text/csv"
+    lines = csv.body.decode().splitlines()
+    assert lines[0] == "username,status,group,account,role,managed"
+    assert "pete,active,BreakGlassGroup,222233334444,BreakGlassRole,yes" in lines
+
+    offboarded = call(
+        "POST",
+        "/users/{username}/offboard",
+        username="pete",
+        status=200,
+        body={"ticket": "T-5", "requested_by": "alice"},
+    ).json
+    removed = offboarded["removed"]
+    assert offboarded["username"] == "pete"
+    assert removed["access_keys"] == [key] and removed["ssh_public_keys"] == [ssh_id]
+    assert removed["mfa_devices"] == [serial] and removed["inline_policies"] == ["scratch"]
+    assert removed["groups"] == ["BreakGlassGroup"] and removed["user"] == ["pete"]
+    assert removed["login_profile"] == ["pete"]
+    assert iam.list_virtual_mfa_devices()["VirtualMFADevices"] == []
+
+    call("GET", "/users/{username}", username="pete", status=404)
+    assert call.called == set(operations()) - SLACK_ROUTES, (
+        "documented routes the scenario did not call"
+    )
+
+
+def _some_body(template: str, method: str):
+    """A valid body for the route, so that only the token or header makes the difference."""
+    if (template, method) == ("/users", "post"):
+        return ONBOARD
+    if (template, method) == ("/users/{username}/groups", "put"):
+        return {"groups": ["ChildDeveloperGroup"], "ticket": "T-9", "requested_by": "alice"}
+    if method == "post":
+        return {"ticket": "T-9", "requested_by": "alice"}
+    return None
+
+
+def test_every_protected_route_is_a_documented_401_without_or_with_a_wrong_token(api):
+    call = Caller(api)
+    for (template, method), operation in operations().items():
+        if operation.get("security") == []:
+            continue
+        for token in (None, "wrong-token"):
+            answer = call(
+                method.upper(),
+                template,
+                _some_body(template, method),
+                username="pete",
+                token=token,
+                status=401,
+            ).json
+            assert answer["Code"] == "Unauthorized"
+    assert boto3.client("iam").list_users(PathPrefix="/managed/")["Users"] == []
+
+
+def test_every_route_is_a_documented_415_for_a_content_type_other_than_json(api):
+    call = Caller(api)
+    for template, method in operations():
+        answer = call(
+            method.upper(),
+            template,
+            _some_body(template, method),
+            username="pete",
+            headers={"Content-Type": "text/plain"},
+            status=415,
+        ).json
+        assert answer["Code"] == "UnsupportedMediaType"
+
+
+def test_errors_are_documented_for_each_route(api):
+    call = Caller(api)
+    ticket = {"ticket": "T-9", "requested_by": "alice"}
+
+    # 400: a bad body, an invalid username, a date that is not in the future
+    assert "JSON object" in call("POST", "/users", b"{not json", status=400).json["Message"]
+    assert (
+        "username"
+        in call("POST", "/users", {**ONBOARD, "username": "pete smith"}, status=400).json["Message"]
+    )
+    call("GET", "/users/{username}", username="bad%20name", status=400)
+    call("GET", "/users/{username}/aws-config", username="bad%20name", status=400)
+    call(
+        "PUT",
+        "/users/{username}/groups",
+        {"groups": "BreakGlassGroup", **ticket},
+        username="pete",
+        status=400,
+    )
+    assert (
+        "until"
+        in call(
+            "POST",
+            "/users/{username}/suspend",
+            {**ticket, "until": date.today().isoformat()},
+            username="pete",
+            status=400,
+        ).json["Message"]
+    )
+    call("POST", "/users/{username}/restore", {"ticket": "T-9"}, username="pete", status=400)
+    call(
+        "POST", "/users/{username}/offboard", {**ticket, "force": True}, username="pete", status=400
+    )
+
+    # 403: a group this service does not manage, a protected user
+    call("POST", "/users", {**ONBOARD, "groups": ["Administrators"]}, status=403)
+    call("GET", "/users/{username}", username="break-glass-owner", status=403)
+    call("GET", "/users/{username}/aws-config", username="break-glass-owner", status=403)
+    call("POST", "/users/{username}/offboard", ticket, username="break-glass-owner", status=403)
+
+    # 404: an unknown user
+    for method, template, body in [
+        ("GET", "/users/{username}", None),
+        ("GET", "/users/{username}/aws-config", None),
+        ("PUT", "/users/{username}/groups", {"groups": [], **ticket}),
+        ("POST", "/users/{username}/suspend", {**ticket, "ticket": "T-10"}),
+        ("POST", "/users/{username}/restore", {**ticket, "ticket": "T-11"}),
+        ("POST", "/users/{username}/offboard", {**ticket, "ticket": "T-12"}),
+    ]:
+        answer = call(method, template, body, username="nobody", status=404).json
+        assert answer["Code"] == "NotFound"
+
+    # 409: a user that exists, wrong states, a ticket reused with a different body
+    call("POST", "/users", ONBOARD, status=201)
+    call("POST", "/users", {**ONBOARD, "ticket": "T-2"}, status=409)
+    call(
+        "POST",
+        "/users/{username}/restore",
+        {**ticket, "ticket": "T-20"},
+        username="pete",
+        status=409,
+    )
+    call(
+        "POST",
+        "/users/{username}/suspend",
+        {**ticket, "ticket": "T-21"},
+        username="pete",
+        status=200,
+    )
+    call(
+        "POST",
+        "/users/{username}/suspend",
+        {**ticket, "ticket": "T-22"},
+        username="pete",
+        status=409,
+    )
+    call(
+        "PUT",
+        "/users/{username}/groups",
+        {"groups": ["BreakGlassGroup"], **ticket, "ticket": "T-23"},
+        username="pete",
+        status=409,
+    )
+    call(
+        "POST",
+        "/users/{username}/suspend",
+        {**ticket, "ticket": "T-21", "reason": "other"},
+        username="pete",
+        status=409,
+    )
+
+
+def test_error_schema_refuses_drift():
+    """The Error schema is strict, so an answer with other fields would fail the checks above."""
+    error = resolve({"$ref": "#/components/schemas/Error"})
+    validator = OAS30Validator(copy.deepcopy(error))
+    assert validator.is_valid({"Code": "NotFound", "Message": "no managed user named x"})
+    assert not validator.is_valid({"Code": "NotFound", "Message": "x", "Trace": "..."})
+    assert not validator.is_valid({"message": "x"})

@@ -1,0 +1,275 @@
+"""One run through every route and handler of the app, as its callers would drive it.
+
+``tests/system/test_permissions.py`` records every AWS call the app makes during this run and
+holds the stage policies to exactly those calls. To cover a new route or handler, add a step to
+``STEPS`` (a function of the ``Driver``); what a step reaches is measured, not declared. A route or
+handler the steps cannot reach yet goes into ``NOT_COVERED`` with the reason, and the coverage
+test says which ones are missing from both.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from tests.support.iam_objects import REMOVED_KINDS, give_every_dependent
+
+# (METHOD, route) or the name of a queue or schedule handler -> why the steps do not reach it.
+NOT_COVERED: dict[str | tuple[str, str], str] = {}
+
+ALLOWED_SLACK_USER = "U0LOCAL0001"  # SLACK_ALLOWED_USERS of the dev stage
+TODAY = date.today()
+
+
+class Clock:
+    """The app's clock (``bootstrap.build(clock=...)``): real time plus what the steps skipped."""
+
+    def __init__(self) -> None:
+        self.skipped = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.skipped
+
+
+@dataclass
+class Driver:
+    """What a step drives the app with; it records which routes and handlers it reached."""
+
+    client: Any  # chalice.test.Client over the app
+    token: str
+    admin: Callable[[str], Any]  # a client of the root account's administrator
+    clock: Clock
+    slack_secret: str
+    response_url: str  # where Slack replies land (an HTTP server on loopback)
+    replies: Any  # devstack.slack_command.ResponseCatcher
+    poll: Callable[[], tuple[int, int]]  # Lambda's SQS event source, one receive
+    routes: set[tuple[str, str]] = field(default_factory=set)
+    handlers: set[str] = field(default_factory=set)
+
+    def _route(self, method: str, path: str) -> None:
+        from chalice.local import RouteMatcher
+
+        from app import app
+
+        matched = RouteMatcher(list(app.routes)).match_route(path.split("?")[0])
+        self.routes.add((method, matched.route))
+
+    def call(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        raw = json.dumps(body).encode() if body is not None else b""
+        response = self.client.http.request(method, path, headers=headers, body=raw)
+        self._route(method, path)
+        assert response.status_code == status, (method, path, response.status_code, response.body)
+        if response.headers.get("Content-Type", "").startswith("application/json"):
+            return json.loads(response.body) if response.body else None
+        return response.body.decode()
+
+    def slack(self, path: str, body: bytes) -> Any:
+        from devstack.slack_command import sign
+
+        response = self.client.http.post(path, headers=sign(self.slack_secret, body), body=body)
+        self._route("POST", path)
+        assert response.status_code == 200, (path, response.status_code, response.body)
+        return json.loads(response.body) if response.body else None
+
+    def command(self, text: str, trigger_id: str) -> Any:
+        from devstack.slack_command import command_body
+
+        return self.slack(
+            "/slack/commands",
+            command_body(
+                text,
+                user_id=ALLOWED_SLACK_USER,
+                response_url=self.response_url,
+                trigger_id=trigger_id,
+            ),
+        )
+
+    def click(self, action_id: str, value: str) -> Any:
+        from devstack.slack_command import click_body
+
+        return self.slack(
+            "/slack/interactions",
+            click_body(
+                action_id, value, user_id=ALLOWED_SLACK_USER, response_url=self.response_url
+            ),
+        )
+
+    def work(self) -> None:
+        """Lambda's SQS event source delivers what is queued to the worker, until it is empty."""
+        from app import app
+        from devstack.queue_poller import sqs_sources
+
+        (source,) = sqs_sources(app)
+        for _ in range(20):  # a message that keeps failing stays invisible until its timeout
+            if self.poll() == (0, 0):
+                return
+            self.handlers.add(source.name)
+        raise AssertionError("the work queue did not drain")
+
+    def invoke(self, handler: str) -> Any:
+        """A scheduled handler, fired as EventBridge fires it."""
+        event = self.client.events.generate_cw_event(
+            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+        )
+        self.handlers.add(handler)
+        return self.client.lambda_.invoke(handler, event).payload
+
+
+def ticket(n: int) -> dict:
+    return {"ticket": f"T-{n}", "requested_by": "alice"}
+
+
+def onboarding(d: Driver) -> None:
+    # A group may also carry an inline policy; describing a user reads it too.
+    d.admin("iam").put_group_policy(
+        GroupName="ChildDeveloperGroup",
+        PolicyName="ListBuckets",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}
+                ],
+            }
+        ),
+    )
+    d.call("GET", "/health")
+    body = {
+        "username": "pete",
+        "groups": ["ChildDeveloperGroup"],
+        "email": "pete@example.com",
+        "console": True,
+        **ticket(1),
+    }
+    # Its plan first: made by reading a user that does not exist yet, as the app's principal.
+    plan = d.call("POST", "/users", {**body, "dry_run": True})
+    assert plan["waves"][0]["accounts"]["123456789012"][0]["operation"] == "CreateUser"
+    d.call("POST", "/users", body, 201)
+    d.call("POST", "/users", body, 201)  # the same ticket again: the first answer, replayed
+    d.call("GET", "/users/pete")
+    d.call("GET", "/users")
+
+
+def moves_and_grants(d: Driver) -> None:
+    d.call("PUT", "/users/pete/groups", {"groups": ["BreakGlassGroup"], **ticket(2)})
+    d.call("PUT", "/users/pete/groups", {"groups": ["ChildDeveloperGroup"], **ticket(3)})
+    d.call(
+        "POST",
+        "/users/pete/grants",
+        {"group": "BreakGlassGroup", "hours": 1, "reason": "incident INC-1", **ticket(4)},
+        201,
+    )
+    d.clock.skipped += timedelta(hours=2)
+    assert d.invoke("expire_grants")["expired"] == [
+        {"username": "pete", "group": "BreakGlassGroup"}
+    ]
+
+
+def suspension(d: Driver) -> None:
+    give_every_dependent(d.admin("iam"), "pete")  # what a person collects over the years
+    until = (TODAY + timedelta(days=1)).isoformat()
+    d.call("POST", "/users/pete/suspend", {"reason": "leave", "until": until, **ticket(5)})
+    d.call("POST", "/users/pete/suspend", {"reason": "leave", **ticket(6)}, 409)  # a refusal
+    d.clock.skipped += timedelta(days=2)
+    assert d.invoke("restore_due_users")["restored"] == ["pete"]
+    d.call("POST", "/users/pete/suspend", {"reason": "leave", **ticket(7)})
+    d.call("POST", "/users/pete/restore", ticket(8))
+    # The same ticket once its idempotency record has expired: a new password for the login.
+    expire_idempotency_records(d)
+    assert "temporary_password" in d.call("POST", "/users/pete/restore", ticket(8))
+
+
+def expire_idempotency_records(d: Driver) -> None:
+    dynamodb = d.admin("dynamodb")
+    for item in dynamodb.scan(TableName="iam-lifecycle-dev-idempotency")["Items"]:
+        dynamodb.delete_item(TableName="iam-lifecycle-dev-idempotency", Key={"id": item["id"]})
+
+
+def views(d: Driver) -> None:
+    d.call("GET", "/audit?username=pete")
+    d.call("GET", "/audit?ticket=T-1")
+    d.call("GET", "/audit")
+    d.call("GET", "/access-matrix")
+    d.call("GET", "/access-matrix?format=csv")
+    d.call("GET", "/users/pete/aws-config")
+    d.invoke("report_drift")
+
+
+def slack(d: Driver) -> None:
+    from chalicelib.slack import replies
+    from devstack.slack_command import button
+
+    d.command("status pete", "1.1.1")
+    d.command("onboard sam ChildDeveloperGroup", "2.2.2")
+    d.work()
+    prompt = d.command("offboard sam", "3.3.3")
+    d.click(replies.CONFIRM_ACTION, button(prompt, replies.CONFIRM_ACTION))
+    d.work()
+
+
+def offboarding(d: Driver) -> None:
+    # First its plan, called back to the ticket (the worker delivers it, signed).
+    plan = d.call(
+        "POST",
+        "/users/pete/offboard",
+        {**ticket(9), "dry_run": True, "callback_url": d.response_url},
+    )
+    assert plan["waves"][-1]["accounts"]["123456789012"][-1]["operation"] == "DeleteUser"
+    d.work()
+    answer = d.call("POST", "/users/pete/offboard", ticket(9))
+    assert set(answer["removed"]) >= REMOVED_KINDS
+    d.clock.skipped += timedelta(hours=13)  # past the child roles' longest session
+    d.invoke("prune_revocations")
+
+
+def child_accounts_from_the_organization(d: Driver) -> None:
+    """The ACTIVE accounts of an OU, nested OUs included, listed from AWS Organizations as the
+    app's principal in the management account."""
+    import dataclasses
+    import functools
+
+    from chalicelib import bootstrap
+    from chalicelib.aws.accounts import ChildAccounts
+
+    org = d.admin("organizations")
+    org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    unit = org.create_organizational_unit(ParentId=root, Name="workloads")["OrganizationalUnit"][
+        "Id"
+    ]
+    team = org.create_organizational_unit(ParentId=unit, Name="team")["OrganizationalUnit"]["Id"]
+    account = org.create_account(AccountName="late", Email="late@example.com")[
+        "CreateAccountStatus"
+    ]["AccountId"]
+    org.move_account(AccountId=account, SourceParentId=root, DestinationParentId=team)
+    services = bootstrap.services()
+    settings = dataclasses.replace(services.settings, child_organizational_units=(unit,))
+    children = ChildAccounts(
+        settings, functools.partial(services.clients.root, "organizations"), d.clock
+    )
+    assert children.current() == sorted([*settings.child_account_ids, account])
+
+
+STEPS: list[Callable[[Driver], None]] = [
+    onboarding,
+    moves_and_grants,
+    suspension,
+    views,
+    slack,
+    offboarding,
+    child_accounts_from_the_organization,
+]
+
+
+def app_surface() -> set[str | tuple[str, str]]:
+    """Every route (METHOD, path) and every queue, schedule or pure Lambda handler of app.py."""
+    from app import app
+
+    routes = {(method, path) for path, entries in app.routes.items() for method in entries}
+    handlers = {source.name for source in app.event_sources}
+    handlers |= {function.name for function in app.pure_lambda_functions}
+    return routes | handlers
