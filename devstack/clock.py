@@ -46,8 +46,10 @@ def fire(client: Client, name: str) -> object:
 
 
 def _as_the_app() -> None:
-    """From a shell beside ``make run``: take the app's credentials from the facts file."""
-    if os.environ.get("AWS_ACCESS_KEY_ID"):
+    """From a shell beside ``make run``: take the app's credentials from the facts file. Only a
+    process already pointed at a local stack (the stack's own clock) keeps its environment:
+    credentials in the shell without the stack's endpoint would be real AWS."""
+    if os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_ENDPOINT_URL"):
         return
     facts = json.loads(
         Path(os.environ.get("STACK_FILE", PROJECT / ".local" / "stack.json")).read_text()
