@@ -154,6 +154,28 @@ def slack_interaction() -> Response:
     return slack_edge.interaction(_request(), services())
 
 
+# SCIM 2.0 for identity providers (Okta, Entra ID): its own bearer token and SCIM error bodies.
+SCIM = "/scim/v2"
+SCIM_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+SCIM_JSON = ["application/scim+json", "application/json"]  # Okta and Entra send the latter
+
+
+def _scim(resource: str, ident: str | None = None) -> Response:
+    from chalicelib.api import scim
+
+    return scim.handle(_request(), services(), resource, ident)
+
+
+@app.route(f"{SCIM}/{{resource}}", methods=SCIM_METHODS, content_types=SCIM_JSON)
+def scim_resources(resource: str) -> Response:
+    return _scim(resource)
+
+
+@app.route(f"{SCIM}/{{resource}}/{{ident}}", methods=SCIM_METHODS, content_types=SCIM_JSON)
+def scim_resource(resource: str, ident: str) -> Response:
+    return _scim(resource, ident)
+
+
 # One message per invocation: Chalice cannot turn on ReportBatchItemFailures for the event source,
 # and with one record a failure fails the invocation, which SQS retries either way.
 @app.on_sqs_message(queue=work_queue_name(), batch_size=1)

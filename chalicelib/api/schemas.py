@@ -31,6 +31,18 @@ Email = Annotated[
 ]
 
 
+TagValue = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+def _tag_value(value: str | None) -> str | None:
+    """``value`` if IAM takes it as a tag value; it refuses any other character."""
+    if value is not None and not all(
+        unicodedata.category(c)[0] in "LNZ" or c in "_.:/=+-@" for c in value
+    ):
+        raise ValueError("may hold only letters, digits, spaces and _.:/=+-@ (an IAM tag)")
+    return value
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -52,16 +64,13 @@ class OnboardRequest(_Change):
     requested_by: Text
     email: Email | None = None
     console: bool = True
+    # The identity provider's id of the person (SCIM externalId), kept as the tag external_id.
+    external_id: TagValue | None = None
 
-    @field_validator("ticket", "requested_by", "email")
+    @field_validator("ticket", "requested_by", "email", "external_id")
     @classmethod
     def _iam_tag_value(cls, value: str | None) -> str | None:
-        # They become the user's tags; IAM refuses any other character in a tag value.
-        if value is not None and not all(
-            unicodedata.category(c)[0] in "LNZ" or c in "_.:/=+-@" for c in value
-        ):
-            raise ValueError("may hold only letters, digits, spaces and _.:/=+-@ (an IAM tag)")
-        return value
+        return _tag_value(value)
 
 
 class TicketRequest(_Change):
@@ -89,6 +98,19 @@ class GrantRequest(TicketRequest):
     group: GroupName
     hours: int = Field(gt=0, le=24 * 30)
     reason: Text
+
+
+class ProfileRequest(TicketRequest):
+    """What an identity provider keeps on a user besides its name: its id for the person and
+    the email, each a tag of the user (None: the tag is removed)."""
+
+    external_id: TagValue | None = None
+    email: Email | None = None
+
+    @field_validator("external_id", "email")
+    @classmethod
+    def _iam_tag_value(cls, value: str | None) -> str | None:
+        return _tag_value(value)
 
 
 class ExpireGrantRequest(TicketRequest):

@@ -48,6 +48,7 @@ Local stack ready (facts in {facts_file}).
   AWS endpoint   {facts.aws_endpoint_url}  (root {facts.root_account_id}, child {", ".join(facts.child_account_ids)})
   Throttling     {throttled or "off"}  (IAM_RATE_LIMIT; or POST {{"service": "iam", "rate": 10}} as JSON to {facts.aws_endpoint_url}{moto_throttle.ENDPOINT})
   API token      {facts.api_token}
+  SCIM           {facts.scim_url}  (token {facts.scim_token})
   Slack secret   {facts.slack_signing_secret}
 
 Try:
