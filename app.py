@@ -204,3 +204,9 @@ def prune_revocations(event) -> dict:
 @app.schedule(Rate(1, unit=Rate.DAYS))
 def report_drift(event) -> dict:
     return {"findings": services().schedules.report_drift()}
+
+
+# Okta deactivates leavers and never deletes them: offboard those kept inactive for N days.
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def offboard_inactive_scim_users(event) -> dict:
+    return {"offboarded": services().schedules.offboard_inactive()}

@@ -71,7 +71,8 @@ class IamGateway:
     def tag_user(self, username: str, tags: dict[str, str]) -> None:
         with aws_errors(f"tagging user {username}"):
             self.client.tag_user(
-                UserName=username, Tags=[{"Key": key, "Value": value} for key, value in tags.items()]
+                UserName=username,
+                Tags=[{"Key": key, "Value": value} for key, value in tags.items()],
             )
 
     def untag_user(self, username: str, keys: list[str]) -> None:
