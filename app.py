@@ -156,7 +156,6 @@ def slack_interaction() -> Response:
 
 # SCIM 2.0 for identity providers (Okta, Entra ID): its own bearer token and SCIM error bodies.
 SCIM = "/scim/v2"
-SCIM_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 SCIM_JSON = ["application/scim+json", "application/json"]  # Okta and Entra send the latter
 
 
@@ -166,12 +165,16 @@ def _scim(resource: str, ident: str | None = None) -> Response:
     return scim.handle(_request(), services(), resource, ident)
 
 
-@app.route(f"{SCIM}/{{resource}}", methods=SCIM_METHODS, content_types=SCIM_JSON)
+@app.route(f"{SCIM}/{{resource}}", methods=["GET", "POST"], content_types=SCIM_JSON)
 def scim_resources(resource: str) -> Response:
     return _scim(resource)
 
 
-@app.route(f"{SCIM}/{{resource}}/{{ident}}", methods=SCIM_METHODS, content_types=SCIM_JSON)
+@app.route(
+    f"{SCIM}/{{resource}}/{{ident}}",
+    methods=["GET", "PUT", "PATCH", "DELETE"],
+    content_types=SCIM_JSON,
+)
 def scim_resource(resource: str, ident: str) -> Response:
     return _scim(resource, ident)
 

@@ -413,5 +413,6 @@ def test_the_schedule_offboards_users_kept_inactive_for_the_stage_days(scim, clo
 
 
 @pytest.mark.parametrize("path", ["/Users", "/Groups"])
-def test_unsupported_methods_are_scim_errors(scim, path):
-    error(scim("DELETE", path), 405)
+def test_unsupported_methods(scim, path):
+    assert scim("DELETE", path).status_code == 405
+    error(scim("POST", "/ServiceProviderConfig", {}), 405)
