@@ -23,6 +23,12 @@ DOCUMENT = Path(__file__).resolve().parents[1] / "chalicelib" / "api" / "openapi
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 # Signed by Slack instead of the bearer token, form-encoded; tests/test_slack.py checks their answers.
 SLACK_ROUTES = {("/slack/commands", "post"), ("/slack/interactions", "post")}
+# SCIM 2.0, with its own token and error bodies; tests/api/test_scim.py checks its answers.
+SCIM_ROUTES = {
+    ("/scim/v2/{resource}", "get"),
+    ("/scim/v2/{resource}", "post"),
+    *((("/scim/v2/{resource}/{ident}", m) for m in ("get", "put", "patch", "delete"))),
+}
 ONBOARD = {
     "username": "pete",
     "groups": ["ChildDeveloperGroup"],
@@ -350,7 +356,7 @@ def test_every_documented_route_answers_as_documented(api):
     assert iam.list_virtual_mfa_devices()["VirtualMFADevices"] == []
 
     call("GET", "/users/{username}", username="pete", status=404)
-    assert call.called == set(operations()) - SLACK_ROUTES, (
+    assert call.called == set(operations()) - SLACK_ROUTES - SCIM_ROUTES, (
         "documented routes the scenario did not call"
     )
 
@@ -369,7 +375,7 @@ def _some_body(template: str, method: str):
 def test_every_protected_route_is_a_documented_401_without_or_with_a_wrong_token(api):
     call = Caller(api)
     for (template, method), operation in operations().items():
-        if operation.get("security") == []:
+        if operation.get("security") == [] or (template, method) in SCIM_ROUTES:
             continue
         for token in (None, "wrong-token"):
             answer = call(
@@ -392,6 +398,8 @@ def test_every_route_is_a_documented_415_for_a_content_type_other_than_json(api)
             template,
             _some_body(template, method),
             username="pete",
+            resource="Users",
+            ident="pete",
             headers={"Content-Type": "text/plain"},
             status=415,
         ).json
