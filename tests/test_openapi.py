@@ -27,7 +27,7 @@ SLACK_ROUTES = {("/slack/commands", "post"), ("/slack/interactions", "post")}
 SCIM_ROUTES = {
     ("/scim/v2/{resource}", "get"),
     ("/scim/v2/{resource}", "post"),
-    *((("/scim/v2/{resource}/{ident}", m) for m in ("get", "put", "patch", "delete"))),
+    *(("/scim/v2/{resource}/{ident}", m) for m in ("get", "put", "patch", "delete")),
 }
 ONBOARD = {
     "username": "pete",
