@@ -466,13 +466,21 @@ class Scim:
             if (external_id, email) != (tags.get("external_id"), tags.get("email")):
                 self.change("set_profile", name, record, external_id=external_id, email=email)
         status = (record or {}).get("status", "active")
-        if active is False and status in ("active", "suspending"):
+        last = str((record or {}).get("ticket", ""))
+
+        def again(action: str) -> bool:
+            """The user's last change was this very request: it may have stopped halfway (the
+            record already says where it was going), so it runs again and finishes."""
+            return self.ticket(action, name, record) == last
+
+        if active is False and (status in ("active", "suspending") or again("suspend")):
             self.change("suspend", name, record, reason=_DEACTIVATED)
-        elif active is True and status in ("suspended", "restoring"):
+        elif active is True and (
             # Only a suspension the identity provider made is its to undo: one a person made
             # through REST or Slack stays until they restore it.
-            if str((record or {}).get("ticket", "")).startswith("scim:"):
-                self.change("restore", name, record)
+            (status in ("suspended", "restoring") and last.startswith("scim:")) or again("restore")
+        ):
+            self.change("restore", name, record)
 
     def delete_user(self, ident: str | None) -> tuple[int, None]:
         user = self.find_user(ident)

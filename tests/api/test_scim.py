@@ -416,3 +416,41 @@ def test_the_schedule_offboards_users_kept_inactive_for_the_stage_days(scim, clo
 def test_unsupported_methods(scim, path):
     assert scim("DELETE", path).status_code == 405
     error(scim("POST", "/ServiceProviderConfig", {}), 405)
+
+
+def test_a_retry_finishes_a_deactivation_that_failed_halfway(scim):
+    """IAM fails in the middle of a suspension (the record already says suspended, the user is
+    still in its group); the IdP, answered with an error, sends the same PATCH again: it lands on
+    the first attempt's ticket, which the suspension resumes, and the user ends suspended once."""
+    from botocore.awsrequest import AWSResponse
+
+    uid = scim("POST", "/Users", okta_user(), headers=OKTA).json["id"]
+    add = patch({"op": "add", "path": "members", "value": [{"value": uid}]})
+    assert scim("PATCH", f"/Groups/{DEV}", add, headers=OKTA).status_code == 200
+    failing = {"on": True}
+
+    def fail(model, **_):
+        if not failing["on"]:
+            return None
+        error = {"Code": "ServiceFailure", "Message": "internal failure"}
+        return AWSResponse("https://fault", 500, {}, None), {
+            "Error": error,
+            "ResponseMetadata": {"HTTPStatusCode": 500},
+        }
+
+    events = bootstrap.services().clients.root("iam").meta.events
+    events.register("before-call.iam.RemoveUserFromGroup", fail)
+    off = patch({"op": "replace", "value": {"active": False}})
+    first = scim("PATCH", f"/Users/{uid}", off, headers=OKTA)
+    assert first.status_code >= 500 and first.json["schemas"] == [ERROR]
+    halfway = bootstrap.services().state.get_record("pete@example.com")
+    assert halfway["status"] in ("suspending", "suspended")  # written beside the removals
+    assert iam().list_groups_for_user(UserName="pete@example.com")["Groups"] != []
+    failing["on"] = False
+    again = scim("PATCH", f"/Users/{uid}", off, headers=OKTA)
+    assert again.status_code == 200 and again.json["active"] is False
+    record = bootstrap.services().state.get_record("pete@example.com")
+    assert record["status"] == "suspended" and record["ticket"] == halfway["ticket"]
+    assert record["saved"]["groups"] == [DEV]  # a restore gives the group back
+    assert iam().list_groups_for_user(UserName="pete@example.com")["Groups"] == []
+    assert len(done("pete@example.com", "suspend")) == 1
