@@ -186,6 +186,7 @@ class Scim:
             ),
             ("Schemas", "GET", False): lambda: (200, self.listed(Schema, self.schemas())),
             ("Schemas", "GET", True): lambda: (200, self.one_of(self.schemas(), ident)),
+            (".search", "POST", False): self.search_all,
             ("Users", "GET", False): self.list_users,
             ("Users", "POST", False): self.create_user,
             ("Users", "GET", True): lambda: (200, self.dump(self.user(self.find_user(ident)))),
@@ -342,8 +343,10 @@ class Scim:
                     raise ScimError(400, f"{name} must be a whole number", "invalidValue") from None
         return SearchRequest[model].model_validate(query)
 
-    def page(self, model: Any, resources: list[Any]) -> dict:
-        search = self.search(model)
+    def page(self, model: Any, resources: list[Any], search: Any = None) -> dict:
+        """One page of ``resources`` (in their order) that match the search: the query's, or
+        the body's of a POST /.search."""
+        search = search or self.search(model)
         if search.filter:
             resources = [r for r in resources if search.filter.match(r)]
         start = max(search.start_index or 1, 1)
@@ -357,11 +360,19 @@ class Scim:
         )
         return dict(answer.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=search))
 
-    def list_users(self) -> tuple[int, dict]:
+    def user_views(self) -> list[Any]:
         records = {key(r["username"]): r for r in self.services.state.records()}
         users = sorted(self.users(), key=lambda u: (key(u["username"]), u["id"]))
-        views = [self.user({**u, "record": records.get(key(u["username"]))}) for u in users]
-        return 200, self.page(UserModel, views)
+        return [self.user({**u, "record": records.get(key(u["username"]))}) for u in users]
+
+    def list_users(self) -> tuple[int, dict]:
+        return 200, self.page(UserModel, self.user_views())
+
+    def search_all(self) -> tuple[int, dict]:
+        """POST /.search (RFC 7644 §3.4.3): a SearchRequest over users and groups together."""
+        model = UserModel | Group
+        search = SearchRequest[model].model_validate(self._payload())
+        return 200, self.page(model, [*self.user_views(), *self.groups()], search)
 
     # changing users
     def ticket(self, action: str, username: str, record: dict | None) -> str:

@@ -454,3 +454,18 @@ def test_a_retry_finishes_a_deactivation_that_failed_halfway(scim):
     assert record["saved"]["groups"] == [DEV]  # a restore gives the group back
     assert iam().list_groups_for_user(UserName="pete@example.com")["Groups"] == []
     assert len(done("pete@example.com", "suspend")) == 1
+
+
+def test_a_search_by_post_covers_users_and_groups(scim):
+    """POST /.search (RFC 7644 §3.4.3) with a SearchRequest body: users and groups together."""
+    uid = scim("POST", "/Users", okta_user()).json["id"]
+    search = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": 'userName eq "pete@example.com" or displayName eq "BreakGlassGroup"',
+        "attributes": ["userName", "displayName"],
+    }
+    found = scim("POST", "/.search", search).json
+    assert found["totalResults"] == 2
+    assert [r["id"] for r in found["Resources"]] == [uid, "BreakGlassGroup"]
+    assert "emails" not in found["Resources"][0]
+    error(scim("POST", "/.search", {**search, "filter": 'shoe eq "42"'}), 400, "invalidFilter")
