@@ -123,8 +123,8 @@ RevokeSessionsRequest = TicketRequest
 
 
 # Tickets the service makes itself: a caller's ticket may not claim one, or it could take a
-# schedule's run (or a Slack request's) in advance.
-RESERVED_TICKET_PREFIXES = ("slack:", "schedule:")
+# schedule's run (or a Slack or SCIM request's) in advance, or pass its change for the IdP's.
+RESERVED_TICKET_PREFIXES = ("slack:", "schedule:", "scim:")
 
 
 def parse_caller(model: type[M], raw: bytes | str | None) -> M:

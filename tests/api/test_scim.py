@@ -469,3 +469,11 @@ def test_a_search_by_post_covers_users_and_groups(scim):
     assert [r["id"] for r in found["Resources"]] == [uid, "BreakGlassGroup"]
     assert "emails" not in found["Resources"][0]
     error(scim("POST", "/.search", {**search, "filter": 'shoe eq "42"'}), 400, "invalidFilter")
+
+
+def test_rest_callers_cannot_take_a_scim_ticket(api):
+    """A REST change under a `scim:` ticket would pass for the IdP's (and the IdP could then
+    undo a suspension a person made): the prefix is the service's own."""
+    body = {"username": "pete", "groups": [], "ticket": "scim:abc:def", "requested_by": "alice"}
+    answer = api.call("POST", "/users", body)
+    assert answer.status_code == 400 and "scim:" in answer.json["Message"]
