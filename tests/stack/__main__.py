@@ -65,6 +65,10 @@ Inspect the root account as its administrator:
 Slack (signed as Slack signs it; the answers on response_url are printed):
   .venv/bin/python -m tests.stack.slack_command onboard pete ChildDeveloperGroup pete@example.com
 
+An identity provider over SCIM (Okta's request shapes; --entra for Entra ID's):
+  .venv/bin/python -m tests.stack.scim_idp create pete@example.com
+  .venv/bin/python -m tests.stack.scim_idp deactivate pete@example.com
+
 Schedules run on their rates; fire one now, as the app principal:
   .venv/bin/python -m tests.stack.clock report_drift
 

@@ -11,15 +11,18 @@ test holds the service to exactly that list.
 from __future__ import annotations
 
 import json
-import urllib.error
+import os
+import subprocess
+import sys
 import urllib.request
-from urllib.parse import quote
 
 import boto3
 import pytest
 from scim2_tester import Status, check_server
 
+from tests.stack.local import PROJECT
 from tests.stack.process import running_stack
+from tests.stack.scim_idp import Idp
 from tests.system.scim_client import RequestsSCIMClient
 
 # (check, resource type) -> why it cannot pass here; every other check must succeed.
@@ -47,15 +50,39 @@ NOT_APPLICABLE = {
         )
     },
 }
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 CHILD = "222233334444"
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    with running_stack(tmp_path_factory.mktemp("scim-stack")) as facts:
+def folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("scim-stack")
+
+
+@pytest.fixture(scope="module")
+def stack(folder):
+    with running_stack(folder) as facts:
         yield facts
+
+
+def test_the_idp_stand_in_works_by_hand(stack, folder):
+    """``python -m tests.stack.scim_idp`` as a person runs it against ``make run``."""
+    env = {**os.environ, "STACK_FILE": str(folder / "stack.json")}
+
+    def run(*args):
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.stack.scim_idp", *args],
+            cwd=PROJECT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    assert run("--entra", "create", "hand@example.com")[0] == 201
+    assert run("--entra", "deactivate", "hand@example.com")[1]["active"] is False
+    assert run("delete", "hand@example.com")[0] == 204
 
 
 def test_the_facts_name_the_scim_endpoint_and_token(stack):
@@ -103,77 +130,58 @@ def admin(stack, service):
     )
 
 
-def scim(stack, method, path, body=None, agent="Okta SCIM Client 1.0.0"):
-    request = urllib.request.Request(
-        stack["scim_url"] + path,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={
-            "Authorization": f"Bearer {stack['scim_token']}",
-            "Content-Type": "application/scim+json",
-            "User-Agent": agent,
-        },
-        method=method,
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+def idp(stack, flavour="okta") -> Idp:
+    return Idp(stack["scim_url"], stack["scim_token"], flavour)
 
 
-def test_an_okta_sequence_end_to_end(stack):
-    """Okta's order (developer.okta.com, "Okta and SCIM Version 2.0"): find by userName, create,
-    push the group, deactivate, reactivate (each sent twice, as a retry would), delete; IAM,
-    the audit trail and the child account's session deny end as the REST calls leave them."""
-    iam = admin(stack, "iam")
-    query = "/Users?filter=" + quote('userName eq "olga@example.com"') + "&startIndex=1&count=100"
-    assert scim(stack, "GET", query)[1]["totalResults"] == 0
-    body = {
-        "schemas": [USER],
-        "userName": "olga@example.com",
-        "externalId": "00u7olga",
-        "name": {"givenName": "Olga", "familyName": "Example"},
-        "emails": [{"primary": True, "value": "olga@example.com", "type": "work"}],
-        "active": True,
-    }
-    status, user = scim(stack, "POST", "/Users", body)
+@pytest.mark.parametrize("flavour", ["okta", "entra"])
+def test_an_idp_sequence_end_to_end(stack, flavour):
+    """Okta's order (developer.okta.com, "Okta and SCIM Version 2.0") and Entra's (learn.microsoft
+    .com, "Develop and plan provisioning for a SCIM endpoint"), each in its own request shapes
+    (tests/stack/scim_idp.py): find by userName, create (sent twice, as a retry would), a
+    duplicate, the group push, deactivate (twice), still found, reactivate, leave the group,
+    delete. IAM, the audit trail and the child account's session deny end as REST leaves them."""
+    iam, client = admin(stack, "iam"), idp(stack, flavour)
+    name = f"{flavour}-person@example.com"
+    assert client.find(name) is None
+    status, user = client.create(name)
     assert status == 201, user
-    assert scim(stack, "POST", "/Users", body)[1]["id"] == user["id"]  # the retry converges
-    assert scim(stack, "POST", "/Users", {**body, "externalId": "other"})[0] == 409
-    add = {"op": "add", "path": "members", "value": [{"value": user["id"]}]}
-    group = {"schemas": [PATCH], "Operations": [add]}
-    assert scim(stack, "PATCH", "/Groups/ChildDeveloperGroup", group)[0] == 200
-    groups = iam.list_groups_for_user(UserName="olga@example.com")["Groups"]
-    assert [g["GroupName"] for g in groups] == ["ChildDeveloperGroup"]
+    assert client.create(name)[1]["id"] == user["id"]  # the retry converges
+    assert client.create(name, external_id="other")[0] == 409
+    assert client.add_to_group(user["id"], "ChildDeveloperGroup")[0] == 200
+    assert groups_of(iam, name) == ["ChildDeveloperGroup"]
 
-    off = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]}
     for _ in range(2):
-        status, answer = scim(stack, "PATCH", f"/Users/{user['id']}", off)
+        status, answer = client.set_active(user["id"], False)
         assert status == 200 and answer["active"] is False, answer
-    assert iam.list_groups_for_user(UserName="olga@example.com")["Groups"] == []
-    child = child_iam(stack)
-    deny = child.get_role_policy(RoleName="DeveloperRole", PolicyName="AccessRevocation")
-    assert "olga@example.com" in json.dumps(deny["PolicyDocument"])
+    assert groups_of(iam, name) == []
+    assert client.find(name)["active"] is False  # a soft-deleted user is still there
+    deny = child_iam(stack).get_role_policy(RoleName="DeveloperRole", PolicyName="AccessRevocation")
+    assert name in json.dumps(deny["PolicyDocument"])
 
-    on = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": True}}]}
-    assert scim(stack, "PATCH", f"/Users/{user['id']}", on)[1]["active"] is True
-    groups = iam.list_groups_for_user(UserName="olga@example.com")["Groups"]
-    assert [g["GroupName"] for g in groups] == ["ChildDeveloperGroup"]
+    assert client.set_active(user["id"], True)[1]["active"] is True
+    assert groups_of(iam, name) == ["ChildDeveloperGroup"]
+    assert client.remove_from_group(user["id"], "ChildDeveloperGroup")[0] == 200
+    assert groups_of(iam, name) == []
 
-    assert scim(stack, "DELETE", f"/Users/{user['id']}")[0] == 204
-    assert scim(stack, "GET", f"/Users/{user['id']}")[0] == 404
-    names = [u["UserName"] for u in iam.list_users(PathPrefix="/managed/")["Users"]]
-    assert "olga@example.com" not in names
-    events = rest(stack, "/audit?username=olga@example.com")["events"]
+    assert client.delete(user["id"])[0] == 204
+    assert client.call("GET", f"/Users/{user['id']}")[0] == 404
+    assert name not in [u["UserName"] for u in iam.list_users(PathPrefix="/managed/")["Users"]]
+    events = rest(stack, f"/audit?username={name}")["events"]
     ok = [(e["action"], e["requested_by"]) for e in events if e["result"] == "ok"]
+    by = f"scim:{flavour}"
     assert ok == [
-        ("onboard", "scim:okta"),
-        ("move", "scim:okta"),
-        ("suspend", "scim:okta"),
-        ("restore", "scim:okta"),
-        ("offboard", "scim:okta"),
+        ("onboard", by),
+        ("move", by),
+        ("suspend", by),
+        ("restore", by),
+        ("move", by),
+        ("offboard", by),
     ]
+
+
+def groups_of(iam, name):
+    return [g["GroupName"] for g in iam.list_groups_for_user(UserName=name)["Groups"]]
 
 
 def child_iam(stack):
