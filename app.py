@@ -154,6 +154,31 @@ def slack_interaction() -> Response:
     return slack_edge.interaction(_request(), services())
 
 
+# SCIM 2.0 for identity providers (Okta, Entra ID): its own bearer token and SCIM error bodies.
+SCIM = "/scim/v2"
+SCIM_JSON = ["application/scim+json", "application/json"]  # Okta and Entra send the latter
+
+
+def _scim(resource: str, ident: str | None = None) -> Response:
+    from chalicelib.api import scim
+
+    return scim.handle(_request(), services(), resource, ident)
+
+
+@app.route(f"{SCIM}/{{resource}}", methods=["GET", "POST"], content_types=SCIM_JSON)
+def scim_resources(resource: str) -> Response:
+    return _scim(resource)
+
+
+@app.route(
+    f"{SCIM}/{{resource}}/{{ident}}",
+    methods=["GET", "PUT", "PATCH", "DELETE"],
+    content_types=SCIM_JSON,
+)
+def scim_resource(resource: str, ident: str) -> Response:
+    return _scim(resource, ident)
+
+
 # One message per invocation: Chalice cannot turn on ReportBatchItemFailures for the event source,
 # and with one record a failure fails the invocation, which SQS retries either way.
 @app.on_sqs_message(queue=work_queue_name(), batch_size=1)
@@ -182,3 +207,9 @@ def prune_revocations(event) -> dict:
 @app.schedule(Rate(1, unit=Rate.DAYS))
 def report_drift(event) -> dict:
     return {"findings": services().schedules.report_drift()}
+
+
+# Okta deactivates leavers and never deletes them: offboard those kept inactive for N days.
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def offboard_inactive_scim_users(event) -> dict:
+    return {"offboarded": services().schedules.offboard_inactive()}

@@ -96,6 +96,14 @@ CATALOGUE = (
         creates=True,
         slack=("<user> <group> <hours> <reason...>", "add the user to a group for some hours"),
     ),
+    # An identity provider's attributes of a user (SCIM externalId, emails), kept as its tags.
+    Action(
+        "set_profile",
+        "ProfileRequest",
+        "user.profile_set",
+        "had their profile updated",
+        "Updating the profile of",
+    ),
     # The schedules' own changes.
     Action(
         "expire_grant",

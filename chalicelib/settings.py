@@ -39,6 +39,22 @@ def _seconds(env: Mapping[str, str], key: str, default: int) -> int:
     return int(raw)
 
 
+def _whole(env: Mapping[str, str], key: str, default: int) -> int:
+    raw = env.get(key, "").strip() or str(default)
+    if not raw.isdigit():
+        raise ConfigurationError(f"{key} {raw!r} must be a whole number")
+    return int(raw)
+
+
+def _flag(env: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = env.get(key, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("true", "false"):
+        raise ConfigurationError(f"{key} {raw!r} must be true or false")
+    return raw == "true"
+
+
 @dataclass(frozen=True)
 class Settings:
     app_name: str
@@ -56,6 +72,13 @@ class Settings:
     state_table: str
     idempotency_table: str
     api_token_secret: str
+    # SCIM (identity providers): the bearer token's secret, whether a created user gets a console
+    # login (its temporary password is never answered over SCIM), the days a user the IdP keeps
+    # deactivated stays suspended before the schedule offboards them (0: never), the body limit.
+    scim_token_secret: str
+    scim_console: bool
+    scim_offboard_after_days: int
+    scim_max_body: int
     slack_signing_secret: str
     # Slack: the user ids that may change access, and the queue the work goes through.
     slack_allowed_users: frozenset[str]
@@ -105,6 +128,10 @@ class Settings:
             state_table=env.get("STATE_TABLE", f"{prefix}-state"),
             idempotency_table=env.get("IDEMPOTENCY_TABLE", f"{prefix}-idempotency"),
             api_token_secret=env.get("API_TOKEN_SECRET", f"{app_name}/{stage}/api-token"),
+            scim_token_secret=env.get("SCIM_TOKEN_SECRET", f"{app_name}/{stage}/scim-token"),
+            scim_console=_flag(env, "SCIM_CONSOLE", False),
+            scim_offboard_after_days=_whole(env, "SCIM_OFFBOARD_AFTER_DAYS", 0),
+            scim_max_body=_whole(env, "SCIM_MAX_BODY", 256 * 1024),
             slack_signing_secret=env.get(
                 "SLACK_SIGNING_SECRET", f"{app_name}/{stage}/slack-signing-secret"
             ),

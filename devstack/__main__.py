@@ -48,6 +48,7 @@ Local stack ready (facts in {facts_file}).
   AWS endpoint   {facts.aws_endpoint_url}  (root {facts.root_account_id}, child {", ".join(facts.child_account_ids)})
   Throttling     {throttled or "off"}  (IAM_RATE_LIMIT; or POST {{"service": "iam", "rate": 10}} as JSON to {facts.aws_endpoint_url}{moto_throttle.ENDPOINT})
   API token      {facts.api_token}
+  SCIM           {facts.scim_url}  (token {facts.scim_token})
   Slack secret   {facts.slack_signing_secret}
 
 Try:
@@ -63,6 +64,10 @@ Inspect the root account as its administrator:
 
 Slack (signed as Slack signs it; the answers on response_url are printed):
   .venv/bin/python -m devstack.slack_command onboard pete ChildDeveloperGroup pete@example.com
+
+An identity provider over SCIM (Okta's request shapes; --entra for Entra ID's):
+  .venv/bin/python -m devstack.scim_idp create pete@example.com
+  .venv/bin/python -m devstack.scim_idp deactivate pete@example.com
 
 Schedules run on their rates; fire one now, as the app principal:
   .venv/bin/python -m devstack.clock report_drift

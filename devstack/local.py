@@ -102,6 +102,9 @@ class Facts:
     api_url: str | None = None
     # What a local receiver of ticket callbacks checks X-Access-Signature with.
     callback_secret: str = ""
+    # The SCIM 2.0 base URL (api_url + /scim/v2) and the identity provider's bearer token.
+    scim_url: str | None = None
+    scim_token: str = ""
 
     def public(self) -> dict:
         """The facts file; app_credentials let a test run handlers as the app does."""
@@ -169,6 +172,7 @@ class Provisioner:
             api_token=secret(f"iam-lifecycle/{STAGE}/api-token"),
             slack_signing_secret=secret(f"iam-lifecycle/{STAGE}/slack-signing-secret"),
             callback_secret=secret(f"iam-lifecycle/{STAGE}/callback-secret"),
+            scim_token=secret(f"iam-lifecycle/{STAGE}/scim-token"),
             admin_credentials=admin,
             app_credentials=app_credentials,
             child_account_ids=list(self.children),
@@ -304,6 +308,7 @@ class LocalStack:
             try:
                 urllib.request.urlopen(f"{url}/health", timeout=2).read()
                 self.facts.api_url = url
+                self.facts.scim_url = f"{url}/scim/v2"
                 return url
             except OSError:
                 time.sleep(0.2)

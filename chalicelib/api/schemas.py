@@ -31,6 +31,18 @@ Email = Annotated[
 ]
 
 
+TagValue = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+def _tag_value(value: str | None) -> str | None:
+    """``value`` if IAM takes it as a tag value; it refuses any other character."""
+    if value is not None and not all(
+        unicodedata.category(c)[0] in "LNZ" or c in "_.:/=+-@" for c in value
+    ):
+        raise ValueError("may hold only letters, digits, spaces and _.:/=+-@ (an IAM tag)")
+    return value
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -52,16 +64,13 @@ class OnboardRequest(_Change):
     requested_by: Text
     email: Email | None = None
     console: bool = True
+    # The identity provider's id of the person (SCIM externalId), kept as the tag external_id.
+    external_id: TagValue | None = None
 
-    @field_validator("ticket", "requested_by", "email")
+    @field_validator("ticket", "requested_by", "email", "external_id")
     @classmethod
     def _iam_tag_value(cls, value: str | None) -> str | None:
-        # They become the user's tags; IAM refuses any other character in a tag value.
-        if value is not None and not all(
-            unicodedata.category(c)[0] in "LNZ" or c in "_.:/=+-@" for c in value
-        ):
-            raise ValueError("may hold only letters, digits, spaces and _.:/=+-@ (an IAM tag)")
-        return value
+        return _tag_value(value)
 
 
 class TicketRequest(_Change):
@@ -91,6 +100,19 @@ class GrantRequest(TicketRequest):
     reason: Text
 
 
+class ProfileRequest(TicketRequest):
+    """What an identity provider keeps on a user besides its name: its id for the person and
+    the email, each a tag of the user (None: the tag is removed)."""
+
+    external_id: TagValue | None = None
+    email: Email | None = None
+
+    @field_validator("external_id", "email")
+    @classmethod
+    def _iam_tag_value(cls, value: str | None) -> str | None:
+        return _tag_value(value)
+
+
 class ExpireGrantRequest(TicketRequest):
     group: GroupName
 
@@ -101,8 +123,8 @@ RevokeSessionsRequest = TicketRequest
 
 
 # Tickets the service makes itself: a caller's ticket may not claim one, or it could take a
-# schedule's run (or a Slack request's) in advance.
-RESERVED_TICKET_PREFIXES = ("slack:", "schedule:")
+# schedule's run (or a Slack or SCIM request's) in advance, or pass its change for the IdP's.
+RESERVED_TICKET_PREFIXES = ("slack:", "schedule:", "scim:")
 
 
 def parse_caller(model: type[M], raw: bytes | str | None) -> M:

@@ -53,6 +53,7 @@ class IamGateway:
             "username": user["UserName"],
             "arn": user["Arn"],
             "path": user["Path"],
+            "id": user["UserId"],
             "created": user["CreateDate"].isoformat(),
             "tags": {tag["Key"]: tag["Value"] for tag in user.get("Tags", [])},
             "boundary": (user.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
@@ -66,6 +67,17 @@ class IamGateway:
                 Tags=[{"Key": key, "Value": value} for key, value in tags.items()],
             )["User"]
         return {"username": user["UserName"], "arn": user["Arn"], "path": user["Path"]}
+
+    def tag_user(self, username: str, tags: dict[str, str]) -> None:
+        with aws_errors(f"tagging user {username}"):
+            self.client.tag_user(
+                UserName=username,
+                Tags=[{"Key": key, "Value": value} for key, value in tags.items()],
+            )
+
+    def untag_user(self, username: str, keys: list[str]) -> None:
+        with aws_errors(f"untagging user {username}"):
+            self.client.untag_user(UserName=username, TagKeys=keys)
 
     def has_login_profile(self, username: str) -> bool:
         try:
@@ -150,6 +162,10 @@ class IamGateway:
             return [device["SerialNumber"] for page in pages for device in page["MFADevices"]]
 
     # groups and what they allow
+    def users(self) -> list[dict]:
+        """Every user of the account with its id, path, groups and tags, in one paginated read."""
+        return list(self._details(("User",), ())["users"])
+
     def account(self, groups: tuple[str, ...]) -> dict:
         """The whole account in one paginated read (GetAccountAuthorizationDetails): every user
         with its path and groups, and the policy documents of each of ``groups`` that exists
@@ -179,6 +195,9 @@ class IamGateway:
                         "arn": u["Arn"],
                         "path": u["Path"],
                         "groups": sorted(u.get("GroupList", [])),
+                        "id": u["UserId"],
+                        "created": u["CreateDate"].isoformat(),
+                        "tags": {tag["Key"]: tag["Value"] for tag in u.get("Tags", [])},
                     }
                     for u in page.get("UserDetailList", [])
                 ]

@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # the request models (pydantic) load where requests are parse
         MoveRequest,
         OffboardRequest,
         OnboardRequest,
+        ProfileRequest,
         RestoreRequest,
         SuspendRequest,
         TicketRequest,
@@ -93,6 +94,7 @@ READS: dict[str, tuple[str, ...]] = {
     "restore": ("user", "record", "keys", "console", "mfa", "access"),
     "grant": ("user", "record", "groups", "keys", "console", "mfa", "access"),
     "offboard": ("user", "record", "groups", "dependents", "earlier", "revocation"),
+    "set_profile": ("user",),
     "describe": ("user", "record", "groups", "keys", "console", "mfa", "access"),
     # The schedules' changes read their own, narrower state.
     "expire_grant": (),
@@ -345,6 +347,8 @@ class Lifecycle:
             }
             if request.email:
                 tags["email"] = request.email
+            if request.external_id:
+                tags["external_id"] = request.external_id
             first["user"] = lambda: self.iam.create_user(username, self.settings.managed_path, tags)
         created = wave(first).get("user") or existing or {}
         # AddUserToGroup and AttachUserPolicy are no-ops when done already: a resumed
@@ -638,6 +642,33 @@ class Lifecycle:
             error.detail = {**(error.detail or {}), "removed": done["iam"]}
             raise
         return _offboarded(name, final)
+
+    def set_profile(
+        self, username: str, request: ProfileRequest, snap: Snapshot | None = None
+    ) -> dict:
+        """Keep an identity provider's id of the person and the email as the user's tags: each
+        set to the request's value, or removed where it has none. Nothing else changes."""
+        snap = snap or self.read("set_profile", username, request)
+        user = self._managed(snap)
+        name = user["username"]
+        wanted = {"external_id": request.external_id, "email": request.email}
+        tags = user.get("tags", {})
+        changed = {k: v for k, v in wanted.items() if v is not None and tags.get(k) != v}
+        removed = sorted(k for k, v in wanted.items() if v is None and k in tags)
+        tasks: dict[str, Callable[[], Any]] = {}
+        if changed:
+            tasks["tag"] = lambda: self.iam.tag_user(name, changed)
+        if removed:
+            tasks["untag"] = lambda: self.iam.untag_user(name, removed)
+        wave(tasks)
+        self.changes_made()
+        kept = {k: v for k, v in {**tags, **changed}.items() if k not in removed}
+        return {
+            "username": name,
+            "external_id": kept.get("external_id"),
+            "email": kept.get("email"),
+            "changed": sorted([*changed, *removed]),
+        }
 
     def _revoke(self, snap: Snapshot, name: str) -> Revoked:
         """Deny ``name``'s live sessions, through the revocation the reads began if any."""

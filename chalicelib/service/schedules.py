@@ -4,7 +4,7 @@ that can be pruned (and revocations still owed to unreachable accounts), and dri
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.actions import ACTIONS
@@ -80,6 +80,27 @@ class Schedules:
                 if self._run("revoke_sessions", name, ticket):
                     retried.append(name)
         return {"pruned_in": pruned, "unreachable": failed, "retried_for": retried}
+
+    def offboard_inactive(self) -> list[str]:
+        """Offboard the users an identity provider deactivated (suspended through SCIM) and kept
+        so for ``scim_offboard_after_days``: Okta deactivates leavers and never deletes them."""
+        days = self.lifecycle.settings.scim_offboard_after_days
+        if not days:
+            return []
+        cutoff = (self.clock() - timedelta(days=days)).isoformat()
+        offboarded = []
+        for record in self.state.records():
+            since = str(record.get("at") or "")
+            if (
+                record.get("status") == "suspended"
+                and str(record.get("ticket", "")).startswith("scim:")
+                and since
+                and since <= cutoff
+            ):
+                name = record["username"]
+                if self._run("offboard", name, f"schedule:offboard:{name}:{since[:10]}"):
+                    offboarded.append(name)
+        return offboarded
 
     def report_drift(self) -> list[dict]:
         """Managed users whose groups differ from their record, and users the app does not

@@ -16,6 +16,12 @@ METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 # Signed by Slack instead of the bearer token, form-encoded; tests/slack/test_slack.py checks their
 # answers.
 SLACK_ROUTES = {("/slack/commands", "post"), ("/slack/interactions", "post")}
+# SCIM 2.0, with its own token and error bodies; tests/api/test_scim.py checks its answers.
+SCIM_ROUTES = {
+    ("/scim/v2/{resource}", "get"),
+    ("/scim/v2/{resource}", "post"),
+    *(("/scim/v2/{resource}/{ident}", m) for m in ("get", "put", "patch", "delete")),
+}
 
 
 @functools.cache

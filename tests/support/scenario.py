@@ -48,6 +48,7 @@ class Driver:
     poll: Callable[[], tuple[int, int]]  # Lambda's SQS event source, one receive
     routes: set[tuple[str, str]] = field(default_factory=set)
     handlers: set[str] = field(default_factory=set)
+    scim_token: str = ""  # the identity provider's bearer token on /scim/v2
 
     def _route(self, method: str, path: str) -> None:
         from chalice.local import RouteMatcher
@@ -66,6 +67,17 @@ class Driver:
         if response.headers.get("Content-Type", "").startswith("application/json"):
             return json.loads(response.body) if response.body else None
         return response.body.decode()
+
+    def scim(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
+        headers = {
+            "Authorization": f"Bearer {self.scim_token}",
+            "Content-Type": "application/scim+json",
+        }
+        raw = json.dumps(body).encode() if body is not None else b""
+        response = self.client.http.request(method, path, headers=headers, body=raw)
+        self._route(method, path)
+        assert response.status_code == status, (method, path, response.status_code, response.body)
+        return json.loads(response.body) if response.body else None
 
     def slack(self, path: str, body: bytes) -> Any:
         from devstack.slack_command import sign
@@ -254,6 +266,45 @@ def child_accounts_from_the_organization(d: Driver) -> None:
     assert children.current() == sorted([*settings.child_account_ids, account])
 
 
+def identity_provider(d: Driver) -> None:
+    """An IdP over SCIM: create, find, group push, profile and deactivation in one PUT, a user
+    kept inactive past the stage's days offboarded by the schedule, a delete, an unlinked group."""
+    user = "urn:ietf:params:scim:schemas:core:2.0:User"
+    patch = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+    d.scim("GET", "/scim/v2/ServiceProviderConfig")
+    body = {
+        "schemas": [user],
+        "userName": "ida@example.com",
+        "externalId": "00u1",
+        "emails": [{"value": "ida@example.com", "primary": True}],
+        "active": True,
+    }
+    uid = d.scim("POST", "/scim/v2/Users", body, status=201)["id"]
+    d.scim("GET", "/scim/v2/Users?filter=userName%20eq%20%22ida@example.com%22")
+    add = {"op": "add", "path": "members", "value": [{"value": uid}]}
+    d.scim(
+        "PATCH", "/scim/v2/Groups/ChildDeveloperGroup", {"schemas": [patch], "Operations": [add]}
+    )
+    changed = {
+        "schemas": [user],
+        "userName": "ida@example.com",
+        "externalId": "00u9",
+        "active": False,
+    }
+    assert d.scim("PUT", f"/scim/v2/Users/{uid}", changed)["active"] is False
+    d.clock.skipped += timedelta(days=31)
+    d.invoke("offboard_inactive_scim_users")
+    d.scim("GET", f"/scim/v2/Users/{uid}", status=404)
+    other = d.scim("POST", "/scim/v2/Users", {**body, "userName": "joe@example.com"}, status=201)
+    d.scim(
+        "PATCH",
+        "/scim/v2/Groups/ChildDeveloperGroup",
+        {"schemas": [patch], "Operations": [{**add, "value": [{"value": other["id"]}]}]},
+    )
+    d.scim("DELETE", "/scim/v2/Groups/ChildDeveloperGroup", status=204)
+    d.scim("DELETE", f"/scim/v2/Users/{other['id']}", status=204)
+
+
 STEPS: list[Callable[[Driver], None]] = [
     onboarding,
     moves_and_grants,
@@ -262,6 +313,7 @@ STEPS: list[Callable[[Driver], None]] = [
     slack,
     offboarding,
     child_accounts_from_the_organization,
+    identity_provider,
 ]
 
 

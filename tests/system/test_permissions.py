@@ -203,6 +203,7 @@ def recording() -> Recording:
                         response_url=replies.url(),
                         replies=replies,
                         poll=poller.poll_once,
+                        scim_token=facts.scim_token,
                     )
                     try:
                         for step in STEPS:
