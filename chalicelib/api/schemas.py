@@ -52,6 +52,8 @@ class OnboardRequest(_Change):
     requested_by: Text
     email: Email | None = None
     console: bool = True
+    # Issue the first access key and answer it once (only where the stage issues keys).
+    access_key: bool = False
 
     @field_validator("ticket", "requested_by", "email")
     @classmethod
