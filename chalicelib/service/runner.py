@@ -133,7 +133,7 @@ class Operations:
             IdempotencyValidationError,
         )
 
-        secrets: dict[str, str] = {}
+        secrets: dict[str, Any] = {}
         outcome: dict[str, Any] = {}
         # The lease is this invocation's, not the ticket's: two changes sent at once under one
         # ticket never both hold the user.

@@ -323,7 +323,9 @@ def _welcome(answer: dict, username: str) -> list[dict]:
             blocks.append(
                 _text(f"{lead}\n```{escape(password)}```")
                 if password
-                else _text(f"{lead}\n_Not here: it was handed out when this request first ran._")
+                else _text(
+                    f"{lead}\n_Not here: it was handed out when this request first ran and is never stored._"
+                )
             )
         elif kind == "access_key":
             key = answer.get("access_key")
@@ -338,7 +340,9 @@ def _welcome(answer: dict, username: str) -> list[dict]:
                     + "```"
                 )
                 if key
-                else _text(f"{lead}\n_Not here: it was handed out when this request first ran._")
+                else _text(
+                    f"{lead}\n_Not here: it was handed out when this request first ran and is never stored._"
+                )
             )
         elif kind == "aws_config":
             blocks.append(_text(lead))

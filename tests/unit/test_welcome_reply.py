@@ -108,4 +108,4 @@ def test_a_replay_says_where_the_secrets_went():
         "onboard", answer(access_map.ACCESS_KEY, secrets=False), "T-1", "U1"
     )
     shown = "\n".join(texts(private))
-    assert shown.count("Not here: it was handed out when this request first ran") == 2
+    assert shown.count("Not here: it was handed out when this request first ran and is never") == 2
