@@ -80,9 +80,19 @@ def get_user(username: str) -> dict:
 @app.route("/users/{username}/aws-config", methods=["GET"])
 @protected()
 def get_aws_config(username: str):
+    form = _query().get("format")
+    if form == "shell":
+        # A POSIX sh script merging the profiles into ~/.aws/config: `curl ... | sh`.
+        params = _request().query_params
+        remove = params.getlist("remove") if params is not None and "remove" in params else []
+        return Response(
+            body=services().lifecycle.aws_config_merge(username, remove),
+            status_code=200,
+            headers={"Content-Type": "text/x-shellscript"},
+        )
     answer = services().lifecycle.aws_config_of(username)
-    if _query().get("format") == "text":
-        # The bare file, to save beside ~/.aws/config (docs/rest-api.md says how to merge it).
+    if form == "text":
+        # The bare profiles, to save beside ~/.aws/config (format=shell merges them into it).
         return Response(
             body=answer["aws_config"], status_code=200, headers={"Content-Type": "text/plain"}
         )

@@ -15,6 +15,12 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 _PATH = re.compile(r"^/([\x21-\x7e]+/)?$")
 # AWS Organizations' shapes of an organizational unit id and of a root id (the whole organization).
 _PARENT = re.compile(r"^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$")
+# What a person may do with access keys of their own (ACCESS_KEYS):
+#   none                  no keys: the CLI signs in with `aws login` (the default);
+#   self_service          the person may create, rotate and delete their own keys, with MFA;
+#   issued_at_onboarding  as self_service, and an onboarding may also issue the first key
+#                         ("access_key": true), returned once.
+ACCESS_KEY_MODES = ("none", "self_service", "issued_at_onboarding")
 
 
 def _names(raw: str) -> tuple[str, ...]:
@@ -91,7 +97,10 @@ class Settings:
     revocation_lock_seconds: int
     event_bus: str
     drift_webhook_secret: str
+    # Roles whose profiles carry mfa_serial; "*": every role (the self-service policy denies a
+    # person every call but setting up MFA, sts:AssumeRole included, unless signed in with MFA).
     mfa_roles: frozenset[str]
+    access_keys: str
     secret_max_age: int
     # Ticket callbacks: hosts that may be called back, the signing secret's name, and the retries.
     callback_hosts: tuple[str, ...]
@@ -148,6 +157,7 @@ class Settings:
             # A secret holding a Slack incoming-webhook URL for drift reports; empty: none.
             drift_webhook_secret=env.get("DRIFT_WEBHOOK_SECRET", ""),
             mfa_roles=frozenset(_names(env.get("MFA_ROLES", "BreakGlassRole"))),
+            access_keys=env.get("ACCESS_KEYS", "").strip() or "none",
             secret_max_age=int(env.get("SECRET_MAX_AGE", "300")),
             callback_hosts=tuple(host.lower() for host in _names(env.get("CALLBACK_HOSTS", ""))),
             callback_secret=env.get("CALLBACK_SECRET", f"{app_name}/{stage}/callback-secret"),
@@ -172,10 +182,24 @@ class Settings:
                     f"CHILD_ORGANIZATIONAL_UNITS entry {parent!r} must be an organizational unit id "
                     "(ou-abcd-12345678) or the organization's root id (r-abcd)"
                 )
+        if self.access_keys not in ACCESS_KEY_MODES:
+            raise ConfigurationError(
+                f"ACCESS_KEYS {self.access_keys!r} must be one of {', '.join(ACCESS_KEY_MODES)}"
+            )
         if not _PATH.match(self.managed_path) or self.managed_path == "/":
             raise ConfigurationError(
                 f"MANAGED_PATH {self.managed_path!r} must look like /managed/ (not the root path)"
             )
+
+    @property
+    def keys_allowed(self) -> bool:
+        """Whether people may hold access keys of their own at all."""
+        return self.access_keys != "none"
+
+    @property
+    def keys_issued(self) -> bool:
+        """Whether an onboarding may issue the first access key."""
+        return self.access_keys == "issued_at_onboarding"
 
     @property
     def self_service_policy_arn(self) -> str:

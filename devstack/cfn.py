@@ -161,6 +161,10 @@ def deploy(
     None for moto in process. Returns the stack's outputs (without those naming a group or secret)
     and ``<LogicalId>Name`` and ``<LogicalId>Arn`` of each group and secret.
     """
+    if endpoint_url is None:  # moto in this process: brought closer to AWS first
+        from devstack import moto_ext
+
+        moto_ext.apply()
     client_for = partial(session.client, endpoint_url=endpoint_url)
     template, parameters = load_template(path), dict(parameters or {})
     resources, outputs = template["Resources"], template.get("Outputs", {})

@@ -40,6 +40,16 @@ ADMIN_POLICY = {
 }
 
 
+def stage_access_keys(stage: str = STAGE) -> str:
+    """The stage's ACCESS_KEYS, which the self-service policy's AccessKeys parameter follows."""
+    config = json.loads((PROJECT / ".chalice" / "config.json").read_text())
+    env = {
+        **config.get("environment_variables", {}),
+        **config["stages"][stage].get("environment_variables", {}),
+    }
+    return env.get("ACCESS_KEYS") or "none"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -193,7 +203,7 @@ class Provisioner:
                 session,
                 PROJECT / "templates/root/access-groups.yaml",
                 "access-groups",
-                {"ChildAccountIds": ",".join(self.children)},
+                {"ChildAccountIds": ",".join(self.children), "AccessKeys": stage_access_keys()},
                 endpoint_url=self.endpoint_url,
             )
         )

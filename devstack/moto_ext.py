@@ -11,6 +11,9 @@ Applied in the process that runs moto (the in-process mock or the threaded serve
    a request naming "PETE" is authorized against, and acts on, the stored user "pete".
 4. IAM and STS throttling per account, as AWS throttles them (moto_throttle); off until a rate
    is set.
+5. CloudFormation's ``AWS::NoValue`` removes a list item, as in AWS (moto_cfn).
+6. ``aws:MultiFactorAuthPresent`` evaluated in identity and trust policies, as AWS sets it
+   (moto_mfa).
 """
 
 from __future__ import annotations
@@ -26,7 +29,14 @@ from moto.organizations.responses import OrganizationsResponse
 from moto.secretsmanager.responses import SecretsManagerResponse
 from moto.sqs.responses import SQSResponse
 
-from devstack import moto_iam_case, moto_iam_extras, moto_report, moto_throttle
+from devstack import (
+    moto_cfn,
+    moto_iam_case,
+    moto_iam_extras,
+    moto_mfa,
+    moto_report,
+    moto_throttle,
+)
 
 _applied = False
 _lock = threading.Lock()
@@ -139,6 +149,8 @@ def apply() -> None:
         moto_iam_case.apply()
         moto_report.apply()
         moto_throttle.apply()
+        moto_cfn.apply()
+        moto_mfa.apply()
         _applied = True
 
 

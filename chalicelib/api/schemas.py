@@ -66,6 +66,8 @@ class OnboardRequest(_Change):
     console: bool = True
     # The identity provider's id of the person (SCIM externalId), kept as the tag external_id.
     external_id: TagValue | None = None
+    # Issue the first access key and answer it once (only where the stage issues keys).
+    access_key: bool = False
 
     @field_validator("ticket", "requested_by", "email", "external_id")
     @classmethod

@@ -54,4 +54,12 @@ def _answer(model: Any, params: dict, account: str) -> tuple[Any, dict]:
             "Arn": f"arn:aws:iam::{account}:user{path}{params['UserName']}",
             "CreateDate": datetime.now(UTC),
         }
+    if model.name == "CreateAccessKey":
+        parsed["AccessKey"] = {
+            "UserName": params["UserName"],
+            "AccessKeyId": "DRYRUN",
+            "SecretAccessKey": "DRYRUN",
+            "Status": "Active",
+            "CreateDate": datetime.now(UTC),
+        }
     return AWSResponse(url="", status_code=200, headers={}, raw=None), parsed

@@ -135,6 +135,26 @@ class IamGateway:
             Status=status,
         )
 
+    def create_access_key(self, username: str) -> dict:
+        """A new access key: its id and secret, which IAM shows only in this answer."""
+        with aws_errors(f"creating an access key for {username}"):
+            key = self.client.create_access_key(UserName=username)["AccessKey"]
+        return {"access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"]}
+
+    def delete_access_key(self, username: str, key_id: str) -> bool:
+        return tolerant(
+            self.client.delete_access_key,
+            f"deleting key {key_id}",
+            UserName=username,
+            AccessKeyId=key_id,
+        )
+
+    def account_alias(self) -> str | None:
+        """The account's alias (an account has at most one), or None."""
+        with aws_errors("reading the account's alias"):
+            aliases = self.client.list_account_aliases()["AccountAliases"]
+        return aliases[0] if aliases else None
+
     def groups_of(self, username: str) -> list[str]:
         with aws_errors(f"listing the groups of {username}"):
             pages = self.client.get_paginator("list_groups_for_user").paginate(UserName=username)

@@ -43,13 +43,37 @@ def profile_name(role_arn: str) -> str:
     return "-".join(account_and_role(role_arn))
 
 
+# Where a person's own credentials come from: a console sign-in (`aws login`) or an access key.
+LOGIN_SESSION, ACCESS_KEY = "login_session", "access_key"
+
+
+def user_arn(root_account_id: str, path: str, username: str) -> str:
+    """The person's ARN as IAM writes it, path included (``aws login`` names the session so)."""
+    return f"arn:aws:iam::{root_account_id}:user{path}{username}"
+
+
+def mfa_serial(root_account_id: str, username: str) -> str:
+    """The virtual MFA device the self-service policy lets a person create: named after them."""
+    return f"arn:aws:iam::{root_account_id}:mfa/{username}"
+
+
+def source_profile(root_account_id: str, username: str) -> str:
+    """The profile of the person's own credentials in the root account, named as the role
+    profiles are (``<account>-<who>``): ``aws login --profile 123456789012-pete``."""
+    return f"{root_account_id}-{username}"
+
+
+def needs_mfa(role: str, mfa_roles: frozenset[str]) -> bool:
+    return "*" in mfa_roles or role in mfa_roles
+
+
 def profiles(roles: Iterable[str], mfa_roles: frozenset[str]) -> list[dict]:
     """The profiles of ``aws_config``: name, role and whether assuming it asks for MFA."""
     return [
         {
             "profile": profile_name(arn),
             "role_arn": arn,
-            "mfa": account_and_role(arn)[1] in mfa_roles,
+            "mfa": needs_mfa(account_and_role(arn)[1], mfa_roles),
         }
         for arn in roles
     ]
@@ -65,23 +89,48 @@ def aws_config(
     roles: Iterable[str],
     *,
     root_account_id: str,
+    managed_path: str,
     region: str,
     mfa_roles: frozenset[str],
-    source_profile: str = "default",
+    credentials: str = LOGIN_SESSION,
 ) -> str:
-    """The text a person pastes into ``~/.aws/config``: one profile per reachable role."""
+    """The profiles a person adds to ``~/.aws/config``: their own (source) profile, then one per
+    reachable role with ``source_profile`` set to it.
+
+    With ``credentials`` = ``login_session`` (the default) the source profile names the person's
+    sign-in session (``login_session`` = their user ARN): ``aws login --profile <it>`` fills it
+    from a console sign-in, with no long-lived key. With ``access_key`` it holds only the region;
+    the key goes into ``~/.aws/credentials`` under the same name (:func:`aws_credentials`).
+    """
+    source = source_profile(root_account_id, username)
+    if credentials == LOGIN_SESSION:
+        lead = f"Sign the CLI in with: aws login --profile {source}"
+        own = [f"login_session = {user_arn(root_account_id, managed_path, username)}"]
+    elif credentials == ACCESS_KEY:
+        lead = f"Your access key belongs in ~/.aws/credentials under [{source}]"
+        own = []
+    else:
+        raise ValueError(f"unknown credentials {credentials!r}")
     lines = [
-        f"# Profiles for {username}. Your own access keys belong to profile [{source_profile}].",
+        f"# Profiles of {username}. {lead}",
+        f"[profile {source}]",
+        *own,
+        f"region = {region}",
     ]
     for profile in profiles(roles, mfa_roles):
         lines += [
             "",
             f"[profile {profile['profile']}]",
-            f"source_profile = {source_profile}",
+            f"source_profile = {source}",
             f"role_arn = {profile['role_arn']}",
             f"role_session_name = {username}",
         ]
         if profile["mfa"]:
-            lines.append(f"mfa_serial = arn:aws:iam::{root_account_id}:mfa/{username}")
+            lines.append(f"mfa_serial = {mfa_serial(root_account_id, username)}")
         lines.append(f"region = {region}")
     return "\n".join(lines) + "\n"
+
+
+def aws_credentials(profile: str, key_id: str, secret: str) -> str:
+    """The ``~/.aws/credentials`` section of an access key, under the source profile's name."""
+    return f"[{profile}]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n"

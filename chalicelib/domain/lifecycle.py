@@ -10,17 +10,20 @@ ticket finishes the job instead of starting another.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.domain import access_map
+from chalicelib.domain import access_map, config_merge
+from chalicelib.domain.access_map import ACCESS_KEY, LOGIN_SESSION
 from chalicelib.domain.identity import check_username, key
 from chalicelib.domain.offboarding import offboard_user, targets
 from chalicelib.domain.passwords import temporary_password
 from chalicelib.domain.revocation_policy import Revoked
+from chalicelib.domain.welcome import console_url, welcome
 from chalicelib.errors import (
     AccessDenied,
     AppError,
@@ -49,6 +52,8 @@ if TYPE_CHECKING:  # the request models (pydantic) load where requests are parse
     from chalicelib.aws.state import StateStore
 
 _SUSPENDED = ("suspending", "suspended", "restoring")
+# A profile name this service writes for a role: <account>-<role name>.
+_PROFILE = re.compile(r"^\d{12}-[\w+=,.@-]{1,64}$")
 
 
 @dataclass
@@ -62,6 +67,7 @@ class Snapshot:
     keys: list[dict] | None = None  # id and status
     console: bool | None = None
     mfa: bool | None = None
+    alias: str | None = None  # the root account's alias (ListAccountAliases), if it has one
     # each managed group that exists -> the policy documents that apply to it
     access: dict[str, list[dict]] = field(default_factory=dict)
     dependents: dict[tuple, list[str]] = field(default_factory=dict)  # offboarding's lists
@@ -88,7 +94,7 @@ class Snapshot:
 
 # What each operation reads in its first wave.
 READS: dict[str, tuple[str, ...]] = {
-    "onboard": ("user", "record", "access"),
+    "onboard": ("user", "record", "access", "alias"),
     "move": ("user", "record", "groups", "keys", "console", "mfa", "access"),
     "suspend": ("user", "record", "groups", "keys", "console", "mfa", "revocation"),
     "restore": ("user", "record", "keys", "console", "mfa", "access"),
@@ -136,6 +142,7 @@ class Lifecycle:
             "console": lambda: _visible(lambda: self.iam.has_login_profile(username)),
             "mfa": lambda: _visible(lambda: bool(self.iam.mfa_devices(username))),
             "access": lambda: self.iam.group_access(self.settings.allowed_groups),
+            "alias": lambda: self.iam.account_alias(),
             "earlier": lambda: self.state.audit_events(ticket=request.ticket) if request else [],
             # What a revocation writes over depends on nothing: read now, it writes sooner.
             "revocation": lambda: self.revoker.begin(),
@@ -153,6 +160,7 @@ class Lifecycle:
             keys=found.get("keys"),
             console=found.get("console"),
             mfa=found.get("mfa"),
+            alias=found.get("alias"),
             access=found.get("access") or {},
             dependents={listing: found[name] for name, listing in named.items()},
             earlier=found.get("earlier") or [],
@@ -211,25 +219,50 @@ class Lifecycle:
         ]
         return access_map.assumable_roles(documents)
 
-    def aws_config(self, username: str, roles: list[str]) -> str:
+    def aws_config(self, username: str, roles: list[str], credentials: str = LOGIN_SESSION) -> str:
         return access_map.aws_config(
             username,
             roles,
             root_account_id=self.settings.root_account_id,
+            managed_path=self.settings.managed_path,
             region=self.settings.region,
             mfa_roles=self.settings.mfa_roles,
+            credentials=credentials,
         )
+
+    def credentials_of(self, keys: list[dict]) -> str:
+        """Where the person's CLI credentials come from: an access key when they hold an active
+        one (and the stage allows keys), else their console sign-in (``aws login``)."""
+        active = any(k.get("status") == "Active" for k in keys)
+        return ACCESS_KEY if active and self.settings.keys_allowed else LOGIN_SESSION
 
     def aws_config_of(self, username: str) -> dict:
         """The ``~/.aws/config`` text of the roles the user's groups reach now, and its profiles."""
         snap = self.read("describe", username)
         name = self._managed(snap)["username"]
         roles = self.roles(snap.groups or [], snap.access)
+        credentials = self.credentials_of(snap.keys or [])
         return {
             "username": name,
-            "aws_config": self.aws_config(name, roles),
+            "aws_config": self.aws_config(name, roles, credentials),
             "profiles": access_map.profiles(roles, self.settings.mfa_roles),
+            "credentials": credentials,
+            "source_profile": access_map.source_profile(self.settings.root_account_id, name),
         }
+
+    def aws_config_merge(self, username: str, remove: list[str] | tuple[str, ...] = ()) -> str:
+        """A POSIX sh script merging the user's profiles into an existing ``~/.aws/config``
+        (backup first, every other profile kept) and deleting the profiles named in ``remove``."""
+        for profile in remove:
+            if not _PROFILE.match(profile):
+                raise BadRequest(
+                    f"remove: {profile!r} is not a profile this service writes "
+                    "(<12-digit account>-<role name>)"
+                )
+        answer = self.aws_config_of(username)
+        return config_merge.merge_snippet(
+            answer["username"], answer["aws_config"], remove, app_name=self.settings.app_name
+        )
 
     def _roles_before(self, snap: Snapshot, groups: list[str] | None = None) -> list[str]:
         """What an active user reached before a change: through ``groups`` (as the snapshot
@@ -246,9 +279,10 @@ class Lifecycle:
     def _with_config(self, answer: dict, user: dict, before: list[str]) -> dict:
         """``answer`` with the config of what ``user`` reaches after the change, and the
         profiles of the roles reached ``before`` that the change took away."""
+        credentials = self.credentials_of(user["access_keys"])
         return {
             **answer,
-            "aws_config": self.aws_config(user["username"], user["roles"]),
+            "aws_config": self.aws_config(user["username"], user["roles"], credentials),
             "profiles_to_remove": access_map.profiles_to_remove(before, user["roles"]),
         }
 
@@ -325,6 +359,11 @@ class Lifecycle:
         while nothing changed the user since, within the idempotency window. Either is finished
         by converging again (a new temporary password, as the first one was never seen).
         Anything else, a suspended user above all, is never onboarded again."""
+        if request.access_key and not self.settings.keys_issued:
+            raise BadRequest(
+                "access_key: this stage issues no access keys at onboarding (ACCESS_KEYS="
+                f"{self.settings.access_keys}); the person signs the CLI in with `aws login`"
+            )
         snap = snap or self.read("onboard", username, request)
         self._check_groups(request.groups, snap)
         existing = snap.user
@@ -361,7 +400,10 @@ class Lifecycle:
         )
         if request.console:
             tasks["password"] = lambda: self._set_password(username, new_user=existing is None)
-        password = wave(tasks).get("password")
+        if request.access_key:
+            tasks["key"] = lambda: self._first_key(username, resumed=existing is not None)
+        done = wave(tasks)
+        password, key = done.get("password"), done.get("key")
         self.changes_made()
         if existing is not None:  # a resumed onboarding: what else the user has, read once
             user = self.describe(username)
@@ -373,14 +415,50 @@ class Lifecycle:
                 record,
                 list(request.groups),
                 request.console,
-                [],
+                [{"id": key["access_key_id"], "status": "Active"}] if key else [],
                 {},
                 mfa=False,
             )
-        answer = {"user": user, "aws_config": self.aws_config(username, user["roles"])}
+        credentials = ACCESS_KEY if key else LOGIN_SESSION
+        config = self.aws_config(username, user["roles"], credentials)
+        answer: dict[str, Any] = {
+            "user": user,
+            "aws_config": config,
+            "credentials": credentials,
+            "welcome": self._welcome(snap, username, user, credentials, config),
+        }
         if password:
             answer["temporary_password"] = password
+        if key:
+            answer["access_key"] = key
         return answer
+
+    def _first_key(self, username: str, resumed: bool) -> dict:
+        """The person's first access key. A resumed onboarding deletes the keys of its earlier
+        attempts first: their secrets were never handed to anyone (the answer carrying them was
+        lost), and IAM allows two keys a user."""
+        if resumed:
+            for old in self.iam.access_keys(username):
+                self.iam.delete_access_key(username, old["id"])
+        return self.iam.create_access_key(username)
+
+    def _welcome(
+        self, snap: Snapshot, username: str, user: dict, credentials: str, config: str
+    ) -> list[dict]:
+        root = self.settings.root_account_id
+        profiles = access_map.profiles(user["roles"], self.settings.mfa_roles)
+        return welcome(
+            username=username,
+            sign_in_url=console_url(snap.alias, root),
+            console=bool(user["console"]),
+            credentials=credentials,
+            source_profile=access_map.source_profile(root, username),
+            mfa_serial=access_map.mfa_serial(root, username),
+            aws_config=config,
+            merge=config_merge.merge_snippet(username, config, app_name=self.settings.app_name),
+            try_profile=profiles[0]["profile"] if profiles else None,
+            asks_mfa=any(p["mfa"] for p in profiles),
+        )
 
     def _check_resumable(
         self, request: OnboardRequest, existing: dict, record: dict | None

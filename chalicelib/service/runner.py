@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     from chalicelib.api.schemas import TicketRequest
 
 # Never stored with the idempotency record: a replay answers without it.
-_SECRET_FIELDS = ("temporary_password",)
+# The secrets an answer may hand out once: kept from the idempotency record, the audit trail, the
+# event and the callback.
+_SECRET_FIELDS = ("temporary_password", "access_key")
 # Changes whose REST route answers 201 Created.
 
 
@@ -131,7 +133,7 @@ class Operations:
             IdempotencyValidationError,
         )
 
-        secrets: dict[str, str] = {}
+        secrets: dict[str, Any] = {}
         outcome: dict[str, Any] = {}
         # The lease is this invocation's, not the ticket's: two changes sent at once under one
         # ticket never both hold the user.

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from chalicelib.actions import ACTIONS
+from chalicelib.domain.access_map import aws_credentials
 from chalicelib.errors import AppError, UpstreamError
 from chalicelib.slack.grammar import VERBS
 
@@ -241,6 +242,10 @@ def _credentials(action: str, answer: dict, user: dict) -> dict | None:
     if action not in ("onboard", "move", "grant", "restore"):
         return None
     username = user["username"]
+    if answer.get("welcome"):
+        return message(
+            f"Welcome pack of {username} (only you see this)", _welcome(answer, username)
+        )
     password = answer.get("temporary_password")
     config = answer.get("aws_config")
     to_remove = answer.get("profiles_to_remove")
@@ -277,21 +282,82 @@ def _credentials(action: str, answer: dict, user: dict) -> dict | None:
     return message(f"{about} of {username} (only you see this)", blocks)
 
 
-def _config_sections(username: str, config: str) -> list[dict]:
-    """The config as code, cut between lines into sections Slack accepts."""
+def _config_sections(
+    username: str,
+    config: str,
+    lead: str = "For `~/.aws/config`:",
+    limit: int = _CONFIG_SECTIONS,
+    form: str = "text",
+) -> list[dict]:
+    """The config (or another text) as code, cut between lines into sections Slack accepts."""
     chunks = [""]
     for line in escape(config).splitlines(keepends=True):
         if chunks[-1] and len(chunks[-1]) + len(line) > _CHUNK:
             chunks.append("")
         chunks[-1] += line[:_CHUNK]
     sections = [
-        _text(("For `~/.aws/config`:\n" if n == 0 else "") + f"```{chunk}```")
-        for n, chunk in enumerate(chunks[:_CONFIG_SECTIONS])
+        _text((f"{lead}\n" if n == 0 else "") + f"```{chunk}```")
+        for n, chunk in enumerate(chunks[:limit])
     ]
-    if len(chunks) > _CONFIG_SECTIONS:
-        route = f"GET /users/{escape(username)}/aws-config?format=text"
-        sections.append(_text(f"_…cut here: `{route}` answers the whole file._"))
+    if len(chunks) > limit:
+        route = f"GET /users/{escape(username)}/aws-config?format={form}"
+        sections.append(_text(f"_…cut here: `{route}` answers the whole of it._"))
     return sections
+
+
+_WELCOME_CODE = 12  # sections for the config and as many for the merge script: 50 blocks in all
+
+
+def _welcome(answer: dict, username: str) -> list[dict]:
+    """The onboarding's welcome steps in their order, the secrets inline (this message is the
+    requester's alone): what to hand the new person."""
+    blocks = [
+        _header(f"Welcome pack of {username}"),
+        _context("Only you see this. Hand it to the person privately; it is shown once."),
+    ]
+    for number, step in enumerate(answer["welcome"], start=1):
+        lead = f"*{number}. {escape(step['title'])}*\n{escape(step['text'])}"
+        kind = step["step"]
+        if kind == "password":
+            password = answer.get("temporary_password")
+            blocks.append(
+                _text(f"{lead}\n```{escape(password)}```")
+                if password
+                else _text(
+                    f"{lead}\n_Not here: it was handed out when this request first ran and is never stored._"
+                )
+            )
+        elif kind == "access_key":
+            key = answer.get("access_key")
+            blocks.append(
+                _text(
+                    f"{lead}\n```"
+                    + escape(
+                        aws_credentials(
+                            step["profile"], key["access_key_id"], key["secret_access_key"]
+                        )
+                    )
+                    + "```"
+                )
+                if key
+                else _text(
+                    f"{lead}\n_Not here: it was handed out when this request first ran and is never stored._"
+                )
+            )
+        elif kind == "aws_config":
+            blocks.append(_text(lead))
+            blocks += _config_sections(username, step["config"], limit=_WELCOME_CODE)
+            blocks += _config_sections(
+                username,
+                step["merge"],
+                "Or run this script to merge them into an existing `~/.aws/config`:",
+                limit=_WELCOME_CODE,
+                form="shell",
+            )
+        else:
+            extra = step.get("command") or step.get("url")
+            blocks.append(_text(lead + (f"\n`{escape(extra)}`" if extra else "")))
+    return blocks
 
 
 def _capped(items: list[str], limit: int = _CHUNK) -> str:

@@ -28,7 +28,9 @@ ROOT = "123456789012"
 CHILD = "222233334444"
 DEV = f"arn:aws:iam::{CHILD}:role/DeveloperRole"
 GLASS = f"arn:aws:iam::{CHILD}:role/BreakGlassRole"
-MFA_ROLES = {"BreakGlassRole"}  # MFA_ROLES of the stage
+# MFA_ROLES of the stage is "*": the self-service policy denies sts:AssumeRole without MFA, so
+# every profile asks for it.
+SOURCE = f"{ROOT}-pete"  # the person's own profile: aws login, or their access key
 
 
 def ticket(n: str) -> dict:
@@ -46,10 +48,11 @@ def config_of(api, username: str = "pete") -> dict:
 
 
 def sections(text: str, tmp_path) -> dict[str, dict]:
-    """The config's sections as botocore's own loader reads them."""
+    """The config's role profiles as botocore's own loader reads them (the person's own source
+    profile left out)."""
     path = tmp_path / "config"
     path.write_text(text)
-    return raw_config_parse(str(path))
+    return {name: p for name, p in raw_config_parse(str(path)).items() if "role_arn" in p}
 
 
 def profile_names(text: str, tmp_path) -> set[str]:
@@ -97,13 +100,19 @@ def access_key(username: str = "pete") -> dict:
 
 
 def assumable(key: dict, roles: list[str], username: str = "pete") -> set[str]:
-    """The roles ``key`` may assume, by asking STS with IAM enforced."""
+    """The roles ``key`` may assume, by asking STS with IAM enforced, with an MFA code (the
+    self-service policy denies everything else without one)."""
     sts = boto3.client("sts", region_name=REGION, **key)
     allowed = set()
     with iam_enforced():
         for arn in roles:
             try:
-                sts.assume_role(RoleArn=arn, RoleSessionName=username)
+                sts.assume_role(
+                    RoleArn=arn,
+                    RoleSessionName=username,
+                    SerialNumber=f"arn:aws:iam::{ROOT}:mfa/{username}",
+                    TokenCode="123456",
+                )
             except ClientError as error:
                 assert error.response["Error"]["Code"] == "AccessDenied", error
                 continue
@@ -119,8 +128,9 @@ def test_the_profiles_are_exactly_the_roles_the_persons_own_key_may_assume(
     api, tmp_path, monkeypatch, groups
 ):
     onboard(api, groups=groups)
+    key = access_key()  # the config of a key holder: the key's profile holds only the region
     answer = config_of(api)
-    key = access_key()
+    assert answer["credentials"] == "access_key" and answer["source_profile"] == SOURCE
     candidates = child_roles()
     expected = assumable(key, candidates)
     assert set(candidates) - expected, "some child role must stay out of reach"
@@ -137,10 +147,10 @@ def test_the_profiles_are_exactly_the_roles_the_persons_own_key_may_assume(
         for name, p in parsed.items()
     ]
 
-    # Each profile works as the AWS CLI uses it: the person's key as [default], AssumeRole with
-    # the profile's settings (a token code asked for where mfa_serial is set).
+    # Each profile works as the AWS CLI uses it: the person's key under their own profile's
+    # name, AssumeRole with the profile's settings (a token code asked for where mfa_serial is).
     credentials = tmp_path / "credentials"
-    credentials.write_text("[default]\n" + "".join(f"{k} = {v}\n" for k, v in key.items()))
+    credentials.write_text(f"[{SOURCE}]\n" + "".join(f"{k} = {v}\n" for k, v in key.items()))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
     asked: list[str] = []
@@ -153,7 +163,7 @@ def test_the_profiles_are_exactly_the_roles_the_persons_own_key_may_assume(
             arn = session.create_client("sts").get_caller_identity()["Arn"]
             role = profile["role_arn"].rsplit("/", 1)[1]
             assert arn == f"arn:aws:sts::{CHILD}:assumed-role/{role}/pete"
-    assert sorted(asked) == sorted(arn for arn in expected if arn.rsplit("/", 1)[1] in MFA_ROLES)
+    assert sorted(asked) == sorted(expected)
 
 
 def test_each_profile_has_what_the_aws_cli_needs(api, tmp_path, monkeypatch):
@@ -163,24 +173,29 @@ def test_each_profile_has_what_the_aws_cli_needs(api, tmp_path, monkeypatch):
     assert set(parsed) == {f"profile {CHILD}-DeveloperRole", f"profile {CHILD}-BreakGlassRole"}
     for profile in parsed.values():
         assert profile["role_session_name"] == "pete"
-        assert profile["source_profile"] == "default"
+        assert profile["source_profile"] == SOURCE
         assert profile["region"] == REGION
-        needs_mfa = profile["role_arn"].rsplit("/", 1)[1] in MFA_ROLES
-        assert profile.get("mfa_serial") == (f"arn:aws:iam::{ROOT}:mfa/pete" if needs_mfa else None)
+        assert profile["mfa_serial"] == f"arn:aws:iam::{ROOT}:mfa/pete"
 
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
     loaded = botocore.session.Session().full_config["profiles"]
+    # No key: the source profile is the person's console sign-in (aws login).
+    assert loaded[SOURCE] == {
+        "login_session": f"arn:aws:iam::{ROOT}:user/managed/pete",
+        "region": REGION,
+    }
     assert loaded[f"{CHILD}-BreakGlassRole"] == {
-        "source_profile": "default",
+        "source_profile": SOURCE,
         "role_arn": GLASS,
         "role_session_name": "pete",
         "mfa_serial": f"arn:aws:iam::{ROOT}:mfa/pete",
         "region": REGION,
     }
     assert loaded[f"{CHILD}-DeveloperRole"] == {
-        "source_profile": "default",
+        "source_profile": SOURCE,
         "role_arn": DEV,
         "role_session_name": "pete",
+        "mfa_serial": f"arn:aws:iam::{ROOT}:mfa/pete",
         "region": REGION,
     }
 
@@ -191,8 +206,9 @@ def test_the_route_answers_json_or_the_bare_file(api, tmp_path):
     answer = config_of(api)
     assert answer["username"] == "pete"
     assert answer["profiles"] == [
-        {"profile": f"{CHILD}-DeveloperRole", "role_arn": DEV, "mfa": False}
+        {"profile": f"{CHILD}-DeveloperRole", "role_arn": DEV, "mfa": True}
     ]
+    assert answer["credentials"] == "login_session" and answer["source_profile"] == SOURCE
     text = api.call("GET", "/users/pete/aws-config?format=text")
     assert text.status_code == 200 and text.headers["Content-Type"] == "text/plain"
     assert text.body.decode() == answer["aws_config"]

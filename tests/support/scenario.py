@@ -155,6 +155,7 @@ def onboarding(d: Driver) -> None:
         "groups": ["ChildDeveloperGroup"],
         "email": "pete@example.com",
         "console": True,
+        "access_key": True,
         **ticket(1),
     }
     # Its plan first: made by reading a user that does not exist yet, as the app's principal.
@@ -182,7 +183,8 @@ def moves_and_grants(d: Driver) -> None:
 
 
 def suspension(d: Driver) -> None:
-    give_every_dependent(d.admin("iam"), "pete")  # what a person collects over the years
+    # What a person collects over the years (their first key came with the onboarding).
+    give_every_dependent(d.admin("iam"), "pete", keys=1)
     until = (TODAY + timedelta(days=1)).isoformat()
     d.call("POST", "/users/pete/suspend", {"reason": "leave", "until": until, **ticket(5)})
     d.call("POST", "/users/pete/suspend", {"reason": "leave", **ticket(6)}, 409)  # a refusal

@@ -52,8 +52,14 @@ def own_keys(stack, username):
 
 
 def assume_developer_role(stack, credentials, username):
+    """With an MFA code: the self-service policy denies sts:AssumeRole without one."""
     sts = session(stack, credentials).client("sts", endpoint_url=stack["aws_endpoint_url"])
-    return sts.assume_role(RoleArn=DEV_ROLE, RoleSessionName=username)["Credentials"]
+    return sts.assume_role(
+        RoleArn=DEV_ROLE,
+        RoleSessionName=username,
+        SerialNumber=f"arn:aws:iam::123456789012:mfa/{username}",
+        TokenCode="123456",
+    )["Credentials"]
 
 
 def test_facts_describe_the_stack(stack):

@@ -49,6 +49,8 @@ WITHOUT_RESOURCE = {
     "iam:GetCredentialReport": "the account's credential report; IAM has no resource for it",
     "iam:GetAccountAuthorizationDetails": "the whole-account read of groups and their policies; "
     "IAM has no resource for it",
+    "iam:ListAccountAliases": "the account's alias, for the console sign-in URL; IAM has no "
+    "resource for it",
     "xray:PutTraceSegments": "X-Ray has no resource type for it",
     "xray:PutTelemetryRecords": "X-Ray has no resource type for it",
 }

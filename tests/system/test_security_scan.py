@@ -40,15 +40,17 @@ POLICY_FINDINGS = {
             {
                 "iam:AddUserToGroup",
                 "iam:AttachUserPolicy",
+                "iam:CreateAccessKey",
                 "iam:CreateLoginProfile",
                 "iam:UpdateLoginProfile",
             }
         ),
     ): "Onboarding is exactly this: a console password for a new person, the self-service "
-    "policy, the groups. Each is bounded: users under /managed/ only, AttachUserPolicy only "
+    "policy, the groups, and (where the stage issues keys) the person's first access key, "
+    "handed out once. Each is bounded: users under /managed/ only, AttachUserPolicy only "
     "for the self-service policy (iam:PolicyARN condition), AddUserToGroup only for the "
     "groups the service manages. So the most the role can give anyone is what those groups "
-    "give, and it can create no access key for itself.",
+    "give, and it can create no access key for itself (it is a role).",
 }
 
 

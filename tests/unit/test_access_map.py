@@ -21,6 +21,7 @@ def test_config_has_one_profile_per_role_named_after_the_person(tmp_path):
         "pete",
         [DEV, GLASS],
         root_account_id="123456789012",
+        managed_path="/managed/",
         region="eu-west-1",
         mfa_roles=frozenset({"BreakGlassRole"}),
     )
@@ -28,12 +29,13 @@ def test_config_has_one_profile_per_role_named_after_the_person(tmp_path):
     path.write_text(text)
     parsed = raw_config_parse(str(path))
     assert set(parsed) == {
+        "profile 123456789012-pete",
         "profile 222233334444-DeveloperRole",
         "profile 222233334444-BreakGlassRole",
     }
     dev = parsed["profile 222233334444-DeveloperRole"]
     assert dev == {
-        "source_profile": "default",
+        "source_profile": "123456789012-pete",
         "role_arn": DEV,
         "role_session_name": "pete",
         "region": "eu-west-1",
