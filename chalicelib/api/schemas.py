@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from datetime import date
-from typing import Annotated, TypeVar
+from datetime import date, timedelta
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -95,6 +95,31 @@ class ExpireGrantRequest(TicketRequest):
     group: GroupName
 
 
+class HygieneRequest(TicketRequest):
+    """A hygiene change: the rule that is due, and the credential ("console" or a key id)."""
+
+    rule: Literal["unused", "unused_90", "key_rotation", "console_mfa", "key_deletion"]
+    credential: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]+$", max_length=128)]
+
+
+class ExemptionRequest(_Body):
+    """``PUT /users/{username}/hygiene-exemption``: the rules skip the user until ``until``."""
+
+    reason: Text
+    until: date
+    ticket: Text
+    requested_by: Text
+
+    @field_validator("until")
+    @classmethod
+    def _in_the_future(cls, until: date) -> date:
+        if until <= date.today():
+            raise ValueError("must be a date after today (YYYY-MM-DD)")
+        if until > date.today() + timedelta(days=366):
+            raise ValueError("may be at most a year away: exemptions end and are renewed")
+        return until
+
+
 RestoreRequest = TicketRequest
 OffboardRequest = TicketRequest
 RevokeSessionsRequest = TicketRequest
@@ -102,7 +127,7 @@ RevokeSessionsRequest = TicketRequest
 
 # Tickets the service makes itself: a caller's ticket may not claim one, or it could take a
 # schedule's run (or a Slack request's) in advance.
-RESERVED_TICKET_PREFIXES = ("slack:", "schedule:")
+RESERVED_TICKET_PREFIXES = ("slack:", "schedule:", "hygiene:")
 
 
 def parse_caller(model: type[M], raw: bytes | str | None) -> M:
