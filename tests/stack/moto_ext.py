@@ -11,6 +11,8 @@ Applied in the process that runs moto (the in-process mock or the threaded serve
    a request naming "PETE" is authorized against, and acts on, the stored user "pete".
 4. IAM and STS throttling per account, as AWS throttles them (moto_throttle); off until a rate
    is set.
+5. When a password or an access key was last used, settable (moto_last_used): moto never
+   records a password's use, and stamps a key's with the real time.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from moto.organizations.responses import OrganizationsResponse
 from moto.secretsmanager.responses import SecretsManagerResponse
 from moto.sqs.responses import SQSResponse
 
-from tests.stack import moto_iam_case, moto_iam_extras, moto_report, moto_throttle
+from tests.stack import moto_iam_case, moto_iam_extras, moto_last_used, moto_report, moto_throttle
 
 _applied = False
 _lock = threading.Lock()
@@ -138,6 +140,7 @@ def apply() -> None:
         moto_iam_extras.apply()
         moto_iam_case.apply()
         moto_report.apply()
+        moto_last_used.apply()
         moto_throttle.apply()
         _applied = True
 
