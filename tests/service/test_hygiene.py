@@ -81,7 +81,8 @@ def d(days: float) -> str:
 
 def key_status(iam, name: str) -> dict[str, str]:
     return {
-        k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]
+        k["AccessKeyId"]: k["Status"]
+        for k in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]
     }
 
 
@@ -252,7 +253,9 @@ def rebuild(clock) -> None:
     from tests.stack.local import REGION, shared_session
 
     get_settings.cache_clear()
-    bootstrap.use(bootstrap.build(clients=AwsClients(REGION, session=shared_session()), clock=clock))
+    bootstrap.use(
+        bootstrap.build(clients=AwsClients(REGION, session=shared_session()), clock=clock)
+    )
 
 
 def test_rotation_notifies_at_90_days_then_deactivates_after_the_grace(api, iam, clock):

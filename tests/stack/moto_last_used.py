@@ -46,7 +46,9 @@ def set_last_used(
         if key_id not in by_id:
             raise KeyError(f"{username} has no access key {key_id}")
         by_id[key_id].last_used = (
-            None if used is None else AccessKeyLastUsed(timestamp=used, service="iam", region=region)
+            None
+            if used is None
+            else AccessKeyLastUsed(timestamp=used, service="iam", region=region)
         )
 
 

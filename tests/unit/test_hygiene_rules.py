@@ -73,9 +73,7 @@ def test_keys_deactivated_are_deleted_only_when_deletion_is_on_and_its_period_pa
     facts = user(keys=(key(active=False),), deactivated={"AKIA1": day(50)})
     assert h.evaluate(facts, POLICY, day(400)) == []  # off by default
     on = h.Policy(
-        tuple(
-            replace(r, mode=h.ACT) if r.name == h.KEY_DELETION else r for r in POLICY.rules
-        )
+        tuple(replace(r, mode=h.ACT) if r.name == h.KEY_DELETION else r for r in POLICY.rules)
     )
     assert h.evaluate(facts, on, day(72)) == []
     (found,) = h.evaluate(facts, on, day(73))
