@@ -62,8 +62,6 @@ class Hygiene:
         reuse_after = self.clock() - timedelta(seconds=self.settings.hygiene_report_max_age)
         return wave(
             {
-                "users": self.iam.users,
-                "records": lambda: {key(r["username"]): r for r in self.state.records()},
                 "items": self.state.hygiene_items,
                 "report": lambda: self.iam.credential_report(reuse_after=reuse_after),
             }
@@ -72,28 +70,37 @@ class Hygiene:
     def judge(
         self, username: str | None = None
     ) -> tuple[list[tuple[hygiene.Finding, hygiene.Step]], dict]:
-        """Every finding people must know of today, with its step; and what was read."""
+        """Every finding people must know of today, with its step; and what was read.
+
+        The report alone (its ARNs carry the users' paths) says who is managed and what may be
+        due; only for those the records are read (a suspended or offboarded user is not judged,
+        a restore starts the clocks again), and their keys where the report found something
+        about keys (it names none)."""
         found = self._read()
         today = self.clock().date()
-        facts: dict[str, hygiene.Facts] = {}
-        users = {}
-        for user in found["users"]:
-            name = user["username"]
-            if user["path"] != self.settings.managed_path:
-                continue
-            if username is not None and key(name) != key(username):
-                continue
-            record = found["records"].get(key(name)) or {}
-            if record.get("status", "active") != "active":
-                continue  # a suspension took everything already; offboarded: gone
-            row = found["report"]["users"].get(name)
-            if row is None:
-                continue  # newer than the report: nothing of it can be due yet
-            item = found["items"].get(key(name)) or {}
-            facts[name] = _facts(row, record, item, key(name) in self.settings.protected_users)
-            users[name] = user
+        items = found["items"]
+        rows = {
+            name: row
+            for name, row in found["report"]["users"].items()
+            if _path(row.get("arn", "")) == self.settings.managed_path
+            and (username is None or key(name) == key(username))
+        }
+
+        def facts_of(name: str, record: dict | None) -> hygiene.Facts:
+            protected = key(name) in self.settings.protected_users
+            return _facts(rows[name], record, items.get(key(name)) or {}, protected)
+
+        facts = {name: facts_of(name, None) for name in rows}
         judged = {name: hygiene.evaluate(f, self.policy, today) for name, f in facts.items()}
-        # The report names no key: where it found something about keys, read them.
+        # Keys the service deactivated are named by id, which the report does not give.
+        judged = {n: fs for n, fs in judged.items() if fs or facts[n].deactivated}
+        records = wave({name: partial(self.state.get_record, name) for name in judged})
+        for name, record in records.items():
+            if (record or {}).get("status", "active") != "active":
+                del judged[name]  # a suspension took everything already; offboarded: gone
+                continue
+            facts[name] = facts_of(name, record or {})
+            judged[name] = hygiene.evaluate(facts[name], self.policy, today)
         live = [
             name
             for name, findings in judged.items()
@@ -106,11 +113,11 @@ class Hygiene:
             judged[name] = hygiene.evaluate(facts[name], self.policy, today)
         steps = []
         for name, findings in sorted(judged.items()):
-            notices = (found["items"].get(key(name)) or {}).get("notices") or {}
+            notices = (items.get(key(name)) or {}).get("notices") or {}
             for finding in findings:
                 step = hygiene.next_step(finding, notices.get(finding.key), self.policy, today)
                 steps.append((finding, step))
-        return steps, {**found, "users": users, "facts": facts}
+        return steps, {"items": items, "records": records, "judged": judged}
 
     def _live_keys(self, username: str) -> list[hygiene.Key]:
         listed = self.iam.key_facts(username)
@@ -146,7 +153,13 @@ class Hygiene:
         changed: dict[str, dict] = {}
         summary: dict[str, list] = {"noticed": [], "reminded": [], "acted": [], "failed": []}
         plans: list[dict] = []
-        seen: dict[str, set[str]] = {name: set() for name in found["facts"]}
+        # What the records say hygiene deactivated, kept beside the notices for the next run.
+        for name, record in found["records"].items():
+            taken = ((record or {}).get("hygiene_taken") or {}).get("keys") or {}
+            item = items.get(key(name)) or {}
+            if name in found["judged"] and (item.get("deactivated") or {}) != taken:
+                changed[name] = {**_copy(item, name), "deactivated": dict(taken)}
+        seen: dict[str, set[str]] = {name: set() for name in found["judged"]}
         for finding, step in steps:
             name = finding.username
             seen[name].add(finding.key)
@@ -161,13 +174,13 @@ class Hygiene:
                         "noticed": today.isoformat(),
                         "due": step.due.isoformat() if step.due else None,
                     }
-                    self._tell(found["users"][name], finding, step, "noticed")
+                    self._tell(name, finding, step, "noticed")
                     changed[name] = item
             elif step.step == hygiene.REMIND:
                 summary["reminded"].append(row)
                 if not dry_run:
                     item["notices"][finding.key] = {**notice, "reminded": today.isoformat()}
-                    self._tell(found["users"][name], finding, step, "reminded")
+                    self._tell(name, finding, step, "reminded")
                     changed[name] = item
             elif step.step in hygiene.ACTIONS:
                 assert step.due is not None
@@ -176,12 +189,17 @@ class Hygiene:
                     plans.append(answer)
                 elif answer is not None:
                     summary["acted"].append({**row, "done": answer.get("done")})
+                    _remember(changed.setdefault(name, item), finding, today)
                 else:
                     summary["failed"].append(row)
         if not dry_run:
-            for name, keys in seen.items():  # a finding gone (used, fixed, acted on) is forgotten
-                item = changed.get(name) or items.get(key(name))
-                if item and set(item.get("notices") or {}) - keys:
+            # A finding gone (used, fixed, acted on) is forgotten.
+            named = {key(name): name for name in seen}
+            for canonical, stored in items.items():
+                name = named.get(canonical, stored["username"])
+                item = changed.get(name) or stored
+                keys = seen.get(name, set())
+                if set(item.get("notices") or {}) - keys:
                     item = _copy(item, name)
                     item["notices"] = {k: v for k, v in item["notices"].items() if k in keys}
                     changed[name] = item
@@ -217,9 +235,10 @@ class Hygiene:
             return None
 
     # notices
-    def _tell(self, user: dict, finding: hygiene.Finding, step: hygiene.Step, what: str) -> None:
+    def _tell(self, name: str, finding: hygiene.Finding, step: hygiene.Step, what: str) -> None:
         """The person's notice, in the audit trail: through their Slack member link when the
         user has one (tag slack_user), else by the e-mail tag recorded there for the mail."""
+        user = self.iam.get_user(name) or {"username": name}
         tags = user.get("tags") or {}
         due = step.due.isoformat() if step.due else None
         person = (
@@ -303,8 +322,27 @@ def _copy(item: dict | None, name: str) -> dict:
     return item
 
 
-def _facts(row: dict, record: dict, item: dict, protected: bool) -> hygiene.Facts:
-    """One user's credentials as the report shows them (keys by their slot: it names none)."""
+def _path(arn: str) -> str | None:
+    """A user's path, from its ARN (arn:aws:iam::<account>:user/<path>/<name>)."""
+    resource = arn.split(":", 5)[-1]
+    if not resource.startswith("user/"):
+        return None  # the account's root
+    return resource[len("user") :].rsplit("/", 1)[0] + "/"
+
+
+def _remember(item: dict, finding: hygiene.Finding, today: date) -> None:
+    """Keep beside the notices the keys the schedule deactivated (for the deletion rule)."""
+    deactivated = dict(item.get("deactivated") or {})
+    if finding.action == hygiene.DEACTIVATE_KEY:
+        deactivated[finding.credential] = today.isoformat()
+    elif finding.action == hygiene.DELETE_KEY:
+        deactivated.pop(finding.credential, None)
+    item["deactivated"] = deactivated
+
+
+def _facts(row: dict, record: dict | None, item: dict, protected: bool) -> hygiene.Facts:
+    """One user's credentials as the report shows them (keys by their slot: it names none);
+    without the record, what the last run kept of it."""
     keys = tuple(
         hygiene.Key(
             f"access_key_{n}",
@@ -316,7 +354,11 @@ def _facts(row: dict, record: dict, item: dict, protected: bool) -> hygiene.Fact
         if row.get(f"access_key_{n}_last_rotated", "N/A") not in _NONE
     )
     exemption = item.get("exemption") or {}
-    taken = (record.get("hygiene_taken") or {}).get("keys") or {}
+    taken = (
+        ((record.get("hygiene_taken") or {}).get("keys") or {})
+        if record is not None
+        else (item.get("deactivated") or {})
+    )
     return hygiene.Facts(
         username=row["user"],
         created=datetime.fromisoformat(row["user_creation_time"]),
@@ -325,7 +367,7 @@ def _facts(row: dict, record: dict, item: dict, protected: bool) -> hygiene.Fact
         password_changed=_moment(row.get("password_last_changed")),
         mfa=row.get("mfa_active") == "true",
         keys=keys,
-        restored_at=_moment(record.get("restored_at")),
+        restored_at=_moment((record or {}).get("restored_at")),
         deactivated={k: date.fromisoformat(d) for k, d in taken.items()},
         protected=protected,
         exempt_until=date.fromisoformat(exemption["until"]) if exemption.get("until") else None,
