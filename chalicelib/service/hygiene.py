@@ -24,12 +24,13 @@ from chalicelib.actions import ACTIONS
 from chalicelib.domain import hygiene
 from chalicelib.domain.identity import key
 from chalicelib.domain.lifecycle import Lifecycle
-from chalicelib.errors import AppError, NotFound
+from chalicelib.errors import AppError, BadRequest, NotFound
 from chalicelib.service.observability import logger
 from chalicelib.service.runner import Operations
 from chalicelib.waves import wave
 
 REQUESTER = "hygiene"
+MAX_EXEMPTION_DAYS = 366
 _NONE = ("N/A", "no_information", "not_supported", "")
 _SLOTS = (1, 2)
 # What a person's notice goes by: the Slack member link (tag slack_user), else the e-mail tag.
@@ -300,6 +301,12 @@ class Hygiene:
         if not user or user["path"] != self.settings.managed_path:
             raise NotFound(f"no managed user named {username}")
         name = user["username"]
+        today = self.clock().date()
+        if not today < request.until <= today + timedelta(days=MAX_EXEMPTION_DAYS):
+            raise BadRequest(
+                f"until: must be after today ({today.isoformat()}) and at most "
+                f"{MAX_EXEMPTION_DAYS} days away: exemptions end, and are renewed"
+            )
         exemption = {
             "reason": request.reason,
             "until": request.until.isoformat(),
