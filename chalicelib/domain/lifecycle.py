@@ -523,7 +523,9 @@ class Lifecycle:
         return _with_sessions(view, record)
 
     def restore(self, username: str, request: RestoreRequest, snap: Snapshot | None = None) -> dict:
-        """Undo exactly what the suspension did; a new temporary password if console existed."""
+        """Undo exactly what the suspension did, and what credential hygiene took (keys it
+        deactivated, the console login it removed), from a suspended or an active user; a new
+        temporary password if console access existed."""
         snap = snap or self.read("restore", username, request)
         user = self._managed(snap)
         name = user["username"]

@@ -4,14 +4,17 @@ schedule's dry run equal to its run, exemptions, and faults."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 
 import boto3
+import botocore.client
 import pytest
 from moto.iam.models import IAMBackend
 
 from chalicelib import bootstrap
+from chalicelib.service import recorder
 from tests.stack.moto_last_used import set_last_used
 
 DEV = "ChildDeveloperGroup"
@@ -346,8 +349,20 @@ def test_the_schedules_dry_run_equals_its_run(api, iam, clock):
         f"hygiene:unused:pete:{key_id}:{d(45)}",
         f"hygiene:unused:pete:console:{d(45)}",
     }
-    done = hygiene().run()
+    with sent_to_iam() as sent:
+        done = hygiene().run()
     assert len(done["acted"]) == 2
+    # The changing IAM calls botocore actually sent are the plans' calls.
+    in_plans = sorted(
+        json.dumps([call["operation"], call["params"]], sort_keys=True)
+        for p in plan["plans"]
+        for wave in p["waves"]
+        for calls in wave["accounts"].values()
+        for call in calls
+        if call["service"] == "iam"
+    )
+    made = [(op, params) for op, params in sent if op != "GenerateCredentialReport"]  # a read
+    assert sorted(json.dumps([op, params], sort_keys=True) for op, params in made) == in_plans
     for ticket_id, p in planned.items():
         (event,) = [e for e in audit(api, ticket=ticket_id) if e["result"] == "ok"]
         executed = event["detail"]["calls"]
@@ -360,6 +375,25 @@ def test_the_schedules_dry_run_equals_its_run(api, iam, clock):
             for wave in p["waves"]
         ]
         assert executed == expected, ticket_id
+
+
+@contextlib.contextmanager
+def sent_to_iam():
+    """Every changing IAM call botocore makes in the block, as (operation, params): the check
+    of tests/test_dry_run.py."""
+    sent: list[tuple[str, dict]] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def spy(self, operation, params):
+        if self.meta.service_model.service_name == "iam" and recorder.is_change(operation):
+            sent.append((operation, dict(params)))
+        return original(self, operation, params)
+
+    botocore.client.BaseClient._make_api_call = spy
+    try:
+        yield sent
+    finally:
+        botocore.client.BaseClient._make_api_call = original
 
 
 def test_a_report_that_cannot_be_had_is_retried_next_run_never_read_as_unused(
