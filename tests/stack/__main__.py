@@ -67,6 +67,11 @@ Slack (signed as Slack signs it; the answers on response_url are printed):
 Schedules run on their rates; fire one now, as the app principal:
   .venv/bin/python -m tests.stack.clock report_drift
 
+Time: move the app's clock forward, then see what credential hygiene would do (docs/hygiene.md):
+  .venv/bin/python -m tests.stack.clock advance 50d
+  curl -s {url}/hygiene -H "Authorization: Bearer {facts.api_token}"
+  .venv/bin/python -m tests.stack.clock credential_hygiene --dry-run
+
 Ctrl-C stops everything.""",
             flush=True,
         )
