@@ -150,6 +150,28 @@ def access_matrix():
     return {"rows": rows}
 
 
+@app.route("/hygiene", methods=["GET"])
+@protected()
+def hygiene_findings():
+    findings = services().hygiene.findings(_query().get("username") or None)
+    if _query().get("format") == "csv":
+        from chalicelib.service.hygiene import as_csv
+
+        return Response(
+            body=as_csv(findings), status_code=200, headers={"Content-Type": "text/csv"}
+        )
+    return {"findings": findings}
+
+
+@app.route("/users/{username}/hygiene-exemption", methods=["PUT"], content_types=JSON)
+@protected()
+def exempt_from_hygiene(username: str) -> dict:
+    from chalicelib.api.schemas import ExemptionRequest, parse_caller
+
+    request = parse_caller(ExemptionRequest, _request().raw_body)
+    return services().hygiene.exempt(username, request)
+
+
 # Slack: signed by Slack instead of the bearer token; answered at once, the work done from SQS.
 SLACK_FORM = ["application/x-www-form-urlencoded"]
 
@@ -223,3 +245,12 @@ def report_drift(event) -> dict:
 @app.schedule(Rate(1, unit=Rate.DAYS))
 def offboard_inactive_scim_users(event) -> dict:
     return {"offboarded": services().schedules.offboard_inactive()}
+
+
+# Credential hygiene: notices, reminders, then the actions due. An event whose detail says
+# {"dry_run": true} (the local stack's `fire hygiene --dry-run`) plans instead.
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def credential_hygiene(event) -> dict:
+    return services().hygiene.run(
+        dry_run=(event.to_dict().get("detail") or {}).get("dry_run") is True
+    )

@@ -51,7 +51,7 @@ def machine() -> str:
 
 def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    from bench import calls, cold_start, offboarding, scale
+    from bench import calls, cold_start, hygiene, offboarding, scale
 
     rows = [cold_start.run()]
     rows.append(
@@ -60,6 +60,7 @@ def main() -> None:
     rows += calls.run()
     # In process, before the rows that turn IAM enforcement on in moto (it holds process-wide).
     rows += scale.run()
+    rows += hygiene.run()
     rows += offboarding.run(latency_ms=50, repeats=3, bulk=int(os.environ.get("BENCH_BULK", "100")))
     rows.append(_script("package_size.py", "deployment package"))
 

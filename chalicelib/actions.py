@@ -121,6 +121,28 @@ CATALOGUE = (
         "Revoking the sessions of",
         dry_run=False,
     ),
+    # Credential hygiene's changes (chalicelib/service/hygiene.py), one credential each.
+    Action(
+        "deactivate_key",
+        "HygieneRequest",
+        "credential.key_deactivated",
+        "had an access key deactivated",
+        "Deactivating an access key of",
+    ),
+    Action(
+        "remove_console",
+        "HygieneRequest",
+        "credential.console_removed",
+        "had their console login removed",
+        "Removing the console login of",
+    ),
+    Action(
+        "delete_key",
+        "HygieneRequest",
+        "credential.key_deleted",
+        "had a deactivated access key deleted",
+        "Deleting a deactivated access key of",
+    ),
 )
 ACTIONS: dict[str, Action] = {action.name: action for action in CATALOGUE}
 # What people may ask for with the Slack command, in the order its help lists them.

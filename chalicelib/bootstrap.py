@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from chalicelib.aws.slack_state import SlackStore
     from chalicelib.aws.state import StateStore
     from chalicelib.domain.lifecycle import Lifecycle
+    from chalicelib.service.hygiene import Hygiene
     from chalicelib.service.runner import Operations
     from chalicelib.service.schedules import Schedules
 
@@ -102,8 +103,9 @@ class Services:
         )
 
     @_Built
-    def schedules(self) -> Schedules:
-        from chalicelib.service.schedules import Schedules, slack_notifier
+    def notify(self) -> Callable[[str], None]:
+        """The operators' channel: the Slack incoming webhook of drift reports, if any."""
+        from chalicelib.service.schedules import slack_notifier
 
         settings = self.settings
         webhook = (
@@ -111,7 +113,19 @@ class Services:
             if settings.drift_webhook_secret
             else (lambda: None)
         )
-        return Schedules(self.lifecycle, self.operations, self.clock, slack_notifier(webhook))
+        return slack_notifier(webhook)
+
+    @_Built
+    def schedules(self) -> Schedules:
+        from chalicelib.service.schedules import Schedules
+
+        return Schedules(self.lifecycle, self.operations, self.clock, self.notify)
+
+    @_Built
+    def hygiene(self) -> Hygiene:
+        from chalicelib.service.hygiene import Hygiene
+
+        return Hygiene(self.lifecycle, self.operations, self.clock, self.notify)
 
 
 def build(

@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from chalicelib.domain import hygiene
 from chalicelib.domain.identity import key
 from chalicelib.errors import ConfigurationError
 
@@ -61,6 +62,27 @@ def _flag(env: Mapping[str, str], key: str, default: bool) -> bool:
     return raw == "true"
 
 
+def _hygiene(env: Mapping[str, str]) -> hygiene.Policy:
+    """The hygiene rules: ``HYGIENE_<RULE>_ACTION`` (act, notify or off), ``_DAYS`` and, where
+    the rule waits after being broken, ``_GRACE_DAYS``; defaults as CIS v3.0.0 and Security Hub."""
+    rules = []
+    for rule in hygiene.DEFAULT_RULES:
+        prefix = f"HYGIENE_{rule.name.upper()}"
+        mode = env.get(f"{prefix}_ACTION", "").strip().lower() or rule.mode
+        if mode not in hygiene.MODES:
+            raise ConfigurationError(f"{prefix}_ACTION {mode!r} must be one of act, notify, off")
+        days = _whole(env, f"{prefix}_DAYS", rule.days)
+        if days < 1 and rule.name != hygiene.ONE_ACTIVE_KEY:
+            raise ConfigurationError(f"{prefix}_DAYS must be at least 1")
+        grace = _whole(env, f"{prefix}_GRACE_DAYS", rule.grace)
+        rules.append(hygiene.Rule(rule.name, rule.security_hub, rule.cis, days, mode, grace))
+    return hygiene.Policy(
+        tuple(rules),
+        notice_days=_whole(env, "HYGIENE_NOTICE_DAYS", 7),
+        reminder_days=_whole(env, "HYGIENE_REMINDER_DAYS", 1),
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     app_name: str
@@ -110,6 +132,9 @@ class Settings:
     operation_timeout: int
     idempotency_ttl: int
     log_level: str
+    # Credential hygiene: the rules, and how old a credential report may be to be used again.
+    hygiene: hygiene.Policy = hygiene.Policy()
+    hygiene_report_max_age: int = 4 * 3600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -168,6 +193,8 @@ class Settings:
             operation_timeout=int(env.get("OPERATION_TIMEOUT", "120")),
             idempotency_ttl=int(env.get("IDEMPOTENCY_TTL", str(24 * 3600))),
             log_level=env.get("LOG_LEVEL", "INFO"),
+            hygiene=_hygiene(env),
+            hygiene_report_max_age=_seconds(env, "HYGIENE_REPORT_MAX_AGE", 4 * 3600),
         )
         settings._check()
         return settings

@@ -72,6 +72,11 @@ An identity provider over SCIM (Okta's request shapes; --entra for Entra ID's):
 Schedules run on their rates; fire one now, as the app principal:
   .venv/bin/python -m devstack.clock report_drift
 
+Time: move the app's clock forward, then see what credential hygiene would do (docs/hygiene.md):
+  .venv/bin/python -m devstack.clock advance 50d
+  curl -s {url}/hygiene -H "Authorization: Bearer {facts.api_token}"
+  .venv/bin/python -m devstack.clock credential_hygiene --dry-run
+
 Ctrl-C stops everything.""",
             flush=True,
         )

@@ -115,6 +115,8 @@ class Facts:
     # The SCIM 2.0 base URL (api_url + /scim/v2) and the identity provider's bearer token.
     scim_url: str | None = None
     scim_token: str = ""
+    # The app's clock offset (devstack/clock.py: `advance 50d` moves it).
+    clock_file: str = ""
 
     def public(self) -> dict:
         """The facts file; app_credentials let a test run handlers as the app does."""
@@ -253,6 +255,8 @@ def app_environment(facts: Facts) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     env.update({key.upper(): value for key, value in facts.app_credentials.items()})
     env["AWS_DEFAULT_REGION"] = env["AWS_REGION"] = REGION
+    if facts.clock_file:
+        env["STACK_CLOCK_FILE"] = facts.clock_file
     if facts.aws_endpoint_url:
         env["AWS_ENDPOINT_URL"] = facts.aws_endpoint_url
     return env
@@ -278,8 +282,12 @@ class LocalStack:
         return f"http://{host}:{port}"
 
     def start(self) -> Facts:
+        import tempfile
+
         self.server.start()
         self.facts = Provisioner(self.endpoint_url, self.children).run()
+        # The app's clock starts at the real time; `clock advance` moves it forward.
+        self.facts.clock_file = str(Path(tempfile.mkdtemp(prefix="stack-clock-")) / "clock.json")
         self.enforce()
         return self.facts
 
@@ -296,8 +304,11 @@ class LocalStack:
     def serve_api(self, port: int) -> str:
         """Run the app under ``chalice local`` as the app principal; returns its URL when ready."""
         assert self.facts is not None
+        # chalice local, with the stack's clock as the app's (devstack/serve_api.py)
         command = [
-            str(Path(sys.executable).parent / "chalice"),
+            sys.executable,
+            "-m",
+            "devstack.serve_api",
             "local",
             "--stage",
             STAGE,
@@ -367,3 +378,5 @@ class LocalStack:
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
         self.server.stop()
+        if self.facts and self.facts.clock_file:
+            Path(self.facts.clock_file).unlink(missing_ok=True)

@@ -14,6 +14,8 @@ Applied in the process that runs moto (the in-process mock or the threaded serve
 5. CloudFormation's ``AWS::NoValue`` removes a list item, as in AWS (moto_cfn).
 6. ``aws:MultiFactorAuthPresent`` evaluated in identity and trust policies, as AWS sets it
    (moto_mfa).
+7. When a password or an access key was last used, settable (moto_last_used): moto never
+   records a password's use, and stamps a key's with the real time.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from devstack import (
     moto_cfn,
     moto_iam_case,
     moto_iam_extras,
+    moto_last_used,
     moto_mfa,
     moto_report,
     moto_throttle,
@@ -148,6 +151,7 @@ def apply() -> None:
         moto_iam_extras.apply()
         moto_iam_case.apply()
         moto_report.apply()
+        moto_last_used.apply()
         moto_throttle.apply()
         moto_cfn.apply()
         moto_mfa.apply()

@@ -133,6 +133,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="queue poller: %(message)s")
     logging.getLogger("botocore").setLevel(logging.WARNING)
     sys.path.insert(0, str(PROJECT))
+    from devstack import clock
+
+    clock.install()  # the app's services take the stack's clock
     from app import app
 
     stopped = threading.Event()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from datetime import date
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -119,14 +119,32 @@ class ExpireGrantRequest(TicketRequest):
     group: GroupName
 
 
+class HygieneRequest(TicketRequest):
+    """A hygiene change: the rule that is due, and the credential ("console" or a key id)."""
+
+    rule: Literal["unused", "unused_90", "key_rotation", "console_mfa", "key_deletion"]
+    credential: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]+$", max_length=128)]
+
+
+class ExemptionRequest(_Body):
+    """``PUT /users/{username}/hygiene-exemption``: the rules skip the user until ``until``."""
+
+    reason: Text
+    until: date
+    ticket: Text
+    requested_by: Text
+
+    # After today and at most a year away: checked by the service, on the app's clock.
+
+
 RestoreRequest = TicketRequest
 OffboardRequest = TicketRequest
 RevokeSessionsRequest = TicketRequest
 
 
 # Tickets the service makes itself: a caller's ticket may not claim one, or it could take a
-# schedule's run (or a Slack or SCIM request's) in advance, or pass its change for the IdP's.
-RESERVED_TICKET_PREFIXES = ("slack:", "schedule:", "scim:")
+# schedule's run (or a Slack, SCIM or hygiene change) in advance, or pass its change for theirs.
+RESERVED_TICKET_PREFIXES = ("slack:", "schedule:", "scim:", "hygiene:")
 
 
 def parse_caller(model: type[M], raw: bytes | str | None) -> M:

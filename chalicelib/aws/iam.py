@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from functools import partial
 from typing import Any
 from urllib.parse import unquote
@@ -55,6 +56,7 @@ class IamGateway:
             "path": user["Path"],
             "id": user["UserId"],
             "created": user["CreateDate"].isoformat(),
+            "password_last_used": _iso(user.get("PasswordLastUsed")),
             "tags": {tag["Key"]: tag["Value"] for tag in user.get("Tags", [])},
             "boundary": (user.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
         }
@@ -101,6 +103,15 @@ class IamGateway:
             self.client.create_login_profile(
                 UserName=username, Password=password, PasswordResetRequired=True
             )
+
+    def login_profile(self, username: str) -> dict | None:
+        """The console login (when its password was set), or None."""
+        try:
+            with aws_errors(f"reading the console login of {username}"):
+                profile = self.client.get_login_profile(UserName=username)["LoginProfile"]
+        except NotFound:
+            return None
+        return {"created": _iso(profile.get("CreateDate"))}
 
     def delete_login_profile(self, username: str) -> bool:
         """False when there was none."""
@@ -170,6 +181,20 @@ class IamGateway:
                 for key in page["AccessKeyMetadata"]
             ]
 
+    def key_facts(self, username: str) -> list[dict]:
+        """The user's keys with their creation times: id, status, created."""
+        with aws_errors(f"listing the access keys of {username}"):
+            pages = self.client.get_paginator("list_access_keys").paginate(UserName=username)
+            return [
+                {
+                    "id": key["AccessKeyId"],
+                    "status": key["Status"],
+                    "created": _iso(key["CreateDate"]),
+                }
+                for page in pages
+                for key in page["AccessKeyMetadata"]
+            ]
+
     def last_used(self, key_id: str) -> str | None:
         with aws_errors(f"reading when key {key_id} was last used"):
             used = self.client.get_access_key_last_used(AccessKeyId=key_id)
@@ -183,7 +208,8 @@ class IamGateway:
 
     # groups and what they allow
     def users(self) -> list[dict]:
-        """Every user of the account with its id, path, groups and tags, in one paginated read."""
+        """Every user of the account with its id, path, groups, creation time and tags, in one
+        paginated read."""
         return list(self._details(("User",), ())["users"])
 
     def account(self, groups: tuple[str, ...]) -> dict:
@@ -216,8 +242,8 @@ class IamGateway:
                         "path": u["Path"],
                         "groups": sorted(u.get("GroupList", [])),
                         "id": u["UserId"],
-                        "created": u["CreateDate"].isoformat(),
-                        "tags": {tag["Key"]: tag["Value"] for tag in u.get("Tags", [])},
+                        "created": _iso(u.get("CreateDate")),
+                        "tags": {t["Key"]: t["Value"] for t in u.get("Tags", [])},
                     }
                     for u in page.get("UserDetailList", [])
                 ]
@@ -241,14 +267,26 @@ class IamGateway:
             found[group] += [local[arn] for arn in arns if arn in local]
         return {"users": sorted(users, key=lambda u: u["username"]), "access": found}
 
-    def credential_report(self, attempts: int = 10, wait: float = 0.5) -> dict:
+    def credential_report(
+        self,
+        attempts: int = 10,
+        wait: float = 0.5,
+        reuse_after: datetime | None = None,
+    ) -> dict:
         """IAM's credential report: {"generated": datetime, "users": {name: row}}. AWS makes a
         new one at most every four hours and answers the last one meanwhile; while one is being
-        made, this waits and asks again."""
-        import csv
-        import io
+        made, this waits and asks again. With ``reuse_after``, a report made since then is read
+        as it is, without asking for a new one."""
         import time
 
+        if reuse_after is not None:
+            try:
+                with aws_errors("reading the credential report"):
+                    report = self.client.get_credential_report()
+                if report["GeneratedTime"] >= reuse_after:
+                    return _report(report)
+            except NotReady:
+                pass  # none yet, or expired: make one
         for attempt in range(attempts):
             with aws_errors("generating the credential report"):
                 state = self.client.generate_credential_report()["State"]
@@ -260,5 +298,16 @@ class IamGateway:
                 if state == "COMPLETE" or attempt == attempts - 1:
                     raise
             time.sleep(wait * (attempt + 1))
-        rows = csv.DictReader(io.StringIO(report["Content"].decode()))
-        return {"generated": report["GeneratedTime"], "users": {r["user"]: r for r in rows}}
+        return _report(report)
+
+
+def _report(report: dict) -> dict:
+    import csv
+    import io
+
+    rows = csv.DictReader(io.StringIO(report["Content"].decode()))
+    return {"generated": report["GeneratedTime"], "users": {r["user"]: r for r in rows}}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

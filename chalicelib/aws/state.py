@@ -15,6 +15,7 @@ from chalicelib.errors import InProgress
 
 _RECORD = "STATE"
 _LEASE = "LEASE"
+_HYGIENE = "HYGIENE"
 AUDIT_PAGE = 200
 
 
@@ -66,6 +67,34 @@ class StateStore:
     def records(self) -> list[dict]:
         """Every lifecycle record (the by-entity index holds them under entity = user)."""
         return [self._plain(item) for item in self._query_index("by-entity", "entity", "user")]
+
+    # credential hygiene: per user, the notices sent and the exemption, apart from the record
+    # (which only changes write, under the user's lease)
+    def get_hygiene(self, username: str) -> dict:
+        with aws_errors(f"reading the hygiene notices of {username}"):
+            item = self.client.get_item(
+                TableName=self.table,
+                Key=self._item({"pk": _user(username), "sk": _HYGIENE}),
+                ConsistentRead=True,
+            ).get("Item")
+        return self._plain(item) if item else {"username": username, "notices": {}}
+
+    def put_hygiene(self, username: str, values: dict) -> None:
+        item = {
+            **values,
+            "pk": _user(username),
+            "sk": _HYGIENE,
+            "entity": "hygiene",
+            "at": now_iso(),
+        }
+        item["username"] = username
+        with aws_errors(f"writing the hygiene notices of {username}"):
+            self.client.put_item(TableName=self.table, Item=self._item(item))
+
+    def hygiene_items(self) -> dict[str, dict]:
+        """Every user's hygiene item, by the user's canonical name: one query."""
+        items = [self._plain(item) for item in self._query_index("by-entity", "entity", "hygiene")]
+        return {key(item["username"]): item for item in items}
 
     # leases: one change to a user (or to a shared document) at a time
     def acquire(self, username: str, owner: str, seconds: int) -> float:

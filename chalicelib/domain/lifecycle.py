@@ -13,11 +13,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.domain import access_map, config_merge
+from chalicelib.domain import access_map, config_merge, hygiene
 from chalicelib.domain.access_map import ACCESS_KEY, LOGIN_SESSION
 from chalicelib.domain.identity import check_username, key
 from chalicelib.domain.offboarding import offboard_user, targets
@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # the request models (pydantic) load where requests are parse
     from chalicelib.api.schemas import (
         ExpireGrantRequest,
         GrantRequest,
+        HygieneRequest,
         MoveRequest,
         OffboardRequest,
         OnboardRequest,
@@ -68,6 +69,7 @@ class Snapshot:
     console: bool | None = None
     mfa: bool | None = None
     alias: str | None = None  # the root account's alias (ListAccountAliases), if it has one
+    login: dict | None = None  # the console login's facts (hygiene's changes read them)
     # each managed group that exists -> the policy documents that apply to it
     access: dict[str, list[dict]] = field(default_factory=dict)
     dependents: dict[tuple, list[str]] = field(default_factory=dict)  # offboarding's lists
@@ -105,6 +107,10 @@ READS: dict[str, tuple[str, ...]] = {
     # The schedules' changes read their own, narrower state.
     "expire_grant": (),
     "revoke_sessions": (),
+    # Hygiene's changes: what their rule is judged on again when they are due.
+    "deactivate_key": ("user", "record", "dated_keys"),
+    "delete_key": ("user", "record", "dated_keys"),
+    "remove_console": ("user", "record", "login", "mfa"),
 }
 
 
@@ -139,6 +145,8 @@ class Lifecycle:
             "record": lambda: self.state.get_record(username),
             "groups": lambda: _visible(lambda: self.iam.groups_of(username)),
             "keys": lambda: _visible(lambda: self.iam.access_keys(username)),
+            "dated_keys": lambda: _visible(lambda: self.iam.key_facts(username)),
+            "login": lambda: _visible(lambda: self.iam.login_profile(username)),
             "console": lambda: _visible(lambda: self.iam.has_login_profile(username)),
             "mfa": lambda: _visible(lambda: bool(self.iam.mfa_devices(username))),
             "access": lambda: self.iam.group_access(self.settings.allowed_groups),
@@ -157,8 +165,9 @@ class Lifecycle:
             user=found.get("user"),
             record=found.get("record"),
             groups=found.get("groups"),
-            keys=found.get("keys"),
-            console=found.get("console"),
+            keys=found.get("keys", found.get("dated_keys")),
+            console=found.get("console", bool(found.get("login")) if "login" in wanted else None),
+            login=found.get("login"),
             mfa=found.get("mfa"),
             alias=found.get("alias"),
             access=found.get("access") or {},
@@ -596,7 +605,9 @@ class Lifecycle:
         return _with_sessions(view, record)
 
     def restore(self, username: str, request: RestoreRequest, snap: Snapshot | None = None) -> dict:
-        """Undo exactly what the suspension did; a new temporary password if console existed."""
+        """Undo exactly what the suspension did, and what credential hygiene took (keys it
+        deactivated, the console login it removed), from a suspended or an active user; a new
+        temporary password if console access existed."""
         snap = snap or self.read("restore", username, request)
         user = self._managed(snap)
         name = user["username"]
@@ -605,9 +616,25 @@ class Lifecycle:
             record["status"] == "restoring"
             or (record["status"] == "active" and "restored" in record)
         )
-        if not retry and record["status"] not in ("suspended", "restoring"):
-            raise Conflict(f"{name} is {record['status']}; only a suspended user can be restored")
-        saved = record.get("saved") or record.get("restored") or {}
+        # What credential hygiene took (keys deactivated, the console removed) is given back
+        # too, from an active user as from a suspended one.
+        hygiene_taken = record.get("hygiene_taken") or {}
+        suspended = record["status"] in ("suspended", "restoring")
+        if not retry and not suspended and not (record["status"] == "active" and hygiene_taken):
+            raise Conflict(
+                f"{name} is {record['status']}; only a suspended user, or one whose credentials "
+                "hygiene took away, can be restored"
+            )
+        # An active user keeps its groups (None: unchanged).
+        fresh: dict[str, Any] = {"groups": None, "keys": [], "console": False}
+        saved = dict(
+            (record.get("saved") or record.get("restored") or fresh)
+            if suspended or retry
+            else fresh
+        )
+        saved["keys"] = sorted(set(saved.get("keys", [])) | set(hygiene_taken.get("keys") or {}))
+        saved["console"] = bool(saved.get("console") or hygiene_taken.get("console"))
+        groups = list(record.get("groups", [])) if saved.get("groups") is None else saved["groups"]
         restored = {
             k: v
             for k, v in record.items()
@@ -618,19 +645,24 @@ class Lifecycle:
                 "suspended_until",
                 "sessions_revoked_in",
                 "revocation_pending",
+                "hygiene_taken",
             )
         }
         # What was given back stays in the record until the next change, so that a retry of
-        # this ticket (the record written beside the changes) gives it back again.
+        # this ticket (the record written beside the changes) gives it back again. Hygiene's
+        # clocks start again from the restore.
         record = {
             **restored,
             "status": "active",
-            "groups": saved.get("groups", []),
+            "groups": groups,
             "ticket": request.ticket,
             "restored": saved,
+            "restored_at": record.get("restored_at")
+            if retry
+            else self.clock().isoformat(timespec="seconds"),
         }
         tasks: dict[str, Callable[[], Any]] = {
-            f"group:{g}": partial(self.iam.add_to_group, name, g) for g in saved["groups"]
+            f"group:{g}": partial(self.iam.add_to_group, name, g) for g in saved["groups"] or []
         }
         tasks.update(
             {f"key:{k}": partial(self.iam.set_key_status, name, k, "Active") for k in saved["keys"]}
@@ -649,7 +681,7 @@ class Lifecycle:
             name,
             user["arn"],
             record,
-            saved["groups"],
+            groups,
             bool(saved["console"]),
             keys,
             self._used(done),
@@ -872,6 +904,123 @@ class Lifecycle:
         described = {"username": name, "group": group, "sessions_revoked_in": revoked}
         return _with_pending(described, {"revocation_pending": sorted(pending)} if pending else {})
 
+    # credential hygiene: one credential at a time, remembered for a restore
+    def deactivate_key(
+        self, username: str, request: HygieneRequest, snap: Snapshot | None = None
+    ) -> dict:
+        """Deactivate one access key whose rule is due, judged again on what is read now."""
+        snap = snap or self.read("deactivate_key", username, request)
+        name, record, key_ = self._hygiene_key(snap, request)
+        taken = record.get("hygiene_taken") or {}
+        keys = dict(taken.get("keys") or {})
+        retry = key_["status"] != "Active" and key_["id"] in keys
+        if not retry:
+            if key_["status"] != "Active":
+                raise Conflict(f"key {key_['id']} of {name} is inactive already")
+            used = {key_["id"]: self.iam.last_used(key_["id"])}
+            self._check_due(snap, request, used)
+            keys[key_["id"]] = self.clock().date().isoformat()
+        record = {**record, "hygiene_taken": {**taken, "keys": keys}}
+        wave(
+            {
+                "key": lambda: self.iam.set_key_status(name, key_["id"], "Inactive"),
+                "record": lambda: self.state.put_record(name, record),
+            }
+        )
+        self.changes_made()
+        return _hygiene_done(name, request, "deactivated")
+
+    def delete_key(
+        self, username: str, request: HygieneRequest, snap: Snapshot | None = None
+    ) -> dict:
+        """Delete a key this service deactivated, once the deletion rule's further period passed
+        (off unless the stage turns it on). A deleted key cannot be given back."""
+        snap = snap or self.read("delete_key", username, request)
+        name, record, key_ = self._hygiene_key(snap, request, missing_ok=True)
+        taken = record.get("hygiene_taken") or {}
+        keys = dict(taken.get("keys") or {})
+        deleted = sorted(set(record.get("hygiene_deleted", [])) | {request.credential})
+        if key_ is not None:  # else: deleted already by an attempt whose record was not written
+            if key_["status"] == "Active" or key_["id"] not in keys:
+                raise Conflict(
+                    f"key {key_['id']} of {name} was not deactivated by this service; "
+                    "it is not its to delete"
+                )
+            self._check_due(snap, request, {})
+        keys.pop(request.credential, None)
+        record = {**record, "hygiene_taken": {**taken, "keys": keys}, "hygiene_deleted": deleted}
+        tasks: dict[str, Callable[[], Any]] = {
+            "record": lambda: self.state.put_record(name, record)
+        }
+        if key_ is not None:
+            tasks["key"] = lambda: self.iam.delete_access_key(name, request.credential)
+        wave(tasks)
+        self.changes_made()
+        return _hygiene_done(name, request, "deleted")
+
+    def remove_console(
+        self, username: str, request: HygieneRequest, snap: Snapshot | None = None
+    ) -> dict:
+        """Remove the console login (dormant password, or no MFA), judged again on what is read
+        now; a restore gives it back with a new temporary password."""
+        snap = snap or self.read("remove_console", username, request)
+        user = self._managed(snap)
+        name = user["username"]
+        record = self._hygiene_record(name, snap, request, hygiene.CONSOLE)
+        taken = record.get("hygiene_taken") or {}
+        if snap.login is None:
+            if not taken.get("console"):
+                raise Conflict(f"{name} has no console login")
+        else:
+            self._check_due(snap, request, {})
+            taken = {**taken, "console": self.clock().date().isoformat()}
+        record = {**record, "hygiene_taken": taken}
+        wave(
+            {
+                "console": lambda: self.iam.delete_login_profile(name),
+                "record": lambda: self.state.put_record(name, record),
+            }
+        )
+        self.changes_made()
+        return _hygiene_done(name, request, "removed")
+
+    def _hygiene_record(
+        self, name: str, snap: Snapshot, request: HygieneRequest, credential: str | None = None
+    ) -> dict:
+        record = snap.state
+        if record["status"] != "active":
+            raise Conflict(f"{name} is {record['status']}; hygiene changes active users only")
+        rule = self.settings.hygiene.rule(request.rule)
+        if credential is not None and request.credential != credential:
+            raise BadRequest(f"{request.rule} acts on {credential}, not {request.credential}")
+        if rule.mode != hygiene.ACT:
+            raise Conflict(f"the rule {rule.name} does not act in this stage ({rule.mode})")
+        return record
+
+    def _hygiene_key(
+        self, snap: Snapshot, request: HygieneRequest, missing_ok: bool = False
+    ) -> tuple[str, dict, Any]:
+        user = self._managed(snap)
+        name = user["username"]
+        record = self._hygiene_record(name, snap, request)
+        found = next((k for k in snap.keys or [] if k["id"] == request.credential), None)
+        if found is None and not missing_ok:
+            raise NotFound(f"{name} has no access key {request.credential}")
+        return name, record, found
+
+    def _check_due(self, snap: Snapshot, request: HygieneRequest, used: dict) -> None:
+        """The rule judged again on the facts read now: a person who used the credential, or
+        was given MFA or changed by hand, since the notice is not acted on."""
+        facts = hygiene_facts(snap, used)
+        today = self.clock().date()
+        if not hygiene.still_due(
+            facts, request.rule, request.credential, self.settings.hygiene, today
+        ):
+            raise Conflict(
+                f"{request.rule} is not due on {request.credential} of {facts.username} any "
+                "more (used or changed since it was noticed); nothing was done"
+            )
+
     def describe_if_exists(self, username: str) -> dict | None:
         """The user as :meth:`describe` shows it, or None; the user is looked up first, so that
         nothing is asked of IAM about a name that is not there (a plan's state before)."""
@@ -886,6 +1035,41 @@ class Lifecycle:
         snap = self.read("describe", username)
         self._managed(snap)
         return self.view(snap, self.last_used(snap.keys))
+
+
+def _moment(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def hygiene_facts(snap: Snapshot, used: dict[str, str | None]) -> hygiene.Facts:
+    """What a hygiene change reads of a user, as the rules take it; ``used``: keys' last use."""
+    user, record = snap.user or {}, snap.state
+    taken = (record.get("hygiene_taken") or {}).get("keys") or {}
+    return hygiene.Facts(
+        username=str(user.get("username") or snap.username),
+        created=datetime.fromisoformat(user["created"]),
+        console=snap.login is not None,
+        password_last_used=_moment(user.get("password_last_used")),
+        password_changed=_moment((snap.login or {}).get("created")),
+        mfa=bool(snap.mfa),
+        keys=tuple(
+            hygiene.Key(
+                k["id"],
+                k["status"] == "Active",
+                datetime.fromisoformat(k["created"])
+                if k.get("created")
+                else datetime.fromisoformat(user["created"]),
+                _moment(used.get(k["id"])),
+            )
+            for k in snap.keys or []
+        ),
+        restored_at=_moment(record.get("restored_at")),
+        deactivated={k: date.fromisoformat(d) for k, d in taken.items()},
+    )
+
+
+def _hygiene_done(name: str, request: HygieneRequest, done: str) -> dict:
+    return {"username": name, "rule": request.rule, "credential": request.credential, "done": done}
 
 
 def _visible(read: Callable[[], Any]) -> Any:

@@ -163,7 +163,7 @@ def _command(services: Any, form: dict[str, str]) -> dict | None:
             parsed.username, confirmation.id, CONFIRMATION_SECONDS // 60
         )
     work: dict[str, Any] = {
-        "kind": "status" if parsed.verb == "status" else "change",
+        "kind": parsed.verb if parsed.verb in grammar.QUERIES else "change",
         "action": parsed.verb,
         "username": parsed.username,
         "response_url": response_url,

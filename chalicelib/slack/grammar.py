@@ -1,6 +1,6 @@
 """The grammar of the slash command, turned into the same request models the REST API takes.
 
-    help [verb] · status <user> · onboard <user> <group>... [email] · move <user> <group>...
+    help [verb] · status <user> · hygiene [user] · onboard <user> <group>... [email] · move <user> <group>...
     suspend <user> [until YYYY-MM-DD] [reason...] · restore <user> · offboard <user>
     grant <user> <group> <hours> <reason...>
 
@@ -25,9 +25,16 @@ if TYPE_CHECKING:
 VERBS: dict[str, tuple[str, str]] = {
     "help": ("[verb]", "this help, or the help of one verb"),
     "status": ("<user>", "a user's status, groups, roles and keys (only you see it)"),
+    "hygiene": (
+        "[user]",
+        "credential hygiene findings: what is due and when, for everyone or one user "
+        "(only you see it)",
+    ),
     **{name: action.slack for name, action in SLACK_ACTIONS.items() if action.slack},
 }
-OPEN_VERBS = frozenset({"help", "status"})
+OPEN_VERBS = frozenset({"help", "status", "hygiene"})
+# The open verbs that queue a query for the worker; what they queue is of their own kind.
+QUERIES = frozenset({"status", "hygiene"})
 # Added to any change: answer with the plan (every AWS call, by wave and account), change nothing.
 DRY_RUN = "--dry-run"
 
@@ -77,6 +84,8 @@ def parse_command(text: str) -> Command:
         return Command("help", fields={"verb": topic if topic in VERBS else ""})
     if dry_run and verb in OPEN_VERBS:
         raise Usage(verb, f"{DRY_RUN} applies to changes only")
+    if verb == "hygiene" and not args:
+        return Command("hygiene")  # everyone's findings
     if not args:
         raise Usage(verb, "name the user")
     username, rest = args[0], args[1:]
@@ -172,6 +181,7 @@ def _grant(verb: str, rest: list[str]) -> dict:
 
 _PARSERS = {
     "status": _nothing,
+    "hygiene": _nothing,
     "onboard": _onboard,
     "move": _move,
     "suspend": _suspend,

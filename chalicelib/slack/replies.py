@@ -102,9 +102,8 @@ def acknowledged(verb: str, username: str, ticket: str | None, *, dry_run: bool 
         if verb in ACTIONS
         else _LOOKING_UP
     )
-    return message(
-        f":hourglass_flowing_sand: {doing} *{escape(username)}*… the answer follows here{about}."
-    )
+    whom = f"*{escape(username)}*" if username else "the credential hygiene findings"
+    return message(f":hourglass_flowing_sand: {doing} {whom}… the answer follows here{about}.")
 
 
 def already_received() -> dict:
@@ -406,6 +405,27 @@ def status(user: dict) -> dict:
         f"{user['username']}: {user.get('status')}",
         [_header(user["username"]), *_user_fields(user)],
     )
+
+
+_FINDINGS = 40  # lines of findings in one message; the rest is counted
+
+
+def hygiene(findings: list[dict], username: str | None = None) -> dict:
+    """Credential hygiene findings (``GET /hygiene``), only for the requester."""
+    whom = escape(username) if username else "managed users"
+    if not findings:
+        return message(f":white_check_mark: No credential hygiene findings for {whom}.")
+    lines = []
+    for f in findings[:_FINDINGS]:
+        due = f" on {f['due']}" if f.get("due") else ""
+        lines.append(
+            f"`{escape(f['username'])}` {escape(f['rule'])} on `{escape(f['credential'])}` "
+            f"since {f['since']}: next *{escape(f['next_action'])}*{due}"
+        )
+    if len(findings) > _FINDINGS:
+        lines.append(f"_… and {len(findings) - _FINDINGS} more (GET /hygiene lists them all)_")
+    text = f"Credential hygiene findings for {whom}: {len(findings)}"
+    return message(text, [_header("Credential hygiene"), _text("\n".join(lines))])
 
 
 # the one mapping of the app's errors to Slack replies

@@ -21,7 +21,7 @@ from chalicelib.errors import AppError, Forbidden, InProgress
 from chalicelib.slack import replies
 
 logger = logging.getLogger(__name__)
-KINDS = ("change", "status", "notice")  # the messages the Slack edge queues
+KINDS = ("change", "status", "hygiene", "notice")  # the messages the Slack edge queues
 
 
 def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -> None:
@@ -32,9 +32,10 @@ def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -
             url, replies.notice(work["text"], replace_original=work.get("replace_original", False))
         )
         return
-    doing = f"{work['action']} {work['username']}"
+    doing = f"{work['action']} {work['username']}".strip()
     try:
-        messages = _status(services, work) if work["kind"] == "status" else _change(services, work)
+        query = _QUERIES.get(work["kind"])
+        messages = query(services, work) if query else _change(services, work)
     except Exception as error:
         _failed(url, doing, error, *receives())
         return
@@ -48,6 +49,14 @@ def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -
 
 def _status(services: Any, work: dict) -> list[dict]:
     return [replies.status(services.lifecycle.describe(work["username"]))]
+
+
+def _hygiene(services: Any, work: dict) -> list[dict]:
+    username = work.get("username") or None
+    return [replies.hygiene(services.hygiene.findings(username), username)]
+
+
+_QUERIES: dict[str, Callable[[Any, dict], list[dict]]] = {"status": _status, "hygiene": _hygiene}
 
 
 def _change(services: Any, work: dict) -> list[dict]:

@@ -36,6 +36,7 @@ BODY_MODELS = {
     ("/users/{username}/restore", "post"): schemas.RestoreRequest,
     ("/users/{username}/offboard", "post"): schemas.OffboardRequest,
     ("/users/{username}/grants", "post"): schemas.GrantRequest,
+    ("/users/{username}/hygiene-exemption", "put"): schemas.ExemptionRequest,
 }
 
 
@@ -257,6 +258,13 @@ def test_every_documented_route_answers_as_documented(api):
     assert iam.list_virtual_mfa_devices()["VirtualMFADevices"] == []
 
     call("GET", "/users/{username}", username="pete", status=404)
+    exemption = {"reason": "on leave", "until": FUTURE, "ticket": "T-X", "requested_by": "alice"}
+    exempt = call(
+        "PUT", "/users/{username}/hygiene-exemption", exemption, username="olga", status=200
+    ).json
+    assert exempt["exemption"]["until"] == FUTURE
+    assert call("GET", "/hygiene", status=200).json == {"findings": []}
+    call("GET", "/hygiene", query={"format": "csv", "username": "olga"}, status=200)
     assert call.called == set(operations()) - SLACK_ROUTES - SCIM_ROUTES, (
         "documented routes the scenario did not call"
     )

@@ -211,6 +211,13 @@ def views(d: Driver) -> None:
     d.call("GET", "/access-matrix?format=csv")
     d.call("GET", "/users/pete/aws-config")
     d.invoke("report_drift")
+    d.call("GET", "/hygiene")
+    d.call("GET", "/hygiene?format=csv")
+    until = (date.today() + timedelta(days=30)).isoformat()
+    d.call(
+        "PUT", "/users/pete/hygiene-exemption", {"reason": "a tour", "until": until, **ticket(20)}
+    )
+    d.invoke("credential_hygiene")
 
 
 def slack(d: Driver) -> None:

@@ -65,7 +65,10 @@ def test_failed_operations_are_watched_with_the_dimensions_the_app_emits(api, ca
         if line.startswith('{"_aws"')
     ]
     [directive] = emf["_aws"]["CloudWatchMetrics"]
-    metrics = metrics_of(alarms()["FailedOperationsAlarm"])
+    # Hygiene's changes have an alarm of their own: one alarm's metric math takes 10 metrics.
+    metrics = metrics_of(alarms()["FailedOperationsAlarm"]) + metrics_of(
+        alarms()["FailedHygieneChangesAlarm"]
+    )
     assert (
         {m["MetricName"] for m in metrics}
         >= set(ACTIONS)

@@ -31,8 +31,8 @@ def test_names_are_unique_and_events_distinct():
     assert len({a.event for a in CATALOGUE}) == len(CATALOGUE)
 
 
-def test_slack_offers_the_catalogues_slack_actions_and_two_queries():
-    assert set(grammar.VERBS) == set(SLACK_ACTIONS) | {"help", "status"}
+def test_slack_offers_the_catalogues_slack_actions_and_its_queries():
+    assert set(grammar.VERBS) == set(SLACK_ACTIONS) | {"help", "status", "hygiene"}
     for name, action in SLACK_ACTIONS.items():
         assert grammar.VERBS[name] == action.slack
         assert f"*pete* {action.done}" not in replies.acknowledged(name, "pete", "T-1")["text"]

@@ -1,0 +1,25 @@
+"""``chalice local`` with the local stack's clock as the app's clock (devstack/clock.py).
+
+    python -m devstack.serve_api local --stage dev --port 8000 --no-autoreload
+
+The arguments are chalice's own. Without autoreload, Chalice serves the app in this process, so
+the services it builds take the stack's clock.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from devstack import clock
+
+
+def main() -> int:
+    clock.install()
+    from chalice.cli import main as chalice
+
+    sys.argv = ["chalice", *sys.argv[1:]]
+    return int(chalice() or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
