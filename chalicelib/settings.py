@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from chalicelib.domain.approvals import Policy, policies_from
 from chalicelib.domain.identity import key
 from chalicelib.errors import ConfigurationError
 
@@ -37,6 +39,21 @@ def _seconds(env: Mapping[str, str], key: str, default: int) -> int:
     if not raw.isdigit():
         raise ConfigurationError(f"{key} {raw!r} must be a whole number of seconds")
     return int(raw)
+
+
+def _policies(env: Mapping[str, str], grant_max_hours: dict[str, int]) -> dict[str, Policy]:
+    """APPROVAL_POLICIES: a JSON object of group -> policy (chalicelib.domain.approvals)."""
+    raw = env.get("APPROVAL_POLICIES", "").strip() or "{}"
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        raise ConfigurationError("APPROVAL_POLICIES must be JSON") from None
+    return policies_from(parsed, grant_max_hours)
+
+
+def _base_url(url: str) -> str:
+    """Slack's Web API base; slack_sdk appends the method's name to it."""
+    return url if url.endswith("/") else url + "/"
 
 
 @dataclass(frozen=True)
@@ -78,6 +95,10 @@ class Settings:
     operation_timeout: int
     idempotency_ttl: int
     log_level: str
+    # Requests and approvals: each requestable group's policy, Slack's Web API and its token.
+    approval_policies: dict[str, Policy]
+    slack_api_url: str
+    slack_bot_token_secret: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -89,6 +110,7 @@ class Settings:
 
         app_name = env.get("APP_NAME", "iam-lifecycle")
         stage = env.get("STAGE", "dev")
+        grant_max_hours = _limits(env.get("GRANT_MAX_HOURS", "BreakGlassGroup=4"))
         prefix = f"{app_name}-{stage}"
         settings = cls(
             app_name=app_name,
@@ -114,7 +136,7 @@ class Settings:
             revocation_role=env.get("REVOCATION_ROLE", "AccessRevocationRole"),
             revocation_policy=env.get("REVOCATION_POLICY", "AccessRevocation"),
             revocable_roles=_names(env.get("REVOCABLE_ROLES", "DeveloperRole,BreakGlassRole")),
-            grant_max_hours=_limits(env.get("GRANT_MAX_HOURS", "BreakGlassGroup=4")),
+            grant_max_hours=grant_max_hours,
             # A revocation holds a role's deny document for two IAM calls; longer means it died.
             revocation_lock_seconds=int(env.get("REVOCATION_LOCK_SECONDS", "10")),
             event_bus=env.get("EVENT_BUS", "default"),
@@ -131,6 +153,11 @@ class Settings:
             operation_timeout=int(env.get("OPERATION_TIMEOUT", "120")),
             idempotency_ttl=int(env.get("IDEMPOTENCY_TTL", str(24 * 3600))),
             log_level=env.get("LOG_LEVEL", "INFO"),
+            approval_policies=_policies(env, grant_max_hours),
+            slack_api_url=_base_url(env.get("SLACK_API_URL", "") or "https://slack.com/api/"),
+            slack_bot_token_secret=env.get(
+                "SLACK_BOT_TOKEN_SECRET", f"{app_name}/{stage}/slack-bot-token"
+            ),
         )
         settings._check()
         return settings
@@ -144,6 +171,11 @@ class Settings:
                 raise ConfigurationError(
                     f"CHILD_ORGANIZATIONAL_UNITS entry {parent!r} must be an organizational unit id "
                     "(ou-abcd-12345678) or the organization's root id (r-abcd)"
+                )
+        for group in self.approval_policies:
+            if group not in self.allowed_groups:
+                raise ConfigurationError(
+                    f"APPROVAL_POLICIES names {group}, which is not in ALLOWED_GROUPS"
                 )
         if not _PATH.match(self.managed_path) or self.managed_path == "/":
             raise ConfigurationError(

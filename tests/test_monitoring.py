@@ -65,7 +65,9 @@ def test_failed_operations_are_watched_with_the_dimensions_the_app_emits(api, ca
         if line.startswith('{"_aws"')
     ]
     [directive] = emf["_aws"]["CloudWatchMetrics"]
-    metrics = metrics_of(alarms()["FailedOperationsAlarm"])
+    metrics = metrics_of(alarms()["FailedOperationsAlarm"]) + metrics_of(
+        alarms()["FailedApprovalsAlarm"]
+    )
     assert (
         {m["MetricName"] for m in metrics}
         >= set(ACTIONS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from datetime import date
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -26,6 +26,8 @@ _NAME = r"^[\w+=,.@-]+$"
 Username = Annotated[str, StringConstraints(pattern=_NAME, min_length=1, max_length=64)]
 GroupName = Annotated[str, StringConstraints(pattern=_NAME, min_length=1, max_length=128)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+# A Slack member id (users start with U, Enterprise Grid users with W).
+SlackMember = Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]{2,30}$")]
 Email = Annotated[
     str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", max_length=254)
 ]
@@ -52,6 +54,9 @@ class OnboardRequest(_Change):
     requested_by: Text
     email: Email | None = None
     console: bool = True
+    # The Slack member this user is (kept as the IAM tag slack_user): how Slack requests know
+    # who asks.
+    slack_user: SlackMember | None = None
 
     @field_validator("ticket", "requested_by", "email")
     @classmethod
@@ -93,6 +98,26 @@ class GrantRequest(TicketRequest):
 
 class ExpireGrantRequest(TicketRequest):
     group: GroupName
+
+
+class AccessRequest(TicketRequest):
+    """Time-bound access asked for, decided by the group's approvers (or, break-glass, at once)."""
+
+    username: Username
+    group: GroupName
+    # Bounds beyond the policy's maximum are the domain's to refuse with the group's limit.
+    hours: int = Field(gt=0, le=24 * 30)
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    break_glass: bool = False
+
+
+class DecisionRequest(TicketRequest):
+    """An approver's decision; ``requested_by`` is whoever sends it (the ticketing system)."""
+
+    decision: Literal["approve", "deny"]
+    approver: Annotated[str, StringConstraints(pattern=r"^(slack:)?[UW][A-Z0-9]{2,30}$")]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    requested_by: Text = "rest"
 
 
 RestoreRequest = TicketRequest

@@ -96,6 +96,7 @@ READS: dict[str, tuple[str, ...]] = {
     "describe": ("user", "record", "groups", "keys", "console", "mfa", "access"),
     # The schedules' changes read their own, narrower state.
     "expire_grant": (),
+    "end_grant": (),
     "revoke_sessions": (),
 }
 
@@ -334,9 +335,14 @@ class Lifecycle:
             "groups": sorted(request.groups),
             "grants": [],
         }
+        if request.slack_user:
+            record["slack_user"] = request.slack_user
         first: dict[str, Callable[[], Any]] = {
             "record": lambda: self.state.put_record(username, record)
         }
+        if request.slack_user:  # how a Slack member's own requests find their user
+            slack_user = request.slack_user
+            first["link"] = lambda: self.state.link_member(slack_user, username)
         if existing is None:
             tags = {
                 "ticket": request.ticket,
@@ -345,6 +351,8 @@ class Lifecycle:
             }
             if request.email:
                 tags["email"] = request.email
+            if request.slack_user:
+                tags["slack_user"] = request.slack_user
             first["user"] = lambda: self.iam.create_user(username, self.settings.managed_path, tags)
         created = wave(first).get("user") or existing or {}
         # AddUserToGroup and AttachUserPolicy are no-ops when done already: a resumed
@@ -762,6 +770,16 @@ class Lifecycle:
         self.state.put_record(name, record)
         described = {"username": name, "group": group, "sessions_revoked_in": revoked}
         return _with_pending(described, {"revocation_pending": sorted(pending)} if pending else {})
+
+    def end_grant(
+        self, username: str, request: ExpireGrantRequest, snap: Snapshot | None = None
+    ) -> dict:
+        """End one's own time-bound access now: as at its expiry, the group goes and so do the
+        sessions of the roles only it allowed."""
+        record = self.state.get_record(username) or {}
+        if not any(g["group"] == request.group for g in record.get("grants", [])):
+            raise Conflict(f"{username} holds no time-bound access to {request.group}")
+        return self.expire_grant(username, request, snap)
 
     def describe_if_exists(self, username: str) -> dict | None:
         """The user as :meth:`describe` shows it, or None; the user is looked up first, so that

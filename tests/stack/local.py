@@ -102,6 +102,9 @@ class Facts:
     api_url: str | None = None
     # What a local receiver of ticket callbacks checks X-Access-Signature with.
     callback_secret: str = ""
+    # The Slack Web API stand-in (tests.stack.slack_api); what the app posted: GET <it>/_recorded
+    slack_api_url: str | None = None
+    slack_bot_token: str = ""
 
     def public(self) -> dict:
         """The facts file; app_credentials let a test run handlers as the app does."""
@@ -169,6 +172,7 @@ class Provisioner:
             api_token=secret(f"iam-lifecycle/{STAGE}/api-token"),
             slack_signing_secret=secret(f"iam-lifecycle/{STAGE}/slack-signing-secret"),
             callback_secret=secret(f"iam-lifecycle/{STAGE}/callback-secret"),
+            slack_bot_token=secret(f"iam-lifecycle/{STAGE}/slack-bot-token"),
             admin_credentials=admin,
             app_credentials=app_credentials,
             child_account_ids=list(self.children),
@@ -241,6 +245,8 @@ def app_environment(facts: Facts) -> dict[str, str]:
     env["AWS_DEFAULT_REGION"] = env["AWS_REGION"] = REGION
     if facts.aws_endpoint_url:
         env["AWS_ENDPOINT_URL"] = facts.aws_endpoint_url
+    if facts.slack_api_url:
+        env["SLACK_API_URL"] = facts.slack_api_url
     return env
 
 
@@ -257,6 +263,7 @@ class LocalStack:
         self.worker: subprocess.Popen | None = None
         self.clock: subprocess.Popen | None = None
         self.facts: Facts | None = None
+        self.slack_api: Any = None
 
     @property
     def endpoint_url(self) -> str:
@@ -266,6 +273,10 @@ class LocalStack:
     def start(self) -> Facts:
         self.server.start()
         self.facts = Provisioner(self.endpoint_url, self.children).run()
+        from tests.stack.slack_api import SlackApiStandIn
+
+        self.slack_api = SlackApiStandIn(token=self.facts.slack_bot_token).start()
+        self.facts.slack_api_url = self.slack_api.url
         self.enforce()
         return self.facts
 
@@ -351,4 +362,6 @@ class LocalStack:
                     process.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
+        if self.slack_api is not None:
+            self.slack_api.stop()
         self.server.stop()
