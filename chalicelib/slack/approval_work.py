@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.api.schemas import parse
-from chalicelib.errors import Forbidden
+from chalicelib.errors import AppError, Forbidden
 from chalicelib.service.approvals import MESSAGE_KIND
 from chalicelib.slack import approval_messages as messages
 from chalicelib.slack import replies
@@ -35,6 +35,14 @@ def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -
     doing = f"{work.get('action', 'decide')} {work.get('username') or work.get('id', '')}"
     try:
         reply = _self(services, work) if work["kind"] == "self" else _decision(services, work)
+    except AppError as error:
+        if error.retryable:
+            slack_work._failed(url, doing, error, *receives())
+            return
+        # A refusal answers a click or a command: a message of its own, never over the
+        # channel message that was clicked.
+        replies.post(url, {**replies.for_error(error, doing), "replace_original": False})
+        return
     except Exception as error:
         slack_work._failed(url, doing, error, *receives())
         return
@@ -44,7 +52,7 @@ def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -
 
 def _self(services: Any, work: dict) -> dict:
     member, username, action = work["slack_user"], work["username"], work["action"]
-    if services.slack_store.linked_user(member) != username:
+    if (services.slack_store.linked_user(member) or "") != username:
         services.state.audit(
             action,
             username,

@@ -194,8 +194,8 @@ def _self_service(
     """``request``, ``requests`` and ``done``: for the user linked to the member, whoever they
     are; a member linked to nobody is told at once."""
     slack_user = form["user_id"]
-    username = services.slack_store.linked_user(slack_user)
-    if not username:
+    username = services.slack_store.linked_user(slack_user) or ""
+    if not username and parsed.verb != "requests":  # an approver need not be a managed user
         return approval_messages.no_link(name)
     parsed = grammar.Command(parsed.verb, username, parsed.fields)
     work: dict[str, Any] = {
