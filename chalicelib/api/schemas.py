@@ -100,9 +100,12 @@ class ExpireGrantRequest(TicketRequest):
     group: GroupName
 
 
-class AccessRequest(TicketRequest):
-    """Time-bound access asked for, decided by the group's approvers (or, break-glass, at once)."""
+class AccessRequest(_Body):
+    """Time-bound access asked for, decided by the group's approvers (or, break-glass, at once).
+    Neither a plan nor a callback: the approvers' decision is what follows."""
 
+    ticket: Text
+    requested_by: Text
     username: Username
     group: GroupName
     # Bounds beyond the policy's maximum are the domain's to refuse with the group's limit.
@@ -111,9 +114,10 @@ class AccessRequest(TicketRequest):
     break_glass: bool = False
 
 
-class DecisionRequest(TicketRequest):
+class DecisionRequest(_Body):
     """An approver's decision; ``requested_by`` is whoever sends it (the ticketing system)."""
 
+    ticket: Text
     decision: Literal["approve", "deny"]
     approver: Annotated[str, StringConstraints(pattern=r"^(slack:)?[UW][A-Z0-9]{2,30}$")]
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None

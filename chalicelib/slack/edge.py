@@ -207,9 +207,7 @@ def _self_service(
         "ticket": ticket,
     }
     if parsed.verb == "request":
-        work["request"] = grammar.request_for(parsed, ticket, requested_by).model_dump(
-            mode="json", exclude={"callback_url", "dry_run"}
-        )
+        work["request"] = grammar.request_for(parsed, ticket, requested_by).model_dump(mode="json")
     elif parsed.verb == "done":
         work["group"] = parsed.fields["group"]
     if not services.slack_store.claim_trigger(form["trigger_id"]):
