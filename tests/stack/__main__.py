@@ -49,6 +49,7 @@ Local stack ready (facts in {facts_file}).
   Throttling     {throttled or "off"}  (IAM_RATE_LIMIT; or POST {{"service": "iam", "rate": 10}} as JSON to {facts.aws_endpoint_url}{moto_throttle.ENDPOINT})
   API token      {facts.api_token}
   Slack secret   {facts.slack_signing_secret}
+  Slack Web API  {facts.slack_api_url}  (a stand-in; GET {facts.slack_api_url}_recorded)
 
 Try:
   curl -s {url}/health
@@ -62,7 +63,12 @@ Inspect the root account as its administrator:
   aws --endpoint-url {facts.aws_endpoint_url} --region us-east-1 iam get-group --group-name ChildDeveloperGroup
 
 Slack (signed as Slack signs it; the answers on response_url are printed):
-  .venv/bin/python -m tests.stack.slack_command onboard pete ChildDeveloperGroup pete@example.com
+  .venv/bin/python -m tests.stack.slack_command onboard pete ChildDeveloperGroup '<@U0LOCAL0003>'
+  .venv/bin/python -m tests.stack.slack_command --user U0LOCAL0003 request BreakGlassGroup 1 INC-1
+  curl -s {facts.slack_api_url}_recorded      # what the app posted to Slack's Web API
+  .venv/bin/python -m tests.stack.slack_command --user U0LOCAL0002 --click request_approve <request id>
+  (docs/approvals.md walks through it; members: U0LOCAL0001 operator and approver,
+   U0LOCAL0002 approver of BreakGlassGroup, U0LOCAL0003 no rights)
 
 Schedules run on their rates; fire one now, as the app principal:
   .venv/bin/python -m tests.stack.clock report_drift

@@ -83,8 +83,9 @@ def test_a_request_clicked_through_in_slack_is_granted(stack):
 
         [posted] = wait_for(
             stack,
-            lambda c: c["method"] == "chat.postMessage"
-            and c["args"]["channel"] == "C0LOCALAPPROVALS",
+            lambda c: (
+                c["method"] == "chat.postMessage" and c["args"]["channel"] == "C0LOCALAPPROVALS"
+            ),
         )
         [actions] = [b for b in posted["args"]["blocks"] if b["type"] == "actions"]
         approve = {e["action_id"]: e["value"] for e in actions["elements"]}["request_approve"]
@@ -98,9 +99,11 @@ def test_a_request_clicked_through_in_slack_is_granted(stack):
         assert f"Approved by <@{APPROVER}>" in json.dumps(update["args"]["blocks"])
         wait_for(
             stack,
-            lambda c: c["method"] == "chat.postMessage"
-            and c["args"]["channel"] == "D" + REQUESTER[1:]
-            and "was approved" in c["args"]["text"],
+            lambda c: (
+                c["method"] == "chat.postMessage"
+                and c["args"]["channel"] == "D" + REQUESTER[1:]
+                and "was approved" in c["args"]["text"]
+            ),
         )
 
     request = rest(stack, "GET", f"/requests/{approve}")
