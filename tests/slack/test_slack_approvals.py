@@ -342,3 +342,28 @@ def test_slacks_rate_limit_is_waited_out(flow):
     throttled = [c for c in flow.standin.recorded("chat.postMessage") if c.get("answered") == 429]
     assert len(throttled) == 1
     assert len(flow.channel_posts()) == 1
+
+
+def test_members_of_the_approvers_user_group_may_decide(flow):
+    flow.policies({GROUP: {"approver_group": "S0ONCALL", "channel": CHANNEL}})
+    flow.standin.user_groups["S0ONCALL"] = [STRANGER]
+    flow.link("pete", NOBODY)
+    ask(flow)
+    request_id = pending_id(flow)
+    flow.approve(request_id, APPROVER)  # an approver by the dev policy, not by this one
+    flow.work()
+    assert flow.requests()[0]["status"] == "pending"
+    flow.approve(request_id, STRANGER)
+    flow.work()
+    assert flow.groups_of("pete") == ["BreakGlassGroup", "ChildDeveloperGroup"]
+    assert flow.calls("usergroups.users.list")[0]["args"] == {"usergroup": "S0ONCALL"}
+
+
+def test_without_a_channel_each_approver_is_asked_directly(flow):
+    flow.policies({GROUP: {"approvers": [OPERATOR, APPROVER]}})
+    flow.link("pete", NOBODY)
+    ask(flow)
+    for approver in (OPERATOR, APPROVER):
+        [asked] = flow.dms_to(approver)
+        assert set(buttons(asked)) == {"request_approve", "request_deny"}
+    assert flow.channel_posts() == []
