@@ -153,6 +153,7 @@ def test_a_signed_command_is_acknowledged_at_once_and_queued(slack, sqs):
             "requested_by": f"slack:{ALLOWED}",
             "email": "pete@example.com",
             "console": True,
+            "slack_user": None,
         },
     }
 

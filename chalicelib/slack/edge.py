@@ -174,10 +174,9 @@ def _command(services: Any, form: dict[str, str]) -> dict | None:
     }
     if request is not None:
         # Slack gives no callback URL; a plan is marked only when asked for.
-        unasked = {"callback_url"} if dry_run else {"callback_url", "dry_run"}
-        if getattr(request, "slack_user", "") is None:  # the member link, only when given
-            unasked.add("slack_user")
-        work["request"] = request.model_dump(mode="json", exclude=unasked)
+        work["request"] = request.model_dump(
+            mode="json", exclude={"callback_url"} if dry_run else {"callback_url", "dry_run"}
+        )
     services.work_queue.send(work)
     return replies.acknowledged(
         parsed.verb, parsed.username, ticket if parsed.changes else None, dry_run=dry_run

@@ -86,8 +86,10 @@ def parse_command(text: str) -> Command:
     if verb == "help":
         topic = args[0].lower() if args else ""
         return Command("help", fields={"verb": topic if topic in VERBS else ""})
-    if dry_run and (verb in OPEN_VERBS or verb in SELF_VERBS):
-        raise Usage(verb, f"{DRY_RUN} applies to changes of a named user only")
+    if dry_run and verb in OPEN_VERBS:
+        raise Usage(verb, f"{DRY_RUN} applies to changes only")
+    if dry_run and verb in SELF_VERBS:
+        raise Usage(verb, f"{DRY_RUN} applies to changes of a user named in the command only")
     if verb in SELF_VERBS:  # for the member's own user, which the edge looks up
         return Command(verb, "", _PARSERS[verb](verb, args))
     if not args:
