@@ -57,8 +57,9 @@ CATALOGUE = (
         "Onboarding",
         creates=True,
         slack=(
-            "<user> <group>... [email]",
-            "create the user in these groups; the temporary password comes only to you",
+            "<user> <group>... [@member] [email]",
+            "create the user in these groups (as that Slack member, for their own requests); "
+            "the temporary password comes only to you",
         ),
     ),
     Action(
