@@ -171,7 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         help="click a button instead (words: its value), e.g. --click request_approve req-...",
     )
     parser.add_argument("--wait", type=float, default=30, help="seconds to wait for each answer")
-    args = parser.parse_args(argv)
+    # Flags of the command itself (--break-glass, --dry-run) are words of its text.
+    args, extra = parser.parse_known_args(argv)
+    args.words += extra
     facts_file = Path(os.environ.get("STACK_FILE", PROJECT / ".local" / "stack.json"))
     if not facts_file.exists():
         print(
