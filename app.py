@@ -129,6 +129,43 @@ def grant_access(username: str) -> dict:
     return _change("grant", username)
 
 
+# Requests for access: decided by the group's approvers in Slack, or here by a ticketing system
+# whose own workflow did the approving (the bearer token is the authority; `approver` the person).
+@app.route("/requests", methods=["POST"], content_types=JSON)
+@protected(status=ACTIONS["request"].status)
+def create_request() -> dict:
+    from chalicelib.api.schemas import parse_caller
+
+    body = parse_caller(ACTIONS["request"].request_model(), _request().raw_body)
+    return services().approvals.ask(body)
+
+
+@app.route("/requests", methods=["GET"])
+@protected()
+def list_requests() -> dict:
+    query = _query()
+    return {"requests": services().approvals.search(query.get("status"), query.get("username"))}
+
+
+@app.route("/requests/{request_id}", methods=["GET"])
+@protected()
+def get_request(request_id: str) -> dict:
+    from chalicelib.domain.approvals import view
+
+    return view(services().approvals.get(request_id))
+
+
+@app.route("/requests/{request_id}/decision", methods=["POST"], content_types=JSON)
+@protected()
+def decide_request(request_id: str) -> dict:
+    from chalicelib.api.schemas import parse_caller
+
+    body = parse_caller(ACTIONS["decide"].request_model(), _request().raw_body)
+    return services().approvals.decide(
+        request_id, body.decision, body.approver, body.reason, body.ticket
+    )
+
+
 @app.route("/audit", methods=["GET"])
 @protected()
 def audit() -> dict:
@@ -229,6 +266,11 @@ def restore_due_users(event) -> dict:
 @app.schedule(Rate(5, unit=Rate.MINUTES))
 def expire_grants(event) -> dict:
     return {"expired": services().schedules.expire_grants()}
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def expire_requests(event) -> dict:
+    return {"expired": services().approvals.expire_due()}
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS))

@@ -5,6 +5,11 @@ metric and its name in the audit trail. REST, Slack, the queue worker, the sched
 the replies and the alarms all read this table; nothing keeps a list of actions of its own.
 Adding an action: an entry here, its method in ``domain/lifecycle.py`` (and its reads in
 ``READS`` there), its request model in ``api/schemas.py``, its tests.
+
+Requests and approvals (``runs="approvals"``) are run by ``service/approvals.py`` instead of the
+change runner: their audit events carry the request's id as ticket, so that one ticket tells a
+request's whole story, while the grant an approval leads to goes through the runner under that
+same id. Their domain rules are ``domain/approvals.py``.
 """
 
 from __future__ import annotations
@@ -24,6 +29,14 @@ class Action:
     dry_run: bool = True  # a caller may ask for its plan instead
     # (arguments, what it does) when people may ask for it with the Slack command
     slack: tuple[str, str] | None = None
+    verb: str = ""  # its Slack verb, when not its name
+    runs: str = "lifecycle"  # "lifecycle": the change runner; "approvals": the approvals service
+    # Open to every linked member for their own user (not only to the listed operators).
+    self_service: bool = False
+
+    @property
+    def slack_verb(self) -> str:
+        return self.verb or self.name
 
     @property
     def status(self) -> int:
@@ -44,8 +57,9 @@ CATALOGUE = (
         "Onboarding",
         creates=True,
         slack=(
-            "<user> <group>... [email]",
-            "create the user in these groups; the temporary password comes only to you",
+            "<user> <group>... [@member] [email]",
+            "create the user in these groups (as that Slack member, for their own requests); "
+            "the temporary password comes only to you",
         ),
     ),
     Action(
@@ -104,6 +118,42 @@ CATALOGUE = (
         "had their profile updated",
         "Updating the profile of",
     ),
+    # Requests and approvals: a person asks for their own linked user, approvers decide.
+    Action(
+        "request",
+        "AccessRequest",
+        "access.requested",
+        "asked for access",
+        "Asking for access for",
+        creates=True,
+        dry_run=False,
+        slack=(
+            "<group> <hours> <reason...> [--break-glass]",
+            "ask for time-bound access for yourself; the group's approvers decide in Slack",
+        ),
+        runs="approvals",
+        self_service=True,
+    ),
+    Action(
+        "decide",
+        "DecisionRequest",
+        "access.decided",
+        "had a request decided",
+        "Deciding a request of",
+        dry_run=False,
+        runs="approvals",
+    ),
+    Action(
+        "end_grant",
+        "ExpireGrantRequest",
+        "grant.ended",
+        "ended their access",
+        "Ending the access of",
+        dry_run=False,
+        slack=("<group>", "end your own time-bound access now, or cancel your pending request"),
+        verb="done",
+        self_service=True,
+    ),
     # The schedules' own changes.
     Action(
         "expire_grant",
@@ -143,7 +193,16 @@ CATALOGUE = (
         "had a deactivated access key deleted",
         "Deleting a deactivated access key of",
     ),
+    Action(
+        "expire_request",
+        "TicketRequest",
+        "access.request_expired",
+        "had a request expire",
+        "Expiring a request of",
+        dry_run=False,
+        runs="approvals",
+    ),
 )
 ACTIONS: dict[str, Action] = {action.name: action for action in CATALOGUE}
 # What people may ask for with the Slack command, in the order its help lists them.
-SLACK_ACTIONS: dict[str, Action] = {a.name: a for a in CATALOGUE if a.slack is not None}
+SLACK_ACTIONS: dict[str, Action] = {a.slack_verb: a for a in CATALOGUE if a.slack is not None}

@@ -12,14 +12,17 @@ from chalicelib.aws.clients import AwsClients
 from chalicelib.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from chalicelib.aws.events import Events
     from chalicelib.aws.queue import WorkQueue
     from chalicelib.aws.secrets import SecretsStore
     from chalicelib.aws.slack_state import SlackStore
     from chalicelib.aws.state import StateStore
     from chalicelib.domain.lifecycle import Lifecycle
+    from chalicelib.service.approvals import ApprovalService
     from chalicelib.service.hygiene import Hygiene
     from chalicelib.service.runner import Operations
     from chalicelib.service.schedules import Schedules
+    from chalicelib.slack.web_api import SlackApi
 
 
 T = TypeVar("T")
@@ -86,20 +89,48 @@ class Services:
         )
 
     @_Built
-    def operations(self) -> Operations:
+    def events(self) -> Events:
         from chalicelib.aws.events import Events
+
+        return Events(self.clients.root("events"), self.settings.event_bus, self.settings.app_name)
+
+    @_Built
+    def operations(self) -> Operations:
         from chalicelib.service.runner import Operations
 
-        events = Events(
-            self.clients.root("events"), self.settings.event_bus, self.settings.app_name
-        )
         return Operations(
             self.settings,
             self.state,
             self.clients.root("dynamodb"),
-            events,
+            self.events,
             self.lifecycle,
             self.work_queue,
+        )
+
+    # Requests for access: the store, Slack's Web API (bot token from a secret) and the service.
+    @_Built
+    def slack_api(self) -> SlackApi:
+        from chalicelib.slack.web_api import SlackApi
+
+        settings = self.settings
+        return SlackApi(
+            lambda: self.secrets.get(settings.slack_bot_token_secret), settings.slack_api_url
+        )
+
+    @_Built
+    def approvals(self) -> ApprovalService:
+        from chalicelib.aws.requests import RequestStore
+        from chalicelib.service.approvals import ApprovalService
+
+        return ApprovalService(
+            self.settings,
+            self.state,
+            RequestStore(self.state),
+            self.operations,
+            self.events,
+            self.work_queue,
+            lambda: self.slack_api,
+            self.clock,
         )
 
     @_Built

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from chalicelib.domain import hygiene
+from chalicelib.domain.approvals import Policy, policies_from
 from chalicelib.domain.identity import key
 from chalicelib.errors import ConfigurationError
 
@@ -83,6 +85,21 @@ def _hygiene(env: Mapping[str, str]) -> hygiene.Policy:
     )
 
 
+def _policies(env: Mapping[str, str], grant_max_hours: dict[str, int]) -> dict[str, Policy]:
+    """APPROVAL_POLICIES: a JSON object of group -> policy (chalicelib.domain.approvals)."""
+    raw = env.get("APPROVAL_POLICIES", "").strip() or "{}"
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        raise ConfigurationError("APPROVAL_POLICIES must be JSON") from None
+    return policies_from(parsed, grant_max_hours)
+
+
+def _base_url(url: str) -> str:
+    """Slack's Web API base; slack_sdk appends the method's name to it."""
+    return url if url.endswith("/") else url + "/"
+
+
 @dataclass(frozen=True)
 class Settings:
     app_name: str
@@ -132,6 +149,10 @@ class Settings:
     operation_timeout: int
     idempotency_ttl: int
     log_level: str
+    # Requests and approvals: each requestable group's policy, Slack's Web API and its token.
+    approval_policies: dict[str, Policy]
+    slack_api_url: str
+    slack_bot_token_secret: str
     # Credential hygiene: the rules, and how old a credential report may be to be used again.
     hygiene: hygiene.Policy = hygiene.Policy()
     hygiene_report_max_age: int = 4 * 3600
@@ -146,6 +167,7 @@ class Settings:
 
         app_name = env.get("APP_NAME", "iam-lifecycle")
         stage = env.get("STAGE", "dev")
+        grant_max_hours = _limits(env.get("GRANT_MAX_HOURS", "BreakGlassGroup=4"))
         prefix = f"{app_name}-{stage}"
         settings = cls(
             app_name=app_name,
@@ -175,7 +197,7 @@ class Settings:
             revocation_role=env.get("REVOCATION_ROLE", "AccessRevocationRole"),
             revocation_policy=env.get("REVOCATION_POLICY", "AccessRevocation"),
             revocable_roles=_names(env.get("REVOCABLE_ROLES", "DeveloperRole,BreakGlassRole")),
-            grant_max_hours=_limits(env.get("GRANT_MAX_HOURS", "BreakGlassGroup=4")),
+            grant_max_hours=grant_max_hours,
             # A revocation holds a role's deny document for two IAM calls; longer means it died.
             revocation_lock_seconds=int(env.get("REVOCATION_LOCK_SECONDS", "10")),
             event_bus=env.get("EVENT_BUS", "default"),
@@ -195,6 +217,11 @@ class Settings:
             log_level=env.get("LOG_LEVEL", "INFO"),
             hygiene=_hygiene(env),
             hygiene_report_max_age=_seconds(env, "HYGIENE_REPORT_MAX_AGE", 4 * 3600),
+            approval_policies=_policies(env, grant_max_hours),
+            slack_api_url=_base_url(env.get("SLACK_API_URL", "") or "https://slack.com/api/"),
+            slack_bot_token_secret=env.get(
+                "SLACK_BOT_TOKEN_SECRET", f"{app_name}/{stage}/slack-bot-token"
+            ),
         )
         settings._check()
         return settings
@@ -213,6 +240,11 @@ class Settings:
             raise ConfigurationError(
                 f"ACCESS_KEYS {self.access_keys!r} must be one of {', '.join(ACCESS_KEY_MODES)}"
             )
+        for group in self.approval_policies:
+            if group not in self.allowed_groups:
+                raise ConfigurationError(
+                    f"APPROVAL_POLICIES names {group}, which is not in ALLOWED_GROUPS"
+                )
         if not _PATH.match(self.managed_path) or self.managed_path == "/":
             raise ConfigurationError(
                 f"MANAGED_PATH {self.managed_path!r} must look like /managed/ (not the root path)"

@@ -50,6 +50,7 @@ Local stack ready (facts in {facts_file}).
   API token      {facts.api_token}
   SCIM           {facts.scim_url}  (token {facts.scim_token})
   Slack secret   {facts.slack_signing_secret}
+  Slack Web API  {facts.slack_api_url}  (a stand-in; GET {facts.slack_api_url}_recorded)
 
 Try:
   curl -s {url}/health
@@ -63,7 +64,12 @@ Inspect the root account as its administrator:
   aws --endpoint-url {facts.aws_endpoint_url} --region us-east-1 iam get-group --group-name ChildDeveloperGroup
 
 Slack (signed as Slack signs it; the answers on response_url are printed):
-  .venv/bin/python -m devstack.slack_command onboard pete ChildDeveloperGroup pete@example.com
+  .venv/bin/python -m devstack.slack_command onboard pete ChildDeveloperGroup '<@U0LOCAL0003>'
+  .venv/bin/python -m devstack.slack_command --user U0LOCAL0003 request BreakGlassGroup 1 INC-1
+  curl -s {facts.slack_api_url}_recorded      # what the app posted to Slack's Web API
+  .venv/bin/python -m devstack.slack_command --user U0LOCAL0002 --click request_approve <request id>
+  (docs/approvals.md walks through it; members: U0LOCAL0001 operator and approver,
+   U0LOCAL0002 approver of BreakGlassGroup, U0LOCAL0003 no rights)
 
 An identity provider over SCIM (Okta's request shapes; --entra for Entra ID's):
   .venv/bin/python -m devstack.scim_idp create pete@example.com

@@ -117,6 +117,9 @@ class Facts:
     scim_token: str = ""
     # The app's clock offset (devstack/clock.py: `advance 50d` moves it).
     clock_file: str = ""
+    # The Slack Web API stand-in (devstack.slack_api); what the app posted: GET <it>/_recorded
+    slack_api_url: str | None = None
+    slack_bot_token: str = ""
 
     def public(self) -> dict:
         """The facts file; app_credentials let a test run handlers as the app does."""
@@ -185,6 +188,7 @@ class Provisioner:
             slack_signing_secret=secret(f"iam-lifecycle/{STAGE}/slack-signing-secret"),
             callback_secret=secret(f"iam-lifecycle/{STAGE}/callback-secret"),
             scim_token=secret(f"iam-lifecycle/{STAGE}/scim-token"),
+            slack_bot_token=secret(f"iam-lifecycle/{STAGE}/slack-bot-token"),
             admin_credentials=admin,
             app_credentials=app_credentials,
             child_account_ids=list(self.children),
@@ -259,6 +263,8 @@ def app_environment(facts: Facts) -> dict[str, str]:
         env["STACK_CLOCK_FILE"] = facts.clock_file
     if facts.aws_endpoint_url:
         env["AWS_ENDPOINT_URL"] = facts.aws_endpoint_url
+    if facts.slack_api_url:
+        env["SLACK_API_URL"] = facts.slack_api_url
     return env
 
 
@@ -275,6 +281,7 @@ class LocalStack:
         self.worker: subprocess.Popen | None = None
         self.clock: subprocess.Popen | None = None
         self.facts: Facts | None = None
+        self.slack_api: Any = None
 
     @property
     def endpoint_url(self) -> str:
@@ -288,6 +295,10 @@ class LocalStack:
         self.facts = Provisioner(self.endpoint_url, self.children).run()
         # The app's clock starts at the real time; `clock advance` moves it forward.
         self.facts.clock_file = str(Path(tempfile.mkdtemp(prefix="stack-clock-")) / "clock.json")
+        from devstack.slack_api import SlackApiStandIn
+
+        self.slack_api = SlackApiStandIn(token=self.facts.slack_bot_token).start()
+        self.facts.slack_api_url = self.slack_api.url
         self.enforce()
         return self.facts
 
@@ -377,6 +388,8 @@ class LocalStack:
                     process.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
+        if self.slack_api is not None:
+            self.slack_api.stop()
         self.server.stop()
         if self.facts and self.facts.clock_file:
             Path(self.facts.clock_file).unlink(missing_ok=True)

@@ -4,6 +4,8 @@
     python -m devstack.slack_command onboard pete ChildDeveloperGroup pete@example.com
     python -m devstack.slack_command status pete
     python -m devstack.slack_command --confirm offboard pete     # also clicks the button
+    python -m devstack.slack_command --user U0LOCAL0003 request BreakGlassGroup 1 INC-1
+    python -m devstack.slack_command --user U0LOCAL0002 --click request_approve req-...
 
 Reads the stack's facts from .local/stack.json (or STACK_FILE). Sends as the first Slack user the
 dev stage allows (--user to change it).
@@ -163,8 +165,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--user", help="Slack user id to send as (default: the first one allowed)")
     parser.add_argument("--confirm", action="store_true", help="click the confirmation button")
+    parser.add_argument(
+        "--click",
+        metavar="ACTION_ID",
+        help="click a button instead (words: its value), e.g. --click request_approve req-...",
+    )
     parser.add_argument("--wait", type=float, default=30, help="seconds to wait for each answer")
-    args = parser.parse_args(argv)
+    # Flags of the command itself (--break-glass, --dry-run) are words of its text.
+    args, extra = parser.parse_known_args(argv)
+    args.words += extra
     facts_file = Path(os.environ.get("STACK_FILE", PROJECT / ".local" / "stack.json"))
     if not facts_file.exists():
         print(
@@ -173,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     facts = json.loads(facts_file.read_text())
     user = args.user or (allowed_users() or ["U0NOBODY"])[0]
+    if args.click:
+        return _click(facts, user, args.click, " ".join(args.words), args.wait)
     with ResponseCatcher() as catcher:
         body = command_body(" ".join(args.words), user_id=user, response_url=catcher.url())
         status, answer = post(
@@ -209,6 +220,28 @@ def main(argv: list[str] | None = None) -> int:
             )
             timeout = 3  # a second message (the temporary password) may follow
     return 0
+
+
+def _click(facts: dict, user: str, action_id: str, value: str, wait: float) -> int:
+    """Click a button of a message as ``user``; print what comes back on response_url (a
+    refusal) or, after a moment, nothing (the channel message is updated instead)."""
+    with ResponseCatcher() as catcher:
+        body = click_body(action_id, value, user_id=user, response_url=catcher.url("/click"))
+        status, _ = post(
+            f"{facts['api_url']}/slack/interactions",
+            body,
+            sign(facts["slack_signing_secret"], body),
+        )
+        print(f"--- clicked {action_id} as {user} ({status})", flush=True)
+        try:
+            reply = catcher.next(timeout=min(wait, 5))
+            print(f"--- on response_url\n{json.dumps(reply, indent=2)}", flush=True)
+        except queue.Empty:
+            print(
+                f"--- nothing on response_url; see {facts.get('slack_api_url', '')}_recorded",
+                flush=True,
+            )
+    return 0 if status == 200 else 1
 
 
 def _pretty(text: str) -> str:

@@ -10,7 +10,9 @@ from chalicelib.aws.clients import AwsClients
 from devstack import moto_ext
 from devstack.local import PROJECT, REGION, Facts, Provisioner, shared_session
 from devstack.queue_poller import Poller
+from devstack.slack_api import SlackApiStandIn
 from tests.support.app_client import Api, Clock, isolate, stage_environment
+from tests.support.approvals import Flow
 
 
 @pytest.fixture(autouse=True)
@@ -73,3 +75,19 @@ def poller(client, sqs) -> Poller:
     from app import app
 
     return Poller.for_app(app, client, sqs, wait_seconds=0)
+
+
+# Requests and approvals (tests/slack, tests/service): the Slack Web API stand-in, and a
+# signed Slack session with the queue worker and the app's clock.
+@pytest.fixture
+def standin(monkeypatch: pytest.MonkeyPatch):
+    with SlackApiStandIn() as slack_api:
+        monkeypatch.setenv("SLACK_API_URL", slack_api.url)
+        yield slack_api
+
+
+@pytest.fixture
+def flow(standin, client, aws, clock):
+    running = Flow(client, aws, standin, clock)
+    yield running
+    running.close()

@@ -26,6 +26,8 @@ _NAME = r"^[\w+=,.@-]+$"
 Username = Annotated[str, StringConstraints(pattern=_NAME, min_length=1, max_length=64)]
 GroupName = Annotated[str, StringConstraints(pattern=_NAME, min_length=1, max_length=128)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+# A Slack member id (users start with U, Enterprise Grid users with W).
+SlackMember = Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]{2,30}$")]
 Email = Annotated[
     str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", max_length=254)
 ]
@@ -68,6 +70,9 @@ class OnboardRequest(_Change):
     external_id: TagValue | None = None
     # Issue the first access key and answer it once (only where the stage issues keys).
     access_key: bool = False
+    # The Slack member this user is (kept as the IAM tag slack_user): how Slack requests know
+    # who asks.
+    slack_user: SlackMember | None = None
 
     @field_validator("ticket", "requested_by", "email", "external_id")
     @classmethod
@@ -135,6 +140,30 @@ class ExemptionRequest(_Body):
     requested_by: Text
 
     # After today and at most a year away: checked by the service, on the app's clock.
+
+
+class AccessRequest(_Body):
+    """Time-bound access asked for, decided by the group's approvers (or, break-glass, at once).
+    Neither a plan nor a callback: the approvers' decision is what follows."""
+
+    ticket: Text
+    requested_by: Text
+    username: Username
+    group: GroupName
+    # Bounds beyond the policy's maximum are the domain's to refuse with the group's limit.
+    hours: int = Field(gt=0, le=24 * 30)
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    break_glass: bool = False
+
+
+class DecisionRequest(_Body):
+    """An approver's decision; ``requested_by`` is whoever sends it (the ticketing system)."""
+
+    ticket: Text
+    decision: Literal["approve", "deny"]
+    approver: Annotated[str, StringConstraints(pattern=r"^(slack:)?[UW][A-Z0-9]{2,30}$")]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    requested_by: Text = "rest"
 
 
 RestoreRequest = TicketRequest

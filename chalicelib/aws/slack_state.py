@@ -81,6 +81,16 @@ class SlackStore:
                 return False
         return True
 
+    def linked_user(self, member: str) -> str | None:
+        """The managed user onboarded as Slack member ``member`` (StateStore.link_member)."""
+        with aws_errors("reading the member's user"):
+            item = self.client.get_item(
+                TableName=self.table,
+                Key=self._item({"pk": f"MEMBER#{member}", "sk": "LINK"}),
+                ConsistentRead=True,
+            ).get("Item")
+        return _from(item["username"]) if item else None
+
     def create_confirmation(
         self, action: str, username: str, slack_user: str, ticket: str
     ) -> Confirmation:

@@ -64,6 +64,15 @@ class StateStore:
             self.client.put_item(TableName=self.table, Item=self._item(values))
         return record
 
+    # a Slack member's user: how the member's own requests find who asks
+    def link_member(self, member: str, username: str) -> None:
+        """``member`` is ``username`` (the last onboarding naming a member wins)."""
+        with aws_errors(f"linking {member} to {username}"):
+            self.client.put_item(
+                TableName=self.table,
+                Item=self._item({"pk": f"MEMBER#{member}", "sk": "LINK", "username": username}),
+            )
+
     def records(self) -> list[dict]:
         """Every lifecycle record (the by-entity index holds them under entity = user)."""
         return [self._plain(item) for item in self._query_index("by-entity", "entity", "user")]

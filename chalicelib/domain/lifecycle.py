@@ -106,6 +106,7 @@ READS: dict[str, tuple[str, ...]] = {
     "describe": ("user", "record", "groups", "keys", "console", "mfa", "access"),
     # The schedules' changes read their own, narrower state.
     "expire_grant": (),
+    "end_grant": (),
     "revoke_sessions": (),
     # Hygiene's changes: what their rule is judged on again when they are due.
     "deactivate_key": ("user", "record", "dated_keys"),
@@ -384,9 +385,14 @@ class Lifecycle:
             "groups": sorted(request.groups),
             "grants": [],
         }
+        if request.slack_user:
+            record["slack_user"] = request.slack_user
         first: dict[str, Callable[[], Any]] = {
             "record": lambda: self.state.put_record(username, record)
         }
+        if request.slack_user:  # how a Slack member's own requests find their user
+            slack_user = request.slack_user
+            first["link"] = lambda: self.state.link_member(slack_user, username)
         if existing is None:
             tags = {
                 "ticket": request.ticket,
@@ -397,6 +403,8 @@ class Lifecycle:
                 tags["email"] = request.email
             if request.external_id:
                 tags["external_id"] = request.external_id
+            if request.slack_user:
+                tags["slack_user"] = request.slack_user
             first["user"] = lambda: self.iam.create_user(username, self.settings.managed_path, tags)
         created = wave(first).get("user") or existing or {}
         # AddUserToGroup and AttachUserPolicy are no-ops when done already: a resumed
@@ -1020,6 +1028,16 @@ class Lifecycle:
                 f"{request.rule} is not due on {request.credential} of {facts.username} any "
                 "more (used or changed since it was noticed); nothing was done"
             )
+
+    def end_grant(
+        self, username: str, request: ExpireGrantRequest, snap: Snapshot | None = None
+    ) -> dict:
+        """End one's own time-bound access now: as at its expiry, the group goes and so do the
+        sessions of the roles only it allowed."""
+        record = self.state.get_record(username) or {}
+        if not any(g["group"] == request.group for g in record.get("grants", [])):
+            raise Conflict(f"{username} holds no time-bound access to {request.group}")
+        return self.expire_grant(username, request, snap)
 
     def describe_if_exists(self, username: str) -> dict | None:
         """The user as :meth:`describe` shows it, or None; the user is looked up first, so that

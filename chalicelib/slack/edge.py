@@ -26,7 +26,7 @@ from chalice import Response
 from chalicelib.api.rest import error_response
 from chalicelib.aws.slack_state import CONFIRMATION_SECONDS, Outcome
 from chalicelib.errors import AppError, BadRequest, Unauthorized
-from chalicelib.slack import grammar, replies
+from chalicelib.slack import approval_messages, grammar, replies
 
 logger = logging.getLogger(__name__)
 DEFAULT_COMMAND = "/access"
@@ -127,6 +127,7 @@ def _command(services: Any, form: dict[str, str]) -> dict | None:
         if (
             verb is None
             or verb in grammar.OPEN_VERBS
+            or verb in grammar.SELF_VERBS  # for the member's own user only
             or slack_user in services.settings.slack_allowed_users
         ):
             return None
@@ -146,6 +147,8 @@ def _command(services: Any, form: dict[str, str]) -> dict | None:
         if not (trigger_id and response_url and slack_user):
             raise BadRequest("the request lacks trigger_id, response_url or user_id")
         ticket, requested_by = f"slack:{trigger_id}", f"slack:{slack_user}"
+        if parsed.verb in grammar.SELF_VERBS:
+            return _self_service(services, name, parsed, form, ticket, requested_by)
         request = None
         if parsed.changes:
             request = grammar.request_for(parsed, ticket, requested_by)
@@ -180,7 +183,42 @@ def _command(services: Any, form: dict[str, str]) -> dict | None:
     )
 
 
-# interactions (the buttons of a confirmation)
+def _self_service(
+    services: Any,
+    name: str,
+    parsed: grammar.Command,
+    form: dict[str, str],
+    ticket: str,
+    requested_by: str,
+) -> dict:
+    """``request``, ``requests`` and ``done``: for the user linked to the member, whoever they
+    are; a member linked to nobody is told at once."""
+    slack_user = form["user_id"]
+    username = services.slack_store.linked_user(slack_user) or ""
+    if not username and parsed.verb != "requests":  # an approver need not be a managed user
+        return approval_messages.no_link(name)
+    parsed = grammar.Command(parsed.verb, username, parsed.fields)
+    work: dict[str, Any] = {
+        "kind": "self",
+        "action": parsed.verb,
+        "username": username,
+        "slack_user": slack_user,
+        "response_url": form["response_url"],
+        "ticket": ticket,
+    }
+    if parsed.verb == "request":
+        work["request"] = grammar.request_for(parsed, ticket, requested_by).model_dump(mode="json")
+    elif parsed.verb == "done":
+        work["group"] = parsed.fields["group"]
+    if not services.slack_store.claim_trigger(form["trigger_id"]):
+        return replies.already_received()
+    services.work_queue.send(work)
+    if parsed.verb == "requests":
+        return replies.message(":hourglass_flowing_sand: Looking up requests… the answer follows.")
+    return replies.acknowledged(parsed.verb, username, ticket if parsed.verb == "done" else None)
+
+
+# interactions (the buttons of a confirmation, and of a request's channel message)
 def interaction(request: Any, services: Any) -> Response:
     return _edge(request, services, _interaction, as_reply=False)
 
@@ -204,6 +242,24 @@ def _interaction(services: Any, form: dict[str, str]) -> dict | None:
     for action in actions:
         if action.get("action_id") in (replies.CONFIRM_ACTION, replies.CANCEL_ACTION):
             _confirmation_click(services, action, slack_user, response_url)
+        elif action.get("action_id") in (
+            approval_messages.APPROVE_ACTION,
+            approval_messages.DENY_ACTION,
+        ):
+            # The approver is the member Slack signed for; the worker decides who may.
+            trigger = payload.get("trigger_id") or action.get("action_ts") or ""
+            services.work_queue.send(
+                {
+                    "kind": "decision",
+                    "id": str(action.get("value", "")),
+                    "decision": "approve"
+                    if action["action_id"] == approval_messages.APPROVE_ACTION
+                    else "deny",
+                    "slack_user": slack_user,
+                    "response_url": response_url,
+                    "ticket": f"slack:{trigger}" if trigger else None,
+                }
+            )
     return None
 
 

@@ -3,8 +3,10 @@
     help [verb] · status <user> · hygiene [user] · onboard <user> <group>... [email] · move <user> <group>...
     suspend <user> [until YYYY-MM-DD] [reason...] · restore <user> · offboard <user>
     grant <user> <group> <hours> <reason...>
+    request <group> <hours> <reason...> [--break-glass] · requests · done <group>
 
-Any change also takes ``--dry-run``: the answer is its plan, and nothing changes.
+Any change of a user named in the command also takes ``--dry-run``: the answer is its plan, and
+nothing changes. ``request``, ``requests`` and ``done`` act for the member's own linked user.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from chalicelib.actions import ACTIONS, SLACK_ACTIONS
+from chalicelib.actions import SLACK_ACTIONS
 from chalicelib.domain.identity import check_username
 from chalicelib.errors import BadRequest
 
@@ -31,10 +33,19 @@ VERBS: dict[str, tuple[str, str]] = {
         "(only you see it)",
     ),
     **{name: action.slack for name, action in SLACK_ACTIONS.items() if action.slack},
+    "requests": ("", "the pending requests you may decide, and your own"),
 }
 OPEN_VERBS = frozenset({"help", "status", "hygiene"})
 # The open verbs that queue a query for the worker; what they queue is of their own kind.
 QUERIES = frozenset({"status", "hygiene"})
+# Open to every member, for the user linked to them (the command names no user).
+SELF_VERBS = frozenset(
+    {verb for verb, action in SLACK_ACTIONS.items() if action.self_service} | {"requests"}
+)
+QUERY_VERBS = OPEN_VERBS | {"requests"}
+BREAK_GLASS = "--break-glass"
+# A mention Slack sends for @someone: <@U123> or <@U123|name>.
+_MENTION = re.compile(r"<@([UW][A-Z0-9]{2,30})(?:\|[^<>]*)?>")
 # Added to any change: answer with the plan (every AWS call, by wave and account), change nothing.
 DRY_RUN = "--dry-run"
 
@@ -64,7 +75,7 @@ class Command:
 
     @property
     def changes(self) -> bool:
-        return self.verb not in OPEN_VERBS
+        return self.verb not in QUERY_VERBS
 
 
 def parse_command(text: str) -> Command:
@@ -86,6 +97,10 @@ def parse_command(text: str) -> Command:
         raise Usage(verb, f"{DRY_RUN} applies to changes only")
     if verb == "hygiene" and not args:
         return Command("hygiene")  # everyone's findings
+    if dry_run and verb in SELF_VERBS:
+        raise Usage(verb, f"{DRY_RUN} applies to changes of a user named in the command only")
+    if verb in SELF_VERBS:  # for the member's own user, which the edge looks up
+        return Command(verb, "", _PARSERS[verb](verb, args))
     if not args:
         raise Usage(verb, "name the user")
     username, rest = args[0], args[1:]
@@ -141,6 +156,12 @@ def _nothing(verb: str, rest: list[str]) -> dict:
 
 def _onboard(verb: str, rest: list[str]) -> dict:
     fields: dict = {}
+    mentions = [word for word in rest if _MENTION.fullmatch(word)]
+    if len(mentions) > 1:
+        raise Usage(verb, "mention at most one Slack member: the person this user is")
+    if mentions:
+        rest = [word for word in rest if word not in mentions]
+        fields["slack_user"] = _MENTION.fullmatch(mentions[0]).group(1)  # type: ignore[union-attr]
     if rest and "@" in rest[-1]:
         fields["email"] = rest.pop()
     if not rest:
@@ -179,6 +200,21 @@ def _grant(verb: str, rest: list[str]) -> dict:
     return {"group": group, "hours": number, "reason": " ".join(reason)}
 
 
+def _request(verb: str, rest: list[str]) -> dict:
+    flags = [word for word in rest if word.lower().replace("\u2014", "--") == BREAK_GLASS]
+    rest = [word for word in rest if word not in flags]
+    if len(rest) < 3:
+        raise Usage(verb, "name the group, the number of hours and a reason")
+    fields = _grant(verb, rest)
+    return {**fields, "break_glass": True} if flags else fields
+
+
+def _group(verb: str, rest: list[str]) -> dict:
+    if len(rest) != 1:
+        raise Usage(verb, "name the group")
+    return {"group": rest[0]}
+
+
 _PARSERS = {
     "status": _nothing,
     "hygiene": _nothing,
@@ -188,6 +224,9 @@ _PARSERS = {
     "restore": _nothing,
     "offboard": _nothing,
     "grant": _grant,
+    "request": _request,
+    "requests": _nothing,
+    "done": _group,
 }
 
 
@@ -196,9 +235,9 @@ def request_for(command: Command, ticket: str, requested_by: str) -> TicketReque
     from chalicelib.api.schemas import parse
 
     data = {**command.fields, "ticket": ticket, "requested_by": requested_by}
-    if command.verb == "onboard":
+    if command.verb in ("onboard", "request"):
         data["username"] = command.username
     try:
-        return parse(ACTIONS[command.verb].request_model(), json.dumps(data))
+        return parse(SLACK_ACTIONS[command.verb].request_model(), json.dumps(data))
     except BadRequest as error:
         raise Usage(command.verb, error.message.removeprefix("invalid request: ")) from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from chalicelib.actions import ACTIONS
+from chalicelib.actions import ACTIONS, SLACK_ACTIONS
 from chalicelib.domain.access_map import aws_credentials
 from chalicelib.errors import AppError, UpstreamError
 from chalicelib.slack.grammar import VERBS
@@ -77,9 +77,10 @@ def help_text(command: str, verb: str = "", problem: str = "") -> dict:
     if not verb:
         blocks.append(
             _context(
-                "`status` and `help` are open to everyone; the other verbs only to "
-                "the people this service lists. Add `--dry-run` to a change to "
-                "see its plan without changing anything."
+                "`status` and `help` are open to everyone, and `request`, `requests` and "
+                "`done` to everyone linked to a user, for that user; the other verbs only to "
+                "the people this service lists. Add `--dry-run` to a change of a named user "
+                "to see its plan without changing anything."
             )
         )
     summary = f"{escape(problem)}. " if problem else ""
@@ -98,8 +99,8 @@ def acknowledged(verb: str, username: str, ticket: str | None, *, dry_run: bool 
     doing = (
         f"Planning `{verb}` of"
         if dry_run
-        else ACTIONS[verb].doing
-        if verb in ACTIONS
+        else SLACK_ACTIONS[verb].doing
+        if verb in SLACK_ACTIONS
         else _LOOKING_UP
     )
     whom = f"*{escape(username)}*" if username else "the credential hygiene findings"

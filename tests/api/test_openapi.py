@@ -37,6 +37,8 @@ BODY_MODELS = {
     ("/users/{username}/offboard", "post"): schemas.OffboardRequest,
     ("/users/{username}/grants", "post"): schemas.GrantRequest,
     ("/users/{username}/hygiene-exemption", "put"): schemas.ExemptionRequest,
+    ("/requests", "post"): schemas.AccessRequest,
+    ("/requests/{request_id}/decision", "post"): schemas.DecisionRequest,
 }
 
 
@@ -242,6 +244,23 @@ def test_every_documented_route_answers_as_documented(api):
     assert lines[0] == "username,status,group,account,role,managed"
     assert "pete,active,BreakGlassGroup,222233334444,BreakGlassRole,yes" in lines
 
+    olga = {**ONBOARD, "username": "rita", "ticket": "T-RITA", "slack_user": "U0LOCAL0003"}
+    call("POST", "/users", olga, status=201)
+    asked = {"username": "rita", "group": "BreakGlassGroup", "hours": 1, "reason": "INC-1"}
+    request = call("POST", "/requests", {**asked, "ticket": "T-R", "requested_by": "a"}, status=201)
+    found = call("GET", "/requests", query={"status": "pending"}, status=200).json["requests"]
+    assert found == [request.json]
+    call("GET", "/requests/{request_id}", request_id=request.json["id"], status=200)
+    decision = {"decision": "approve", "approver": "U0LOCAL0002", "ticket": "T-D"}
+    approved = call(
+        "POST",
+        "/requests/{request_id}/decision",
+        decision,
+        request_id=request.json["id"],
+        status=200,
+    ).json
+    assert approved["status"] == "approved" and approved["grant"]["group"] == "BreakGlassGroup"
+
     offboarded = call(
         "POST",
         "/users/{username}/offboard",
@@ -292,6 +311,7 @@ def test_every_protected_route_is_a_documented_401_without_or_with_a_wrong_token
                 template,
                 _some_body(template, method),
                 username="pete",
+                request_id="req-0",
                 token=token,
                 status=401,
             ).json
@@ -309,6 +329,7 @@ def test_every_route_is_a_documented_415_for_a_content_type_other_than_json(api)
             username="pete",
             resource="Users",
             ident="pete",
+            request_id="req-0",
             headers={"Content-Type": "text/plain"},
             status=415,
         ).json

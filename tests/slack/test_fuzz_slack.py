@@ -132,6 +132,9 @@ def test_the_grammar_answers_a_command_or_its_usage(text):
         return
     if command.verb == "hygiene" and not command.username:  # everyone's findings
         return
+    if command.verb in grammar.SELF_VERBS:  # for the member's linked user, looked up by the edge
+        assert command.username == "", command
+        return
     assert USERNAME.match(command.username), command
     if not command.changes:
         return
@@ -242,6 +245,17 @@ def expected_work(form: dict[str, str]) -> dict | str | None:
         ):
             return None
         ticket = f"slack:{form['trigger_id']}"
+        if command.verb in grammar.SELF_VERBS:  # nobody is linked here: only `requests` queues
+            if command.verb != "requests":
+                return None
+            return {
+                "kind": "self",
+                "action": "requests",
+                "username": "",
+                "slack_user": user,
+                "response_url": form["response_url"],
+                "ticket": ticket,
+            }
         request = grammar.request_for(command, ticket, f"slack:{user}") if command.changes else None
     except grammar.Usage:
         return None

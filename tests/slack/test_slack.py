@@ -70,6 +70,7 @@ def test_a_signed_command_is_acknowledged_at_once_and_queued(slack, sqs):
             "console": True,
             "external_id": None,
             "access_key": False,
+            "slack_user": None,
         },
     }
 

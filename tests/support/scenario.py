@@ -220,6 +220,35 @@ def views(d: Driver) -> None:
     d.invoke("credential_hygiene")
 
 
+def requests_and_approvals(d: Driver) -> None:
+    """A request that expires, one approved over REST, and one approved with a click; the
+    approvers' channel messages posted and updated by the worker."""
+    asked = {"username": "pete", "group": "BreakGlassGroup", "hours": 1, "reason": "INC-2"}
+    late = d.call("POST", "/requests", {**asked, **ticket(20)}, 201)
+    d.work()
+    d.clock.skipped += timedelta(hours=4)
+    assert d.invoke("expire_requests")["expired"] == [late["id"]]
+    d.work()
+    request = d.call("POST", "/requests", {**asked, **ticket(21)}, 201)
+    d.call("GET", "/requests?status=pending")
+    d.call("GET", f"/requests/{request['id']}")
+    decision = {"decision": "approve", "approver": "U0LOCAL0002", "ticket": "T-22"}
+    approved = d.call("POST", f"/requests/{request['id']}/decision", decision)
+    assert approved["status"] == "approved"
+    d.work()
+    d.clock.skipped += timedelta(hours=2)
+    assert d.invoke("expire_grants")["expired"] == [
+        {"username": "pete", "group": "BreakGlassGroup"}
+    ]
+    clicked = d.call("POST", "/requests", {**asked, **ticket(23)}, 201)
+    d.work()
+    d.click("request_approve", clicked["id"])
+    d.work()
+    assert d.call("GET", f"/requests/{clicked['id']}")["status"] == "approved"
+    d.clock.skipped += timedelta(hours=2)
+    d.invoke("expire_grants")
+
+
 def slack(d: Driver) -> None:
     from chalicelib.slack import replies
     from devstack.slack_command import button
@@ -319,6 +348,7 @@ STEPS: list[Callable[[Driver], None]] = [
     moves_and_grants,
     suspension,
     views,
+    requests_and_approvals,
     slack,
     offboarding,
     child_accounts_from_the_organization,

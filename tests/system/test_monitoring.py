@@ -65,9 +65,12 @@ def test_failed_operations_are_watched_with_the_dimensions_the_app_emits(api, ca
         if line.startswith('{"_aws"')
     ]
     [directive] = emf["_aws"]["CloudWatchMetrics"]
-    # Hygiene's changes have an alarm of their own: one alarm's metric math takes 10 metrics.
-    metrics = metrics_of(alarms()["FailedOperationsAlarm"]) + metrics_of(
-        alarms()["FailedHygieneChangesAlarm"]
+    # Hygiene's changes and the approvals have alarms of their own: one alarm's metric math
+    # takes 10 metrics.
+    metrics = (
+        metrics_of(alarms()["FailedOperationsAlarm"])
+        + metrics_of(alarms()["FailedHygieneChangesAlarm"])
+        + metrics_of(alarms()["FailedApprovalsAlarm"])
     )
     assert (
         {m["MetricName"] for m in metrics}

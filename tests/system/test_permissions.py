@@ -179,6 +179,10 @@ def recording() -> Recording:
     recording = Recording()
     with pytest.MonkeyPatch.context() as env:
         isolate(env, stage_environment("dev"))
+        from devstack.slack_api import SlackApiStandIn
+
+        slack_api = SlackApiStandIn().start()  # what the approvals post to
+        env.setenv("SLACK_API_URL", slack_api.url)
         moto_ext.apply()
         with mock_aws():
             facts = Provisioner(endpoint_url=None).run()
@@ -215,6 +219,7 @@ def recording() -> Recording:
                     recording.routes, recording.handlers = driver.routes, driver.handlers
             finally:
                 bootstrap.reset()
+                slack_api.stop()
     return recording
 
 

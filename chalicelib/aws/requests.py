@@ -1,0 +1,130 @@
+"""Requests for access in the state table, written with conditions so that two clicks, two
+approvers or a click and the expiry schedule change a request once.
+
+A request is ``REQUEST#<id>`` (entity ``request``, listed through the by-entity index). Beside
+it, while it is pending, ``OPEN#<user>#<group>`` holds its id: a second request for the same
+group is refused while the first waits. Every change is conditional on the version it read.
+"""
+
+from __future__ import annotations
+
+from chalicelib.aws.errors import aws_errors
+from chalicelib.aws.state import StateStore
+from chalicelib.domain.identity import key
+from chalicelib.errors import Conflict
+
+
+class Stale(Exception):
+    """The request changed since it was read: read it again and decide on what it is now."""
+
+
+class RequestStore:
+    def __init__(self, state: StateStore) -> None:
+        self.state = state
+        self.client = state.client
+        self.table = state.table
+
+    def _key(self, request_id: str) -> dict:
+        return self.state._item({"pk": f"REQUEST#{request_id}", "sk": "REQUEST"})
+
+    def _open_key(self, username: str, group: str) -> dict:  # the marker of a pending request
+        return self.state._item({"pk": f"OPEN#{key(username)}#{group}", "sk": "OPEN"})
+
+    def get(self, request_id: str) -> dict | None:
+        with aws_errors(f"reading request {request_id}"):
+            item = self.client.get_item(
+                TableName=self.table, Key=self._key(request_id), ConsistentRead=True
+            ).get("Item")
+        return self.state._plain(item) if item else None
+
+    def create(self, request: dict, pending_until: int, now: int) -> dict | None:
+        """Write a new request; None when one with its id exists already (the same ticket).
+        A pending request of the user for the group is a Conflict, and nothing is written."""
+        item = self._full(request)
+        with aws_errors("recording the request"):
+            try:
+                self.client.put_item(
+                    TableName=self.table,
+                    Item=self.state._item(item),
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+            except self.client.exceptions.ConditionalCheckFailedException:
+                return None
+            try:
+                self.client.put_item(
+                    TableName=self.table,
+                    Item=self.state._item(
+                        {
+                            "pk": f"OPEN#{key(request['username'])}#{request['group']}",
+                            "sk": "OPEN",
+                            "request_id": request["id"],
+                            "until": pending_until,
+                        }
+                    ),
+                    # A marker outlives its request only when a release failed: past the
+                    # request's expiry it no longer blocks.
+                    ConditionExpression="attribute_not_exists(pk) OR #u < :now",
+                    ExpressionAttributeNames={"#u": "until"},
+                    ExpressionAttributeValues=self.state._item({":now": now}),
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except self.client.exceptions.ConditionalCheckFailedException as error:
+                self.client.delete_item(TableName=self.table, Key=self._key(request["id"]))
+                held = error.response.get("Item", {}).get("request_id", {}).get("S", "")
+                raise Conflict(
+                    f"{request['username']} has a pending request for {request['group']} "
+                    f"already ({held}); wait for its decision or cancel it with `done`"
+                ) from None
+        return request
+
+    def release(self, request: dict) -> None:
+        """Let a new request for the group be made: this one is no longer pending."""
+        with aws_errors("releasing the pending request"):
+            try:
+                self.client.delete_item(
+                    TableName=self.table,
+                    Key=self._open_key(request["username"], request["group"]),
+                    ConditionExpression="request_id = :id",
+                    ExpressionAttributeValues=self.state._item({":id": request["id"]}),
+                )
+            except self.client.exceptions.ConditionalCheckFailedException:
+                pass  # another request's marker (this one's expired and was replaced)
+
+    def update(self, request: dict, read_version: int) -> dict:
+        """Write ``request`` if nobody changed it since it was read at ``read_version``."""
+        with aws_errors(f"updating request {request['id']}"):
+            try:
+                self.client.put_item(
+                    TableName=self.table,
+                    Item=self.state._item(self._full(request)),
+                    ConditionExpression="#v = :v",
+                    ExpressionAttributeNames={"#v": "version"},
+                    ExpressionAttributeValues=self.state._item({":v": read_version}),
+                )
+            except self.client.exceptions.ConditionalCheckFailedException:
+                raise Stale(request["id"]) from None
+        return request
+
+    def search(self, status: str | None = None, username: str | None = None) -> list[dict]:
+        """Requests, oldest first, of one status and one user when given."""
+        items = self.state._query_index("by-entity", "entity", "request")
+        found = [self._plain(item) for item in items]
+        if status:
+            found = [r for r in found if r["status"] == status]
+        if username:
+            found = [r for r in found if key(r["username"]) == key(username)]
+        return sorted(found, key=lambda r: r["requested_at"])
+
+    def _full(self, request: dict) -> dict:
+        return {
+            **request,
+            "pk": f"REQUEST#{request['id']}",
+            "sk": "REQUEST",
+            "entity": "request",
+            "at": request["requested_at"],
+        }
+
+    def _plain(self, item: dict) -> dict:
+        plain = self.state._plain(item)
+        plain.pop("at", None)
+        return plain

@@ -1,0 +1,149 @@
+"""A stand-in for Slack's Web API on loopback: it answers the methods the app calls as Slack does
+(``{"ok": true, ...}``), checks the bot token, and lists what it received.
+
+    POST <url>/<method>            a Web API call (JSON or form body, Authorization: Bearer)
+    GET  <url>/_recorded           {"calls": [{"method", "args"}, ...]} in order
+    POST <url>/_reset              forget the calls
+    POST <url>/_rate_limit         {"method": "chat.postMessage", "times": 1, "retry_after": 1}:
+                                   answer that method 429 with Retry-After, as Slack does
+    POST <url>/_user_groups        {"S0LOCAL": ["U0LOCAL0001"]}: members of Slack user groups
+
+Members of the local stack (CONTRACT): U0LOCAL0001 (operator and approver of every group),
+U0LOCAL0002 (approver of BreakGlassGroup), U0LOCAL0003 (no rights).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+MEMBERS = ("U0LOCAL0001", "U0LOCAL0002", "U0LOCAL0003")
+
+
+class SlackApiStandIn:
+    def __init__(self, token: str | None = None, port: int = 0) -> None:
+        self.token = token
+        self.calls: list[dict] = []
+        self.throttled: dict[str, dict] = {}
+        self.user_groups: dict[str, list[str]] = {}
+        self._lock = threading.Lock()
+        self._ts = itertools.count(1)
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                if self.path.rstrip("/").endswith("/_recorded"):
+                    with stand_in._lock:
+                        self._json(200, {"calls": list(stand_in.calls)})
+                else:
+                    self._json(404, {"ok": False, "error": "unknown_method"})
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length", "0"))
+                raw = self.rfile.read(length)
+                method = self.path.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+                if method.startswith("_"):
+                    self._json(200, stand_in._control(method, raw))
+                    return
+                args = _args(raw, self.headers.get("Content-Type", ""))
+                status, answer, headers = stand_in._call(
+                    method, args, self.headers.get("Authorization", "")
+                )
+                self._json(status, answer, headers)
+
+            def _json(self, status: int, body: dict, headers: dict | None = None) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+
+    def start(self) -> SlackApiStandIn:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> SlackApiStandIn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def recorded(self, method: str | None = None) -> list[dict]:
+        with self._lock:
+            return [c for c in self.calls if method is None or c["method"] == method]
+
+    def _control(self, name: str, raw: bytes) -> dict:
+        body = json.loads(raw or b"{}")
+        with self._lock:
+            if name == "_reset":
+                self.calls.clear()
+            elif name == "_rate_limit":
+                self.throttled[body["method"]] = {
+                    "times": int(body.get("times", 1)),
+                    "retry_after": int(body.get("retry_after", 1)),
+                }
+            elif name == "_user_groups":
+                self.user_groups.update(body)
+        return {"ok": True}
+
+    def _call(self, method: str, args: dict, authorization: str) -> tuple[int, dict, dict]:
+        with self._lock:
+            throttle = self.throttled.get(method)
+            if throttle and throttle["times"] > 0:
+                throttle["times"] -= 1
+                self.calls.append({"method": method, "args": args, "answered": 429})
+                return (
+                    429,
+                    {"ok": False, "error": "ratelimited"},
+                    {"Retry-After": str(throttle["retry_after"])},
+                )
+            if self.token and authorization != f"Bearer {self.token}":
+                return 200, {"ok": False, "error": "invalid_auth"}, {}
+            self.calls.append({"method": method, "args": args})
+            return 200, self._answer(method, args), {}
+
+    def _answer(self, method: str, args: dict) -> dict:
+        if method == "chat.postMessage":
+            channel = str(args.get("channel", ""))
+            if not channel:
+                return {"ok": False, "error": "channel_not_found"}
+            ts = f"{int(time.time())}.{next(self._ts):06d}"
+            return {"ok": True, "channel": channel, "ts": ts, "message": {**args, "ts": ts}}
+        if method == "chat.update":
+            return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+        if method == "conversations.open":
+            users = str(args.get("users", ""))
+            return {"ok": True, "channel": {"id": "D" + users.split(",")[0][1:]}}
+        if method == "usergroups.users.list":
+            return {"ok": True, "users": self.user_groups.get(str(args.get("usergroup")), [])}
+        if method == "auth.test":
+            return {"ok": True, "user_id": "U0LOCALBOT", "team_id": "T0LOCAL"}
+        return {"ok": False, "error": "unknown_method"}
+
+
+def _args(raw: bytes, content_type: str) -> dict[str, Any]:
+    if content_type.startswith("application/json"):
+        return json.loads(raw or b"{}")
+    return {k: v[0] for k, v in parse_qs(raw.decode()).items()}

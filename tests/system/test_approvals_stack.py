@@ -1,0 +1,121 @@
+"""Requests for access on the local stack as ``make run`` starts it: a request asked with a
+signed slash command, posted by the app to the Slack Web API stand-in (``slack_api_url``), its
+Approve button clicked as Slack sends the click, and the grant made in the moto root account by
+the app principal (so .chalice/policy-dev.json must allow every call on the way)."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+import boto3
+import pytest
+
+from devstack.process import running_stack
+from devstack.slack_command import ResponseCatcher, click_body, command_body, post, sign
+
+REQUESTER, APPROVER = "U0LOCAL0003", "U0LOCAL0002"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    with running_stack(tmp_path_factory.mktemp("stack")) as facts:
+        yield facts
+
+
+def rest(stack, method, path, body=None):
+    request = urllib.request.Request(
+        stack["api_url"] + path,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={
+            "Authorization": f"Bearer {stack['api_token']}",
+            "Content-Type": "application/json",
+        },
+        method=method,
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())
+
+
+def recorded(stack) -> list[dict]:
+    with urllib.request.urlopen(stack["slack_api_url"] + "_recorded", timeout=10) as answer:
+        return json.loads(answer.read())["calls"]
+
+
+def wait_for(stack, found, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        calls = recorded(stack)
+        hits = [c for c in calls if found(c)]
+        if hits:
+            return hits
+        time.sleep(0.3)
+    raise AssertionError(f"not posted within {timeout} s: {json.dumps(calls)[:3000]}")
+
+
+def slack(stack, path, body):
+    return post(stack["api_url"] + path, body, sign(stack["slack_signing_secret"], body))
+
+
+def test_a_request_clicked_through_in_slack_is_granted(stack):
+    assert stack["slack_api_url"].startswith("http://127.0.0.1:")
+    rest(
+        stack,
+        "POST",
+        "/users",
+        {
+            "username": "pete",
+            "groups": ["ChildDeveloperGroup"],
+            "ticket": "SYS-1",
+            "requested_by": "alice",
+            "slack_user": REQUESTER,
+        },
+    )
+    with ResponseCatcher() as catcher:
+        body = command_body(
+            "request BreakGlassGroup 1 deploy INC-42",
+            user_id=REQUESTER,
+            response_url=catcher.url(),
+        )
+        status, answer = slack(stack, "/slack/commands", body)
+        assert status == 200 and "Asking for access" in answer
+
+        [posted] = wait_for(
+            stack,
+            lambda c: (
+                c["method"] == "chat.postMessage" and c["args"]["channel"] == "C0LOCALAPPROVALS"
+            ),
+        )
+        [actions] = [b for b in posted["args"]["blocks"] if b["type"] == "actions"]
+        approve = {e["action_id"]: e["value"] for e in actions["elements"]}["request_approve"]
+
+        click = click_body(
+            "request_approve", approve, user_id=APPROVER, response_url=catcher.url("/click")
+        )
+        assert slack(stack, "/slack/interactions", click)[0] == 200
+        [update] = wait_for(stack, lambda c: c["method"] == "chat.update")
+        assert update["args"]["channel"] == "C0LOCALAPPROVALS"
+        assert f"Approved by <@{APPROVER}>" in json.dumps(update["args"]["blocks"])
+        wait_for(
+            stack,
+            lambda c: (
+                c["method"] == "chat.postMessage"
+                and c["args"]["channel"] == "D" + REQUESTER[1:]
+                and "was approved" in c["args"]["text"]
+            ),
+        )
+
+    request = rest(stack, "GET", f"/requests/{approve}")
+    assert request["status"] == "approved" and request["decided_by"] == APPROVER
+    iam = boto3.session.Session(region_name="us-east-1", **stack["admin_credentials"]).client(
+        "iam", endpoint_url=stack["aws_endpoint_url"]
+    )
+    members = iam.get_group(GroupName="BreakGlassGroup")["Users"]
+    assert "pete" in [m["UserName"] for m in members]
+    story = rest(stack, "GET", f"/audit?ticket={approve}")["events"]
+    assert [(e["action"], e["result"]) for e in story] == [
+        ("request", "ok: pending"),
+        ("decide", "ok: approved"),
+        ("grant", "ok"),
+    ]

@@ -1,0 +1,176 @@
+"""The rules of requests and approvals (chalicelib/domain/approvals.py), without moto or Slack."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.domain import approvals as rules
+from chalicelib.errors import BadRequest, ConfigurationError, Conflict, Forbidden
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+LIMITS = {"BreakGlassGroup": 4}
+POLICY = rules.Policy(
+    "BreakGlassGroup", max_hours=4, approvers=frozenset({"U0AAA", "U0BBB"}), channel="C0APP"
+)
+ACTIVE = {"status": "active", "groups": ["ChildDeveloperGroup"], "grants": []}
+
+
+def new(**changes) -> rules.NewRequest:
+    fields = {
+        "username": "pete",
+        "group": "BreakGlassGroup",
+        "hours": 2,
+        "reason": "INC-1",
+        "ticket": "slack:1.2",
+        "requested_by": "slack:U0PETE",
+        "requester": "U0PETE",
+    }
+    return rules.NewRequest(**{**fields, **changes})
+
+
+def pending(**changes) -> dict:
+    return {**rules.create(new(), POLICY, NOW), **changes}
+
+
+def test_policies_are_read_with_their_defaults():
+    [policy] = rules.policies_from(
+        {"BreakGlassGroup": {"approvers": ["U0AAA"], "channel": "C0APP"}}, LIMITS
+    ).values()
+    assert policy.approvals == 1 and policy.pending_hours == 3 and policy.max_hours == 4
+    assert not policy.self_approval and not policy.break_glass
+
+
+@pytest.mark.parametrize(
+    "entry, says",
+    [
+        ({"approvers": []}, "names no approver"),
+        ({"approvers": ["alice"]}, "Slack member ids"),
+        ({"approvers": ["U0AAA"], "max_hours": 9}, "from 1 to 4"),
+        ({"approvers": ["U0AAA"], "approvals": 0}, "at least 1"),
+        ({"approvers": ["U0AAA"], "channel": "#access"}, "channel id"),
+        ({"approvers": ["U0AAA"], "self_approval": "yes"}, "true or false"),
+        ({"approvers": ["U0AAA"], "approver": ["U0AAA"]}, "with the keys"),
+        ({"approver_group": "team"}, "user group id"),
+    ],
+)
+def test_a_policy_that_cannot_work_is_a_configuration_error(entry, says):
+    with pytest.raises(ConfigurationError, match=says):
+        rules.policies_from({"BreakGlassGroup": entry}, LIMITS)
+
+
+def test_only_a_grantable_group_may_have_a_policy():
+    with pytest.raises(ConfigurationError, match="no grant maximum"):
+        rules.policies_from({"ChildDeveloperGroup": {"approvers": ["U0AAA"]}}, LIMITS)
+
+
+@pytest.mark.parametrize(
+    "changes, record, error, says",
+    [
+        ({"group": "Other"}, ACTIVE, Forbidden, "cannot be requested"),
+        ({"hours": 5}, ACTIVE, BadRequest, "at most 4 hours"),
+        ({"hours": 0}, ACTIVE, BadRequest, "positive whole number"),
+        ({"reason": "  "}, ACTIVE, BadRequest, "give a reason"),
+        ({"reason": "x" * 501}, ACTIVE, BadRequest, "500 characters"),
+        ({"break_glass": True}, ACTIVE, Forbidden, "no break-glass"),
+        ({}, None, Forbidden, "not a managed user"),
+        ({}, {**ACTIVE, "status": "suspended"}, Conflict, "pete is suspended"),
+        ({}, {**ACTIVE, "groups": ["BreakGlassGroup"]}, Conflict, "without an expiry"),
+        ({}, {**ACTIVE, "grants": [{"group": "BreakGlassGroup"}]}, Conflict, "holds"),
+    ],
+)
+def test_what_may_not_be_asked_for(changes, record, error, says):
+    with pytest.raises(error, match=says):
+        policy = POLICY if changes.get("group", "BreakGlassGroup") == "BreakGlassGroup" else None
+        rules.check_request(new(**changes), policy, record, {"BreakGlassGroup": POLICY})
+
+
+def test_a_new_request_waits_for_the_policys_pending_time():
+    request = rules.create(new(), POLICY, NOW)
+    assert request["status"] == "pending" and request["approvals"] == []
+    assert request["expires_at"] == (NOW + timedelta(hours=3)).isoformat(timespec="seconds")
+    assert request["id"] == rules.request_id("slack:1.2") == rules.request_id("SLACK:1.2")
+    assert not rules.is_expired(request, NOW + timedelta(hours=2, minutes=59))
+    assert rules.is_expired(request, NOW + timedelta(hours=3))
+
+
+def test_only_an_approver_who_did_not_ask_decides():
+    rules.check_decider(pending(), POLICY, "U0AAA")
+    with pytest.raises(Forbidden, match="only an approver"):
+        rules.check_decider(pending(), POLICY, "U0CCC")
+    asked_by_approver = pending(requester="U0AAA", requested_by="slack:U0AAA")
+    with pytest.raises(Forbidden, match="another approver"):
+        rules.check_decider(asked_by_approver, POLICY, "U0AAA")
+    allowed = rules.Policy(**{**POLICY.__dict__, "self_approval": True})
+    rules.check_decider(asked_by_approver, allowed, "U0AAA")
+
+
+def test_members_of_the_approvers_user_group_decide():
+    policy = rules.Policy("BreakGlassGroup", max_hours=4, approver_group="S0TEAM")
+    rules.check_decider(pending(), policy, "U0DDD", ["U0DDD"])
+    with pytest.raises(Forbidden):
+        rules.check_decider(pending(), policy, "U0DDD", [])
+
+
+def test_one_approval_approves_and_a_second_decision_changes_nothing():
+    approved = rules.decide(pending(), POLICY, "approve", "U0AAA", NOW)
+    assert approved["status"] == "approved" and approved["decided_by"] == "U0AAA"
+    assert approved["version"] == 1
+    for decision in ("approve", "deny"):
+        with pytest.raises(Conflict, match="approved already"):
+            rules.decide(approved, POLICY, decision, "U0BBB", NOW)
+
+
+def test_two_approvals_needed():
+    policy = rules.Policy(**{**POLICY.__dict__, "approvals": 2})
+    once = rules.decide(pending(), policy, "approve", "U0AAA", NOW)
+    assert once["status"] == "pending" and once["approvals"] == ["U0AAA"]
+    with pytest.raises(Conflict, match="approved this request already"):
+        rules.decide(once, policy, "approve", "U0AAA", NOW)
+    twice = rules.decide(once, policy, "approve", "U0BBB", NOW)
+    assert twice["status"] == "approved" and twice["decided_by"] == "U0BBB"
+
+
+def test_a_deny_by_any_approver_denies():
+    denied = rules.decide(pending(), POLICY, "deny", "U0BBB", NOW, reason="not now")
+    assert denied["status"] == "denied" and denied["decision_reason"] == "not now"
+
+
+def test_no_decision_after_expiry():
+    with pytest.raises(Conflict, match="expired"):
+        rules.decide(pending(), POLICY, "approve", "U0AAA", NOW + timedelta(hours=4))
+
+
+def test_closing():
+    assert rules.close(pending(), "expired", NOW, "schedule")["status"] == "expired"
+    assert rules.close(pending(), "cancelled", NOW, "slack:U0PETE")["status"] == "cancelled"
+    with pytest.raises(Conflict):
+        rules.close(pending(), "ended", NOW, "slack:U0PETE")
+    approved = rules.activate(pending(break_glass=True), NOW)
+    assert approved["decided_by"] == "U0PETE"
+    assert rules.close(approved, "ended", NOW, "slack:U0PETE")["status"] == "ended"
+
+
+def test_the_view_is_the_contracts_request():
+    shown = rules.view(rules.with_grant(pending(), {"group": "BreakGlassGroup", "expires_at": "x"}))
+    assert set(shown) == {
+        "id",
+        "username",
+        "group",
+        "hours",
+        "reason",
+        "status",
+        "requested_by",
+        "requested_at",
+        "expires_at",
+        "grant",
+    }
+
+
+def test_decidable_leaves_out_ones_own_and_others_groups():
+    mine = pending(requester="U0AAA", id="r1")
+    theirs = pending(id="r2")
+    found = rules.decidable([mine, theirs], {"BreakGlassGroup": POLICY}, "U0AAA", {})
+    assert [r["id"] for r in found] == ["r2"]
+    assert rules.decidable([theirs], {"BreakGlassGroup": POLICY}, "U0ZZZ", {}) == []
