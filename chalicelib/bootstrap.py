@@ -156,7 +156,7 @@ class Services:
     def hygiene(self) -> Hygiene:
         from chalicelib.service.hygiene import Hygiene
 
-        return Hygiene(self.lifecycle, self.operations, self.clock, self.notify)
+        return Hygiene(self.lifecycle, self.operations, self.clock, self.notify, self.work_queue)
 
 
 def build(

@@ -1,7 +1,7 @@
 """The queue worker: one SQS handler for every kind of queued work, dispatched by the message's
 ``kind``: Slack work (a change or a status asked for with the slash command, and notices),
 requests for access (a member's own requests, approvers' clicks, the messages Slack shows of
-them) and ticket callbacks.
+them), direct messages to a person (the welcome, hygiene notices) and ticket callbacks.
 
 Each SQS record is one piece of work. Its outcome decides what SQS does with it: returning
 reports it done; raising reports it failed, so SQS delivers it again after the visibility
@@ -19,7 +19,7 @@ from typing import Any
 
 from chalicelib.callbacks import delivery, outbox
 from chalicelib.errors import AppError
-from chalicelib.slack import approval_work
+from chalicelib.slack import approval_work, person_work
 from chalicelib.slack import work as slack_work
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ HANDLERS: dict[str, Handler] = {
     outbox.KIND: delivery.deliver_queued,
     **dict.fromkeys(slack_work.KINDS, slack_work.handle),
     **dict.fromkeys(approval_work.KINDS, approval_work.handle),
+    **dict.fromkeys(person_work.KINDS, person_work.handle),
 }
 
 

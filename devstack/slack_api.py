@@ -90,6 +90,10 @@ class SlackApiStandIn:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def reset(self) -> None:
+        """Forget the calls (as POST <url>/_reset)."""
+        self._control("_reset", b"")
+
     def recorded(self, method: str | None = None) -> list[dict]:
         with self._lock:
             return [c for c in self.calls if method is None or c["method"] == method]

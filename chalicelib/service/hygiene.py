@@ -8,6 +8,10 @@ for a user whose keys it finds something about, the keys are listed and their la
 (GetAccessKeyLastUsed), so that a finding names the key and is judged on its latest use. Nothing
 else is read per user: with nothing due, the run costs a handful of IAM calls for any number.
 
+A person linked to a Slack member is told by direct message, queued as work
+(chalicelib/service/person_messages.py) so that the run never waits for Slack; without a link,
+the notice is recorded with the e-mail tag. The audit trail keeps every notice and its channel.
+
 Each action is a change of the catalogue run by the change runner with its own ticket,
 ``hygiene:<rule>:<user>:<credential>:<due date>``: idempotent, audited, evented, dry-runnable,
 and judged again on what it reads when it runs. One that fails is retried by the next run.
@@ -18,16 +22,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.actions import ACTIONS
 from chalicelib.domain import hygiene
 from chalicelib.domain.identity import key
 from chalicelib.domain.lifecycle import Lifecycle
 from chalicelib.errors import AppError, BadRequest, NotFound
+from chalicelib.service import person_messages
 from chalicelib.service.observability import logger
 from chalicelib.service.runner import Operations
 from chalicelib.waves import wave
+
+if TYPE_CHECKING:
+    from chalicelib.aws.queue import WorkQueue
 
 REQUESTER = "hygiene"
 MAX_EXEMPTION_DAYS = 366
@@ -48,6 +56,7 @@ class Hygiene:
         operations: Operations,
         clock: Callable[[], datetime],
         notify: Callable[[str], None],
+        work_queue: WorkQueue | None = None,
     ) -> None:
         self.lifecycle = lifecycle
         self.operations = operations
@@ -57,6 +66,7 @@ class Hygiene:
         self.policy = lifecycle.settings.hygiene
         self.clock = clock
         self.notify = notify
+        self.work_queue = work_queue
 
     # reading and judging
     def _read(self) -> dict[str, Any]:
@@ -175,13 +185,13 @@ class Hygiene:
                         "noticed": today.isoformat(),
                         "due": step.due.isoformat() if step.due else None,
                     }
-                    self._tell(name, finding, step, "noticed")
+                    self._tell(name, finding, step, "noticed", found["records"].get(name))
                     changed[name] = item
             elif step.step == hygiene.REMIND:
                 summary["reminded"].append(row)
                 if not dry_run:
                     item["notices"][finding.key] = {**notice, "reminded": today.isoformat()}
-                    self._tell(name, finding, step, "reminded")
+                    self._tell(name, finding, step, "reminded", found["records"].get(name))
                     changed[name] = item
             elif step.step in hygiene.ACTIONS:
                 assert step.due is not None
@@ -236,33 +246,51 @@ class Hygiene:
             return None
 
     # notices
-    def _tell(self, name: str, finding: hygiene.Finding, step: hygiene.Step, what: str) -> None:
-        """The person's notice, in the audit trail: through their Slack member link when the
-        user has one (tag slack_user), else by the e-mail tag recorded there for the mail."""
+    def _tell(
+        self,
+        name: str,
+        finding: hygiene.Finding,
+        step: hygiene.Step,
+        what: str,
+        record: dict | None = None,
+    ) -> None:
+        """The person's notice: a Slack direct message, queued as work, when the user is linked
+        to a Slack member (tag or record ``slack_user``); else the e-mail tag, recorded for a
+        mail sender to pick up. Either way the audit trail keeps it, with the channel used."""
         user = self.iam.get_user(name) or {"username": name}
         tags = user.get("tags") or {}
+        username = user["username"]
         due = step.due.isoformat() if step.due else None
-        person = (
-            {"slack_user": tags[SLACK_TAG]}
-            if tags.get(SLACK_TAG)
-            else {"email": tags.get(EMAIL_TAG)}
-        )
-        self.state.audit(
-            "hygiene_notice",
-            user["username"],
-            f"hygiene:notice:{finding.rule}:{user['username']}:{finding.credential}:{due}",
-            REQUESTER,
-            what,
-            {
-                "rule": finding.rule,
-                "credential": finding.credential,
-                "since": finding.since.isoformat(),
-                "due": due,
-                "action": finding.action,
-                "to": person,
-                "text": _notice_text(finding, step, what),
-            },
-        )
+        ticket = f"hygiene:notice:{finding.rule}:{username}:{finding.credential}:{due}"
+        notice = {
+            "rule": finding.rule,
+            "credential": finding.credential,
+            "since": finding.since.isoformat(),
+            "due": due,
+            "action": finding.action,
+            "text": _notice_text(finding, step, what),
+        }
+        member = tags.get(SLACK_TAG) or (record or {}).get(SLACK_TAG)
+        detail: dict[str, Any] = {**notice}
+        if member:
+            message = person_messages.hygiene_notice(
+                ticket=ticket,
+                what=what,
+                username=username,
+                slack_user=member,
+                notice={**notice, **_notice_parts(finding, step, self.policy.rule(finding.rule))},
+            )
+            why = person_messages.queue(self.work_queue, message)
+            detail["to"] = {"slack_user": member}
+            detail["channel"] = person_messages.SLACK_DM
+            if why is not None:  # Slack cannot be asked: the e-mail tag, as without a link
+                detail["to"] = {"slack_user": member, "email": tags.get(EMAIL_TAG)}
+                detail["channel"] = person_messages.EMAIL
+                detail["slack_dm"] = f"not queued: {why}"
+        else:
+            detail["to"] = {"email": tags.get(EMAIL_TAG)}
+            detail["channel"] = person_messages.EMAIL
+        self.state.audit("hygiene_notice", username, ticket, REQUESTER, what, detail)
 
     def _tell_operators(self, summary: dict[str, list]) -> None:
         lines = []
@@ -414,6 +442,76 @@ def _notice_text(finding: hygiene.Finding, step: hygiene.Step, what: str) -> str
     return (
         f"{lead}{credential} {reason} since {finding.since.isoformat()}; it will be {verb} on "
         f"{step.due.isoformat()} unless it is used or fixed before then."
+    )
+
+
+_RULE_TITLES = {
+    hygiene.UNUSED: "unused credentials",
+    hygiene.UNUSED_90: "unused credentials",
+    hygiene.KEY_ROTATION: "access key rotation",
+    hygiene.CONSOLE_MFA: "MFA for console passwords",
+    hygiene.ONE_ACTIVE_KEY: "one active access key",
+    hygiene.KEY_DELETION: "deactivated keys deleted",
+}
+
+
+def _notice_parts(finding: hygiene.Finding, step: hygiene.Step, rule: hygiene.Rule) -> dict:
+    """What a person's direct message says beside the notice's text: the rule (and the controls
+    it stands for), the credential, what will happen and how to avoid it."""
+    controls = ", ".join(
+        part
+        for part in (
+            f"Security Hub {rule.security_hub}" if rule.security_hub else "",
+            f"CIS {rule.cis}" if rule.cis else "",
+        )
+        if part
+    )
+    credential = (
+        "console password"
+        if finding.credential == hygiene.CONSOLE
+        else "access keys"
+        if finding.credential == hygiene.KEYS
+        else f"access key {finding.credential}"
+    )
+    if finding.action is None or step.due is None:
+        happens = "Nothing is changed for it: this rule only asks you to fix it."
+    else:
+        happens = {
+            hygiene.REMOVE_CONSOLE: "your console login is removed (your access keys stay)",
+            hygiene.DEACTIVATE_KEY: f"the access key {finding.credential} is deactivated "
+            "(your other credentials stay)",
+            hygiene.DELETE_KEY: f"the access key {finding.credential} is deleted",
+        }[finding.action]
+        happens = f"On {step.due.isoformat()} {happens}."
+    avoid = {
+        hygiene.UNUSED: _use_it(finding),
+        hygiene.UNUSED_90: _use_it(finding),
+        hygiene.KEY_ROTATION: "Rotate it: signed in with MFA, create a new key, move to it, then "
+        f"delete {finding.credential}. No longer need a key? Delete it.",
+        hygiene.CONSOLE_MFA: "Turn on MFA: in the console, your name (top right) > Security "
+        "credentials > Assign MFA device, named as your user name.",
+        hygiene.ONE_ACTIVE_KEY: "Delete (or deactivate) the access keys you no longer use, "
+        "keeping one.",
+        hygiene.KEY_DELETION: "Still need it? Ask whoever manages your access for a restore "
+        "before then: a deleted key cannot be given back.",
+    }[finding.rule]
+    return {
+        "title": _RULE_TITLES[finding.rule] + (f" ({controls})" if controls else ""),
+        "credential_name": credential,
+        "happens": happens,
+        "avoid": avoid,
+    }
+
+
+def _use_it(finding: hygiene.Finding) -> str:
+    if finding.credential == hygiene.CONSOLE:
+        return (
+            "Sign in to the console before then. No longer need it? Let it go: a restore by "
+            "whoever manages your access gives it back."
+        )
+    return (
+        f"Use the key {finding.credential} before then (any AWS call signed with it counts). No "
+        "longer need it? Let it go: a restore by whoever manages your access gives it back."
     )
 
 

@@ -17,7 +17,7 @@ from chalicelib.aws.state import StateStore
 from chalicelib.callbacks import outbox, policy
 from chalicelib.domain.identity import check_username, key
 from chalicelib.errors import AppError, BadRequest, Conflict, InProgress, NotFound, UpstreamError
-from chalicelib.service import recorder
+from chalicelib.service import person_messages, recorder
 from chalicelib.service.observability import count, logger
 from chalicelib.settings import Settings
 
@@ -202,7 +202,33 @@ class Operations:
             claim.settle()  # a claim made beside a refused ticket is let go
         if not outcome:  # the stored answer of an earlier run: nothing was done this time
             self._audit_failure(action, username, request, "replayed")
+        else:  # the change committed, its answer recorded for replays: tell the person
+            self._welcome(action, username, request, answer)
         return {**answer, **secrets}
+
+    def _welcome(self, action: str, username: str, request: TicketRequest, answer: dict) -> None:
+        """Queue the welcome for the Slack member an onboarding names (its steps, no secret):
+        the queue worker sends it once for the ticket, so neither a replay (which never comes
+        here) nor a resumed onboarding of the same ticket tells the person twice."""
+        member = getattr(request, "slack_user", None)
+        if action != "onboard" or not member or not answer.get("welcome"):
+            return
+        message = person_messages.welcome(
+            ticket=request.ticket,
+            username=answer.get("user", {}).get("username") or username,
+            slack_user=member,
+            requested_by=request.requested_by,
+            steps=answer["welcome"],
+        )
+        why = person_messages.queue(self._work_queue, message)
+        if why is not None:
+            self._audit_failure(
+                action,
+                username,
+                request,
+                f"welcome message undelivered: could not queue it ({why})",
+                {"to": {"slack_user": member}},
+            )
 
     def _refused(
         self, action: str, username: str, request: TicketRequest, error: AppError

@@ -30,13 +30,20 @@ def iam():
 
 
 def onboard(
-    api, name: str, console: bool = True, email: str | None = None, mfa: bool = True
+    api,
+    name: str,
+    console: bool = True,
+    email: str | None = None,
+    mfa: bool = True,
+    slack_user: str | None = None,
 ) -> None:
     """A managed user; with console access, an MFA device too unless ``mfa`` is False (the
     MFA rule is tried on its own)."""
     body = {"username": name, "groups": [DEV], **ticket(f"T-{name}"), "console": console}
     if email:
         body["email"] = email
+    if slack_user:
+        body["slack_user"] = slack_user
     assert api.call("POST", "/users", body).status_code == 201
     if console and mfa:
         give_mfa(boto3.client("iam"), name)
@@ -138,6 +145,7 @@ def test_notice_reminder_then_action_then_restore_gives_it_back(api, iam, clock)
     assert notice and all(e["result"] == "noticed" for e in notice)
     unused_key = next(e for e in notice if e["detail"]["credential"] == key_id)
     assert unused_key["detail"]["to"] == {"email": "pete@example.com"}  # no Slack link: e-mail
+    assert unused_key["detail"]["channel"] == "email"
     assert unused_key["detail"]["due"] == d(45)
     assert f"deactivated on {d(45)}" in unused_key["detail"]["text"]
     assert hygiene().run()["noticed"] == []  # told once
@@ -170,6 +178,77 @@ def test_notice_reminder_then_action_then_restore_gives_it_back(api, iam, clock)
     assert findings(api, "pete") == []  # the clocks start again from the restore
     # Nothing left to give back: restoring an active user is the conflict it always was.
     assert api.call("POST", "/users/pete/restore", ticket("T-restore-2")).status_code == 409
+
+
+def test_a_linked_person_is_told_and_reminded_by_direct_message(flow, api, iam, clock):
+    from tests.support.approvals import NOBODY, text_of
+
+    onboard(api, "pete", console=False, email="pete@example.com", slack_user=NOBODY)
+    onboard(api, "olga", console=False, email="olga@example.com")
+    key_id = iam.create_access_key(UserName="pete")["AccessKey"]["AccessKeyId"]
+    iam.create_access_key(UserName="olga")
+    flow.work()
+    welcomed = len(flow.dms_to(NOBODY))  # the welcome of the onboarding
+
+    on_day(clock, 38)
+    noticed = hygiene().run()["noticed"]
+    assert {f["username"] for f in noticed} == {"pete", "olga"}
+    assert len(flow.dms_to(NOBODY)) == welcomed  # queued: the run never waits for Slack
+    flow.work()
+    [notice] = flow.dms_to(NOBODY)[welcomed:]
+    shown = text_of(notice)
+    assert f"access key {key_id}" in shown and "unused credentials" in shown
+    assert "Security Hub IAM.22, CIS 1.12" in shown
+    assert f"*Due*\\n{d(45)}" in shown  # the field, as JSON
+    assert f"On {d(45)} the access key {key_id} is deactivated" in shown  # what will happen
+    assert f"Use the key {key_id} before then" in shown  # how to avoid it
+    assert "Reminder" not in shown
+
+    def told(name: str) -> list[dict]:
+        return [e for e in audit(api, username=name) if e["action"] == "hygiene_notice"]
+
+    [pete] = told("pete")
+    assert pete["result"] == "noticed" and pete["detail"]["credential"] == key_id
+    assert pete["detail"]["channel"] == "slack_dm"
+    assert pete["detail"]["to"] == {"slack_user": NOBODY}
+    [olga] = told("olga")  # no member linked: the e-mail tag, for a mail sender
+    assert olga["detail"]["channel"] == "email"
+    assert olga["detail"]["to"] == {"email": "olga@example.com"}
+    sent = [e for e in audit(api, username="pete") if e["action"] == "direct_message"]
+    assert [e["detail"]["about"] for e in sent] == ["welcome", "hygiene_notice"]
+
+    hygiene().run()  # told once: the same day's run sends nothing again
+    flow.work()
+    assert len(flow.dms_to(NOBODY)) == welcomed + 1
+
+    on_day(clock, 44)
+    assert [f["username"] for f in hygiene().run()["reminded"]] == ["olga", "pete"]
+    flow.work()
+    [reminder] = flow.dms_to(NOBODY)[welcomed + 1 :]
+    assert text_of(reminder).count("Reminder") >= 1 and d(45) in text_of(reminder)
+    assert [e["result"] for e in told("pete")] == ["noticed", "reminded"]
+
+
+def test_a_notice_that_cannot_be_queued_falls_back_to_the_email(flow, api, iam, clock):
+    from chalicelib.errors import UpstreamError
+    from tests.support.approvals import NOBODY
+
+    onboard(api, "pete", console=False, email="pete@example.com", slack_user=NOBODY)
+    iam.create_access_key(UserName="pete")
+    on_day(clock, 38)
+
+    def unreachable(message):
+        raise UpstreamError("could not queue work")
+
+    hygiene().work_queue.send = unreachable
+    try:
+        assert len(hygiene().run()["noticed"]) == 1
+    finally:
+        del hygiene().work_queue.send
+    [notice] = [e for e in audit(api, username="pete") if e["action"] == "hygiene_notice"]
+    assert notice["detail"]["channel"] == "email"
+    assert notice["detail"]["to"] == {"slack_user": NOBODY, "email": "pete@example.com"}
+    assert notice["detail"]["slack_dm"] == "not queued: could not queue work"
 
 
 def test_only_the_dormant_key_is_deactivated_never_its_sibling(api, iam, clock):

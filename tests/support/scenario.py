@@ -254,7 +254,8 @@ def slack(d: Driver) -> None:
     from devstack.slack_command import button
 
     d.command("status pete", "1.1.1")
-    d.command("onboard sam ChildDeveloperGroup", "2.2.2")
+    # Linked to a Slack member: the worker sends sam the welcome by direct message, once.
+    d.command("onboard sam ChildDeveloperGroup <@U0LOCAL0003|sam>", "2.2.2")
     d.work()
     prompt = d.command("offboard sam", "3.3.3")
     d.click(replies.CONFIRM_ACTION, button(prompt, replies.CONFIRM_ACTION))
