@@ -136,10 +136,12 @@ def test_the_same_slack_work_delivered_20_times_at_once_runs_once(client, atomic
                 break
 
     texts = [json.dumps(post) for post in posts]
-    # The welcome pack, with the one temporary password, is posted once.
-    assert sum("Welcome pack of pete" in text for text in texts) == 1
+    # A replay posts the welcome pack again, but the temporary password only the first run had.
+    packs = [t for t in texts if "Welcome pack of pete" in t]
+    replayed = [t for t in packs if "handed out when this request first ran" in t]
+    assert len(packs) - len(replayed) == 1, packs
     results_posted = [t for t in texts if "pete onboarded" in t]
-    assert results_posted and len(results_posted) + 1 == len(texts), texts
+    assert results_posted and len(results_posted) + len(packs) == len(texts), texts
     assert not [t for t in texts if "Conflict" in t], texts
     assert managed_users() == ["pete"] and iam_groups("pete") == ["ChildDeveloperGroup"]
     assert_ran_once(audit("pete"), "onboard", "slack:1.2.3")
