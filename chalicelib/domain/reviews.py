@@ -263,12 +263,20 @@ def check_decider(item: dict, member: str, policy: Policy) -> None:
         )
 
 
-def decide(review: dict, item: dict, decision: str, member: str, now: datetime) -> dict:
-    """The item after ``member``'s decision. Refused once the campaign closed, and a keep of an
-    item whose revocation was carried out already (the access is gone: ask for it again)."""
+def escalated(item: dict) -> bool:
+    """An item nobody decided by the close, handed to the operators, not decided yet."""
+    return bool(item.get("escalated_at") and not item.get("decision"))
+
+
+def decide(
+    review: dict, item: dict, decision: str, member: str, now: datetime, policy: Policy
+) -> dict:
+    """The item after ``member``'s decision. Refused once the campaign closed (but for an
+    operator's decision on an item escalated to them), and a keep of an item whose revocation
+    was carried out already (the access is gone: ask for it again)."""
     if decision not in DECISIONS:
         raise BadRequest("decision must be keep or revoke")
-    if review["status"] != OPEN:
+    if review["status"] != OPEN and not (escalated(item) and member in policy.operators):
         raise Conflict(f"review {review['id']} is closed; nothing was changed")
     if decision == KEEP and item.get("removed_at"):
         raise Conflict(
@@ -376,7 +384,7 @@ def totals(items: list[dict]) -> dict:
         "carried_out": sum(1 for i in items if i.get("removed_at")),
         "undecided": sum(1 for i in items if not i.get("decision")),
         "lapsed": sum(1 for i in items if i.get("lapsed")),
-        "escalated": sum(1 for i in items if i.get("escalated_at") and not i.get("decision")),
+        "escalated": sum(1 for i in items if i.get("escalated_at")),
     }
 
 
@@ -463,6 +471,8 @@ def _how(item: dict) -> str:
         return "escalated to the operators" if item.get("escalated_at") else "undecided"
     if item.get("lapsed"):
         return f"{item['decision']} by the stage's setting at the close (nobody decided)"
+    if item.get("escalated_at"):
+        return f"{item['decision']} by an operator after escalation"
     return f"{item['decision']} by the reviewer"
 
 

@@ -186,7 +186,7 @@ class ReviewService:
             item = rules.item_of(items, item_id)
             try:
                 rules.check_decider(item, member, self.policy)
-                decided = rules.decide(review, item, decision, member, self.clock())
+                decided = rules.decide(review, item, decision, member, self.clock(), self.policy)
             except AppError as error:
                 self._refused("review_decide", item["username"], review_id, by, error)
                 raise
@@ -211,17 +211,21 @@ class ReviewService:
             )
             self._publish_item("review_decide", review, decided)
             count("review_decide", "ok")
-        if decision == rules.REVOKE and self.policy.carry_out == "immediately":
+        if decision == rules.REVOKE and (
+            self.policy.carry_out == "immediately" or review["status"] != rules.OPEN
+        ):
             decided = self._carry_out(review, decided, by)
         return rules.view_item(decided)
 
-    def keep_all(self, review_id: str, reviewer: str) -> list[dict]:
-        """Keep every item of the reviewer's that nobody decided yet."""
+    def keep_all(self, review_id: str, reviewer: str, part: list[dict] | None = None) -> list[dict]:
+        """Keep every item of the reviewer's (of ``part`` of them: one message's) that nobody
+        decided yet."""
         member = rules.member_of(reviewer) or reviewer
-        _, items = self.read(review_id)
+        if part is None:
+            _, items = self.read(review_id)
+            part = rules.of_reviewer(items, member)
         return [
-            self.decide(review_id, item["id"], rules.KEEP, member)
-            for item in rules.undecided(rules.of_reviewer(items, member))
+            self.decide(review_id, item["id"], rules.KEEP, member) for item in rules.undecided(part)
         ]
 
     # carrying out
