@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from html import escape
 
 from chalicelib.service.queries import _cell
@@ -75,6 +76,7 @@ dl { display: grid; grid-template-columns: 200px 1fr; gap: 3px 12px; margin: 0; 
 dt { font-weight: 600; color: #333; } dd { margin: 0; word-break: break-word; }
 code { font: 12px ui-monospace, Menlo, Consolas, monospace; background: #f3f3f3; padding: 0 3px; }
 .verdict { padding: 10px 14px; border-radius: 4px; font-weight: 600; margin: 8px 0; }
+.wait { background: #fff7e0; border: 1px solid #8a5a00; color: #5c3d00; }
 .pass { background: #e6f4ea; border: 1px solid #1e7e34; color: #14532d; }
 .fail { background: #fdecea; border: 1px solid #b02a37; color: #7f1d1d; }
 table { border-collapse: collapse; width: 100%; font-size: 12.5px; }
@@ -111,6 +113,14 @@ LEGEND = (
 )
 
 
+def _t(value: object) -> str:
+    """A UTC timestamp as people read it: 2026-12-01 13:11:13 (the page says UTC)."""
+    text = str(value or "")
+    return escape(
+        re.sub(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(\.\d+)?(\+00:00|Z)?$", r"\1 \2", text)
+    )
+
+
 def _d(pairs: list[tuple[str, str]]) -> str:
     return "<dl>" + "".join(f"<dt>{escape(k)}</dt><dd>{v}</dd>" for k, v in pairs) + "</dl>"
 
@@ -128,7 +138,12 @@ def as_html(evidence: dict) -> str:
         + "<br>".join(escape(p) for p in check["problems"])
         + "</div>"
     )
-    if totals["undecided"]:
+    if totals["undecided"] and review["status"] == "open":
+        verdict += (
+            f'<div class="verdict wait">{totals["undecided"]} item(s) not decided yet: the review '
+            f"is open until the end of {escape(review['due'])}.</div>"
+        )
+    elif totals["undecided"]:
         verdict += (
             f'<div class="verdict fail">{totals["undecided"]} item(s) were not decided'
             + (" (escalated to the operators)" if totals.get("escalated") else "")
@@ -145,7 +160,7 @@ def as_html(evidence: dict) -> str:
             + "".join(
                 f"<td>{cell}</td>"
                 for cell in (
-                    escape(item["username"]),
+                    f"<b>{escape(item['username'])}</b>",
                     escape(item["group"]),
                     escape(item.get("kind", ""))
                     + (f"<br>until {escape(item['expires_at'])}" if item.get("expires_at") else ""),
@@ -153,11 +168,11 @@ def as_html(evidence: dict) -> str:
                     f'<span class="{css}">{escape(decision or "none")}</span><br>'
                     f"{escape(item.get('how', ''))}",
                     escape(item.get("decided_by", "")),
-                    escape(item.get("decided_at", "")),
-                    escape(item.get("removed_at", "")),
+                    _t(item.get("decided_at", "")),
+                    _t(item.get("removed_at", "")),
                     (
                         f"<code>{escape(audit.get('ticket', ''))}</code><br>"
-                        f"{escape(audit.get('action', ''))} {escape(audit.get('at', ''))}"
+                        f"{escape(audit.get('action', ''))} {_t(audit.get('at', ''))}"
                     )
                     if audit
                     else "",
@@ -182,7 +197,7 @@ def as_html(evidence: dict) -> str:
         ]
         rerun_html = "<h2>The query run again</h2>" + _d(
             [
-                ("Run at", escape(rerun["at"])),
+                ("Run at", _t(rerun["at"]) + " UTC"),
                 ("Result count", str(rerun["count"])),
                 ("Differences", "<br>".join(changes) or "none: the same population"),
             ]
@@ -206,18 +221,18 @@ def as_html(evidence: dict) -> str:
         f"<style>{_STYLE}</style></head><body>"
         f"<h1>Access review {escape(review['id'])}</h1>"
         f"<p class='sub'>Status <b>{escape(review['status'])}</b> · due {escape(review['due'])}"
-        f" · generated {escape(evidence['generated_at'])} UTC</p>"
+        f" · generated {_t(evidence['generated_at'])} UTC</p>"
         + verdict
         + "<h2>Campaign</h2>"
         + _d(
             [
-                ("Started", f"{escape(review['created_at'])} by {escape(review['requested_by'])}"),
+                ("Started", f"{_t(review['created_at'])} UTC by {escape(review['requested_by'])}"),
                 ("Ticket", f"<code>{escape(review['ticket'])}</code>"),
                 ("Groups reviewed", escape(", ".join(review.get("groups", [])))),
                 ("Due", escape(review["due"])),
                 (
                     "Closed",
-                    f"{escape(review['closed_at'])} by {escape(review.get('closed_by', ''))}"
+                    f"{_t(review['closed_at'])} UTC by {escape(review.get('closed_by', ''))}"
                     if review.get("closed_at")
                     else "not yet",
                 ),
@@ -227,7 +242,7 @@ def as_html(evidence: dict) -> str:
         + "<h2>Population</h2>"
         + _d(
             [
-                ("Taken at", escape(population.get("taken_at", ""))),
+                ("Taken at", _t(population.get("taken_at", "")) + " UTC"),
                 (
                     "Query",
                     f"<code>{escape(query.get('api', ''))}</code> Filter="
