@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from chalicelib.aws.errors import aws_errors
 from chalicelib.aws.state import StateStore
-from chalicelib.errors import Conflict
+from chalicelib.errors import Conflict, UpstreamError
 
 _BATCH = 25  # BatchWriteItem's limit
 
@@ -44,52 +44,61 @@ class ReviewStore:
 
     def create(self, review: dict, items: list[dict]) -> bool:
         """Write a new campaign; False when one with its id exists already (the same ticket).
-        A group an open campaign covers is a Conflict, and nothing is written."""
+        A group an open campaign covers is a Conflict, and nothing is written. The campaign's
+        own record is written last, once its groups are held and its items are all written:
+        a campaign that can be read is whole."""
+        if self.get(review["id"]) is not None:
+            return False
+        held: list[str] = []
         with aws_errors("recording the review"):
             try:
+                for group in review["groups"]:
+                    self._hold(review["id"], group)
+                    held.append(group)
+                self._write_items(items)
                 self.client.put_item(
                     TableName=self.table,
                     Item=self.state._item(self._full(review)),
                     ConditionExpression="attribute_not_exists(pk)",
                 )
             except self.client.exceptions.ConditionalCheckFailedException:
-                return False
-            held: list[str] = []
-            for group in review["groups"]:
-                try:
-                    self.client.put_item(
-                        TableName=self.table,
-                        Item=self.state._item(
-                            {"pk": f"REVIEWING#{group}", "sk": "REVIEWING", "review": review["id"]}
-                        ),
-                        ConditionExpression="attribute_not_exists(pk)",
-                        ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                    )
-                except self.client.exceptions.ConditionalCheckFailedException as error:
-                    other = error.response.get("Item", {}).get("review", {}).get("S", "")
-                    self._release_groups(review["id"], held)
-                    self.client.delete_item(
-                        TableName=self.table,
-                        Key=self.state._item({"pk": f"REVIEW#{review['id']}", "sk": "REVIEW"}),
-                    )
-                    raise Conflict(
-                        f"{group} is under review already ({other}); close that review first "
-                        "or leave the group out"
-                    ) from None
-                held.append(group)
-            for start in range(0, len(items), _BATCH):
-                pending = [
-                    {"PutRequest": {"Item": self.state._item(self._full_item(i))}}
-                    for i in items[start : start + _BATCH]
-                ]
-                for _ in range(8):
-                    answer = self.client.batch_write_item(RequestItems={self.table: pending})
-                    pending = answer.get("UnprocessedItems", {}).get(self.table, [])
-                    if not pending:
-                        break
-                else:
-                    raise Conflict("the review's items could not all be written; retry")
+                return False  # the same ticket, written at once by another: its groups stay held
+            except BaseException:
+                self._release_groups(review["id"], held)
+                raise
         return True
+
+    def _hold(self, review_id: str, group: str) -> None:
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=self.state._item(
+                    {"pk": f"REVIEWING#{group}", "sk": "REVIEWING", "review": review_id}
+                ),
+                ConditionExpression="attribute_not_exists(pk) OR review = :id",
+                ExpressionAttributeValues=self.state._item({":id": review_id}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as error:
+            other = error.response.get("Item", {}).get("review", {}).get("S", "")
+            raise Conflict(
+                f"{group} is under review already ({other}); close that review first or leave "
+                "the group out"
+            ) from None
+
+    def _write_items(self, items: list[dict]) -> None:
+        for start in range(0, len(items), _BATCH):
+            pending = [
+                {"PutRequest": {"Item": self.state._item(self._full_item(i))}}
+                for i in items[start : start + _BATCH]
+            ]
+            for _ in range(8):  # what DynamoDB leaves unprocessed (throttled) is sent again
+                answer = self.client.batch_write_item(RequestItems={self.table: pending})
+                pending = answer.get("UnprocessedItems", {}).get(self.table, [])
+                if not pending:
+                    break
+            else:
+                raise UpstreamError("the review's items could not all be written; retry")
 
     def release(self, review: dict) -> None:
         """Let a new campaign cover this one's groups: it closed."""
