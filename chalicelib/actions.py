@@ -54,7 +54,7 @@ class Action:
         return getattr(schemas, self.model)
 
 
-CATALOGUE = (
+CATALOGUE: tuple[Action, ...] = (
     Action(
         "onboard",
         "OnboardRequest",

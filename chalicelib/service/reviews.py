@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws.reviews import Stale
@@ -383,7 +384,7 @@ class ReviewService:
         groups_now = {key(u["username"]): u["groups"] for u in found["account"]["users"]}
         revoked = sorted({key(i["username"]) for i in items if i.get("decision") == rules.REVOKE})
         names = {key(i["username"]): i["username"] for i in items}
-        events = wave({k: (lambda n=names[k]: self.state.audit_events(n)) for k in revoked})
+        events = wave({k: partial(self.state.audit_events, names[k]) for k in revoked})
         shown = rules.evidence(review, items, groups_now, events, self.clock())
         if rerun:
             again = rules.population(found["users"], found["records"], review["groups"])
