@@ -399,11 +399,18 @@ def holds(item: dict, groups_now: Mapping[str, list[str]], events: Iterable[dict
     now = groups_now.get(key(item["username"]))
     if now is None or item["group"] not in now:
         return {"holds": True, "why": "not in the group now" if now is not None else "user gone"}
+    # After the removal's own audit event (the trail's clock, not the app's), else its time.
+    events = list(events)
+    removal = [n for n, e in enumerate(events) if e.get("ticket") == item.get("removal_ticket")]
+    after = (
+        events[removal[-1] + 1 :]
+        if removal
+        else [e for e in events if str(e.get("at", "")) > item["removed_at"]]
+    )
     later = [
         e
-        for e in events
-        if e.get("at", "") > item["removed_at"]
-        and e.get("action") in _RESTORING
+        for e in after
+        if e.get("action") in _RESTORING
         and str(e.get("result", "")).startswith("ok")
         and e.get("ticket") != item.get("removal_ticket")
     ]
