@@ -182,3 +182,74 @@ def test_csv_evidence_disarms_formulas(api):
     review = start(api).json
     body = api.call("GET", f"/reviews/{review['id']}/evidence?format=csv").body.decode()
     assert "'=cmd" in body and ",=cmd" not in body
+
+
+def _stage(clock, **review_settings):
+    """The app's services with other review settings."""
+    import dataclasses
+
+    from chalicelib import bootstrap
+    from chalicelib.aws.clients import AwsClients
+    from devstack.local import shared_session
+
+    current = bootstrap.services().settings
+    changed = dataclasses.replace(
+        current, review_policy=dataclasses.replace(current.review_policy, **review_settings)
+    )
+    bootstrap.use(
+        bootstrap.build(changed, AwsClients(REGION, session=shared_session()), clock=clock)
+    )
+
+
+def test_at_close_revokes_wait_for_the_close_and_undecided_items_may_be_revoked(api, clock):
+    _stage(clock, carry_out="at_close", undecided="revoke")
+    onboard(api, "pete", ["ChildDeveloperGroup"])
+    onboard(api, "sam", ["ChildDeveloperGroup"])
+    review = start(api).json
+    revoked = decide(api, review, item(review, "pete"), "revoke").json
+    assert "removed_at" not in revoked and groups_of("pete") == ["ChildDeveloperGroup"]
+    # Changeable until the close.
+    assert decide(api, review, item(review, "pete"), "keep").json["decision"] == "keep"
+    decide(api, review, item(review, "pete"), "revoke")
+    clock.advance(days=11)
+    fired = api.client.lambda_.invoke(
+        "access_reviews",
+        api.client.events.generate_cw_event(
+            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+        ),
+    ).payload
+    assert fired["closed"] == [review["id"]]
+    assert groups_of("pete") == [] and groups_of("sam") == []
+    closed = api.call("GET", f"/reviews/{review['id']}").json
+    sam = item(closed, "sam")
+    assert sam["decision"] == "revoke" and sam["lapsed"] and sam["decided_by"] == "schedule"
+    evidence = api.call("GET", f"/reviews/{review['id']}/evidence").json
+    assert evidence["totals"]["lapsed"] == 1 and evidence["totals"]["carried_out"] == 2
+    assert evidence["check"]["every_revoke_holds"]
+    # The groups are free again for a new review.
+    assert (
+        start(
+            api, ticket="T-rev-2", due=(clock().date() + timedelta(days=5)).isoformat()
+        ).status_code
+        == 201
+    )
+
+
+def test_the_quarterly_review_starts_on_the_first_day_of_a_quarter(api, clock):
+    import datetime
+
+    _stage(clock, quarterly=True, quarterly_days=14)
+    onboard(api, "pete", ["ChildDeveloperGroup"])
+    event = api.client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+    )
+    clock.fixed = datetime.datetime(2027, 1, 2, 8, tzinfo=datetime.UTC)
+    assert api.client.lambda_.invoke("access_reviews", event).payload["started"] == []
+    clock.fixed = datetime.datetime(2027, 4, 1, 8, tzinfo=datetime.UTC)
+    [started] = api.client.lambda_.invoke("access_reviews", event).payload["started"]
+    review = api.call("GET", f"/reviews/{started}").json
+    assert review["due"] == "2027-04-15" and review["ticket"] == "schedule:review:2027-Q2"
+    assert review["groups"] == ["ChildDeveloperGroup", "BreakGlassGroup"]
+    # The same day again starts nothing more.
+    assert api.client.lambda_.invoke("access_reviews", event).payload["started"] == [started]
+    assert len(api.call("GET", "/reviews").json["reviews"]) == 1
