@@ -161,6 +161,7 @@ def _command(services: Any, form: dict[str, str]) -> dict | None:
         services.work_queue.send(
             {
                 "kind": "review_start",
+                "action": parsed.verb,
                 "request": request.model_dump(mode="json"),
                 "response_url": response_url,
                 "slack_user": slack_user,
