@@ -253,3 +253,19 @@ def test_the_quarterly_review_starts_on_the_first_day_of_a_quarter(api, clock):
     # The same day again starts nothing more.
     assert api.client.lambda_.invoke("access_reviews", event).payload["started"] == [started]
     assert len(api.call("GET", "/reviews").json["reviews"]) == 1
+
+
+def test_a_revoke_that_cannot_be_carried_out_says_so_in_the_evidence(api):
+    onboard(api, "pete", ["ChildDeveloperGroup"])
+    review = start(api).json
+    suspended = api.call("POST", "/users/pete/suspend", {"ticket": "T-s", "requested_by": "alice"})
+    assert suspended.status_code == 200
+    revoked = decide(api, review, item(review, "pete"), "revoke").json
+    assert "removed_at" not in revoked and "restore them" in revoked["carry_out_error"]
+    evidence = api.call("GET", f"/reviews/{review['id']}/evidence").json
+    assert evidence["check"]["every_revoke_carried_out"] is False
+    assert evidence["check"]["problems"] == [
+        f"pete in ChildDeveloperGroup: {revoked['carry_out_error']}"
+    ]
+    html = api.call("GET", f"/reviews/{review['id']}/evidence?format=html").body.decode()
+    assert "ATTENTION: 0 of 1 revoke(s) carried out and holding." in html
