@@ -166,6 +166,71 @@ def decide_request(request_id: str) -> dict:
     )
 
 
+# Access reviews: campaigns of who holds what, decided by the groups' owners in Slack (or here,
+# by a ticketing workflow naming the reviewer), with the evidence an auditor asks for.
+@app.route("/reviews", methods=["POST"], content_types=JSON)
+@protected(status=ACTIONS["review"].status)
+def create_review() -> dict:
+    from chalicelib.api.schemas import parse_caller
+
+    body = parse_caller(ACTIONS["review"].request_model(), _request().raw_body)
+    return services().reviews.start(body)
+
+
+@app.route("/reviews", methods=["GET"])
+@protected()
+def list_reviews() -> dict:
+    return {"reviews": services().reviews.search(_query().get("status"))}
+
+
+@app.route("/reviews/{review_id}", methods=["GET"])
+@protected()
+def get_review(review_id: str) -> dict:
+    return services().reviews.get(review_id)
+
+
+@app.route("/reviews/{review_id}/items/{item_id}/decision", methods=["POST"], content_types=JSON)
+@protected()
+def decide_review_item(review_id: str, item_id: str) -> dict:
+    from chalicelib.api.schemas import parse_caller
+
+    body = parse_caller(ACTIONS["review_decide"].request_model(), _request().raw_body)
+    return services().reviews.decide(review_id, item_id, body.decision, body.reviewer, body.ticket)
+
+
+@app.route("/reviews/{review_id}/close", methods=["POST"], content_types=JSON)
+@protected()
+def close_review(review_id: str) -> dict:
+    from chalicelib.api.schemas import parse_caller
+
+    body = parse_caller(ACTIONS["review_close"].request_model(), _request().raw_body)
+    return services().reviews.close(review_id, body.requested_by)
+
+
+@app.route("/reviews/{review_id}/evidence", methods=["GET"])
+@protected()
+def review_evidence(review_id: str):
+    from chalicelib.service import evidence
+
+    form = _query().get("format") or "json"
+    if form not in ("json", "csv", "html"):
+        from chalicelib.errors import BadRequest
+
+        raise BadRequest("format must be json, csv or html")
+    found = services().reviews.evidence(review_id, rerun=_query().get("rerun") == "true")
+    if form == "csv":
+        return Response(
+            body=evidence.as_csv(found), status_code=200, headers={"Content-Type": "text/csv"}
+        )
+    if form == "html":
+        return Response(
+            body=evidence.as_html(found),
+            status_code=200,
+            headers={"Content-Type": "text/html; charset=utf-8"},
+        )
+    return found
+
+
 @app.route("/audit", methods=["GET"])
 @protected()
 def audit() -> dict:
@@ -296,3 +361,10 @@ def credential_hygiene(event) -> dict:
     return services().hygiene.run(
         dry_run=(event.to_dict().get("detail") or {}).get("dry_run") is True
     )
+
+
+# Access reviews: the quarterly campaign (REVIEW_QUARTERLY), reminders before due dates
+# (REVIEW_REMINDER_DAYS), and the close of campaigns past their due date.
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def access_reviews(event) -> dict:
+    return services().reviews.run()

@@ -10,6 +10,11 @@ Requests and approvals (``runs="approvals"``) are run by ``service/approvals.py`
 change runner: their audit events carry the request's id as ticket, so that one ticket tells a
 request's whole story, while the grant an approval leads to goes through the runner under that
 same id. Their domain rules are ``domain/approvals.py``.
+
+Access reviews (``runs="reviews"``) are run by ``service/reviews.py``: their audit events carry
+the campaign's id as ticket; a revoke is carried out through the runner as a ``move`` out of the
+group (or an ``end_grant``) under the ticket ``review:<campaign>:<item>``. Their domain rules are
+``domain/reviews.py``.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ class Action:
     # (arguments, what it does) when people may ask for it with the Slack command
     slack: tuple[str, str] | None = None
     verb: str = ""  # its Slack verb, when not its name
-    runs: str = "lifecycle"  # "lifecycle": the change runner; "approvals": the approvals service
+    # "lifecycle": the change runner; "approvals": the approvals service; "reviews": the reviews
+    runs: str = "lifecycle"
     # Open to every linked member for their own user (not only to the listed operators).
     self_service: bool = False
 
@@ -48,7 +54,7 @@ class Action:
         return getattr(schemas, self.model)
 
 
-CATALOGUE = (
+CATALOGUE: tuple[Action, ...] = (
     Action(
         "onboard",
         "OnboardRequest",
@@ -201,6 +207,42 @@ CATALOGUE = (
         "Expiring a request of",
         dry_run=False,
         runs="approvals",
+    ),
+)
+# Access reviews (chalicelib/service/reviews.py).
+CATALOGUE += (
+    Action(
+        "review",
+        "ReviewRequest",
+        "review.started",
+        "had an access review started",
+        "Starting an access review of",
+        creates=True,
+        dry_run=False,
+        slack=(
+            "start [group...] due YYYY-MM-DD",
+            "start an access review of these groups (all when none is named); each item's "
+            "reviewer is asked in Slack",
+        ),
+        runs="reviews",
+    ),
+    Action(
+        "review_decide",
+        "ReviewDecisionRequest",
+        "review.decided",
+        "had a review item decided",
+        "Deciding a review item of",
+        dry_run=False,
+        runs="reviews",
+    ),
+    Action(
+        "review_close",
+        "ReviewCloseRequest",
+        "review.closed",
+        "had an access review closed",
+        "Closing an access review of",
+        dry_run=False,
+        runs="reviews",
     ),
 )
 ACTIONS: dict[str, Action] = {action.name: action for action in CATALOGUE}

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.lifecycle import Lifecycle
     from chalicelib.service.approvals import ApprovalService
     from chalicelib.service.hygiene import Hygiene
+    from chalicelib.service.reviews import ReviewService
     from chalicelib.service.runner import Operations
     from chalicelib.service.schedules import Schedules
     from chalicelib.slack.web_api import SlackApi
@@ -130,6 +131,21 @@ class Services:
             self.events,
             self.work_queue,
             lambda: self.slack_api,
+            self.clock,
+        )
+
+    @_Built
+    def reviews(self) -> ReviewService:
+        from chalicelib.aws.reviews import ReviewStore
+        from chalicelib.service.reviews import ReviewService
+
+        return ReviewService(
+            self.settings,
+            self.lifecycle,
+            ReviewStore(self.state),
+            self.operations,
+            self.events,
+            self.work_queue,
             self.clock,
         )
 

@@ -7,9 +7,9 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from chalicelib.domain import hygiene
+from chalicelib.domain import hygiene, reviews
 from chalicelib.domain.approvals import Policy, policies_from
 from chalicelib.domain.identity import key
 from chalicelib.errors import ConfigurationError
@@ -95,6 +95,28 @@ def _policies(env: Mapping[str, str], grant_max_hours: dict[str, int]) -> dict[s
     return policies_from(parsed, grant_max_hours)
 
 
+def _reviews(env: Mapping[str, str], operators: frozenset[str]) -> reviews.Policy:
+    """Access reviews: REVIEW_OWNERS (JSON: group -> [Slack member ids]), REVIEW_CARRY_OUT
+    (immediately | at_close), REVIEW_UNDECIDED (keep | revoke | escalate), REVIEW_CHANNEL (the
+    operators' channel), REVIEW_REMINDER_DAYS, REVIEW_QUARTERLY (true | false) and
+    REVIEW_QUARTERLY_DAYS (the quarterly campaign's days to decide)."""
+    raw = env.get("REVIEW_OWNERS", "").strip() or "{}"
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        raise ConfigurationError("REVIEW_OWNERS must be JSON") from None
+    return reviews.Policy(
+        owners=reviews.owners_from(parsed),
+        operators=operators,
+        carry_out=env.get("REVIEW_CARRY_OUT", "").strip().lower() or "immediately",
+        undecided=env.get("REVIEW_UNDECIDED", "").strip().lower() or "escalate",
+        channel=env.get("REVIEW_CHANNEL", "").strip(),
+        reminder_days=_whole(env, "REVIEW_REMINDER_DAYS", 3),
+        quarterly=_flag(env, "REVIEW_QUARTERLY", False),
+        quarterly_days=_whole(env, "REVIEW_QUARTERLY_DAYS", 14),
+    )
+
+
 def _base_url(url: str) -> str:
     """Slack's Web API base; slack_sdk appends the method's name to it."""
     return url if url.endswith("/") else url + "/"
@@ -156,6 +178,8 @@ class Settings:
     # Credential hygiene: the rules, and how old a credential report may be to be used again.
     hygiene: hygiene.Policy = hygiene.Policy()
     hygiene_report_max_age: int = 4 * 3600
+    # Access reviews: owners per group, carrying out, undecided items, reminders, the schedule.
+    review_policy: reviews.Policy = field(default_factory=lambda: reviews.Policy(owners={}))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -218,6 +242,7 @@ class Settings:
             hygiene=_hygiene(env),
             hygiene_report_max_age=_seconds(env, "HYGIENE_REPORT_MAX_AGE", 4 * 3600),
             approval_policies=_policies(env, grant_max_hours),
+            review_policy=_reviews(env, frozenset(_names(env.get("SLACK_ALLOWED_USERS", "")))),
             slack_api_url=_base_url(env.get("SLACK_API_URL", "") or "https://slack.com/api/"),
             slack_bot_token_secret=env.get(
                 "SLACK_BOT_TOKEN_SECRET", f"{app_name}/{stage}/slack-bot-token"
@@ -245,6 +270,7 @@ class Settings:
                 raise ConfigurationError(
                     f"APPROVAL_POLICIES names {group}, which is not in ALLOWED_GROUPS"
                 )
+        reviews.check_policy(self.review_policy, self.allowed_groups)
         if not _PATH.match(self.managed_path) or self.managed_path == "/":
             raise ConfigurationError(
                 f"MANAGED_PATH {self.managed_path!r} must look like /managed/ (not the root path)"

@@ -19,7 +19,7 @@ from typing import Any
 
 from chalicelib.callbacks import delivery, outbox
 from chalicelib.errors import AppError
-from chalicelib.slack import approval_work, person_work
+from chalicelib.slack import approval_work, person_work, review_work
 from chalicelib.slack import work as slack_work
 
 logger = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ HANDLERS: dict[str, Handler] = {
     **dict.fromkeys(slack_work.KINDS, slack_work.handle),
     **dict.fromkeys(approval_work.KINDS, approval_work.handle),
     **dict.fromkeys(person_work.KINDS, person_work.handle),
+    **dict.fromkeys(review_work.KINDS, review_work.handle),
 }
 
 

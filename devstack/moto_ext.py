@@ -89,6 +89,11 @@ def _iam_resource(response: IamResponse) -> str:
 def _dynamodb_resource(response: DynamoHandler) -> str:
     params: dict[str, Any] = getattr(response, "params", {}) or {}
     table = params.get("TableName")
+    batch = params.get("RequestItems")
+    if not table and isinstance(batch, dict) and len(batch) == 1:
+        # BatchWriteItem and BatchGetItem name their table in RequestItems; AWS authorizes
+        # them against that table (the service authorization reference: resource type table).
+        table = next(iter(batch))
     if not table:
         return "*"
     arn = f"arn:{response.partition}:dynamodb:{response.region}:{response.current_account}:table/{table}"

@@ -166,6 +166,34 @@ class DecisionRequest(_Body):
     requested_by: Text = "rest"
 
 
+class ReviewRequest(_Body):
+    """``POST /reviews`` (and ``/access review start``): a campaign of these groups (every managed
+    group when none is named), decided by ``due`` (a date after today, checked on the app's
+    clock)."""
+
+    groups: list[GroupName] | None = Field(default=None, max_length=50)
+    due: date
+    ticket: Text
+    requested_by: Text
+
+
+class ReviewDecisionRequest(_Body):
+    """A reviewer's decision on one item of a campaign, sent by a ticketing workflow: the
+    reviewer is the Slack member who decided (the assigned one, or an operator)."""
+
+    ticket: Text
+    decision: Literal["keep", "revoke"]
+    reviewer: Annotated[str, StringConstraints(pattern=r"^(slack:)?[UW][A-Z0-9]{2,30}$")]
+    requested_by: Text = "rest"
+
+
+class ReviewCloseRequest(_Body):
+    """Close a campaign before its due date (the undecided items as at the due date)."""
+
+    ticket: Text
+    requested_by: Text
+
+
 RestoreRequest = TicketRequest
 OffboardRequest = TicketRequest
 RevokeSessionsRequest = TicketRequest
@@ -173,7 +201,7 @@ RevokeSessionsRequest = TicketRequest
 
 # Tickets the service makes itself: a caller's ticket may not claim one, or it could take a
 # schedule's run (or a Slack, SCIM or hygiene change) in advance, or pass its change for theirs.
-RESERVED_TICKET_PREFIXES = ("slack:", "schedule:", "scim:", "hygiene:")
+RESERVED_TICKET_PREFIXES = ("slack:", "schedule:", "scim:", "hygiene:", "review:")
 
 
 def parse_caller(model: type[M], raw: bytes | str | None) -> M:

@@ -26,7 +26,7 @@ from chalice import Response
 from chalicelib.api.rest import error_response
 from chalicelib.aws.slack_state import CONFIRMATION_SECONDS, Outcome
 from chalicelib.errors import AppError, BadRequest, Unauthorized
-from chalicelib.slack import approval_messages, grammar, replies
+from chalicelib.slack import approval_messages, grammar, replies, review_messages
 
 logger = logging.getLogger(__name__)
 DEFAULT_COMMAND = "/access"
@@ -157,6 +157,20 @@ def _command(services: Any, form: dict[str, str]) -> dict | None:
 
     if not services.slack_store.claim_trigger(trigger_id):
         return replies.already_received()
+    if parsed.verb in grammar.CAMPAIGN_VERBS and request is not None:
+        services.work_queue.send(
+            {
+                "kind": "review_start",
+                "action": parsed.verb,
+                "request": request.model_dump(mode="json"),
+                "response_url": response_url,
+                "slack_user": slack_user,
+            }
+        )
+        return replies.message(
+            ":hourglass_flowing_sand: Starting an access review… the answer follows here "
+            f"(ticket `{replies.escape(ticket)}`)."
+        )
     dry_run = bool(parsed.fields.get("dry_run"))
     if parsed.verb == "offboard" and not dry_run:  # a plan changes nothing: no confirmation
         confirmation = services.slack_store.create_confirmation(
@@ -255,6 +269,28 @@ def _interaction(services: Any, form: dict[str, str]) -> dict | None:
                     "decision": "approve"
                     if action["action_id"] == approval_messages.APPROVE_ACTION
                     else "deny",
+                    "slack_user": slack_user,
+                    "response_url": response_url,
+                    "ticket": f"slack:{trigger}" if trigger else None,
+                }
+            )
+        elif action.get("action_id") in review_messages.ACTIONS:
+            # The reviewer is the member Slack signed for; the worker decides who may.
+            parts = str(action.get("value", "")).split(":")
+            keep_all = action["action_id"] == review_messages.KEEP_ALL_ACTION
+            chunk = parts[-1] if len(parts) in (2, 3) else "0"
+            trigger = payload.get("trigger_id") or action.get("action_ts") or ""
+            services.work_queue.send(
+                {
+                    "kind": "review_decision",
+                    "review": parts[0],
+                    "item": "" if keep_all or len(parts) < 3 else parts[1],
+                    "chunk": int(chunk) if chunk.lstrip("-").isdigit() else 0,
+                    "decision": "keep_all"
+                    if keep_all
+                    else "keep"
+                    if action["action_id"] == review_messages.KEEP_ACTION
+                    else "revoke",
                     "slack_user": slack_user,
                     "response_url": response_url,
                     "ticket": f"slack:{trigger}" if trigger else None,

@@ -4,6 +4,7 @@
     suspend <user> [until YYYY-MM-DD] [reason...] · restore <user> · offboard <user>
     grant <user> <group> <hours> <reason...>
     request <group> <hours> <reason...> [--break-glass] · requests · done <group>
+    review start [group...] due YYYY-MM-DD
 
 Any change of a user named in the command also takes ``--dry-run``: the answer is its plan, and
 nothing changes. ``request``, ``requests`` and ``done`` act for the member's own linked user.
@@ -43,6 +44,8 @@ SELF_VERBS = frozenset(
     {verb for verb, action in SLACK_ACTIONS.items() if action.self_service} | {"requests"}
 )
 QUERY_VERBS = OPEN_VERBS | {"requests"}
+# Changes of no one user (an access review of groups): operators only, no user named.
+CAMPAIGN_VERBS = frozenset({"review"})
 BREAK_GLASS = "--break-glass"
 # A mention Slack sends for @someone: <@U123> or <@U123|name>.
 _MENTION = re.compile(r"<@([UW][A-Z0-9]{2,30})(?:\|[^<>]*)?>")
@@ -99,6 +102,10 @@ def parse_command(text: str) -> Command:
         return Command("hygiene")  # everyone's findings
     if dry_run and verb in SELF_VERBS:
         raise Usage(verb, f"{DRY_RUN} applies to changes of a user named in the command only")
+    if verb in CAMPAIGN_VERBS:
+        if dry_run:
+            raise Usage(verb, f"{DRY_RUN} applies to changes of a user named in the command only")
+        return Command(verb, "", _PARSERS[verb](verb, args))
     if verb in SELF_VERBS:  # for the member's own user, which the edge looks up
         return Command(verb, "", _PARSERS[verb](verb, args))
     if not args:
@@ -215,6 +222,21 @@ def _group(verb: str, rest: list[str]) -> dict:
     return {"group": rest[0]}
 
 
+def _review(verb: str, rest: list[str]) -> dict:
+    """``start [group...] due YYYY-MM-DD``."""
+    if not rest or rest[0].lower() != "start":
+        raise Usage(verb, "start a review: `review start [group...] due YYYY-MM-DD`")
+    words = rest[1:]
+    lowered = [w.lower() for w in words]
+    if "due" not in lowered:
+        raise Usage(verb, "give the due date: `due YYYY-MM-DD`")
+    at = lowered.index("due")
+    groups, after = words[:at], words[at + 1 :]
+    if len(after) != 1 or not _DATE.fullmatch(after[0]):
+        raise Usage(verb, "`due` takes one date as YYYY-MM-DD, last in the command")
+    return {**({"groups": groups} if groups else {}), "due": after[0]}
+
+
 _PARSERS = {
     "status": _nothing,
     "hygiene": _nothing,
@@ -227,6 +249,7 @@ _PARSERS = {
     "request": _request,
     "requests": _nothing,
     "done": _group,
+    "review": _review,
 }
 
 

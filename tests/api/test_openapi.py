@@ -39,6 +39,9 @@ BODY_MODELS = {
     ("/users/{username}/hygiene-exemption", "put"): schemas.ExemptionRequest,
     ("/requests", "post"): schemas.AccessRequest,
     ("/requests/{request_id}/decision", "post"): schemas.DecisionRequest,
+    ("/reviews", "post"): schemas.ReviewRequest,
+    ("/reviews/{review_id}/items/{item_id}/decision", "post"): schemas.ReviewDecisionRequest,
+    ("/reviews/{review_id}/close", "post"): schemas.ReviewCloseRequest,
 }
 
 
@@ -284,6 +287,43 @@ def test_every_documented_route_answers_as_documented(api):
     assert exempt["exemption"]["until"] == FUTURE
     assert call("GET", "/hygiene", status=200).json == {"findings": []}
     call("GET", "/hygiene", query={"format": "csv", "username": "olga"}, status=200)
+
+    started = {
+        "groups": ["ChildDeveloperGroup"],
+        "due": FUTURE,
+        "ticket": "T-RV",
+        "requested_by": "a",
+    }
+    review = call("POST", "/reviews", started, status=201).json
+    assert call("GET", "/reviews", query={"status": "open"}, status=200).json["reviews"] == [review]
+    call("GET", "/reviews/{review_id}", review_id=review["id"], status=200)
+    item = review["items"][0]
+    revoke = {"decision": "revoke", "reviewer": "U0LOCAL0002", "ticket": "T-RVD"}
+    decided = call(
+        "POST",
+        "/reviews/{review_id}/items/{item_id}/decision",
+        revoke,
+        review_id=review["id"],
+        item_id=item["id"],
+        status=200,
+    ).json
+    assert decided["removed_at"]
+    closed = call(
+        "POST",
+        "/reviews/{review_id}/close",
+        {"ticket": "T-RVC", "requested_by": "a"},
+        review_id=review["id"],
+        status=200,
+    ).json
+    assert closed["status"] == "closed"
+    for form in ("json", "csv", "html"):
+        call(
+            "GET",
+            "/reviews/{review_id}/evidence",
+            review_id=review["id"],
+            query={"format": form},
+            status=200,
+        )
     assert call.called == set(operations()) - SLACK_ROUTES - SCIM_ROUTES, (
         "documented routes the scenario did not call"
     )
@@ -312,6 +352,8 @@ def test_every_protected_route_is_a_documented_401_without_or_with_a_wrong_token
                 _some_body(template, method),
                 username="pete",
                 request_id="req-0",
+                review_id="rev-0",
+                item_id="item-0",
                 token=token,
                 status=401,
             ).json
@@ -330,6 +372,8 @@ def test_every_route_is_a_documented_415_for_a_content_type_other_than_json(api)
             resource="Users",
             ident="pete",
             request_id="req-0",
+            review_id="rev-0",
+            item_id="item-0",
             headers={"Content-Type": "text/plain"},
             status=415,
         ).json

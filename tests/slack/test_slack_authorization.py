@@ -390,6 +390,7 @@ TAILS = {
     "request": ["BreakGlassGroup 2 incident", "BreakGlassGroup 1 --break-glass outage"],
     "requests": [""],
     "done": ["BreakGlassGroup"],
+    "review": ["start due 2099-01-01", "start ChildDeveloperGroup due 2099-01-01"],
 }
 
 
@@ -470,7 +471,9 @@ def test_only_a_listed_member_queues_a_change_and_only_the_verb_authorized(
     listed = slack.command(text, response_url=url)
     assert listed.status_code == 200 and listed.json["response_type"] == "ephemeral"
     changes = [
-        work for work in queued(sqs) if work["kind"] == "change" and work["response_url"] == url
+        work
+        for work in queued(sqs)
+        if work["kind"] in ("change", "review_start") and work["response_url"] == url
     ]
     authorized = [w["action"] for w in changes]
     if button(listed.json, replies.CONFIRM_ACTION):

@@ -122,6 +122,11 @@ class Flow:
             c["args"] for c in self.calls("chat.postMessage") if c["args"]["channel"] == CHANNEL
         ]
 
+    def channel_posts_to(self, channel: str) -> list[dict]:
+        return [
+            c["args"] for c in self.calls("chat.postMessage") if c["args"]["channel"] == channel
+        ]
+
     def dms_to(self, member: str) -> list[dict]:
         channel = "D" + member[1:]
         return [

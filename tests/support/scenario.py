@@ -262,6 +262,38 @@ def slack(d: Driver) -> None:
     d.work()
 
 
+def access_reviews(d: Driver) -> None:
+    """A campaign started in Slack, decided with a click and over REST (the revoke carried out),
+    closed by hand; a second one over REST reminded and closed by the schedule; the evidence
+    in every format, with the query run again."""
+    due = (d.clock().date() + timedelta(days=5)).isoformat()
+    d.command(f"review start ChildDeveloperGroup due {due}", "5.5.5")
+    d.work()
+    [review] = d.call("GET", "/reviews?status=open")["reviews"]
+    [item] = review["items"]
+    d.click("review_keep", f"{review['id']}:{item['id']}:0")
+    d.work()
+    decision = {"decision": "revoke", "reviewer": "U0LOCAL0002", "ticket": "T-30"}
+    path = f"/reviews/{review['id']}/items/{item['id']}/decision"
+    assert d.call("POST", path, decision)["removed_at"]
+    d.call("POST", f"/reviews/{review['id']}/close", ticket(31))
+    d.work()
+    # Put back by a later change: the evidence names it.
+    d.call("PUT", "/users/pete/groups", {"groups": ["ChildDeveloperGroup"], **ticket(32)})
+    d.call("GET", f"/reviews/{review['id']}")
+    d.call("GET", f"/reviews/{review['id']}/evidence?rerun=true")
+    d.call("GET", f"/reviews/{review['id']}/evidence?format=csv")
+    d.call("GET", f"/reviews/{review['id']}/evidence?format=html")
+    second = d.call("POST", "/reviews", {"due": due, **ticket(33)}, 201)
+    d.work()
+    d.clock.skipped += timedelta(days=3)
+    assert d.invoke("access_reviews")["reminded"] == [second["id"]]
+    d.work()
+    d.clock.skipped += timedelta(days=3)
+    assert d.invoke("access_reviews")["closed"] == [second["id"]]
+    d.work()
+
+
 def offboarding(d: Driver) -> None:
     # First its plan, called back to the ticket (the worker delivers it, signed).
     plan = d.call(
@@ -351,6 +383,7 @@ STEPS: list[Callable[[Driver], None]] = [
     views,
     requests_and_approvals,
     slack,
+    access_reviews,
     offboarding,
     child_accounts_from_the_organization,
     identity_provider,

@@ -71,6 +71,7 @@ def test_failed_operations_are_watched_with_the_dimensions_the_app_emits(api, ca
         metrics_of(alarms()["FailedOperationsAlarm"])
         + metrics_of(alarms()["FailedHygieneChangesAlarm"])
         + metrics_of(alarms()["FailedApprovalsAlarm"])
+        + metrics_of(alarms()["FailedReviewsAlarm"])
     )
     assert (
         {m["MetricName"] for m in metrics}

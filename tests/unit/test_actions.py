@@ -24,6 +24,14 @@ def test_each_action_is_declared_whole(action):
         assert callable(getattr(ApprovalService, {"request": "ask"}.get(action.name, "decide")))
         assert action.request_model().model_fields.keys() >= {"ticket", "requested_by"}
         return
+    if action.runs == "reviews":  # run by the reviews service, its rules domain/reviews.py
+        from chalicelib.service.reviews import ReviewService
+
+        method_name = {"review": "start", "review_decide": "decide", "review_close": "close"}
+        assert callable(getattr(ReviewService, method_name[action.name]))
+        assert action.request_model().model_fields.keys() >= {"ticket", "requested_by"}
+        assert action.event.count(".") == 1 and action.done and action.doing
+        return
     method = getattr(Lifecycle, action.name)
     assert list(inspect.signature(method).parameters) == ["self", "username", "request", "snap"]
     model = action.request_model()
@@ -46,7 +54,12 @@ def test_slack_offers_the_catalogues_slack_actions_and_its_queries():
 
 
 def test_creating_actions_answer_201_and_others_200():
-    assert {a.name for a in CATALOGUE if a.status == 201} == {"onboard", "grant", "request"}
+    assert {a.name for a in CATALOGUE if a.status == 201} == {
+        "onboard",
+        "grant",
+        "request",
+        "review",
+    }
 
 
 def test_only_callers_actions_can_be_dry_run():
@@ -58,6 +71,9 @@ def test_only_callers_actions_can_be_dry_run():
         "decide",
         "end_grant",
         "expire_request",
+        "review",
+        "review_decide",
+        "review_close",
     }
 
 

@@ -1,0 +1,110 @@
+"""Queued Slack work of access reviews:
+
+- ``review_start``: ``/access review start [group...] due YYYY-MM-DD`` from an operator
+  (checked again here, as every queued change is);
+- ``review_decision``: a click on Keep, Revoke or "Keep all undecided"; the reviewer is the
+  member Slack's signed payload names. The message clicked is redrawn with the decisions;
+- ``review_message``: what Slack shows after a campaign's event: each reviewer's items by
+  direct message when it starts, reminders, and the close (with the escalated items) in the
+  operators' channel.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.api.schemas import parse
+from chalicelib.domain import reviews as rules
+from chalicelib.errors import AppError
+from chalicelib.service.reviews import MESSAGE_KIND
+from chalicelib.slack import replies
+from chalicelib.slack import review_messages as messages
+from chalicelib.slack import work as slack_work
+
+logger = logging.getLogger(__name__)
+KINDS = ("review_start", "review_decision", MESSAGE_KIND)
+
+
+def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -> None:
+    if work["kind"] == MESSAGE_KIND:
+        show(services, work["id"], work["event"])
+        return
+    url = work["response_url"]
+    doing = "review start" if work["kind"] == "review_start" else "review decision"
+    try:
+        if work["kind"] == "review_start":
+            reply = _start(services, work)
+        else:
+            reply = _decision(services, work)
+    except AppError as error:
+        if error.retryable:
+            slack_work._failed(url, doing, error, *receives())
+            return
+        replies.post(url, {**replies.for_error(error, doing), "replace_original": False})
+        return
+    except Exception as error:
+        slack_work._failed(url, doing, error, *receives())
+        return
+    replies.post(url, reply)
+
+
+def _start(services: Any, work: dict) -> dict:
+    slack_work._authorize(services, {**work, "action": "review", "username": "review"})
+    from chalicelib.api.schemas import ReviewRequest
+
+    body = parse(ReviewRequest, json.dumps(work["request"]))
+    review = services.reviews.start(body)
+    reviewers = {i["reviewer"] for i in review["items"] if i.get("reviewer")}
+    return {**messages.started(review, len(reviewers)), "replace_original": False}
+
+
+def _decision(services: Any, work: dict) -> dict:
+    reviews = services.reviews
+    member, review_id, chunk = work["slack_user"], work["review"], int(work.get("chunk", 0))
+    review, items = reviews.read(review_id)
+    mine = rules.of_reviewer(items, member)
+    if work["decision"] == "keep_all":
+        part = messages.chunks(mine)[chunk] if 0 <= chunk < len(messages.chunks(mine)) else []
+        reviews.keep_all(review_id, member, part)
+    else:
+        reviews.decide(review_id, work["item"], work["decision"], member, work.get("ticket"))
+    review, items = reviews.read(review_id)
+    if chunk < 0:  # the operators' message of escalated items
+        shown = messages.closed(review, rules.totals(items), _escalated(items))
+    else:
+        mine = rules.of_reviewer(items, member)
+        drawn = messages.reviewer_messages(review, mine)
+        shown = drawn[chunk] if chunk < len(drawn) else drawn[-1]
+    return {**shown, "replace_original": True}
+
+
+def _escalated(items: list[dict]) -> list[dict]:
+    return [i for i in items if i.get("escalated_at")]
+
+
+def show(services: Any, review_id: str, event: str) -> None:
+    """Bring what Slack shows of the campaign up to date after ``event``."""
+    reviews = services.reviews
+    review, items = reviews.read(review_id)
+    slack = services.slack_api
+    policy = services.settings.review_policy
+    if event in ("started", "reminder"):
+        by_reviewer: dict[str, list[dict]] = {}
+        for item in items:
+            if item.get("reviewer"):
+                by_reviewer.setdefault(item["reviewer"], []).append(item)
+        for member, theirs in sorted(by_reviewer.items()):
+            if event == "reminder" and not rules.undecided(theirs):
+                continue
+            for shown in messages.reviewer_messages(review, theirs, reminder=event == "reminder"):
+                slack.direct_message(member, shown["text"], shown["blocks"])
+    elif event == "closed":
+        shown = messages.closed(review, rules.totals(items), _escalated(items))
+        if policy.channel:
+            slack.post_message(policy.channel, shown["text"], shown["blocks"])
+        else:
+            for member in sorted(policy.operators):
+                slack.direct_message(member, shown["text"], shown["blocks"])

@@ -1,0 +1,157 @@
+"""The rules of access reviews (chalicelib/domain/reviews.py), without moto: who reviews, who may
+decide, what a close does to undecided items, and the evidence's check that revokes hold."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from chalicelib.domain import reviews as rules
+from chalicelib.errors import BadRequest, ConfigurationError, Conflict, Forbidden
+from chalicelib.settings import Settings
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+POLICY = rules.Policy(
+    owners={"Dev": ("U0OWNER0001", "U0OWNER0002")},
+    operators=frozenset({"U0OPS000001"}),
+)
+
+
+def user(name, *groups, member=""):
+    tags = {"slack_user": member} if member else {}
+    return {"username": name, "groups": list(groups), "path": "/managed/", "tags": tags}
+
+
+def campaign(users, records=None, groups=("Dev", "Ops")):
+    return rules.create(
+        ticket="T-1",
+        requested_by="alice",
+        groups=list(groups),
+        due=date(2026, 12, 15),
+        now=NOW,
+        users=users,
+        records=records or {},
+        policy=POLICY,
+        query={"api": rules.QUERY_API},
+    )
+
+
+def test_the_reviewer_is_an_owner_never_the_person_under_review():
+    assert rules.reviewer_for("Dev", "U0NOBODY001", POLICY) == "U0OWNER0001"
+    assert rules.reviewer_for("Dev", "U0OWNER0001", POLICY) == "U0OWNER0002"
+    assert rules.reviewer_for("Ops", "", POLICY) == "U0OPS000001"  # no owners: the operators
+    assert rules.reviewer_for("Ops", "U0OPS000001", POLICY) == ""
+
+
+def test_a_campaign_has_one_item_per_member_and_grant_and_counts_its_population():
+    records = {
+        "ana": {"username": "ana", "groups": [], "grants": [{"group": "Ops", "expires_at": "x"}]},
+        "old": {"username": "old", "status": "offboarded"},
+    }
+    review, items = campaign(
+        [user("pete", "Dev", member="U0OWNER0001"), user("ana", "Ops"), user("old", "Dev")],
+        records,
+    )
+    assert [(i["username"], i["group"], i["kind"]) for i in items] == [
+        ("pete", "Dev", "member"),
+        ("ana", "Ops", "grant"),
+    ]
+    assert items[0]["reviewer"] == "U0OWNER0002" and items[0]["subject"] == "U0OWNER0001"
+    assert review["population"]["count"] == 2 and review["population"]["users"] == 2
+    assert review["id"] == rules.review_id("t-1")  # one campaign per ticket, in any case
+
+
+def test_bad_starts_are_refused():
+    today = NOW.date()
+    with pytest.raises(BadRequest, match="after today"):
+        rules.check_start(None, today, today, ("Dev",))
+    with pytest.raises(BadRequest, match="unknown group"):
+        rules.check_start(["Nope"], date(2027, 1, 1), today, ("Dev",))
+    assert rules.check_start(None, date(2027, 1, 1), today, ("Dev", "Ops")) == ["Dev", "Ops"]
+    assert rules.overlapping([{"id": "r", "status": "open", "groups": ["Dev"]}], ["Dev"]) == {
+        "Dev": "r"
+    }
+
+
+def test_who_may_decide_and_when():
+    review, [item] = campaign([user("pete", "Dev", member="U0PETE00001")], groups=["Dev"])
+    with pytest.raises(Forbidden, match="your own access"):
+        rules.check_decider(item, "U0PETE00001", POLICY)
+    with pytest.raises(Forbidden, match="not yours"):
+        rules.check_decider(item, "U0OWNER0002", POLICY)
+    rules.check_decider(item, "U0OWNER0001", POLICY)
+    rules.check_decider(item, "U0OPS000001", POLICY)  # an operator may decide any item
+    decided = rules.decide(review, item, "revoke", "U0OWNER0001", NOW, POLICY)
+    assert decided["decided_at"] == "2026-12-01T09:00:00+00:00" and rules.due_to_carry_out(decided)
+    removed = rules.carried_out(decided, "review:x:y", NOW)
+    with pytest.raises(Conflict, match="was removed"):
+        rules.decide(review, removed, "keep", "U0OWNER0001", NOW, POLICY)
+    closed = rules.close(review, NOW, "schedule")
+    with pytest.raises(Conflict, match="closed"):
+        rules.decide(closed, item, "keep", "U0OWNER0001", NOW, POLICY)
+    escalated = rules.lapse(item, "escalate", NOW)
+    with pytest.raises(Conflict, match="closed"):
+        rules.decide(closed, escalated, "keep", "U0OWNER0001", NOW, POLICY)
+    assert rules.decide(closed, escalated, "keep", "U0OPS000001", NOW, POLICY)["decision"] == "keep"
+
+
+@pytest.mark.parametrize("mode", ["keep", "revoke"])
+def test_undecided_items_lapse_as_the_setting_says(mode):
+    _, [item] = campaign([user("pete", "Dev")], groups=["Dev"])
+    lapsed = rules.lapse(item, mode, NOW)
+    assert lapsed["decision"] == mode and lapsed["lapsed"] and lapsed["decided_by"] == "schedule"
+
+
+def test_the_evidence_says_whether_each_revoke_holds_and_by_which_change_it_did_not():
+    review, [item] = campaign([user("pete", "Dev")], groups=["Dev"])
+    removed = rules.carried_out(
+        rules.decide(review, item, "revoke", "U0OWNER0001", NOW, POLICY), "review:r:i", NOW
+    )
+    events = [
+        {
+            "at": "2026-12-01T09:00:00.100+00:00",
+            "action": "move",
+            "ticket": "review:r:i",
+            "result": "ok",
+        },
+    ]
+    shown = rules.evidence(review, [removed], {"pete": []}, {"pete": events}, NOW)
+    assert (
+        shown["check"]["every_revoke_holds"]
+        and shown["items"][0]["audit"]["ticket"] == "review:r:i"
+    )
+    back = [
+        *events,
+        {"at": "2026-12-02T10:00:00+00:00", "action": "move", "ticket": "T-9", "result": "ok"},
+    ]
+    shown = rules.evidence(review, [removed], {"pete": ["Dev"]}, {"pete": back}, NOW)
+    assert shown["check"]["every_revoke_holds"] is False
+    assert "move T-9" in shown["items"][0]["check"]
+    drift = rules.evidence(review, [removed], {"pete": ["Dev"]}, {"pete": events}, NOW)
+    assert "drift" in drift["items"][0]["check"]
+    assert shown["totals"]["revoked"] == shown["totals"]["carried_out"] == 1
+
+
+def test_the_settings_read_owners_and_modes():
+    env = {
+        "ALLOWED_GROUPS": "Dev,Ops",
+        "ROOT_ACCOUNT_ID": "123456789012",
+        "SLACK_ALLOWED_USERS": "U0OPS000001",
+        "REVIEW_OWNERS": '{"Dev": ["U0OWNER0001"]}',
+        "REVIEW_CARRY_OUT": "at_close",
+        "REVIEW_UNDECIDED": "revoke",
+        "REVIEW_QUARTERLY": "true",
+    }
+    policy = Settings.from_env(env).review_policy
+    assert policy.owners == {"Dev": ("U0OWNER0001",)} and policy.operators == {"U0OPS000001"}
+    assert (policy.carry_out, policy.undecided, policy.quarterly) == ("at_close", "revoke", True)
+    for bad in (
+        {"REVIEW_OWNERS": '{"Nope": ["U0OWNER0001"]}'},
+        {"REVIEW_OWNERS": '{"Dev": ["pete"]}'},
+        {"REVIEW_CARRY_OUT": "later"},
+        {"REVIEW_UNDECIDED": "ignore"},
+        {"REVIEW_CHANNEL": "#reviews"},
+    ):
+        with pytest.raises(ConfigurationError):
+            Settings.from_env({**env, **bad})
