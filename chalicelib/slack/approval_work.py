@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.api.schemas import parse
-from chalicelib.errors import AppError, Forbidden
+from chalicelib.errors import Forbidden
 from chalicelib.service.approvals import MESSAGE_KIND
 from chalicelib.slack import approval_messages as messages
 from chalicelib.slack import replies
@@ -31,23 +31,9 @@ def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -
     if work["kind"] == MESSAGE_KIND:
         show(services, work["id"], work["event"])
         return
-    url = work["response_url"]
     doing = f"{work.get('action', 'decide')} {work.get('username') or work.get('id', '')}"
-    try:
-        reply = _self(services, work) if work["kind"] == "self" else _decision(services, work)
-    except AppError as error:
-        if error.retryable:
-            slack_work._failed(url, doing, error, *receives())
-            return
-        # A refusal answers a click or a command: a message of its own, never over the
-        # channel message that was clicked.
-        replies.post(url, {**replies.for_error(error, doing), "replace_original": False})
-        return
-    except Exception as error:
-        slack_work._failed(url, doing, error, *receives())
-        return
-    if reply is not None:
-        replies.post(url, {**reply, "replace_original": False})
+    produce = _self if work["kind"] == "self" else _decision
+    slack_work.answer(work["response_url"], doing, receives, lambda: produce(services, work))
 
 
 def _self(services: Any, work: dict) -> dict:

@@ -4,9 +4,7 @@ and reminders (docs/hygiene.md)."""
 
 from __future__ import annotations
 
-from chalicelib.slack.replies import _config_sections, _context, _fields, _header, _text, escape
-
-_WELCOME_CODE = 12  # sections for the config and as many for the merge script: 50 blocks in all
+from chalicelib.slack.replies import _context, _fields, _header, _text, escape, welcome_step
 
 
 def _who(requested_by: str) -> str:
@@ -53,19 +51,8 @@ def welcome(username: str, steps: list[dict], requested_by: str) -> dict:
             )
         elif kind == "user_name":
             blocks.append(_text(f"*{number}. {escape(step['title'])}*\n`{escape(step['value'])}`"))
-        elif kind == "aws_config":
-            blocks.append(_text(lead))
-            blocks += _config_sections(username, step["config"], limit=_WELCOME_CODE)
-            blocks += _config_sections(
-                username,
-                step["merge"],
-                "Or run this script to merge them into an existing `~/.aws/config`:",
-                limit=_WELCOME_CODE,
-                form="shell",
-            )
         else:
-            extra = step.get("command") or step.get("url")
-            blocks.append(_text(lead + (f"\n`{escape(extra)}`" if extra else "")))
+            blocks += welcome_step(username, step, lead)
     return {"text": f"Welcome, {username}: your first hour on AWS", "blocks": blocks}
 
 

@@ -344,20 +344,28 @@ def _welcome(answer: dict, username: str) -> list[dict]:
                     f"{lead}\n_Not here: it was handed out when this request first ran and is never stored._"
                 )
             )
-        elif kind == "aws_config":
-            blocks.append(_text(lead))
-            blocks += _config_sections(username, step["config"], limit=_WELCOME_CODE)
-            blocks += _config_sections(
+        else:
+            blocks += welcome_step(username, step, lead)
+    return blocks
+
+
+def welcome_step(username: str, step: dict, lead: str) -> list[dict]:
+    """A welcome step that carries no secret: the config (and its merge script), or a line with
+    its command or URL. The requester's pack and the person's direct message both show them."""
+    if step["step"] == "aws_config":
+        return [
+            _text(lead),
+            *_config_sections(username, step["config"], limit=_WELCOME_CODE),
+            *_config_sections(
                 username,
                 step["merge"],
                 "Or run this script to merge them into an existing `~/.aws/config`:",
                 limit=_WELCOME_CODE,
                 form="shell",
-            )
-        else:
-            extra = step.get("command") or step.get("url")
-            blocks.append(_text(lead + (f"\n`{escape(extra)}`" if extra else "")))
-    return blocks
+            ),
+        ]
+    extra = step.get("command") or step.get("url")
+    return [_text(lead + (f"\n`{escape(extra)}`" if extra else ""))]
 
 
 def _capped(items: list[str], limit: int = _CHUNK) -> str:

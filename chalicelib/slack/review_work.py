@@ -18,9 +18,7 @@ from typing import Any
 
 from chalicelib.api.schemas import parse
 from chalicelib.domain import reviews as rules
-from chalicelib.errors import AppError
 from chalicelib.service.reviews import MESSAGE_KIND
-from chalicelib.slack import replies
 from chalicelib.slack import review_messages as messages
 from chalicelib.slack import work as slack_work
 
@@ -34,21 +32,8 @@ def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -
         return
     url = work["response_url"]
     doing = "review start" if work["kind"] == "review_start" else "review decision"
-    try:
-        if work["kind"] == "review_start":
-            reply = _start(services, work)
-        else:
-            reply = _decision(services, work)
-    except AppError as error:
-        if error.retryable:
-            slack_work._failed(url, doing, error, *receives())
-            return
-        replies.post(url, {**replies.for_error(error, doing), "replace_original": False})
-        return
-    except Exception as error:
-        slack_work._failed(url, doing, error, *receives())
-        return
-    replies.post(url, reply)
+    produce = _start if work["kind"] == "review_start" else _decision
+    slack_work.answer(url, doing, receives, lambda: produce(services, work))
 
 
 def _start(services: Any, work: dict) -> dict:

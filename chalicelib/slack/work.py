@@ -102,6 +102,30 @@ def _authorize(services: Any, work: dict) -> None:
     raise Forbidden(why)
 
 
+def answer(
+    url: str,
+    doing: str,
+    receives: Callable[[], tuple[int, int]],
+    produce: Callable[[], dict | None],
+) -> None:
+    """Post what ``produce`` answers, as a message of its own unless it says to replace the one
+    clicked; a refusal is always a message of its own; a failure is retried by SQS
+    (``_failed``)."""
+    try:
+        reply = produce()
+    except AppError as error:
+        if error.retryable:
+            _failed(url, doing, error, *receives())
+            return
+        replies.post(url, {**replies.for_error(error, doing), "replace_original": False})
+        return
+    except Exception as error:
+        _failed(url, doing, error, *receives())
+        return
+    if reply is not None:
+        replies.post(url, {"replace_original": False, **reply})
+
+
 def _failed(url: str, doing: str, error: Exception, attempt: int, limit: int) -> None:
     """Tell the requester; return for a rejection (done), raise for a failure (retry)."""
     if not isinstance(error, AppError):
