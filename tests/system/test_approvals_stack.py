@@ -6,56 +6,13 @@ the app principal (so .chalice/policy-dev.json must allow every call on the way)
 from __future__ import annotations
 
 import json
-import time
-import urllib.request
 
 import boto3
-import pytest
 
-from devstack.process import running_stack
-from devstack.slack_command import ResponseCatcher, click_body, command_body, post, sign
+from devstack.slack_command import ResponseCatcher, click_body, command_body
+from tests.support.stack_client import rest, slack, wait_for
 
 REQUESTER, APPROVER = "U0LOCAL0003", "U0LOCAL0002"
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    with running_stack(tmp_path_factory.mktemp("stack")) as facts:
-        yield facts
-
-
-def rest(stack, method, path, body=None):
-    request = urllib.request.Request(
-        stack["api_url"] + path,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={
-            "Authorization": f"Bearer {stack['api_token']}",
-            "Content-Type": "application/json",
-        },
-        method=method,
-    )
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return json.loads(answer.read())
-
-
-def recorded(stack) -> list[dict]:
-    with urllib.request.urlopen(stack["slack_api_url"] + "_recorded", timeout=10) as answer:
-        return json.loads(answer.read())["calls"]
-
-
-def wait_for(stack, found, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        calls = recorded(stack)
-        hits = [c for c in calls if found(c)]
-        if hits:
-            return hits
-        time.sleep(0.3)
-    raise AssertionError(f"not posted within {timeout} s: {json.dumps(calls)[:3000]}")
-
-
-def slack(stack, path, body):
-    return post(stack["api_url"] + path, body, sign(stack["slack_signing_secret"], body))
 
 
 def test_a_request_clicked_through_in_slack_is_granted(stack):

@@ -5,68 +5,11 @@ schedule fired with ``fire`` as the app principal (IAM enforced: .chalice/policy
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 
-import boto3
-import pytest
-
-from devstack.local import PROJECT
 from devstack.moto_last_used import ENDPOINT
-from devstack.process import running_stack
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    with running_stack(tmp_path_factory.mktemp("stack")) as facts:
-        yield facts
-
-
-def call(stack, method, path, body=None):
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {stack['api_token']}"}
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        stack["api_url"] + path, data=data, headers=headers, method=method
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
-def admin(stack, service):
-    return boto3.session.Session(region_name="us-east-1", **stack["admin_credentials"]).client(
-        service, endpoint_url=stack["aws_endpoint_url"]
-    )
-
-
-def clock(stack, *args: str) -> list[str]:
-    """``python -m devstack.clock ...`` as a person runs it beside ``make run``."""
-    app = stack["app_credentials"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID=app["aws_access_key_id"],
-        AWS_SECRET_ACCESS_KEY=app["aws_secret_access_key"],
-        AWS_SESSION_TOKEN=app["aws_session_token"],
-        AWS_ENDPOINT_URL=stack["aws_endpoint_url"],
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_REGION="us-east-1",
-        STACK_CLOCK_FILE=stack["clock_file"],
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "devstack.clock", *args],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout.splitlines()
+from tests.support.stack_client import admin, call, clock
 
 
 def fire(stack, *flags: str) -> dict:

@@ -14,33 +14,14 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.support.stack_client import admin, call
+
 CHILD = "222233334444"
 DEV_ROLE = f"arn:aws:iam::{CHILD}:role/DeveloperRole"
 
 
-def call(stack, method, path, body=None, token=True):
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {stack['api_token']}"
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        stack["api_url"] + path, data=data, headers=headers, method=method
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 def session(stack, credentials):
     return boto3.session.Session(region_name="us-east-1", **credentials)
-
-
-def admin(stack, service):
-    return session(stack, stack["admin_credentials"]).client(
-        service, endpoint_url=stack["aws_endpoint_url"]
-    )
 
 
 def own_keys(stack, username):

@@ -10,84 +10,14 @@ import csv
 import datetime
 import io
 import json
-import os
-import subprocess
-import sys
 import time
-import urllib.request
 
 import boto3
-import pytest
 
-from devstack.local import PROJECT
-from devstack.process import running_stack
-from devstack.slack_command import ResponseCatcher, click_body, command_body, post, sign
+from devstack.slack_command import ResponseCatcher, click_body, command_body
+from tests.support.stack_client import clock, rest, slack, wait_for
 
 OPERATOR, OWNER, PETE = "U0LOCAL0001", "U0LOCAL0002", "U0LOCAL0003"
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    with running_stack(tmp_path_factory.mktemp("stack")) as facts:
-        yield facts
-
-
-def rest(stack, method, path, body=None, raw=False):
-    request = urllib.request.Request(
-        stack["api_url"] + path,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={
-            "Authorization": f"Bearer {stack['api_token']}",
-            "Content-Type": "application/json",
-        },
-        method=method,
-    )
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        data = answer.read()
-    return data.decode() if raw else json.loads(data)
-
-
-def recorded(stack) -> list[dict]:
-    with urllib.request.urlopen(stack["slack_api_url"] + "_recorded", timeout=10) as answer:
-        return json.loads(answer.read())["calls"]
-
-
-def wait_for(stack, found, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        hits = [c for c in recorded(stack) if found(c)]
-        if hits:
-            return hits
-        time.sleep(0.3)
-    raise AssertionError(f"not posted within {timeout} s")
-
-
-def clock(stack, *args: str) -> list[str]:
-    app = stack["app_credentials"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID=app["aws_access_key_id"],
-        AWS_SECRET_ACCESS_KEY=app["aws_secret_access_key"],
-        AWS_SESSION_TOKEN=app["aws_session_token"],
-        AWS_ENDPOINT_URL=stack["aws_endpoint_url"],
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_REGION="us-east-1",
-        STACK_CLOCK_FILE=stack["clock_file"],
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "devstack.clock", *args],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout.splitlines()
-
-
-def slack(stack, path, body):
-    return post(stack["api_url"] + path, body, sign(stack["slack_signing_secret"], body))
 
 
 def values_of(message: dict) -> dict[str, str]:
