@@ -107,8 +107,9 @@ class RequestStore:
 
     def search(self, status: str | None = None, username: str | None = None) -> list[dict]:
         """Requests, oldest first, of one status and one user when given."""
-        items = self.state._query_index("by-entity", "entity", "request")
-        found = [self._plain(item) for item in items]
+        found = self.state.entities("request")
+        for request in found:
+            request.pop("at", None)
         if status:
             found = [r for r in found if r["status"] == status]
         if username:
@@ -116,15 +117,4 @@ class RequestStore:
         return sorted(found, key=lambda r: r["requested_at"])
 
     def _full(self, request: dict) -> dict:
-        return {
-            **request,
-            "pk": f"REQUEST#{request['id']}",
-            "sk": "REQUEST",
-            "entity": "request",
-            "at": request["requested_at"],
-        }
-
-    def _plain(self, item: dict) -> dict:
-        plain = self.state._plain(item)
-        plain.pop("at", None)
-        return plain
+        return self.state.entity_item("request", request["id"], request["requested_at"], request)

@@ -140,21 +140,15 @@ class ReviewStore:
 
     def search(self, status: str | None = None) -> list[dict]:
         """Campaigns (without their items), oldest first."""
-        found = [self._plain(i) for i in self.state._query_index("by-entity", "entity", "review")]
+        found = self.state.entities("review")
         for entry in found:
-            entry.pop("_sk", None)
+            entry.pop("at", None)
         if status:
             found = [r for r in found if r["status"] == status]
         return sorted(found, key=lambda r: r["created_at"])
 
     def _full(self, review: dict) -> dict:
-        return {
-            **review,
-            "pk": f"REVIEW#{review['id']}",
-            "sk": "REVIEW",
-            "entity": "review",
-            "at": review["created_at"],
-        }
+        return self.state.entity_item("review", review["id"], review["created_at"], review)
 
     def _full_item(self, item: dict) -> dict:
         return {**item, "pk": f"REVIEW#{item['review']}", "sk": f"ITEM#{item['id']}"}

@@ -75,9 +75,19 @@ class StateStore:
                 Item=self._item({"pk": f"MEMBER#{member}", "sk": "LINK", "username": username}),
             )
 
+    def entities(self, entity: str) -> list[dict]:
+        """Every item of one kind (the by-entity index holds each under its ``entity``)."""
+        return [self._plain(item) for item in self._query_index("by-entity", "entity", entity)]
+
+    @staticmethod
+    def entity_item(entity: str, ident: str, at: str, body: dict) -> dict:
+        """An item the by-entity index lists: keyed ``<ENTITY>#<id>``, ordered by ``at``."""
+        tag = entity.upper()
+        return {**body, "pk": f"{tag}#{ident}", "sk": tag, "entity": entity, "at": at}
+
     def records(self) -> list[dict]:
-        """Every lifecycle record (the by-entity index holds them under entity = user)."""
-        return [self._plain(item) for item in self._query_index("by-entity", "entity", "user")]
+        """Every lifecycle record (entity = user)."""
+        return self.entities("user")
 
     # credential hygiene: per user, the notices sent and the exemption, apart from the record
     # (which only changes write, under the user's lease)
@@ -104,8 +114,7 @@ class StateStore:
 
     def hygiene_items(self) -> dict[str, dict]:
         """Every user's hygiene item, by the user's canonical name: one query."""
-        items = [self._plain(item) for item in self._query_index("by-entity", "entity", "hygiene")]
-        return {key(item["username"]): item for item in items}
+        return {key(item["username"]): item for item in self.entities("hygiene")}
 
     # leases: one change to a user (or to a shared document) at a time
     def acquire(self, username: str, owner: str, seconds: int) -> float:

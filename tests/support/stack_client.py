@@ -57,7 +57,7 @@ def admin(stack, service: str) -> Any:
     )
 
 
-def clock(stack, *args: str) -> list[str]:
+def clock(stack, *args: str, timeout: float = 180) -> list[str]:
     """``python -m devstack.clock ...`` as a person runs it beside ``make run``."""
     app = stack["app_credentials"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -76,7 +76,7 @@ def clock(stack, *args: str) -> list[str]:
         env=env,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=timeout,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout.splitlines()

@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 
@@ -14,7 +11,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.stack_client import admin, call
+from tests.support.stack_client import admin, call, clock
 
 CHILD = "222233334444"
 DEV_ROLE = f"arn:aws:iam::{CHILD}:role/DeveloperRole"
@@ -239,36 +236,15 @@ def test_the_whole_lifecycle_with_iam_enforced(stack):
 
 def test_the_clock_fires_scheduled_handlers_as_the_app_principal(stack):
     """On demand, as a test would: the drift report runs with the app's own permissions."""
-    from devstack.local import PROJECT
-
-    app = stack["app_credentials"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID=app["aws_access_key_id"],
-        AWS_SECRET_ACCESS_KEY=app["aws_secret_access_key"],
-        AWS_SESSION_TOKEN=app["aws_session_token"],
-        AWS_ENDPOINT_URL=stack["aws_endpoint_url"],
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_REGION="us-east-1",
-    )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "devstack.clock",
-            "report_drift",
-            "expire_grants",
-            "restore_due_users",
-            "prune_revocations",
-        ],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
+    lines = clock(
+        stack,
+        "report_drift",
+        "expire_grants",
+        "restore_due_users",
+        "prune_revocations",
         timeout=120,
     )
-    assert done.returncode == 0, done.stderr
-    results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    results = [json.loads(line) for line in lines if line.startswith("{")]
     assert [list(r) for r in results] == [
         ["report_drift"],
         ["expire_grants"],
