@@ -5,10 +5,19 @@ MaxSessionDuration. Every session of a child role is named after the person (the
 requires ``sts:RoleSessionName = ${aws:username}``), so its ``aws:userid`` is ``ROLEID:<username>``
 and one statement can deny exactly that person's sessions issued before a moment.
 
-People revoked in the same minute share one statement (a layoff stays far below IAM's 10,240
-character limit for a role's inline policies); each person appears in one statement only, the
-latest. A statement is pruned once MaxSessionDuration has passed since its moment: every session
-it could deny has expired by then.
+People revoked in the same minute share one statement; each person appears in one statement
+only, the latest. A statement is pruned once MaxSessionDuration has passed since its moment: every
+session it could deny has expired by then.
+
+Room is finite (IAM allows 10,240 characters of inline policy per role), so the document fails
+closed: :func:`fit` first merges the oldest statements into later ones (a person's moment only
+ever moves later, so they are denied more, never less), and when one statement cannot hold
+everyone it writes a cutoff for the whole role instead, AWS's own "Revoke active sessions":
+every session of the role issued before the moment is denied, which covers every person named
+before it, and people still entitled simply assume the role again.
+
+The user-level deny of a suspended person lives here too: one statement denying everything,
+which stops every credential of theirs in the root account at once.
 """
 
 from __future__ import annotations
@@ -36,6 +45,11 @@ def _parse(value: str) -> datetime:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
+def moment_of(before: datetime) -> datetime:
+    """The moment a revocation at ``before`` denies sessions issued before (rounded up)."""
+    return _minute_after(before)
+
+
 def statement(usernames: list[str], before: datetime) -> dict:
     return {
         "Sid": "RevokeSessionsIssuedBefore" + _iso(before).replace("-", "").replace(":", ""),
@@ -47,6 +61,45 @@ def statement(usernames: list[str], before: datetime) -> dict:
             "DateLessThan": {"aws:TokenIssueTime": _iso(before)},
         },
     }
+
+
+def cutoff_statement(before: datetime) -> dict:
+    """Every session of the role issued before ``before`` denied, whoever it belongs to (the
+    statement of AWS's "Revoke active sessions", AWSRevokeOlderSessions)."""
+    return {
+        "Sid": "RevokeAllSessionsIssuedBefore" + _iso(before).replace("-", "").replace(":", ""),
+        "Effect": "Deny",
+        "Action": "*",
+        "Resource": "*",
+        "Condition": {"DateLessThan": {"aws:TokenIssueTime": _iso(before)}},
+    }
+
+
+def _is_cutoff(item: object) -> bool:
+    condition = item.get("Condition") if isinstance(item, dict) else None
+    return (
+        isinstance(condition, dict)
+        and list(condition) == ["DateLessThan"]
+        and list(condition["DateLessThan"]) == ["aws:TokenIssueTime"]
+        and item.get("Effect") == "Deny"  # type: ignore[union-attr]
+    )
+
+
+def cutoff(document: dict | None) -> datetime | None:
+    """The moment before which the whole role's sessions are denied, if a cutoff is written."""
+    moments = [
+        _parse(item["Condition"]["DateLessThan"]["aws:TokenIssueTime"])
+        for item in (document or {}).get("Statement", [])
+        if _is_cutoff(item)
+    ]
+    return max(moments) if moments else None
+
+
+def denied_before(document: dict | None, username: str) -> datetime | None:
+    """The moment before which ``username``'s sessions are denied by ``document`` (their own
+    statement or the role's cutoff, whichever is later); None if they are not denied."""
+    moments = [m for m in (_entries(document).get(username), cutoff(document)) if m is not None]
+    return max(moments) if moments else None
 
 
 def _entries(document: dict | None) -> dict[str, datetime]:
@@ -68,6 +121,8 @@ def _foreign(document: dict | None) -> list[dict]:
     kept = []
     for item in (document or {}).get("Statement", []):
         condition = item.get("Condition", {}) if isinstance(item, dict) else {}
+        if _is_cutoff(item):
+            continue
         if not (
             "aws:userid" in condition.get("StringLike", {})
             and "aws:TokenIssueTime" in condition.get("DateLessThan", {})
@@ -76,31 +131,82 @@ def _foreign(document: dict | None) -> list[dict]:
     return kept
 
 
-def _build(entries: dict[str, datetime], foreign: list[dict]) -> dict | None:
+def _build(
+    entries: dict[str, datetime], foreign: list[dict], cut: datetime | None = None
+) -> dict | None:
+    """The document: foreign statements, the role's cutoff, then one statement per moment for
+    the people the cutoff does not cover already."""
     by_moment: dict[datetime, list[str]] = {}
     for name, before in entries.items():
-        by_moment.setdefault(before, []).append(name)
-    statements = foreign + [statement(names, before) for before, names in sorted(by_moment.items())]
+        if cut is None or before > cut:
+            by_moment.setdefault(before, []).append(name)
+    statements = list(foreign)
+    if cut is not None:
+        statements.append(cutoff_statement(cut))
+    statements += [statement(names, before) for before, names in sorted(by_moment.items())]
     if not statements:
         return None
     return {"Version": VERSION, "Statement": statements}
 
 
 def revoke(
-    document: dict | None, usernames: list[str], now: datetime, max_session: timedelta
+    document: dict | None,
+    usernames: list[str],
+    now: datetime,
+    max_session: timedelta,
+    before: datetime | None = None,
 ) -> dict | None:
-    """The document with ``usernames``' sessions issued before ``now`` denied, and expired
-    statements pruned."""
+    """The document with ``usernames``' sessions issued before ``before`` (default ``now``)
+    denied, and expired statements pruned. A revocation owed since ``before`` and written
+    later keeps its moment: what the person was given since (a restore) is not denied."""
     entries = _unexpired(_entries(document), now, max_session)
-    moment = _minute_after(now)
+    moment = _minute_after(before or now)
     for name in usernames:
         entries[name] = max(moment, entries.get(name, moment))
-    return _build(entries, _foreign(document))
+    return _build(entries, _foreign(document), _live_cutoff(document, now, max_session))
 
 
 def prune(document: dict | None, now: datetime, max_session: timedelta) -> dict | None:
     """The document without statements whose sessions have all expired; None when empty."""
-    return _build(_unexpired(_entries(document), now, max_session), _foreign(document))
+    return _build(
+        _unexpired(_entries(document), now, max_session),
+        _foreign(document),
+        _live_cutoff(document, now, max_session),
+    )
+
+
+def _live_cutoff(document: dict | None, now: datetime, max_session: timedelta) -> datetime | None:
+    cut = cutoff(document)
+    return cut if cut is not None and cut + max_session > now else None
+
+
+class Fitted(NamedTuple):
+    """A document within its room, and whether that took a cutoff of the whole role."""
+
+    document: dict | None
+    role_cutoff: bool
+
+
+def fit(document: dict | None, limit: int = SIZE_LIMIT) -> Fitted:
+    """``document`` within ``limit`` characters, failing closed: the oldest statements are
+    merged into the next ones (their people denied until the later moment) until it fits; when
+    a single statement still does not, a cutoff of the whole role at the latest moment replaces
+    every per-person statement (each of them is covered by it)."""
+    if size(document) <= limit:
+        return Fitted(document, False)
+    entries, foreign, cut = _entries(document), _foreign(document), cutoff(document)
+    live = {name: m for name, m in entries.items() if cut is None or m > cut}
+    while True:
+        moments = sorted(set(live.values()))
+        if len(moments) < 2:
+            break
+        # The two oldest moments become one (the later): one statement fewer, nobody less denied.
+        live = {name: moments[1] if m == moments[0] else m for name, m in live.items()}
+        merged = _build(live, foreign, cut)
+        if size(merged) <= limit:
+            return Fitted(merged, False)
+    latest = max([*live.values(), *([cut] if cut else [])])
+    return Fitted(_build({}, foreign, latest), True)
 
 
 def _unexpired(
@@ -115,7 +221,22 @@ def size(document: dict | None) -> int:
 
 
 class Revoked(NamedTuple):
-    """What a revocation did: the accounts done, and those still owed with why."""
+    """What a revocation did: the accounts done, those still owed with why, and the accounts
+    where room ran out and a cutoff of a whole role was written instead of a person's deny."""
 
     done: list[str]
     pending: dict[str, str]
+    role_cutoff: list[str] = []
+
+
+SUSPENDED_SID = "SuspendedUserDenyEverything"
+
+
+def suspended_user_document() -> dict:
+    """The inline policy on a suspended user: every request signed with any credential of
+    theirs (password, access key, a console or ``aws login`` session, temporary credentials
+    from them) is denied, whatever their other policies allow; restore deletes it."""
+    return {
+        "Version": VERSION,
+        "Statement": [{"Sid": SUSPENDED_SID, "Effect": "Deny", "Action": "*", "Resource": "*"}],
+    }
