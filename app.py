@@ -338,7 +338,9 @@ def expire_requests(event) -> dict:
     return {"expired": services().approvals.expire_due()}
 
 
-@app.schedule(Rate(1, unit=Rate.HOURS))
+# Every 5 minutes: a revocation owed to an unreachable account (or to Sign-In) is retried
+# within minutes, not hours; pruning on the same pass costs a few reads per role.
+@app.schedule(Rate(5, unit=Rate.MINUTES))
 def prune_revocations(event) -> dict:
     return services().schedules.prune_revocations()
 

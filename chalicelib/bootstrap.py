@@ -82,11 +82,17 @@ class Services:
     def lifecycle(self) -> Lifecycle:
         from chalicelib.aws.iam import IamGateway
         from chalicelib.aws.revocation import Revoker
+        from chalicelib.aws.signin import SignIn
         from chalicelib.domain.lifecycle import Lifecycle
 
         revoker = Revoker(self.settings, self.clients, self.state, self.clock)
         return Lifecycle(
-            self.settings, IamGateway(self.clients.root("iam")), self.state, revoker, self.clock
+            self.settings,
+            IamGateway(self.clients.root("iam")),
+            self.state,
+            revoker,
+            self.clock,
+            SignIn(lambda: self.clients.root("signin")),
         )
 
     @_Built

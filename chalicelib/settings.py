@@ -156,6 +156,12 @@ class Settings:
     revocable_roles: tuple[str, ...]
     grant_max_hours: dict[str, int]
     revocation_lock_seconds: int
+    # Characters of inline policy each access role leaves to the revocation document: IAM's
+    # 10,240 per role, less any other inline policy the role carries.
+    revocation_room: int
+    # The managed policy (templates/root/access-groups.yaml) attached to a suspended user: it
+    # denies them everything; the restore detaches it.
+    suspended_policy: str
     event_bus: str
     drift_webhook_secret: str
     # Roles whose profiles carry mfa_serial; "*": every role (the self-service policy denies a
@@ -224,6 +230,8 @@ class Settings:
             grant_max_hours=grant_max_hours,
             # A revocation holds a role's deny document for two IAM calls; longer means it died.
             revocation_lock_seconds=int(env.get("REVOCATION_LOCK_SECONDS", "10")),
+            revocation_room=_whole(env, "REVOCATION_ROOM", 10_240),
+            suspended_policy=env.get("SUSPENDED_POLICY", "AccessSuspended"),
             event_bus=env.get("EVENT_BUS", "default"),
             # A secret holding a Slack incoming-webhook URL for drift reports; empty: none.
             drift_webhook_secret=env.get("DRIFT_WEBHOOK_SECRET", ""),
@@ -271,6 +279,11 @@ class Settings:
                     f"APPROVAL_POLICIES names {group}, which is not in ALLOWED_GROUPS"
                 )
         reviews.check_policy(self.review_policy, self.allowed_groups)
+        if not 1_024 <= self.revocation_room <= 10_240:
+            raise ConfigurationError(
+                f"REVOCATION_ROOM {self.revocation_room} must be between 1024 and 10240 "
+                "characters (IAM's limit for a role's inline policies)"
+            )
         if not _PATH.match(self.managed_path) or self.managed_path == "/":
             raise ConfigurationError(
                 f"MANAGED_PATH {self.managed_path!r} must look like /managed/ (not the root path)"
@@ -289,6 +302,10 @@ class Settings:
     @property
     def self_service_policy_arn(self) -> str:
         return f"arn:aws:iam::{self.root_account_id}:policy/{self.self_service_policy}"
+
+    @property
+    def suspended_policy_arn(self) -> str:
+        return f"arn:aws:iam::{self.root_account_id}:policy/{self.suspended_policy}"
 
 
 @functools.cache

@@ -125,6 +125,15 @@ class IamGateway:
         with aws_errors(f"attaching {policy_arn} to {username}"):
             self.client.attach_user_policy(UserName=username, PolicyArn=policy_arn)
 
+    def detach_user_policy(self, username: str, policy_arn: str) -> bool:
+        """False when it was not attached (or is gone)."""
+        return tolerant(
+            self.client.detach_user_policy,
+            f"detaching {policy_arn} from {username}",
+            UserName=username,
+            PolicyArn=policy_arn,
+        )
+
     def add_to_group(self, username: str, group: str) -> None:
         with aws_errors(f"adding {username} to {group}"):
             self.client.add_user_to_group(UserName=username, GroupName=group)

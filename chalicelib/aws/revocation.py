@@ -3,7 +3,9 @@
 Accounts are done in parallel. Within an account each role's inline deny is read, merged and
 written under a lock (IAM has no conditional write, and two offboardings at once must not lose
 each other's statements). An account that cannot be reached is reported, never skipped silently:
-the caller records it and a schedule retries.
+the caller records it and a schedule retries. A document with no room left for a person is fitted
+(:func:`revocation_policy.fit`): merged, then cut off for the whole role, and the accounts where
+that happened are reported too. It never fails for want of room.
 """
 
 from __future__ import annotations
@@ -52,25 +54,32 @@ class Revocation:
         self._begun = begun
         self._settled = False
 
-    def commit(self, usernames: list[str]) -> Revoked:
-        """Write the denies of ``usernames`` (none: only prune). Returns the accounts done and,
-        for those that failed, why."""
+    def commit(self, usernames: list[str], before: datetime | None = None) -> Revoked:
+        """Write the denies of ``usernames``' sessions issued before ``before`` (default: now;
+        none named: only prune). Returns the accounts done, for those that failed why, and
+        those where a role was cut off whole."""
 
-        def one(account: str) -> str | None:
+        def one(account: str) -> tuple[str | None, bool]:
             begun = self._begun[account]
             if isinstance(begun, str):
-                return begun
+                return begun, False
             try:
-                wave({held.role: partial(self._revoker._write, held, usernames) for held in begun})
+                cut = wave(
+                    {
+                        held.role: partial(self._revoker._write, held, usernames, before)
+                        for held in begun
+                    }
+                )
             except AppError as error:
-                return error.message
-            return None
+                return error.message, False
+            return None, any(cut.values())
 
         self._settled = True
         outcome = wave({a: partial(one, a) for a in self._begun}, limit=None)
         return Revoked(
-            sorted(account for account, failure in outcome.items() if failure is None),
-            {account: failure for account, failure in outcome.items() if failure},
+            sorted(account for account, (failure, _) in outcome.items() if failure is None),
+            {account: failure for account, (failure, _) in outcome.items() if failure},
+            sorted(account for account, (failure, cut) in outcome.items() if cut and not failure),
         )
 
     def abandon(self) -> None:
@@ -150,11 +159,16 @@ class Revoker:
         begun = wave({a: partial(one, a) for a in targets}, limit=None)
         return Revocation(self, {**begun, **owed})
 
-    def revoke(self, usernames: list[str], targets: dict[str, list[str]] | None = None) -> Revoked:
-        """Deny ``usernames``' sessions issued before now on ``targets`` ({account: [role]};
-        default: every managed role in every child account). Returns the accounts done and, for
-        those that failed, why."""
-        return self.begin(targets).commit(usernames)
+    def revoke(
+        self,
+        usernames: list[str],
+        targets: dict[str, list[str]] | None = None,
+        before: datetime | None = None,
+    ) -> Revoked:
+        """Deny ``usernames``' sessions issued before ``before`` (default: now) on ``targets``
+        ({account: [role]}; default: every managed role in every child account). Returns the
+        accounts done, those that failed with why, and those where a role was cut off whole."""
+        return self.begin(targets).commit(usernames, before)
 
     def prune(self) -> Revoked:
         """Drop statements whose sessions have all expired, in every child account."""
@@ -181,32 +195,38 @@ class Revoker:
             "max_session": lambda: self._max_session(held.account, held.iam, held.role),
         }
 
-    def _write(self, held: _Held, usernames: list[str]) -> None:
-        """Rewrite the role's deny document (its lock held, its reads in ``held.found``). People
-        to revoke who find the lock taken join its waiting set, and whoever holds it next writes
-        everyone waiting: a hundred offboardings at once cost a few writes, not a hundred."""
+    def _write(self, held: _Held, usernames: list[str], before: datetime | None = None) -> bool:
+        """Rewrite the role's deny document (its lock held, its reads in ``held.found``); True
+        when it took a cutoff of the whole role. People to revoke who find the lock taken join
+        its waiting set, and whoever holds it next writes everyone waiting: a hundred
+        offboardings at once cost a few writes, not a hundred."""
         found, name = held.found, self.settings.revocation_policy
         if not found["lock"]:
             if not self._lock(held.arn, held.owner, queue=usernames):
-                return  # another writer took our names with theirs
+                # Another writer took our names with theirs, at their moment (no earlier than
+                # ours): whether it cut the role off, the document it wrote says.
+                return False
             found = wave(self._reads(held))
         waiting: list[str] = found["waiting"] if usernames else []
         try:
             updated = self._unexpired(found["document"], found["max_session"])
             if usernames:
+                # Those waiting are written at now: their moment came later than ours.
                 updated = revocation_policy.revoke(
                     updated,
-                    sorted(set(waiting) | set(usernames)),
+                    sorted(set(waiting) - set(usernames)),
                     self.clock(),
                     found["max_session"],
                 )
+                updated = revocation_policy.revoke(
+                    updated, sorted(usernames), self.clock(), found["max_session"], before
+                )
+            updated, cut = revocation_policy.fit(updated, self.settings.revocation_room)
             if updated == found["document"]:
                 pass
             elif updated is None:
                 with aws_errors(f"deleting {name} on {held.arn}"):
                     held.iam.delete_role_policy(RoleName=held.role, PolicyName=name)
-            elif revocation_policy.size(updated) > revocation_policy.SIZE_LIMIT:
-                raise AppError(f"the revocation policy on {held.arn} would exceed IAM's size limit")
             else:
                 with aws_errors(f"writing {name} on {held.arn}"):
                     held.iam.put_role_policy(
@@ -224,6 +244,7 @@ class Revoker:
                 "release": partial(self.state.release_lock, held.arn, held.owner),
             }
         )
+        return cut
 
     def _unexpired(self, document: dict | None, max_session: timedelta) -> dict | None:
         return revocation_policy.prune(document, self.clock(), max_session)

@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # the request models (pydantic) load where requests are parse
     )
     from chalicelib.aws.iam import IamGateway
     from chalicelib.aws.revocation import Revocation, Revoker
+    from chalicelib.aws.signin import SignIn
     from chalicelib.aws.state import StateStore
 
 _SUSPENDED = ("suspending", "suspended", "restoring")
@@ -123,12 +124,14 @@ class Lifecycle:
         state: StateStore,
         revoker: Revoker,
         clock: Callable[[], datetime],
+        signin: SignIn,
     ) -> None:
         self.settings = settings
         self.iam = iam
         self.state = state
         self.revoker = revoker
         self.clock = clock
+        self.signin = signin
         # Called where an operation's changes end and its answer begins: the runner's dry run
         # stops there (what follows only reads, to answer).
         self.changes_made: Callable[[], None] = lambda: None
@@ -526,12 +529,21 @@ class Lifecycle:
         tasks.update(
             {f"-{g}": partial(self.iam.remove_from_group, name, g) for g in current - target}
         )
-        done = wave({**tasks, **self._last_used(snap.keys)})
+        now = (set(groups) - (current - target)) | target
+        # The roles the person reaches no more: their sessions of those go in the same wave.
+        lost = self._lost_targets(before, self.roles(now, snap.access))
+        done = wave(
+            {
+                **tasks,
+                **self._last_used(snap.keys),
+                "sessions": lambda: self._revoke_roles(name, lost),
+            }
+        )
+        record = {**record, **_owed(record, done["sessions"], self._moment(), whole=False)}
         # After the change, not beside it: until then the record names the groups a retry of a
         # move that failed halfway must still count as reached before (profiles_to_remove).
         self.state.put_record(name, record)
         self.changes_made()
-        now = (set(groups) - (current - target)) | target
         view = self._view(
             snap,
             name,
@@ -542,7 +554,7 @@ class Lifecycle:
             snap.keys or [],
             self._used(done),
         )
-        return self._with_config(view, view, before)
+        return _with_revocation(self._with_config(view, view, before), done["sessions"], record)
 
     def suspend(self, username: str, request: SuspendRequest, snap: Snapshot | None = None) -> dict:
         """Remember groups, active keys and console access; then take all of them away.
@@ -590,19 +602,24 @@ class Lifecycle:
                 }
             )
             tasks["console"] = lambda: self.iam.delete_login_profile(name)
-            tasks["record"] = lambda: self.state.put_record(name, suspended)
+            # Every credential of theirs in the root account stops at once, whatever it is.
+            tasks["deny"] = lambda: self.iam.attach_user_policy(
+                name, self.settings.suspended_policy_arn
+            )
             wave(tasks)
+            # Suspended only once everything is taken: a crash before leaves it "suspending".
+            self.state.put_record(name, suspended)
 
         done = wave(
             {
                 "take": take_away,
-                "sessions": lambda: self._revoke(snap, name),
+                "sessions": lambda: self._revoke(snap, name, user["arn"]),
                 **self._last_used(snap.keys),
             }
         )
-        revoked, pending = done["sessions"]
-        record = {**suspended, **_sessions(revoked, pending)}
-        if pending:  # owed to an unreachable account: the schedule must find it in the record
+        revoked, signed_in = done["sessions"]
+        record = {**suspended, **_owed(record, revoked, self._moment(), whole=True)}
+        if revoked.pending:  # owed: the schedule must find it in the record
             self.state.put_record(name, record)
         self.changes_made()
         keys = [
@@ -610,7 +627,9 @@ class Lifecycle:
             for k in snap.keys or []
         ]
         view = self._view(snap, name, user["arn"], record, [], False, keys, self._used(done))
-        return _with_sessions(view, record)
+        answer = _with_revocation(view, revoked, record)
+        answer["signin_sessions_revoked"] = signed_in
+        return answer
 
     def restore(self, username: str, request: RestoreRequest, snap: Snapshot | None = None) -> dict:
         """Undo exactly what the suspension did, and what credential hygiene took (keys it
@@ -652,10 +671,12 @@ class Lifecycle:
                 "reason",
                 "suspended_until",
                 "sessions_revoked_in",
-                "revocation_pending",
+                "sessions_revoked_by_role_cutoff",
                 "hygiene_taken",
             )
         }
+        # What a revocation still owes (revocation_pending, its moment) stays: sessions issued
+        # before the suspension must not come back to life with the person.
         # What was given back stays in the record until the next change, so that a retry of
         # this ticket (the record written beside the changes) gives it back again. Hygiene's
         # clocks start again from the restore.
@@ -678,6 +699,10 @@ class Lifecycle:
         if saved["console"]:  # the snapshot says whether the login is there to update
             tasks["password"] = lambda: self._set_password(name, new_user=not snap.console)
         tasks["record"] = lambda: self.state.put_record(name, record)
+        if suspended or retry:
+            tasks["deny"] = lambda: self.iam.detach_user_policy(
+                name, self.settings.suspended_policy_arn
+            )
         done = wave({**tasks, **self._last_used(snap.keys)})
         self.changes_made()
         keys = [
@@ -741,10 +766,10 @@ class Lifecycle:
                     save_progress,
                     first,
                 ),
-                "sessions": lambda: self._revoke(snap, name),
+                "sessions": lambda: self._revoke(snap, name, self._arn(snap, name)),
             }
         )
-        revoked, pending = done["sessions"]
+        revoked, signed_in = done["sessions"]
         final = {k: v for k, v in record.items() if k != "saved"}
         final = {
             **final,
@@ -752,7 +777,8 @@ class Lifecycle:
             "groups": [],
             "grants": [],
             "removed": done["iam"],
-            **_sessions(revoked, pending),
+            "signin_sessions_revoked": signed_in,
+            **_owed(record, revoked, self._moment(), whole=True),
         }
         try:
             self.state.put_record(name, final)
@@ -788,29 +814,100 @@ class Lifecycle:
             "changed": sorted([*changed, *removed]),
         }
 
-    def _revoke(self, snap: Snapshot, name: str) -> Revoked:
-        """Deny ``name``'s live sessions, through the revocation the reads began if any."""
-        if snap.revocation is None:
-            return self.revoker.revoke([name])
-        return snap.revocation.commit([name])
+    def _moment(self) -> str:
+        return self.clock().isoformat(timespec="seconds")
+
+    def _arn(self, snap: Snapshot, name: str) -> str:
+        """The user's ARN, path included: read, or (once deleted) as IAM wrote it."""
+        if snap.user:
+            return str(snap.user["arn"])
+        return access_map.user_arn(self.settings.root_account_id, self.settings.managed_path, name)
+
+    def _revoke(self, snap: Snapshot, name: str, arn: str) -> tuple[Revoked, int]:
+        """Every live session of ``name``: their role sessions in every child account (through
+        the revocation the reads began, if any) and, beside them, their AWS Sign-In sessions in
+        the root account. What failed is owed, the root account's under its own id."""
+        done = wave(
+            {
+                "roles": lambda: (
+                    self.revoker.revoke([name])
+                    if snap.revocation is None
+                    else snap.revocation.commit([name])
+                ),
+                "signin": partial(self._revoke_signin, arn),
+            }
+        )
+        revoked, (count, failure) = done["roles"], done["signin"]
+        if failure is not None:
+            revoked = revoked._replace(
+                pending={**revoked.pending, self.settings.root_account_id: failure}
+            )
+        return revoked, count
+
+    def _revoke_signin(self, arn: str) -> tuple[int, str | None]:
+        """(sessions revoked, why some may be left): never raises, it is owed instead."""
+        try:
+            return self.signin.revoke_sessions(arn), None
+        except AppError as error:
+            return 0, f"AWS Sign-In sessions not revoked: {error.message}"
+
+    def _lost_targets(self, before: list[str], after: list[str]) -> dict[str, list[str]]:
+        """{account: [role]} of the managed child roles in ``before`` but not in ``after``."""
+        lost = set(before) - set(after)
+        if not lost:
+            return {}
+        children = set(self.revoker.every_role())
+        targets: dict[str, list[str]] = {}
+        for arn in sorted(lost):
+            account, role = access_map.account_and_role(arn)
+            if role in self.settings.revocable_roles and account in children:
+                targets.setdefault(account, []).append(role)
+        return targets
+
+    def _revoke_roles(self, name: str, targets: dict[str, list[str]]) -> Revoked:
+        return self.revoker.revoke([name], targets) if targets else Revoked([], {})
 
     def revoke_sessions(
         self, username: str, request: TicketRequest, snap: Snapshot | None = None
     ) -> dict:
-        """Revoke again in the accounts that could not be reached when the revocation was due."""
+        """Revoke again where a revocation is owed: the child accounts that could not be
+        reached, at the moment it was owed from (what was given since is not denied), and the
+        root account's Sign-In sessions."""
         record = self.state.get_record(username) or {"status": "active", "grants": []}
         name = record.get("username", username)
-        pending = record.get("revocation_pending", [])
-        revoked, failed = self.revoker.revoke([name], self.revoker.every_role(pending))
+        root = self.settings.root_account_id
+        pending = [a for a in record.get("revocation_pending", []) if a != root]
+        owed = record.get("revocation_owed_before")
+        before = datetime.fromisoformat(owed) if owed else None
+        tasks: dict[str, Callable[[], Any]] = {
+            "roles": lambda: (
+                self.revoker.revoke([name], self.revoker.every_role(pending), before)
+                if pending
+                else Revoked([], {})
+            )
+        }
+        # Even for a person restored since: a Sign-In session of before the suspension must
+        # not come back to life, and a newer one only means signing in again.
+        if root in record.get("revocation_pending", []):
+            arn = access_map.user_arn(root, self.settings.managed_path, name)
+            tasks["signin"] = partial(self._revoke_signin, arn)
+        done = wave(tasks)
+        revoked = done["roles"]
+        count, failure = done.get("signin", (0, None))
+        if failure is not None:
+            revoked = revoked._replace(pending={**revoked.pending, root: failure})
+        elif "signin" in tasks:
+            revoked = revoked._replace(done=sorted([*revoked.done, root]))
         record = {
             **record,
-            "revocation_pending": sorted(failed),
+            **_owed({**record, "revocation_pending": []}, revoked, owed or self._moment(), True),
             "sessions_revoked_in": sorted(
-                set(record.get("sessions_revoked_in", [])) | set(revoked)
+                set(record.get("sessions_revoked_in", [])) | set(revoked.done)
             ),
         }
         self.state.put_record(name, record)
-        return _with_pending({"username": name, "sessions_revoked_in": revoked}, record)
+        answer = {"username": name, "signin_sessions_revoked": count}
+        return _with_revocation(answer, revoked, record)
 
     # time-bound access
     def grant(self, username: str, request: GrantRequest, snap: Snapshot | None = None) -> dict:
@@ -882,35 +979,25 @@ class Lifecycle:
         name = record.get("username", username)
         remaining = [g for g in record.get("grants", []) if g["group"] != group]
         keeps = set(record.get("groups", [])) | {g["group"] for g in remaining}
-        revoked: list[str] = []
-        pending: dict[str, str] = {}
+        revoked = Revoked([], {})
         if group not in keeps:
-            lost = set(self.roles([group], found["access"])) - set(
-                self.roles(keeps, found["access"])
+            lost = self._lost_targets(
+                self.roles([group], found["access"]), self.roles(keeps, found["access"])
             )
-            targets_: dict[str, list[str]] = {}
-            children = set(self.revoker.every_role()) if lost else set()
-            for arn in sorted(lost):
-                account, role = access_map.account_and_role(arn)
-                if role in self.settings.revocable_roles and account in children:
-                    targets_.setdefault(account, []).append(role)
             done = wave(
                 {
                     "remove": lambda: self.iam.remove_from_group(name, group),
-                    "sessions": lambda: (
-                        self.revoker.revoke([name], targets_) if targets_ else Revoked([], {})
-                    ),
+                    "sessions": lambda: self._revoke_roles(name, lost),
                 }
             )
-            revoked, pending = done["sessions"]
-        record = {**record, "grants": remaining}
-        if pending:
-            record["revocation_pending"] = sorted(
-                set(record.get("revocation_pending", [])) | set(pending)
-            )
+            revoked = done["sessions"]
+        record = {
+            **record,
+            "grants": remaining,
+            **_owed(record, revoked, self._moment(), whole=False),
+        }
         self.state.put_record(name, record)
-        described = {"username": name, "group": group, "sessions_revoked_in": revoked}
-        return _with_pending(described, {"revocation_pending": sorted(pending)} if pending else {})
+        return _with_revocation({"username": name, "group": group}, revoked, record)
 
     # credential hygiene: one credential at a time, remembered for a restore
     def deactivate_key(
@@ -1116,29 +1203,48 @@ def _written_within(record: dict, seconds: int) -> bool:
     return (datetime.now(UTC) - written).total_seconds() < seconds
 
 
-def _sessions(revoked: list[str], pending: dict[str, str]) -> dict:
-    """What a revocation did, for the record: where it worked and where it is still owed."""
-    return {"sessions_revoked_in": revoked, "revocation_pending": sorted(pending)}
+def _owed(record: dict, revoked: Revoked, moment: str, whole: bool) -> dict:
+    """The record's revocation fields after ``revoked``: where it worked, where it is still
+    owed and why, and the moment it is owed from (the latest owed: denying more, never less).
+    A ``whole`` revocation (every role everywhere, now) settles what was owed before it where
+    it worked; a partial one (some roles) adds to it."""
+    why = {} if whole else dict(record.get("revocation_why") or {})
+    why.update(revoked.pending)
+    fields: dict[str, Any] = {
+        "sessions_revoked_in": revoked.done,
+        "revocation_pending": sorted(why),
+        "revocation_why": why,
+        "sessions_revoked_by_role_cutoff": revoked.role_cutoff,
+    }
+    earlier = record.get("revocation_owed_before") if why and not whole else None
+    fields["revocation_owed_before"] = (
+        (max(earlier, moment) if earlier else moment) if why else None
+    )
+    return fields
 
 
-def _with_pending(answer: dict, record: dict) -> dict:
-    if record.get("revocation_pending"):
-        answer["sessions_revocation_pending"] = record["revocation_pending"]
+def _with_revocation(answer: dict, revoked: Revoked, record: dict) -> dict:
+    """``answer`` naming what this change revoked, what is still owed (account -> why) and
+    where a whole role was cut off: nothing is claimed that did not happen."""
+    answer = {**answer, "sessions_revoked_in": revoked.done}
+    why = record.get("revocation_why") or {a: "owed" for a in record.get("revocation_pending", [])}
+    if why:
+        answer["sessions_revocation_pending"] = why
+    if revoked.role_cutoff:
+        answer["sessions_revoked_by_role_cutoff"] = revoked.role_cutoff
     return answer
 
 
-def _with_sessions(user: dict, record: dict) -> dict:
-    return _with_pending(
-        {**user, "sessions_revoked_in": record.get("sessions_revoked_in", [])}, record
-    )
-
-
 def _offboarded(username: str, record: dict) -> dict:
-    return _with_pending(
-        {
-            "username": username,
-            "removed": record.get("removed", {}),
-            "sessions_revoked_in": record.get("sessions_revoked_in", []),
-        },
+    answer = _with_revocation(
+        {"username": username, "removed": record.get("removed", {})},
+        Revoked(
+            record.get("sessions_revoked_in", []),
+            {},
+            record.get("sessions_revoked_by_role_cutoff") or [],
+        ),
         record,
     )
+    if "signin_sessions_revoked" in record:
+        answer["signin_sessions_revoked"] = record["signin_sessions_revoked"]
+    return answer

@@ -52,6 +52,8 @@ _ITEM_FIELDS = (
     "escalated_at",
     "removed_at",
     "removal_ticket",
+    "sessions_revoked_in",
+    "sessions_revocation_pending",
     "carry_out_error",
 )
 _REVIEW_FIELDS = (
@@ -296,8 +298,17 @@ def due_to_carry_out(item: dict) -> bool:
     return bool(item.get("decision") == REVOKE and not item.get("removed_at"))
 
 
-def carried_out(item: dict, ticket: str, now: datetime) -> dict:
-    done = {**item, "removed_at": iso(now), "removal_ticket": ticket}
+def carried_out(item: dict, ticket: str, now: datetime, answer: dict | None = None) -> dict:
+    """The item once its removal was made; ``answer`` (the change's) names the accounts where
+    the person's sessions were revoked, and those where it is still owed."""
+    answer = answer or {}
+    done = {
+        **item,
+        "removed_at": iso(now),
+        "removal_ticket": ticket,
+        "sessions_revoked_in": answer.get("sessions_revoked_in", []),
+        "sessions_revocation_pending": answer.get("sessions_revocation_pending") or {},
+    }
     done.pop("carry_out_error", None)
     return {**done, "version": item.get("version", 0) + 1}
 
@@ -389,6 +400,8 @@ def totals(items: list[dict]) -> dict:
 
 
 _RESTORING = ("move", "grant", "onboard", "restore")
+# Audit results of a change that was made (a revocation may still be owed after it).
+_DONE = ("ok", "revocation_pending")
 
 
 def holds(item: dict, groups_now: Mapping[str, list[str]], events: Iterable[dict]) -> dict:
@@ -396,6 +409,12 @@ def holds(item: dict, groups_now: Mapping[str, list[str]], events: Iterable[dict
     are, the later change that put them back (from the audit trail)."""
     if not item.get("removed_at"):
         return {"holds": False, "why": item.get("carry_out_error") or "not carried out"}
+    owed = item.get("sessions_revocation_pending")
+    if owed:  # removed, but live sessions may still work: never a pass
+        return {
+            "holds": False,
+            "why": "sessions still to be revoked in " + ", ".join(sorted(owed)) + " (retried)",
+        }
     now = groups_now.get(key(item["username"]))
     if now is None or item["group"] not in now:
         return {"holds": True, "why": "not in the group now" if now is not None else "user gone"}
@@ -444,7 +463,7 @@ def evidence(
         if item.get("decision") == REVOKE:
             events = events_of.get(key(item["username"]), [])
             ref = [e for e in events if e.get("ticket") == item.get("removal_ticket")]
-            ok = [e for e in ref if str(e.get("result", "")).startswith("ok")]
+            ok = [e for e in ref if str(e.get("result", "")).startswith(_DONE)]
             if ok:
                 row["audit"] = {k: ok[-1][k] for k in ("at", "action", "ticket", "result")}
             check = holds(item, groups_now, events)

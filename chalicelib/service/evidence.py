@@ -25,6 +25,8 @@ CSV_COLUMNS = (
     "how",
     "removed_at",
     "removal_ticket",
+    "sessions_revoked_in",
+    "sessions_revocation_pending",
     "audit_at",
     "audit_result",
     "still_holds",
@@ -49,6 +51,10 @@ def _row(evidence: dict, item: dict) -> dict:
         "how": item.get("how", ""),
         "removed_at": item.get("removed_at", ""),
         "removal_ticket": item.get("removal_ticket", ""),
+        "sessions_revoked_in": " ".join(item.get("sessions_revoked_in") or []),
+        "sessions_revocation_pending": " ".join(
+            sorted(item.get("sessions_revocation_pending") or {})
+        ),
         "audit_at": audit.get("at", ""),
         "audit_result": audit.get("result", ""),
         "still_holds": "" if holds is None else ("yes" if holds else "no"),
@@ -102,8 +108,14 @@ LEGEND = (
     ),
     (
         "Removed at, Audit",
-        "When a revoke was carried out (the user taken out of the group, or the grant ended, "
-        "and their sessions revoked) and the audit event of that change, by its ticket.",
+        "When a revoke was carried out (the user taken out of the group, or the grant ended) "
+        "and the audit event of that change, by its ticket.",
+    ),
+    (
+        "Sessions revoked in",
+        "The child accounts where the user's live sessions of the roles they lost were denied "
+        "by that change; any account where that is still owed is named, and the revoke does "
+        "not count as holding until it is done.",
     ),
     (
         "Still holds",
@@ -170,6 +182,14 @@ def as_html(evidence: dict) -> str:
                     escape(item.get("decided_by", "")),
                     _t(item.get("decided_at", "")),
                     _t(item.get("removed_at", "")),
+                    escape(" ".join(item.get("sessions_revoked_in") or []))
+                    + (
+                        '<br><span class="revoke">owed: '
+                        + escape(" ".join(sorted(item["sessions_revocation_pending"])))
+                        + "</span>"
+                        if item.get("sessions_revocation_pending")
+                        else ""
+                    ),
                     (
                         f"<code>{escape(audit.get('ticket', ''))}</code><br>"
                         f"{escape(audit.get('action', ''))} {_t(audit.get('at', ''))}"
@@ -211,6 +231,7 @@ def as_html(evidence: dict) -> str:
         "Decided by",
         "At (UTC)",
         "Removed at",
+        "Sessions revoked in",
         "Audit",
         "Still holds",
     )

@@ -241,7 +241,7 @@ class ReviewService:
         name = item["username"]
         try:
             if item["kind"] == rules.GRANT:
-                self.operations.change(
+                answer = self.operations.change(
                     "end_grant",
                     name,
                     ExpireGrantRequest(group=item["group"], ticket=ticket, requested_by=by),
@@ -249,10 +249,10 @@ class ReviewService:
             else:
                 record = self.state.get_record(name) or {}
                 groups = sorted(g for g in record.get("groups", []) if g != item["group"])
-                self.operations.change(
+                answer = self.operations.change(
                     "move", name, MoveRequest(groups=groups, ticket=ticket, requested_by=by)
                 )
-            changed = rules.carried_out(item, ticket, self.clock())
+            changed = rules.carried_out(item, ticket, self.clock(), answer)
             result = "ok: carried out"
         except AppError as error:
             changed = rules.carry_out_failed(item, error.message)

@@ -30,6 +30,13 @@ if TYPE_CHECKING:
 # The secrets an answer may hand out once: kept from the idempotency record, the audit trail, the
 # event and the callback.
 _SECRET_FIELDS = ("temporary_password", "access_key")
+# What an answer says of live sessions, kept in the audit entry beside the calls.
+_REVOCATION_FIELDS = (
+    "sessions_revoked_in",
+    "sessions_revocation_pending",
+    "sessions_revoked_by_role_cutoff",
+    "signin_sessions_revoked",
+)
 # Changes whose REST route answers 201 Created.
 
 
@@ -253,6 +260,10 @@ class Operations:
             with recorder.recording() as calls:
                 answer = work(snapshot) if claim.reads else work()
             public = {k: v for k, v in answer.items() if k not in _SECRET_FIELDS}
+            # Done, but never "ok" while a revocation is owed: the audit, the callback and the
+            # metric (its alarm) say so, and the record holds it for the schedule's retry.
+            result = "revocation_pending" if public.get("sessions_revocation_pending") else "ok"
+            revocation = {k: public[k] for k in _REVOCATION_FIELDS if public.get(k)}
             # The change is done: what is left goes in one wave.
             waves.wave(
                 {
@@ -271,14 +282,14 @@ class Operations:
                         username,
                         request.ticket,
                         request.requested_by,
-                        "ok",
-                        self._calls(calls),
+                        result,
+                        {**revocation, **self._calls(calls)},
                     ),
                     "callback": lambda: self._call_back(
                         action,
                         username,
                         request,
-                        "ok",
+                        result,
                         ACTIONS[action].status,
                         answer=public,
                     ),
@@ -308,8 +319,11 @@ class Operations:
             count(action, "failed")
             self._call_back(action, username, request, "failed", 500, error="internal error")
             raise
-        count(action, "ok")
-        log.info(f"{action} done")
+        count(action, result)
+        for kind in ("sessions_revocation_pending", "sessions_revoked_by_role_cutoff"):
+            if public.get(kind):
+                count("revocation", kind.removeprefix("sessions_"))
+        log.info(f"{action} done", extra={"result": result, **revocation})
         return answer
 
     def _calls(self, record: recorder.Recording) -> dict:

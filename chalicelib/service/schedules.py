@@ -71,7 +71,7 @@ class Schedules:
     def prune_revocations(self) -> dict:
         """Prune expired statements everywhere, and retry revocations owed to accounts that
         could not be reached when they were due."""
-        pruned, failed = self.lifecycle.revoker.prune()
+        pruned = self.lifecycle.revoker.prune()
         retried = []
         for record in self.state.records():
             if record.get("revocation_pending"):
@@ -79,7 +79,7 @@ class Schedules:
                 ticket = f"schedule:revoke:{name}:{self.clock().isoformat(timespec='minutes')}"
                 if self._run("revoke_sessions", name, ticket):
                     retried.append(name)
-        return {"pruned_in": pruned, "unreachable": failed, "retried_for": retried}
+        return {"pruned_in": pruned.done, "unreachable": pruned.pending, "retried_for": retried}
 
     def offboard_inactive(self) -> list[str]:
         """Offboard the users an identity provider deactivated (suspended through SCIM) and kept

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.domain.revocation_policy import SIZE_LIMIT, prune, revoke, size
+from chalicelib.domain.revocation_policy import (
+    SIZE_LIMIT,
+    cutoff,
+    denied_before,
+    fit,
+    prune,
+    revoke,
+    size,
+    suspended_user_document,
+)
 
 HOUR = timedelta(hours=1)
 T0 = datetime(2026, 11, 25, 10, 15, 42, tzinfo=UTC)
@@ -78,3 +88,82 @@ def test_a_layoff_of_a_hundred_people_fits_far_below_the_limit():
         document = revoke(document, [name], T0 + timedelta(seconds=i / 2), HOUR)
     assert len(document["Statement"]) <= 2
     assert size(document) < SIZE_LIMIT / 2
+
+
+# fail closed when room runs out
+def _people(count: int, prefix: str = "person") -> list[str]:
+    return [f"{prefix}.{n:04d}@example.com" for n in range(count)]
+
+
+def _layoff(minutes: int, per_minute: int) -> dict | None:
+    """``per_minute`` people revoked in each of ``minutes`` distinct minutes, unfitted."""
+    document = None
+    for minute in range(minutes):
+        names = _people(per_minute, f"m{minute:03d}")
+        document = revoke(document, names, T0 + timedelta(minutes=minute), 12 * HOUR)
+    return document
+
+
+def test_a_document_that_fits_is_left_as_it_is():
+    document = _layoff(3, 2)
+    assert fit(document) == (document, False)
+
+
+def test_merging_moves_people_to_a_later_moment_never_an_earlier_one():
+    document = _layoff(60, 3)  # 60 statements of 3 people: over the limit
+    assert size(document) > SIZE_LIMIT
+    fitted, role_cutoff = fit(document)
+    assert not role_cutoff and size(fitted) <= SIZE_LIMIT
+    assert len(fitted["Statement"]) < len(document["Statement"])
+    for name in {n for m in range(60) for n in _people(3, f"m{m:03d}")}:
+        # still denied, and for at least as long as before
+        assert denied_before(fitted, name) >= denied_before(document, name)
+
+
+def test_when_one_statement_cannot_hold_everyone_the_whole_role_is_cut_off():
+    document = revoke(None, _people(400), T0, 12 * HOUR)  # one minute, 400 long names
+    assert size(document) > SIZE_LIMIT
+    fitted, role_cutoff = fit(document)
+    assert role_cutoff
+    assert fitted == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "RevokeAllSessionsIssuedBefore20261125T101600Z",
+                "Effect": "Deny",
+                "Action": "*",
+                "Resource": "*",
+                "Condition": {"DateLessThan": {"aws:TokenIssueTime": "2026-11-25T10:16:00Z"}},
+            }
+        ],
+    }
+    assert cutoff(fitted) == datetime(2026, 11, 25, 10, 16, tzinfo=UTC)
+    # every person is denied by it, up to their own moment
+    assert all(denied_before(fitted, name) == cutoff(fitted) for name in _people(400))
+    assert denied_before(fitted, "never.revoked") == cutoff(fitted)  # the whole role's sessions
+
+
+def test_after_a_cutoff_people_are_denied_one_by_one_again_and_it_is_pruned_in_time():
+    fitted, _ = fit(revoke(None, _people(400), T0, HOUR))
+    later = revoke(fitted, ["pete"], T0 + timedelta(minutes=5), HOUR)
+    assert cutoff(later) is not None
+    assert denied_before(later, "pete") == datetime(2026, 11, 25, 10, 21, tzinfo=UTC)
+    assert "*:person.0001@example.com" not in json.dumps(later)  # covered by the cutoff
+    pruned = prune(later, T0 + timedelta(minutes=61), HOUR)
+    assert cutoff(pruned) is None and denied_before(pruned, "pete") is not None
+    assert prune(later, T0 + timedelta(minutes=66), HOUR) is None
+
+
+def test_a_revocation_owed_since_a_moment_keeps_that_moment():
+    owed_since = T0 - timedelta(hours=2)
+    document = revoke(None, ["pete"], T0, 12 * HOUR, before=owed_since)
+    assert denied_before(document, "pete") == datetime(2026, 11, 25, 8, 16, tzinfo=UTC)
+
+
+def test_the_suspended_users_deny_is_one_statement_denying_everything():
+    assert suspended_user_document() == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "SuspendedUserDenyEverything", "Effect": "Deny", "Action": "*", "Resource": "*"}
+        ],
+    }
