@@ -11,6 +11,7 @@ from datetime import date, timedelta
 import boto3
 
 from devstack.local import REGION
+from tests.support.revocation import CHILD, denied, revocation_document
 
 OWNER, OPERATOR, PETE = "U0LOCAL0002", "U0LOCAL0001", "U0PETE00001"
 DUE = (date.today() + timedelta(days=10)).isoformat()
@@ -156,6 +157,10 @@ def test_the_evidence_matches_iam_and_the_audit_trail(api):
     [row] = [r for r in evidence["items"] if r["username"] == "pete"]
     assert row["audit"]["action"] == "move" and row["audit"]["ticket"] == row["removal_ticket"]
     assert row["holds"] is True
+    # The revoke denied his live DeveloperRole sessions, and the evidence names the account.
+    assert row["sessions_revoked_in"] == [CHILD]
+    assert "*:pete" in denied(revocation_document("DeveloperRole"))
+    assert "*:sam" not in denied(revocation_document("DeveloperRole"))
 
     # Put pete back by hand (a later change through the service): the check says by which.
     api.call(

@@ -20,6 +20,7 @@ import boto3
 import pytest
 
 from chalicelib import bootstrap
+from tests.support.revocation import denied, revocation_document
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -237,9 +238,12 @@ def test_okta_group_push_links_a_managed_group_and_moves_its_members(scim):
     groups = iam().list_groups_for_user(UserName="pete@example.com")["Groups"]
     assert [g["GroupName"] for g in groups] == [DEV]
     assert scim("GET", f"/Users/{pete['id']}").json["groups"][0]["value"] == DEV
+    assert revocation_document("DeveloperRole") is None
     remove = patch({"op": "remove", "path": f'members[value eq "{pete["id"]}"]'})
     assert "members" not in scim("PATCH", f"/Groups/{DEV}", remove, headers=OKTA).json
     assert iam().list_groups_for_user(UserName="pete@example.com")["Groups"] == []
+    # Out of the group, out of its role's live sessions too, in the same change.
+    assert "*:pete@example.com" in denied(revocation_document("DeveloperRole"))
     assert [e["requested_by"] for e in done("pete@example.com", "move")] == ["scim:okta"] * 2
 
 

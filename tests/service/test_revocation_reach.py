@@ -1,0 +1,186 @@
+"""Access gone everywhere, and never silently: every path that takes a role away revokes its
+sessions, a full deny document falls back to a cutoff of the whole role (named in the answer and
+the audit), an owed revocation is never audited as ok and keeps its moment through a restore,
+and a suspended user's own credentials are refused in the root account."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from chalicelib import bootstrap
+from chalicelib.domain import revocation_policy
+from devstack.local import REGION, SETUP_CREDENTIALS, Provisioner
+from tests.support import onboard
+from tests.support.revocation import CHILD, revocation_document
+
+ROOT = "123456789012"
+T0 = datetime.datetime(2026, 11, 25, 9, 30, 12, tzinfo=datetime.UTC)
+
+
+def ticket(n: str) -> dict:
+    return {"ticket": n, "requested_by": "alice"}
+
+
+def trail(api, **query) -> list[dict]:
+    path = "/audit?" + "&".join(f"{k}={v}" for k, v in query.items())
+    return api.call("GET", path).json["events"]
+
+
+@contextlib.contextmanager
+def enforced() -> Iterator[None]:
+    """In the block, moto checks every request against the caller's IAM policies."""
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    saved = settings.INITIAL_NO_AUTH_ACTION_COUNT, ActionAuthenticatorMixin.request_count
+    settings.INITIAL_NO_AUTH_ACTION_COUNT, ActionAuthenticatorMixin.request_count = 0, 0
+    try:
+        yield
+    finally:
+        settings.INITIAL_NO_AUTH_ACTION_COUNT, ActionAuthenticatorMixin.request_count = saved
+
+
+# one rule for every path that takes a role away
+def test_a_move_out_of_a_group_revokes_the_sessions_of_the_roles_it_alone_allowed(api, clock):
+    clock.fixed = T0
+    onboard(api, "pete", groups=["ChildDeveloperGroup", "BreakGlassGroup"])
+    answer = api.call(
+        "PUT", "/users/pete/groups", {"groups": ["ChildDeveloperGroup"], **ticket("T-2")}
+    ).json
+    assert answer["sessions_revoked_in"] == [CHILD]
+    assert revocation_policy.denied_before(revocation_document("BreakGlassRole"), "pete") == (
+        datetime.datetime(2026, 11, 25, 9, 31, tzinfo=datetime.UTC)
+    )
+    assert revocation_document("DeveloperRole") is None  # still his: not denied
+    # a move that takes nothing away revokes nothing
+    again = api.call(
+        "PUT",
+        "/users/pete/groups",
+        {"groups": ["ChildDeveloperGroup", "BreakGlassGroup"], **ticket("T-3")},
+    ).json
+    assert again["sessions_revoked_in"] == []
+    assert revocation_document("DeveloperRole") is None
+
+
+# fail closed when the room runs out
+def test_a_full_document_cuts_the_whole_role_off_and_says_so(api, clock, monkeypatch):
+    clock.fixed = T0
+    revoker = bootstrap.services().lifecycle.revoker
+    monkeypatch.setattr(
+        revoker, "settings", dataclasses.replace(revoker.settings, revocation_room=1024)
+    )
+    names = [f"person.number{n:02d}@example.com" for n in range(30)]
+    answers = {}
+    for n, name in enumerate(names):
+        onboard(api, name)
+        clock.advance(minutes=1)  # a statement each: the document fills up
+        answers[name] = api.call("POST", f"/users/{name}/offboard", ticket(f"T-off-{n}")).json
+    cut = [name for name, a in answers.items() if a.get("sessions_revoked_by_role_cutoff")]
+    assert cut, "1,024 characters cannot hold 30 people: a cutoff must have been written"
+    for answer in answers.values():
+        assert answer["sessions_revoked_in"] == [CHILD], answer  # never pending for want of room
+        assert "sessions_revocation_pending" not in answer
+    document = revocation_document("DeveloperRole")
+    assert revocation_policy.size(document) <= 1024
+    assert revocation_policy.cutoff(document) is not None
+    for name in names:  # every one of them is denied still, by their statement or the cutoff
+        assert revocation_policy.denied_before(document, name) is not None
+    (event,) = [e for e in trail(api, ticket=f"T-off-{names.index(cut[0])}")]
+    assert event["result"] == "ok"
+    assert event["detail"]["sessions_revoked_by_role_cutoff"] == [CHILD]
+
+
+# owed, never ok; kept through a restore
+def _unreachable_account(monkeypatch, clock) -> str:
+    late = "444455556666"  # listed in the configuration before its roles were deployed
+    monkeypatch.setenv("CHILD_ACCOUNT_IDS", f"{CHILD},{late}")
+    bootstrap.reset()
+    from chalicelib.aws.clients import AwsClients
+    from devstack.local import shared_session
+
+    bootstrap.use(
+        bootstrap.build(clients=AwsClients(REGION, session=shared_session()), clock=clock)
+    )
+    return late
+
+
+def test_a_restore_does_not_bring_back_sessions_issued_before_the_suspension(
+    api, clock, monkeypatch
+):
+    late = _unreachable_account(monkeypatch, clock)
+    clock.fixed = T0
+    onboard(api, "pete")
+    suspended = api.call("POST", "/users/pete/suspend", ticket("T-2")).json
+    assert list(suspended["sessions_revocation_pending"]) == [late]
+    assert trail(api, ticket="T-2")[-1]["result"] == "revocation_pending"
+    clock.advance(hours=3)
+    restored = api.call("POST", "/users/pete/restore", ticket("T-3"))
+    assert restored.status_code == 200, restored.json
+    record = bootstrap.services().lifecycle.state.get_record("pete")
+    assert record["revocation_pending"] == [late]  # still owed after the restore
+
+    Provisioner(endpoint_url=None, children=(late,)).deploy_child(
+        Provisioner(None).child_credentials(SETUP_CREDENTIALS, late)
+    )
+    clock.advance(minutes=5)
+    assert bootstrap.services().schedules.prune_revocations()["retried_for"] == ["pete"]
+    # denied from the suspension's minute, not from now: his sessions since the restore work
+    owed = revocation_policy.denied_before(revocation_document("DeveloperRole", late), "pete")
+    assert owed == datetime.datetime(2026, 11, 25, 9, 31, tzinfo=datetime.UTC)
+    assert bootstrap.services().lifecycle.state.get_record("pete")["revocation_pending"] == []
+
+
+# the root account's channels
+def _assume(credentials: dict) -> None:
+    boto3.client("sts", region_name=REGION, **credentials).assume_role(
+        RoleArn=f"arn:aws:iam::{CHILD}:role/DeveloperRole",
+        RoleSessionName="pete",
+        SerialNumber=f"arn:aws:iam::{ROOT}:mfa/pete",
+        TokenCode="123456",
+    )
+
+
+def test_a_suspended_users_own_credentials_are_refused_until_the_restore(api, clock):
+    onboard(api, "pete")
+    iam = boto3.client("iam")
+    created = iam.create_access_key(UserName="pete")["AccessKey"]
+    key = {
+        "aws_access_key_id": created["AccessKeyId"],
+        "aws_secret_access_key": created["SecretAccessKey"],
+    }
+    # moto accepts no temporary credentials of a user's (GetSessionToken's) for its own calls:
+    # the key itself stands for every credential of his here, MFA given as the CLI gives it.
+    session = key
+    with enforced():
+        _assume(session)  # a member, with MFA: allowed
+    api.call("POST", "/users/pete/suspend", ticket("T-2"))
+    attached = iam.list_attached_user_policies(UserName="pete")["AttachedPolicies"]
+    assert f"arn:aws:iam::{ROOT}:policy/AccessSuspended" in [p["PolicyArn"] for p in attached]
+    # Put back in the group by hand (drift, or a race): the explicit deny still refuses the
+    # session he already holds, whatever his groups allow.
+    iam.add_user_to_group(UserName="pete", GroupName="ChildDeveloperGroup")
+    with enforced(), pytest.raises(ClientError) as refused:
+        _assume(session)
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    iam.remove_user_from_group(UserName="pete", GroupName="ChildDeveloperGroup")
+
+    assert api.call("POST", "/users/pete/restore", ticket("T-3")).status_code == 200
+    attached = iam.list_attached_user_policies(UserName="pete")["AttachedPolicies"]
+    assert [p["PolicyName"] for p in attached] == ["ManagedUserSelfService"]
+    with enforced():
+        _assume(session)  # given back exactly: allowed again
+
+
+def test_the_templates_suspended_policy_is_the_document_the_service_relies_on():
+    from devstack.cfn import load_template
+
+    template = load_template("templates/root/access-groups.yaml")
+    document = template["Resources"]["SuspendedUserPolicy"]["Properties"]["PolicyDocument"]
+    assert document == revocation_policy.suspended_user_document()
