@@ -168,6 +168,11 @@ def test_the_evaluator_refuses_what_it_cannot_decide():
 
 
 # --- a. The child roles' trust policies -------------------------------------------------------
+# Context: aws:username, aws:PrincipalArn (the user's ARN with its path) and
+# aws:MultiFactorAuthPresent of an IAM user (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html),
+# sts:RoleSessionName (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#ck_rolesessionname),
+# ${aws:username} (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html);
+# for AccessRevocationRole, aws:PrincipalArn of a role session is the role's ARN.
 
 
 def assume_role(
@@ -313,6 +318,10 @@ def test_only_the_apps_roles_may_assume_the_revocation_role():
 
 
 # --- b. The per-person session deny on each access role ----------------------------------------
+# Context of a role session: aws:userid is role-id:role-session-name, aws:TokenIssueTime the time
+# its credentials were issued (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-userid,
+# #condition-keys-tokenissuetime); StringLike's wildcards are * and ? only, case-sensitive
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
 
 OBJECT = "arn:aws:s3:::child-bucket/report.csv"
 
@@ -442,6 +451,8 @@ def test_several_people_and_moments_in_one_document():
 
 
 # --- c. The whole-role cutoff, and fit() ---------------------------------------------------------
+# Context as in b.; the cutoff is the statement of AWS's "Revoke active sessions" (DateLessThan on
+# aws:TokenIssueTime, https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_revoke-sessions.html).
 
 
 def test_the_cutoff_denies_every_session_of_the_role_issued_before_it():
@@ -550,6 +561,8 @@ def test_fitting_never_allows_a_session_the_unfitted_document_denied():
 
 
 # --- d. A suspended user's deny -------------------------------------------------------------------
+# Context of an IAM user as in a. (aws:MultiFactorAuthPresent present or absent); GetSessionToken:
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_getsessiontoken.html
 
 
 def suspended_rows(extra: list[dict], mfa: bool | None, label: str) -> list[tuple[str, dict]]:
@@ -644,6 +657,9 @@ def test_the_templates_suspension_policy_is_the_domains_document():
 
 
 # --- e. The self-service policy's MFA block ----------------------------------------------------
+# aws:MultiFactorAuthPresent: absent for a long-term key, "false" for temporary credentials issued
+# without MFA, "true" after MFA (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-multifactorauthpresent);
+# BoolIfExists matches an absent key. ${aws:username} is the user's name as IAM stores it.
 
 
 def self_service(access_keys: str) -> dict:
@@ -737,6 +753,8 @@ def test_without_mfa_a_user_may_only_enrol_mfa_and_change_their_password():
 
 
 # --- f. The break-glass guard -----------------------------------------------------------------
+# Context of a BreakGlassRole session as in b.; iam:PolicyARN names the policy attached or detached
+# (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html).
 
 
 def access_guard() -> tuple[str, dict, dict[str, dict]]:
@@ -845,6 +863,9 @@ def test_break_glass_cannot_change_the_access_roles_or_their_policies():
 
 
 # --- g. The app's own policy ---------------------------------------------------------------------
+# Context of a Lambda function's role session as in b. (aws:PrincipalArn its role's ARN); the
+# resource each IAM action is authorized against: the Service Authorization Reference for IAM
+# (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html).
 
 
 def app_rows(stage: str) -> list[tuple[str, dict, str]]:
