@@ -16,6 +16,7 @@ Applied in the process that runs moto (the in-process mock or the threaded serve
    (moto_mfa).
 7. When a password or an access key was last used, settable (moto_last_used): moto never
    records a password's use, and stamps a key's with the real time.
+8. AWS Sign-In's sessions: list, revoke, refresh (moto_signin); moto has no such service.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from devstack import (
     moto_last_used,
     moto_mfa,
     moto_report,
+    moto_signin,
     moto_throttle,
 )
 
@@ -160,6 +162,7 @@ def apply() -> None:
         moto_throttle.apply()
         moto_cfn.apply()
         moto_mfa.apply()
+        moto_signin.apply()
         _applied = True
 
 
