@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import asdict, dataclass, field
@@ -22,7 +23,7 @@ from typing import Any
 
 import boto3
 
-from devstack import cfn, moto_ext
+from devstack import cfn, moto_ext, moto_signin
 
 PROJECT = Path(__file__).resolve().parents[1]
 ROOT_ACCOUNT = "123456789012"
@@ -263,6 +264,10 @@ def app_environment(facts: Facts) -> dict[str, str]:
         env["STACK_CLOCK_FILE"] = facts.clock_file
     if facts.aws_endpoint_url:
         env["AWS_ENDPOINT_URL"] = facts.aws_endpoint_url
+        # botocore sends Sign-In's session calls to AWS whatever the endpoint: rules that
+        # honour it, so that they reach the stack's stand-in.
+        data = Path(facts.clock_file).parent if facts.clock_file else Path(tempfile.gettempdir())
+        env["AWS_DATA_PATH"] = moto_signin.endpoint_rules(data / "botocore-data")
     if facts.slack_api_url:
         env["SLACK_API_URL"] = facts.slack_api_url
     return env

@@ -54,6 +54,9 @@ def _answer(model: Any, params: dict, account: str) -> tuple[Any, dict]:
             "Arn": f"arn:aws:iam::{account}:user{path}{params['UserName']}",
             "CreateDate": datetime.now(UTC),
         }
+    if model.name == "BatchRevokeSessions":  # Sign-In: what the code counts as revoked
+        parsed["revokedSessions"] = [{"sessionArn": a} for a in params.get("sessionArns", [])]
+        parsed["errors"] = []
     if model.name == "CreateAccessKey":
         parsed["AccessKey"] = {
             "UserName": params["UserName"],

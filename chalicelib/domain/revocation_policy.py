@@ -76,12 +76,14 @@ def cutoff_statement(before: datetime) -> dict:
 
 
 def _is_cutoff(item: object) -> bool:
-    condition = item.get("Condition") if isinstance(item, dict) else None
+    if not isinstance(item, dict):
+        return False
+    condition = item.get("Condition")
     return (
         isinstance(condition, dict)
         and list(condition) == ["DateLessThan"]
         and list(condition["DateLessThan"]) == ["aws:TokenIssueTime"]
-        and item.get("Effect") == "Deny"  # type: ignore[union-attr]
+        and item.get("Effect") == "Deny"
     )
 
 

