@@ -1,4 +1,5 @@
 """``make bench``: every figure in one table, printed and written to bench/results.md.
+``python -m bench layoff`` runs one benchmark and puts its rows in place of their last figures.
 
 Each figure is a median over repeated runs in this one process run, with what it is compared to
 measured beside it in the same run. Wall-clock figures depend on the machine and its load: the
@@ -49,9 +50,53 @@ def machine() -> str:
     )
 
 
-def main() -> None:
+def _table(rows: list[tuple[str, str, str]]) -> list[str]:
+    return ["| figure | measured | beside it |", "|---|---|---|"] + [
+        f"| {a} | {b} | {c} |" for a, b, c in rows
+    ]
+
+
+def _alone(name: str) -> list[tuple[str, str, str]]:
+    """One benchmark's rows (``python -m bench <name>``)."""
+    from bench import layoff
+
+    alone = {"layoff": lambda: layoff.run(int(os.environ.get("BENCH_LAYOFF_PEOPLE", "1000")))}
+    if name not in alone:
+        raise SystemExit(f"unknown benchmark {name!r}; one of: {', '.join(sorted(alone))}")
+    return alone[name]()
+
+
+def _update(rows: list[tuple[str, str, str]], names: list[str]) -> str:
+    """bench/results.md with ``rows`` in place of the rows of the same figure (others kept),
+    and a line saying when and where they were measured."""
+    path = PROJECT / "bench" / "results.md"
+    lines = path.read_text().splitlines() if path.exists() else ["# Benchmark", ""]
+    fresh = {a: f"| {a} | {b} | {c} |" for a, b, c in rows}
+    kept = []
+    for line in lines:
+        label = line.split(" | ", 1)[0].removeprefix("| ") if line.startswith("| ") else None
+        if label in fresh:
+            kept.append(fresh.pop(label))
+        elif not line.startswith(f"Rows of `{' '.join(names)}` "):
+            kept.append(line)
+    while kept and not kept[-1]:
+        kept.pop()
+    if not any(line.startswith("| figure |") for line in kept):
+        kept += ["", *_table([])]
+    kept += list(fresh.values())
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    note = f"Rows of `{' '.join(names)}` measured alone ({when}) on {machine()}."
+    return "\n".join([*kept, "", note, ""])
+
+
+def main(names: list[str]) -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    from bench import calls, cold_start, hygiene, offboarding, scale
+    if names:
+        rows = [row for name in names for row in _alone(name)]
+        print("\n".join(_table(rows)))
+        (PROJECT / "bench" / "results.md").write_text(_update(rows, names))
+        return
+    from bench import calls, cold_start, hygiene, layoff, offboarding, scale
 
     rows = [cold_start.run()]
     rows.append(
@@ -61,16 +106,16 @@ def main() -> None:
     # In process, before the rows that turn IAM enforcement on in moto (it holds process-wide).
     rows += scale.run()
     rows += hygiene.run()
+    if people := int(os.environ.get("BENCH_LAYOFF_PEOPLE", "1000")):
+        rows += layoff.run(people)
     rows += offboarding.run(latency_ms=50, repeats=3, bulk=int(os.environ.get("BENCH_BULK", "100")))
     rows.append(_script("package_size.py", "deployment package"))
 
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    table = ["| figure | measured | beside it |", "|---|---|---|"]
-    table += [f"| {a} | {b} | {c} |" for a, b, c in rows]
-    text = "\n".join([f"# Benchmark ({when})", "", f"Machine: {machine()}", "", *table, ""])
+    text = "\n".join([f"# Benchmark ({when})", "", f"Machine: {machine()}", "", *_table(rows), ""])
     print(text)
     (PROJECT / "bench" / "results.md").write_text(text)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -6,6 +6,7 @@ child-account clients included) is measured; the latency stands in for IAM's rea
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from dataclasses import dataclass
@@ -60,7 +61,14 @@ def depths(calls: list[Call]) -> list[int]:
     it: the round trips it waited for on the critical path."""
     order = sorted(range(len(calls)), key=lambda i: calls[i].end)
     depth = [0] * len(calls)
+    # The calls already placed, by end, and the deepest chain among the first k of them: a
+    # call's predecessors are those that ended before it started (n log n, for bursts of
+    # thousands of calls).
+    ends: list[float] = []
+    deepest: list[int] = []
     for i in order:
-        before = [depth[j] for j in order if calls[j].end <= calls[i].start]
-        depth[i] = 1 + max(before, default=0)
+        k = bisect.bisect_right(ends, calls[i].start)
+        depth[i] = 1 + (deepest[k - 1] if k else 0)
+        ends.append(calls[i].end)
+        deepest.append(max(depth[i], deepest[-1] if deepest else 0))
     return depth
