@@ -184,3 +184,72 @@ def test_the_templates_suspended_policy_is_the_document_the_service_relies_on():
     template = load_template("templates/root/access-groups.yaml")
     document = template["Resources"]["SuspendedUserPolicy"]["Properties"]["PolicyDocument"]
     assert document == revocation_policy.suspended_user_document()
+
+
+# the documents the service really wrote, decided in IAM's own semantics
+ALLOW_ALL = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+
+
+def _session_decisions(document: dict, asked: list[tuple[str, str]]) -> list[str]:
+    """(session name, issued at) -> the decision on a DeveloperRole session's s3:ListBucket,
+    the role allowed everything but for ``document`` (as read back from the role)."""
+    from tests.support import iam_eval
+
+    if iam_eval.missing():
+        pytest.skip(iam_eval.missing())
+    return iam_eval.decide(
+        [
+            iam_eval.request(
+                "s3:ListBucket",
+                "arn:aws:s3:::builds",
+                iam_eval.session_arn(CHILD, "DeveloperRole", name),
+                iam_eval.role_session_context(CHILD, "DeveloperRole", name, issued),
+                [ALLOW_ALL, document],
+            )
+            for name, issued in asked
+        ]
+    )
+
+
+def test_the_deny_read_back_from_the_role_denies_exactly_the_persons_older_sessions(api, clock):
+    clock.fixed = T0
+    onboard(api, "pete")
+    onboard(api, "pete.s")
+    api.call("POST", "/users/pete/offboard", ticket("T-2"))
+    document = revocation_document("DeveloperRole")
+    assert _session_decisions(
+        document,
+        [
+            ("pete", "2026-11-25T09:20:00Z"),  # issued before the offboarding: denied
+            ("pete", "2026-11-25T09:31:05Z"),  # after the moment (he cannot get one; if he did)
+            ("pete.s", "2026-11-25T09:20:00Z"),  # another person whose name extends his
+            ("apete", "2026-11-25T09:20:00Z"),
+        ],
+    ) == ["ExplicitlyDenied", "Allowed", "Allowed", "Allowed"]
+
+
+def test_the_cutoff_read_back_from_the_role_denies_every_older_session(api, clock, monkeypatch):
+    clock.fixed = T0
+    revoker = bootstrap.services().lifecycle.revoker
+    monkeypatch.setattr(
+        revoker, "settings", dataclasses.replace(revoker.settings, revocation_room=1024)
+    )
+    names = [f"someone.number{n:02d}@example.com" for n in range(25)]
+    for n, name in enumerate(names):
+        onboard(api, name)
+        clock.advance(minutes=1)
+        api.call("POST", f"/users/{name}/offboard", ticket(f"T-off-{n}"))
+    document = revocation_document("DeveloperRole")
+    cut = revocation_policy.cutoff(document)
+    assert cut is not None
+    before = (cut - datetime.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    after = (cut + datetime.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    decisions = _session_decisions(
+        document,
+        [(name, "2026-11-25T09:00:00Z") for name in names]  # every leaver's old session
+        + [("never.revoked", before), ("never.revoked", after)],
+    )
+    assert decisions == ["ExplicitlyDenied"] * len(names) + ["ExplicitlyDenied", "Allowed"]
