@@ -197,15 +197,17 @@ class Revoker:
 
     def _write(self, held: _Held, usernames: list[str], before: datetime | None = None) -> bool:
         """Rewrite the role's deny document (its lock held, its reads in ``held.found``); True
-        when it took a cutoff of the whole role. People to revoke who find the lock taken join
+        when the people are revoked by a cutoff of the whole role. People to revoke who find the lock taken join
         its waiting set, and whoever holds it next writes everyone waiting: a hundred
         offboardings at once cost a few writes, not a hundred."""
         found, name = held.found, self.settings.revocation_policy
         if not found["lock"]:
-            if not self._lock(held.arn, held.owner, queue=usernames):
+            asked = revocation_policy.moment_of(before or self.clock())
+            held_now, cut_at = self._lock(held.arn, held.owner, queue=usernames)
+            if not held_now:
                 # Another writer took our names with theirs, at their moment (no earlier than
-                # ours): whether it cut the role off, the document it wrote says.
-                return False
+                # ours); it left word if that write, or a later one, cut the role off.
+                return cut_at is not None and datetime.fromisoformat(cut_at) >= asked
             found = wave(self._reads(held))
         waiting: list[str] = found["waiting"] if usernames else []
         try:
@@ -221,7 +223,7 @@ class Revoker:
                 updated = revocation_policy.revoke(
                     updated, sorted(usernames), self.clock(), found["max_session"], before
                 )
-            updated, cut = revocation_policy.fit(updated, self.settings.revocation_room)
+            updated = revocation_policy.fit(updated, self.settings.revocation_room).document
             if updated == found["document"]:
                 pass
             elif updated is None:
@@ -235,16 +237,28 @@ class Revoker:
         except BaseException:
             self.state.release_lock(held.arn, held.owner)
             raise
+        # Revoked by a cutoff of the whole role (this write's, or one still in force that
+        # covers their moment): the answers say so, those waiting included.
+        cut_moment = revocation_policy.cutoff(updated) if usernames else None
+        if cut_moment is not None and cut_moment < revocation_policy.moment_of(
+            before or self.clock()
+        ):
+            cut_moment = None
         # Those waiting were written with us: off the set as the lock goes, at once, for the
         # next writer (a burst of offboardings queues on these locks). A revocation runs beside
         # the change's own waves, so this wave lengthens none of them.
         wave(
             {
-                "dequeue": partial(self.state.remove_waiting, held.arn, waiting),
+                "dequeue": partial(
+                    self.state.remove_waiting,
+                    held.arn,
+                    waiting,
+                    cut_moment.isoformat() if cut_moment else None,
+                ),
                 "release": partial(self.state.release_lock, held.arn, held.owner),
             }
         )
-        return cut
+        return cut_moment is not None
 
     def _unexpired(self, document: dict | None, max_session: timedelta) -> dict | None:
         return revocation_policy.prune(document, self.clock(), max_session)
@@ -256,9 +270,9 @@ class Revoker:
             return False
         return True
 
-    def _lock(self, name: str, owner: str, queue: list[str]) -> bool:
-        """True once the lock is held. While another holds it, ``queue`` waits in the lock's
-        set; False when a holder has written them meanwhile."""
+    def _lock(self, name: str, owner: str, queue: list[str]) -> tuple[bool, str | None]:
+        """(True, None) once the lock is held. While another holds it, ``queue`` waits in the
+        lock's set; (False, when the role was last cut off) once a holder wrote them."""
         # Wait out a holder that died: its lock expires after revocation_lock_seconds.
         deadline = time.monotonic() + 2 * self.settings.revocation_lock_seconds
         delay = 0.05
@@ -266,7 +280,7 @@ class Revoker:
         while True:
             try:
                 self.state.acquire_lock(name, owner, self.settings.revocation_lock_seconds)
-                return True
+                return True, None
             except Conflict:
                 if time.monotonic() > deadline:
                     raise
@@ -274,8 +288,10 @@ class Revoker:
                 self.state.add_waiting(name, queue)
                 queued = True
             time.sleep(delay)
-            if queue and not set(queue) & set(self.state.waiting(name)):
-                return False
+            if queue:
+                members, cut_at = self.state.queue(name)
+                if not set(queue) & set(members):
+                    return False, cut_at
             delay = min(delay * 2, 0.5)
 
     def _read(self, iam: Any, role: str) -> dict | None:

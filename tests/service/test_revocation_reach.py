@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import json
 from collections.abc import Iterator
 
 import boto3
@@ -253,3 +254,29 @@ def test_the_cutoff_read_back_from_the_role_denies_every_older_session(api, cloc
         + [("never.revoked", before), ("never.revoked", after)],
     )
     assert decisions == ["ExplicitlyDenied"] * len(names) + ["ExplicitlyDenied", "Allowed"]
+
+
+def test_a_burst_at_once_on_a_full_role_is_revoked_and_every_answer_says_how(client, clock):
+    """30 revocations at once queue on the role's lock; the document cannot hold them, so the
+    role is cut off: everyone is denied, nothing is owed, and each result covered by the cutoff
+    (those written by another's write included) names it, and only those."""
+    from tests.support.concurrency import all_at_once
+
+    clock.fixed = T0
+    revoker = bootstrap.services().lifecycle.revoker
+    revoker.settings = dataclasses.replace(revoker.settings, revocation_room=1024)
+    names = [f"burst.person{n:02d}@example.com" for n in range(30)]
+    results = all_at_once(
+        [lambda name=name: revoker.revoke([name], {CHILD: ["DeveloperRole"]}) for name in names]
+    )
+    assert all(r.done == [CHILD] and not r.pending for r in results)
+    document = revocation_document("DeveloperRole")
+    cut = revocation_policy.cutoff(document)
+    assert cut is not None and revocation_policy.size(document) <= 1024
+    listed = {n for n in names if f'"*:{n}"' in json.dumps(document)}
+    told = {n for n, r in zip(names, results, strict=True) if r.role_cutoff == [CHILD]}
+    # Those told were revoked by the cutoff (their names are not in the document one by one):
+    # those who queued behind another's write included. Someone written one by one before the
+    # cutoff came was told so truthfully then, and is covered by it since.
+    assert len(told) > 1 and not told & listed
+    assert all(revocation_policy.denied_before(document, n) is not None for n in names)
