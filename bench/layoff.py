@@ -448,7 +448,7 @@ def run(people_count: int = PEOPLE) -> list[tuple[str, str, str]]:
                 f"{LATENCY * 1000:.0f} ms per AWS call)",
                 _describe(outcome, groups, every),
                 f"one at a time, one call after another: {s_calls:,} calls, {s_waves:,} waves "
-                f"({s_waves / a_waves:.0f}x the waves, {a_calls / s_calls:.1f}x the calls); "
+                f"({s_waves / a_waves:.1f}x the waves, {a_calls / s_calls:.1f}x the calls); "
                 f"documents at most {max(sequential.max_size.values()):,} characters, "
                 f"{sum(len(m) for m in sequential.cutoffs.values())} whole-role cutoffs; "
                 f"{sequential.verdict}",
