@@ -221,6 +221,7 @@ def result(action: str, answer: dict, ticket: str, slack_user: str) -> list[dict
     revoked = answer.get("sessions_revoked_in") or user.get("sessions_revoked_in")
     if revoked:
         blocks.append(_text("*Sessions revoked in* " + ", ".join(map(escape, revoked))))
+    blocks += _revocation_notes({**user, **answer})
     blocks.append(_footer(ticket, slack_user))
     messages = [message(f"{username} {ACTIONS[action].done}", blocks, response_type=IN_CHANNEL)]
     private = _credentials(action, answer, user)
@@ -398,15 +399,35 @@ def _offboarded(answer: dict, ticket: str, slack_user: str) -> dict:
         blocks.append(_fields(pairs[start : start + 10]))
     revoked = answer.get("sessions_revoked_in", [])
     blocks.append(_text("*Sessions revoked in* " + (", ".join(map(escape, revoked)) or "_none_")))
-    if answer.get("revocation_pending"):
-        blocks.append(
-            _text(
-                ":warning: *Revocation still owed in* "
-                + ", ".join(map(escape, answer["revocation_pending"]))
-            )
-        )
+    blocks += _revocation_notes(answer)
     blocks.append(_footer(ticket, slack_user))
     return message(f"{answer['username']} offboarded", blocks, response_type=IN_CHANNEL)
+
+
+def _revocation_notes(answer: dict) -> list[dict]:
+    """What a revocation still owes, and where a whole role was cut off: never left unsaid."""
+    notes = []
+    owed = answer.get("sessions_revocation_pending") or {}
+    if owed:
+        notes.append(
+            _text(
+                (
+                    ":warning: *Revocation still owed* (retried every 5 minutes): "
+                    + "; ".join(f"{escape(a)}: {escape(why)}" for a, why in sorted(owed.items()))
+                )[:_CHUNK]
+            )
+        )
+    cut = answer.get("sessions_revoked_by_role_cutoff")
+    if cut:
+        notes.append(
+            _text(
+                "*Whole roles cut off in* "
+                + ", ".join(map(escape, cut))
+                + " (no room for one more person: every older session of those roles is denied; "
+                "people still entitled assume them again)"
+            )
+        )
+    return notes
 
 
 def status(user: dict) -> dict:
