@@ -159,6 +159,9 @@ class Settings:
     # Characters of inline policy each access role leaves to the revocation document: IAM's
     # 10,240 per role, less any other inline policy the role carries.
     revocation_room: int
+    # How many of each role's overflow managed policies (access-revocation/<role>Revocation<n>,
+    # templates/child/access-roles.yaml makes 4) hold denies the inline policy has no room for.
+    revocation_overflow: int
     # The managed policy (templates/root/access-groups.yaml) attached to a suspended user: it
     # denies them everything; the restore detaches it.
     suspended_policy: str
@@ -231,6 +234,7 @@ class Settings:
             # A revocation holds a role's deny document for two IAM calls; longer means it died.
             revocation_lock_seconds=int(env.get("REVOCATION_LOCK_SECONDS", "10")),
             revocation_room=_whole(env, "REVOCATION_ROOM", 10_240),
+            revocation_overflow=_whole(env, "REVOCATION_OVERFLOW", 4),
             suspended_policy=env.get("SUSPENDED_POLICY", "AccessSuspended"),
             event_bus=env.get("EVENT_BUS", "default"),
             # A secret holding a Slack incoming-webhook URL for drift reports; empty: none.
@@ -279,6 +283,11 @@ class Settings:
                     f"APPROVAL_POLICIES names {group}, which is not in ALLOWED_GROUPS"
                 )
         reviews.check_policy(self.review_policy, self.allowed_groups)
+        if self.revocation_overflow > 4:
+            raise ConfigurationError(
+                f"REVOCATION_OVERFLOW {self.revocation_overflow}: the child template makes 4 "
+                "overflow policies per role (0 to 4)"
+            )
         if not 1_024 <= self.revocation_room <= 10_240:
             raise ConfigurationError(
                 f"REVOCATION_ROOM {self.revocation_room} must be between 1024 and 10240 "

@@ -22,7 +22,7 @@ from urllib.parse import unquote
 
 from chalicelib.aws.accounts import ChildAccounts, OrganizationUnavailable, not_deployed
 from chalicelib.aws.clients import AwsClients
-from chalicelib.aws.errors import aws_errors
+from chalicelib.aws.errors import aws_errors, tolerant
 from chalicelib.aws.state import StateStore
 from chalicelib.domain import revocation_policy
 from chalicelib.domain.revocation_policy import Revoked
@@ -31,6 +31,18 @@ from chalicelib.settings import Settings
 from chalicelib.waves import wave
 
 SESSION_NAME = "iam-lifecycle"
+# The overflow policies' path and room: customer managed policies hold 6,144 characters.
+OVERFLOW_PATH = "/access-revocation/"
+OVERFLOW_ROOM = 6_144
+
+
+@dataclass
+class _Overflow:
+    """One overflow policy of a role as read: its default version and document."""
+
+    arn: str
+    version: str
+    document: dict | None
 
 
 @dataclass
@@ -210,8 +222,9 @@ class Revoker:
                 return cut_at is not None and datetime.fromisoformat(cut_at) >= asked
             found = wave(self._reads(held))
         waiting: list[str] = found["waiting"] if usernames else []
-        try:
-            updated = self._unexpired(found["document"], found["max_session"])
+
+        def wanted(documents: list[dict | None]) -> dict | None:
+            updated = self._unexpired(revocation_policy.combine(documents), found["max_session"])
             if usernames:
                 # Those waiting are written at now: their moment came later than ours.
                 updated = revocation_policy.revoke(
@@ -223,17 +236,30 @@ class Revoker:
                 updated = revocation_policy.revoke(
                     updated, sorted(usernames), self.clock(), found["max_session"], before
                 )
-            updated = revocation_policy.fit(updated, self.settings.revocation_room).document
-            if updated == found["document"]:
-                pass
-            elif updated is None:
-                with aws_errors(f"deleting {name} on {held.arn}"):
-                    held.iam.delete_role_policy(RoleName=held.role, PolicyName=name)
-            else:
-                with aws_errors(f"writing {name} on {held.arn}"):
-                    held.iam.put_role_policy(
-                        RoleName=held.role, PolicyName=name, PolicyDocument=json.dumps(updated)
-                    )
+            return updated
+
+        try:
+            updated = wanted([found["document"]])
+            overflow: list[_Overflow] = []
+            # The overflow policies are read only when the inline one is not enough, and on
+            # every prune (which moves what they hold back when there is room): the common
+            # revocation costs one read a role. Unread, they are left as they are.
+            if self.settings.revocation_overflow and (
+                not usernames or revocation_policy.size(updated) > self.settings.revocation_room
+            ):
+                overflow = self._read_overflow(held)
+                updated = wanted([found["document"], *(o.document for o in overflow)])
+            rooms = [self.settings.revocation_room] + [OVERFLOW_ROOM] * len(overflow)
+            packed = revocation_policy.fit_into(updated, rooms).documents
+            updated = revocation_policy.combine(packed)
+            writes: dict[str, Callable[[], Any]] = {}
+            if packed[0] != found["document"]:
+                writes[name] = partial(self._write_inline, held, packed[0])
+            for o, document in zip(overflow, packed[1:], strict=True):
+                document = document or revocation_policy.placeholder_document()
+                if document != o.document:
+                    writes[o.arn] = partial(self._write_overflow, held, o, document)
+            wave(writes)
         except BaseException:
             self.state.release_lock(held.arn, held.owner)
             raise
@@ -273,10 +299,14 @@ class Revoker:
     def _lock(self, name: str, owner: str, queue: list[str]) -> tuple[bool, str | None]:
         """(True, None) once the lock is held. While another holds it, ``queue`` waits in the
         lock's set; (False, when the role was last cut off) once a holder wrote them."""
-        # Wait out a holder that died: its lock expires after revocation_lock_seconds.
-        deadline = time.monotonic() + 2 * self.settings.revocation_lock_seconds
+        # Wait out a holder that died (its lock expires after revocation_lock_seconds), but not
+        # a queue that moves: in a burst, each holder writes everyone waiting, so as long as the
+        # queue shrinks, our turn is coming and giving up would only owe a revocation.
+        patience = 2 * self.settings.revocation_lock_seconds
+        deadline = time.monotonic() + patience
         delay = 0.05
         queued = False
+        ahead: set[str] = set()
         while True:
             try:
                 self.state.acquire_lock(name, owner, self.settings.revocation_lock_seconds)
@@ -292,7 +322,72 @@ class Revoker:
                 members, cut_at = self.state.queue(name)
                 if not set(queue) & set(members):
                     return False, cut_at
-            delay = min(delay * 2, 0.5)
+                if ahead - set(members):  # someone ahead was written: the queue moves
+                    deadline = time.monotonic() + patience
+                ahead = set(members)
+            # Polling is most of a burst's calls: back off to a second.
+            delay = min(delay * 2, 1.0)
+
+    def _write_inline(self, held: _Held, document: dict | None) -> None:
+        name = self.settings.revocation_policy
+        if document is None:
+            with aws_errors(f"deleting {name} on {held.arn}"):
+                held.iam.delete_role_policy(RoleName=held.role, PolicyName=name)
+            return
+        with aws_errors(f"writing {name} on {held.arn}"):
+            held.iam.put_role_policy(
+                RoleName=held.role, PolicyName=name, PolicyDocument=json.dumps(document)
+            )
+
+    def overflow_arns(self, account: str, role: str) -> list[str]:
+        """The role's overflow policies (templates/child/access-roles.yaml), in order."""
+        return [
+            f"arn:aws:iam::{account}:policy{OVERFLOW_PATH}{role}Revocation{n}"
+            for n in range(1, self.settings.revocation_overflow + 1)
+        ]
+
+    def _read_overflow(self, held: _Held) -> list[_Overflow]:
+        def one(arn: str) -> _Overflow:
+            with aws_errors(f"reading {arn}"):
+                version = held.iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+                raw = held.iam.get_policy_version(PolicyArn=arn, VersionId=version)
+            document = raw["PolicyVersion"]["Document"]
+            if not isinstance(document, dict):
+                document = json.loads(unquote(document))
+            return _Overflow(arn, version, document)
+
+        arns = self.overflow_arns(held.account, held.role)
+        found = wave({arn: partial(one, arn) for arn in arns})
+        return [found[arn] for arn in arns]
+
+    def _write_overflow(self, held: _Held, overflow: _Overflow, document: dict) -> None:
+        """A new default version, then the old one deleted: a policy keeps at most two."""
+        arn = overflow.arn
+        with aws_errors(f"writing {arn}"):
+            try:
+                held.iam.create_policy_version(
+                    PolicyArn=arn, PolicyDocument=json.dumps(document), SetAsDefault=True
+                )
+            except held.iam.exceptions.LimitExceededException:
+                # Versions left by writers that died between their two calls (IAM numbers them
+                # v1, v2, ...): the four before the default go, then the write again.
+                number = int(overflow.version.lstrip("v"))
+                for older in range(max(1, number - 4), number):
+                    tolerant(
+                        held.iam.delete_policy_version,
+                        f"deleting version v{older} of {arn}",
+                        PolicyArn=arn,
+                        VersionId=f"v{older}",
+                    )
+                held.iam.create_policy_version(
+                    PolicyArn=arn, PolicyDocument=json.dumps(document), SetAsDefault=True
+                )
+        tolerant(
+            held.iam.delete_policy_version,
+            f"deleting version {overflow.version} of {arn}",
+            PolicyArn=arn,
+            VersionId=overflow.version,
+        )
 
     def _read(self, iam: Any, role: str) -> dict | None:
         try:

@@ -307,8 +307,10 @@ def carried_out(item: dict, ticket: str, now: datetime, answer: dict | None = No
         "removed_at": iso(now),
         "removal_ticket": ticket,
         "sessions_revoked_in": answer.get("sessions_revoked_in", []),
-        "sessions_revocation_pending": answer.get("sessions_revocation_pending") or {},
     }
+    done.pop("sessions_revocation_pending", None)
+    if answer.get("sessions_revocation_pending"):
+        done["sessions_revocation_pending"] = answer["sessions_revocation_pending"]
     done.pop("carry_out_error", None)
     return {**done, "version": item.get("version", 0) + 1}
 

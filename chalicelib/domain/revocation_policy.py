@@ -189,26 +189,113 @@ class Fitted(NamedTuple):
     role_cutoff: bool
 
 
+class Packed(NamedTuple):
+    """The documents of a role, each within its room (the inline policy first, then the
+    overflow managed policies), and whether that took a cutoff of the whole role."""
+
+    documents: list[dict | None]
+    role_cutoff: bool
+
+
 def fit(document: dict | None, limit: int = SIZE_LIMIT) -> Fitted:
-    """``document`` within ``limit`` characters, failing closed: the oldest statements are
-    merged into the next ones (their people denied until the later moment) until it fits; when
-    a single statement still does not, a cutoff of the whole role at the latest moment replaces
-    every per-person statement (each of them is covered by it)."""
-    if size(document) <= limit:
-        return Fitted(document, False)
+    """``document`` within one document of ``limit`` characters (see :func:`fit_into`)."""
+    packed = fit_into(document, [limit])
+    return Fitted(packed.documents[0], packed.role_cutoff)
+
+
+def fit_into(document: dict | None, rooms: list[int]) -> Packed:
+    """``document``'s statements spread over documents of ``rooms`` characters, in order,
+    failing closed: while they do not fit, the two oldest moments are merged into the later one
+    (their people denied until then: more, never less); when one moment still does not fit, a
+    cutoff of the whole role at the latest moment replaces every per-person statement (each of
+    them is covered by it). The foreign statements and the cutoff stay in the first document."""
     entries, foreign, cut = _entries(document), _foreign(document), cutoff(document)
     live = {name: m for name, m in entries.items() if cut is None or m > cut}
     while True:
+        packed = _pack(live, foreign, cut, rooms)
+        if packed is not None:
+            return Packed(packed, False)
         moments = sorted(set(live.values()))
         if len(moments) < 2:
             break
         # The two oldest moments become one (the later): one statement fewer, nobody less denied.
         live = {name: moments[1] if m == moments[0] else m for name, m in live.items()}
-        merged = _build(live, foreign, cut)
-        if size(merged) <= limit:
-            return Fitted(merged, False)
     latest = max([*live.values(), *([cut] if cut else [])])
-    return Fitted(_build({}, foreign, latest), True)
+    packed = _pack({}, foreign, latest, rooms)
+    if packed is None:  # the foreign statements alone overflow: not this service's to drop
+        raise ValueError("the role's other deny statements leave no room for a cutoff")
+    return Packed(packed, True)
+
+
+_EMPTY = len('{"Version":"2012-10-17","Statement":[]}')
+
+
+def _pack(
+    live: dict[str, datetime], foreign: list[dict], cut: datetime | None, rooms: list[int]
+) -> list[dict | None] | None:
+    """The statements of ``live`` (oldest moments first, a moment split over documents where it
+    must be) after the foreign ones and the cutoff; None when they do not fit in ``rooms``."""
+    docs: list[list[dict]] = [[] for _ in rooms]
+    docs[0] = list(foreign) + ([cutoff_statement(cut)] if cut is not None else [])
+    used = [_EMPTY + sum(size(x) for x in docs[0]) + max(0, len(docs[0]) - 1)] + [_EMPTY] * (
+        len(rooms) - 1
+    )
+    if used[0] > rooms[0]:
+        return None
+    by_moment: dict[datetime, list[str]] = {}
+    for name, before in live.items():
+        by_moment.setdefault(before, []).append(name)
+    at = 0
+    for before, names in sorted(by_moment.items()):
+        bare = size(statement([], before))
+        chunk: list[str] = []
+        grown = 0  # what the chunk's statement adds to its document
+        for name in sorted(names):
+            entry = len(json.dumps(f"*:{name}")) + (1 if chunk else 0)
+            extra = (bare + (1 if docs[at] else 0)) if not chunk else 0
+            if used[at] + grown + extra + entry <= rooms[at]:
+                chunk.append(name)
+                grown += extra + entry
+                continue
+            if chunk:  # this document is full: the moment goes on in the next
+                docs[at].append(statement(chunk, before))
+                used[at] += grown
+            at += 1
+            if at == len(rooms):
+                return None
+            chunk, grown = [name], bare + len(json.dumps(f"*:{name}"))
+            if used[at] + grown > rooms[at]:
+                return None
+        if chunk:
+            docs[at].append(statement(chunk, before))
+            used[at] += grown
+    return [{"Version": VERSION, "Statement": d} if d else None for d in docs]
+
+
+def combine(documents: list[dict | None]) -> dict | None:
+    """One document of a role's several (the inline policy and its overflow): each person at
+    their latest moment, the latest cutoff, every foreign statement once."""
+    statements = [x for d in documents if d for x in d.get("Statement", []) if x != PLACEHOLDER]
+    whole = {"Version": VERSION, "Statement": statements}
+    foreign: list[dict] = []
+    for item in _foreign(whole):
+        if item not in foreign:
+            foreign.append(item)
+    return _build(_entries(whole), foreign, cutoff(whole))
+
+
+# An overflow policy with nothing to deny holds this (a managed policy needs a statement): it
+# names no real role, so it denies nothing.
+PLACEHOLDER = {
+    "Sid": "NothingRevokedHere",
+    "Effect": "Deny",
+    "Action": "iam:PassRole",
+    "Resource": "arn:aws:iam::*:role/access-revocation/none",
+}
+
+
+def placeholder_document() -> dict:
+    return {"Version": VERSION, "Statement": [PLACEHOLDER]}
 
 
 def _unexpired(

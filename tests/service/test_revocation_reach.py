@@ -75,7 +75,9 @@ def test_a_full_document_cuts_the_whole_role_off_and_says_so(api, clock, monkeyp
     clock.fixed = T0
     revoker = bootstrap.services().lifecycle.revoker
     monkeypatch.setattr(
-        revoker, "settings", dataclasses.replace(revoker.settings, revocation_room=1024)
+        revoker,
+        "settings",
+        dataclasses.replace(revoker.settings, revocation_room=1024, revocation_overflow=0),
     )
     names = [f"person.number{n:02d}@example.com" for n in range(30)]
     answers = {}
@@ -84,7 +86,7 @@ def test_a_full_document_cuts_the_whole_role_off_and_says_so(api, clock, monkeyp
         clock.advance(minutes=1)  # a statement each: the document fills up
         answers[name] = api.call("POST", f"/users/{name}/offboard", ticket(f"T-off-{n}")).json
     cut = [name for name, a in answers.items() if a.get("sessions_revoked_by_role_cutoff")]
-    assert cut, "1,024 characters cannot hold 30 people: a cutoff must have been written"
+    assert cut, "1,024 characters and no overflow cannot hold 30: a cutoff must have been written"
     for answer in answers.values():
         assert answer["sessions_revoked_in"] == [CHILD], answer  # never pending for want of room
         assert "sessions_revocation_pending" not in answer
@@ -96,6 +98,59 @@ def test_a_full_document_cuts_the_whole_role_off_and_says_so(api, clock, monkeyp
     (event,) = [e for e in trail(api, ticket=f"T-off-{names.index(cut[0])}")]
     assert event["result"] == "ok"
     assert event["detail"]["sessions_revoked_by_role_cutoff"] == [CHILD]
+
+
+def _overflow_documents(role: str = "DeveloperRole") -> list[dict]:
+    from tests.support.revocation import child_iam
+
+    iam = child_iam()
+    documents = []
+    for n in range(1, 5):
+        arn = f"arn:aws:iam::{CHILD}:policy/access-revocation/{role}Revocation{n}"
+        version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+        documents.append(
+            iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+        )
+        assert len(iam.list_policy_versions(PolicyArn=arn)["Versions"]) <= 2
+    return documents
+
+
+def test_a_full_inline_deny_spills_into_the_overflow_policies_and_comes_back(
+    api, clock, monkeypatch
+):
+    """The inline policy full, the next people go to the role's overflow managed policies, one
+    by one (no cutoff); once their sessions have expired, the prune empties them again."""
+    clock.fixed = T0
+    revoker = bootstrap.services().lifecycle.revoker
+    monkeypatch.setattr(
+        revoker, "settings", dataclasses.replace(revoker.settings, revocation_room=1024)
+    )
+    names = [f"person.number{n:02d}@example.com" for n in range(30)]
+    for n, name in enumerate(names):
+        onboard(api, name)
+        clock.advance(minutes=1)  # a statement each
+        answer = api.call("POST", f"/users/{name}/offboard", ticket(f"T-off-{n}")).json
+        assert answer["sessions_revoked_in"] == [CHILD], answer
+        assert "sessions_revoked_by_role_cutoff" not in answer  # there was room: one by one
+    inline = revocation_document("DeveloperRole")
+    overflow = _overflow_documents()
+    assert revocation_policy.size(inline) <= 1024
+    assert all(revocation_policy.size(d) <= 6_144 for d in overflow)
+    assert overflow[0] != revocation_policy.placeholder_document()  # it holds people now
+    combined = revocation_policy.combine([inline, *overflow])
+    assert revocation_policy.cutoff(combined) is None
+    assert all(revocation_policy.denied_before(combined, name) is not None for name in names)
+    # The first leaver's older session, decided over every document on the role.
+    decisions = _session_decisions_over(
+        [inline, *overflow],
+        [(names[0], "2026-11-25T09:00:00Z"), ("stayer", "2026-11-25T09:00:00Z")],
+    )
+    assert decisions == ["ExplicitlyDenied", "Allowed"]
+
+    clock.advance(hours=2)  # MaxSessionDuration (1 hour) has passed for every statement
+    bootstrap.services().schedules.prune_revocations()
+    assert revocation_document("DeveloperRole") is None
+    assert _overflow_documents() == [revocation_policy.placeholder_document()] * 4
 
 
 # owed, never ok; kept through a restore
@@ -195,6 +250,10 @@ ALLOW_ALL = {
 
 
 def _session_decisions(document: dict, asked: list[tuple[str, str]]) -> list[str]:
+    return _session_decisions_over([document], asked)
+
+
+def _session_decisions_over(documents: list[dict], asked: list[tuple[str, str]]) -> list[str]:
     """(session name, issued at) -> the decision on a DeveloperRole session's s3:ListBucket,
     the role allowed everything but for ``document`` (as read back from the role)."""
     from tests.support import iam_eval
@@ -208,7 +267,7 @@ def _session_decisions(document: dict, asked: list[tuple[str, str]]) -> list[str
                 "arn:aws:s3:::builds",
                 iam_eval.session_arn(CHILD, "DeveloperRole", name),
                 iam_eval.role_session_context(CHILD, "DeveloperRole", name, issued),
-                [ALLOW_ALL, document],
+                [ALLOW_ALL, *documents],
             )
             for name, issued in asked
         ]
@@ -236,7 +295,9 @@ def test_the_cutoff_read_back_from_the_role_denies_every_older_session(api, cloc
     clock.fixed = T0
     revoker = bootstrap.services().lifecycle.revoker
     monkeypatch.setattr(
-        revoker, "settings", dataclasses.replace(revoker.settings, revocation_room=1024)
+        revoker,
+        "settings",
+        dataclasses.replace(revoker.settings, revocation_room=1024, revocation_overflow=0),
     )
     names = [f"someone.number{n:02d}@example.com" for n in range(25)]
     for n, name in enumerate(names):
@@ -264,7 +325,9 @@ def test_a_burst_at_once_on_a_full_role_is_revoked_and_every_answer_says_how(cli
 
     clock.fixed = T0
     revoker = bootstrap.services().lifecycle.revoker
-    revoker.settings = dataclasses.replace(revoker.settings, revocation_room=1024)
+    revoker.settings = dataclasses.replace(
+        revoker.settings, revocation_room=1024, revocation_overflow=0
+    )
     names = [f"burst.person{n:02d}@example.com" for n in range(30)]
     results = all_at_once(
         [lambda name=name: revoker.revoke([name], {CHILD: ["DeveloperRole"]}) for name in names]

@@ -348,19 +348,21 @@ def iam_fails(client):
 
 
 def test_the_config_costs_no_changing_call(api):
-    """The move's audited calls are its group changes, and nothing else."""
+    """The move's audited calls are its group changes and the deny of the role it takes away
+    (DeveloperRole's sessions), and nothing for the config."""
     onboard(api)
     api.call("PUT", "/users/pete/groups", {"groups": ["BreakGlassGroup"], **ticket("T-2")})
     (event,) = [
         e for e in api.call("GET", "/audit?ticket=T-2").json["events"] if e["result"] == "ok"
     ]
     calls = [
-        (c["operation"], c["params"]["GroupName"])
+        (c["operation"], c["params"].get("GroupName") or c["params"].get("RoleName"))
         for wave in event["detail"]["calls"]
         for c in wave
     ]
     assert sorted(calls) == [
         ("AddUserToGroup", "BreakGlassGroup"),
+        ("PutRolePolicy", "DeveloperRole"),
         ("RemoveUserFromGroup", "ChildDeveloperGroup"),
     ]
 
@@ -372,7 +374,8 @@ def test_a_plan_is_unchanged_by_the_config(api):
         "/users/pete/groups",
         {"groups": ["BreakGlassGroup"], "dry_run": True, **ticket("T-2")},
     ).json
-    assert plan["dry_run"] is True and "aws_config" not in plan and plan["calls"] == 2
+    # the two group changes and the deny of DeveloperRole's sessions, which the move takes away
+    assert plan["dry_run"] is True and "aws_config" not in plan and plan["calls"] == 3
 
 
 # Slack

@@ -182,6 +182,42 @@ def moves_and_grants(d: Driver) -> None:
     ]
 
 
+def fill_developer_role_deny(d: Driver) -> None:
+    """DeveloperRole's inline AccessRevocation in the child account as an earlier layoff left
+    it: within IAM's 10,240 characters, with no room for one more person."""
+    from chalicelib.domain import revocation_policy
+    from tests.support.revocation import CHILD
+
+    names: list[str] = []
+    document = None
+    while True:
+        more = revocation_policy.revoke(
+            None,
+            [*names, f"laid.off{len(names):04d}@example.com"],
+            d.clock() - timedelta(minutes=30),
+            timedelta(hours=1),
+        )
+        if revocation_policy.size(more) > revocation_policy.SIZE_LIMIT - 40:
+            break
+        names, document = [*names, f"laid.off{len(names):04d}@example.com"], more
+    import boto3
+
+    sts = d.admin("sts")
+    role = f"arn:aws:iam::{CHILD}:role/OrganizationAccountAccessRole"
+    granted = sts.assume_role(RoleArn=role, RoleSessionName="admin")["Credentials"]
+    child_admin = boto3.client(
+        "iam",
+        region_name=sts.meta.region_name,
+        endpoint_url=d.admin("iam").meta.endpoint_url,
+        aws_access_key_id=granted["AccessKeyId"],
+        aws_secret_access_key=granted["SecretAccessKey"],
+        aws_session_token=granted["SessionToken"],
+    )
+    child_admin.put_role_policy(
+        RoleName="DeveloperRole", PolicyName="AccessRevocation", PolicyDocument=json.dumps(document)
+    )
+
+
 def suspension(d: Driver) -> None:
     # What a person collects over the years (their first key came with the onboarding).
     give_every_dependent(d.admin("iam"), "pete", keys=1)
@@ -191,6 +227,9 @@ def suspension(d: Driver) -> None:
     arn = d.admin("iam").get_user(UserName="pete")["User"]["Arn"]
     for client_type in ("CLI", "MCP"):
         issue_session(arn.split(":")[4], arn, client_type)
+    # A layoff earlier this hour filled DeveloperRole's inline deny: pete's goes to its overflow
+    # policies (a new version, the old one deleted), and the prune reads them all back.
+    fill_developer_role_deny(d)
     until = (TODAY + timedelta(days=1)).isoformat()
     d.call("POST", "/users/pete/suspend", {"reason": "leave", "until": until, **ticket(5)})
     d.call("POST", "/users/pete/suspend", {"reason": "leave", **ticket(6)}, 409)  # a refusal

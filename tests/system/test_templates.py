@@ -10,6 +10,7 @@ import pytest
 from cfnlint.api import lint_file
 from moto import mock_aws
 
+from chalicelib.domain import revocation_policy
 from chalicelib.settings import Settings
 from devstack import cfn
 
@@ -132,7 +133,19 @@ def test_child_roles_trust_the_root_account_by_user_name(session):
     assert developer["Arn"].startswith(f"arn:aws:iam::{CHILD_ACCOUNTS[0]}:")
     assert developer["MaxSessionDuration"] == 3600 and outputs["MaxSessionDuration"] == "3600"
     attached = iam.list_attached_role_policies(RoleName="DeveloperRole")["AttachedPolicies"]
-    assert [p["PolicyArn"] for p in attached] == [outputs["DeveloperPolicyArn"]]
+    # DeveloperPolicy, and the four overflow policies of its session denies (empty: a
+    # statement that denies nothing)
+    overflow = [
+        f"arn:aws:iam::{CHILD_ACCOUNTS[0]}:policy/access-revocation/DeveloperRoleRevocation{n}"
+        for n in range(1, 5)
+    ]
+    assert sorted(p["PolicyArn"] for p in attached) == sorted(
+        [outputs["DeveloperPolicyArn"], *overflow]
+    )
+    for arn in overflow:
+        version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+        document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]
+        assert document["Document"] == revocation_policy.placeholder_document()
     assert iam.list_role_policies(RoleName="DeveloperRole")["PolicyNames"] == []
     actions = {
         a
@@ -161,7 +174,8 @@ def test_child_roles_trust_the_root_account_by_user_name(session):
     document = iam.get_role_policy(
         RoleName="AccessRevocationRole", PolicyName="ManageRevocationPolicy"
     )["PolicyDocument"]
-    [grant] = document["Statement"]  # boto3 decodes JSON only: a Python repr would stay a str
+    # boto3 decodes JSON only: a Python repr would stay a str
+    [grant, overflow] = document["Statement"]
     assert set(grant["Action"]) == {
         "iam:PutRolePolicy",
         "iam:DeleteRolePolicy",
@@ -169,6 +183,18 @@ def test_child_roles_trust_the_root_account_by_user_name(session):
         "iam:GetRole",
     }
     assert grant["Resource"] == [outputs["DeveloperRoleArn"], outputs["BreakGlassRoleArn"]]
+    # the two roles' overflow policies only: a new version, the old one deleted
+    assert set(overflow["Action"]) == {
+        "iam:GetPolicy",
+        "iam:GetPolicyVersion",
+        "iam:CreatePolicyVersion",
+        "iam:DeletePolicyVersion",
+    }
+    account = CHILD_ACCOUNTS[0]
+    assert overflow["Resource"] == [
+        f"arn:aws:iam::{account}:policy/access-revocation/DeveloperRoleRevocation*",
+        f"arn:aws:iam::{account}:policy/access-revocation/BreakGlassRoleRevocation*",
+    ]
     # moto's AWS::IAM::Role ignores ManagedPolicyArns, so BreakGlassRole's policies are checked
     # in the template only.
     assert template["Resources"]["BreakGlassRole"]["Properties"]["ManagedPolicyArns"] == {

@@ -766,9 +766,13 @@ def access_guard() -> tuple[str, dict, dict[str, dict]]:
         props = resource["Properties"]
         statements = props.get("PolicyDocument", {}).get("Statement", [])
         attached = "BreakGlassRole" in props.get("Roles", [])
+        # The overflow policies of the session denies are attached too; they deny nothing
+        # until the app writes people into them (the revocation tables decide those).
+        overflow = "Revocation" in str(props.get("ManagedPolicyName", ""))
         if (
             resource["Type"] == "AWS::IAM::ManagedPolicy"
             and attached
+            and not overflow
             and any(s.get("Effect") == "Deny" for s in statements)
         ):
             found.append((logical_id, props["PolicyDocument"]))

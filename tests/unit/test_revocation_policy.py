@@ -7,9 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 from chalicelib.domain.revocation_policy import (
     SIZE_LIMIT,
+    combine,
     cutoff,
     denied_before,
     fit,
+    fit_into,
+    placeholder_document,
     prune,
     revoke,
     size,
@@ -167,3 +170,60 @@ def test_the_suspended_users_deny_is_one_statement_denying_everything():
             {"Sid": "SuspendedUserDenyEverything", "Effect": "Deny", "Action": "*", "Resource": "*"}
         ],
     }
+
+
+# more documents: the inline policy, then the overflow managed policies
+def _moments(document: dict | None) -> dict[str, str]:
+    """userid pattern -> the moment its sessions are denied before (the latest, if several)."""
+    found: dict[str, str] = {}
+    for item in (document or {}).get("Statement", []):
+        moment = item["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+        for userid in item["Condition"]["StringLike"]["aws:userid"]:
+            found[userid] = max(moment, found.get(userid, moment))
+    return found
+
+
+def test_a_document_spreads_over_the_overflow_policies_exactly_within_their_room():
+    import random
+
+    rng = random.Random(7)
+    for trial in range(40):
+        document = None
+        for minute in range(rng.randint(1, 60)):
+            names = [
+                f"p{trial}.{minute}.{n}.{'x' * rng.randint(1, 25)}"
+                for n in range(rng.randint(1, 12))
+            ]
+            document = revoke(document, names, T0 + timedelta(minutes=minute), 12 * HOUR)
+        rooms = [SIZE_LIMIT, 6_144, 6_144, 6_144]
+        packed = fit_into(document, rooms)
+        assert all(size(d) <= room for d, room in zip(packed.documents, rooms, strict=True))
+        if not packed.role_cutoff:
+            # nobody lost, nobody moved earlier
+            was, now = _moments(document), _moments(combine(packed.documents))
+            assert set(now) == set(was) and all(now[n] >= was[n] for n in was)
+        if size(document) <= SIZE_LIMIT:
+            assert packed.documents == [document, None, None, None]
+
+
+def test_a_thousand_people_fit_in_four_documents_one_by_one():
+    names = [f"firstname.lastname{n:04d}" for n in range(1000)]  # 22 characters each
+    document = None
+    for batch in range(50):  # 20 people every 15 minutes for 12 and a half hours
+        document = revoke(
+            document,
+            names[batch * 20 : batch * 20 + 20],
+            T0 + timedelta(minutes=15 * batch),
+            13 * HOUR,
+        )
+    packed = fit_into(document, [SIZE_LIMIT, 6_144, 6_144, 6_144, 6_144])
+    assert not packed.role_cutoff
+    combined = combine(packed.documents)
+    assert all(denied_before(combined, n) is not None for n in names)
+    assert combine(packed.documents) is not None and cutoff(combined) is None
+
+
+def test_combine_reads_the_placeholder_as_nothing():
+    assert combine([None, placeholder_document(), placeholder_document()]) is None
+    one = revoke(None, ["pete"], T0, HOUR)
+    assert combine([one, placeholder_document()]) == one
