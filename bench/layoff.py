@@ -161,6 +161,7 @@ class Outcome:
     pending: dict[str, str] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
     documents: dict[tuple[str, str], dict | None] = field(default_factory=dict)
+    overflow_used: dict[tuple[str, str], int] = field(default_factory=dict)  # at most, of 4
     verdict: str = ""
 
     def total(self, kinds: Callable[[Call], bool] = lambda _: True) -> int:
@@ -195,17 +196,36 @@ def _read(iam: Any, role: str) -> dict | None:
         return None
 
 
+def _overflow(iam: Any, account: str, role: str) -> list[dict | None]:
+    """The role's overflow policies as they stand (None: empty, the placeholder)."""
+    from chalicelib.domain import revocation_policy
+
+    found: list[dict | None] = []
+    for n in range(1, 5):
+        arn = f"arn:aws:iam::{account}:policy/access-revocation/{role}Revocation{n}"
+        version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+        document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]
+        held = document["Document"]
+        found.append(None if held == revocation_policy.placeholder_document() else held)
+    return found
+
+
 def _observe(outcome: Outcome, readers: dict[str, Any]) -> None:
     """Each role's document as it stands: its size and its whole-role cutoff, if any."""
     from chalicelib.domain import revocation_policy
 
     for account, iam in readers.items():
         for role in ROLES:
-            document = _read(iam, role)
+            inline = _read(iam, role)
+            overflow = _overflow(iam, account, role)
             key = (account, role)
-            size = revocation_policy.size(document)
+            size = revocation_policy.size(inline)
             outcome.max_size[key] = max(size, outcome.max_size.get(key, 0))
             outcome.end_size[key] = size
+            used = sum(1 for d in overflow if d)
+            outcome.overflow_used[key] = max(used, outcome.overflow_used.get(key, 0))
+            # What denies the role's sessions: the inline policy and its overflow, together.
+            document = revocation_policy.combine([inline, *overflow])
             outcome.documents[key] = document
             if (cut := revocation_policy.cutoff(document)) is not None:
                 outcome.cutoffs.setdefault(key, set()).add(cut)
@@ -415,7 +435,8 @@ def _describe(outcome: Outcome, groups: int, every: timedelta) -> str:
         f"{total:,} AWS calls ({iam:,} IAM/STS + {total - iam:,} DynamoDB), "
         f"{sum(outcome.waves):,} waves (median {statistics.median(outcome.waves):.0f} per "
         f"{'batch' if groups > 10 else 'burst'}, at most {max(outcome.waves)}); documents at most "
-        f"{sizes:,} of IAM's 10,240 characters (at the end {end}); {cut_roles} whole-role "
+        f"{sizes:,} of IAM's 10,240 characters (at the end {end}), overflow policies in use at "
+        f"most {max(outcome.overflow_used.values(), default=0)} of 4 a role; {cut_roles} whole-role "
         f"cutoffs written (Revoked.role_cutoff: {outcome.role_cutoff_results}); {pending}"
         f"{failed}; {outcome.verdict}"
     )
