@@ -231,8 +231,9 @@ class Settings:
             revocation_policy=env.get("REVOCATION_POLICY", "AccessRevocation"),
             revocable_roles=_names(env.get("REVOCABLE_ROLES", "DeveloperRole,BreakGlassRole")),
             grant_max_hours=grant_max_hours,
-            # A revocation holds a role's deny document for two IAM calls; longer means it died.
-            revocation_lock_seconds=int(env.get("REVOCATION_LOCK_SECONDS", "10")),
+            # A revocation holds a role's deny document from the change's first reads to its
+            # write, renewed before writing; longer than this means its holder died.
+            revocation_lock_seconds=int(env.get("REVOCATION_LOCK_SECONDS", "30")),
             revocation_room=_whole(env, "REVOCATION_ROOM", 10_240),
             revocation_overflow=_whole(env, "REVOCATION_OVERFLOW", 4),
             suspended_policy=env.get("SUSPENDED_POLICY", "AccessSuspended"),

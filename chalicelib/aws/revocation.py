@@ -207,13 +207,18 @@ class Revoker:
             "max_session": lambda: self._max_session(held.account, held.iam, held.role),
         }
 
-    def _write(self, held: _Held, usernames: list[str], before: datetime | None = None) -> bool:
+    def _write(
+        self, held: _Held, usernames: list[str], before: datetime | None = None, attempt: int = 1
+    ) -> bool:
         """Rewrite the role's deny document (its lock held, its reads in ``held.found``); True
         when the people are revoked by a cutoff of the whole role. People to revoke who find the lock taken join
         its waiting set, and whoever holds it next writes everyone waiting: a hundred
         offboardings at once cost a few writes, not a hundred."""
         found, name = held.found, self.settings.revocation_policy
-        if not found["lock"]:
+        seconds = self.settings.revocation_lock_seconds
+        # The lock taken beside the change's reads may have run out while the change went on:
+        # what was read under it is trusted only if it is still ours (renewed now).
+        if not (found["lock"] and self.state.renew_lock(held.arn, held.owner, seconds)):
             asked = revocation_policy.moment_of(before or self.clock())
             held_now, cut_at = self._lock(held.arn, held.owner, queue=usernames)
             if not held_now:
@@ -252,6 +257,14 @@ class Revoker:
             rooms = [self.settings.revocation_room] + [OVERFLOW_ROOM] * len(overflow)
             packed = revocation_policy.fit_into(updated, rooms).documents
             updated = revocation_policy.combine(packed)
+            # Never write over a document another writer may have changed since it was read:
+            # the lease is renewed just before (still ours: nobody else held it meanwhile).
+            if not self.state.renew_lock(held.arn, held.owner, seconds):
+                if attempt >= 3:
+                    raise AppError(f"the lock on {held.arn} ran out before its deny was written")
+                stale = _Held(held.account, held.iam, held.role, held.arn, held.owner, {})
+                stale.found = {"lock": False}
+                return self._write(stale, usernames, before, attempt + 1)
             writes: dict[str, Callable[[], Any]] = {}
             if packed[0] != found["document"]:
                 writes[name] = partial(self._write_inline, held, packed[0])

@@ -137,6 +137,26 @@ class StateStore:
     def release_lock(self, name: str, owner: str) -> None:
         self._release(f"LOCK#{name}", owner)
 
+    def renew_lock(self, name: str, owner: str, seconds: int) -> bool:
+        """Hold ``name`` ``seconds`` more; False if it is not ours any more. Still ours means
+        nobody else held it meanwhile (taking a lease names its owner, letting go removes it),
+        so what we read under it is still what is there."""
+        with aws_errors(f"renewing LOCK#{name}"):
+            try:
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=self._item({"pk": f"LOCK#{name}", "sk": _LEASE}),
+                    UpdateExpression="SET #u = :until",
+                    ConditionExpression="#o = :owner",
+                    ExpressionAttributeNames={"#o": "owner", "#u": "until"},
+                    ExpressionAttributeValues=self._item(
+                        {":owner": owner, ":until": int(time.time()) + seconds}
+                    ),
+                )
+            except self.client.exceptions.ConditionalCheckFailedException:
+                return False
+        return True
+
     def _acquire(self, pk: str, owner: str, seconds: int, busy: str) -> float:
         now = time.time()
         with aws_errors(f"locking {pk}"):

@@ -343,3 +343,21 @@ def test_a_burst_at_once_on_a_full_role_is_revoked_and_every_answer_says_how(cli
     # cutoff came was told so truthfully then, and is covered by it since.
     assert len(told) > 1 and not told & listed
     assert all(revocation_policy.denied_before(document, n) is not None for n in names)
+
+
+def test_a_revocation_whose_lock_ran_out_never_writes_over_another(client, clock):
+    """A revocation begun beside a change's reads holds the role's lock until it commits. If
+    the change took longer than the lock, another revocation may have written meanwhile: the
+    first must not write its stale document over that one (the other person would be lost)."""
+    import time
+
+    revoker = bootstrap.services().lifecycle.revoker
+    revoker.settings = dataclasses.replace(revoker.settings, revocation_lock_seconds=1)
+    targets = {CHILD: ["DeveloperRole"]}
+    slow = revoker.begin(targets)  # read the document, the lock taken
+    time.sleep(2.1)  # the change goes on; the lock runs out
+    assert revoker.revoke(["olga"], targets).done == [CHILD]  # another takes it and writes
+    assert slow.commit(["pete"]).done == [CHILD]
+    document = revocation_document("DeveloperRole")
+    assert revocation_policy.denied_before(document, "olga") is not None
+    assert revocation_policy.denied_before(document, "pete") is not None
