@@ -54,7 +54,7 @@ def faults(client, monkeypatch):
     services = bootstrap.build(clients=AwsClients(REGION, session=shared_session()))
     bootstrap.use(services)
     injector = Faults()
-    for service in ("iam", "dynamodb", "secretsmanager", "sts"):
+    for service in ("iam", "dynamodb", "secretsmanager", "sts", "signin"):
         services.clients.root(service).meta.events.register("before-call", injector)
     return injector
 

@@ -361,3 +361,40 @@ def test_a_revocation_whose_lock_ran_out_never_writes_over_another(client, clock
     document = revocation_document("DeveloperRole")
     assert revocation_policy.denied_before(document, "olga") is not None
     assert revocation_policy.denied_before(document, "pete") is not None
+
+
+def test_a_suspension_and_an_offboarding_end_the_persons_sign_in_sessions(api):
+    """`aws login` and console sessions: listed and revoked (AWS Sign-In's BatchRevokeSessions,
+    "a revoked session can no longer be refreshed"), counted in the answer; another person's
+    session is left alone."""
+    from devstack import moto_signin
+
+    signin = boto3.client("signin", region_name=REGION)
+
+    def refresh(token: str) -> dict:
+        return signin.create_o_auth2_token(
+            tokenInput={
+                "clientId": "arn:aws:signin:::devtools/same-device",
+                "grantType": "refresh_token",
+                "refreshToken": token,
+            }
+        )["tokenOutput"]
+
+    for name in ("pete", "olga"):
+        onboard(api, name)
+    pete = moto_signin.issue_session(ROOT, f"arn:aws:iam::{ROOT}:user/managed/pete")
+    moto_signin.issue_session(ROOT, f"arn:aws:iam::{ROOT}:user/managed/pete", "MCP")
+    olga = moto_signin.issue_session(ROOT, f"arn:aws:iam::{ROOT}:user/managed/olga")
+
+    suspended = api.call("POST", "/users/pete/suspend", ticket("T-2")).json
+    assert suspended["signin_sessions_revoked"] == 2
+    with pytest.raises(ClientError) as refused:
+        refresh(pete["refreshToken"])
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert refresh(olga["refreshToken"])["accessToken"]  # hers still works
+
+    again = moto_signin.issue_session(ROOT, f"arn:aws:iam::{ROOT}:user/managed/olga")
+    offboarded = api.call("POST", "/users/olga/offboard", ticket("T-3")).json
+    assert offboarded["signin_sessions_revoked"] == 2
+    with pytest.raises(ClientError):
+        refresh(again["refreshToken"])
