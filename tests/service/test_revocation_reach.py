@@ -5,11 +5,9 @@ and a suspended user's own credentials are refused in the root account."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime
 import json
-from collections.abc import Iterator
 
 import boto3
 import pytest
@@ -19,6 +17,7 @@ from chalicelib import bootstrap
 from chalicelib.domain import revocation_policy
 from devstack.local import REGION, SETUP_CREDENTIALS, Provisioner
 from tests.support import onboard
+from tests.support.enforcement import enforced
 from tests.support.revocation import CHILD, revocation_document
 
 ROOT = "123456789012"
@@ -32,20 +31,6 @@ def ticket(n: str) -> dict:
 def trail(api, **query) -> list[dict]:
     path = "/audit?" + "&".join(f"{k}={v}" for k, v in query.items())
     return api.call("GET", path).json["events"]
-
-
-@contextlib.contextmanager
-def enforced() -> Iterator[None]:
-    """In the block, moto checks every request against the caller's IAM policies."""
-    from moto import settings
-    from moto.core.authorization import ActionAuthenticatorMixin
-
-    saved = settings.INITIAL_NO_AUTH_ACTION_COUNT, ActionAuthenticatorMixin.request_count
-    settings.INITIAL_NO_AUTH_ACTION_COUNT, ActionAuthenticatorMixin.request_count = 0, 0
-    try:
-        yield
-    finally:
-        settings.INITIAL_NO_AUTH_ACTION_COUNT, ActionAuthenticatorMixin.request_count = saved
 
 
 # one rule for every path that takes a role away
@@ -71,20 +56,24 @@ def test_a_move_out_of_a_group_revokes_the_sessions_of_the_roles_it_alone_allowe
 
 
 # fail closed when the room runs out
-def test_a_full_document_cuts_the_whole_role_off_and_says_so(api, clock, monkeypatch):
+def _offboard_one_a_minute(api, clock, monkeypatch, names: list[str], overflow: int = 4) -> dict:
+    """Each of ``names`` onboarded and offboarded a minute after the last (a statement each),
+    the roles' inline room 1,024 characters and ``overflow`` overflow policies; the answers."""
     clock.fixed = T0
     revoker = bootstrap.services().lifecycle.revoker
-    monkeypatch.setattr(
-        revoker,
-        "settings",
-        dataclasses.replace(revoker.settings, revocation_room=1024, revocation_overflow=0),
-    )
-    names = [f"person.number{n:02d}@example.com" for n in range(30)]
+    room = dataclasses.replace(revoker.settings, revocation_room=1024, revocation_overflow=overflow)
+    monkeypatch.setattr(revoker, "settings", room)
     answers = {}
     for n, name in enumerate(names):
         onboard(api, name)
-        clock.advance(minutes=1)  # a statement each: the document fills up
+        clock.advance(minutes=1)
         answers[name] = api.call("POST", f"/users/{name}/offboard", ticket(f"T-off-{n}")).json
+    return answers
+
+
+def test_a_full_document_cuts_the_whole_role_off_and_says_so(api, clock, monkeypatch):
+    names = [f"person.number{n:02d}@example.com" for n in range(30)]
+    answers = _offboard_one_a_minute(api, clock, monkeypatch, names, overflow=0)
     cut = [name for name, a in answers.items() if a.get("sessions_revoked_by_role_cutoff")]
     assert cut, "1,024 characters and no overflow cannot hold 30: a cutoff must have been written"
     for answer in answers.values():
@@ -120,16 +109,8 @@ def test_a_full_inline_deny_spills_into_the_overflow_policies_and_comes_back(
 ):
     """The inline policy full, the next people go to the role's overflow managed policies, one
     by one (no cutoff); once their sessions have expired, the prune empties them again."""
-    clock.fixed = T0
-    revoker = bootstrap.services().lifecycle.revoker
-    monkeypatch.setattr(
-        revoker, "settings", dataclasses.replace(revoker.settings, revocation_room=1024)
-    )
     names = [f"person.number{n:02d}@example.com" for n in range(30)]
-    for n, name in enumerate(names):
-        onboard(api, name)
-        clock.advance(minutes=1)  # a statement each
-        answer = api.call("POST", f"/users/{name}/offboard", ticket(f"T-off-{n}")).json
+    for answer in _offboard_one_a_minute(api, clock, monkeypatch, names).values():
         assert answer["sessions_revoked_in"] == [CHILD], answer
         assert "sessions_revoked_by_role_cutoff" not in answer  # there was room: one by one
     inline = revocation_document("DeveloperRole")
@@ -292,18 +273,8 @@ def test_the_deny_read_back_from_the_role_denies_exactly_the_persons_older_sessi
 
 
 def test_the_cutoff_read_back_from_the_role_denies_every_older_session(api, clock, monkeypatch):
-    clock.fixed = T0
-    revoker = bootstrap.services().lifecycle.revoker
-    monkeypatch.setattr(
-        revoker,
-        "settings",
-        dataclasses.replace(revoker.settings, revocation_room=1024, revocation_overflow=0),
-    )
     names = [f"someone.number{n:02d}@example.com" for n in range(25)]
-    for n, name in enumerate(names):
-        onboard(api, name)
-        clock.advance(minutes=1)
-        api.call("POST", f"/users/{name}/offboard", ticket(f"T-off-{n}"))
+    _offboard_one_a_minute(api, clock, monkeypatch, names, overflow=0)
     document = revocation_document("DeveloperRole")
     cut = revocation_policy.cutoff(document)
     assert cut is not None

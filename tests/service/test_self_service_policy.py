@@ -20,9 +20,7 @@ AWS's documents it follows:
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 
 import boto3
 import pytest
@@ -31,6 +29,7 @@ from moto import mock_aws
 
 from devstack import cfn, moto_ext
 from devstack.local import PROJECT, REGION
+from tests.support.enforcement import enforced
 
 ROOT = "123456789012"
 TEMPLATE = PROJECT / "templates/root/access-groups.yaml"
@@ -161,20 +160,6 @@ def person(aws):
         "aws_access_key_id": key["AccessKeyId"],
         "aws_secret_access_key": key["SecretAccessKey"],
     }
-
-
-@contextlib.contextmanager
-def enforced() -> Iterator[None]:
-    """In the block, moto checks every request against the caller's IAM policies."""
-    from moto import settings
-    from moto.core.authorization import ActionAuthenticatorMixin
-
-    saved = settings.INITIAL_NO_AUTH_ACTION_COUNT, ActionAuthenticatorMixin.request_count
-    settings.INITIAL_NO_AUTH_ACTION_COUNT, ActionAuthenticatorMixin.request_count = 0, 0
-    try:
-        yield
-    finally:
-        settings.INITIAL_NO_AUTH_ACTION_COUNT, ActionAuthenticatorMixin.request_count = saved
 
 
 def test_without_mfa_the_child_accounts_are_refused_with_it_they_are_reached(person):

@@ -8,9 +8,6 @@ each profile exactly as the AWS CLI would.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import boto3
 import botocore.session
 import pytest
@@ -22,6 +19,7 @@ from chalicelib.api.schemas import RestoreRequest
 from chalicelib.slack import replies
 from devstack.local import REGION
 from tests.support import onboard as onboard_as
+from tests.support.enforcement import enforced as iam_enforced
 from tests.support.slack import ephemeral, everything_in, run_worker
 
 ROOT = "123456789012"
@@ -60,19 +58,6 @@ def profile_names(text: str, tmp_path) -> set[str]:
 
 
 # what the person's own key may assume, decided by moto's IAM enforcement
-@contextlib.contextmanager
-def iam_enforced() -> Iterator[None]:
-    """In the block, moto checks every request against the caller's IAM policies (the app's
-    test credentials are not a principal: call the app outside it)."""
-    from moto import settings
-    from moto.core.authorization import ActionAuthenticatorMixin
-
-    saved = settings.INITIAL_NO_AUTH_ACTION_COUNT, ActionAuthenticatorMixin.request_count
-    settings.INITIAL_NO_AUTH_ACTION_COUNT, ActionAuthenticatorMixin.request_count = 0, 0
-    try:
-        yield
-    finally:
-        settings.INITIAL_NO_AUTH_ACTION_COUNT, ActionAuthenticatorMixin.request_count = saved
 
 
 def child_roles(child: str = CHILD) -> list[str]:

@@ -13,7 +13,6 @@ statements are unconditional, and its third (detaching the guard from any role, 
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -33,6 +32,7 @@ from devstack.local import (
     _Principal,
 )
 from tests.support.app_client import stage_environment
+from tests.support.enforcement import enforced
 from tests.system.test_templates import (
     CHILD_ACCOUNTS,
     ROOT_ACCOUNT,
@@ -170,20 +170,6 @@ POLICY = "AccessRevocation"
 PERMISSIVE = json.dumps(
     {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 )
-
-
-@contextlib.contextmanager
-def enforced() -> Iterator[None]:
-    """In the block, moto checks every request against the caller's IAM policies."""
-    from moto import settings
-    from moto.core.authorization import ActionAuthenticatorMixin
-
-    saved = settings.INITIAL_NO_AUTH_ACTION_COUNT, ActionAuthenticatorMixin.request_count
-    settings.INITIAL_NO_AUTH_ACTION_COUNT, ActionAuthenticatorMixin.request_count = 0, 0
-    try:
-        yield
-    finally:
-        settings.INITIAL_NO_AUTH_ACTION_COUNT, ActionAuthenticatorMixin.request_count = saved
 
 
 def _client(credentials: dict, service: str) -> Any:
