@@ -38,6 +38,7 @@ from tests.system.test_templates import (
     ROOT_ACCOUNT,
     TEMPLATES,
     child_session,
+    deploy_access_roles,
     policy_document,
 )
 
@@ -110,13 +111,7 @@ def attached(iam: Any, role: str) -> list[str]:
 
 
 def test_the_guard_as_the_template_resolves_it(session):
-    child = child_session(session, CHILD_ACCOUNTS[0])
-    outputs = cfn.deploy(
-        child,
-        TEMPLATES / "child/access-roles.yaml",
-        "access-roles",
-        {"RootAccountId": ROOT_ACCOUNT},
-    )
+    child, outputs = deploy_access_roles(session)
     iam = child.client("iam")
     guard = outputs["AccessGuardPolicyArn"]
     assert guard.startswith(f"arn:aws:iam::{CHILD_ACCOUNTS[0]}:policy{GUARD_PATH}")
@@ -140,12 +135,7 @@ def test_further_roles_named_in_the_parameter_carry_the_guard(session):
     iam = child.client("iam")
     for name in ("PlatformAdminRole", "DeploymentRole"):
         iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(ADMIN_TRUST))
-    outputs = cfn.deploy(
-        child,
-        TEMPLATES / "child/access-roles.yaml",
-        "access-roles",
-        {"RootAccountId": ROOT_ACCOUNT, "GuardedRoleNames": "PlatformAdminRole,DeploymentRole"},
-    )
+    _, outputs = deploy_access_roles(session, GuardedRoleNames="PlatformAdminRole,DeploymentRole")
     guard = outputs["AccessGuardPolicyArn"]
     for role in ("BreakGlassRole", "PlatformAdminRole", "DeploymentRole"):
         assert guard in attached(iam, role), role
@@ -329,13 +319,7 @@ def test_what_moto_cannot_evaluate_the_policy_evaluator_decides(session):
 
     if reason := iam_eval.missing():
         pytest.skip(reason)
-    child = child_session(session, CHILD_ACCOUNTS[0])
-    outputs = cfn.deploy(
-        child,
-        TEMPLATES / "child/access-roles.yaml",
-        "access-roles",
-        {"RootAccountId": ROOT_ACCOUNT},
-    )
+    child, outputs = deploy_access_roles(session)
     account, guard = CHILD_ACCOUNTS[0], outputs["AccessGuardPolicyArn"]
     document = policy_document(child.client("iam"), guard)
     principal = iam_eval.session_arn(account, "PlatformAdminRole", "pete")

@@ -112,14 +112,21 @@ def test_access_groups_grant_the_child_roles(session):
     assert self_service[-1]["Sid"] == "BlockMostAccessUnlessSignedInWithMFA"
 
 
-def test_child_roles_trust_the_root_account_by_user_name(session):
+def deploy_access_roles(session, **parameters: str) -> tuple[boto3.Session, dict]:
+    """templates/child/access-roles.yaml in the first child account, as an administrator
+    there; its session and the stack's outputs."""
     child = child_session(session, CHILD_ACCOUNTS[0])
     outputs = cfn.deploy(
         child,
         TEMPLATES / "child/access-roles.yaml",
         "access-roles",
-        {"RootAccountId": ROOT_ACCOUNT},
+        {"RootAccountId": ROOT_ACCOUNT, **parameters},
     )
+    return child, outputs
+
+
+def test_child_roles_trust_the_root_account_by_user_name(session):
+    child, outputs = deploy_access_roles(session)
     template = cfn.load_template(TEMPLATES / "child/access-roles.yaml")
     assert set(template["Outputs"]) == set(outputs)
     iam = child.client("iam")
