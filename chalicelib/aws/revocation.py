@@ -210,10 +210,10 @@ class Revoker:
     def _write(
         self, held: _Held, usernames: list[str], before: datetime | None = None, attempt: int = 1
     ) -> bool:
-        """Rewrite the role's deny document (its lock held, its reads in ``held.found``); True
-        when the people are revoked by a cutoff of the whole role. People to revoke who find the lock taken join
-        its waiting set, and whoever holds it next writes everyone waiting: a hundred
-        offboardings at once cost a few writes, not a hundred."""
+        """Rewrite the role's deny documents (its lock held, its reads in ``held.found``); True
+        when the people are revoked by a cutoff of the whole role. People to revoke who find the
+        lock taken join its waiting set, and whoever holds it next writes everyone waiting: a
+        hundred offboardings at once cost a few writes, not a hundred."""
         found, name = held.found, self.settings.revocation_policy
         seconds = self.settings.revocation_lock_seconds
         # The lock taken beside the change's reads may have run out while the change went on:
