@@ -64,8 +64,9 @@ def _offboard_one_a_minute(api, clock, monkeypatch, names: list[str], overflow: 
     room = dataclasses.replace(revoker.settings, revocation_room=1024, revocation_overflow=overflow)
     monkeypatch.setattr(revoker, "settings", room)
     answers = {}
+    iam = boto3.client("iam")
     for n, name in enumerate(names):
-        onboard(api, name)
+        iam.create_user(UserName=name, Path="/managed/")  # quicker than onboarding 30 people
         clock.advance(minutes=1)
         answers[name] = api.call("POST", f"/users/{name}/offboard", ticket(f"T-off-{n}")).json
     return answers
