@@ -256,7 +256,6 @@ class Revoker:
                 updated = wanted([found["document"], *(o.document for o in overflow)])
             rooms = [self.settings.revocation_room] + [OVERFLOW_ROOM] * len(overflow)
             packed = revocation_policy.fit_into(updated, rooms).documents
-            updated = revocation_policy.combine(packed)
             # Never write over a document another writer may have changed since it was read:
             # the lease is renewed just before (still ours: nobody else held it meanwhile).
             if not self.state.renew_lock(held.arn, held.owner, seconds):
@@ -278,7 +277,8 @@ class Revoker:
             raise
         # Revoked by a cutoff of the whole role (this write's, or one still in force that
         # covers their moment): the answers say so, those waiting included.
-        cut_moment = revocation_policy.cutoff(updated) if usernames else None
+        # (a cutoff stays in the inline document, with the statements not the service's)
+        cut_moment = revocation_policy.cutoff(packed[0]) if usernames else None
         if cut_moment is not None and cut_moment < revocation_policy.moment_of(
             before or self.clock()
         ):

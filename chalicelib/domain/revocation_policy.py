@@ -26,6 +26,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
+from chalicelib.errors import AppError
+
 VERSION = "2012-10-17"
 SIZE_LIMIT = 10_240
 
@@ -223,7 +225,7 @@ def fit_into(document: dict | None, rooms: list[int]) -> Packed:
     latest = max([*live.values(), *([cut] if cut else [])])
     packed = _pack({}, foreign, latest, rooms)
     if packed is None:  # the foreign statements alone overflow: not this service's to drop
-        raise ValueError("the role's other deny statements leave no room for a cutoff")
+        raise AppError("the role's other deny statements leave no room for a cutoff")
     return Packed(packed, True)
 
 

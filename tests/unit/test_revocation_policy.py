@@ -227,3 +227,23 @@ def test_combine_reads_the_placeholder_as_nothing():
     assert combine([None, placeholder_document(), placeholder_document()]) is None
     one = revoke(None, ["pete"], T0, HOUR)
     assert combine([one, placeholder_document()]) == one
+
+
+def test_a_role_whose_other_denies_leave_no_room_is_owed_not_crashed():
+    import pytest
+
+    from chalicelib.errors import AppError
+
+    foreign = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "Theirs",
+                "Effect": "Deny",
+                "Action": "s3:*",
+                "Resource": f"arn:aws:s3:::{'b' * 1200}",
+            }
+        ],
+    }
+    with pytest.raises(AppError):  # the revoker reports the account owed
+        fit_into(revoke(foreign, ["pete"], T0, HOUR), [1024])
