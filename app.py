@@ -345,6 +345,11 @@ def prune_revocations(event) -> dict:
     return services().schedules.prune_revocations()
 
 
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def finish_stuck(event) -> dict:
+    return {"finished": services().schedules.finish_stuck()}
+
+
 @app.schedule(Rate(1, unit=Rate.DAYS))
 def report_drift(event) -> dict:
     return {"findings": services().schedules.report_drift()}

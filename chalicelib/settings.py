@@ -178,6 +178,7 @@ class Settings:
     callback_attempts: int
     callback_backoff: float
     operation_timeout: int
+    lease_seconds: int
     idempotency_ttl: int
     log_level: str
     # Requests and approvals: each requestable group's policy, Slack's Web API and its token.
@@ -248,8 +249,12 @@ class Settings:
             callback_attempts=int(env.get("CALLBACK_ATTEMPTS", "4")),
             # Seconds before the second attempt; each later wait doubles it.
             callback_backoff=float(env.get("CALLBACK_BACKOFF", "1")),
-            # How long a change may hold a user (and its ticket) before a retry may take over.
+            # How long a change may hold a user (and its ticket), renewing its lease, before a
+            # retry may take over: a change that hangs gives way after it.
             operation_timeout=int(env.get("OPERATION_TIMEOUT", "120")),
+            # The lease a running change renews every third of it: a change whose process died
+            # is taken over this long after its last renewal.
+            lease_seconds=max(1, _seconds(env, "LEASE_SECONDS", 10)),
             idempotency_ttl=int(env.get("IDEMPOTENCY_TTL", str(24 * 3600))),
             log_level=env.get("LOG_LEVEL", "INFO"),
             hygiene=_hygiene(env),

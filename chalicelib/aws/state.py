@@ -137,15 +137,23 @@ class StateStore:
     def release_lock(self, name: str, owner: str) -> None:
         self._release(f"LOCK#{name}", owner)
 
+    def renew(self, username: str, owner: str, seconds: int) -> bool:
+        """Hold the user ``seconds`` more (a running change's heartbeat); False if the lease
+        is not ours any more."""
+        return self._renew(_user(username), owner, seconds)
+
     def renew_lock(self, name: str, owner: str, seconds: int) -> bool:
         """Hold ``name`` ``seconds`` more; False if it is not ours any more. Still ours means
         nobody else held it meanwhile (taking a lease names its owner, letting go removes it),
         so what we read under it is still what is there."""
-        with aws_errors(f"renewing LOCK#{name}"):
+        return self._renew(f"LOCK#{name}", owner, seconds)
+
+    def _renew(self, pk: str, owner: str, seconds: int) -> bool:
+        with aws_errors(f"renewing {pk}"):
             try:
                 self.client.update_item(
                     TableName=self.table,
-                    Key=self._item({"pk": f"LOCK#{name}", "sk": _LEASE}),
+                    Key=self._item({"pk": pk, "sk": _LEASE}),
                     UpdateExpression="SET #u = :until",
                     ConditionExpression="#o = :owner",
                     ExpressionAttributeNames={"#o": "owner", "#u": "until"},

@@ -11,6 +11,7 @@ ticket finishes the job instead of starting another.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.domain import access_map, config_merge, hygiene
 from chalicelib.domain.access_map import ACCESS_KEY, LOGIN_SESSION
 from chalicelib.domain.identity import check_username, key
-from chalicelib.domain.offboarding import offboard_user, targets
+from chalicelib.domain.offboarding import gone, known, offboard_user, targets
 from chalicelib.domain.passwords import temporary_password
 from chalicelib.domain.revocation_policy import Revoked
 from chalicelib.domain.welcome import console_url, welcome
@@ -31,6 +32,7 @@ from chalicelib.errors import (
     Conflict,
     Forbidden,
     NotFound,
+    UpstreamError,
 )
 from chalicelib.settings import Settings
 from chalicelib.waves import wave
@@ -102,7 +104,7 @@ READS: dict[str, tuple[str, ...]] = {
     "suspend": ("user", "record", "groups", "keys", "console", "mfa", "revocation"),
     "restore": ("user", "record", "keys", "console", "mfa", "access"),
     "grant": ("user", "record", "groups", "keys", "console", "mfa", "access"),
-    "offboard": ("user", "record", "groups", "dependents", "earlier", "revocation"),
+    "offboard": ("user", "record", "groups", "console", "dependents", "earlier", "revocation"),
     "set_profile": ("user",),
     "describe": ("user", "record", "groups", "keys", "console", "mfa", "access"),
     # The schedules' changes read their own, narrower state.
@@ -560,13 +562,18 @@ class Lifecycle:
         """Remember groups, active keys and console access; then take all of them away.
 
         The memory is written before anything is taken (a failure halfway must not lose what a
-        restore gives back); the removals and the session denies then go together."""
+        restore gives back); the removals and the session denies then go together, and the
+        record says suspended only once both are done (or what is owed is named). A suspension
+        that stopped halfway is finished by a retry, or by any later suspension (another
+        ticket, the schedule that finds it stuck), under the memory it wrote."""
         snap = snap or self.read("suspend", username, request)
         user = self._managed(snap)
         name = user["username"]
         record = snap.state
         status = record["status"]
-        retry = status in ("suspending", "suspended") and record.get("ticket") == request.ticket
+        retry = status == "suspending" or (
+            status == "suspended" and record.get("ticket") == request.ticket
+        )
         if not retry and status != "active":
             raise Conflict(f"{name} is {status}; only an active user can be suspended")
         groups = snap.groups or []
@@ -590,8 +597,6 @@ class Lifecycle:
 
         def take_away() -> None:
             self.state.put_record(name, remembered)
-            # A retry of this ticket finds the record suspended and takes away again: it may
-            # say so beside the removals.
             tasks: dict[str, Callable[[], Any]] = {
                 f"group:{g}": partial(self.iam.remove_from_group, name, g) for g in groups
             }
@@ -607,8 +612,6 @@ class Lifecycle:
                 name, self.settings.suspended_policy_arn
             )
             wave(tasks)
-            # Suspended only once everything is taken: a crash before leaves it "suspending".
-            self.state.put_record(name, suspended)
 
         done = wave(
             {
@@ -619,8 +622,9 @@ class Lifecycle:
         )
         revoked, signed_in = done["sessions"]
         record = {**suspended, **_owed(record, revoked, self._moment(), whole=True)}
-        if revoked.pending:  # owed: the schedule must find it in the record
-            self.state.put_record(name, record)
+        # Suspended only once everything is taken and the sessions revoked (what is owed named,
+        # for the schedule): a crash before leaves it "suspending", for a retry to finish.
+        self.state.put_record(name, record)
         self.changes_made()
         keys = [
             {**k, "status": "Inactive" if k["id"] in saved["keys"] else k["status"]}
@@ -634,19 +638,23 @@ class Lifecycle:
     def restore(self, username: str, request: RestoreRequest, snap: Snapshot | None = None) -> dict:
         """Undo exactly what the suspension did, and what credential hygiene took (keys it
         deactivated, the console login it removed), from a suspended or an active user; a new
-        temporary password if console access existed."""
+        temporary password if console access existed.
+
+        From a suspension, the record says restoring before anything is given back and active
+        once all of it is: a restore (or a suspension) that stopped halfway is finished by any
+        later restore, its retry, or the schedule that finds it stuck."""
         snap = snap or self.read("restore", username, request)
         user = self._managed(snap)
         name = user["username"]
         record = snap.state
-        retry = record.get("ticket") == request.ticket and (
-            record["status"] == "restoring"
-            or (record["status"] == "active" and "restored" in record)
+        status = record["status"]
+        retry = status == "restoring" or (
+            record.get("ticket") == request.ticket and status == "active" and "restored" in record
         )
         # What credential hygiene took (keys deactivated, the console removed) is given back
         # too, from an active user as from a suspended one.
         hygiene_taken = record.get("hygiene_taken") or {}
-        suspended = record["status"] in ("suspended", "restoring")
+        suspended = status in _SUSPENDED
         if not retry and not suspended and not (record["status"] == "active" and hygiene_taken):
             raise Conflict(
                 f"{name} is {record['status']}; only a suspended user, or one whose credentials "
@@ -684,7 +692,8 @@ class Lifecycle:
             **restored,
             "status": "active",
             "groups": groups,
-            "ticket": request.ticket,
+            # One that finishes a restore keeps its ticket, for that one's retry to be answered.
+            "ticket": record["ticket"] if status == "restoring" else request.ticket,
             "restored": saved,
             "restored_at": record.get("restored_at")
             if retry
@@ -698,12 +707,17 @@ class Lifecycle:
         )
         if saved["console"]:  # the snapshot says whether the login is there to update
             tasks["password"] = lambda: self._set_password(name, new_user=not snap.console)
-        tasks["record"] = lambda: self.state.put_record(name, record)
         if suspended or retry:
             tasks["deny"] = lambda: self.iam.detach_user_policy(
                 name, self.settings.suspended_policy_arn
             )
+        if suspended:  # restoring until all is given back
+            self.state.put_record(name, {**record, "status": "restoring"})
+        else:
+            tasks["record"] = lambda: self.state.put_record(name, record)
         done = wave({**tasks, **self._last_used(snap.keys)})
+        if suspended:
+            self.state.put_record(name, record)
         self.changes_made()
         keys = [
             {**k, "status": "Active" if k["id"] in saved["keys"] else k["status"]}
@@ -737,40 +751,68 @@ class Lifecycle:
             if record.get("ticket") == request.ticket:  # a retry of one that completed
                 return _offboarded(name, record)
             raise NotFound(f"{snap.username} was already offboarded")
-        first: dict[str, Callable[[], Any]] = {}
         if record["status"] != "offboarding":
             name = self._managed(snap)["username"]
             self._managed_groups(name, snap.groups or [])
             record = {**record, "status": "offboarding", "ticket": request.ticket, "removed": {}}
-            started = record
-            # Written beside the access wave, not before it: until the user is deleted, a retry
-            # after a failure finds the user and starts again.
-            first["record"] = lambda: self.state.put_record(name, started)
-        # else: a retry, which may find the user deleted already and only the record to write
+        # else: a retry, or a later change finishing one that stopped (its ticket stays the
+        # record's, so that its own retry is answered). The user is deleted last: a retry that
+        # finds it gone has nothing left to remove in IAM, only the record to write.
+        ids = targets(name, snap.user, snap.dependents, self.iam.cleanup_kinds) if snap.user else {}
+        present = known(ids, snap.user, bool(snap.console))
+        intent = record.get("removing") or {}
+        # What an earlier attempt meant to remove and is gone now, it removed: known after
+        # any crash, whatever it managed to write.
         earlier = [
             e for e in snap.earlier if e["action"] == "offboard" and key(e["username"]) == key(name)
         ]
-        ongoing = record
+        before = _removed_before(
+            {**record, "removed": _union(record.get("removed"), gone(intent, present))}, earlier
+        )
+        ongoing = {**record, "removing": _union(intent, present), "removed": before}
 
         def save_progress(removed: dict) -> None:
-            self.state.put_record(name, {**ongoing, "removed": removed})
+            ongoing["removed"] = removed
+            self.state.put_record(name, dict(ongoing))
 
-        ids = targets(name, snap.user, snap.dependents, self.iam.cleanup_kinds)
+        # AWS Sign-In names a user by its ARN: once the user is deleted, its sessions can be
+        # neither listed nor revoked (AccessDenied to a path-scoped principal), so no later run
+        # could revoke what is owed. The user is deleted only once they are revoked: a retry
+        # that finds the user gone knows they were.
+        arn = self._arn(snap, name)
+        signin = _Outcome()
+        if snap.user is None:
+            signin.settle((int(record.get("signin_sessions_revoked") or 0), None))
+
+        def revoke_signin() -> None:
+            if snap.user is not None:
+                signin.settle(self._revoke_signin(arn))
+
+        def before_user() -> None:
+            _, failure = signin.wait()
+            if failure is not None:  # once more, now: most failures pass
+                signin.settle(self._revoke_signin(arn))
+                _, failure = signin.wait()
+            if failure is not None:
+                raise UpstreamError(
+                    f"{failure}; {name} is kept, every credential removed, until they are "
+                    "revoked: retry with the same ticket"
+                )
+
+        def remove() -> dict[str, list[str]]:
+            # The intent first: nothing is removed before the record says what will be.
+            self.state.put_record(name, dict(ongoing))
+            return offboard_user(self.iam, name, ids, before, save_progress, before_user)
+
         done = wave(
             {
-                "iam": lambda: offboard_user(
-                    self.iam,
-                    name,
-                    ids,
-                    _removed_before(record, earlier),
-                    save_progress,
-                    first,
-                ),
-                "sessions": lambda: self._revoke(snap, name, self._arn(snap, name)),
+                "iam": remove,
+                "roles": lambda: self._revoke_roles_of(snap, name),
+                "signin": lambda: signin.after(revoke_signin),
             }
         )
-        revoked, signed_in = done["sessions"]
-        final = {k: v for k, v in record.items() if k != "saved"}
+        revoked, signed_in = self._with_signin(done["roles"], signin.wait())
+        final = {k: v for k, v in record.items() if k not in ("saved", "removing")}
         final = {
             **final,
             "status": "offboarded",
@@ -829,15 +871,23 @@ class Lifecycle:
         the root account. What failed is owed, the root account's under its own id."""
         done = wave(
             {
-                "roles": lambda: (
-                    self.revoker.revoke([name])
-                    if snap.revocation is None
-                    else snap.revocation.commit([name])
-                ),
+                "roles": lambda: self._revoke_roles_of(snap, name),
                 "signin": partial(self._revoke_signin, arn),
             }
         )
-        revoked, (count, failure) = done["roles"], done["signin"]
+        return self._with_signin(done["roles"], done["signin"])
+
+    def _revoke_roles_of(self, snap: Snapshot, name: str) -> Revoked:
+        """Every role session of ``name`` in every child account, through the revocation the
+        reads began, if any."""
+        if snap.revocation is None:
+            return self.revoker.revoke([name])
+        return snap.revocation.commit([name])
+
+    def _with_signin(self, revoked: Revoked, signin: tuple[int, str | None]) -> tuple[Revoked, int]:
+        """The role revocation and the Sign-In one together; the latter, if it failed, owed
+        under the root account's id."""
+        count, failure = signin
         if failure is not None:
             revoked = revoked._replace(
                 pending={**revoked.pending, self.settings.root_account_id: failure}
@@ -1196,6 +1246,37 @@ def _removed_before(record: dict, events: list[dict]) -> dict[str, list[str]]:
         for kind, ids in found.items():
             removed.setdefault(kind, set()).update(ids)
     return {kind: sorted(ids) for kind, ids in removed.items()}
+
+
+class _Outcome:
+    """The Sign-In revocation's outcome, waited for by the offboarding's last IAM wave."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Event()
+        self._value: tuple[int, str | None] = (0, "AWS Sign-In sessions not revoked")
+
+    def settle(self, value: tuple[int, str | None]) -> None:
+        self._value = value
+        self._ready.set()
+
+    def after(self, task: Callable[[], Any]) -> Any:
+        """Run ``task``; if it fails, the outcome is settled as owed (nobody waits forever)."""
+        try:
+            return task()
+        finally:
+            self._ready.set()
+
+    def wait(self) -> tuple[int, str | None]:
+        self._ready.wait()
+        return self._value
+
+
+def _union(*found: dict[str, list[str]] | None) -> dict[str, list[str]]:
+    kinds: dict[str, set[str]] = {}
+    for each in found:
+        for kind, ids in (each or {}).items():
+            kinds.setdefault(kind, set()).update(ids)
+    return {kind: sorted(ids) for kind, ids in kinds.items()}
 
 
 def _written_within(record: dict, seconds: int) -> bool:

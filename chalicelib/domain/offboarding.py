@@ -50,18 +50,42 @@ def targets(
     return ids
 
 
+def known(ids: dict[str, list[str]], user: dict | None, console: bool) -> dict[str, list[str]]:
+    """Of ``ids``, those the reads showed exist (not those tried in case they do: the login
+    profile unread, the unassigned virtual MFA device): what an offboarding writes as its intent
+    before removing anything, so that what a crash removed is known by what is gone after it."""
+    if not user:
+        return {}
+    shown = {kind: list(found) for kind, found in ids.items() if found}
+    shown["virtual_mfa_devices"] = [
+        serial for serial in ids.get("virtual_mfa_devices", []) if serial in ids["mfa_devices"]
+    ]
+    if not console:
+        shown.pop("login_profile", None)
+    return {kind: found for kind, found in shown.items() if found}
+
+
+def gone(intent: dict[str, list[str]], now: dict[str, list[str]]) -> dict[str, list[str]]:
+    """What an earlier attempt meant to remove and is there no more: removed by it."""
+    return {
+        kind: sorted(set(found) - set(now.get(kind, [])))
+        for kind, found in intent.items()
+        if set(found) - set(now.get(kind, []))
+    }
+
+
 def offboard_user(
     iam: Remover,
     username: str,
     ids: dict[str, list[str]],
     removed_before: dict[str, list[str]],
     save_progress: Callable[[dict[str, list[str]]], None],
-    first: dict[str, Callable[[], Any]],
+    before_user: Callable[[], None] = lambda: None,
 ) -> dict[str, list[str]]:
-    """Remove ``ids`` wave by wave; ``first`` runs beside the access wave (the record that the
-    offboarding started: if it cannot be written, nothing after the access wave is done).
-    Each wave's removals are recorded beside the next wave; what a failed wave removed rides on
-    the error (its audit event keeps it), so the answer of a retry names everything."""
+    """Remove ``ids`` wave by wave; ``before_user`` is waited for before the user is deleted
+    (what can only be done while the user exists). Each wave's removals are recorded beside
+    the next wave; what a failed wave removed rides on the error (its audit event keeps it),
+    so the answer of a retry names everything."""
     removed = {kind: list(found) for kind, found in removed_before.items()}
     saved: dict[str, Callable[[], Any]] = {}
 
@@ -90,8 +114,14 @@ def offboard_user(
             removed.clear()
             removed.update(merged)
 
-    phase(ACCESS, first)
+    phase(ACCESS, {})
     for number in (CLEANUP, AFTER_MFA, USER):
+        if number == USER:
+            try:
+                before_user()
+            except AppError as error:
+                error.detail = {**(error.detail or {}), "removed": _report(removed)}
+                raise
         snapshot = {kind: list(found) for kind, found in removed.items()}
         saved = {"progress": partial(save_progress, snapshot)}
         phase(number, saved)

@@ -4,10 +4,12 @@ counted whatever the outcome, with the ticket as the logs' correlation id."""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 from chalicelib import waves
@@ -60,10 +62,9 @@ class Operations:
         lifecycle: Any = None,
         work_queue: Any = None,
     ) -> None:
-        from aws_lambda_powertools.utilities.idempotency import (
-            DynamoDBPersistenceLayer,
-            IdempotencyConfig,
-        )
+        from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+        from chalicelib.aws.tickets import TicketStore
 
         self.settings = settings
         self.state = state
@@ -72,9 +73,7 @@ class Operations:
         if lifecycle is not None:  # a dry run ends where the operation's changes end
             lifecycle.changes_made = recorder.answer_point
         self._work_queue = work_queue
-        self._store = DynamoDBPersistenceLayer(
-            table_name=settings.idempotency_table, boto3_client=dynamodb
-        )
+        self._store = TicketStore(table_name=settings.idempotency_table, boto3_client=dynamodb)
         # One ticket, one change: the key is the ticket alone, so a second action under it (on
         # this user or another) is a conflict, never a second change running beside the first.
         self._config = IdempotencyConfig(
@@ -82,8 +81,9 @@ class Operations:
             payload_validation_jmespath="[action, username, request]",
             raise_on_no_idempotency_key=True,
             expires_after_seconds=settings.idempotency_ttl,
-            # Duck-typed: Powertools only asks it for the remaining time.
-            lambda_context=cast("LambdaContext", _Deadline(settings.operation_timeout)),
+            # Duck-typed: Powertools only asks it for the remaining time. A ticket in progress
+            # is held as briefly as the user's lease, and renewed with it (_Heartbeat).
+            lambda_context=cast("LambdaContext", _Deadline(settings.lease_seconds)),
         )
 
     def change(self, action: str, username: str, request: TicketRequest) -> dict:
@@ -148,6 +148,8 @@ class Operations:
         claim = _Claim(self, username, owner, read)
 
         def once(payload: dict) -> dict:
+            # The ticket is ours now: its in-progress record is renewed beside the lease.
+            claim.heartbeat.also(lambda seconds: self._store.renew(payload, seconds))
             try:
                 answer = self._guarded(action, username, request, work, claim)
             except Exception as error:
@@ -188,12 +190,12 @@ class Operations:
                 request,
                 InProgress(
                     f"ticket {request.ticket} is being processed; retry in "
-                    f"{self.settings.operation_timeout} seconds"
+                    f"{self.settings.lease_seconds} seconds"
                 ),
             ) from None
         except IdempotencyPersistenceLayerError as error:
             # Only the bookkeeping around the work failed: its own outcome is the answer. The
-            # ticket's record stays in progress until operation_timeout, then a retry may run.
+            # ticket's record stays in progress for lease_seconds, then a retry may run.
             if "answer" in outcome:
                 logger().warning(
                     "could not record the answer for replays", extra={"error": str(error)}
@@ -264,26 +266,28 @@ class Operations:
             # metric (its alarm) say so, and the record holds it for the schedule's retry.
             result = "revocation_pending" if public.get("sessions_revocation_pending") else "ok"
             revocation = {k: public[k] for k in _REVOCATION_FIELDS if public.get(k)}
-            # The change is done: what is left goes in one wave.
+            # The change is done: its event first, so that the audit never says done for a
+            # change whose event was lost (a failure here is retried; consumers may see an
+            # event twice, never none); what is left goes in one wave.
+            self.events.publish(
+                action,
+                {
+                    "username": username,
+                    "ticket": request.ticket,
+                    "requested_by": request.requested_by,
+                    "result": public,
+                },
+            )
             waves.wave(
                 {
                     "release": claim.release,
-                    "event": lambda: self.events.publish(
-                        action,
-                        {
-                            "username": username,
-                            "ticket": request.ticket,
-                            "requested_by": request.requested_by,
-                            "result": public,
-                        },
-                    ),
                     "audit": lambda: self.state.audit(
                         action,
                         username,
                         request.ticket,
                         request.requested_by,
                         result,
-                        {**revocation, **self._calls(calls)},
+                        {**revocation, **_removed(public), **self._calls(calls)},
                     ),
                     "callback": lambda: self._call_back(
                         action,
@@ -454,7 +458,8 @@ class _Claim:
         self, operations: Operations, username: str, owner: str, read: Callable[[], Any] | None
     ) -> None:
         self._state, self._username, self._owner = operations.state, username, owner
-        self._timeout = operations.settings.operation_timeout
+        self._timeout = operations.settings.lease_seconds
+        self.heartbeat = _Heartbeat(self._timeout, operations.settings.operation_timeout)
         self.reads = read is not None
         self._read = read
         self._held = False
@@ -478,6 +483,7 @@ class _Claim:
         except InProgress:
             return None
         self._held = True
+        self.heartbeat.also(partial(self._state.renew, self._username, self._owner))
         return held_until
 
     def snapshot(self) -> Any:
@@ -505,18 +511,59 @@ class _Claim:
             try:
                 self._state.release(self._username, self._owner)
             except AppError:
-                # The lease expires by itself after operation_timeout; the change is done.
+                # The lease expires by itself lease_seconds after its last renewal.
                 logger().warning("could not release the lease", extra={"username": self._username})
 
     def settle(self) -> None:
         """After the ticket's claim: a snapshot still being read is waited for, and a lease
         taken for a change that never ran (a replay, a refused ticket) is let go."""
+        self.heartbeat.stop()  # first: a process that dies here renews nothing any more
         if self._future is not None:
             try:
                 _abandon(self._future.result())  # nothing once the change committed it
             except Exception:  # the change that needed it reported it
                 pass
         self.release()
+
+
+class _Heartbeat:
+    """Renews what a running change holds (the user's lease, the ticket's in-progress record)
+    every third of the lease: a change whose process died is taken over one lease after its
+    last renewal, and one that hangs once ``limit`` seconds have passed."""
+
+    def __init__(self, seconds: int, limit: int) -> None:
+        self._seconds, self._limit = seconds, limit
+        self._renewals: list[Callable[[int], bool]] = []
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def also(self, renew: Callable[[int], bool]) -> None:
+        """Renew ``renew`` (which says False once there is nothing of ours to renew) too."""
+        self._renewals.append(renew)
+        if self._thread is None and not self._stopped.is_set():
+            self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _beat(self) -> None:
+        given_up = time.monotonic() + self._limit
+        while not self._stopped.wait(self._seconds / 3):
+            if time.monotonic() > given_up:
+                logger().warning("a change ran past OPERATION_TIMEOUT; its lease is let run out")
+                return
+            for renew in list(self._renewals):
+                try:
+                    if not renew(self._seconds):
+                        self._renewals.remove(renew)  # let go, or saved: nothing to renew
+                except AppError as error:  # the next beat tries again, well within the lease
+                    logger().warning("could not renew a lease", extra={"reason": error.message})
+                except Exception:
+                    logger().exception("the heartbeat stopped; the lease runs out")
+                    return
+                except BaseException:  # the process is going away: so is its hold
+                    return
 
 
 def _abandon(snapshot: Any) -> None:
@@ -539,6 +586,11 @@ def _by_wave_and_account(waves: list[list[dict]]) -> list[dict]:
             )
         numbered.append({"wave": number, "accounts": accounts})
     return numbered
+
+
+def _removed(answer: dict) -> dict:
+    """What an offboarding removed, this attempt's and every earlier one's, for the audit."""
+    return {"removed": answer["removed"]} if answer.get("removed") else {}
 
 
 def _outcome(error: AppError) -> str:

@@ -4,7 +4,7 @@ that can be pruned (and revocations still owed to unreachable accounts), and dri
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.actions import ACTIONS
@@ -81,6 +81,31 @@ class Schedules:
                     retried.append(name)
         return {"pruned_in": pruned.done, "unreachable": pruned.pending, "retried_for": retried}
 
+    def finish_stuck(self) -> list[dict]:
+        """Finish the changes that stopped halfway (their process died, their caller never
+        retried): a record suspending, restoring or offboarding that nothing has written for
+        longer than a change may run. Each is finished by its own action under a ticket of
+        this schedule, audited under the stopped change's ticket too."""
+        finished = []
+        # Records are stamped with the time they were written, not the app's (movable) clock.
+        for record in stuck(self.state.records(), datetime.now(UTC), self._patience()):
+            name, status, since = record["username"], record["status"], record["at"]
+            action = STUCK[status]
+            ticket = f"schedule:finish:{name}:{since}"
+            self.state.audit(
+                action,
+                name,
+                str(record.get("ticket") or ticket),
+                SCHEDULE,
+                f"finishing: {status} since {since}, by {ticket}",
+            )
+            if self._run(action, name, ticket):
+                finished.append({"username": name, "was": status, "ticket": ticket})
+        return finished
+
+    def _patience(self) -> timedelta:
+        return timedelta(seconds=self.lifecycle.settings.operation_timeout)
+
     def offboard_inactive(self) -> list[str]:
         """Offboard the users an identity provider deactivated (suspended through SCIM) and kept
         so for ``scim_offboard_after_days``: Okta deactivates leavers and never deletes them."""
@@ -117,6 +142,23 @@ class Schedules:
         return findings
 
 
+# A record in one of these states names a change under way; past the time a change may run,
+# one that stopped: the action that finishes it.
+STUCK = {"suspending": "suspend", "restoring": "restore", "offboarding": "offboard"}
+
+
+def stuck(records: list[dict], now: datetime, patience: timedelta) -> list[dict]:
+    """The records of changes that stopped halfway: under way, and not written for longer
+    than a change may run (a running one renews its lease, not its record, so the record's
+    time is its last step's)."""
+    before = (now - patience).isoformat()
+    return [
+        record
+        for record in records
+        if record.get("status") in STUCK and str(record.get("at") or "") < before
+    ]
+
+
 def drift(lifecycle: Lifecycle) -> list[dict]:
     """Managed users whose groups differ from their record, users the service does not manage
     in the groups it does, and managed users in groups it does not: one read of the account
@@ -138,6 +180,17 @@ def drift(lifecycle: Lifecycle) -> list[dict]:
                 findings.append(
                     {"kind": "unmanaged_member", "username": user["username"], "group": group}
                 )
+    patience = timedelta(seconds=settings.operation_timeout)
+    for record in stuck(list(records.values()), datetime.now(UTC), patience):
+        findings.append(
+            {
+                "kind": "stuck",
+                "username": record["username"],
+                "status": record["status"],
+                "since": record["at"],
+                "ticket": record.get("ticket"),
+            }
+        )
     for canonical, record in sorted(records.items()):
         name = record["username"]
         expected = (
@@ -162,6 +215,11 @@ def drift(lifecycle: Lifecycle) -> list[dict]:
 
 
 def _describe(finding: dict) -> str:
+    if finding["kind"] == "stuck":
+        return (
+            f"{finding['status']} since {finding['since']} (ticket {finding['ticket']}); "
+            "finish_stuck finishes it"
+        )
     if finding["kind"] == "unmanaged_member":
         return f"in {finding['group']}"
     if finding["kind"] == "unmanaged_group":

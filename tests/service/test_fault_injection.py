@@ -1,10 +1,23 @@
-"""For each operation, the k-th AWS call fails (throttled past its retries, or a 5xx) for every k;
-a retry with the same ticket must then leave the right state and a complete audit trail."""
+"""For each operation, the k-th AWS call fails for every k: throttled past its retries, a 5xx, or
+the process dies there (a crash). Under the stage's enforced policy (the app signs as the
+principal holding exactly .chalice/policy-dev.json, moto authorizing every call), a retry (the
+same ticket over REST, the identity provider's own retry over SCIM) must then leave the right
+state, a complete answer and a complete audit trail.
+
+A crash is what a killed Lambda leaves: the k-th call raises something that is not an
+``Exception`` and every call after it dies too (the heartbeat's included), so nothing in the
+runner cleans up: the user's lease stays held and the ticket stays in progress until they run
+out. As in AWS, a user that no longer exists is AccessDenied, not NoSuchEntity, to a principal
+whose permissions are scoped to the service's path (devstack/moto_ext.py; "Troubleshoot access
+denied error messages", https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html).
+"""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from typing import Any
 
 import boto3
 import pytest
@@ -12,28 +25,48 @@ from botocore.awsrequest import AWSResponse
 
 from chalicelib import bootstrap
 from chalicelib.aws.clients import AwsClients
-from devstack.local import REGION, shared_session
+from devstack.local import REGION, _Principal
 from tests.support import onboard as onboard_as
+from tests.support.enforcement import enforced
 from tests.support.iam_objects import REMOVED_KINDS, give_every_dependent
 
 FAULTS = [("Throttling", 400, "Rate exceeded"), ("ServiceFailure", 500, "internal failure")]
+CRASH = ("crash", 0, "the process died")
+SCIM_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+class Crash(BaseException):
+    """The process dies at this call: nothing after it runs, nothing cleans up."""
 
 
 class Faults:
-    """Counts the app's AWS calls and makes the k-th fail, without reaching AWS."""
+    """Counts the app's AWS calls and makes the k-th fail, without reaching AWS. The heartbeat's
+    renewals are not counted (their timing is not the operation's), but die with a crash."""
 
     def __init__(self) -> None:
         self.calls = 0
         self.fail_at: int | None = None
         self.fault = FAULTS[0]
+        self.dead = False
         self.lock = threading.Lock()
 
     def __call__(self, model, **_):
         with self.lock:
+            if self.dead:
+                raise Crash(model.name)
+            if threading.current_thread().name == "heartbeat":
+                return None
             self.calls += 1
             if self.calls != self.fail_at:
                 return None
-        code, status, message = self.fault
+            if self.fault is CRASH:
+                self.dead = True
+                raise Crash(model.name)
+            code, status, message = self.fault
+        if code == "slow":
+            time.sleep(status)  # the call takes that long, then goes through
+            return None
         response = AWSResponse("https://fault", status, {}, None)
         return response, {
             "Error": {"Code": code, "Message": message},
@@ -41,35 +74,79 @@ class Faults:
         }
 
     def arm(self, k: int | None, fault=None) -> None:
-        self.calls, self.fail_at = 0, k
-        self.fault = fault or self.fault
+        with self.lock:
+            self.calls, self.fail_at, self.dead = 0, k, False
+            self.fault = fault or self.fault
+
+    def disarm(self) -> None:
+        """Calls go through again (a retry runs in a process that is alive); counted still."""
+        with self.lock:
+            self.fail_at, self.dead = None, False
+
+
+class _Faulted(_Principal):
+    """The app principal's clients, root and child accounts alike, each through the faults."""
+
+    def __init__(self, credentials: dict, faults: Faults) -> None:
+        super().__init__(credentials)
+        self.faults = faults
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        made = super().client(service, **kwargs)
+        made.meta.events.register("before-call", self.faults)
+        return made
 
 
 @pytest.fixture
-def faults(client, monkeypatch):
-    # A record left in progress by a failure to save the result may be retried after this.
-    monkeypatch.setenv("OPERATION_TIMEOUT", "1")
+def faults(aws, client, monkeypatch):
+    # The lease (and the ticket in progress) a crashed attempt leaves: held this long.
+    monkeypatch.setenv("LEASE_SECONDS", "1")
     monkeypatch.setenv("REVOCATION_LOCK_SECONDS", "1")
     bootstrap.reset()
-    services = bootstrap.build(clients=AwsClients(REGION, session=shared_session()))
-    bootstrap.use(services)
     injector = Faults()
-    for service in ("iam", "dynamodb", "secretsmanager", "sts", "signin"):
-        services.clients.root(service).meta.events.register("before-call", injector)
+    bootstrap.use(
+        bootstrap.build(clients=AwsClients(REGION, session=_Faulted(aws.app_credentials, injector)))
+    )
     return injector
 
 
-def retry(api, method, path, body, expected):
-    """A ticketing system's retry: same ticket, again while the first attempt is still held."""
-    deadline = time.monotonic() + 10
+def call(api, method, path, body, faults, k=None, fault=None):
+    """One request under the stage's enforced policy; a crash is the answer no one got."""
+    faults.arm(k, fault)
+    try:
+        with enforced():
+            return api.call(method, path, body)
+    except Crash:
+        return None
+    finally:
+        faults.disarm()
+
+
+def retry(api, method, path, body, expected, faults):
+    """A caller's retry, again while the first attempt is still held (409, saying to retry)."""
+    deadline = time.monotonic() + 15
     while True:
-        response = api.call(method, path, body)
-        if response.status_code != 409 or time.monotonic() > deadline:
+        response = call(api, method, path, body, faults)
+        if response.status_code not in (409, 503) or time.monotonic() > deadline:
             break
-        assert "retry" in response.json["Message"], response.json
-        time.sleep(0.5)
+        assert "retry" in json.dumps(response.json).lower(), response.json
+        time.sleep(0.25)
     assert response.status_code == expected, response.json
     return response
+
+
+class Scim:
+    """The identity provider's calls, as Chalice's test client sends them."""
+
+    def __init__(self, client, token: str) -> None:
+        self.client, self.token = client, token
+
+    def call(self, method: str, path: str, body: Any = None):
+        sent = {"Content-Type": "application/scim+json", "Authorization": f"Bearer {self.token}"}
+        raw = json.dumps(body).encode() if body is not None else b""
+        response = self.client.http.request(method, f"/scim/v2{path}", headers=sent, body=raw)
+        response.json = json.loads(response.body) if response.body else None
+        return response
 
 
 def onboard(api, username, groups=("ChildDeveloperGroup",)):
@@ -108,11 +185,32 @@ def iam_state(username):
     }
 
 
+SUSPENDED = {
+    "groups": [],
+    "console": False,
+    "keys": ["Inactive"],
+    # AccessSuspended: every credential of theirs refused until the restore
+    "policies": ["AccessSuspended", "ManagedUserSelfService"],
+}
+
+
+def scim_user(env, username):
+    """Created by the identity provider (its id is the IAM user's), with an access key."""
+    created = env.scim.call(
+        "POST",
+        "/Users",
+        {"schemas": [SCIM_USER], "userName": username, "externalId": f"x-{username}"},
+    )
+    assert created.status_code == 201, created.json
+    boto3.client("iam").create_access_key(UserName=username)
+    env.ids[username] = created.json["id"]
+
+
 # operation -> (set-up of the user, request, expected status, expected IAM state afterwards)
 CASES = {
     "onboard": (
-        lambda api, u: None,
-        lambda u: ("POST", "/users", {"username": u, "groups": ["ChildDeveloperGroup"]}),
+        lambda env, u: None,
+        lambda env, u: ("POST", "/users", {"username": u, "groups": ["ChildDeveloperGroup"]}),
         201,
         {
             "groups": ["ChildDeveloperGroup"],
@@ -122,8 +220,8 @@ CASES = {
         },
     ),
     "move": (
-        lambda api, u: onboard(api, u),
-        lambda u: ("PUT", f"/users/{u}/groups", {"groups": ["BreakGlassGroup"]}),
+        lambda env, u: onboard(env.api, u),
+        lambda env, u: ("PUT", f"/users/{u}/groups", {"groups": ["BreakGlassGroup"]}),
         200,
         {
             "groups": ["BreakGlassGroup"],
@@ -133,27 +231,23 @@ CASES = {
         },
     ),
     "suspend": (
-        lambda api, u: (
-            onboard(api, u, ("ChildDeveloperGroup", "BreakGlassGroup")),
+        lambda env, u: (
+            onboard(env.api, u, ("ChildDeveloperGroup", "BreakGlassGroup")),
             boto3.client("iam").create_access_key(UserName=u),
         ),
-        lambda u: ("POST", f"/users/{u}/suspend", {}),
+        lambda env, u: ("POST", f"/users/{u}/suspend", {}),
         200,
-        {
-            "groups": [],
-            "console": False,
-            "keys": ["Inactive"],
-            # AccessSuspended: every credential of theirs refused until the restore
-            "policies": ["AccessSuspended", "ManagedUserSelfService"],
-        },
+        SUSPENDED,
     ),
     "restore": (
-        lambda api, u: (
-            onboard(api, u, ("ChildDeveloperGroup", "BreakGlassGroup")),
+        lambda env, u: (
+            onboard(env.api, u, ("ChildDeveloperGroup", "BreakGlassGroup")),
             boto3.client("iam").create_access_key(UserName=u),
-            api.call("POST", f"/users/{u}/suspend", {"ticket": f"s-{u}", "requested_by": "alice"}),
+            env.api.call(
+                "POST", f"/users/{u}/suspend", {"ticket": f"s-{u}", "requested_by": "alice"}
+            ),
         ),
-        lambda u: ("POST", f"/users/{u}/restore", {}),
+        lambda env, u: ("POST", f"/users/{u}/restore", {}),
         200,
         {
             "groups": ["BreakGlassGroup", "ChildDeveloperGroup"],
@@ -163,62 +257,205 @@ CASES = {
         },
     ),
     "offboard": (
-        lambda api, u: (onboard(api, u), give_every_dependent(boto3.client("iam"), u)),
-        lambda u: ("POST", f"/users/{u}/offboard", {}),
+        lambda env, u: (onboard(env.api, u), give_every_dependent(boto3.client("iam"), u)),
+        lambda env, u: ("POST", f"/users/{u}/offboard", {}),
         200,
         None,
     ),
+    "grant": (
+        lambda env, u: onboard(env.api, u),
+        lambda env, u: (
+            "POST",
+            f"/users/{u}/grants",
+            {"group": "BreakGlassGroup", "hours": 2, "reason": "incident"},
+        ),
+        201,
+        {
+            "groups": ["BreakGlassGroup", "ChildDeveloperGroup"],
+            "console": True,
+            "keys": [],
+            "policies": ["ManagedUserSelfService"],
+        },
+    ),
+    # The identity provider deactivates (PATCH active=false) and retries the same request.
+    "scim_deactivate": (
+        scim_user,
+        lambda env, u: (
+            "PATCH",
+            f"/Users/{env.ids[u]}",
+            {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]},
+        ),
+        200,
+        SUSPENDED,
+    ),
 }
+ACTION = {"scim_deactivate": "suspend"}
 
 
+class Env:
+    def __init__(self, api, scim) -> None:
+        self.api, self.scim = api, scim
+        self.ids: dict[str, str] = {}
+
+
+@pytest.mark.parametrize("mode", ["error", "crash"])
 @pytest.mark.parametrize("operation", list(CASES))
-def test_every_failure_point_is_finished_by_a_retry(api, faults, operation):
+def test_every_failure_point_is_finished_by_a_retry(api, client, aws, faults, operation, mode):
     set_up, request, expected_status, expected_state = CASES[operation]
+    env = Env(api, Scim(client, aws.scim_token))
+    over_scim = operation.startswith("scim_")
+    caller = env.scim if over_scim else api
+    action = ACTION.get(operation, operation)
+
+    def body_of(username, k):
+        method, path, body = request(env, username)
+        if not over_scim:
+            body = {**body, "ticket": f"T-{k}", "requested_by": "alice"}
+        return method, path, body
 
     # a clean run counts the calls an operation makes
-    set_up(api, "clean")
-    method, path, body = request("clean")
-    faults.arm(None)
-    clean = api.call(method, path, {**body, "ticket": "T-clean", "requested_by": "alice"})
+    set_up(env, "clean")
+    clean = call(caller, *body_of("clean", "clean"), faults)
     assert clean.status_code == expected_status, clean.json
     total = faults.calls
     assert total >= 5
 
     for k in range(1, total + 1):
         username = f"user{k}"
-        faults.arm(None)
-        set_up(api, username)
-        method, path, body = request(username)
-        body = {**body, "ticket": f"T-{k}", "requested_by": "alice"}
-        faults.arm(k, FAULTS[k % 2])
-        first = api.call(method, path, body)
-        faults.arm(None)
-        assert first.status_code in (expected_status, 409, 502), (k, first.json)
+        set_up(env, username)
+        method, path, body = body_of(username, k)
+        fault = CRASH if mode == "crash" else FAULTS[k % 2]
+        first = call(caller, method, path, body, faults, k, fault)
+        if first is not None:
+            assert first.status_code in (expected_status, 409, 502, 503), (k, first.json)
 
         # a caller retries only what did not succeed
         final = (
             first
-            if first.status_code == expected_status
-            else retry(api, method, path, body, expected_status)
+            if first is not None and first.status_code == expected_status
+            else retry(caller, method, path, body, expected_status, faults)
         )
-        assert iam_state(username) == expected_state, (k, first.json)
+        assert iam_state(username) == expected_state, (k, mode, final.json)
         if operation in ("onboard", "restore"):
             assert len(final.json["temporary_password"]) >= 20, k
-        trail = api.call("GET", f"/audit?ticket=T-{k}").json["events"]
+        state = bootstrap.services().state
+        record = state.get_record(username)
+        if over_scim:
+            trail = [e for e in state.audit_events(username) if e["action"] == action]
+            trail = trail[-len(trail) :]
+        else:
+            trail = state.audit_events(ticket=f"T-{k}")
         if operation == "offboard":
             # The answer names everything, what an earlier attempt removed included (from the
-            # record, or where that could not be written, from the attempt's audit event).
+            # record's intent, the record, or the attempt's audit event); so does the audit.
             assert set(final.json["removed"]) == REMOVED_KINDS, (k, final.json, trail)
+            assert record["status"] == "offboarded", (k, record)
+            assert set(trail[-1]["detail"]["removed"]) == REMOVED_KINDS, (k, trail)
+        elif operation in ("suspend", "scim_deactivate"):
+            assert record["status"] == "suspended", (k, record)
+        else:
+            assert record["status"] == "active", (k, record)
         outcomes = [e["result"].split(":")[0] for e in trail]
         made = [o for o in outcomes if o in ("ok", "revocation_pending")]
-        assert len(made) == 1 and outcomes[-1] == made[0], (k, trail)
+        # Once; twice only when the process died between the audit and saving the answer (the
+        # retry finds the change done and says so again, as its event).
+        assert made and outcomes[-1] == made[-1], (k, trail)
+        assert len(made) == 1 or (mode == "crash" and len(made) == 2), (k, trail)
         if final.json.get("sessions_revocation_pending"):
             # The change is made, its revocation owed (a lock or a role write failed): audited
             # so, never as ok, and finished by the schedule's retry.
-            assert made == ["revocation_pending"], (k, trail)
-            bootstrap.services().schedules.prune_revocations()
-            record = bootstrap.services().lifecycle.state.get_record(username)
+            assert made[-1] == "revocation_pending", (k, trail)
+            with enforced():
+                bootstrap.services().schedules.prune_revocations()
+            record = state.get_record(username)
             assert record["revocation_pending"] == [], (k, record)
         else:
-            assert made == ["ok"], (k, trail)
-        assert all(e["action"] == operation and e["username"] == username for e in trail)
+            assert set(made) == {"ok"}, (k, trail)
+        assert all(e["action"] == action and e["username"] == username for e in trail)
+
+
+# operation -> the status its record holds while it is under way
+UNDER_WAY = {"suspend": "suspending", "restore": "restoring", "offboard": "offboarding"}
+
+
+@pytest.mark.parametrize("operation", list(UNDER_WAY))
+def test_a_change_that_died_and_was_never_retried_is_finished_by_the_schedule(
+    api, client, aws, faults, monkeypatch, operation
+):
+    """The process dies halfway and nobody retries: the drift report names the record stuck,
+    `finish_stuck` finishes it (audited under its own ticket and the stopped one's), and the
+    stopped change's own retry, whenever it comes, is answered as done."""
+    monkeypatch.setenv("OPERATION_TIMEOUT", "2")  # how long before a record is stuck
+    bootstrap.reset()
+    bootstrap.use(
+        bootstrap.build(clients=AwsClients(REGION, session=_Faulted(aws.app_credentials, faults)))
+    )
+    set_up, request, expected_status, expected_state = CASES[operation]
+    env = Env(api, Scim(client, aws.scim_token))
+    state = bootstrap.services().state
+
+    set_up(env, "clean")
+    method, path, body = request(env, "clean")
+    clean = call(api, method, path, {**body, "ticket": "T-clean", "requested_by": "a"}, faults)
+    assert clean.status_code == expected_status, clean.json
+    total = faults.calls
+
+    # The latest call whose crash leaves the change under way.
+    for k in range(total, 0, -1):
+        username = f"user{k}"
+        set_up(env, username)
+        method, path, body = request(env, username)
+        body = {**body, "ticket": f"T-{k}", "requested_by": "alice"}
+        if call(api, method, path, body, faults, k, CRASH) is not None:
+            continue  # this run made fewer calls (a secret read once, kept since)
+        if (state.get_record(username) or {}).get("status") == UNDER_WAY[operation]:
+            break
+    else:
+        pytest.fail(f"no crash of {operation} left it {UNDER_WAY[operation]}")
+    time.sleep(3)  # longer than OPERATION_TIMEOUT: stuck
+
+    with enforced():
+        findings = bootstrap.services().schedules.report_drift()
+    assert {"kind": "stuck", "username": username, "status": UNDER_WAY[operation]}.items() <= (
+        next(f for f in findings if f["username"] == username).items()
+    ), findings
+    with enforced():
+        finished = bootstrap.services().schedules.finish_stuck()
+    assert [f["username"] for f in finished] == [username], finished
+    assert iam_state(username) == expected_state, k
+    record = state.get_record(username)
+    assert record["status"] not in UNDER_WAY.values() and record["ticket"] == f"T-{k}", record
+    stopped = [e["result"] for e in state.audit_events(ticket=f"T-{k}")]
+    assert stopped and stopped[0].startswith("finishing:"), stopped
+    finisher = state.audit_events(ticket=finished[0]["ticket"])
+    assert [e["result"] for e in finisher] == ["ok"], finisher
+
+    final = retry(api, method, path, body, expected_status, faults)
+    if operation == "offboard":
+        assert set(final.json["removed"]) == REMOVED_KINDS, final.json
+    with enforced():
+        assert bootstrap.services().schedules.finish_stuck() == []
+
+
+def test_a_change_running_for_several_leases_keeps_its_ticket_and_user(api, faults):
+    """The heartbeat: a change slower than its one-second lease renews it (and its ticket's
+    in-progress record), so the same ticket sent again meanwhile is told to retry instead of
+    running the change a second time beside the first."""
+    onboard(api, "slow")
+    body = {"ticket": "T-slow", "requested_by": "alice"}
+    faults.arm(12, ("slow", 4.0, ""))  # a call halfway sleeps for four leases
+    answers: dict = {}
+    first = threading.Thread(
+        target=lambda: answers.update(first=api.call("POST", "/users/slow/suspend", body))
+    )
+    first.start()
+    time.sleep(2.5)  # past two leases of the first change
+    again = api.call("POST", "/users/slow/suspend", body)
+    first.join()
+    assert again.status_code == 409 and "being processed" in again.json["Message"], again.json
+    assert answers["first"].status_code == 200, answers["first"].json
+    assert iam_state("slow") == SUSPENDED
+    trail = [
+        e["result"].split(":")[0] for e in bootstrap.services().state.audit_events(ticket="T-slow")
+    ]
+    assert trail.count("ok") == 1, trail

@@ -256,6 +256,7 @@ def views(d: Driver) -> None:
     d.call("GET", "/access-matrix?format=csv")
     d.call("GET", "/users/pete/aws-config")
     d.invoke("report_drift")
+    d.invoke("finish_stuck")
     d.call("GET", "/hygiene")
     d.call("GET", "/hygiene?format=csv")
     until = (date.today() + timedelta(days=30)).isoformat()
