@@ -358,10 +358,14 @@ def test_every_failure_point_is_finished_by_a_retry(api, client, aws, faults, op
         outcomes = [e["result"].split(":")[0] for e in trail]
         made = [o for o in outcomes if o in ("ok", "revocation_pending")]
         # Once; twice only when the process died between the audit and saving the answer (the
-        # retry finds the change done and says so again, as its event).
+        # retry finds the change done and says so again, as its event). After the answer was
+        # saved, a retry is its replay.
+        while outcomes[-1:] == ["replayed"]:
+            outcomes.pop()
         assert made and outcomes[-1] == made[-1], (k, trail)
         assert len(made) == 1 or (mode == "crash" and len(made) == 2), (k, trail)
-        if final.json.get("sessions_revocation_pending"):
+        # (SCIM's answer is a SCIM user: the audit says whether a revocation is owed)
+        if final.json.get("sessions_revocation_pending") or made[-1] == "revocation_pending":
             # The change is made, its revocation owed (a lock or a role write failed): audited
             # so, never as ok, and finished by the schedule's retry.
             assert made[-1] == "revocation_pending", (k, trail)
@@ -454,7 +458,7 @@ def test_a_change_running_for_several_leases_keeps_its_ticket_and_user(api, faul
     first.join()
     assert again.status_code == 409 and "being processed" in again.json["Message"], again.json
     assert answers["first"].status_code == 200, answers["first"].json
-    assert iam_state("slow") == SUSPENDED
+    assert iam_state("slow") == {**SUSPENDED, "keys": []}
     trail = [
         e["result"].split(":")[0] for e in bootstrap.services().state.audit_events(ticket="T-slow")
     ]
