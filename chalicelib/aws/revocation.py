@@ -94,6 +94,21 @@ class Revocation:
             sorted(account for account, (failure, cut) in outcome.items() if cut and not failure),
         )
 
+    def renew(self, seconds: int) -> bool:
+        """Hold the locks this revocation took ``seconds`` more (the running change's
+        heartbeat): a change whose process died frees its roles that long after its last
+        renewal. False once none is ours any more (written and let go, or abandoned)."""
+        held = [
+            h
+            for begun in self._begun.values()
+            if isinstance(begun, list)
+            for h in begun
+            if h.found.get("lock")
+        ]
+        # One after the other, on the heartbeat's own thread: a few roles, seconds to spare.
+        renewed = [self._revoker.state.renew_lock(h.arn, h.owner, seconds) for h in held]
+        return any(renewed)
+
     def abandon(self) -> None:
         """Let the locks go, unless committed (a change refused after it began)."""
         if self._settled:

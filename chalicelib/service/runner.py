@@ -259,6 +259,9 @@ class Operations:
         calls = recorder.Recording()
         try:
             snapshot = claim.snapshot()
+            revocation = getattr(snapshot, "revocation", None)
+            if revocation is not None:  # its locks on the child roles: renewed beside the lease
+                claim.heartbeat.also(revocation.renew)
             with recorder.recording() as calls:
                 answer = work(snapshot) if claim.reads else work()
             public = {k: v for k, v in answer.items() if k not in _SECRET_FIELDS}
@@ -527,29 +530,38 @@ class _Claim:
 
 
 class _Heartbeat:
-    """Renews what a running change holds (the user's lease, the ticket's in-progress record)
-    every third of the lease: a change whose process died is taken over one lease after its
-    last renewal, and one that hangs once ``limit`` seconds have passed."""
+    """Renews what a running change holds (the user's lease, the ticket's in-progress record,
+    the revocation's locks on child roles) when it is taken and then every third of the lease:
+    a change whose process died is taken over one lease after its last renewal, and one that
+    hangs once ``limit`` seconds have passed."""
 
     def __init__(self, seconds: int, limit: int) -> None:
         self._seconds, self._limit = seconds, limit
         self._renewals: list[Callable[[int], bool]] = []
         self._stopped = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def also(self, renew: Callable[[int], bool]) -> None:
-        """Renew ``renew`` (which says False once there is nothing of ours to renew) too."""
+        """Renew ``renew`` (which says False once there is nothing of ours to renew) too,
+        from now: what was taken for longer than a lease is brought down to one at once."""
         self._renewals.append(renew)
+        self._wake.set()
         if self._thread is None and not self._stopped.is_set():
             self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
             self._thread.start()
 
     def stop(self) -> None:
         self._stopped.set()
+        self._wake.set()
 
     def _beat(self) -> None:
         given_up = time.monotonic() + self._limit
-        while not self._stopped.wait(self._seconds / 3):
+        while True:
+            self._wake.wait(self._seconds / 3)
+            self._wake.clear()
+            if self._stopped.is_set():
+                return
             if time.monotonic() > given_up:
                 logger().warning("a change ran past OPERATION_TIMEOUT; its lease is let run out")
                 return
