@@ -254,8 +254,13 @@ def same_request(existing: dict, new: NewRequest) -> bool:
     )
 
 
+def window_closed(request: dict, now: datetime) -> bool:
+    """Whether the request's pending window is over: nothing is decided or granted after it."""
+    return str(request["expires_at"]) <= iso(now)
+
+
 def is_expired(request: dict, now: datetime) -> bool:
-    return bool(request["status"] == PENDING and str(request["expires_at"]) <= iso(now))
+    return request["status"] == PENDING and window_closed(request, now)
 
 
 def check_decider(
@@ -352,7 +357,7 @@ def close(request: dict, status: str, now: datetime, by: str) -> dict:
 def grant_refusal(request: dict, record: dict | None, now: datetime) -> str | None:
     """Why an approved request may not be granted now (None: it may): its pending window has
     closed, or its user, read again, may no longer be given the group."""
-    if str(request["expires_at"]) <= iso(now):
+    if window_closed(request, now):
         return f"its pending window closed at {request['expires_at']}; ask again"
     try:
         check_user(request["username"], request["group"], record, ticket=request["id"])

@@ -158,7 +158,7 @@ class ApprovalService:
         request = self._write(rules.activate(request, now), request["version"])
         self.requests.release(request)
         self._audit("decide", request, new.requested_by, "ok: break-glass activated")
-        request = self._grant(request, new.requested_by, tell=False)
+        request = self._grant(request, new.requested_by)
         self._message(request, "break_glass" if request["status"] == rules.APPROVED else "failed")
         return rules.view(request)
 
@@ -226,22 +226,26 @@ class ApprovalService:
         if request["status"] != rules.PENDING:
             self.requests.release(request)
         if request["status"] == rules.APPROVED:
-            request = self._grant(request, by, tell=False)
+            request = self._grant(request, by)
         self._message(request, request["status"] if request["status"] != rules.PENDING else "vote")
         return rules.view(request)
 
     def _granted(self, request: dict, by: str) -> dict:
-        if request["status"] == rules.APPROVED and "grant" not in request:
-            return self._grant(request, by)
+        """An approved request left without its grant (its answer lost, or a failure of ours or
+        AWS's), granted now if it still may be, else closed ``failed``; Slack told either way."""
+        if request["status"] != rules.APPROVED or "grant" in request:
+            return request
+        request = self._grant(request, by)
+        self._message(request, request["status"])
         return request
 
-    def _grant(self, request: dict, by: str, tell: bool = True) -> dict:
+    def _grant(self, request: dict, by: str) -> dict:
         """The grant of an approved request, through the change runner with the request's id as
         its ticket: a retry (a redelivered click, a replayed REST call) grants once. The user is
         read again first; past the pending window, or for a user who may no longer have it, or
         when the runner refuses it, nothing is granted and the request closes ``failed``. A
-        failure of ours or AWS's (5xx) leaves it approved: a retry of the decision finishes it
-        within the window."""
+        change in progress, or a failure of ours or AWS's (5xx), leaves it approved: a retry of
+        the decision finishes it within the window."""
         from chalicelib.api.schemas import GrantRequest
 
         record = self.state.get_record(request["username"])
@@ -250,7 +254,7 @@ class ApprovalService:
             return self._record_grant(request, made)
         why = rules.grant_refusal(request, record, self.clock())
         if why is not None:
-            return self._fail(request, why, by, tell)
+            return self._fail(request, why, by)
 
         grant = GrantRequest(
             group=request["group"],
@@ -264,9 +268,9 @@ class ApprovalService:
         try:
             answer = self.operations.change("grant", request["username"], grant)
         except AppError as error:
-            if error.status >= 500:
+            if error.retryable or error.status >= 500:  # in progress, or ours or AWS's: owed
                 raise
-            return self._fail(request, error.message, by, tell)
+            return self._fail(request, error.message, by)
         found = [g for g in answer.get("grants", []) if g["group"] == request["group"]]
         if not found:
             return request
@@ -282,9 +286,9 @@ class ApprovalService:
                     return request
         return request
 
-    def _fail(self, request: dict, why: str, by: str, tell: bool) -> dict:
-        """Close an approval that did not become a grant; audited, published, told in Slack
-        (``tell``: unless the caller tells of the decision itself)."""
+    def _fail(self, request: dict, why: str, by: str) -> dict:
+        """Close an approval that did not become a grant: audited and published (the caller
+        tells Slack)."""
         for _ in range(_ATTEMPTS):
             try:
                 failed = self._write(rules.fail(request, self.clock(), why), request["version"])
@@ -298,16 +302,26 @@ class ApprovalService:
         self._audit("decide", failed, by, f"failed: not granted: {why}")
         self._publish("decide", failed)
         count("decide", "failed")
-        if tell:
-            self._message(failed, rules.FAILED)
         return failed
 
     # ending
     def expire_due(self) -> list[str]:
-        """Expire the pending requests whose time is up; each audited and told in Slack."""
+        """Expire the pending requests whose time is up; each audited and told in Slack. An
+        approval left without its grant past its window is closed ``failed`` (or, if the grant
+        was made after all, recorded)."""
         now = self.clock()
         expired = []
-        for request in self.requests.search(rules.PENDING):
+        for request in self.requests.search():
+            if request["status"] == rules.APPROVED and "grant" not in request:
+                if rules.window_closed(request, now):
+                    try:
+                        self._granted(request, SCHEDULE)
+                    except (Stale, AppError) as error:  # the next run tries again
+                        logger().warning(
+                            "could not close an approval left without its grant",
+                            extra={"request": request["id"], "reason": str(error)},
+                        )
+                continue
             if rules.is_expired(request, now):
                 try:
                     self._close(request, rules.EXPIRED, SCHEDULE)

@@ -223,3 +223,18 @@ def test_an_approver_linked_to_the_requested_user_is_refused(standin, api, flow)
     assert refused.status_code == 403 and "linked to olga" in refused.json["Message"]
     assert decide(api, request_id, approver=OPERATOR, ticket="CHG-1-E").json["status"] == "pending"
     assert bootstrap.services().approvals.decidable(APPROVER) == []
+
+
+def test_the_schedule_closes_an_approval_left_without_its_grant(standin, api, flow, clock):
+    onboard(api)
+    request_id = ask(api).json["id"]
+    left_approved(request_id)
+    assert flow.fire("expire_requests") == {"expired": []}
+    assert api.call("GET", f"/requests/{request_id}").json["status"] == "approved"  # may be owed
+    clock.advance(hours=3)
+    flow.fire("expire_requests")
+    closed = api.call("GET", f"/requests/{request_id}").json
+    assert closed["status"] == "failed" and "pending window" in closed["failure_reason"]
+    story = api.call("GET", f"/audit?ticket={request_id}").json["events"]
+    assert story[-1]["requested_by"] == "schedule"
+    assert api.call("GET", "/users/pete").json["grants"] == []
