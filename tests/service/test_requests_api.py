@@ -238,3 +238,33 @@ def test_the_schedule_closes_an_approval_left_without_its_grant(standin, api, fl
     story = api.call("GET", f"/audit?ticket={request_id}").json["events"]
     assert story[-1]["requested_by"] == "schedule"
     assert api.call("GET", "/users/pete").json["grants"] == []
+
+
+def test_a_grant_the_runner_refuses_closes_the_request_failed(standin, api, flow):
+    onboard(api)
+    request_id = ask(api).json["id"]
+    # The stage's grant maximum lowered between the request and its decision.
+    flow.policies(
+        {GROUP: {"approvers": [OPERATOR, APPROVER], "max_hours": 1}},
+        grant_max_hours={GROUP: 1},
+    )
+    decided = decide(api, request_id)
+    assert decided.status_code == 200, decided.json
+    assert decided.json["status"] == "failed"
+    assert "at most 1 hours" in decided.json["failure_reason"]
+    assert api.call("GET", "/users/pete").json["grants"] == []
+
+
+def test_a_grant_owed_while_another_change_holds_the_user_is_finished_by_a_retry(standin, api):
+    from chalicelib import bootstrap
+
+    onboard(api)
+    request_id = ask(api).json["id"]
+    state = bootstrap.services().state
+    state.acquire("pete", "another-change", 60)
+    busy = decide(api, request_id)
+    assert busy.status_code == 409 and "in progress" in busy.json["Message"]
+    assert api.call("GET", f"/requests/{request_id}").json["status"] == "approved"
+    state.release("pete", "another-change")
+    finished = decide(api, request_id)  # the same decision ticket, retried
+    assert finished.json["status"] == "approved" and finished.json["grant"]["group"] == GROUP
