@@ -138,6 +138,7 @@ class Services:
             self.work_queue,
             lambda: self.slack_api,
             self.clock,
+            lambda member: self.slack_store.linked_user(member),
         )
 
     @_Built

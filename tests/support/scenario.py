@@ -156,6 +156,7 @@ def onboarding(d: Driver) -> None:
         "email": "pete@example.com",
         "console": True,
         "access_key": True,
+        "slack_user": "U0LOCAL0003",  # four eyes on pete's requests need his member
         **ticket(1),
     }
     # Its plan first: made by reading a user that does not exist yet, as the app's principal.
