@@ -294,6 +294,18 @@ def decide(
     }
 
 
+def groups_after_revoke(
+    live: Iterable[str], record: Mapping | None, group: str, allowed: Iterable[str]
+) -> list[str]:
+    """The groups a ``move`` sets when a revoke takes ``group`` away: the managed groups the
+    user is in NOW (read just before the change, not the record, which may lag behind a change
+    made by hand) but that one. Time-bound grants are left out: they are not standing
+    memberships, and they end on their own."""
+    granted = {g["group"] for g in (record or {}).get("grants", [])}
+    managed = set(allowed)
+    return sorted(g for g in set(live) if g in managed and g not in granted and g != group)
+
+
 def due_to_carry_out(item: dict) -> bool:
     return bool(item.get("decision") == REVOKE and not item.get("removed_at"))
 

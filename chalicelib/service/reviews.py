@@ -247,8 +247,7 @@ class ReviewService:
                     ExpireGrantRequest(group=item["group"], ticket=ticket, requested_by=by),
                 )
             else:
-                record = self.state.get_record(name) or {}
-                groups = sorted(g for g in record.get("groups", []) if g != item["group"])
+                groups = self._groups_after_revoke(name, item["group"])
                 answer = self.operations.change(
                     "move", name, MoveRequest(groups=groups, ticket=ticket, requested_by=by)
                 )
@@ -278,6 +277,17 @@ class ReviewService:
             {"item": item["id"], "group": item["group"], "removal_ticket": ticket},
         )
         return changed
+
+    def _groups_after_revoke(self, name: str, group: str) -> list[str]:
+        found = wave(
+            {
+                "live": partial(self.lifecycle.iam.groups_of, name),
+                "record": partial(self.state.get_record, name),
+            }
+        )
+        return rules.groups_after_revoke(
+            found["live"], found["record"], group, self.settings.allowed_groups
+        )
 
     # closing
     def close(self, review_id: str, by: str = SCHEDULE) -> dict:

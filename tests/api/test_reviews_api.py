@@ -274,3 +274,20 @@ def test_a_revoke_that_cannot_be_carried_out_says_so_in_the_evidence(api):
     ]
     html = api.call("GET", f"/reviews/{review['id']}/evidence?format=html").body.decode()
     assert "ATTENTION: 0 of 1 revoke(s) carried out and holding." in html
+
+
+def test_a_revoke_takes_only_the_reviewed_group_from_what_the_user_holds_now(api):
+    # pete's record says ChildDeveloperGroup only; someone added him to BreakGlassGroup by hand
+    # (drift). The review covers ChildDeveloperGroup: its revoke must leave BreakGlassGroup,
+    # which nobody reviewed, where it is.
+    onboard(api, "pete", ["ChildDeveloperGroup"])
+    boto3.client("iam", region_name=REGION).add_user_to_group(
+        GroupName="BreakGlassGroup", UserName="pete"
+    )
+    review = start(api, groups=["ChildDeveloperGroup"]).json
+    revoked = decide(api, review, item(review, "pete"), "revoke")
+    assert revoked.status_code == 200 and revoked.json["removed_at"], revoked.body
+    assert groups_of("pete") == ["BreakGlassGroup"]
+    # Through the same change: his DeveloperRole sessions (the role he lost) are revoked.
+    assert revoked.json["sessions_revoked_in"] == [CHILD]
+    assert "*:pete" in denied(revocation_document("DeveloperRole"))

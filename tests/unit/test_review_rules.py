@@ -155,3 +155,12 @@ def test_the_settings_read_owners_and_modes():
     ):
         with pytest.raises(ConfigurationError):
             Settings.from_env({**env, **bad})
+
+
+def test_a_revoke_keeps_every_other_group_held_now_but_not_grants():
+    record = {"groups": ["Dev"], "grants": [{"group": "Break", "expires_at": "x"}]}
+    live = ["Dev", "Ops", "Break", "HandMade"]
+    allowed = ("Dev", "Ops", "Break")
+    # Ops was added by hand (not in the record): kept. Break is a grant: it ends on its own.
+    assert rules.groups_after_revoke(live, record, "Dev", allowed) == ["Ops"]
+    assert rules.groups_after_revoke(["Dev"], None, "Dev", allowed) == []
