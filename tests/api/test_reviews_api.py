@@ -152,6 +152,8 @@ def test_the_evidence_matches_iam_and_the_audit_trail(api):
         "undecided": 1,
         "lapsed": 0,
         "escalated": 0,
+        "outside": 0,
+        "owed_by_hand": 0,
     }
     assert evidence["check"]["every_revoke_carried_out"] and evidence["check"]["every_revoke_holds"]
     [row] = [r for r in evidence["items"] if r["username"] == "pete"]
@@ -291,3 +293,65 @@ def test_a_revoke_takes_only_the_reviewed_group_from_what_the_user_holds_now(api
     # Through the same change: his DeveloperRole sessions (the role he lost) are revoked.
     assert revoked.json["sessions_revoked_in"] == [CHILD]
     assert "*:pete" in denied(revocation_document("DeveloperRole"))
+
+
+def test_members_outside_management_are_reviewed_removed_by_hand_and_never_pass(api):
+    iam = boto3.client("iam", region_name=REGION)
+    onboard(api, "pete", ["BreakGlassGroup"], PETE)
+    # A back door at the root path, and a protected owner under the managed path.
+    for name, path in (("backdoor", "/"), ("break-glass-owner", "/managed/")):
+        iam.create_user(UserName=name, Path=path)
+        iam.add_user_to_group(GroupName="BreakGlassGroup", UserName=name)
+    review = start(api, groups=["BreakGlassGroup"]).json
+    backdoor = item(review, "backdoor", "BreakGlassGroup")
+    owner = item(review, "break-glass-owner", "BreakGlassGroup")
+    assert (backdoor["outside"], backdoor["path"], owner["outside"]) == ("path", "/", "protected")
+    assert backdoor["reviewer"] == owner["reviewer"] == OPERATOR  # not the group's owner
+    assert review["population"]["outside"] == 2
+    evidence = api.call("GET", f"/reviews/{review['id']}/evidence?rerun=true").json
+    assert evidence["check"]["verdict"] == "ATTENTION" and evidence["rerun"]["added"] == []
+    assert {m["username"] for m in evidence["check"]["outside_management"]} == {
+        "backdoor",
+        "break-glass-owner",
+    }
+
+    # A revoke of one changes nothing in IAM: it is owed by hand, and says what to do.
+    revoked = decide(api, review, backdoor, "revoke", reviewer=OPERATOR)
+    assert revoked.status_code == 200, revoked.body
+    assert "removed_at" not in revoked.json and "by hand" in revoked.json["removal_owed"]
+    assert groups_of("backdoor") == ["BreakGlassGroup"]
+    removed = f"/reviews/{review['id']}/items/{backdoor['id']}/removed"
+    record = {"operator": OPERATOR, "ticket": "T-by-hand"}
+    early = api.call("POST", removed, record)
+    assert early.status_code == 409 and "still in BreakGlassGroup" in early.json["Message"]
+    assert api.call("POST", removed, {**record, "operator": OWNER}).status_code == 403
+    iam.remove_user_from_group(GroupName="BreakGlassGroup", UserName="backdoor")
+    done = api.call("POST", removed, record)
+    assert done.status_code == 200, done.body
+    assert done.json["removed_at"] and done.json["removed_by"] == f"slack:{OPERATOR}"
+    assert "removal_owed" not in done.json
+
+    # The protected owner is revoked too; removed by hand before the close, the close sees it.
+    decide(api, review, owner, "revoke", reviewer=OPERATOR)
+    iam.remove_user_from_group(GroupName="BreakGlassGroup", UserName="break-glass-owner")
+    api.call("POST", f"/reviews/{review['id']}/close", {"ticket": "T-c", "requested_by": "alice"})
+    closed = api.call("GET", f"/reviews/{review['id']}").json
+    closed_owner = item(closed, "break-glass-owner", "BreakGlassGroup")
+    assert closed_owner["removed_at"] and closed_owner["removed_by"] == "alice"
+    story = [
+        (e["username"], e["result"].split(":")[0])
+        for e in api.call("GET", f"/audit?ticket={review['id']}").json["events"]
+        if e["action"] == "review_carry_out"
+    ]
+    assert ("backdoor", "owed") in story and ("backdoor", "ok") in story
+    evidence = api.call("GET", f"/reviews/{review['id']}/evidence").json
+    assert evidence["check"]["verdict"] == "PASS", evidence["check"]
+
+    # A back door added since: the query run again finds it, and the verdict is no PASS.
+    iam.create_user(UserName="latecomer", Path="/")
+    iam.add_user_to_group(GroupName="BreakGlassGroup", UserName="latecomer")
+    again = api.call("GET", f"/reviews/{review['id']}/evidence?rerun=true").json
+    assert again["rerun"]["added"] == [{"username": "latecomer", "group": "BreakGlassGroup"}]
+    assert again["check"]["verdict"] == "ATTENTION"
+    html = api.call("GET", f"/reviews/{review['id']}/evidence?format=html").body.decode()
+    assert "ATTENTION" in html and "latecomer in BreakGlassGroup: at path /" in html
