@@ -3,7 +3,11 @@
 A campaign takes one snapshot of who holds what (every member of the campaign's groups, whatever
 their path, and the managed users' grants, read in one whole-account query), makes one item per
 user and group, and assigns each item a reviewer: an owner of the group who is not the person
-under review, else an operator who is not. A member the service does not manage (outside its
+under review, else an operator who is not. Nobody decides their own item: the decider's Slack
+member is not the item user's linked member, and the decider's own linked user is not the item's
+user. An item whose user has no linked member cannot be shown not to be the decider's own, so
+its keep takes two reviewers (a second owner or an operator, assigned as ``second_reviewer``);
+a revoke, which never keeps anyone's access, takes one. A member the service does not manage (outside its
 path, or protected) is an item too, marked ``outside`` and assigned to an operator: the service
 never changes such a user, so a revoke of one is owed by hand until someone records it done (or
 a read shows them gone). Reviewers keep or revoke each item until the campaign closes; a revoke
@@ -15,7 +19,8 @@ operators, as the stage says. Storage, Slack and the changes are the service's.
 A review record: id, status, groups, due, created_at, ticket, requested_by, population
 {taken_at, query, count, users}, closed_at, closed_by, version. An item record: review, id,
 username, group, kind (member | grant), expires_at (a grant's), outside (path | protected: not
-the service's to change) and path, subject (the Slack member the user is), reviewer, decision,
+the service's to change) and path, subject (the Slack member the user is), reviewer,
+second_reviewer (an unlinked user's: a keep takes both eyes), first_keep {by, at}, decision,
 decided_by, decided_at, lapsed (decided by the setting at the close), escalated_at, removal_owed
 (a revoke an operator must make by hand), removed_at, removed_by, removal_ticket,
 carry_out_error, version.
@@ -55,6 +60,8 @@ _ITEM_FIELDS = (
     "outside",
     "path",
     "reviewer",
+    "second_reviewer",
+    "first_keep",
     "decision",
     "decided_by",
     "decided_at",
@@ -203,6 +210,21 @@ class Scope:
         return OUTSIDE_PATH if user.get("path") != self.path else ""
 
 
+def second_for(group: str, first: str, policy: Policy, outside: str = "") -> str:
+    """Another owner than ``first``, else an operator who is not ``first``, else nobody (the
+    operators, who may decide any item)."""
+    for member in (*(() if outside else policy.owners.get(group, ())), *sorted(policy.operators)):
+        if member != first:
+            return member
+    return ""
+
+
+def needs_two(item: Mapping) -> bool:
+    """A keep of an item whose user has no linked Slack member takes two reviewers: nobody can
+    show that the one deciding is not that user."""
+    return not item.get("subject")
+
+
 def population(
     users: Iterable[dict], records: Mapping[str, dict], groups: list[str], scope: Scope
 ) -> list[tuple[dict, str, str, str]]:
@@ -257,6 +279,8 @@ def create(
         }
         if outside:
             item.update(outside=outside, path=user.get("path", ""))
+        if needs_two(item):
+            item["second_reviewer"] = second_for(group, item["reviewer"], policy, outside)
         if expires:
             item["expires_at"] = expires
         items.append(item)
@@ -285,13 +309,17 @@ def same_start(review: dict, groups: list[str], due: date) -> bool:
 
 
 # deciding
-def check_decider(item: dict, member: str, policy: Policy) -> None:
-    """The assigned reviewer or an operator may decide; never the person under review."""
+def check_decider(item: dict, member: str, policy: Policy, member_user: str | None = None) -> None:
+    """The assigned reviewers or an operator may decide; never the person under review, known
+    by the item user's linked member or by the decider's own linked user (``member_user``)."""
     if not member:
         raise Forbidden("a decision must name its reviewer (a Slack member id)")
-    if item.get("subject") and member == item["subject"]:
+    if (item.get("subject") and member == item["subject"]) or (
+        member_user and key(member_user) == key(item["username"])
+    ):
         raise Forbidden(f"{item['username']} is you: someone else must review your own access")
-    if member != item.get("reviewer") and member not in policy.operators:
+    assigned = (item.get("reviewer"), item.get("second_reviewer"))
+    if member not in assigned and member not in policy.operators:
         raise Forbidden(
             f"this item of {item['username']} in {item['group']} is not yours to review"
             + (f"; its reviewer is {item['reviewer']}" if item.get("reviewer") else "")
@@ -338,6 +366,18 @@ def decide(
             f"{item['username']} was removed from {item['group']} at {item['removed_at']} on "
             "this review's revoke; nothing was changed (ask for the access again)"
         )
+    if decision == KEEP and needs_two(item):
+        if item.get("decision") == KEEP:
+            return item  # kept by two already: another keep changes nothing
+        first = item.get("first_keep") or {}
+        if first.get("by") == member:
+            return item  # the same reviewer again: still waiting for a second one
+        if not first:  # the first of two: the item stays as it was (a revoke stays a revoke)
+            return {
+                **item,
+                "first_keep": {"by": member, "at": iso(now)},
+                "version": item.get("version", 0) + 1,
+            }
     decided = {
         **item,
         "decision": decision,
@@ -347,7 +387,14 @@ def decide(
     }
     if decision == KEEP:
         decided.pop("removal_owed", None)
+    else:
+        decided.pop("first_keep", None)
     return decided
+
+
+def waits_for_second(item: Mapping) -> bool:
+    """Kept by one reviewer, waiting for the second one (see ``needs_two``)."""
+    return bool(item.get("first_keep") and item.get("decision") != KEEP)
 
 
 def groups_after_revoke(
@@ -477,7 +524,7 @@ def undecided(items: Iterable[dict]) -> list[dict]:
 
 
 def of_reviewer(items: Iterable[dict], member: str) -> list[dict]:
-    return [i for i in items if i.get("reviewer") == member]
+    return [i for i in items if member in (i.get("reviewer"), i.get("second_reviewer"))]
 
 
 def overlapping(open_reviews: Iterable[dict], groups: Iterable[str]) -> dict[str, str]:
@@ -631,6 +678,11 @@ def evidence(
 
 
 def _how(item: dict) -> str:
+    first = (item.get("first_keep") or {}).get("by")
+    if first and item.get("decision") == KEEP:
+        return f"keep by {first} and {item['decided_by']} (two reviewers: no linked member)"
+    if first and not item.get("decision"):
+        return f"keep by {first}; waits for a second reviewer (no linked member)"
     if item.get("removal_owed"):
         return f"{item['decision']}; owed by hand (the service does not change this user)"
     if item.get("removed_by"):

@@ -53,6 +53,7 @@ class ReviewService:
         events: Events,
         work_queue: WorkQueue,
         clock: Callable[[], datetime],
+        linked_user: Callable[[str], str | None],
     ) -> None:
         self.settings = settings
         self.lifecycle = lifecycle
@@ -62,6 +63,8 @@ class ReviewService:
         self.events = events
         self.work_queue = work_queue
         self.clock = clock
+        # The user a Slack member was onboarded as (MEMBER# links): who a reviewer is in IAM.
+        self.linked_user = linked_user
 
     @property
     def policy(self) -> rules.Policy:
@@ -192,16 +195,19 @@ class ReviewService:
         closed campaign."""
         member = rules.member_of(reviewer) or reviewer
         by = f"slack:{member}"
+        member_user = self.linked_user(member) if member else None
         for _ in range(_ATTEMPTS):
             review, items = self.read(review_id)
             item = rules.item_of(items, item_id)
             try:
-                rules.check_decider(item, member, self.policy)
+                rules.check_decider(item, member, self.policy, member_user)
                 decided = rules.decide(review, item, decision, member, self.clock(), self.policy)
             except AppError as error:
                 self._refused("review_decide", item["username"], review_id, by, error)
                 raise
-            if item.get("decision") == decision and item.get("decided_by") == member:
+            if decided is item or (
+                item.get("decision") == decision and item.get("decided_by") == member
+            ):
                 decided = item  # the same decision again (a second click): nothing to write
                 break
             try:
@@ -217,9 +223,10 @@ class ReviewService:
                 detail["changed_from"] = item["decision"]
             if ticket:
                 detail["decision_ticket"] = ticket
-            self.state.audit(
-                "review_decide", item["username"], review_id, by, f"ok: {decision}", detail
-            )
+            result = f"ok: {decision}"
+            if rules.waits_for_second(decided):
+                result += " (the first of two: the user has no linked Slack member)"
+            self.state.audit("review_decide", item["username"], review_id, by, result, detail)
             self._publish_item("review_decide", review, decided)
             count("review_decide", "ok")
         if decision == rules.REVOKE and (

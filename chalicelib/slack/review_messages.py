@@ -18,6 +18,12 @@ def chunks(items: list[dict]) -> list[list[dict]]:
 
 def _state(item: dict) -> str:
     decision = item.get("decision")
+    first = item.get("first_keep")
+    if not decision and first:
+        return (
+            f":hourglass: keep by <@{escape(first['by'])}> at {escape(first['at'])}; a second "
+            "reviewer must keep it too (the user has no linked Slack member)"
+        )
     if not decision:
         return ":grey_question: not decided yet"
     line = (

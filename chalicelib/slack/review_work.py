@@ -42,7 +42,9 @@ def _start(services: Any, work: dict) -> dict:
 
     body = parse(ReviewRequest, json.dumps(work["request"]))
     review = services.reviews.start(body)
-    reviewers = {i["reviewer"] for i in review["items"] if i.get("reviewer")}
+    reviewers = {
+        m for i in review["items"] for m in (i.get("reviewer"), i.get("second_reviewer")) if m
+    }
     return {**messages.started(review, len(reviewers)), "replace_original": False}
 
 
@@ -79,8 +81,8 @@ def show(services: Any, review_id: str, event: str) -> None:
     if event in ("started", "reminder"):
         by_reviewer: dict[str, list[dict]] = {}
         for item in items:
-            if item.get("reviewer"):
-                by_reviewer.setdefault(item["reviewer"], []).append(item)
+            for member in {item.get("reviewer"), item.get("second_reviewer")} - {None, ""}:
+                by_reviewer.setdefault(str(member), []).append(item)
         for member, theirs in sorted(by_reviewer.items()):
             if event == "reminder" and not rules.undecided(theirs):
                 continue

@@ -43,7 +43,7 @@ def _chromium(*args: str) -> subprocess.CompletedProcess:
 def _campaign(api) -> str:
     for name, groups, member in (
         ("pete", ["ChildDeveloperGroup"], PETE),
-        ("sam", ["ChildDeveloperGroup", "BreakGlassGroup"], None),
+        ("sam", ["ChildDeveloperGroup", "BreakGlassGroup"], "U0SAM000001"),
         ("=ana", ["ChildDeveloperGroup"], None),
     ):
         body = {"username": name, "groups": groups, "ticket": f"T-{name}", "requested_by": "alice"}

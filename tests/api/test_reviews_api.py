@@ -13,7 +13,7 @@ import boto3
 from devstack.local import REGION
 from tests.support.revocation import CHILD, denied, revocation_document
 
-OWNER, OPERATOR, PETE = "U0LOCAL0002", "U0LOCAL0001", "U0PETE00001"
+OWNER, OPERATOR, PETE, SAM = "U0LOCAL0002", "U0LOCAL0001", "U0PETE00001", "U0SAM000001"
 DUE = (date.today() + timedelta(days=10)).isoformat()
 
 
@@ -97,7 +97,7 @@ def test_bad_input_is_refused_and_nothing_is_made(api):
 
 def test_decisions_follow_the_rules_and_a_revoke_is_carried_out_through_the_runner(api):
     onboard(api, "pete", ["ChildDeveloperGroup"], PETE)
-    onboard(api, "sam", ["ChildDeveloperGroup"])
+    onboard(api, "sam", ["ChildDeveloperGroup"], SAM)
     review = start(api).json
     pete, sam = item(review, "pete"), item(review, "sam")
     # Not the reviewer, and the person under review, are refused; nothing changes.
@@ -210,7 +210,7 @@ def _stage(clock, **review_settings):
 
 def test_at_close_revokes_wait_for_the_close_and_undecided_items_may_be_revoked(api, clock):
     _stage(clock, carry_out="at_close", undecided="revoke")
-    onboard(api, "pete", ["ChildDeveloperGroup"])
+    onboard(api, "pete", ["ChildDeveloperGroup"], PETE)
     onboard(api, "sam", ["ChildDeveloperGroup"])
     review = start(api).json
     revoked = decide(api, review, item(review, "pete"), "revoke").json
@@ -355,3 +355,34 @@ def test_members_outside_management_are_reviewed_removed_by_hand_and_never_pass(
     assert again["check"]["verdict"] == "ATTENTION"
     html = api.call("GET", f"/reviews/{review['id']}/evidence?format=html").body.decode()
     assert "ATTENTION" in html and "latecomer in BreakGlassGroup: at path /" in html
+
+
+def test_nobody_reviews_their_own_access_whichever_side_is_linked(api):
+    from chalicelib import bootstrap
+
+    # olga came from the identity provider: no Slack member on her user. But the owner's own
+    # Slack member is linked to olga (MEMBER# link): the owner is olga, and may not keep her.
+    onboard(api, "olga", ["ChildDeveloperGroup"])
+    onboard(api, "sam", ["ChildDeveloperGroup"])
+    bootstrap.services().state.link_member(OWNER, "Olga")  # any spelling is one person
+    review = start(api).json
+    olga, sam = item(review, "olga"), item(review, "sam")
+    himself = decide(api, review, olga, "keep", reviewer=OWNER)
+    assert himself.status_code == 403 and "is you" in himself.json["Message"], himself.body
+    assert "first_keep" not in item(api.call("GET", f"/reviews/{review['id']}").json, "olga")
+
+    # sam has no linked member either: nobody can show that his reviewer is not sam, so his
+    # keep takes two reviewers (his owner and an operator, both asked).
+    assert (sam["reviewer"], sam["second_reviewer"]) == (OWNER, OPERATOR)
+    first = decide(api, review, sam, "keep", reviewer=OWNER)
+    assert first.status_code == 200 and "decision" not in first.json, first.body
+    assert first.json["first_keep"]["by"] == OWNER
+    assert "decision" not in decide(api, review, sam, "keep", reviewer=OWNER).json
+    second = decide(api, review, sam, "keep", reviewer=OPERATOR)
+    assert second.json["decision"] == "keep" and second.json["decided_by"] == OPERATOR
+    evidence = api.call("GET", f"/reviews/{review['id']}/evidence").json
+    [row] = [r for r in evidence["items"] if r["username"] == "sam"]
+    assert row["how"] == f"keep by {OWNER} and {OPERATOR} (two reviewers: no linked member)"
+    # A revoke keeps nobody's access: one reviewer is enough.
+    revoked = decide(api, review, olga, "revoke", reviewer=OPERATOR)
+    assert revoked.status_code == 200 and revoked.json["removed_at"]

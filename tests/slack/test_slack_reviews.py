@@ -66,8 +66,8 @@ def item_value(message: dict, username: str) -> str:
 
 def test_a_campaign_runs_in_slack_from_start_to_close(flow):
     onboard(flow, "pete", NOBODY)
-    onboard(flow, "sam")
-    onboard(flow, "ana")
+    onboard(flow, "sam")  # no linked member: a keep of his takes two reviewers
+    onboard(flow, "ana", "U0ANA000001")
     due = (flow.clock().date() + timedelta(days=10)).isoformat()
     # Only the listed operators start a review.
     assert "only" in ephemeral(flow.command(f"review start due {due}", NOBODY)).lower()
@@ -96,7 +96,14 @@ def test_a_campaign_runs_in_slack_from_start_to_close(flow):
     assert flow.groups_of("pete") == []
     flow.click("review_keep", item_value(redrawn, "sam"), APPROVER)
     flow.work()
-    flow.replies()
+    [first] = flow.replies()
+    assert "a second reviewer must keep it too" in text_of(first)
+    # The operator, his second reviewer, was asked too, and keeps him.
+    [theirs] = flow.dms_to(OPERATOR)
+    flow.click("review_keep", item_value(theirs, "sam"), OPERATOR)
+    flow.work()
+    [second] = flow.replies()
+    assert f"keep by <@{OPERATOR}>" in text_of(second) and "second reviewer" not in text_of(second)
 
     # Two days before the due date: a reminder of what is left (ana).
     flow.clock.advance(days=8)

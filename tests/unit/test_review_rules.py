@@ -215,3 +215,30 @@ def test_members_outside_management_are_items_for_the_operators():
             "U0OPS000001",
             POLICY,
         )
+
+
+def test_a_reviewer_never_decides_their_own_item_and_an_unlinked_keep_takes_two():
+    review, items = campaign([user("olga", "Dev"), user("pete", "Dev", member="U0PETE00001")])
+    olga, pete = items
+    # The reviewer's own linked user is the item's user (in any spelling): refused.
+    with pytest.raises(Forbidden, match="your own access"):
+        rules.check_decider(olga, "U0OWNER0001", POLICY, member_user="OLGA")
+    rules.check_decider(olga, "U0OWNER0001", POLICY, member_user="someone-else")
+    # olga has no linked member: a second reviewer is assigned, and a keep takes both.
+    assert (olga["reviewer"], olga["second_reviewer"]) == ("U0OWNER0001", "U0OWNER0002")
+    assert "second_reviewer" not in pete
+    rules.check_decider(olga, "U0OWNER0002", POLICY)  # the second one may decide
+    first = rules.decide(review, olga, "keep", "U0OWNER0001", NOW, POLICY)
+    assert "decision" not in first and rules.waits_for_second(first)
+    assert rules.decide(review, first, "keep", "U0OWNER0001", NOW, POLICY) is first
+    kept = rules.decide(review, first, "keep", "U0OWNER0002", NOW, POLICY)
+    assert kept["decision"] == "keep" and kept["decided_by"] == "U0OWNER0002"
+    assert rules.decide(review, kept, "keep", "U0OWNER0001", NOW, POLICY) is kept
+    # A first keep never undoes a revoke waiting for the close; a revoke takes one reviewer.
+    revoked = rules.decide(review, olga, "revoke", "U0OWNER0001", NOW, POLICY)
+    assert revoked["decision"] == "revoke"
+    assert rules.decide(review, revoked, "keep", "U0OWNER0001", NOW, POLICY)["decision"] == (
+        "revoke"
+    )
+    # A linked user's keep is one reviewer's decision.
+    assert rules.decide(review, pete, "keep", "U0OWNER0001", NOW, POLICY)["decision"] == "keep"
