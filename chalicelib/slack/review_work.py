@@ -2,8 +2,9 @@
 
 - ``review_start``: ``/access review start [group...] due YYYY-MM-DD`` from an operator
   (checked again here, as every queued change is);
-- ``review_decision``: a click on Keep, Revoke or "Keep all undecided"; the reviewer is the
-  member Slack's signed payload names. The message clicked is redrawn with the decisions;
+- ``review_decision``: a click on Keep, Revoke, "Keep all undecided" or "Removed by hand" (an
+  operator's record of a removal the service may not make); the reviewer is the member Slack's
+  signed payload names. The message clicked is redrawn with the decisions;
 - ``review_message``: what Slack shows after a campaign's event: each reviewer's items by
   direct message when it starts, reminders, and the close (with the escalated items) in the
   operators' channel.
@@ -56,6 +57,8 @@ def _decision(services: Any, work: dict) -> dict:
     if work["decision"] == "keep_all":
         part = messages.chunks(mine)[chunk] if 0 <= chunk < len(messages.chunks(mine)) else []
         reviews.keep_all(review_id, member, part)
+    elif work["decision"] == "removed":
+        reviews.record_removed(review_id, work["item"], member, work.get("ticket") or review_id)
     else:
         reviews.decide(review_id, work["item"], work["decision"], member, work.get("ticket"))
     review, items = reviews.read(review_id)

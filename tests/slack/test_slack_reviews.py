@@ -44,12 +44,12 @@ def onboard(flow, name, member=None):
     flow.standin.reset()
 
 
-def started(flow, due):
+def started(flow, due, items=3):
     answer = ephemeral(flow.command(f"review start ChildDeveloperGroup due {due}", OPERATOR))
     assert "Starting an access review" in answer
     flow.work()
     [reply] = flow.replies()
-    assert "started: 3 item(s)" in html.unescape(reply["text"])
+    assert f"started: {items} item(s)" in html.unescape(reply["text"])
     from chalicelib import bootstrap
 
     [review] = bootstrap.services().reviews.search("open")
@@ -146,3 +146,34 @@ def test_the_grammar_explains_a_review_start(flow):
     flow.work()
     [reply] = flow.replies()
     assert "after today" in html.unescape(reply["text"])
+
+
+def test_an_operator_revokes_a_back_door_and_records_its_removal_by_hand(flow):
+    import boto3
+
+    from devstack.local import REGION
+
+    iam = boto3.client("iam", region_name=REGION)
+    iam.create_user(UserName="backdoor", Path="/")
+    iam.add_user_to_group(GroupName="ChildDeveloperGroup", UserName="backdoor")
+    review = started(flow, (flow.clock().date() + timedelta(days=10)).isoformat(), items=1)
+    assert all("backdoor" not in text_of(dm) for dm in flow.dms_to(APPROVER))
+    [dm] = flow.dms_to(OPERATOR)  # only an operator can remove a member outside the path
+    flow.click("review_revoke", item_value(dm, "backdoor"), OPERATOR)
+    flow.work()
+    [owed] = flow.replies()
+    assert "owed by hand" in text_of(owed) and "remove-user-from-group" in text_of(owed)
+    assert flow.groups_of("backdoor") == ["ChildDeveloperGroup"]  # the service never changes it
+    [removed_button] = values(owed)["review_removed"]
+    flow.click("review_removed", removed_button, OPERATOR)
+    flow.work()
+    assert "still in ChildDeveloperGroup" in html.unescape(flow.replies()[-1]["text"])
+    iam.remove_user_from_group(GroupName="ChildDeveloperGroup", UserName="backdoor")
+    flow.click("review_removed", removed_button, OPERATOR)
+    flow.work()
+    [done] = flow.replies()
+    assert "removed at" in text_of(done) and "owed by hand" not in text_of(done)
+    from chalicelib import bootstrap
+
+    evidence = bootstrap.services().reviews.evidence(review["id"])
+    assert evidence["check"]["verdict"] == "PASS", evidence["check"]
