@@ -212,8 +212,10 @@ class Scope:
 
 def second_for(group: str, first: str, policy: Policy, outside: str = "") -> str:
     """Another owner than ``first``, else an operator who is not ``first``, else nobody (the
-    operators, who may decide any item)."""
-    for member in (*(() if outside else policy.owners.get(group, ())), *sorted(policy.operators)):
+    operators, who may decide any item). For a member outside management, another operator
+    first, else an owner: one operator alone must not leave the item undecidable."""
+    owners, operators = policy.owners.get(group, ()), tuple(sorted(policy.operators))
+    for member in (*operators, *owners) if outside else (*owners, *operators):
         if member != first:
             return member
     return ""

@@ -183,6 +183,8 @@ def test_members_outside_management_are_items_for_the_operators():
     # Only an operator can remove them: an operator reviews them, not the group's owner.
     assert shown["backdoor"]["reviewer"] == shown["break-glass-owner"]["reviewer"] == "U0OPS000001"
     assert shown["pete"]["reviewer"] == "U0OWNER0001"
+    # Unlinked, so a keep takes two: with one operator, the group's owner is the second.
+    assert shown["backdoor"]["second_reviewer"] == "U0OWNER0001"
     assert review["population"]["outside"] == 2
 
     # A revoke of one is owed by hand, named, and the evidence never passes while it is.
