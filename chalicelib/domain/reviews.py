@@ -496,16 +496,21 @@ def lapse(item: dict, mode: str, now: datetime) -> dict:
     }
 
 
-def close(review: dict, now: datetime, by: str) -> dict:
+def close(review: dict, now: datetime, by: str, owed_by_hand: int = 0) -> dict:
+    """The campaign closed; ``owed_by_hand``: its removals still owed by hand, which the daily
+    schedule goes on looking for (in IAM) after the close."""
     if review["status"] != OPEN:
         raise Conflict(f"review {review['id']} is closed already")
-    return {
+    closed = {
         **review,
         "status": CLOSED,
         "closed_at": iso(now),
         "closed_by": by,
         "version": review.get("version", 0) + 1,
     }
+    if owed_by_hand:
+        closed["owed_by_hand"] = owed_by_hand
+    return closed
 
 
 # what callers see

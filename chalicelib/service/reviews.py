@@ -418,7 +418,8 @@ class ReviewService:
         # A member removed by hand before the close is recorded as removed now.
         gone = {i["id"]: i for i in self._removed_if_gone(review, rules.owed(finished), by)}
         finished = [gone.get(i["id"], i) for i in finished]
-        closed = rules.close(review, now, by)
+        owed = len(rules.owed(finished))
+        closed = rules.close(review, now, by, owed)
         for _ in range(_ATTEMPTS):
             try:
                 self.store.update(closed, review["version"])
@@ -427,7 +428,7 @@ class ReviewService:
                 review, _ = self.read(review_id)
                 if review["status"] != rules.OPEN:
                     return rules.view(review, finished)
-                closed = rules.close(review, now, by)
+                closed = rules.close(review, now, by, owed)
         self.store.release(closed)
         totals = rules.totals(finished)
         self.state.audit("review_close", review_id, review_id, by, "ok: closed", totals)
@@ -460,7 +461,36 @@ class ReviewService:
                 logger().warning(
                     "a review step failed", extra={"review": review["id"], "reason": error.message}
                 )
-        return {"started": started, "reminded": reminded, "closed": closed}
+        removed = []
+        for review in self.store.search(rules.CLOSED):
+            if review.get("owed_by_hand"):
+                try:
+                    removed += self._still_owed(review)
+                except AppError as error:  # the next run tries again
+                    logger().warning(
+                        "a review's removals by hand could not be checked",
+                        extra={"review": review["id"], "reason": error.message},
+                    )
+        return {
+            "started": started,
+            "reminded": reminded,
+            "closed": closed,
+            "removed_by_hand": removed,
+        }
+
+    def _still_owed(self, review: dict) -> list[str]:
+        """A closed campaign's removals owed by hand that IAM now shows done, recorded; the
+        campaign's count of what is still owed brought up to date."""
+        owed = rules.owed(self.read(review["id"])[1])
+        done = self._removed_if_gone(review, owed, SCHEDULE)
+        left = len(owed) - len(done)
+        if left != review["owed_by_hand"]:
+            updated = {**review, "owed_by_hand": left, "version": review["version"] + 1}
+            try:
+                self.store.update(updated, review["version"])
+            except Stale:
+                pass  # the next run counts again
+        return [i["id"] for i in done]
 
     def _quarterly(self, today: date) -> list[str]:
         if not self.policy.quarterly or today.day != 1 or today.month not in (1, 4, 7, 10):

@@ -386,3 +386,29 @@ def test_nobody_reviews_their_own_access_whichever_side_is_linked(api):
     # A revoke keeps nobody's access: one reviewer is enough.
     revoked = decide(api, review, olga, "revoke", reviewer=OPERATOR)
     assert revoked.status_code == 200 and revoked.json["removed_at"]
+
+
+def test_after_the_close_the_schedule_records_a_removal_made_by_hand(api):
+    iam = boto3.client("iam", region_name=REGION)
+    iam.create_user(UserName="backdoor", Path="/")
+    iam.add_user_to_group(GroupName="ChildDeveloperGroup", UserName="backdoor")
+    review = start(api, groups=["ChildDeveloperGroup"]).json
+    decide(api, review, item(review, "backdoor"), "revoke", reviewer=OPERATOR)
+    api.call("POST", f"/reviews/{review['id']}/close", {"ticket": "T-c", "requested_by": "alice"})
+    event = api.client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+    )
+    # Still in the group: still owed, and the evidence says so.
+    assert api.client.lambda_.invoke("access_reviews", event).payload["removed_by_hand"] == []
+    evidence = api.call("GET", f"/reviews/{review['id']}/evidence").json
+    assert evidence["check"]["verdict"] == "ATTENTION" and evidence["totals"]["owed_by_hand"] == 1
+    # Removed by hand, and nobody said so: the next run reads IAM and records it.
+    iam.remove_user_from_group(GroupName="ChildDeveloperGroup", UserName="backdoor")
+    backdoor = item(review, "backdoor")
+    fired = api.client.lambda_.invoke("access_reviews", event).payload
+    assert fired["removed_by_hand"] == [backdoor["id"]]
+    done = item(api.call("GET", f"/reviews/{review['id']}").json, "backdoor")
+    assert done["removed_at"] and done["removed_by"] == "schedule"
+    assert api.client.lambda_.invoke("access_reviews", event).payload["removed_by_hand"] == []
+    evidence = api.call("GET", f"/reviews/{review['id']}/evidence").json
+    assert evidence["check"]["verdict"] == "PASS", evidence["check"]
