@@ -198,6 +198,15 @@ def decide_review_item(review_id: str, item_id: str) -> dict:
     return services().reviews.decide(review_id, item_id, body.decision, body.reviewer, body.ticket)
 
 
+@app.route("/reviews/{review_id}/items/{item_id}/removed", methods=["POST"], content_types=JSON)
+@protected()
+def record_review_removal(review_id: str, item_id: str) -> dict:
+    from chalicelib.api.schemas import ReviewRemovedRequest, parse_caller
+
+    body = parse_caller(ReviewRemovedRequest, _request().raw_body)
+    return services().reviews.record_removed(review_id, item_id, body.operator, body.ticket)
+
+
 @app.route("/reviews/{review_id}/close", methods=["POST"], content_types=JSON)
 @protected()
 def close_review(review_id: str) -> dict:

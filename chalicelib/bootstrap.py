@@ -154,6 +154,7 @@ class Services:
             self.events,
             self.work_queue,
             self.clock,
+            self.slack_store.linked_user,
         )
 
     @_Built

@@ -187,6 +187,15 @@ class ReviewDecisionRequest(_Body):
     requested_by: Text = "rest"
 
 
+class ReviewRemovedRequest(_Body):
+    """An operator records that a member the service does not manage was removed from the
+    group by hand (a revoke it may not make itself); a read of IAM must agree."""
+
+    ticket: Text
+    operator: Annotated[str, StringConstraints(pattern=r"^(slack:)?[UW][A-Z0-9]{2,30}$")]
+    requested_by: Text = "rest"
+
+
 class ReviewCloseRequest(_Body):
     """Close a campaign before its due date (the undecided items as at the due date)."""
 

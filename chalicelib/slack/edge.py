@@ -286,11 +286,7 @@ def _interaction(services: Any, form: dict[str, str]) -> dict | None:
                     "review": parts[0],
                     "item": "" if keep_all or len(parts) < 3 else parts[1],
                     "chunk": int(chunk) if chunk.lstrip("-").isdigit() else 0,
-                    "decision": "keep_all"
-                    if keep_all
-                    else "keep"
-                    if action["action_id"] == review_messages.KEEP_ACTION
-                    else "revoke",
+                    "decision": review_messages.DECISION_OF[action["action_id"]],
                     "slack_user": slack_user,
                     "response_url": response_url,
                     "ticket": f"slack:{trigger}" if trigger else None,

@@ -41,6 +41,7 @@ BODY_MODELS = {
     ("/requests/{request_id}/decision", "post"): schemas.DecisionRequest,
     ("/reviews", "post"): schemas.ReviewRequest,
     ("/reviews/{review_id}/items/{item_id}/decision", "post"): schemas.ReviewDecisionRequest,
+    ("/reviews/{review_id}/items/{item_id}/removed", "post"): schemas.ReviewRemovedRequest,
     ("/reviews/{review_id}/close", "post"): schemas.ReviewCloseRequest,
 }
 
@@ -308,6 +309,15 @@ def test_every_documented_route_answers_as_documented(api):
         status=200,
     ).json
     assert decided["removed_at"]
+    # A managed item's revoke is the service's own: recording it by hand is a 409.
+    call(
+        "POST",
+        "/reviews/{review_id}/items/{item_id}/removed",
+        {"operator": "U0LOCAL0001", "ticket": "T-RVR"},
+        review_id=review["id"],
+        item_id=item["id"],
+        status=409,
+    )
     closed = call(
         "POST",
         "/reviews/{review_id}/close",

@@ -322,6 +322,9 @@ def access_reviews(d: Driver) -> None:
     decision = {"decision": "revoke", "reviewer": "U0LOCAL0002", "ticket": "T-30"}
     path = f"/reviews/{review['id']}/items/{item['id']}/decision"
     assert d.call("POST", path, decision)["removed_at"]
+    # Removals by hand are for members the service does not manage: this one is its own.
+    by_hand = {"operator": "U0LOCAL0001", "ticket": "T-33"}
+    d.call("POST", f"/reviews/{review['id']}/items/{item['id']}/removed", by_hand, status=409)
     d.call("POST", f"/reviews/{review['id']}/close", ticket(31))
     d.work()
     # Put back by a later change: the evidence names it.
