@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from chalice import Response
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from scim2_models import (
     Context,
     Email,
@@ -306,7 +306,7 @@ class Scim:
             total_results=len(resources),
             start_index=start,
             items_per_page=len(shown),
-            resources=shown if count else None,
+            resources=shown,  # empty for count=0: RFC 7644 §3.4.2 requires it when any match
         )
         return dict(answer.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=search))
 
@@ -377,7 +377,7 @@ class Scim:
             "console": self.settings.scim_console,
             "email": _email(wanted),
             "external_id": wanted.external_id,
-            "slack_user": _slack_user(wanted),
+            "slack_user": _slack_user(wanted) or None,
         }
         try:
             self.change(
@@ -563,7 +563,10 @@ class Scim:
         return 200, self.page(Group, self.groups())
 
     def create_group(self) -> tuple[int, dict]:
-        wanted = Group.model_validate(self._payload(), scim_ctx=Context.RESOURCE_CREATION_REQUEST)
+        wanted = Group.model_validate(
+            scim_input.known_only(self._payload(), scim_protocol.GROUP_SCHEMAS),
+            scim_ctx=Context.RESOURCE_CREATION_REQUEST,
+        )
         name = str(wanted.display_name)
         if name not in self.settings.allowed_groups:
             raise ScimError(
@@ -579,7 +582,8 @@ class Scim:
     def replace_group(self, ident: str | None) -> tuple[int, dict]:
         group = self.find_group(ident)
         wanted = Group.model_validate(
-            self._payload(), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
+            scim_input.known_only(self._payload(), scim_protocol.GROUP_SCHEMAS),
+            scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST,
         )
         self._same_name(group, wanted)
         group = self.set_members(group, [m.value for m in wanted.members or []])
@@ -679,10 +683,26 @@ def _removals_by_value(payload: dict) -> dict:
     return {**payload, "Operations": rewritten}
 
 
-def _slack_user(user: Any) -> str | None:
-    """The Slack member of this service's extension, if any."""
+def _slack_user(user: Any) -> str | None | bool:
+    """The Slack member of this service's extension, if any. One that is not a Slack member id
+    is refused, unless the request deactivates: then it is left out (False: not asked)."""
+    from chalicelib.api.schemas import SlackMember
+
     extension = user[LifecycleUser]
-    return extension.slack_user_id if extension is not None else None
+    member = extension.slack_user_id if extension is not None else None
+    if member is None:
+        return None
+    try:
+        return str(TypeAdapter(SlackMember).validate_python(member))
+    except ValidationError:
+        if user.active is False:
+            logger.warning("SCIM deactivation: left out slackUserId, not a Slack member id")
+            return False
+        raise ScimError(
+            400,
+            f"slackUserId {member!r} is not a Slack member id (U or W, then capitals and digits)",
+            "invalidValue",
+        ) from None
 
 
 def _names_extension(payload: dict) -> bool:

@@ -89,15 +89,21 @@ def _ignored(what: str, names: list[str]) -> None:
         logger.warning("SCIM %s: left out what is not kept or not readable: %s", what, names)
 
 
-def user_body(model: Any, payload: dict, context: Context) -> Any:
-    """The user a POST or PUT describes. Extensions this service does not know (Entra's own)
-    are left out; a body that deactivates is read with only what is kept if it must be, and
-    at worst as ``active: false`` alone."""
-    unknown = sorted(k for k in payload if k.startswith("urn:") and k not in KNOWN_SCHEMAS)
+def known_only(payload: dict, known: frozenset[str] = KNOWN_SCHEMAS) -> dict:
+    """The body without the extensions this service does not know (Entra's own): left out."""
+    unknown = sorted(k for k in payload if k.startswith("urn:") and k not in known)
     body = {k: v for k, v in payload.items() if k not in unknown}
-    if unknown and isinstance(body.get("schemas"), list):
-        body["schemas"] = [s for s in body["schemas"] if s not in unknown]
-    _ignored("user body", unknown)
+    if isinstance(body.get("schemas"), list):
+        body["schemas"] = [s for s in body["schemas"] if s in known]
+    _ignored("body", unknown)
+    return body
+
+
+def user_body(model: Any, payload: dict, context: Context) -> Any:
+    """The user a POST or PUT describes, its unknown extensions left out; a body that
+    deactivates is read with only what is kept if it must be, and at worst as ``active:
+    false`` alone."""
+    body = known_only(payload)
     try:
         return model.model_validate(body, scim_ctx=context)
     except ValidationError:

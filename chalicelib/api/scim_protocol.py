@@ -54,6 +54,7 @@ KEPT = frozenset(
     {"username", "active", "emails", "externalid", "groups", f"{LIFECYCLE_USER}:slackuserid"}
 )
 KNOWN_SCHEMAS = frozenset({CORE_USER, ENTERPRISE_USER, LIFECYCLE_USER})
+GROUP_SCHEMAS = frozenset({"urn:ietf:params:scim:schemas:core:2.0:Group"})
 
 
 class ScimError(Exception):
@@ -88,7 +89,8 @@ def config(base: str, token_secret: str) -> dict:
 
 def resource_types(base: str) -> list[Any]:
     types = []
-    for model, name in ((UserModel, "User"), (Group, "Group")):
+    # The enterprise extension is accepted and not kept, so only this service's is advertised.
+    for model, name in ((User[LifecycleUser], "User"), (Group, "Group")):
         kind = ResourceType.from_resource(model)
         kind.meta = Meta(resource_type="ResourceType", location=f"{base}/ResourceTypes/{name}")
         types.append(kind)

@@ -135,7 +135,7 @@ def test_resource_types_and_schemas(scim):
     }
     user_type = scim("GET", "/ResourceTypes/User").json
     assert user_type["schema"] == USER
-    assert {e["schema"] for e in user_type["schemaExtensions"]} == {ENTERPRISE, LIFECYCLE}
+    assert [e["schema"] for e in user_type["schemaExtensions"]] == [LIFECYCLE]
     schemas = scim("GET", "/Schemas").json["Resources"]
     assert {s["id"] for s in schemas} == {USER, LIFECYCLE, GROUP}
     own = scim("GET", f"/Schemas/{LIFECYCLE}").json
@@ -348,7 +348,7 @@ def test_pagination_is_stable_and_filters_combine_with_and(scim):
     assert first["itemsPerPage"] == 2 and second["itemsPerPage"] == 1 and second["startIndex"] == 3
     order = [u["userName"] for u in first["Resources"] + second["Resources"]]
     assert order == ["Alice@example.com", "bob@example.com", "carol@example.com"]
-    assert "Resources" not in scim("GET", "/Users?count=0").json
+    assert scim("GET", "/Users?count=0").json["Resources"] == []
     both = filtered("/Users", 'userName eq "bob@example.com" and externalId eq "bob"')
     assert [u["id"] for u in scim("GET", both).json["Resources"]] == [ids["bob@example.com"]]
     neither = filtered("/Users", 'userName eq "bob@example.com" and externalId eq "carol"')
