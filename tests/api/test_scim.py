@@ -608,21 +608,6 @@ def test_a_group_with_an_approval_policy_is_never_assigned_over_scim(scim):
     assert audit("pete@example.com") == before
 
 
-def test_the_default_scim_groups_leave_out_time_bound_ones():
-    from chalicelib.errors import ConfigurationError
-    from chalicelib.settings import Settings
-    from tests.support.app_client import stage_environment
-
-    env = {k: v for k, v in stage_environment().items() if k != "SCIM_GROUPS"}
-    assert Settings.from_env(env).scim_groups == (DEV,)
-    open_env = {**env, "APPROVAL_POLICIES": "{}", "GRANT_MAX_HOURS": ""}
-    assert Settings.from_env(open_env).scim_groups == (DEV, "BreakGlassGroup")
-    with pytest.raises(ConfigurationError, match="approval policy"):
-        Settings.from_env({**env, "SCIM_GROUPS": "ChildDeveloperGroup,BreakGlassGroup"})
-    with pytest.raises(ConfigurationError, match="ALLOWED_GROUPS"):
-        Settings.from_env({**env, "SCIM_GROUPS": "Administrators"})
-
-
 # where answers say resources are
 def test_locations_come_from_the_stage_setting_never_the_host_header(scim):
     settings = bootstrap.services().settings
