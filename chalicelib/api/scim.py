@@ -454,7 +454,6 @@ class Scim:
     ) -> None:
         """Make the user as asked, each change once and only if needed (False: not asked).
         A deactivation goes first, and nothing else asked beside it can stop it."""
-        name, record = user["username"], user.get("record")
         if active is False:
             self._activity(user, active)
             try:
@@ -464,7 +463,7 @@ class Scim:
             return
         self._profile(user, external_id, email, slack_user)
         if active is True:
-            self._activity({**user, "record": self.services.state.get_record(name) or record}, True)
+            self._activity(user, True)
 
     def _profile(
         self, user: dict, external_id: Any, email: Any, slack_user: str | None | bool

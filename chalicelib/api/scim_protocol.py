@@ -51,7 +51,14 @@ USER_ATTRIBUTES = ("userName", "active", "emails", "groups")
 # Every attribute an operation may change that the service keeps, lower case (RFC 7644 §3.10:
 # attribute names are case-insensitive), with this extension's under its full name.
 KEPT = frozenset(
-    {"username", "active", "emails", "externalid", "groups", f"{LIFECYCLE_USER}:slackuserid"}
+    {
+        "username",
+        "active",
+        "emails",
+        "externalid",
+        "groups",
+        f"{LIFECYCLE_USER.lower()}:slackuserid",
+    }
 )
 KNOWN_SCHEMAS = frozenset({CORE_USER, ENTERPRISE_USER, LIFECYCLE_USER})
 GROUP_SCHEMAS = frozenset({"urn:ietf:params:scim:schemas:core:2.0:Group"})

@@ -67,6 +67,7 @@ NOT_APPLICABLE = {
     },
 }
 CHILD = "222233334444"
+LIFECYCLE = "urn:ietf:params:scim:schemas:extension:iam-lifecycle:2.0:User"
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +97,8 @@ def test_the_idp_stand_in_works_by_hand(stack, folder):
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
-    assert run("--entra", "create", "hand@example.com")[0] == 201
+    status, created = run("--entra", "create", "hand@example.com", "--slack", "U0LOCAL0003")
+    assert status == 201 and created[LIFECYCLE] == {"slackUserId": "U0LOCAL0003"}
     assert run("--entra", "deactivate", "hand@example.com")[1]["active"] is False
     assert run("delete", "hand@example.com")[0] == 204
 
@@ -153,12 +155,14 @@ def test_an_idp_sequence_end_to_end(stack, flavour):
     .com, "Develop and plan provisioning for a SCIM endpoint"), each in its own request shapes
     (devstack/scim_idp.py): find by userName, create (sent twice, as a retry would), a
     duplicate, the group push, deactivate (twice), still found, reactivate, leave the group,
-    delete. IAM, the audit trail and the child account's session deny end as REST leaves them."""
+    delete. IAM, the audit trail and the child account's session deny end as REST leaves them.
+    Entra's deactivation carries the manager as a bare id beside it, as Entra sends it."""
     iam, client = admin(stack, "iam"), idp(stack, flavour)
     name = f"{flavour}-person@example.com"
     assert client.find(name) is None
-    status, user = client.create(name)
-    assert status == 201, user
+    member = f"U0{flavour.upper()}01"
+    status, user = client.create(name, slack=member)
+    assert status == 201 and user[LIFECYCLE] == {"slackUserId": member}, user
     assert client.create(name)[0] == 409  # RFC 7644 §3.3: a duplicate, whatever the body
     assert client.create(name.upper(), external_id="other")[0] == 409
     assert client.add_to_group(user["id"], "ChildDeveloperGroup")[0] == 200
