@@ -95,6 +95,15 @@ def _policies(env: Mapping[str, str], grant_max_hours: dict[str, int]) -> dict[s
     return policies_from(parsed, grant_max_hours)
 
 
+def _scim_groups(env: Mapping[str, str], grant_max_hours: dict[str, int]) -> tuple[str, ...]:
+    """SCIM_GROUPS, or every allowed group that is not time-bound: none with an approval policy
+    (APPROVAL_POLICIES) or a grant limit (GRANT_MAX_HOURS)."""
+    if "SCIM_GROUPS" in env:
+        return _names(env["SCIM_GROUPS"])
+    bound = {*_policies(env, grant_max_hours), *grant_max_hours}
+    return tuple(g for g in _names(env.get("ALLOWED_GROUPS", "")) if g not in bound)
+
+
 def _reviews(env: Mapping[str, str], operators: frozenset[str]) -> reviews.Policy:
     """Access reviews: REVIEW_OWNERS (JSON: group -> [Slack member ids]), REVIEW_CARRY_OUT
     (immediately | at_close), REVIEW_UNDECIDED (keep | revoke | escalate), REVIEW_CHANNEL (the
@@ -146,6 +155,11 @@ class Settings:
     scim_console: bool
     scim_offboard_after_days: int
     scim_max_body: int
+    # The groups an identity provider may assign (SCIM_GROUPS; by default every allowed group
+    # that is not time-bound: access that is asked for and approved is never pushed), and
+    # the public base URL that answers name (meta.location), never the request's Host header.
+    scim_groups: tuple[str, ...]
+    scim_base_url: str
     slack_signing_secret: str
     # Slack: the user ids that may change access, and the queue the work goes through.
     slack_allowed_users: frozenset[str]
@@ -221,6 +235,8 @@ class Settings:
             scim_console=_flag(env, "SCIM_CONSOLE", False),
             scim_offboard_after_days=_whole(env, "SCIM_OFFBOARD_AFTER_DAYS", 0),
             scim_max_body=_whole(env, "SCIM_MAX_BODY", 256 * 1024),
+            scim_groups=_scim_groups(env, grant_max_hours),
+            scim_base_url=env.get("SCIM_BASE_URL", "").strip().rstrip("/"),
             slack_signing_secret=env.get(
                 "SLACK_SIGNING_SECRET", f"{app_name}/{stage}/slack-signing-secret"
             ),
@@ -284,6 +300,21 @@ class Settings:
                     f"APPROVAL_POLICIES names {group}, which is not in ALLOWED_GROUPS"
                 )
         reviews.check_policy(self.review_policy, self.allowed_groups)
+        for group in self.scim_groups:
+            if group not in self.allowed_groups:
+                raise ConfigurationError(
+                    f"SCIM_GROUPS names {group}, which is not in ALLOWED_GROUPS"
+                )
+            if group in self.approval_policies:
+                raise ConfigurationError(
+                    f"SCIM_GROUPS names {group}, which has an approval policy: its access is "
+                    "asked for and approved, never pushed by an identity provider"
+                )
+        if self.scim_base_url and not re.match(r"^https?://[^/\s]+(/\S*)?$", self.scim_base_url):
+            raise ConfigurationError(
+                f"SCIM_BASE_URL {self.scim_base_url!r} must be an absolute URL such as "
+                "https://iam.example.com/api/scim/v2"
+            )
         if self.revocation_overflow > 4:
             raise ConfigurationError(
                 f"REVOCATION_OVERFLOW {self.revocation_overflow}: the child template makes 4 "

@@ -334,10 +334,10 @@ class LocalStack:
             str(port),
             "--no-autoreload",
         ]
-        self.api = subprocess.Popen(
-            command, cwd=PROJECT, env=app_environment(self.facts), start_new_session=True
-        )
         url = f"http://127.0.0.1:{port}"
+        # SCIM answers name resources under the stage's public URL, here the stack's own.
+        env = {**app_environment(self.facts), "SCIM_BASE_URL": f"{url}/scim/v2"}
+        self.api = subprocess.Popen(command, cwd=PROJECT, env=env, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.api.poll() is not None:

@@ -109,10 +109,13 @@ class GrantRequest(TicketRequest):
 
 class ProfileRequest(TicketRequest):
     """What an identity provider keeps on a user besides its name: its id for the person and
-    the email, each a tag of the user (None: the tag is removed)."""
+    the email, each a tag of the user (None: the tag is removed), and the Slack member."""
 
     external_id: TagValue | None = None
     email: Email | None = None
+    # The Slack member the person is (tag and record slack_user, and the member's link):
+    # None leaves it as it is, "" unlinks it.
+    slack_user: SlackMember | Literal[""] | None = None
 
     @field_validator("external_id", "email")
     @classmethod

@@ -75,6 +75,19 @@ class StateStore:
                 Item=self._item({"pk": f"MEMBER#{member}", "sk": "LINK", "username": username}),
             )
 
+    def unlink_member(self, member: str, username: str) -> None:
+        """``member`` is no longer ``username`` (a link another onboarding made is left)."""
+        with aws_errors(f"unlinking {member} from {username}"):
+            try:
+                self.client.delete_item(
+                    TableName=self.table,
+                    Key=self._item({"pk": f"MEMBER#{member}", "sk": "LINK"}),
+                    ConditionExpression="username = :user",
+                    ExpressionAttributeValues=self._item({":user": username}),
+                )
+            except self.client.exceptions.ConditionalCheckFailedException:
+                pass
+
     def entities(self, entity: str) -> list[dict]:
         """Every item of one kind (the by-entity index holds each under its ``entity``)."""
         return [self._plain(item) for item in self._query_index("by-entity", "entity", entity)]

@@ -103,7 +103,7 @@ READS: dict[str, tuple[str, ...]] = {
     "restore": ("user", "record", "keys", "console", "mfa", "access"),
     "grant": ("user", "record", "groups", "keys", "console", "mfa", "access"),
     "offboard": ("user", "record", "groups", "dependents", "earlier", "revocation"),
-    "set_profile": ("user",),
+    "set_profile": ("user", "record"),
     "describe": ("user", "record", "groups", "keys", "console", "mfa", "access"),
     # The schedules' changes read their own, narrower state.
     "expire_grant": (),
@@ -800,6 +800,14 @@ class Lifecycle:
         changed = {k: v for k, v in wanted.items() if v is not None and tags.get(k) != v}
         removed = sorted(k for k, v in wanted.items() if v is None and k in tags)
         tasks: dict[str, Callable[[], Any]] = {}
+        member, linked = request.slack_user, tags.get("slack_user", "")
+        if member is not None and member != linked:  # None: left as it is; "": unlinked
+            changed, removed = (
+                ({**changed, "slack_user": member}, removed)
+                if member
+                else (changed, sorted([*removed, "slack_user"]))
+            )
+            tasks.update(self._relink(name, snap, linked, member))
         if changed:
             tasks["tag"] = lambda: self.iam.tag_user(name, changed)
         if removed:
@@ -811,8 +819,24 @@ class Lifecycle:
             "username": name,
             "external_id": kept.get("external_id"),
             "email": kept.get("email"),
+            "slack_user": kept.get("slack_user"),
             "changed": sorted([*changed, *removed]),
         }
+
+    def _relink(self, name: str, snap: Snapshot, old: str, new: str) -> dict[str, Callable]:
+        """The Slack member ``name`` is, from ``old`` to ``new`` ("" for none): the record
+        (which four-eyes checks read), the member's link (Slack requests) and the old one gone."""
+        record = {k: v for k, v in snap.state.items() if k != "slack_user"}
+        tasks: dict[str, Callable] = {
+            "record": lambda: self.state.put_record(
+                name, {**record, **({"slack_user": new} if new else {})}
+            )
+        }
+        if new:
+            tasks["link"] = lambda: self.state.link_member(new, name)
+        if old:
+            tasks["unlink"] = lambda: self.state.unlink_member(old, name)
+        return tasks
 
     def _moment(self) -> str:
         return self.clock().isoformat(timespec="seconds")
