@@ -13,6 +13,7 @@ import boto3
 import pytest
 from chalice import IAMAuthorizer
 
+from tests.support import onboard
 from tests.support.app_client import Api
 
 IAM_PREFIX = "/iam"
@@ -22,6 +23,12 @@ ONBOARD = {
     "groups": ["ChildDeveloperGroup"],
     "ticket": "T-1",
     "requested_by": "alice",
+}
+SCIM_USER = {
+    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+    "userName": "pete@example.com",
+    "emails": [{"primary": True, "value": "pete@example.com", "type": "work"}],
+    "active": True,
 }
 ROBOT_ROLE = "arn:aws:iam::123456789012:role/automation/HrRobot"
 ROBOT_SESSION = "arn:aws:sts::123456789012:assumed-role/HrRobot/nightly-run"
@@ -221,3 +228,39 @@ def test_every_protected_route_has_an_iam_twin_and_only_those():
     }
     assert protected and twins == protected
     assert all(path.startswith(f"{IAM_PREFIX}/") for path in app.routes if "/iam" in path)
+
+
+# The other edges keep their own credentials and are recorded as clients of their own.
+def test_slack_is_recorded_as_the_client_slack(client, aws, api, poller):
+    from devstack.slack_command import ResponseCatcher
+    from tests.support.slack import Slack, run_worker
+
+    onboard(api, "pete")
+    with ResponseCatcher() as catcher:
+        Slack(client, aws.slack_signing_secret).command(
+            "suspend pete leave", response_url=catcher.url()
+        )
+        run_worker(poller)
+        assert catcher.next()["text"] == "pete suspended"
+    (_, result, requested_by, who) = _trail(api)[-1]
+    assert (result, who) == ("ok", "slack") and requested_by.startswith("slack:")
+
+
+def test_scim_is_recorded_as_the_client_scim(scim, api):
+    assert scim("POST", "/Users", SCIM_USER).status_code == 201
+    events = api.call("GET", "/audit").json["events"]
+    assert [(e["action"], e.get("client")) for e in events] == [("onboard", "scim")]
+
+
+def test_a_schedule_is_recorded_as_the_client_schedule(api, clock):
+    onboard(api, "pete")
+    grant = {"group": "BreakGlassGroup", "hours": 1, "reason": "incident"}
+    answer = api.call("POST", "/users/pete/grants", {**grant, "ticket": "T-2", "requested_by": "a"})
+    assert answer.status_code == 201, answer.json
+    clock.advance(hours=2)
+    event = api.client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+    )
+    assert api.client.lambda_.invoke("expire_grants", event).payload["expired"]
+    (action, result, _, who) = _trail(api)[-1]
+    assert (action, result, who) == ("expire_grant", "ok", "schedule")
