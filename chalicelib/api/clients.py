@@ -3,7 +3,7 @@
 Clients are named in the secret ``<app>/<stage>/api-clients`` (setting API_CLIENTS_SECRET), a
 JSON object of name -> client:
 
-    {"ticketing": {"token_sha256": "<SHA-256 of its bearer token, hex>",
+    {"ticketing": {"token_sha256": "<SHA-256 of its bearer token, hex; a list of two to rotate>",
                    "actions": ["onboard", "move", "offboard"]},
      "hr-robot":  {"principal": "arn:aws:iam::123456789012:role/HrRobot",
                    "actions": ["suspend", "restore"]}}
@@ -61,7 +61,7 @@ _SESSION = re.compile(r"^arn:aws[a-z-]*:sts::(\d{12}):assumed-role/([\w+=,.@-]+)
 class Client:
     name: str
     actions: frozenset[str]
-    token_sha256: str | None = None
+    token_sha256: tuple[str, ...] = ()
     principal: tuple[str, str, str] | None = None  # (account, "role" | "user", name lower-cased)
     deprecated: bool = False
 
@@ -116,15 +116,19 @@ def _client(name: str, entry: object, where: str) -> Client:
     digest, arn = entry.get("token_sha256"), entry.get("principal")
     if digest is None and arn is None:
         raise wrong("needs token_sha256 (the SHA-256 of its bearer token) or principal")
-    if digest is not None and not (isinstance(digest, str) and _SHA256.match(digest.lower())):
-        raise wrong("has a token_sha256 that is not 64 hexadecimal digits")
+    # Two while a token is rotated: the old one keeps working until the caller has the new one.
+    digests = [digest] if isinstance(digest, str) else digest or []
+    if not isinstance(digests, list) or not all(
+        isinstance(d, str) and _SHA256.match(d.lower()) for d in digests
+    ):
+        raise wrong("has a token_sha256 that is not 64 hexadecimal digits (or a list of them)")
     principal = None
     if arn is not None:
         found = _PRINCIPAL.match(arn) if isinstance(arn, str) else None
         if not found:
             raise wrong("has a principal that is not an IAM role or user ARN")
         principal = (found[1], found[2], found[3].lower())
-    return Client(name, frozenset(actions), digest and digest.lower(), principal)
+    return Client(name, frozenset(actions), tuple(d.lower() for d in digests), principal)
 
 
 class Gate:
@@ -153,8 +157,9 @@ class Gate:
         digest = sha256(token).encode()
         found = None
         for client in self.clients():  # every one compared: the time says nothing of which
-            if client.token_sha256 and hmac.compare_digest(digest, client.token_sha256.encode()):
-                found = client
+            for kept in client.token_sha256:
+                if hmac.compare_digest(digest, kept.encode()):
+                    found = client
         if found:
             return found
         if self._token_secret and hmac.compare_digest(

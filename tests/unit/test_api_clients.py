@@ -86,3 +86,12 @@ def test_a_change_outside_the_clients_actions_is_a_403_naming_it():
     client.allow("onboard")
     with pytest.raises(Forbidden, match="t may not run offboard"):
         client.allow("offboard")
+
+
+def test_a_client_may_hold_two_tokens_while_one_is_rotated():
+    new = "b" * 64
+    both = [DIGEST, hashlib.sha256(new.encode()).hexdigest()]
+    gate = _gate({"t": {"token_sha256": both, "actions": []}})
+    assert gate.by_bearer(f"Bearer {TOKEN}").name == gate.by_bearer(f"Bearer {new}").name == "t"
+    with pytest.raises(ConfigurationError, match="list of them"):
+        parse(json.dumps({"t": {"token_sha256": [DIGEST, 3], "actions": []}}), "x")
