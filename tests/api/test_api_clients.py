@@ -264,3 +264,110 @@ def test_a_schedule_is_recorded_as_the_client_schedule(api, clock):
     assert api.client.lambda_.invoke("expire_grants", event).payload["expired"]
     (action, result, _, who) = _trail(api)[-1]
     assert (action, result, who) == ("expire_grant", "ok", "schedule")
+
+
+# The local stack's stand-in for API Gateway's IAM authorizer (devstack/api_gateway_iam.py),
+# here with the test's in-process moto.
+INVOKE_IAM_ROUTES = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": "execute-api:Invoke",
+            "Resource": "arn:aws:execute-api:*:123456789012:local/api/*/iam/*",
+        }
+    ],
+}
+
+
+@pytest.fixture
+def gateway(client):
+    from devstack import api_gateway_iam
+
+    undo = api_gateway_iam.install(api_gateway_iam.verify)
+    yield
+    undo()
+
+
+def _session(role: str, policy: dict | None):
+    iam = boto3.client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    arn = iam.create_role(
+        RoleName=role, Path="/automation/", AssumeRolePolicyDocument=json.dumps(trust)
+    )["Role"]["Arn"]
+    if policy:
+        iam.put_role_policy(RoleName=role, PolicyName="invoke", PolicyDocument=json.dumps(policy))
+    credentials = boto3.client("sts").assume_role(RoleArn=arn, RoleSessionName="nightly")[
+        "Credentials"
+    ]
+    from botocore.credentials import Credentials
+
+    return Credentials(
+        credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"]
+    )
+
+
+def _signed(credentials, method: str, path: str, body=None) -> tuple[dict, bytes]:
+    """Headers and body of a request signed as the AWS SDKs sign one for execute-api."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    raw = json.dumps(body).encode() if body is not None else b""
+    request = AWSRequest(
+        method=method,
+        url=f"http://127.0.0.1:8000{path}",
+        data=raw,
+        headers={"Content-Type": "application/json"},
+    )
+    SigV4Auth(credentials, "execute-api", "us-east-1").add_auth(request)
+    return {**dict(request.headers.items()), "Host": "127.0.0.1:8000"}, raw
+
+
+def test_the_local_stack_checks_the_signature_as_api_gateway_does(clients, api, client, gateway):
+    onboard(api, "pete")
+    robot = _session("HrRobot", INVOKE_IAM_ROUTES)
+    body = {"ticket": "T-2", "requested_by": "carol"}
+
+    headers, raw = _signed(robot, "POST", "/iam/users/pete/suspend", body)
+    answer = client.http.request("POST", "/iam/users/pete/suspend", headers=headers, body=raw)
+    assert answer.status_code == 200, answer.body
+    assert _trail(api)[-1] == ("suspend", "ok", "carol", "hr-robot")
+
+    # the body changed after signing
+    headers, raw = _signed(robot, "POST", "/iam/users/pete/restore", body)
+    forged = raw.replace(b"T-2", b"T-9")
+    answer = client.http.request("POST", "/iam/users/pete/restore", headers=headers, body=forged)
+    assert answer.status_code == 403 and b"signature we calculated does not match" in answer.body
+    # unsigned, or signed with a bearer token only
+    bearer = {"Authorization": f"Bearer {clients.hr}", "Content-Type": "application/json"}
+    answer = client.http.request("POST", "/iam/users/pete/restore", headers=bearer, body=raw)
+    assert answer.status_code == 403 and b"Missing Authentication Token" in answer.body
+    # a principal without execute-api:Invoke on the route
+    headers, raw = _signed(_session("NoInvoke", None), "GET", "/iam/users")
+    answer = client.http.request("GET", "/iam/users", headers=headers, body=raw)
+    assert answer.status_code == 403 and b"not authorized to perform: execute-api:Invoke" in (
+        answer.body
+    )
+    assert _user_status(api) == "suspended"  # nothing but the first request changed anything
+
+
+def test_the_local_stack_refuses_a_signature_more_than_five_minutes_old(client, gateway):
+    from datetime import UTC, datetime, timedelta
+
+    from devstack import api_gateway_iam
+
+    headers, raw = _signed(_session("HrRobot", INVOKE_IAM_ROUTES), "GET", "/iam/users")
+    url = "http://127.0.0.1:8000/iam/users"
+    assert api_gateway_iam.verify("GET", url, headers, raw).endswith("HrRobot/nightly")
+    later = datetime.now(UTC) + timedelta(minutes=6)
+    with pytest.raises(api_gateway_iam.Refused, match="Signature expired"):
+        api_gateway_iam.verify("GET", url, headers, raw, now=later)
