@@ -110,11 +110,13 @@ def verify(
 def endpoint(request: Any, full_url: str, headers: Any) -> tuple[int, dict, str]:
     """``POST /moto-api/apigateway/verify`` ``{"method", "url", "headers", "body"}``: 200
     ``{"userArn"}`` or 403 ``{"message"}``."""
-    asked = json.loads(request.data or b"{}")
     try:
-        arn = verify(
-            asked["method"], asked["url"], asked["headers"], asked["body"].encode("latin-1")
-        )
+        asked = json.loads(request.data or b"{}")
+        method, url, sent, body = asked["method"], asked["url"], asked["headers"], asked["body"]
+    except (ValueError, KeyError, TypeError) as error:
+        return 400, {"Content-Type": "application/json"}, json.dumps({"error": repr(error)})
+    try:
+        arn = verify(method, url, sent, body.encode("latin-1"))
     except Refused as refused:
         return 403, {"Content-Type": "application/json"}, json.dumps({"message": str(refused)})
     return 200, {"Content-Type": "application/json"}, json.dumps({"userArn": arn})
@@ -135,7 +137,10 @@ def over_http(aws_endpoint_url: str) -> Callable[[str, str, dict[str, str], byte
             {"method": method, "url": url, "headers": headers, "body": body.decode("latin-1")}
         )
         request = urllib.request.Request(
-            aws_endpoint_url.rstrip("/") + ENDPOINT, data=sent.encode(), method="POST"
+            aws_endpoint_url.rstrip("/") + ENDPOINT,
+            data=sent.encode(),
+            headers={"Content-Type": "application/json"},  # a form's body is no request.data
+            method="POST",
         )
         try:
             with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 (loopback)
