@@ -146,7 +146,15 @@ class Gate:
         raw = self._read(self._clients_secret)
         with self._lock:
             if self._parsed is None or self._parsed[0] != raw:
-                self._parsed = (raw, parse(raw, f"secret {self._clients_secret}"))
+                try:
+                    self._parsed = (raw, parse(raw, f"secret {self._clients_secret}"))
+                except ConfigurationError as wrong:
+                    # What is wrong goes to the operator's log, not to a caller not yet known.
+                    logger.error("%s", wrong.message)
+                    raise ConfigurationError(
+                        f"the API clients secret {self._clients_secret} is not valid; "
+                        "what to fix was logged"
+                    ) from None
             return self._parsed[1]
 
     def by_bearer(self, authorization: str | None) -> Client:

@@ -95,3 +95,13 @@ def test_a_client_may_hold_two_tokens_while_one_is_rotated():
     assert gate.by_bearer(f"Bearer {TOKEN}").name == gate.by_bearer(f"Bearer {new}").name == "t"
     with pytest.raises(ConfigurationError, match="list of them"):
         parse(json.dumps({"t": {"token_sha256": [DIGEST, 3], "actions": []}}), "x")
+
+
+def test_a_wrong_secret_is_a_500_that_names_no_client_and_logs_what_to_fix(caplog):
+    gate = _gate({"ticketing": {"token_sha256": DIGEST, "actions": ["fly"]}})
+    with pytest.raises(ConfigurationError) as raised:
+        gate.by_bearer(f"Bearer {TOKEN}")
+    assert "ticketing" not in raised.value.message and "what to fix was logged" in (
+        raised.value.message
+    )
+    assert any("'ticketing' names actions" in r.getMessage() for r in caplog.records)
