@@ -89,6 +89,7 @@ def rest(
             )
 
         wrapper.protected = not public  # type: ignore[attr-defined]
+        wrapper.actions = needed  # type: ignore[attr-defined]
         return wrapper
 
     return decorate

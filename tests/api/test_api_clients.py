@@ -371,3 +371,13 @@ def test_the_local_stack_refuses_a_signature_more_than_five_minutes_old(client, 
     later = datetime.now(UTC) + timedelta(minutes=6)
     with pytest.raises(api_gateway_iam.Refused, match="Signature expired"):
         api_gateway_iam.verify("GET", url, headers, raw, now=later)
+
+
+def test_every_protected_route_that_changes_something_names_its_actions():
+    """A change route without actions would be open to every client."""
+    from app import app
+
+    for path, entries in app.routes.items():
+        for method, entry in entries.items():
+            if getattr(entry.view_function, "protected", False) and method != "GET":
+                assert entry.view_function.actions, (method, path)
