@@ -10,9 +10,11 @@ from collections.abc import Mapping
 from chalice import Chalice, Rate, Response
 from chalice.app import Request
 
+from chalicelib import caller
 from chalicelib.actions import ACTIONS
-from chalicelib.api.rest import rest
+from chalicelib.api.rest import iam_routes, rest
 from chalicelib.bootstrap import services
+from chalicelib.domain import hygiene
 from chalicelib.service import tracing
 from chalicelib.settings import work_queue_name
 from chalicelib.slack import edge as slack_edge
@@ -24,12 +26,19 @@ JSON = ["application/json"]
 app.register_middleware(tracing.trace, "all")
 
 
-def _token() -> str:
-    return services().secrets.get(services().settings.api_token_secret)
+def _scheduled(event, get_response):
+    """What a schedule changes, the audit trail records as done for the client ``schedule``."""
+    with caller.acting_for(caller.SCHEDULE):
+        return get_response(event)
+
+
+app.register_middleware(_scheduled, "scheduled")
 
 
 public = functools.partial(rest, app, public=True)
-protected = functools.partial(rest, app, token=_token)
+# Named API clients (chalicelib/api/clients.py); a change names its action, which the client
+# must hold.
+protected = functools.partial(rest, app, gate=lambda: services().api_clients)
 
 
 def _request() -> Request:
@@ -58,7 +67,7 @@ def health() -> dict:
 
 
 @app.route("/users", methods=["POST"], content_types=JSON)
-@protected(status=ACTIONS["onboard"].status)
+@protected(action="onboard", status=ACTIONS["onboard"].status)
 def create_user() -> dict:
     return _change("onboard")
 
@@ -100,31 +109,31 @@ def get_aws_config(username: str):
 
 
 @app.route("/users/{username}/groups", methods=["PUT"], content_types=JSON)
-@protected()
+@protected(action="move")
 def move_user(username: str) -> dict:
     return _change("move", username)
 
 
 @app.route("/users/{username}/suspend", methods=["POST"], content_types=JSON)
-@protected()
+@protected(action="suspend")
 def suspend_user(username: str) -> dict:
     return _change("suspend", username)
 
 
 @app.route("/users/{username}/restore", methods=["POST"], content_types=JSON)
-@protected()
+@protected(action="restore")
 def restore_user(username: str) -> dict:
     return _change("restore", username)
 
 
 @app.route("/users/{username}/offboard", methods=["POST"], content_types=JSON)
-@protected()
+@protected(action="offboard")
 def offboard_user(username: str) -> dict:
     return _change("offboard", username)
 
 
 @app.route("/users/{username}/grants", methods=["POST"], content_types=JSON)
-@protected(status=ACTIONS["grant"].status)
+@protected(action="grant", status=ACTIONS["grant"].status)
 def grant_access(username: str) -> dict:
     return _change("grant", username)
 
@@ -132,7 +141,7 @@ def grant_access(username: str) -> dict:
 # Requests for access: decided by the group's approvers in Slack, or here by a ticketing system
 # whose own workflow did the approving (the bearer token is the authority; `approver` the person).
 @app.route("/requests", methods=["POST"], content_types=JSON)
-@protected(status=ACTIONS["request"].status)
+@protected(action="request", status=ACTIONS["request"].status)
 def create_request() -> dict:
     from chalicelib.api.schemas import parse_caller
 
@@ -156,7 +165,7 @@ def get_request(request_id: str) -> dict:
 
 
 @app.route("/requests/{request_id}/decision", methods=["POST"], content_types=JSON)
-@protected()
+@protected(action="decide")
 def decide_request(request_id: str) -> dict:
     from chalicelib.api.schemas import parse_caller
 
@@ -169,7 +178,7 @@ def decide_request(request_id: str) -> dict:
 # Access reviews: campaigns of who holds what, decided by the groups' owners in Slack (or here,
 # by a ticketing workflow naming the reviewer), with the evidence an auditor asks for.
 @app.route("/reviews", methods=["POST"], content_types=JSON)
-@protected(status=ACTIONS["review"].status)
+@protected(action="review", status=ACTIONS["review"].status)
 def create_review() -> dict:
     from chalicelib.api.schemas import parse_caller
 
@@ -190,7 +199,7 @@ def get_review(review_id: str) -> dict:
 
 
 @app.route("/reviews/{review_id}/items/{item_id}/decision", methods=["POST"], content_types=JSON)
-@protected()
+@protected(action="review_decide")
 def decide_review_item(review_id: str, item_id: str) -> dict:
     from chalicelib.api.schemas import parse_caller
 
@@ -208,7 +217,7 @@ def record_review_removal(review_id: str, item_id: str) -> dict:
 
 
 @app.route("/reviews/{review_id}/close", methods=["POST"], content_types=JSON)
-@protected()
+@protected(action="review_close")
 def close_review(review_id: str) -> dict:
     from chalicelib.api.schemas import parse_caller
 
@@ -275,7 +284,8 @@ def hygiene_findings():
 
 
 @app.route("/users/{username}/hygiene-exemption", methods=["PUT"], content_types=JSON)
-@protected()
+# An exemption holds back the hygiene actions: the client must hold them all.
+@protected(action=hygiene.ACTIONS)
 def exempt_from_hygiene(username: str) -> dict:
     from chalicelib.api.schemas import ExemptionRequest, parse_caller
 
@@ -289,12 +299,14 @@ SLACK_FORM = ["application/x-www-form-urlencoded"]
 
 @app.route("/slack/commands", methods=["POST"], content_types=SLACK_FORM)
 def slack_command() -> Response:
-    return slack_edge.command(_request(), services())
+    with caller.acting_for(caller.SLACK):
+        return slack_edge.command(_request(), services())
 
 
 @app.route("/slack/interactions", methods=["POST"], content_types=SLACK_FORM)
 def slack_interaction() -> Response:
-    return slack_edge.interaction(_request(), services())
+    with caller.acting_for(caller.SLACK):
+        return slack_edge.interaction(_request(), services())
 
 
 # SCIM 2.0 for identity providers (Okta, Entra ID): its own bearer token and SCIM error bodies.
@@ -305,7 +317,8 @@ SCIM_JSON = ["application/scim+json", "application/json"]  # Okta and Entra send
 def _scim(resource: str, ident: str | None = None) -> Response:
     from chalicelib.api import scim
 
-    return scim.handle(_request(), services(), resource, ident)
+    with caller.acting_for(caller.SCIM):  # scim.handle checks the SCIM token before anything
+        return scim.handle(_request(), services(), resource, ident)
 
 
 @app.route(f"{SCIM}/{{resource}}", methods=["GET", "POST"], content_types=SCIM_JSON)
@@ -320,6 +333,11 @@ def scim_resources(resource: str) -> Response:
 )
 def scim_resource(resource: str, ident: str) -> Response:
     return _scim(resource, ident)
+
+
+# IAM principals (SigV4) call every protected route under /iam, behind API Gateway's IAM
+# authorizer; declared after every route.
+iam_routes(app)
 
 
 # One message per invocation: Chalice cannot turn on ReportBatchItemFailures for the event source,

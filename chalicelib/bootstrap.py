@@ -12,6 +12,7 @@ from chalicelib.aws.clients import AwsClients
 from chalicelib.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from chalicelib.api.clients import Gate
     from chalicelib.aws.events import Events
     from chalicelib.aws.queue import WorkQueue
     from chalicelib.aws.secrets import SecretsStore
@@ -58,6 +59,13 @@ class Services:
         from chalicelib.aws.secrets import SecretsStore
 
         return SecretsStore(self.clients.root("secretsmanager"), self.settings.secret_max_age)
+
+    @_Built
+    def api_clients(self) -> Gate:
+        from chalicelib.api.clients import Gate
+
+        settings = self.settings
+        return Gate(self.secrets.get, settings.api_clients_secret, settings.api_token_secret)
 
     # Slack: its queue of work and its confirmations.
     @_Built

@@ -147,6 +147,9 @@ class Settings:
     child_accounts_ttl: int
     state_table: str
     idempotency_table: str
+    # The REST API's clients (chalicelib/api/clients.py), and the shared token of earlier
+    # releases, still accepted as the client api-token for this release ("" turns it off).
+    api_clients_secret: str
     api_token_secret: str
     # SCIM (identity providers): the bearer token's secret, whether a created user gets a console
     # login (its temporary password is never answered over SCIM), the days a user the IdP keeps
@@ -230,6 +233,7 @@ class Settings:
             child_accounts_ttl=_seconds(env, "CHILD_ACCOUNTS_TTL", 300),
             state_table=env.get("STATE_TABLE", f"{prefix}-state"),
             idempotency_table=env.get("IDEMPOTENCY_TABLE", f"{prefix}-idempotency"),
+            api_clients_secret=env.get("API_CLIENTS_SECRET", f"{app_name}/{stage}/api-clients"),
             api_token_secret=env.get("API_TOKEN_SECRET", f"{app_name}/{stage}/api-token"),
             scim_token_secret=env.get("SCIM_TOKEN_SECRET", f"{app_name}/{stage}/scim-token"),
             scim_console=_flag(env, "SCIM_CONSOLE", False),

@@ -17,6 +17,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib import caller
+from chalicelib.aws.queue import CLIENT
 from chalicelib.callbacks import delivery, outbox
 from chalicelib.errors import AppError
 from chalicelib.slack import approval_work, person_work, review_work
@@ -60,7 +62,14 @@ def handle(event: dict, context: Any, services: Any) -> dict:
 
 def _record(services: Any, record: Any) -> None:
     work = json.loads(record.body)
-    HANDLERS[work["kind"]](services, work, functools.partial(_receives, services, record))
+    with caller.acting_for(_client(record)):
+        HANDLERS[work["kind"]](services, work, functools.partial(_receives, services, record))
+
+
+def _client(record: Any) -> str | None:
+    """The client the work was queued for (chalicelib/aws/queue.py)."""
+    attributes = record.raw_event.get("messageAttributes") or {}
+    return (attributes.get(CLIENT) or {}).get("stringValue")
 
 
 def _receives(services: Any, record: Any) -> tuple[int, int]:

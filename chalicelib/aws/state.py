@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from chalicelib import caller
 from chalicelib.aws.errors import aws_errors
 from chalicelib.domain.identity import key
 from chalicelib.errors import InProgress
@@ -318,6 +319,10 @@ class StateStore:
             "requested_by": requested_by,
             "result": result,
         }
+        # The authenticated client beside the requester it claims (absent outside every edge).
+        client = caller.current()
+        if client:
+            event["client"] = client
         values = {
             **event,
             "pk": _user(username),
@@ -342,7 +347,16 @@ class StateStore:
         events = [self._plain(item) for item in items if item.get("entity", {}).get("S") == "audit"]
         if ticket:
             events = [event for event in events if event.get("ticket") == ticket]
-        fields = ("at", "action", "username", "ticket", "requested_by", "result", "detail")
+        fields = (
+            "at",
+            "action",
+            "username",
+            "ticket",
+            "requested_by",
+            "client",
+            "result",
+            "detail",
+        )
         return sorted(({k: e[k] for k in fields if k in e} for e in events), key=lambda e: e["at"])
 
     def _query(self, condition: str, values: dict, **extra: Any) -> list[dict]:
