@@ -208,7 +208,7 @@ def decide_review_item(review_id: str, item_id: str) -> dict:
 
 
 @app.route("/reviews/{review_id}/items/{item_id}/removed", methods=["POST"], content_types=JSON)
-@protected()
+@protected(action="review_decide")  # recording a decided revoke carried out by hand
 def record_review_removal(review_id: str, item_id: str) -> dict:
     from chalicelib.api.schemas import ReviewRemovedRequest, parse_caller
 
