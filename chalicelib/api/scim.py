@@ -55,6 +55,7 @@ from scim2_models import (
 
 from chalicelib.api.rest import check_bearer
 from chalicelib.domain.identity import check_username, key
+from chalicelib.domain.lifecycle import unavailable
 from chalicelib.errors import AppError, InProgress
 
 if TYPE_CHECKING:
@@ -416,7 +417,7 @@ class Scim:
         if existing is not None:
             ours = ticket in ((record or {}).get("ticket"), existing["tags"].get("ticket"))
             if not ours or not self._managed(existing):
-                raise ScimError(409, f"a user named {existing['username']} exists", "uniqueness")
+                raise ScimError(409, unavailable(name).message, "uniqueness")
         fields: dict[str, Any] = {
             "username": name,
             "groups": [],

@@ -54,6 +54,7 @@ _PUBLIC = (
     "decided_by",
     "decided_at",
     "grant",
+    "why",
 )
 
 

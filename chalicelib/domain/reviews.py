@@ -55,6 +55,7 @@ _ITEM_FIELDS = (
     "sessions_revoked_in",
     "sessions_revocation_pending",
     "carry_out_error",
+    "offboarded",
 )
 _REVIEW_FIELDS = (
     "id",
@@ -495,6 +496,8 @@ def evidence(
 
 
 def _how(item: dict) -> str:
+    if item.get("offboarded"):  # the user's offboarding removed the access (its ticket)
+        return f"revoke by the offboarding of the user ({item['offboarded']})"
     if not item.get("decision"):
         return "escalated to the operators" if item.get("escalated_at") else "undecided"
     if item.get("lapsed"):
