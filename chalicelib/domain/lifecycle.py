@@ -423,6 +423,7 @@ class Lifecycle:
         }
         if request.slack_user:
             record["slack_user"] = request.slack_user
+        record.update(_owed_by_earlier(snap.record, person["id"], self.settings.root_account_id))
         # AddUserToGroup and AttachUserPolicy are no-ops when done already: a resumed
         # onboarding converges without reading what the first attempt did.
         tasks: dict[str, Callable[[], Any]] = {
@@ -1167,6 +1168,24 @@ class Lifecycle:
         snap = self.read("describe", username)
         self._managed(snap)
         return self.view(snap, self.last_used(snap.keys))
+
+
+def _owed_by_earlier(record: dict | None, person: str, root: str) -> dict:
+    """What a revocation still owes for an earlier holder of the name (``record``: theirs),
+    kept in the new holder's record so the schedule still retries it: the child accounts'
+    session denies, from the moment they were owed (before this user existed, so none of
+    theirs). Their own root-account Sign-In sessions died with their user."""
+    if not record or record.get(PERSON) == person:
+        return {}
+    why = {a: w for a, w in (record.get("revocation_why") or {}).items() if a != root}
+    pending = [a for a in record.get("revocation_pending") or [] if a != root]
+    if not pending or not record.get("revocation_owed_before"):
+        return {}
+    return {
+        "revocation_pending": pending,
+        "revocation_why": {a: why.get(a, "owed") for a in pending},
+        "revocation_owed_before": record["revocation_owed_before"],
+    }
 
 
 def unavailable(username: str) -> Conflict:

@@ -202,3 +202,31 @@ def test_offboarding_closes_the_persons_open_review_items_as_revokes_it_carried_
     decision = {"decision": "keep", "reviewer": "U0LOCAL0002", "ticket": "T-d"}
     late = api.call("POST", f"/reviews/{review['id']}/items/{item['id']}/decision", decision)
     assert late.status_code == 409, late.json
+
+
+def test_a_revocation_owed_for_the_leaver_survives_the_new_holders_onboarding(
+    api, monkeypatch, clock
+):
+    """The leaver's role sessions could not be denied in one account; a new pete onboarded
+    before that account is reachable must not wipe the owed revocation off the record."""
+    from devstack.local import SETUP_CREDENTIALS, Provisioner, shared_session
+    from tests.support.revocation import denied, revocation_document
+
+    late = "444455556666"  # listed before its roles were deployed
+    monkeypatch.setenv("CHILD_ACCOUNT_IDS", f"222233334444,{late}")
+    bootstrap.reset()
+    bootstrap.use(
+        bootstrap.build(clients=AwsClients(REGION, session=shared_session()), clock=clock)
+    )
+    assert onboard(api, "pete", "T-1").status_code == 201
+    assert list(offboard(api, "pete", "T-off")["sessions_revocation_pending"]) == [late]
+    assert onboard(api, "pete", "T-2").status_code == 201
+    record = bootstrap.services().state.get_record("pete")
+    assert record["revocation_pending"] == [late] and record["user_id"] == user_id("pete")
+
+    Provisioner(endpoint_url=None, children=(late,)).deploy_child(
+        Provisioner(None).child_credentials(SETUP_CREDENTIALS, late)
+    )
+    assert bootstrap.services().schedules.prune_revocations()["retried_for"] == ["pete"]
+    assert "*:pete" in denied(revocation_document("DeveloperRole", late))
+    assert bootstrap.services().state.get_record("pete")["revocation_pending"] == []
