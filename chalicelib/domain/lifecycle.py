@@ -993,6 +993,7 @@ class Lifecycle:
             {
                 "record": lambda: self.state.get_record(username),
                 "access": lambda: self.iam.group_access(self.settings.allowed_groups),
+                "user": lambda: self.iam.get_user(username),
             }
         )
         record = found["record"] or {"status": "active", "grants": []}
@@ -1004,13 +1005,15 @@ class Lifecycle:
             lost = self._lost_targets(
                 self.roles([group], found["access"]), self.roles(keeps, found["access"])
             )
-            done = wave(
-                {
-                    "remove": lambda: self.iam.remove_from_group(name, group),
-                    "sessions": lambda: self._revoke_roles(name, lost),
-                }
-            )
-            revoked = done["sessions"]
+            tasks: dict[str, Callable[[], Any]] = {
+                "sessions": lambda: self._revoke_roles(name, lost)
+            }
+            user = found["user"]
+            # The grant's holder left with their user; a later holder of the name keeps their
+            # own memberships (the sessions' deny, issued before now, costs them a new session).
+            if not user or same_person(record, user["id"]):
+                tasks["remove"] = lambda: self.iam.remove_from_group(name, group)
+            revoked = wave(tasks)["sessions"]
         record = {
             **record,
             "grants": remaining,

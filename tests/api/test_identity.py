@@ -113,20 +113,37 @@ def test_a_request_of_an_earlier_holder_is_not_granted_even_when_it_was_never_ca
     go of the leaver's request, and its approval still grants the new person nothing."""
     assert onboard(api, "pete", "T-1", member="U0PETE00001").status_code == 201
     asked = ask(api, "pete", "T-ask")
-    iam = boto3.client("iam", region_name=REGION)
-    for group in groups_of("pete"):
-        iam.remove_user_from_group(UserName="pete", GroupName=group)
-    for policy in iam.list_attached_user_policies(UserName="pete")["AttachedPolicies"]:
-        iam.detach_user_policy(UserName="pete", PolicyArn=policy["PolicyArn"])
-    iam.delete_user(UserName="pete")
-    iam.create_user(UserName="pete", Path="/managed/")
-    iam.add_user_to_group(UserName="pete", GroupName="ChildDeveloperGroup")
+    replace_by_hand("pete")
 
     answer = approve(api, asked["id"])
     assert answer.status_code == 409, answer.json
     assert "earlier user named pete" in answer.json["Message"]
     assert groups_of("pete") == ["ChildDeveloperGroup"]
     assert api.call("GET", f"/requests/{asked['id']}").json["status"] == "pending"
+
+
+def replace_by_hand(name, groups=("ChildDeveloperGroup",)):
+    """The name changes hands outside the service: its user deleted and made again in IAM."""
+    iam = boto3.client("iam", region_name=REGION)
+    for group in groups_of(name):
+        iam.remove_user_from_group(UserName=name, GroupName=group)
+    for policy in iam.list_attached_user_policies(UserName=name)["AttachedPolicies"]:
+        iam.detach_user_policy(UserName=name, PolicyArn=policy["PolicyArn"])
+    iam.delete_user(UserName=name)
+    iam.create_user(UserName=name, Path="/managed/")
+    for group in groups:
+        iam.add_user_to_group(UserName=name, GroupName=group)
+
+
+def test_a_grant_of_an_earlier_holder_expires_without_touching_the_new_ones_groups(api, clock):
+    assert onboard(api, "pete", "T-1").status_code == 201
+    body = {"group": GROUP, "hours": 1, "reason": "incident", "ticket": "T-g"}
+    granted = api.call("POST", "/users/pete/grants", {**body, "requested_by": "alice"})
+    assert granted.status_code == 201, granted.json
+    replace_by_hand("pete", groups=("ChildDeveloperGroup", GROUP))
+    clock.advance(hours=1, minutes=1)
+    assert bootstrap.services().schedules.expire_grants() == [{"username": "pete", "group": GROUP}]
+    assert groups_of("pete") == [GROUP, "ChildDeveloperGroup"]
 
 
 def _unmanaged_bob(api):
