@@ -247,3 +247,72 @@ def test_a_revocation_owed_for_the_leaver_survives_the_new_holders_onboarding(
     assert bootstrap.services().schedules.prune_revocations()["retried_for"] == ["pete"]
     assert "*:pete" in denied(revocation_document("DeveloperRole", late))
     assert bootstrap.services().state.get_record("pete")["revocation_pending"] == []
+
+
+@pytest.fixture
+def dynamodb_fails_once(client):
+    """``fail(operation, marker)``: the app's next DynamoDB ``operation`` whose request holds
+    ``marker`` fails as AWS does when it is down (a 5xx)."""
+    from botocore.awsrequest import AWSResponse
+
+    events = bootstrap.services().clients.root("dynamodb").meta.events
+    registered = []
+
+    def fail(operation, marker):
+        state = {"failed": 0}
+
+        def hook(params, **_):
+            body = params.get("body") or b""
+            body = body.encode() if isinstance(body, str) else body
+            if state["failed"] or marker.encode() not in body:
+                return None
+            state["failed"] += 1
+            return (
+                AWSResponse("https://dynamodb.amazonaws.com", 500, {}, None),
+                {
+                    "Error": {"Code": "InternalServerError", "Message": "internal failure"},
+                    "ResponseMetadata": {"HTTPStatusCode": 500},
+                },
+            )
+
+        events.register(f"before-call.dynamodb.{operation}", hook)
+        registered.append((operation, hook))
+        return state
+
+    yield fail
+    for operation, hook in registered:
+        events.unregister(f"before-call.dynamodb.{operation}", hook)
+
+
+def test_an_offboarding_that_could_not_let_go_says_so_and_its_retry_does(
+    standin, api, dynamodb_fails_once
+):
+    assert onboard(api, "pete", "T-1", member="U0PETE00001").status_code == 201
+    asked = ask(api, "pete", "T-ask")
+    failed = dynamodb_fails_once("DeleteItem", "MEMBER#U0PETE00001")
+    body = {"ticket": "T-off", "requested_by": "hr"}
+    first = api.call("POST", "/users/pete/offboard", body)
+    assert failed["failed"] == 1 and first.status_code == 502, first.json
+    assert "pete was offboarded, but what is kept for them" in first.json["Message"]
+    assert link("U0PETE00001") is not None
+    again = api.call("POST", "/users/pete/offboard", body)
+    assert again.status_code == 200, again.json
+    assert link("U0PETE00001") is None
+    assert api.call("GET", f"/requests/{asked['id']}").json["status"] == "cancelled"
+
+
+def test_a_resumed_onboarding_of_a_reused_name_finishes_and_binds_the_new_person(
+    api, dynamodb_fails_once
+):
+    assert onboard(api, "pete", "T-1", member="U0PETE00001").status_code == 201
+    offboard(api, "pete", "T-off")
+    failed = dynamodb_fails_once("PutItem", '"STATE"')
+    first = onboard(api, "pete", "T-2", member="U0PETE00002")
+    assert failed["failed"] == 1 and first.status_code == 502, first.json
+    # The user exists, its record is still the leaver's: the same ticket finishes the job.
+    assert bootstrap.services().state.get_record("pete")["status"] == "offboarded"
+    again = onboard(api, "pete", "T-2", member="U0PETE00002")
+    assert again.status_code == 201, again.json
+    record = bootstrap.services().state.get_record("pete")
+    assert record["status"] == "active" and record["user_id"] == user_id("pete")
+    assert link("U0PETE00002")["user_id"] == {"S": user_id("pete")}
