@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.lifecycle import Lifecycle
     from chalicelib.service.approvals import ApprovalService
     from chalicelib.service.hygiene import Hygiene
+    from chalicelib.service.leavers import Leavers
     from chalicelib.service.reviews import ReviewService
     from chalicelib.service.runner import Operations
     from chalicelib.service.schedules import Schedules
@@ -94,13 +95,33 @@ class Services:
         from chalicelib.domain.lifecycle import Lifecycle
 
         revoker = Revoker(self.settings, self.clients, self.state, self.clock)
-        return Lifecycle(
+        lifecycle = Lifecycle(
             self.settings,
             IamGateway(self.clients.root("iam")),
             self.state,
             revoker,
             self.clock,
             SignIn(lambda: self.clients.root("signin")),
+        )
+        lifecycle.forget = lambda *leaver: self.leavers.forget(*leaver)
+        return lifecycle
+
+    def person(self, username: str) -> str | None:
+        """The UserId of whoever IAM holds under ``username`` now (None: nobody it may see)."""
+        return (self.lifecycle.iam.get_user(username) or {}).get("id")
+
+    @_Built
+    def leavers(self) -> Leavers:
+        from chalicelib.aws.requests import RequestStore
+        from chalicelib.aws.reviews import ReviewStore
+        from chalicelib.service.leavers import Leavers
+
+        return Leavers(
+            self.state,
+            RequestStore(self.state, self.person),
+            ReviewStore(self.state),
+            self.work_queue,
+            self.clock,
         )
 
     @_Built
@@ -140,7 +161,7 @@ class Services:
         return ApprovalService(
             self.settings,
             self.state,
-            RequestStore(self.state),
+            RequestStore(self.state, self.person),
             self.operations,
             self.events,
             self.work_queue,

@@ -53,6 +53,7 @@ from chalicelib.api.scim_protocol import (
     UserModel,
 )
 from chalicelib.domain.identity import check_username, key
+from chalicelib.domain.lifecycle import unavailable
 from chalicelib.errors import AppError, BadRequest, Conflict, InProgress
 
 if TYPE_CHECKING:
@@ -365,12 +366,7 @@ class Scim:
         ticket = self.ticket("onboard", name, record)
         if existing is not None and not self._resumable(existing, ticket):
             # RFC 7644 §3.3: a second create of the same userName, in any case, changes nothing.
-            raise ScimError(
-                409,
-                f"a user named {existing['username']} exists (userName is unique without "
-                "regard to case); find it with a filter on userName",
-                "uniqueness",
-            )
+            raise ScimError(409, unavailable(name).message, "uniqueness")
         fields: dict[str, Any] = {
             "username": name,
             "groups": [],

@@ -12,7 +12,7 @@ from typing import Any
 
 from chalicelib import caller
 from chalicelib.aws.errors import aws_errors
-from chalicelib.domain.identity import key
+from chalicelib.domain.identity import PERSON, key
 from chalicelib.errors import InProgress
 
 _RECORD = "STATE"
@@ -68,26 +68,43 @@ class StateStore:
         return record
 
     # a Slack member's user: how the member's own requests find who asks
-    def link_member(self, member: str, username: str) -> None:
-        """``member`` is ``username`` (the last onboarding naming a member wins)."""
+    def link_member(self, member: str, username: str, user_id: str) -> None:
+        """``member`` is ``username``, the person IAM knows as ``user_id`` (the last onboarding
+        naming a member wins)."""
         with aws_errors(f"linking {member} to {username}"):
             self.client.put_item(
                 TableName=self.table,
-                Item=self._item({"pk": f"MEMBER#{member}", "sk": "LINK", "username": username}),
+                Item=self._item(
+                    {
+                        "pk": f"MEMBER#{member}",
+                        "sk": "LINK",
+                        "username": username,
+                        PERSON: user_id,
+                    }
+                ),
             )
 
-    def unlink_member(self, member: str, username: str) -> None:
-        """``member`` is no longer ``username`` (a link another onboarding made is left)."""
+    def unlink_member(self, member: str, username: str, user_id: str | None) -> bool:
+        """Delete ``member``'s link if it is still the one to this person (a later onboarding
+        may have linked the member to someone else since); False when there was none."""
+        condition = "#u = :u AND (attribute_not_exists(#p) OR #p = :p)"
+        values = {":u": username, ":p": user_id or ""}
+        if not user_id:  # kept before ids were: the name is all there is to go by
+            condition, values = "#u = :u", {":u": username}
         with aws_errors(f"unlinking {member} from {username}"):
             try:
                 self.client.delete_item(
                     TableName=self.table,
                     Key=self._item({"pk": f"MEMBER#{member}", "sk": "LINK"}),
-                    ConditionExpression="username = :user",
-                    ExpressionAttributeValues=self._item({":user": username}),
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames={"#u": "username", "#p": PERSON}
+                    if user_id
+                    else {"#u": "username"},
+                    ExpressionAttributeValues=self._item(values),
                 )
             except self.client.exceptions.ConditionalCheckFailedException:
-                pass
+                return False
+        return True
 
     def entities(self, entity: str) -> list[dict]:
         """Every item of one kind (the by-entity index holds each under its ``entity``)."""

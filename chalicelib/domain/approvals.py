@@ -61,6 +61,7 @@ _PUBLIC = (
     "decided_at",
     "grant",
     "failure_reason",
+    "why",
 )
 
 

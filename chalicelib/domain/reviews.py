@@ -74,6 +74,7 @@ _ITEM_FIELDS = (
     "sessions_revoked_in",
     "sessions_revocation_pending",
     "carry_out_error",
+    "offboarded",
 )
 _REVIEW_FIELDS = (
     "id",
@@ -685,6 +686,8 @@ def evidence(
 
 
 def _how(item: dict) -> str:
+    if item.get("offboarded"):  # the user's offboarding removed the access (its ticket)
+        return f"revoke by the offboarding of the user ({item['offboarded']})"
     first = (item.get("first_keep") or {}).get("by")
     if first and item.get("decision") == KEEP:
         return f"keep by {first} and {item['decided_by']} (two reviewers: no linked member)"

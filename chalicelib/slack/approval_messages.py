@@ -51,6 +51,8 @@ def _details(request: dict) -> dict:
 def _outcome(request: dict) -> str:
     status = request["status"]
     line = _STATUS_LINE.get(status, status)
+    if status == "cancelled" and request.get("why") == "offboarded":
+        line = ":door: Cancelled: the user was offboarded; nothing was granted"
     if status in ("approved", "denied") and request.get("decided_by"):
         decider = request["decided_by"]
         by = f"<@{escape(decider)}>" if decider.startswith(("U", "W")) else escape(decider)
