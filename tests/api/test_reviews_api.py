@@ -364,7 +364,8 @@ def test_nobody_reviews_their_own_access_whichever_side_is_linked(api):
     # Slack member is linked to olga (MEMBER# link): the owner is olga, and may not keep her.
     onboard(api, "olga", ["ChildDeveloperGroup"])
     onboard(api, "sam", ["ChildDeveloperGroup"])
-    bootstrap.services().state.link_member(OWNER, "Olga")  # any spelling is one person
+    person = boto3.client("iam").get_user(UserName="olga")["User"]["UserId"]
+    bootstrap.services().state.link_member(OWNER, "Olga", person)  # any spelling is one person
     review = start(api).json
     olga, sam = item(review, "olga"), item(review, "sam")
     himself = decide(api, review, olga, "keep", reviewer=OWNER)

@@ -4,6 +4,8 @@ the grant through the change runner, and the whole story under the request's id.
 
 from __future__ import annotations
 
+import boto3
+
 from tests.support.approvals import APPROVER, GROUP, NOBODY, OPERATOR
 
 ASK = {"username": "pete", "group": GROUP, "hours": 2, "reason": "INC-7", "requested_by": "jira"}
@@ -217,7 +219,8 @@ def test_an_approver_linked_to_the_requested_user_is_refused(standin, api, flow)
 
     flow.policies({GROUP: {"approvers": [OPERATOR, APPROVER], "approvals": 2}})
     onboard(api, "olga", member=None)
-    bootstrap.services().state.link_member(APPROVER, "olga")  # the approver is olga
+    person = boto3.client("iam").get_user(UserName="olga")["User"]["UserId"]
+    bootstrap.services().state.link_member(APPROVER, "olga", person)  # the approver is olga
     request_id = ask(api, username="olga").json["id"]
     refused = decide(api, request_id)
     assert refused.status_code == 403 and "linked to olga" in refused.json["Message"]
