@@ -18,8 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.callbacks import delivery, outbox
-from chalicelib.errors import AppError
-from chalicelib.slack import approval_work, person_work, review_work
+from chalicelib.errors import AppError, BadRequest
+from chalicelib.slack import approval_work, person_work, response_url, review_work
 from chalicelib.slack import work as slack_work
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,21 @@ def handle(event: dict, context: Any, services: Any) -> dict:
 
 def _record(services: Any, record: Any) -> None:
     work = json.loads(record.body)
+    if "response_url" in work and not _answerable(services, work):
+        return  # done: a retry would not make the URL Slack's
     HANDLERS[work["kind"]](services, work, functools.partial(_receives, services, record))
+
+
+def _answerable(services: Any, work: dict) -> bool:
+    """Whether the work's answer may go to its ``response_url``. The edge refused any other URL,
+    but anything allowed to send to the queue could name one: such work is not done at all (its
+    answer, a temporary password say, would go elsewhere) and is logged without the URL's path."""
+    try:
+        response_url.check(work["response_url"], services.settings.slack_response_hosts)
+    except BadRequest as refused:
+        logger.warning("dropped queued %s work: %s", work.get("kind"), refused.message)
+        return False
+    return True
 
 
 def _receives(services: Any, record: Any) -> tuple[int, int]:

@@ -13,6 +13,7 @@ from devstack.queue_poller import Poller
 from devstack.slack_api import SlackApiStandIn
 from tests.support.app_client import Api, Clock, isolate, stage_environment
 from tests.support.approvals import Flow
+from tests.support.slack import NOWHERE_HOST
 
 
 @pytest.fixture(autouse=True)
@@ -37,11 +38,12 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def client(aws: Facts, monkeypatch: pytest.MonkeyPatch, clock: Clock):
+def client(aws: Facts, monkeypatch: pytest.MonkeyPatch, clock: Clock, standin):
     """The real Chalice app with the dev stage's configuration, against ``aws``.
 
     The stage's variables are also set in the test's own environment, so a test may reach the
-    app's services (``bootstrap.services()``) as the handlers do.
+    app's services (``bootstrap.services()``) as the handlers do. Slack is the stand-in
+    (``standin``), as in the local stack.
     """
     from chalice.test import Client
 
@@ -83,6 +85,8 @@ def poller(client, sqs) -> Poller:
 def standin(monkeypatch: pytest.MonkeyPatch):
     with SlackApiStandIn() as slack_api:
         monkeypatch.setenv("SLACK_API_URL", slack_api.url)
+        # Answers go to the stand-in, or to NOWHERE_HOST (Slack unreachable), as the stage says.
+        monkeypatch.setenv("SLACK_RESPONSE_HOSTS", f"{slack_api.host},{NOWHERE_HOST}")
         yield slack_api
 
 

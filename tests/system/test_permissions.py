@@ -183,6 +183,7 @@ def recording() -> Recording:
 
         slack_api = SlackApiStandIn().start()  # what the approvals post to
         env.setenv("SLACK_API_URL", slack_api.url)
+        env.setenv("SLACK_RESPONSE_HOSTS", slack_api.host)  # and where Slack answers go
         moto_ext.apply()
         with mock_aws():
             facts = Provisioner(endpoint_url=None).run()

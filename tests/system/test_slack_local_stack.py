@@ -36,7 +36,7 @@ def send(stack, path: str, body: bytes) -> tuple[int, str]:
 
 
 def test_onboarding_and_offboarding_from_slack(stack):
-    with ResponseCatcher() as catcher:
+    with ResponseCatcher(stack["slack_api_url"]) as catcher:
         body = command_body(
             "onboard slackpete ChildDeveloperGroup pete@example.com",
             user_id=USER,
@@ -84,7 +84,7 @@ def test_a_forged_command_is_refused_by_the_deployed_route(stack):
 
 def test_a_change_to_an_unknown_user_is_answered_once_and_not_retried(stack):
     """A 404 is final: the requester is told, and the queue does not deliver it again."""
-    with ResponseCatcher() as catcher:
+    with ResponseCatcher(stack["slack_api_url"]) as catcher:
         body = command_body("suspend nobody-here", user_id=USER, response_url=catcher.url())
         assert send(stack, "/slack/commands", body)[0] == 200
         answer = catcher.next(timeout=60)
