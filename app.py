@@ -11,6 +11,7 @@ from chalice import Chalice, Rate, Response
 from chalice.app import Request
 
 from chalicelib.actions import ACTIONS
+from chalicelib.api import unknown
 from chalicelib.api.rest import rest
 from chalicelib.bootstrap import services
 from chalicelib.service import tracing
@@ -311,6 +312,18 @@ def scim_resources(resource: str) -> Response:
 )
 def scim_resource(resource: str, ident: str) -> Response:
     return _scim(resource, ident)
+
+
+# A path or method the API does not have: JSON 404 (405 with Allow where the path has other
+# methods), in API Gateway as in chalice local, never API Gateway's 403 echoing the token.
+@app.route("/", methods=unknown.METHODS, content_types=["*/*"], name="unknown_root")
+@app.route("/{proxy+}", methods=unknown.METHODS, content_types=["*/*"], name="unknown_route")
+@public()
+def unknown_route() -> Response:
+    request = _request()
+    # API Gateway's event names the path as called (no stage); chalice local's, its context.
+    path = request.to_original_event().get("path") or request.context.get("path") or "/"
+    return unknown.answer(app.routes, request.method, path)
 
 
 # One message per invocation: Chalice cannot turn on ReportBatchItemFailures for the event source,

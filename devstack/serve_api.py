@@ -1,4 +1,5 @@
-"""``chalice local`` with the local stack's clock as the app's clock (devstack/clock.py).
+"""``chalice local`` with the local stack's clock as the app's clock (devstack/clock.py), routing
+greedy path variables as API Gateway does (devstack/api_gateway.py).
 
     python -m devstack.serve_api local --stage dev --port 8000 --no-autoreload
 
@@ -10,11 +11,12 @@ from __future__ import annotations
 
 import sys
 
-from devstack import clock
+from devstack import api_gateway, clock
 
 
 def main() -> int:
     clock.install()
+    api_gateway.apply()  # a greedy route takes what no other route matches, as in API Gateway
     from chalice.cli import main as chalice
 
     sys.argv = ["chalice", *sys.argv[1:]]

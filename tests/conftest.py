@@ -7,7 +7,7 @@ import boto3
 import pytest
 
 from chalicelib.aws.clients import AwsClients
-from devstack import moto_ext
+from devstack import api_gateway, moto_ext
 from devstack.local import PROJECT, REGION, Facts, Provisioner, shared_session
 from devstack.queue_poller import Poller
 from devstack.slack_api import SlackApiStandIn
@@ -50,6 +50,7 @@ def client(aws: Facts, monkeypatch: pytest.MonkeyPatch, clock: Clock, standin):
     from app import app
     from chalicelib import bootstrap
 
+    api_gateway.apply()  # routes as API Gateway and the local stack do
     for key, value in stage_environment().items():
         monkeypatch.setenv(key, value)
     bootstrap.reset()

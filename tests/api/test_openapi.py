@@ -46,9 +46,16 @@ BODY_MODELS = {
 
 
 def app_routes() -> set[tuple[str, str]]:
+    """The API's routes; not the catch-all answering what it does not have (404, 405)."""
     from app import app
+    from chalicelib.api.unknown import CATCH_ALL
 
-    return {(path, method.lower()) for path, entries in app.routes.items() for method in entries}
+    return {
+        (path, method.lower())
+        for path, entries in app.routes.items()
+        if path not in CATCH_ALL
+        for method in entries
+    }
 
 
 def request_body_schema(template: str, method: str) -> dict:

@@ -438,8 +438,14 @@ STEPS: list[Callable[[Driver], None]] = [
 def app_surface() -> set[str | tuple[str, str]]:
     """Every route (METHOD, path) and every queue, schedule or pure Lambda handler of app.py."""
     from app import app
+    from chalicelib.api.unknown import CATCH_ALL
 
-    routes = {(method, path) for path, entries in app.routes.items() for method in entries}
+    routes = {
+        (method, path)
+        for path, entries in app.routes.items()
+        if path not in CATCH_ALL  # what the API does not have: no AWS call
+        for method in entries
+    }
     handlers = {source.name for source in app.event_sources}
     handlers |= {function.name for function in app.pure_lambda_functions}
     return routes | handlers
