@@ -12,8 +12,9 @@ from chalice.app import Request
 
 from chalicelib.actions import ACTIONS
 from chalicelib.api import unknown
-from chalicelib.api.rest import rest
+from chalicelib.api.rest import check_bearer, rest
 from chalicelib.bootstrap import services
+from chalicelib.errors import BadRequest
 from chalicelib.service import tracing
 from chalicelib.settings import work_queue_name
 from chalicelib.slack import edge as slack_edge
@@ -54,8 +55,18 @@ def _change(action: str, username: str | None = None) -> dict:
 
 @app.route("/health", methods=["GET"])
 @public()
-def health() -> dict:
-    return {"status": "ok"}
+def health():
+    # ?deep=true: a live read of everything the app needs, for operators (behind the token).
+    deep = _query().get("deep")
+    if deep is None:
+        return {"status": "ok"}
+    from chalicelib.service import health as checks
+
+    check_bearer(_request().headers.get("authorization"), _token)
+    if deep != "true":
+        raise BadRequest("deep must be true (or left out for the liveness answer)")
+    status, answer = checks.deep(services().settings, services().health_probes)
+    return Response(body=answer, status_code=status, headers={"Content-Type": "application/json"})
 
 
 @app.route("/users", methods=["POST"], content_types=JSON)

@@ -13,6 +13,7 @@ from chalicelib.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from chalicelib.aws.events import Events
+    from chalicelib.aws.health import Probes
     from chalicelib.aws.queue import WorkQueue
     from chalicelib.aws.secrets import SecretsStore
     from chalicelib.aws.slack_state import SlackStore
@@ -58,6 +59,12 @@ class Services:
         from chalicelib.aws.secrets import SecretsStore
 
         return SecretsStore(self.clients.root("secretsmanager"), self.settings.secret_max_age)
+
+    @_Built
+    def health_probes(self) -> Probes:
+        from chalicelib.aws.health import Probes
+
+        return Probes(self.clients.root)
 
     # Slack: its queue of work and its confirmations.
     @_Built

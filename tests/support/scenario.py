@@ -421,7 +421,13 @@ def identity_provider(d: Driver) -> None:
     d.scim("DELETE", f"/scim/v2/Users/{other['id']}", status=204)
 
 
+def deep_health(d: Driver) -> None:
+    answer = d.call("GET", "/health?deep=true")
+    assert answer["status"] == "ok", answer
+
+
 STEPS: list[Callable[[Driver], None]] = [
+    deep_health,
     onboarding,
     moves_and_grants,
     suspension,

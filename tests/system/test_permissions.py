@@ -51,6 +51,8 @@ WITHOUT_RESOURCE = {
     "IAM has no resource for it",
     "iam:ListAccountAliases": "the account's alias, for the console sign-in URL; IAM has no "
     "resource for it",
+    "iam:ListUsers": "the deep health check's read of the users under the managed path (by "
+    "PathPrefix); IAM has no resource for it",
     "xray:PutTraceSegments": "X-Ray has no resource type for it",
     "xray:PutTelemetryRecords": "X-Ray has no resource type for it",
 }
