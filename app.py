@@ -12,9 +12,11 @@ from chalice.app import Request
 
 from chalicelib import caller
 from chalicelib.actions import ACTIONS
+from chalicelib.api import unknown
 from chalicelib.api.rest import iam_routes, rest
 from chalicelib.bootstrap import services
 from chalicelib.domain import hygiene
+from chalicelib.errors import BadRequest
 from chalicelib.service import tracing
 from chalicelib.settings import work_queue_name
 from chalicelib.slack import edge as slack_edge
@@ -62,8 +64,18 @@ def _change(action: str, username: str | None = None) -> dict:
 
 @app.route("/health", methods=["GET"])
 @public()
-def health() -> dict:
-    return {"status": "ok"}
+def health():
+    # ?deep=true: a live read of everything the app needs, for operators (behind the token).
+    deep = _query().get("deep")
+    if deep is None:
+        return {"status": "ok"}
+    from chalicelib.service import health as checks
+
+    services().api_clients.by_bearer(_request().headers.get("authorization"))  # any client
+    if deep != "true":
+        raise BadRequest("deep must be true (or left out for the liveness answer)")
+    status, answer = checks.deep(services().settings, services().health_probes)
+    return Response(body=answer, status_code=status, headers={"Content-Type": "application/json"})
 
 
 @app.route("/users", methods=["POST"], content_types=JSON)
@@ -333,6 +345,18 @@ def scim_resources(resource: str) -> Response:
 )
 def scim_resource(resource: str, ident: str) -> Response:
     return _scim(resource, ident)
+
+
+# A path or method the API does not have: JSON 404 (405 with Allow where the path has other
+# methods), in API Gateway as in chalice local, never API Gateway's 403 echoing the token.
+@app.route("/", methods=unknown.METHODS, content_types=["*/*"], name="unknown_root")
+@app.route("/{proxy+}", methods=unknown.METHODS, content_types=["*/*"], name="unknown_route")
+@public()
+def unknown_route() -> Response:
+    request = _request()
+    # API Gateway's event names the path as called (no stage); chalice local's, its context.
+    path = request.to_original_event().get("path") or request.context.get("path") or "/"
+    return unknown.answer(app.routes, request.method, path)
 
 
 # IAM principals (SigV4) call every protected route under /iam, behind API Gateway's IAM

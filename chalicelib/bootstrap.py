@@ -14,6 +14,7 @@ from chalicelib.settings import Settings, get_settings
 if TYPE_CHECKING:
     from chalicelib.api.clients import Gate
     from chalicelib.aws.events import Events
+    from chalicelib.aws.health import Probes
     from chalicelib.aws.queue import WorkQueue
     from chalicelib.aws.secrets import SecretsStore
     from chalicelib.aws.slack_state import SlackStore
@@ -67,6 +68,12 @@ class Services:
 
         settings = self.settings
         return Gate(self.secrets.get, settings.api_clients_secret, settings.api_token_secret)
+
+    @_Built
+    def health_probes(self) -> Probes:
+        from chalicelib.aws.health import Probes
+
+        return Probes(self.clients.root)
 
     # Slack: its queue of work and its confirmations.
     @_Built

@@ -15,6 +15,8 @@ from chalicelib.domain.identity import key
 from chalicelib.errors import ConfigurationError
 
 _ACCOUNT = re.compile(r"^\d{12}$")
+# A host name (or IPv4 address), optionally with a port: no scheme, path or credentials.
+_HOST = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?", re.ASCII)
 _PATH = re.compile(r"^/([\x21-\x7e]+/)?$")
 # AWS Organizations' shapes of an organizational unit id and of a root id (the whole organization).
 _PARENT = re.compile(r"^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$")
@@ -201,6 +203,9 @@ class Settings:
     approval_policies: dict[str, Policy]
     slack_api_url: str
     slack_bot_token_secret: str
+    # Where Slack's answers may be posted (a request's response_url): host or host:port, exact.
+    # Slack's own by default; the local stack names its Slack stand-in.
+    slack_response_hosts: tuple[str, ...] = ("hooks.slack.com",)
     # Credential hygiene: the rules, and how old a credential report may be to be used again.
     hygiene: hygiene.Policy = hygiene.Policy()
     hygiene_report_max_age: int = 4 * 3600
@@ -280,6 +285,10 @@ class Settings:
             slack_bot_token_secret=env.get(
                 "SLACK_BOT_TOKEN_SECRET", f"{app_name}/{stage}/slack-bot-token"
             ),
+            slack_response_hosts=tuple(
+                host.lower()
+                for host in _names(env.get("SLACK_RESPONSE_HOSTS", "") or "hooks.slack.com")
+            ),
         )
         settings._check()
         return settings
@@ -329,6 +338,12 @@ class Settings:
                 f"REVOCATION_ROOM {self.revocation_room} must be between 1024 and 10240 "
                 "characters (IAM's limit for a role's inline policies)"
             )
+        for host in self.slack_response_hosts:
+            if not _HOST.fullmatch(host):
+                raise ConfigurationError(
+                    f"SLACK_RESPONSE_HOSTS entry {host!r} must be a host name or host:port, "
+                    "such as hooks.slack.com"
+                )
         if not _PATH.match(self.managed_path) or self.managed_path == "/":
             raise ConfigurationError(
                 f"MANAGED_PATH {self.managed_path!r} must look like /managed/ (not the root path)"

@@ -20,6 +20,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 
@@ -270,6 +271,8 @@ def app_environment(facts: Facts) -> dict[str, str]:
         env["AWS_DATA_PATH"] = moto_signin.endpoint_rules(data / "botocore-data")
     if facts.slack_api_url:
         env["SLACK_API_URL"] = facts.slack_api_url
+        # The stand-in is also the stage's one Slack host for answers (response_url).
+        env["SLACK_RESPONSE_HOSTS"] = urlsplit(facts.slack_api_url).netloc
     return env
 
 

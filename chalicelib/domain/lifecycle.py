@@ -55,7 +55,7 @@ if TYPE_CHECKING:  # the request models (pydantic) load where requests are parse
 
 _SUSPENDED = ("suspending", "suspended", "restoring")
 # A profile name this service writes for a role: <account>-<role name>.
-_PROFILE = re.compile(r"^\d{12}-[\w+=,.@-]{1,64}$")
+_PROFILE = re.compile(r"[0-9]{12}-[\w+=,.@-]{1,64}", re.ASCII)  # whole string: fullmatch
 
 
 @dataclass
@@ -277,7 +277,7 @@ class Lifecycle:
         """A POSIX sh script merging the user's profiles into an existing ``~/.aws/config``
         (backup first, every other profile kept) and deleting the profiles named in ``remove``."""
         for profile in remove:
-            if not _PROFILE.match(profile):
+            if not _PROFILE.fullmatch(profile):
                 raise BadRequest(
                     f"remove: {profile!r} is not a profile this service writes "
                     "(<12-digit account>-<role name>)"

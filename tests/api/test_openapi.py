@@ -48,9 +48,11 @@ BODY_MODELS = {
 
 
 def app_routes() -> set[tuple[str, str]]:
-    """The app's routes, those under /iam (the same routes for IAM principals, documented once
-    in the description and the sigv4 scheme) counted as the route they repeat."""
+    """The API's routes, those under /iam (the same routes for IAM principals, documented once
+    in the description and the sigv4 scheme) counted as the route they repeat; not the
+    catch-all answering what the API does not have (404, 405)."""
     from app import app
+    from chalicelib.api.unknown import CATCH_ALL
 
     return {
         (
@@ -58,6 +60,7 @@ def app_routes() -> set[tuple[str, str]]:
             method.lower(),
         )
         for path, entries in app.routes.items()
+        if path not in CATCH_ALL
         for method in entries
     }
 

@@ -44,7 +44,7 @@ def test_a_review_runs_on_the_local_stack_and_its_evidence_matches_iam(stack):
         rest(stack, "POST", "/users", {**body, **({"slack_user": member} if member else {})})
     today = datetime.date.fromisoformat(clock(stack, "now")[-1][:10])
     due = (today + datetime.timedelta(days=10)).isoformat()
-    with ResponseCatcher() as catcher:
+    with ResponseCatcher(stack["slack_api_url"]) as catcher:
         body = command_body(
             f"review start ChildDeveloperGroup due {due}",
             user_id=OPERATOR,
