@@ -10,9 +10,13 @@ from collections.abc import Mapping
 from chalice import Chalice, Rate, Response
 from chalice.app import Request
 
+from chalicelib import caller
 from chalicelib.actions import ACTIONS
-from chalicelib.api.rest import rest
+from chalicelib.api import unknown
+from chalicelib.api.rest import iam_routes, rest
 from chalicelib.bootstrap import services
+from chalicelib.domain import hygiene
+from chalicelib.errors import BadRequest
 from chalicelib.service import tracing
 from chalicelib.settings import work_queue_name
 from chalicelib.slack import edge as slack_edge
@@ -24,12 +28,19 @@ JSON = ["application/json"]
 app.register_middleware(tracing.trace, "all")
 
 
-def _token() -> str:
-    return services().secrets.get(services().settings.api_token_secret)
+def _scheduled(event, get_response):
+    """What a schedule changes, the audit trail records as done for the client ``schedule``."""
+    with caller.acting_for(caller.SCHEDULE):
+        return get_response(event)
+
+
+app.register_middleware(_scheduled, "scheduled")
 
 
 public = functools.partial(rest, app, public=True)
-protected = functools.partial(rest, app, token=_token)
+# Named API clients (chalicelib/api/clients.py); a change names its action, which the client
+# must hold.
+protected = functools.partial(rest, app, gate=lambda: services().api_clients)
 
 
 def _request() -> Request:
@@ -53,12 +64,22 @@ def _change(action: str, username: str | None = None) -> dict:
 
 @app.route("/health", methods=["GET"])
 @public()
-def health() -> dict:
-    return {"status": "ok"}
+def health():
+    # ?deep=true: a live read of everything the app needs, for operators (behind the token).
+    deep = _query().get("deep")
+    if deep is None:
+        return {"status": "ok"}
+    from chalicelib.service import health as checks
+
+    services().api_clients.by_bearer(_request().headers.get("authorization"))  # any client
+    if deep != "true":
+        raise BadRequest("deep must be true (or left out for the liveness answer)")
+    status, answer = checks.deep(services().settings, services().health_probes)
+    return Response(body=answer, status_code=status, headers={"Content-Type": "application/json"})
 
 
 @app.route("/users", methods=["POST"], content_types=JSON)
-@protected(status=ACTIONS["onboard"].status)
+@protected(action="onboard", status=ACTIONS["onboard"].status)
 def create_user() -> dict:
     return _change("onboard")
 
@@ -100,31 +121,31 @@ def get_aws_config(username: str):
 
 
 @app.route("/users/{username}/groups", methods=["PUT"], content_types=JSON)
-@protected()
+@protected(action="move")
 def move_user(username: str) -> dict:
     return _change("move", username)
 
 
 @app.route("/users/{username}/suspend", methods=["POST"], content_types=JSON)
-@protected()
+@protected(action="suspend")
 def suspend_user(username: str) -> dict:
     return _change("suspend", username)
 
 
 @app.route("/users/{username}/restore", methods=["POST"], content_types=JSON)
-@protected()
+@protected(action="restore")
 def restore_user(username: str) -> dict:
     return _change("restore", username)
 
 
 @app.route("/users/{username}/offboard", methods=["POST"], content_types=JSON)
-@protected()
+@protected(action="offboard")
 def offboard_user(username: str) -> dict:
     return _change("offboard", username)
 
 
 @app.route("/users/{username}/grants", methods=["POST"], content_types=JSON)
-@protected(status=ACTIONS["grant"].status)
+@protected(action="grant", status=ACTIONS["grant"].status)
 def grant_access(username: str) -> dict:
     return _change("grant", username)
 
@@ -132,7 +153,7 @@ def grant_access(username: str) -> dict:
 # Requests for access: decided by the group's approvers in Slack, or here by a ticketing system
 # whose own workflow did the approving (the bearer token is the authority; `approver` the person).
 @app.route("/requests", methods=["POST"], content_types=JSON)
-@protected(status=ACTIONS["request"].status)
+@protected(action="request", status=ACTIONS["request"].status)
 def create_request() -> dict:
     from chalicelib.api.schemas import parse_caller
 
@@ -156,7 +177,7 @@ def get_request(request_id: str) -> dict:
 
 
 @app.route("/requests/{request_id}/decision", methods=["POST"], content_types=JSON)
-@protected()
+@protected(action="decide")
 def decide_request(request_id: str) -> dict:
     from chalicelib.api.schemas import parse_caller
 
@@ -169,7 +190,7 @@ def decide_request(request_id: str) -> dict:
 # Access reviews: campaigns of who holds what, decided by the groups' owners in Slack (or here,
 # by a ticketing workflow naming the reviewer), with the evidence an auditor asks for.
 @app.route("/reviews", methods=["POST"], content_types=JSON)
-@protected(status=ACTIONS["review"].status)
+@protected(action="review", status=ACTIONS["review"].status)
 def create_review() -> dict:
     from chalicelib.api.schemas import parse_caller
 
@@ -190,7 +211,7 @@ def get_review(review_id: str) -> dict:
 
 
 @app.route("/reviews/{review_id}/items/{item_id}/decision", methods=["POST"], content_types=JSON)
-@protected()
+@protected(action="review_decide")
 def decide_review_item(review_id: str, item_id: str) -> dict:
     from chalicelib.api.schemas import parse_caller
 
@@ -198,8 +219,17 @@ def decide_review_item(review_id: str, item_id: str) -> dict:
     return services().reviews.decide(review_id, item_id, body.decision, body.reviewer, body.ticket)
 
 
+@app.route("/reviews/{review_id}/items/{item_id}/removed", methods=["POST"], content_types=JSON)
+@protected(action="review_decide")  # recording a decided revoke carried out by hand
+def record_review_removal(review_id: str, item_id: str) -> dict:
+    from chalicelib.api.schemas import ReviewRemovedRequest, parse_caller
+
+    body = parse_caller(ReviewRemovedRequest, _request().raw_body)
+    return services().reviews.record_removed(review_id, item_id, body.operator, body.ticket)
+
+
 @app.route("/reviews/{review_id}/close", methods=["POST"], content_types=JSON)
-@protected()
+@protected(action="review_close")
 def close_review(review_id: str) -> dict:
     from chalicelib.api.schemas import parse_caller
 
@@ -266,7 +296,8 @@ def hygiene_findings():
 
 
 @app.route("/users/{username}/hygiene-exemption", methods=["PUT"], content_types=JSON)
-@protected()
+# An exemption holds back the hygiene actions: the client must hold them all.
+@protected(action=hygiene.ACTIONS)
 def exempt_from_hygiene(username: str) -> dict:
     from chalicelib.api.schemas import ExemptionRequest, parse_caller
 
@@ -280,12 +311,14 @@ SLACK_FORM = ["application/x-www-form-urlencoded"]
 
 @app.route("/slack/commands", methods=["POST"], content_types=SLACK_FORM)
 def slack_command() -> Response:
-    return slack_edge.command(_request(), services())
+    with caller.acting_for(caller.SLACK):
+        return slack_edge.command(_request(), services())
 
 
 @app.route("/slack/interactions", methods=["POST"], content_types=SLACK_FORM)
 def slack_interaction() -> Response:
-    return slack_edge.interaction(_request(), services())
+    with caller.acting_for(caller.SLACK):
+        return slack_edge.interaction(_request(), services())
 
 
 # SCIM 2.0 for identity providers (Okta, Entra ID): its own bearer token and SCIM error bodies.
@@ -296,7 +329,8 @@ SCIM_JSON = ["application/scim+json", "application/json"]  # Okta and Entra send
 def _scim(resource: str, ident: str | None = None) -> Response:
     from chalicelib.api import scim
 
-    return scim.handle(_request(), services(), resource, ident)
+    with caller.acting_for(caller.SCIM):  # scim.handle checks the SCIM token before anything
+        return scim.handle(_request(), services(), resource, ident)
 
 
 @app.route(f"{SCIM}/{{resource}}", methods=["GET", "POST"], content_types=SCIM_JSON)
@@ -311,6 +345,23 @@ def scim_resources(resource: str) -> Response:
 )
 def scim_resource(resource: str, ident: str) -> Response:
     return _scim(resource, ident)
+
+
+# A path or method the API does not have: JSON 404 (405 with Allow where the path has other
+# methods), in API Gateway as in chalice local, never API Gateway's 403 echoing the token.
+@app.route("/", methods=unknown.METHODS, content_types=["*/*"], name="unknown_root")
+@app.route("/{proxy+}", methods=unknown.METHODS, content_types=["*/*"], name="unknown_route")
+@public()
+def unknown_route() -> Response:
+    request = _request()
+    # API Gateway's event names the path as called (no stage); chalice local's, its context.
+    path = request.to_original_event().get("path") or request.context.get("path") or "/"
+    return unknown.answer(app.routes, request.method, path)
+
+
+# IAM principals (SigV4) call every protected route under /iam, behind API Gateway's IAM
+# authorizer; declared after every route.
+iam_routes(app)
 
 
 # One message per invocation: Chalice cannot turn on ReportBatchItemFailures for the event source,

@@ -12,7 +12,9 @@ from chalicelib.aws.clients import AwsClients
 from chalicelib.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from chalicelib.api.clients import Gate
     from chalicelib.aws.events import Events
+    from chalicelib.aws.health import Probes
     from chalicelib.aws.queue import WorkQueue
     from chalicelib.aws.secrets import SecretsStore
     from chalicelib.aws.slack_state import SlackStore
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.lifecycle import Lifecycle
     from chalicelib.service.approvals import ApprovalService
     from chalicelib.service.hygiene import Hygiene
+    from chalicelib.service.leavers import Leavers
     from chalicelib.service.reviews import ReviewService
     from chalicelib.service.runner import Operations
     from chalicelib.service.schedules import Schedules
@@ -59,6 +62,19 @@ class Services:
 
         return SecretsStore(self.clients.root("secretsmanager"), self.settings.secret_max_age)
 
+    @_Built
+    def api_clients(self) -> Gate:
+        from chalicelib.api.clients import Gate
+
+        settings = self.settings
+        return Gate(self.secrets.get, settings.api_clients_secret, settings.api_token_secret)
+
+    @_Built
+    def health_probes(self) -> Probes:
+        from chalicelib.aws.health import Probes
+
+        return Probes(self.clients.root)
+
     # Slack: its queue of work and its confirmations.
     @_Built
     def work_queue(self) -> WorkQueue:
@@ -86,13 +102,33 @@ class Services:
         from chalicelib.domain.lifecycle import Lifecycle
 
         revoker = Revoker(self.settings, self.clients, self.state, self.clock)
-        return Lifecycle(
+        lifecycle = Lifecycle(
             self.settings,
             IamGateway(self.clients.root("iam")),
             self.state,
             revoker,
             self.clock,
             SignIn(lambda: self.clients.root("signin")),
+        )
+        lifecycle.forget = lambda *leaver: self.leavers.forget(*leaver)
+        return lifecycle
+
+    def person(self, username: str) -> str | None:
+        """The UserId of whoever IAM holds under ``username`` now (None: nobody it may see)."""
+        return (self.lifecycle.iam.get_user(username) or {}).get("id")
+
+    @_Built
+    def leavers(self) -> Leavers:
+        from chalicelib.aws.requests import RequestStore
+        from chalicelib.aws.reviews import ReviewStore
+        from chalicelib.service.leavers import Leavers
+
+        return Leavers(
+            self.state,
+            RequestStore(self.state, self.person),
+            ReviewStore(self.state),
+            self.work_queue,
+            self.clock,
         )
 
     @_Built
@@ -132,12 +168,13 @@ class Services:
         return ApprovalService(
             self.settings,
             self.state,
-            RequestStore(self.state),
+            RequestStore(self.state, self.person),
             self.operations,
             self.events,
             self.work_queue,
             lambda: self.slack_api,
             self.clock,
+            lambda member: self.slack_store.linked_user(member),
         )
 
     @_Built
@@ -153,6 +190,7 @@ class Services:
             self.events,
             self.work_queue,
             self.clock,
+            self.slack_store.linked_user,
         )
 
     @_Built

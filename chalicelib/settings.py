@@ -15,6 +15,8 @@ from chalicelib.domain.identity import key
 from chalicelib.errors import ConfigurationError
 
 _ACCOUNT = re.compile(r"^\d{12}$")
+# A host name (or IPv4 address), optionally with a port: no scheme, path or credentials.
+_HOST = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?", re.ASCII)
 _PATH = re.compile(r"^/([\x21-\x7e]+/)?$")
 # AWS Organizations' shapes of an organizational unit id and of a root id (the whole organization).
 _PARENT = re.compile(r"^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$")
@@ -95,6 +97,15 @@ def _policies(env: Mapping[str, str], grant_max_hours: dict[str, int]) -> dict[s
     return policies_from(parsed, grant_max_hours)
 
 
+def _scim_groups(env: Mapping[str, str], grant_max_hours: dict[str, int]) -> tuple[str, ...]:
+    """SCIM_GROUPS, or every allowed group that is not time-bound: none with an approval policy
+    (APPROVAL_POLICIES) or a grant limit (GRANT_MAX_HOURS)."""
+    if "SCIM_GROUPS" in env:
+        return _names(env["SCIM_GROUPS"])
+    bound = {*_policies(env, grant_max_hours), *grant_max_hours}
+    return tuple(g for g in _names(env.get("ALLOWED_GROUPS", "")) if g not in bound)
+
+
 def _reviews(env: Mapping[str, str], operators: frozenset[str]) -> reviews.Policy:
     """Access reviews: REVIEW_OWNERS (JSON: group -> [Slack member ids]), REVIEW_CARRY_OUT
     (immediately | at_close), REVIEW_UNDECIDED (keep | revoke | escalate), REVIEW_CHANNEL (the
@@ -138,6 +149,9 @@ class Settings:
     child_accounts_ttl: int
     state_table: str
     idempotency_table: str
+    # The REST API's clients (chalicelib/api/clients.py), and the shared token of earlier
+    # releases, still accepted as the client api-token for this release ("" turns it off).
+    api_clients_secret: str
     api_token_secret: str
     # SCIM (identity providers): the bearer token's secret, whether a created user gets a console
     # login (its temporary password is never answered over SCIM), the days a user the IdP keeps
@@ -146,6 +160,11 @@ class Settings:
     scim_console: bool
     scim_offboard_after_days: int
     scim_max_body: int
+    # The groups an identity provider may assign (SCIM_GROUPS; by default every allowed group
+    # that is not time-bound: access that is asked for and approved is never pushed), and
+    # the public base URL that answers name (meta.location), never the request's Host header.
+    scim_groups: tuple[str, ...]
+    scim_base_url: str
     slack_signing_secret: str
     # Slack: the user ids that may change access, and the queue the work goes through.
     slack_allowed_users: frozenset[str]
@@ -185,6 +204,9 @@ class Settings:
     approval_policies: dict[str, Policy]
     slack_api_url: str
     slack_bot_token_secret: str
+    # Where Slack's answers may be posted (a request's response_url): host or host:port, exact.
+    # Slack's own by default; the local stack names its Slack stand-in.
+    slack_response_hosts: tuple[str, ...] = ("hooks.slack.com",)
     # Credential hygiene: the rules, and how old a credential report may be to be used again.
     hygiene: hygiene.Policy = hygiene.Policy()
     hygiene_report_max_age: int = 4 * 3600
@@ -217,11 +239,14 @@ class Settings:
             child_accounts_ttl=_seconds(env, "CHILD_ACCOUNTS_TTL", 300),
             state_table=env.get("STATE_TABLE", f"{prefix}-state"),
             idempotency_table=env.get("IDEMPOTENCY_TABLE", f"{prefix}-idempotency"),
+            api_clients_secret=env.get("API_CLIENTS_SECRET", f"{app_name}/{stage}/api-clients"),
             api_token_secret=env.get("API_TOKEN_SECRET", f"{app_name}/{stage}/api-token"),
             scim_token_secret=env.get("SCIM_TOKEN_SECRET", f"{app_name}/{stage}/scim-token"),
             scim_console=_flag(env, "SCIM_CONSOLE", False),
             scim_offboard_after_days=_whole(env, "SCIM_OFFBOARD_AFTER_DAYS", 0),
             scim_max_body=_whole(env, "SCIM_MAX_BODY", 256 * 1024),
+            scim_groups=_scim_groups(env, grant_max_hours),
+            scim_base_url=env.get("SCIM_BASE_URL", "").strip().rstrip("/"),
             slack_signing_secret=env.get(
                 "SLACK_SIGNING_SECRET", f"{app_name}/{stage}/slack-signing-secret"
             ),
@@ -265,6 +290,10 @@ class Settings:
             slack_bot_token_secret=env.get(
                 "SLACK_BOT_TOKEN_SECRET", f"{app_name}/{stage}/slack-bot-token"
             ),
+            slack_response_hosts=tuple(
+                host.lower()
+                for host in _names(env.get("SLACK_RESPONSE_HOSTS", "") or "hooks.slack.com")
+            ),
         )
         settings._check()
         return settings
@@ -289,6 +318,21 @@ class Settings:
                     f"APPROVAL_POLICIES names {group}, which is not in ALLOWED_GROUPS"
                 )
         reviews.check_policy(self.review_policy, self.allowed_groups)
+        for group in self.scim_groups:
+            if group not in self.allowed_groups:
+                raise ConfigurationError(
+                    f"SCIM_GROUPS names {group}, which is not in ALLOWED_GROUPS"
+                )
+            if group in self.approval_policies:
+                raise ConfigurationError(
+                    f"SCIM_GROUPS names {group}, which has an approval policy: its access is "
+                    "asked for and approved, never pushed by an identity provider"
+                )
+        if self.scim_base_url and not re.match(r"^https?://[^/\s]+(/\S*)?$", self.scim_base_url):
+            raise ConfigurationError(
+                f"SCIM_BASE_URL {self.scim_base_url!r} must be an absolute URL such as "
+                "https://iam.example.com/api/scim/v2"
+            )
         if self.revocation_overflow > 4:
             raise ConfigurationError(
                 f"REVOCATION_OVERFLOW {self.revocation_overflow}: the child template makes 4 "
@@ -299,6 +343,12 @@ class Settings:
                 f"REVOCATION_ROOM {self.revocation_room} must be between 1024 and 10240 "
                 "characters (IAM's limit for a role's inline policies)"
             )
+        for host in self.slack_response_hosts:
+            if not _HOST.fullmatch(host):
+                raise ConfigurationError(
+                    f"SLACK_RESPONSE_HOSTS entry {host!r} must be a host name or host:port, "
+                    "such as hooks.slack.com"
+                )
         if not _PATH.match(self.managed_path) or self.managed_path == "/":
             raise ConfigurationError(
                 f"MANAGED_PATH {self.managed_path!r} must look like /managed/ (not the root path)"

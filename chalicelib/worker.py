@@ -17,9 +17,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib import caller
+from chalicelib.aws.queue import CLIENT
 from chalicelib.callbacks import delivery, outbox
-from chalicelib.errors import AppError
-from chalicelib.slack import approval_work, person_work, review_work
+from chalicelib.errors import AppError, BadRequest
+from chalicelib.slack import approval_work, person_work, response_url, review_work
 from chalicelib.slack import work as slack_work
 
 logger = logging.getLogger(__name__)
@@ -60,7 +62,28 @@ def handle(event: dict, context: Any, services: Any) -> dict:
 
 def _record(services: Any, record: Any) -> None:
     work = json.loads(record.body)
-    HANDLERS[work["kind"]](services, work, functools.partial(_receives, services, record))
+    if "response_url" in work and not _answerable(services, work):
+        return  # done: a retry would not make the URL Slack's
+    with caller.acting_for(_client(record)):
+        HANDLERS[work["kind"]](services, work, functools.partial(_receives, services, record))
+
+
+def _client(record: Any) -> str | None:
+    """The client the work was queued for (chalicelib/aws/queue.py)."""
+    attributes = record.raw_event.get("messageAttributes") or {}
+    return (attributes.get(CLIENT) or {}).get("stringValue")
+
+
+def _answerable(services: Any, work: dict) -> bool:
+    """Whether the work's answer may go to its ``response_url``. The edge refused any other URL,
+    but anything allowed to send to the queue could name one: such work is not done at all (its
+    answer, a temporary password say, would go elsewhere) and is logged without the URL's path."""
+    try:
+        response_url.check(work["response_url"], services.settings.slack_response_hosts)
+    except BadRequest as refused:
+        logger.warning("dropped queued %s work: %s", work.get("kind"), refused.message)
+        return False
+    return True
 
 
 def _receives(services: Any, record: Any) -> tuple[int, int]:

@@ -20,6 +20,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 
@@ -270,6 +271,8 @@ def app_environment(facts: Facts) -> dict[str, str]:
         env["AWS_DATA_PATH"] = moto_signin.endpoint_rules(data / "botocore-data")
     if facts.slack_api_url:
         env["SLACK_API_URL"] = facts.slack_api_url
+        # The stand-in is also the stage's one Slack host for answers (response_url).
+        env["SLACK_RESPONSE_HOSTS"] = urlsplit(facts.slack_api_url).netloc
     return env
 
 
@@ -334,10 +337,10 @@ class LocalStack:
             str(port),
             "--no-autoreload",
         ]
-        self.api = subprocess.Popen(
-            command, cwd=PROJECT, env=app_environment(self.facts), start_new_session=True
-        )
         url = f"http://127.0.0.1:{port}"
+        # SCIM answers name resources under the stage's public URL, here the stack's own.
+        env = {**app_environment(self.facts), "SCIM_BASE_URL": f"{url}/scim/v2"}
+        self.api = subprocess.Popen(command, cwd=PROJECT, env=env, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.api.poll() is not None:

@@ -17,6 +17,8 @@ Applied in the process that runs moto (the in-process mock or the threaded serve
 7. When a password or an access key was last used, settable (moto_last_used): moto never
    records a password's use, and stamps a key's with the real time.
 8. AWS Sign-In's sessions: list, revoke, refresh (moto_signin); moto has no such service.
+9. API Gateway's IAM authorizer: the SigV4 check of a request with moto's credentials, answered
+   at ``POST /moto-api/apigateway/verify`` for ``chalice local`` (api_gateway_iam).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from moto.secretsmanager.responses import SecretsManagerResponse
 from moto.sqs.responses import SQSResponse
 
 from devstack import (
+    api_gateway_iam,
     moto_cfn,
     moto_iam_case,
     moto_iam_extras,
@@ -163,6 +166,7 @@ def apply() -> None:
         moto_cfn.apply()
         moto_mfa.apply()
         moto_signin.apply()
+        api_gateway_iam.apply()
         _applied = True
 
 

@@ -1,7 +1,7 @@
 """An identity provider stand-in: sends the local stack's /scim/v2 the requests Okta or Microsoft
 Entra ID send, shaped as their provisioning documentation shows them.
 
-    .venv/bin/python -m devstack.scim_idp [--entra] create pete@example.com
+    .venv/bin/python -m devstack.scim_idp [--entra] create pete@example.com [--slack U0LOCAL0003]
     .venv/bin/python -m devstack.scim_idp deactivate pete@example.com
     .venv/bin/python -m devstack.scim_idp reactivate pete@example.com
     .venv/bin/python -m devstack.scim_idp add pete@example.com ChildDeveloperGroup
@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+LIFECYCLE = "urn:ietf:params:scim:schemas:extension:iam-lifecycle:2.0:User"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 AGENTS = {"okta": "Okta SCIM Client 1.0.0", "entra": "Microsoft Azure AD SCIM Client"}
 
@@ -62,8 +63,17 @@ class Idp:
         assert status == 200, found
         return (found.get("Resources") or [None])[0]
 
-    def create(self, user_name: str, email: str | None = None, external_id: str = "00u1") -> Any:
+    def create(
+        self,
+        user_name: str,
+        email: str | None = None,
+        external_id: str = "00u1",
+        slack: str | None = None,
+    ) -> Any:
+        """Create the person; ``slack``: their Slack member, in this service's extension (an
+        Okta app attribute or an Entra mapping with that namespace)."""
         email = email or user_name
+        body: dict[str, Any]
         if self.flavour == "okta":
             body = {
                 "schemas": [USER],
@@ -86,6 +96,9 @@ class Idp:
                 "name": {"formatted": "Given Family", "familyName": "Family"},
                 ENTERPRISE: {"department": "Engineering"},
             }
+        if slack:
+            body["schemas"] = [*body["schemas"], LIFECYCLE]
+            body[LIFECYCLE] = {"slackUserId": slack}
         return self.call("POST", "/Users", body)
 
     def _patch(self, path: str, *operations: dict) -> tuple[int, Any]:
@@ -94,10 +107,13 @@ class Idp:
     def set_active(self, user_id: str, active: bool) -> tuple[int, Any]:
         if self.flavour == "okta":  # no path, the value an object
             return self._patch(f"/Users/{user_id}", {"op": "replace", "value": {"active": active}})
-        # capitalized op, path active, the boolean as a string
-        return self._patch(
-            f"/Users/{user_id}", {"op": "Replace", "path": "active", "value": str(active)}
-        )
+        # Capitalized op, path active, the boolean as a string; a sync carries the person's
+        # other changes beside it, the manager among them as a bare id (Entra's known issue).
+        operations = [{"op": "Replace", "path": "active", "value": str(active)}]
+        if not active:
+            manager = {"op": "Add", "path": f"{ENTERPRISE}:manager", "value": "a0c1-manager-id"}
+            operations.append(manager)
+        return self._patch(f"/Users/{user_id}", *operations)
 
     def add_to_group(self, user_id: str, group: str) -> tuple[int, Any]:
         member = {"value": user_id} if self.flavour == "okta" else {"$ref": None, "value": user_id}
@@ -123,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("user", nargs="?")
     parser.add_argument("group", nargs="?")
+    parser.add_argument("--slack", help="create: the person's Slack member id (U...)")
     args = parser.parse_args(argv)
     facts_file = Path(os.environ.get("STACK_FILE", ".local/stack.json"))
     facts = json.loads(facts_file.read_text())
@@ -130,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb == "list":
         answer: Any = idp.call("GET", "/Users")
     elif args.verb == "create":
-        answer = idp.create(args.user)
+        answer = idp.create(args.user, slack=args.slack)
     else:
         found = idp.find(args.user)
         if found is None:

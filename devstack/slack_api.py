@@ -8,6 +8,14 @@
                                    answer that method 429 with Retry-After, as Slack does
     POST <url>/_user_groups        {"S0LOCAL": ["U0LOCAL0001"]}: members of Slack user groups
 
+and, as ``hooks.slack.com`` does for a request's ``response_url``, at its root:
+
+    POST <root>/commands/...       an answer to a slash command or a click (JSON), kept
+    GET  <root>/_responses?prefix=/commands/x    {"responses": [{"path", "body"}, ...]} in order
+
+The local stack names this stand-in's host:port as the stage's one Slack host
+(SLACK_RESPONSE_HOSTS), so the app posts answers nowhere else.
+
 Members of the local stack (CONTRACT): U0LOCAL0001 (operator and approver of every group),
 U0LOCAL0002 (approver of BreakGlassGroup), U0LOCAL0003 (no rights).
 """
@@ -23,6 +31,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 MEMBERS = ("U0LOCAL0001", "U0LOCAL0002", "U0LOCAL0003")
+# hooks.slack.com's paths of a slash command's and of a click's response_url
+RESPONSE_PATHS = ("/commands/", "/actions/")
 
 
 class SlackApiStandIn:
@@ -31,13 +41,20 @@ class SlackApiStandIn:
         self.calls: list[dict] = []
         self.throttled: dict[str, dict] = {}
         self.user_groups: dict[str, list[str]] = {}
+        self.responses: list[dict] = []
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                if self.path.rstrip("/").endswith("/_recorded"):
+                path, _, query = self.path.partition("?")
+                if path.rstrip("/") == "/_responses":
+                    prefix = parse_qs(query).get("prefix", [""])[0]
+                    with stand_in._lock:
+                        kept = [r for r in stand_in.responses if r["path"].startswith(prefix)]
+                    self._json(200, {"responses": kept})
+                elif self.path.rstrip("/").endswith("/_recorded"):
                     with stand_in._lock:
                         self._json(200, {"calls": list(stand_in.calls)})
                 else:
@@ -46,6 +63,11 @@ class SlackApiStandIn:
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length", "0"))
                 raw = self.rfile.read(length)
+                if self.path.startswith(RESPONSE_PATHS):
+                    with stand_in._lock:
+                        stand_in.responses.append({"path": self.path, "body": json.loads(raw)})
+                    self._json(200, {"ok": True})
+                    return
                 method = self.path.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
                 if method.startswith("_"):
                     self._json(200, stand_in._control(method, raw))
@@ -73,8 +95,13 @@ class SlackApiStandIn:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
+    def host(self) -> str:
+        """host:port, as SLACK_RESPONSE_HOSTS names it."""
+        return f"127.0.0.1:{self.server.server_address[1]}"
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+        return f"http://{self.host}/api/"
 
     def start(self) -> SlackApiStandIn:
         self.thread.start()
@@ -151,3 +178,8 @@ def _args(raw: bytes, content_type: str) -> dict[str, Any]:
     if content_type.startswith("application/json"):
         return json.loads(raw or b"{}")
     return {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+
+
+def root_of(api_url: str) -> str:
+    """The stand-in's root (where response_url answers go) from its Web API URL."""
+    return api_url.rstrip("/").removesuffix("/api")

@@ -1,5 +1,5 @@
 """Send a slash command to the local stack signed as Slack signs it, and print what comes back on
-``response_url`` (a small HTTP server on loopback plays Slack's side).
+``response_url`` (the stack's Slack stand-in plays Slack's side).
 
     python -m devstack.slack_command onboard pete ChildDeveloperGroup pete@example.com
     python -m devstack.slack_command status pete
@@ -20,12 +20,10 @@ import json
 import os
 import queue
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -106,41 +104,43 @@ def button(reply: dict, action_id: str) -> str | None:
 
 
 class ResponseCatcher:
-    """Slack's side of ``response_url``: an HTTP server on 127.0.0.1 keeping every JSON post."""
+    """Slack's side of ``response_url``: a path of its own on the Slack stand-in
+    (devstack.slack_api), the one host the local stack lets the app post answers to. Its Web API
+    URL is ``slack_api_url`` (default: SLACK_API_URL, as the tests' stand-in sets it)."""
 
-    def __init__(self) -> None:
-        received: queue.Queue = queue.Queue()
+    def __init__(self, slack_api_url: str | None = None) -> None:
+        from devstack.slack_api import root_of
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                length = int(self.headers.get("Content-Length", "0"))
-                received.put({"path": self.path, "body": json.loads(self.rfile.read(length))})
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.received = received
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        api_url = slack_api_url or os.environ.get("SLACK_API_URL", "")
+        if not api_url:
+            raise RuntimeError("no Slack stand-in: pass its URL or set SLACK_API_URL")
+        self.root = root_of(api_url)
+        self.prefix = f"/commands/T0LOCAL/{uuid.uuid4().hex}"
+        self.taken = 0
 
     def url(self, path: str = "/response") -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        return f"{self.root}{self.prefix}{path}"
 
     def __enter__(self) -> ResponseCatcher:
-        self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        pass
 
     def next(self, timeout: float = 30) -> dict:
         """The next post's JSON body; raises queue.Empty after ``timeout`` seconds."""
-        return self.received.get(timeout=timeout)["body"]
+        deadline = time.monotonic() + timeout
+        while True:
+            with urllib.request.urlopen(
+                f"{self.root}/_responses?{urlencode({'prefix': self.prefix})}", timeout=10
+            ) as answer:
+                kept = json.loads(answer.read())["responses"]
+            if len(kept) > self.taken:
+                self.taken += 1
+                return kept[self.taken - 1]["body"]
+            if time.monotonic() >= deadline:
+                raise queue.Empty
+            time.sleep(0.02)
 
 
 def allowed_users(stage: str = STAGE) -> list[str]:
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     user = args.user or (allowed_users() or ["U0NOBODY"])[0]
     if args.click:
         return _click(facts, user, args.click, " ".join(args.words), args.wait)
-    with ResponseCatcher() as catcher:
+    with ResponseCatcher(facts["slack_api_url"]) as catcher:
         body = command_body(" ".join(args.words), user_id=user, response_url=catcher.url())
         status, answer = post(
             f"{facts['api_url']}/slack/commands", body, sign(facts["slack_signing_secret"], body)
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
 def _click(facts: dict, user: str, action_id: str, value: str, wait: float) -> int:
     """Click a button of a message as ``user``; print what comes back on response_url (a
     refusal) or, after a moment, nothing (the channel message is updated instead)."""
-    with ResponseCatcher() as catcher:
+    with ResponseCatcher(facts["slack_api_url"]) as catcher:
         body = click_body(action_id, value, user_id=user, response_url=catcher.url("/click"))
         status, _ = post(
             f"{facts['api_url']}/slack/interactions",

@@ -7,12 +7,13 @@ import boto3
 import pytest
 
 from chalicelib.aws.clients import AwsClients
-from devstack import moto_ext
+from devstack import api_gateway, moto_ext
 from devstack.local import PROJECT, REGION, Facts, Provisioner, shared_session
 from devstack.queue_poller import Poller
 from devstack.slack_api import SlackApiStandIn
 from tests.support.app_client import Api, Clock, isolate, stage_environment
 from tests.support.approvals import Flow
+from tests.support.slack import NOWHERE_HOST
 
 
 @pytest.fixture(autouse=True)
@@ -37,17 +38,19 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def client(aws: Facts, monkeypatch: pytest.MonkeyPatch, clock: Clock):
+def client(aws: Facts, monkeypatch: pytest.MonkeyPatch, clock: Clock, standin):
     """The real Chalice app with the dev stage's configuration, against ``aws``.
 
     The stage's variables are also set in the test's own environment, so a test may reach the
-    app's services (``bootstrap.services()``) as the handlers do.
+    app's services (``bootstrap.services()``) as the handlers do. Slack is the stand-in
+    (``standin``), as in the local stack.
     """
     from chalice.test import Client
 
     from app import app
     from chalicelib import bootstrap
 
+    api_gateway.apply()  # routes as API Gateway and the local stack do
     for key, value in stage_environment().items():
         monkeypatch.setenv(key, value)
     bootstrap.reset()
@@ -83,6 +86,8 @@ def poller(client, sqs) -> Poller:
 def standin(monkeypatch: pytest.MonkeyPatch):
     with SlackApiStandIn() as slack_api:
         monkeypatch.setenv("SLACK_API_URL", slack_api.url)
+        # Answers go to the stand-in, or to NOWHERE_HOST (Slack unreachable), as the stage says.
+        monkeypatch.setenv("SLACK_RESPONSE_HOSTS", f"{slack_api.host},{NOWHERE_HOST}")
         yield slack_api
 
 

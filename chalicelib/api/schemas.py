@@ -109,10 +109,13 @@ class GrantRequest(TicketRequest):
 
 class ProfileRequest(TicketRequest):
     """What an identity provider keeps on a user besides its name: its id for the person and
-    the email, each a tag of the user (None: the tag is removed)."""
+    the email, each a tag of the user (None: the tag is removed), and the Slack member."""
 
     external_id: TagValue | None = None
     email: Email | None = None
+    # The Slack member the person is (tag and record slack_user, and the member's link):
+    # None leaves it as it is, "" unlinks it.
+    slack_user: SlackMember | Literal[""] | None = None
 
     @field_validator("external_id", "email")
     @classmethod
@@ -184,6 +187,15 @@ class ReviewDecisionRequest(_Body):
     ticket: Text
     decision: Literal["keep", "revoke"]
     reviewer: Annotated[str, StringConstraints(pattern=r"^(slack:)?[UW][A-Z0-9]{2,30}$")]
+    requested_by: Text = "rest"
+
+
+class ReviewRemovedRequest(_Body):
+    """An operator records that a member the service does not manage was removed from the
+    group by hand (a revoke it may not make itself); a read of IAM must agree."""
+
+    ticket: Text
+    operator: Annotated[str, StringConstraints(pattern=r"^(slack:)?[UW][A-Z0-9]{2,30}$")]
     requested_by: Text = "rest"
 
 

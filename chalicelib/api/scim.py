@@ -24,23 +24,16 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from chalice import Response
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from scim2_models import (
-    AuthenticationScheme,
-    Bulk,
-    ChangePassword,
     Context,
     Email,
-    EnterpriseUser,
     Error,
-    ETag,
-    Filter,
     Group,
     GroupMember,
     GroupMembership,
     ListResponse,
     Meta,
-    Patch,
     PatchOp,
     PayloadTooLargeException,
     ResourceType,
@@ -48,14 +41,20 @@ from scim2_models import (
     Schema,
     SCIMException,
     SearchRequest,
-    ServiceProviderConfig,
-    Sort,
-    User,
 )
 
+from chalicelib.api import scim_input, scim_protocol
 from chalicelib.api.rest import check_bearer
+from chalicelib.api.scim_protocol import (
+    MAX_RESULTS,
+    SCIM_JSON,
+    LifecycleUser,
+    ScimError,
+    UserModel,
+)
 from chalicelib.domain.identity import check_username, key
-from chalicelib.errors import AppError, InProgress
+from chalicelib.domain.lifecycle import unavailable
+from chalicelib.errors import AppError, BadRequest, Conflict, InProgress
 
 if TYPE_CHECKING:
     from chalice.app import Request
@@ -64,22 +63,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SCIM_JSON = "application/scim+json"
-MAX_RESULTS = 200  # per page, as ServiceProviderConfig says
-UserModel = User[EnterpriseUser]  # Entra sends the enterprise extension; it is accepted, not kept
 _SUSPENDED = ("suspending", "suspended", "restoring")
-# The User attributes this service keeps (and publishes in /Schemas); the others of the core
-# schema are accepted and not kept, anything else is refused.
-_USER_ATTRIBUTES = ("userName", "active", "emails", "groups")
 _DEACTIVATED = "deactivated in the identity provider"
-
-
-class ScimError(Exception):
-    """A SCIM error body to answer: RFC 7644 §3.12."""
-
-    def __init__(self, status: int, detail: str, scim_type: str | None = None) -> None:
-        super().__init__(detail)
-        self.status, self.detail, self.scim_type = status, detail, scim_type
 
 
 def handle(request: Request, services: Services, resource: str, ident: str | None = None) -> Any:
@@ -113,7 +98,11 @@ def handle(request: Request, services: Services, resource: str, ident: str | Non
         return _error(500, "internal error; the failure was logged")
     if body is None:
         return Response(body="", status_code=status)
-    return Response(body=json.dumps(body), status_code=status, headers={"Content-Type": SCIM_JSON})
+    headers: dict[str, str | list[str]] = {"Content-Type": SCIM_JSON}
+    location = (body.get("meta") or {}).get("location")
+    if status == 201 and location:  # RFC 7644 §3.3: the created resource's URI
+        headers["Location"] = location
+    return Response(body=json.dumps(body), status_code=status, headers=headers)
 
 
 def _error(
@@ -153,7 +142,8 @@ class Scim:
         self.services = services
         self.settings = services.settings
         self.request = request
-        self.base = _base_url(request)
+        # Where answers say resources are: the stage's setting, never the request's Host header.
+        self.base = self.settings.scim_base_url or "/scim/v2"
         agent = (request.headers.get("user-agent") or "").lower()
         idp = (
             "okta"
@@ -175,17 +165,26 @@ class Scim:
     def dispatch(self, resource: str, ident: str | None) -> tuple[int, dict | None]:
         method = self.request.method
         routes: dict[tuple[str, str, bool], Callable[[], tuple[int, dict | None]]] = {
-            ("ServiceProviderConfig", "GET", False): lambda: (200, self.config()),
+            ("ServiceProviderConfig", "GET", False): lambda: (
+                200,
+                scim_protocol.config(self.base, self.settings.scim_token_secret),
+            ),
             ("ResourceTypes", "GET", False): lambda: (
                 200,
-                self.listed(ResourceType, self.resource_types()),
+                scim_protocol.listed(ResourceType, scim_protocol.resource_types(self.base)),
             ),
             ("ResourceTypes", "GET", True): lambda: (
                 200,
-                self.one_of(self.resource_types(), ident),
+                self.one_of(scim_protocol.resource_types(self.base), ident),
             ),
-            ("Schemas", "GET", False): lambda: (200, self.listed(Schema, self.schemas())),
-            ("Schemas", "GET", True): lambda: (200, self.one_of(self.schemas(), ident)),
+            ("Schemas", "GET", False): lambda: (
+                200,
+                scim_protocol.listed(Schema, scim_protocol.schemas(self.base)),
+            ),
+            ("Schemas", "GET", True): lambda: (
+                200,
+                self.one_of(scim_protocol.schemas(self.base), ident),
+            ),
             (".search", "POST", False): self.search_all,
             ("Users", "GET", False): self.list_users,
             ("Users", "POST", False): self.create_user,
@@ -208,58 +207,6 @@ class Scim:
         return route()
 
     # discovery
-    def config(self) -> dict:
-        config = ServiceProviderConfig(
-            documentation_uri=None,
-            patch=Patch(supported=True),
-            bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
-            filter=Filter(supported=True, max_results=MAX_RESULTS),
-            change_password=ChangePassword(supported=False),
-            sort=Sort(supported=False),
-            etag=ETag(supported=False),
-            authentication_schemes=[
-                AuthenticationScheme(
-                    type=AuthenticationScheme.Type.oauthbearertoken,
-                    name="Bearer token",
-                    description=(
-                        "Authorization: Bearer <the SCIM token> (secret "
-                        f"{self.settings.scim_token_secret})"
-                    ),
-                    primary=True,
-                )
-            ],
-            meta=Meta(
-                resource_type="ServiceProviderConfig",
-                location=f"{self.base}/ServiceProviderConfig",
-            ),
-        )
-        return config.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
-
-    def resource_types(self) -> list[Any]:
-        types = []
-        for model, name in ((User, "User"), (Group, "Group")):
-            kind = ResourceType.from_resource(model)
-            kind.meta = Meta(
-                resource_type="ResourceType", location=f"{self.base}/ResourceTypes/{name}"
-            )
-            types.append(kind)
-        return types
-
-    def schemas(self) -> list[Any]:
-        user = User.to_schema()
-        user.attributes = [a for a in user.attributes or [] if a.name in _USER_ATTRIBUTES]
-        found = []
-        for schema in (user, Group.to_schema()):
-            schema.meta = Meta(resource_type="Schema", location=f"{self.base}/Schemas/{schema.id}")
-            found.append(schema)
-        return found
-
-    def listed(self, model: Any, items: list[Any]) -> dict:
-        answer = ListResponse[model](
-            total_results=len(items), start_index=1, items_per_page=len(items), resources=items
-        )
-        return answer.model_dump(scim_ctx=Context.SEARCH_RESPONSE)
-
     def one_of(self, items: list[Any], ident: str | None) -> dict:
         for item in items:
             if item.id == ident:
@@ -295,7 +242,7 @@ class Scim:
         tags = user.get("tags", {})
         record = user.get("record") or {}
         groups = [g for g in user.get("groups", []) if g in self.settings.allowed_groups]
-        return UserModel(
+        view = UserModel(
             id=user["id"],
             user_name=user["username"],
             external_id=tags.get("external_id"),
@@ -319,6 +266,9 @@ class Scim:
                 location=f"{self.base}/Users/{user['id']}",
             ),
         )
+        if tags.get("slack_user"):
+            view[LifecycleUser] = LifecycleUser(slack_user_id=tags["slack_user"])
+        return view
 
     def dump(self, resource: Any, context: Context = Context.RESOURCE_QUERY_RESPONSE) -> dict:
         return dict(resource.model_dump(scim_ctx=context, response_parameters=self.parameters()))
@@ -335,6 +285,7 @@ class Scim:
         query: dict[str, Any] = {
             k: v for k, v in (self.request.query_params or {}).items() if k in names
         }
+        scim_input.check_filter(query.get("filter"))
         for name in ("startIndex", "count"):
             if name in query:
                 try:
@@ -356,7 +307,7 @@ class Scim:
             total_results=len(resources),
             start_index=start,
             items_per_page=len(shown),
-            resources=shown if count else None,
+            resources=shown,  # empty for count=0: RFC 7644 §3.4.2 requires it when any match
         )
         return dict(answer.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=search))
 
@@ -371,7 +322,9 @@ class Scim:
     def search_all(self) -> tuple[int, dict]:
         """POST /.search (RFC 7644 §3.4.3): a SearchRequest over users and groups together."""
         model = UserModel | Group
-        search = SearchRequest[model].model_validate(self._payload())
+        payload = self._payload()
+        scim_input.check_filter(payload.get("filter"))
+        search = SearchRequest[model].model_validate(payload)
         return 200, self.page(model, [*self.user_views(), *self.groups()], search)
 
     # changing users
@@ -404,27 +357,32 @@ class Scim:
         return data
 
     def create_user(self) -> tuple[int, dict]:
-        wanted = UserModel.model_validate(
-            self._payload(), scim_ctx=Context.RESOURCE_CREATION_REQUEST
-        )
+        wanted = scim_input.user_body(UserModel, self._payload(), Context.RESOURCE_CREATION_REQUEST)
         name = str(wanted.user_name)
         check_username(name)
         self.services.lifecycle.check_user_allowed(name)
-        existing = self.find_by_name(name)
+        existing = self.find_by_name(name)  # IAM finds a name in any case
         record = (existing or {}).get("record")
         ticket = self.ticket("onboard", name, record)
-        if existing is not None:
-            ours = ticket in ((record or {}).get("ticket"), existing["tags"].get("ticket"))
-            if not ours or not self._managed(existing):
-                raise ScimError(409, f"a user named {existing['username']} exists", "uniqueness")
+        if existing is not None and not self._resumable(existing, ticket):
+            # RFC 7644 §3.3: a second create of the same userName, in any case, changes nothing.
+            raise ScimError(409, unavailable(name).message, "uniqueness")
         fields: dict[str, Any] = {
             "username": name,
             "groups": [],
             "console": self.settings.scim_console,
             "email": _email(wanted),
             "external_id": wanted.external_id,
+            "slack_user": _slack_user(wanted) or None,
         }
-        self.change("onboard", name, record, **{k: v for k, v in fields.items() if v is not None})
+        try:
+            self.change(
+                "onboard", name, record, **{k: v for k, v in fields.items() if v is not None}
+            )
+        except InProgress:
+            raise
+        except Conflict as error:  # another spelling, or a user outside what the service manages
+            raise ScimError(409, error.message, "uniqueness") from None
         user = self.find_by_name(name)
         assert user is not None
         if wanted.active is False:
@@ -432,32 +390,51 @@ class Scim:
             user = self.find_by_name(name) or user
         return 201, self.dump(self.user(user), Context.RESOURCE_CREATION_RESPONSE)
 
+    def _resumable(self, existing: dict, ticket: str) -> bool:
+        """Whether ``existing`` is this very create's user, left halfway (the IdP got no
+        answer and sends it again): the runner then finishes it. Once its onboarding is done,
+        the same create again is a duplicate like any other."""
+        record = existing.get("record") or {}
+        if not self._managed(existing):
+            return False
+        if ticket not in (record.get("ticket"), existing["tags"].get("ticket")):
+            return False
+        events = self.services.state.audit_events(ticket=ticket)
+        return not any(e["action"] == "onboard" and e["result"] == "ok" for e in events)
+
     def replace_user(self, ident: str | None) -> tuple[int, dict]:
         current = self.find_user(ident)
-        wanted = UserModel.model_validate(
-            self._payload(), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
-        )
-        return self._apply(current, wanted, Context.RESOURCE_REPLACEMENT_RESPONSE)
+        payload = self._payload()
+        wanted = scim_input.user_body(UserModel, payload, Context.RESOURCE_REPLACEMENT_REQUEST)
+        # A replacement without this service's extension leaves the Slack link as it is: it
+        # may have been made through REST or Slack, by an IdP that does not map it.
+        slack: str | None | bool = _slack_user(wanted) if _names_extension(payload) else False
+        return self._apply(current, wanted, Context.RESOURCE_REPLACEMENT_RESPONSE, slack)
 
     def patch_user(self, ident: str | None) -> tuple[int, dict]:
         current = self.find_user(ident)
-        patch = PatchOp[UserModel].model_validate(
-            self._payload(), scim_ctx=Context.RESOURCE_PATCH_REQUEST
-        )
         wanted = self.user(current)
-        patch.patch(wanted)
-        return self._apply(current, wanted, Context.RESOURCE_PATCH_RESPONSE)
+        scim_input.patch_user(UserModel, self._payload(), wanted)
+        return self._apply(current, wanted, Context.RESOURCE_PATCH_RESPONSE, _slack_user(wanted))
 
-    def _apply(self, current: dict, wanted: Any, context: Context) -> tuple[int, dict]:
+    def _apply(
+        self, current: dict, wanted: Any, context: Context, slack: str | None | bool
+    ) -> tuple[int, dict]:
         if wanted.user_name is not None and key(str(wanted.user_name)) != key(current["username"]):
-            raise ScimError(
-                400,
-                f"userName cannot change ({current['username']} to {wanted.user_name}): an IAM "
-                "user is not renamed here; offboard the old name and create the new one",
-                "mutability",
-            )
+            if wanted.active is not False:
+                raise ScimError(
+                    400,
+                    f"userName cannot change ({current['username']} to {wanted.user_name}): an "
+                    "IAM user is not renamed here; offboard the old name and create the new one",
+                    "mutability",
+                )
+            logger.warning("SCIM deactivation: left out a userName change")
         self.converge(
-            current, external_id=wanted.external_id, email=_email(wanted), active=wanted.active
+            current,
+            external_id=wanted.external_id,
+            email=_email(wanted),
+            active=wanted.active,
+            slack_user=slack,
         )
         user = self.find_user(current["id"])
         return 200, self.dump(self.user(user), context)
@@ -469,13 +446,37 @@ class Scim:
         active: bool | None = None,
         external_id: str | None | bool = False,
         email: str | None | bool = False,
+        slack_user: str | None | bool = False,
     ) -> None:
-        """Make the user as asked, each change once and only if needed (False: not asked)."""
-        name, record = user["username"], user.get("record")
+        """Make the user as asked, each change once and only if needed (False: not asked).
+        A deactivation goes first, and nothing else asked beside it can stop it."""
+        if active is False:
+            self._activity(user, active)
+            try:
+                self._profile(user, external_id, email, slack_user)
+            except BadRequest as error:
+                logger.warning("SCIM deactivation: left out a profile change: %s", error.code)
+            return
+        self._profile(user, external_id, email, slack_user)
+        if active is True:
+            self._activity(user, True)
+
+    def _profile(
+        self, user: dict, external_id: Any, email: Any, slack_user: str | None | bool
+    ) -> None:
         tags = user.get("tags", {})
+        profile: dict[str, Any] = {}
         if external_id is not False and email is not False:
             if (external_id, email) != (tags.get("external_id"), tags.get("email")):
-                self.change("set_profile", name, record, external_id=external_id, email=email)
+                profile.update(external_id=external_id, email=email)
+        if slack_user is not False and (slack_user or "") != tags.get("slack_user", ""):
+            profile["slack_user"] = slack_user or ""
+        if profile:
+            kept = {"external_id": tags.get("external_id"), "email": tags.get("email")}
+            self.change("set_profile", user["username"], user.get("record"), **{**kept, **profile})
+
+    def _activity(self, user: dict, active: bool) -> None:
+        name, record = user["username"], user.get("record")
         status = (record or {}).get("status", "active")
         last = str((record or {}).get("ticket", ""))
 
@@ -498,19 +499,36 @@ class Scim:
         self.change("offboard", user["username"], user.get("record"))
         return 204, None
 
-    # groups
+    # groups: those SCIM_GROUPS names, never one whose access is time-bound or approved
     def groups(self) -> list[Any]:
         account = self.services.lifecycle.iam.account(self.settings.allowed_groups)
         users = [u for u in account["users"] if self._managed(u)]
         return [
             self.group({"name": name, "members": [u for u in users if name in u["groups"]]})
-            for name in sorted(self.settings.allowed_groups)
+            for name in sorted(self.settings.scim_groups)
             if name in account["access"]
         ]
+
+    def not_assigned(self, name: str) -> ScimError:
+        """The refusal of a managed group that SCIM does not assign, saying why."""
+        settings = self.settings
+        if name in settings.approval_policies:
+            why = (
+                "it has an approval policy: its access is asked for and approved, for a time, "
+                "never pushed by an identity provider"
+            )
+        elif name in settings.grant_max_hours:
+            why = "its access is time-bound (GRANT_MAX_HOURS): it is granted for hours"
+        else:
+            why = "the stage setting SCIM_GROUPS does not name it"
+        assigned = ", ".join(settings.scim_groups) or "none"
+        return ScimError(403, f"{name} is not assigned over SCIM: {why}. SCIM assigns: {assigned}")
 
     def find_group(self, ident: str | None) -> dict:
         if ident not in self.settings.allowed_groups:
             raise ScimError(404, f"no managed group named {ident}")
+        if ident not in self.settings.scim_groups:
+            raise self.not_assigned(str(ident))
         users = self.users()
         if not self.services.lifecycle.iam.group_access((str(ident),)):
             raise ScimError(404, f"group {ident} does not exist in the root account")
@@ -540,13 +558,16 @@ class Scim:
         return 200, self.page(Group, self.groups())
 
     def create_group(self) -> tuple[int, dict]:
-        wanted = Group.model_validate(self._payload(), scim_ctx=Context.RESOURCE_CREATION_REQUEST)
+        wanted = Group.model_validate(
+            scim_input.known_only(self._payload(), scim_protocol.GROUP_SCHEMAS),
+            scim_ctx=Context.RESOURCE_CREATION_REQUEST,
+        )
         name = str(wanted.display_name)
         if name not in self.settings.allowed_groups:
             raise ScimError(
                 403,
                 f"{name} is not a group this service manages; groups are created by "
-                f"CloudFormation, and these can be linked: {', '.join(self.settings.allowed_groups)}",
+                f"CloudFormation, and these can be linked: {', '.join(self.settings.scim_groups)}",
             )
         group = self.find_group(name)
         if wanted.members is not None:
@@ -556,7 +577,8 @@ class Scim:
     def replace_group(self, ident: str | None) -> tuple[int, dict]:
         group = self.find_group(ident)
         wanted = Group.model_validate(
-            self._payload(), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
+            scim_input.known_only(self._payload(), scim_protocol.GROUP_SCHEMAS),
+            scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST,
         )
         self._same_name(group, wanted)
         group = self.set_members(group, [m.value for m in wanted.members or []])
@@ -656,11 +678,27 @@ def _removals_by_value(payload: dict) -> dict:
     return {**payload, "Operations": rewritten}
 
 
-def _base_url(request: Request) -> str:
-    """The SCIM base URL as the IdP called it (API Gateway puts the stage in the path)."""
-    headers = request.headers
-    host = headers.get("host", "localhost")
-    scheme = headers.get("x-forwarded-proto", "https" if "amazonaws.com" in host else "http")
-    stage = request.context.get("stage", "")
-    prefix = f"/{stage}" if stage and "amazonaws.com" in host else ""
-    return f"{scheme}://{host}{prefix}/scim/v2"
+def _slack_user(user: Any) -> str | None | bool:
+    """The Slack member of this service's extension, if any. One that is not a Slack member id
+    is refused, unless the request deactivates: then it is left out (False: not asked)."""
+    from chalicelib.api.schemas import SlackMember
+
+    extension = user[LifecycleUser]
+    member = extension.slack_user_id if extension is not None else None
+    if member is None:
+        return None
+    try:
+        return str(TypeAdapter(SlackMember).validate_python(member))
+    except ValidationError:
+        if user.active is False:
+            logger.warning("SCIM deactivation: left out slackUserId, not a Slack member id")
+            return False
+        raise ScimError(
+            400,
+            f"slackUserId {member!r} is not a Slack member id (U or W, then capitals and digits)",
+            "invalidValue",
+        ) from None
+
+
+def _names_extension(payload: dict) -> bool:
+    return any(k.lower() == scim_protocol.LIFECYCLE_USER.lower() for k in payload)

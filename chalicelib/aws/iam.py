@@ -11,7 +11,7 @@ from urllib.parse import unquote
 
 from chalicelib.aws import iam_cleanup
 from chalicelib.aws.errors import NotReady, aws_errors, tolerant
-from chalicelib.errors import AccessDenied, NotFound
+from chalicelib.errors import AccessDenied, Conflict, NotFound
 
 
 def _document(raw: Any) -> dict:
@@ -61,14 +61,26 @@ class IamGateway:
             "boundary": (user.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
         }
 
-    def create_user(self, username: str, path: str, tags: dict[str, str]) -> dict:
-        with aws_errors(f"creating user {username}"):
-            user = self.client.create_user(
-                UserName=username,
-                Path=path,
-                Tags=[{"Key": key, "Value": value} for key, value in tags.items()],
-            )["User"]
-        return {"username": user["UserName"], "arn": user["Arn"], "path": user["Path"]}
+    def create_user(self, username: str, path: str, tags: dict[str, str]) -> dict | None:
+        """The new user, its ``id`` (IAM's UserId) the person's; None when the name is taken
+        (by any user, in any case, at any path: IAM answers the same for all of them)."""
+        try:
+            with aws_errors(f"creating user {username}"):
+                user = self.client.create_user(
+                    UserName=username,
+                    Path=path,
+                    Tags=[{"Key": key, "Value": value} for key, value in tags.items()],
+                )["User"]
+        except Conflict as error:
+            if _code(error.__cause__) == "EntityAlreadyExists":
+                return None
+            raise
+        return {
+            "username": user["UserName"],
+            "arn": user["Arn"],
+            "path": user["Path"],
+            "id": user["UserId"],
+        }
 
     def tag_user(self, username: str, tags: dict[str, str]) -> None:
         with aws_errors(f"tagging user {username}"):
@@ -320,3 +332,9 @@ def _report(report: dict) -> dict:
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
+
+
+def _code(error: BaseException | None) -> str:
+    """The AWS error code of a botocore ClientError ('' for anything else)."""
+    response = getattr(error, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))

@@ -6,7 +6,10 @@ import json
 import threading
 from typing import Any
 
+from chalicelib import caller
 from chalicelib.aws.errors import aws_errors
+
+CLIENT = "client"  # the message attribute naming the client the work is done for
 
 
 class WorkQueue:
@@ -36,10 +39,14 @@ class WorkQueue:
             return self._url
 
     def send(self, work: dict) -> str:
+        """Queue ``work``; the client it is done for (chalicelib/caller.py) goes with it as a
+        message attribute, for the worker to act for the same client."""
+        client = caller.current()
+        attributes = {CLIENT: {"DataType": "String", "StringValue": client}} if client else {}
         with aws_errors(f"queueing work on {self.name}"):
-            return self.client.send_message(QueueUrl=self.url, MessageBody=json.dumps(work))[
-                "MessageId"
-            ]
+            return self.client.send_message(
+                QueueUrl=self.url, MessageBody=json.dumps(work), MessageAttributes=attributes
+            )["MessageId"]
 
     def max_receives(self) -> int:
         """How often a message is received before SQS moves it to the dead-letter queue

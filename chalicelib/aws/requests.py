@@ -8,9 +8,12 @@ group is refused while the first waits. Every change is conditional on the versi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from chalicelib.aws.errors import aws_errors
 from chalicelib.aws.state import StateStore
-from chalicelib.domain.identity import key
+from chalicelib.domain.approvals import APPROVED
+from chalicelib.domain.identity import PERSON, key, same_person
 from chalicelib.errors import Conflict
 
 
@@ -19,10 +22,14 @@ class Stale(Exception):
 
 
 class RequestStore:
-    def __init__(self, state: StateStore) -> None:
+    def __init__(
+        self, state: StateStore, person: Callable[[str], str | None] | None = None
+    ) -> None:
+        """``person``: the UserId of whoever IAM holds under a name now (None: nobody)."""
         self.state = state
         self.client = state.client
         self.table = state.table
+        self.person = person
 
     def _key(self, request_id: str) -> dict:
         return self.state._item({"pk": f"REQUEST#{request_id}", "sk": "REQUEST"})
@@ -39,7 +46,11 @@ class RequestStore:
 
     def create(self, request: dict, pending_until: int, now: int) -> dict | None:
         """Write a new request; None when one with its id exists already (the same ticket).
-        A pending request of the user for the group is a Conflict, and nothing is written."""
+        A pending request of the user for the group is a Conflict, and nothing is written.
+        The request is bound to the person the user's record names (IAM UserId)."""
+        record = self.state.get_record(request["username"]) or {}
+        if record.get(PERSON):
+            request = {**request, PERSON: record[PERSON]}
         item = self._full(request)
         with aws_errors("recording the request"):
             try:
@@ -91,7 +102,20 @@ class RequestStore:
                 pass  # another request's marker (this one's expired and was replaced)
 
     def update(self, request: dict, read_version: int) -> dict:
-        """Write ``request`` if nobody changed it since it was read at ``read_version``."""
+        """Write ``request`` if nobody changed it since it was read at ``read_version``. An
+        approval (a decision, a break-glass activation) of a request made for an earlier holder
+        of the name is refused: what it grants would go to whoever holds the name now."""
+        if request.get("status") == APPROVED and self.person is not None:
+            # Bound at creation; a copy made before then is bound by what is stored.
+            bound = request if request.get(PERSON) else (self.get(request["id"]) or {})
+            if bound.get(PERSON):
+                request = {**request, PERSON: bound[PERSON]}
+            if not same_person(bound, self.person(request["username"])):
+                raise Conflict(
+                    f"request {request['id']} was made for an earlier user named "
+                    f"{request['username']}, not the one who holds the name now; nothing was "
+                    "granted"
+                )
         with aws_errors(f"updating request {request['id']}"):
             try:
                 self.client.put_item(

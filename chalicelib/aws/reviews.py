@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from chalicelib.aws.errors import aws_errors
 from chalicelib.aws.state import StateStore
+from chalicelib.domain.identity import key
+from chalicelib.domain.reviews import REVOKE
 from chalicelib.errors import Conflict, UpstreamError
 
 _BATCH = 25  # BatchWriteItem's limit
@@ -146,6 +148,20 @@ class ReviewStore:
         if status:
             found = [r for r in found if r["status"] == status]
         return sorted(found, key=lambda r: r["created_at"])
+
+    def items_of(self, username: str) -> list[dict]:
+        """Every campaign's items of ``username`` (any spelling) whose access is not known to be
+        gone: undecided (escalated included) or revoked but not carried out. One query a
+        campaign."""
+        found = []
+        for review in self.search():
+            got = self.get(review["id"])
+            for item in got[1] if got else []:
+                if key(item["username"]) != key(username) or item.get("removed_at"):
+                    continue
+                if item.get("decision") in (None, "", REVOKE):
+                    found.append(item)
+        return found
 
     def _full(self, review: dict) -> dict:
         return self.state.entity_item("review", review["id"], review["created_at"], review)

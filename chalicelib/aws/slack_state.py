@@ -4,7 +4,9 @@ replayed request queues nothing) and one-use confirmations of destructive comman
 Items live beside the lifecycle records under their own keys (``SLACK#<trigger id>``,
 ``CONFIRM#<id>``) and carry none of the attributes the table's indexes are keyed on, so they never
 show up in a user's records or the audit trail. Each has an ``expires`` time (epoch seconds) that is
-checked on use; a TTL on that attribute would also sweep them away.
+checked on use; a TTL on that attribute would also sweep them away. Beside them, ``MEMBER#<member>``
+(written at onboarding, deleted at offboarding) names the user a member is and the person (IAM
+UserId) they were onboarded as.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.aws.errors import aws_errors
+from chalicelib.domain.identity import PERSON, key, same_person
 
 # Slack refuses signatures older than 5 minutes; a trigger id is remembered for longer than that.
 TRIGGER_SECONDS = 600
@@ -82,14 +85,30 @@ class SlackStore:
         return True
 
     def linked_user(self, member: str) -> str | None:
-        """The managed user onboarded as Slack member ``member`` (StateStore.link_member)."""
+        """The managed user onboarded as Slack member ``member`` (StateStore.link_member), if
+        the link is still theirs: it and the user's record are read together, and a link
+        whose person (IAM UserId) is not the record's, or whose user was offboarded, is a
+        leaver's, never used for whoever holds the name now."""
+        link_key = self._item({"pk": f"MEMBER#{member}", "sk": "LINK"})
         with aws_errors("reading the member's user"):
-            item = self.client.get_item(
-                TableName=self.table,
-                Key=self._item({"pk": f"MEMBER#{member}", "sk": "LINK"}),
-                ConsistentRead=True,
+            link = self.client.get_item(
+                TableName=self.table, Key=link_key, ConsistentRead=True
             ).get("Item")
-        return _from(item["username"]) if item else None
+            if not link:
+                return None
+            username = _from(link["username"])
+            record = self.client.get_item(
+                TableName=self.table,
+                Key=self._item({"pk": f"USER#{key(username)}", "sk": "STATE"}),
+                ConsistentRead=True,
+                ProjectionExpression="#s, #p",
+                ExpressionAttributeNames={"#s": "status", "#p": PERSON},
+            ).get("Item")
+        if not record or _from(record.get("status", {"S": ""})) == "offboarded":
+            return None
+        kept = {k: _from(v) for k, v in link.items()}
+        person = _from(record[PERSON]) if PERSON in record else None
+        return username if same_person(kept, person) else None
 
     def create_confirmation(
         self, action: str, username: str, slack_user: str, ticket: str

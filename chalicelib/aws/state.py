@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from chalicelib import caller
 from chalicelib.aws.errors import aws_errors
-from chalicelib.domain.identity import key
+from chalicelib.domain.identity import PERSON, key
 from chalicelib.errors import InProgress
 
 _RECORD = "STATE"
@@ -67,13 +68,43 @@ class StateStore:
         return record
 
     # a Slack member's user: how the member's own requests find who asks
-    def link_member(self, member: str, username: str) -> None:
-        """``member`` is ``username`` (the last onboarding naming a member wins)."""
+    def link_member(self, member: str, username: str, user_id: str) -> None:
+        """``member`` is ``username``, the person IAM knows as ``user_id`` (the last onboarding
+        naming a member wins)."""
         with aws_errors(f"linking {member} to {username}"):
             self.client.put_item(
                 TableName=self.table,
-                Item=self._item({"pk": f"MEMBER#{member}", "sk": "LINK", "username": username}),
+                Item=self._item(
+                    {
+                        "pk": f"MEMBER#{member}",
+                        "sk": "LINK",
+                        "username": username,
+                        PERSON: user_id,
+                    }
+                ),
             )
+
+    def unlink_member(self, member: str, username: str, user_id: str | None) -> bool:
+        """Delete ``member``'s link if it is still the one to this person (a later onboarding
+        may have linked the member to someone else since); False when there was none."""
+        condition = "#u = :u AND (attribute_not_exists(#p) OR #p = :p)"
+        values = {":u": username, ":p": user_id or ""}
+        if not user_id:  # kept before ids were: the name is all there is to go by
+            condition, values = "#u = :u", {":u": username}
+        with aws_errors(f"unlinking {member} from {username}"):
+            try:
+                self.client.delete_item(
+                    TableName=self.table,
+                    Key=self._item({"pk": f"MEMBER#{member}", "sk": "LINK"}),
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames={"#u": "username", "#p": PERSON}
+                    if user_id
+                    else {"#u": "username"},
+                    ExpressionAttributeValues=self._item(values),
+                )
+            except self.client.exceptions.ConditionalCheckFailedException:
+                return False
+        return True
 
     def entities(self, entity: str) -> list[dict]:
         """Every item of one kind (the by-entity index holds each under its ``entity``)."""
@@ -313,6 +344,10 @@ class StateStore:
             "requested_by": requested_by,
             "result": result,
         }
+        # The authenticated client beside the requester it claims (absent outside every edge).
+        client = caller.current()
+        if client:
+            event["client"] = client
         values = {
             **event,
             "pk": _user(username),
@@ -337,7 +372,16 @@ class StateStore:
         events = [self._plain(item) for item in items if item.get("entity", {}).get("S") == "audit"]
         if ticket:
             events = [event for event in events if event.get("ticket") == ticket]
-        fields = ("at", "action", "username", "ticket", "requested_by", "result", "detail")
+        fields = (
+            "at",
+            "action",
+            "username",
+            "ticket",
+            "requested_by",
+            "client",
+            "result",
+            "detail",
+        )
         return sorted(({k: e[k] for k in fields if k in e} for e in events), key=lambda e: e["at"])
 
     def _query(self, condition: str, values: dict, **extra: Any) -> list[dict]:

@@ -10,7 +10,12 @@ A request record (the store keeps it as is):
     id, username, group, hours, reason, status, requested_by, requested_at, expires_at,
     requester (the Slack member who asked, or the one linked to the user; may be empty),
     approvals: [member ids], decided_by, decided_at, decision_reason, break_glass,
-    grant: {group, expires_at}, version (bumped by every change; the store's condition)
+    grant: {group, expires_at}, failure_reason (why an approval was not granted),
+    version (bumped by every change; the store's condition)
+
+Nothing is granted after a request's pending window (``expires_at``), and every grant reads
+the user again first: an approval that cannot become a grant closes the request ``failed``,
+so a retried decision or a replayed request days later never grants it.
 """
 
 from __future__ import annotations
@@ -25,15 +30,16 @@ from typing import Any
 from chalicelib.domain.identity import key
 from chalicelib.errors import BadRequest, ConfigurationError, Conflict, Forbidden
 
-PENDING, APPROVED, DENIED, EXPIRED, CANCELLED, ENDED = (
+PENDING, APPROVED, DENIED, EXPIRED, CANCELLED, ENDED, FAILED = (
     "pending",
     "approved",
     "denied",
     "expired",
     "cancelled",
     "ended",
+    "failed",
 )
-STATUSES = (PENDING, APPROVED, DENIED, EXPIRED, CANCELLED, ENDED)
+STATUSES = (PENDING, APPROVED, DENIED, EXPIRED, CANCELLED, ENDED, FAILED)
 DECISIONS = ("approve", "deny")
 REASON_MAX = 500
 DEFAULT_PENDING_HOURS = 3
@@ -54,6 +60,8 @@ _PUBLIC = (
     "decided_by",
     "decided_at",
     "grant",
+    "failure_reason",
+    "why",
 )
 
 
@@ -186,14 +194,34 @@ def check_request(
         raise BadRequest(f"the reason may hold at most {REASON_MAX} characters")
     if new.break_glass and not policy.break_glass:
         raise Forbidden(f"{new.group} has no break-glass activation; ask for it instead")
+    check_user(new.username, new.group, record)
+    if not new.requester and needs_other_approver(policy, new.break_glass):
+        raise Forbidden(
+            f"{new.username} has no linked Slack member, so an approver cannot be told apart "
+            f"from {new.username}: link their Slack member (`slack_user`) first"
+        )
+
+
+def check_user(username: str, group: str, record: dict | None, ticket: str = "") -> None:
+    """Refuse a user who may not be given ``group`` now: not managed, not active, a member
+    already, or holding it by a grant (other than one made under ``ticket``)."""
     if record is None or record.get("status") == "offboarded":
-        raise Forbidden(f"{new.username} is not a managed user")
+        raise Forbidden(f"{username} is not a managed user")
     if record.get("status") != "active":
-        raise Conflict(f"{new.username} is {record.get('status')}; a request needs an active user")
-    if new.group in record.get("groups", []):
-        raise Conflict(f"{new.username} is a member of {new.group} already, without an expiry")
-    if any(g.get("group") == new.group for g in record.get("grants", [])):
-        raise Conflict(f"{new.username} holds {new.group} already; `done` ends it")
+        raise Conflict(f"{username} is {record.get('status')}; a request needs an active user")
+    if group in record.get("groups", []):
+        raise Conflict(f"{username} is a member of {group} already, without an expiry")
+    if any(
+        g.get("group") == group and not (ticket and g.get("ticket") == ticket)
+        for g in record.get("grants", [])
+    ):
+        raise Conflict(f"{username} holds {group} already; `done` ends it")
+
+
+def needs_other_approver(policy: Policy, break_glass: bool = False) -> bool:
+    """Whether one approver other than the person decides: the four eyes that only a linked
+    Slack member can keep (two distinct approvers keep them without one)."""
+    return not (break_glass or policy.self_approval or policy.approvals >= 2)
 
 
 def create(new: NewRequest, policy: Policy, now: datetime) -> dict:
@@ -227,19 +255,36 @@ def same_request(existing: dict, new: NewRequest) -> bool:
     )
 
 
+def window_closed(request: dict, now: datetime) -> bool:
+    """Whether the request's pending window is over: nothing is decided or granted after it."""
+    return str(request["expires_at"]) <= iso(now)
+
+
 def is_expired(request: dict, now: datetime) -> bool:
-    return bool(request["status"] == PENDING and str(request["expires_at"]) <= iso(now))
+    return request["status"] == PENDING and window_closed(request, now)
 
 
 def check_decider(
-    request: dict, policy: Policy | None, approver: str, group_members: Iterable[str] = ()
+    request: dict,
+    policy: Policy | None,
+    approver: str,
+    group_members: Iterable[str] = (),
+    approver_user: str | None = None,
 ) -> None:
-    """Refuse a decider who is not an approver of the group, or who asked (unless the policy
-    lets requesters approve their own)."""
+    """Refuse a decider who is not an approver of the group, who asked, or whose own linked
+    user (``approver_user``) is the one the request is for (unless the policy lets requesters
+    approve their own)."""
     if policy is None or not policy.is_approver(approver, group_members):
         raise Forbidden(f"only an approver of {request['group']} may decide this request")
-    if not policy.self_approval and approver in requesters(request):
+    if policy.self_approval:
+        return
+    if approver in requesters(request):
         raise Forbidden("you asked for this access: another approver must decide")
+    if approver_user and key(approver_user) == key(request["username"]):
+        raise Forbidden(
+            f"you are linked to {request['username']}, whom this request is for: "
+            "another approver must decide"
+        )
 
 
 def requesters(request: dict) -> set[str]:
@@ -310,6 +355,40 @@ def close(request: dict, status: str, now: datetime, by: str) -> dict:
     }
 
 
+def grant_refusal(request: dict, record: dict | None, now: datetime) -> str | None:
+    """Why an approved request may not be granted now (None: it may): its pending window has
+    closed, or its user, read again, may no longer be given the group."""
+    if window_closed(request, now):
+        return f"its pending window closed at {request['expires_at']}; ask again"
+    try:
+        check_user(request["username"], request["group"], record, ticket=request["id"])
+    except (Conflict, Forbidden) as error:
+        return error.message
+    return None
+
+
+def made_grant(request: dict, record: dict | None) -> dict | None:
+    """The grant the user's record holds under this request's id: made already (its answer
+    lost), so only the request is left to record it."""
+    for grant in (record or {}).get("grants", []):
+        if grant.get("group") == request["group"] and grant.get("ticket") == request["id"]:
+            return dict(grant)
+    return None
+
+
+def fail(request: dict, now: datetime, why: str) -> dict:
+    """An approved request that did not become a grant, closed: it is never granted later."""
+    if request["status"] != APPROVED or request.get("grant"):
+        raise Conflict(f"this request is {request['status']}; it cannot be failed")
+    return {
+        **request,
+        "status": FAILED,
+        "failure_reason": why,
+        "closed_at": iso(now),
+        "version": request.get("version", 0) + 1,
+    }
+
+
 def with_grant(request: dict, grant: dict) -> dict:
     return {
         **request,
@@ -328,15 +407,18 @@ def decidable(
     policies: Mapping[str, Policy],
     member: str,
     group_members: Mapping[str, Iterable[str]],
+    member_user: str | None = None,
 ) -> list[dict]:
-    """The pending requests ``member`` may decide."""
+    """The pending requests ``member`` (linked to ``member_user``) may decide."""
     found = []
     for request in requests:
         policy = policies.get(request["group"])
         if request["status"] != PENDING or policy is None:
             continue
         try:
-            check_decider(request, policy, member, group_members.get(request["group"], ()))
+            check_decider(
+                request, policy, member, group_members.get(request["group"], ()), member_user
+            )
         except Forbidden:
             continue
         if member not in request.get("approvals", []):

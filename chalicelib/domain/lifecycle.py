@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain import access_map, config_merge, hygiene
 from chalicelib.domain.access_map import ACCESS_KEY, LOGIN_SESSION
-from chalicelib.domain.identity import check_username, key
+from chalicelib.domain.identity import PERSON, check_username, key, same_person
 from chalicelib.domain.offboarding import gone, known, offboard_user, targets
 from chalicelib.domain.passwords import temporary_password
 from chalicelib.domain.revocation_policy import Revoked
@@ -57,7 +57,7 @@ if TYPE_CHECKING:  # the request models (pydantic) load where requests are parse
 
 _SUSPENDED = ("suspending", "suspended", "restoring")
 # A profile name this service writes for a role: <account>-<role name>.
-_PROFILE = re.compile(r"^\d{12}-[\w+=,.@-]{1,64}$")
+_PROFILE = re.compile(r"[0-9]{12}-[\w+=,.@-]{1,64}", re.ASCII)  # whole string: fullmatch
 
 
 @dataclass
@@ -94,7 +94,11 @@ class Snapshot:
 
     @property
     def state(self) -> dict:
-        return self.record or {"status": "active", "grants": []}
+        """The record, bound to the user read beside it (what a change writes back names them)."""
+        state = self.record or {"status": "active", "grants": []}
+        if self.user and not state.get(PERSON):
+            state = {**state, PERSON: self.user["id"]}
+        return state
 
 
 # What each operation reads in its first wave.
@@ -105,7 +109,7 @@ READS: dict[str, tuple[str, ...]] = {
     "restore": ("user", "record", "keys", "console", "mfa", "access"),
     "grant": ("user", "record", "groups", "keys", "console", "mfa", "access"),
     "offboard": ("user", "record", "groups", "console", "dependents", "earlier", "revocation"),
-    "set_profile": ("user",),
+    "set_profile": ("user", "record"),
     "describe": ("user", "record", "groups", "keys", "console", "mfa", "access"),
     # The schedules' changes read their own, narrower state.
     "expire_grant": (),
@@ -137,6 +141,9 @@ class Lifecycle:
         # Called where an operation's changes end and its answer begins: the runner's dry run
         # stops there (what follows only reads, to answer).
         self.changes_made: Callable[[], None] = lambda: None
+        # Called once a person is offboarded (name, final record, request, answer): what is
+        # kept for them (Slack link, pending requests, review items) is let go.
+        self.forget: Callable[[str, dict, OffboardRequest, dict], None] = lambda *_: None
 
     # reading
     def read(
@@ -166,10 +173,13 @@ class Lifecycle:
         named = {f"list:{i}": listing for i, listing in enumerate(listings)}
         tasks.update({name: listings[listing] for name, listing in named.items()})
         found = wave(tasks)
+        user, record = found.get("user"), found.get("record")
+        if user and not same_person(record, user["id"]):
+            record = None  # a previous holder's of the name: nothing of it is this user's
         return Snapshot(
             username=username,
-            user=found.get("user"),
-            record=found.get("record"),
+            user=user,
+            record=record,
             groups=found.get("groups"),
             keys=found.get("keys", found.get("dated_keys")),
             console=found.get("console", bool(found.get("login")) if "login" in wanted else None),
@@ -269,7 +279,7 @@ class Lifecycle:
         """A POSIX sh script merging the user's profiles into an existing ``~/.aws/config``
         (backup first, every other profile kept) and deleting the profiles named in ``remove``."""
         for profile in remove:
-            if not _PROFILE.match(profile):
+            if not _PROFILE.fullmatch(profile):
                 raise BadRequest(
                     f"remove: {profile!r} is not a profile this service writes "
                     "(<12-digit account>-<role name>)"
@@ -382,23 +392,13 @@ class Lifecycle:
         snap = snap or self.read("onboard", username, request)
         self._check_groups(request.groups, snap)
         existing = snap.user
+        person: dict
         if existing is not None:
             self._check_resumable(request, existing, snap.record)
-        record = {
-            "status": "active",
-            "ticket": request.ticket,
-            "groups": sorted(request.groups),
-            "grants": [],
-        }
-        if request.slack_user:
-            record["slack_user"] = request.slack_user
-        first: dict[str, Callable[[], Any]] = {
-            "record": lambda: self.state.put_record(username, record)
-        }
-        if request.slack_user:  # how a Slack member's own requests find their user
-            slack_user = request.slack_user
-            first["link"] = lambda: self.state.link_member(slack_user, username)
-        if existing is None:
+            person = existing
+        else:
+            # Nothing is kept for a name before IAM gave it to this person: a refused
+            # onboarding leaves no record and no Slack link behind.
             tags = {
                 "ticket": request.ticket,
                 "requested_by": request.requested_by,
@@ -410,13 +410,33 @@ class Lifecycle:
                 tags["external_id"] = request.external_id
             if request.slack_user:
                 tags["slack_user"] = request.slack_user
-            first["user"] = lambda: self.iam.create_user(username, self.settings.managed_path, tags)
-        created = wave(first).get("user") or existing or {}
+            created = self.iam.create_user(username, self.settings.managed_path, tags)
+            if created is None:  # taken by a user the service may not see
+                raise unavailable(username)
+            person = created
+        # The record and the link name the person (IAM's UserId), not only the name: a later
+        # holder of the name is someone else, and nothing kept for this one acts for them.
+        record = {
+            "status": "active",
+            "ticket": request.ticket,
+            "groups": sorted(request.groups),
+            "grants": [],
+            PERSON: person["id"],
+        }
+        if request.slack_user:
+            record["slack_user"] = request.slack_user
+        record.update(_owed_by_earlier(snap.record, person["id"], self.settings.root_account_id))
         # AddUserToGroup and AttachUserPolicy are no-ops when done already: a resumed
         # onboarding converges without reading what the first attempt did.
         tasks: dict[str, Callable[[], Any]] = {
-            f"group:{g}": partial(self.iam.add_to_group, username, g) for g in request.groups
+            "record": lambda: self.state.put_record(username, record)
         }
+        if request.slack_user:  # how a Slack member's own requests find their user
+            slack_user = request.slack_user
+            tasks["link"] = lambda: self.state.link_member(slack_user, username, person["id"])
+        tasks.update(
+            {f"group:{g}": partial(self.iam.add_to_group, username, g) for g in request.groups}
+        )
         tasks["self-service"] = lambda: self.iam.attach_user_policy(
             username, self.settings.self_service_policy_arn
         )
@@ -433,7 +453,7 @@ class Lifecycle:
             user = self._view(
                 snap,
                 username,
-                created["arn"],
+                person["arn"],
                 record,
                 list(request.groups),
                 request.console,
@@ -485,17 +505,15 @@ class Lifecycle:
     def _check_resumable(
         self, request: OnboardRequest, existing: dict, record: dict | None
     ) -> None:
-        username = request.username
-        if existing["username"] != username:
-            raise Conflict(
-                f"a user named {existing['username']} already exists; IAM user names "
-                f"are not case-sensitive, so {username} would be the same person"
-            )
+        """Whether ``existing`` is this ticket's own onboarding, to be finished; any other user
+        under the name (in another case, outside the managed path, onboarded by another ticket,
+        changed since) makes the name unavailable, in the one wording that tells nothing of it."""
         if (
-            existing["path"] != self.settings.managed_path
+            existing["username"] != request.username
+            or existing["path"] != self.settings.managed_path
             or existing["tags"].get("ticket") != request.ticket
         ):
-            raise Conflict(f"a user named {username} already exists")
+            raise unavailable(request.username)
         if record is None:
             return  # created by this ticket, its record not yet written
         if (
@@ -504,11 +522,7 @@ class Lifecycle:
             and _written_within(record, self.settings.idempotency_ttl)
         ):
             return  # nothing changed the user since this ticket's onboarding
-        raise Conflict(
-            f"{username} was onboarded by ticket {request.ticket} already and is "
-            f"{record.get('status', 'active')} now; change them with the other "
-            "operations"
-        )
+        raise unavailable(request.username)
 
     def move(self, username: str, request: MoveRequest, snap: Snapshot | None = None) -> dict:
         """Set the user's managed groups to exactly ``request.groups``."""
@@ -749,7 +763,7 @@ class Lifecycle:
         name = snap.name
         if record["status"] == "offboarded":
             if record.get("ticket") == request.ticket:  # a retry of one that completed
-                return _offboarded(name, record)
+                return self._forgotten(name, record, request)
             raise NotFound(f"{snap.username} was already offboarded")
         if record["status"] != "offboarding":
             name = self._managed(snap)["username"]
@@ -827,7 +841,13 @@ class Lifecycle:
         except AppError as error:  # the failure's audit event keeps what was removed
             error.detail = {**(error.detail or {}), "removed": done["iam"]}
             raise
-        return _offboarded(name, final)
+        return self._forgotten(name, final, request)
+
+    def _forgotten(self, name: str, record: dict, request: OffboardRequest) -> dict:
+        """The offboarding's answer, once what was kept for the person is let go."""
+        answer = _offboarded(name, record)
+        self.forget(name, record, request, answer)
+        return answer
 
     def set_profile(
         self, username: str, request: ProfileRequest, snap: Snapshot | None = None
@@ -842,6 +862,14 @@ class Lifecycle:
         changed = {k: v for k, v in wanted.items() if v is not None and tags.get(k) != v}
         removed = sorted(k for k, v in wanted.items() if v is None and k in tags)
         tasks: dict[str, Callable[[], Any]] = {}
+        member, linked = request.slack_user, tags.get("slack_user", "")
+        if member is not None and member != linked:  # None: left as it is; "": unlinked
+            changed, removed = (
+                ({**changed, "slack_user": member}, removed)
+                if member
+                else (changed, sorted([*removed, "slack_user"]))
+            )
+            tasks.update(self._relink(name, snap, linked, member))
         if changed:
             tasks["tag"] = lambda: self.iam.tag_user(name, changed)
         if removed:
@@ -853,8 +881,25 @@ class Lifecycle:
             "username": name,
             "external_id": kept.get("external_id"),
             "email": kept.get("email"),
+            "slack_user": kept.get("slack_user"),
             "changed": sorted([*changed, *removed]),
         }
+
+    def _relink(self, name: str, snap: Snapshot, old: str, new: str) -> dict[str, Callable]:
+        """The Slack member ``name`` is, from ``old`` to ``new`` ("" for none): the record
+        (which four-eyes checks read), the member's link (Slack requests) and the old one gone."""
+        record = {k: v for k, v in snap.state.items() if k != "slack_user"}
+        tasks: dict[str, Callable] = {
+            "record": lambda: self.state.put_record(
+                name, {**record, **({"slack_user": new} if new else {})}
+            )
+        }
+        person = str(snap.state.get(PERSON) or "")
+        if new:
+            tasks["link"] = lambda: self.state.link_member(new, name, person)
+        if old:
+            tasks["unlink"] = lambda: self.state.unlink_member(old, name, person)
+        return tasks
 
     def _moment(self) -> str:
         return self.clock().isoformat(timespec="seconds")
@@ -1023,6 +1068,7 @@ class Lifecycle:
             {
                 "record": lambda: self.state.get_record(username),
                 "access": lambda: self.iam.group_access(self.settings.allowed_groups),
+                "user": lambda: self.iam.get_user(username),
             }
         )
         record = found["record"] or {"status": "active", "grants": []}
@@ -1034,13 +1080,15 @@ class Lifecycle:
             lost = self._lost_targets(
                 self.roles([group], found["access"]), self.roles(keeps, found["access"])
             )
-            done = wave(
-                {
-                    "remove": lambda: self.iam.remove_from_group(name, group),
-                    "sessions": lambda: self._revoke_roles(name, lost),
-                }
-            )
-            revoked = done["sessions"]
+            tasks: dict[str, Callable[[], Any]] = {
+                "sessions": lambda: self._revoke_roles(name, lost)
+            }
+            user = found["user"]
+            # The grant's holder left with their user; a later holder of the name keeps their
+            # own memberships (the sessions' deny, issued before now, costs them a new session).
+            if not user or same_person(record, user["id"]):
+                tasks["remove"] = lambda: self.iam.remove_from_group(name, group)
+            revoked = wave(tasks)["sessions"]
         record = {
             **record,
             "grants": remaining,
@@ -1171,8 +1219,16 @@ class Lifecycle:
     ) -> dict:
         """End one's own time-bound access now: as at its expiry, the group goes and so do the
         sessions of the roles only it allowed."""
-        record = self.state.get_record(username) or {}
-        if not any(g["group"] == request.group for g in record.get("grants", [])):
+        found = wave(
+            {
+                "record": lambda: self.state.get_record(username),
+                "user": lambda: self.iam.get_user(username),
+            }
+        )
+        record, user = found["record"] or {}, found["user"]
+        # A record of an earlier holder of the name ends nothing of the user who holds it now.
+        mine = bool(user) and same_person(record, user["id"])
+        if not mine or not any(g["group"] == request.group for g in record.get("grants", [])):
             raise Conflict(f"{username} holds no time-bound access to {request.group}")
         return self.expire_grant(username, request, snap)
 
@@ -1190,6 +1246,34 @@ class Lifecycle:
         snap = self.read("describe", username)
         self._managed(snap)
         return self.view(snap, self.last_used(snap.keys))
+
+
+def _owed_by_earlier(record: dict | None, person: str, root: str) -> dict:
+    """What a revocation still owes for an earlier holder of the name (``record``: theirs),
+    kept in the new holder's record so the schedule still retries it: the child accounts'
+    session denies, from the moment they were owed (before this user existed, so none of
+    theirs). Their own root-account Sign-In sessions died with their user."""
+    if not record or record.get(PERSON) == person:
+        return {}
+    why = {a: w for a, w in (record.get("revocation_why") or {}).items() if a != root}
+    pending = [a for a in record.get("revocation_pending") or [] if a != root]
+    if not pending or not record.get("revocation_owed_before"):
+        return {}
+    return {
+        "revocation_pending": pending,
+        "revocation_why": {a: why.get(a, "owed") for a in pending},
+        "revocation_owed_before": record["revocation_owed_before"],
+    }
+
+
+def unavailable(username: str) -> Conflict:
+    """The one answer for a name that cannot be onboarded, whoever holds it: it confirms
+    nothing about which users exist (protected names are refused with 403 before this)."""
+    return Conflict(
+        f"{username} cannot be onboarded: the name is not available (IAM user names are "
+        "unique whatever their case); choose another name, or change an existing managed "
+        "user with the other operations"
+    )
 
 
 def _moment(value: str | None) -> datetime | None:

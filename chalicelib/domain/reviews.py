@@ -1,18 +1,29 @@
 """Access reviews: campaigns, reviewers' decisions and the evidence, as pure rules over records.
 
-A campaign takes one snapshot of who holds what (every managed user's memberships and grants in
-the campaign's groups, read in one whole-account query), makes one item per user and group, and
-assigns each item a reviewer: an owner of the group who is not the person under review, else an
-operator who is not. Reviewers keep or revoke each item until the campaign closes; a revoke is
-carried out (the user moved out of the group, or the grant ended) by the service. At the due
+A campaign takes one snapshot of who holds what (every member of the campaign's groups, whatever
+their path, and the managed users' grants, read in one whole-account query), makes one item per
+user and group, and assigns each item a reviewer: an owner of the group who is not the person
+under review, else an operator who is not. Nobody decides their own item: the decider's Slack
+member is not the item user's linked member, and the decider's own linked user is not the item's
+user. An item whose user has no linked member cannot be shown not to be the decider's own, so
+its keep takes two reviewers (a second owner or an operator, assigned as ``second_reviewer``);
+a revoke, which never keeps anyone's access, takes one. A member the service does not manage (outside its
+path, or protected) is an item too, marked ``outside`` and assigned to an operator: the service
+never changes such a user, so a revoke of one is owed by hand until someone records it done (or
+a read shows them gone). Reviewers keep or revoke each item until the campaign closes; a revoke
+of a managed user is carried out (the user moved out of the group, or the grant ended) by the
+service. At the due
 date the campaign closes, and items nobody decided are kept, revoked or escalated to the
 operators, as the stage says. Storage, Slack and the changes are the service's.
 
 A review record: id, status, groups, due, created_at, ticket, requested_by, population
 {taken_at, query, count, users}, closed_at, closed_by, version. An item record: review, id,
-username, group, kind (member | grant), expires_at (a grant's), subject (the Slack member the
-user is), reviewer, decision, decided_by, decided_at, lapsed (decided by the setting at the
-close), escalated_at, removed_at, removal_ticket, carry_out_error, version.
+username, group, kind (member | grant), expires_at (a grant's), outside (path | protected: not
+the service's to change) and path, subject (the Slack member the user is), reviewer,
+second_reviewer (an unlinked user's: a keep takes both eyes), first_keep {by, at}, decision,
+decided_by, decided_at, lapsed (decided by the setting at the close), escalated_at, removal_owed
+(a revoke an operator must make by hand), removed_at, removed_by, removal_ticket,
+carry_out_error, version.
 """
 
 from __future__ import annotations
@@ -32,6 +43,8 @@ DECISIONS = (KEEP, REVOKE)
 CARRY_OUT_MODES = ("immediately", "at_close")
 UNDECIDED_MODES = (KEEP, REVOKE, "escalate")
 MEMBER, GRANT = "member", "grant"
+# Why a member is not the service's to change: outside its IAM path, or a protected user.
+OUTSIDE_PATH, PROTECTED = "path", "protected"
 _MEMBER = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 _CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,30}$")
 # The query a campaign's snapshot is, as the evidence states it.
@@ -44,17 +57,24 @@ _ITEM_FIELDS = (
     "group",
     "kind",
     "expires_at",
+    "outside",
+    "path",
     "reviewer",
+    "second_reviewer",
+    "first_keep",
     "decision",
     "decided_by",
     "decided_at",
     "lapsed",
     "escalated_at",
+    "removal_owed",
     "removed_at",
+    "removed_by",
     "removal_ticket",
     "sessions_revoked_in",
     "sessions_revocation_pending",
     "carry_out_error",
+    "offboarded",
 )
 _REVIEW_FIELDS = (
     "id",
@@ -164,10 +184,11 @@ def check_start(
     return chosen
 
 
-def reviewer_for(group: str, subject: str, policy: Policy) -> str:
+def reviewer_for(group: str, subject: str, policy: Policy, outside: str = "") -> str:
     """An owner of the group who is not the person under review; else an operator who is not;
-    else nobody (the item waits for the operators, who may decide any item)."""
-    for member in policy.owners.get(group, ()):
+    else nobody (the item waits for the operators, who may decide any item). A member outside
+    the service's management goes to an operator: only an operator can remove them."""
+    for member in () if outside else policy.owners.get(group, ()):
         if member != subject:
             return member
     for member in sorted(policy.operators):
@@ -176,16 +197,46 @@ def reviewer_for(group: str, subject: str, policy: Policy) -> str:
     return ""
 
 
+@dataclass(frozen=True)
+class Scope:
+    """The users the service manages: under its path and not protected."""
+
+    path: str
+    protected: frozenset[str] = frozenset()
+
+    def outside(self, user: Mapping) -> str:
+        """Why ``user`` is not the service's to change (PROTECTED, OUTSIDE_PATH), or empty."""
+        if key(user["username"]) in self.protected:
+            return PROTECTED
+        return OUTSIDE_PATH if user.get("path") != self.path else ""
+
+
+def second_for(group: str, first: str, policy: Policy, outside: str = "") -> str:
+    """Another owner than ``first``, else an operator who is not ``first``, else nobody (the
+    operators, who may decide any item). For a member outside management, another operator
+    first, else an owner: one operator alone must not leave the item undecidable."""
+    owners, operators = policy.owners.get(group, ()), tuple(sorted(policy.operators))
+    for member in (*operators, *owners) if outside else (*owners, *operators):
+        if member != first:
+            return member
+    return ""
+
+
+def needs_two(item: Mapping) -> bool:
+    """A keep of an item whose user has no linked Slack member takes two reviewers: nobody can
+    show that the one deciding is not that user."""
+    return not item.get("subject")
+
+
 def population(
-    users: Iterable[dict], records: Mapping[str, dict], groups: list[str]
+    users: Iterable[dict], records: Mapping[str, dict], groups: list[str], scope: Scope
 ) -> list[tuple[dict, str, str, str]]:
-    """(user, group, kind, expires_at) for every managed user in a campaign's group: a member
-    (the record's groups) or a grant (time-bound, from the record's grants)."""
+    """(user, group, kind, expires_at) for every user of the account in a campaign's group,
+    managed or not (a member the IAM read shows is never left out): a member, or a grant
+    (time-bound, from a managed user's record)."""
     found = []
     for user in users:
-        record = records.get(key(user["username"])) or {}
-        if record.get("status") == "offboarded":
-            continue
+        record = {} if scope.outside(user) else records.get(key(user["username"])) or {}
         grants = {g["group"]: g["expires_at"] for g in record.get("grants", [])}
         for group in groups:
             if group not in user.get("groups", []):
@@ -208,12 +259,16 @@ def create(
     records: Mapping[str, dict],
     policy: Policy,
     query: dict,
+    scope: Scope,
 ) -> tuple[dict, list[dict]]:
-    """A new campaign and its items, from one snapshot of the account."""
+    """A new campaign and its items, from one snapshot of the account (``users``: every user
+    of it, whatever their path)."""
     ident = review_id(ticket)
     items = []
-    for user, group, kind, expires in population(users, records, groups):
-        record = records.get(key(user["username"])) or {}
+    found = population(users, records, groups, scope)
+    for user, group, kind, expires in found:
+        outside = scope.outside(user)
+        record = {} if outside else records.get(key(user["username"])) or {}
         subject = record.get("slack_user") or user.get("tags", {}).get("slack_user", "")
         item = {
             "review": ident,
@@ -222,9 +277,13 @@ def create(
             "group": group,
             "kind": kind,
             "subject": subject,
-            "reviewer": reviewer_for(group, subject, policy),
+            "reviewer": reviewer_for(group, subject, policy, outside),
             "version": 0,
         }
+        if outside:
+            item.update(outside=outside, path=user.get("path", ""))
+        if needs_two(item):
+            item["second_reviewer"] = second_for(group, item["reviewer"], policy, outside)
         if expires:
             item["expires_at"] = expires
         items.append(item)
@@ -240,7 +299,8 @@ def create(
             "taken_at": iso(now),
             "query": query,
             "count": len(items),
-            "users": len({key(u["username"]) for u, *_ in population(users, records, groups)}),
+            "users": len({key(u["username"]) for u, *_ in found}),
+            "outside": sum(1 for i in items if i.get("outside")),
         },
         "version": 0,
     }
@@ -252,17 +312,41 @@ def same_start(review: dict, groups: list[str], due: date) -> bool:
 
 
 # deciding
-def check_decider(item: dict, member: str, policy: Policy) -> None:
-    """The assigned reviewer or an operator may decide; never the person under review."""
+def check_decider(item: dict, member: str, policy: Policy, member_user: str | None = None) -> None:
+    """The assigned reviewers or an operator may decide; never the person under review, known
+    by the item user's linked member or by the decider's own linked user (``member_user``)."""
     if not member:
         raise Forbidden("a decision must name its reviewer (a Slack member id)")
-    if item.get("subject") and member == item["subject"]:
+    if (item.get("subject") and member == item["subject"]) or (
+        member_user and key(member_user) == key(item["username"])
+    ):
         raise Forbidden(f"{item['username']} is you: someone else must review your own access")
-    if member != item.get("reviewer") and member not in policy.operators:
+    assigned = (item.get("reviewer"), item.get("second_reviewer"))
+    if member not in assigned and member not in policy.operators:
         raise Forbidden(
             f"this item of {item['username']} in {item['group']} is not yours to review"
             + (f"; its reviewer is {item['reviewer']}" if item.get("reviewer") else "")
         )
+
+
+def check_recorder(item: dict, member: str, policy: Policy) -> None:
+    """Who may record a removal made by hand: an operator or the item's reviewer, for a revoke
+    of a member the service does not manage (it carries out the others itself)."""
+    if not member:
+        raise Forbidden("a record of a removal must name who made it (a Slack member id)")
+    if member != item.get("reviewer") and member not in policy.operators:
+        raise Forbidden(f"only an operator may record {item['username']}'s removal by hand")
+    if not item.get("outside"):
+        raise Conflict(
+            f"{item['username']} is managed: the service carries out their revoke itself"
+        )
+    if item.get("decision") != REVOKE:
+        raise Conflict(f"{item['username']} in {item['group']} was not decided revoke")
+
+
+def owed(items: Iterable[dict]) -> list[dict]:
+    """Revokes owed by hand: not recorded as removed yet."""
+    return [i for i in items if i.get("removal_owed") and not i.get("removed_at")]
 
 
 def escalated(item: dict) -> bool:
@@ -285,13 +369,47 @@ def decide(
             f"{item['username']} was removed from {item['group']} at {item['removed_at']} on "
             "this review's revoke; nothing was changed (ask for the access again)"
         )
-    return {
+    if decision == KEEP and needs_two(item):
+        if item.get("decision") == KEEP:
+            return item  # kept by two already: another keep changes nothing
+        first = item.get("first_keep") or {}
+        if first.get("by") == member:
+            return item  # the same reviewer again: still waiting for a second one
+        if not first:  # the first of two: the item stays as it was (a revoke stays a revoke)
+            return {
+                **item,
+                "first_keep": {"by": member, "at": iso(now)},
+                "version": item.get("version", 0) + 1,
+            }
+    decided = {
         **item,
         "decision": decision,
         "decided_by": member,
         "decided_at": iso(now),
         "version": item.get("version", 0) + 1,
     }
+    if decision == KEEP:
+        decided.pop("removal_owed", None)
+    else:
+        decided.pop("first_keep", None)
+    return decided
+
+
+def waits_for_second(item: Mapping) -> bool:
+    """Kept by one reviewer, waiting for the second one (see ``needs_two``)."""
+    return bool(item.get("first_keep") and item.get("decision") != KEEP)
+
+
+def groups_after_revoke(
+    live: Iterable[str], record: Mapping | None, group: str, allowed: Iterable[str]
+) -> list[str]:
+    """The groups a ``move`` sets when a revoke takes ``group`` away: the managed groups the
+    user is in NOW (read just before the change, not the record, which may lag behind a change
+    made by hand) but that one. Time-bound grants are left out: they are not standing
+    memberships, and they end on their own."""
+    granted = {g["group"] for g in (record or {}).get("grants", [])}
+    managed = set(allowed)
+    return sorted(g for g in set(live) if g in managed and g not in granted and g != group)
 
 
 def due_to_carry_out(item: dict) -> bool:
@@ -313,6 +431,38 @@ def carried_out(item: dict, ticket: str, now: datetime, answer: dict | None = No
         done["sessions_revocation_pending"] = answer["sessions_revocation_pending"]
     done.pop("carry_out_error", None)
     return {**done, "version": item.get("version", 0) + 1}
+
+
+def by_hand(item: dict) -> str:
+    """What an operator must do for a revoke of a member the service does not manage."""
+    why = (
+        "a protected user"
+        if item.get("outside") == PROTECTED
+        else f"at path {item.get('path') or '?'}, outside the service's"
+    )
+    return (
+        f"{item['username']} is {why}: the service does not change them. An operator removes "
+        f"them by hand (aws iam remove-user-from-group --group-name {item['group']} "
+        f"--user-name {item['username']}), then records it done"
+    )
+
+
+def removal_owed(item: dict) -> dict:
+    """A revoke the service may not make: owed by hand, and named, until it is recorded."""
+    return {**item, "removal_owed": by_hand(item), "version": item.get("version", 0) + 1}
+
+
+def removed_by_hand(item: dict, by: str, ticket: str, now: datetime) -> dict:
+    """An owed removal, done: a read of IAM showed the user out of the group."""
+    done = {
+        **item,
+        "removed_at": iso(now),
+        "removed_by": by,
+        "removal_ticket": ticket,
+        "version": item.get("version", 0) + 1,
+    }
+    done.pop("removal_owed", None)
+    return done
 
 
 def carry_out_failed(item: dict, reason: str) -> dict:
@@ -347,16 +497,21 @@ def lapse(item: dict, mode: str, now: datetime) -> dict:
     }
 
 
-def close(review: dict, now: datetime, by: str) -> dict:
+def close(review: dict, now: datetime, by: str, owed_by_hand: int = 0) -> dict:
+    """The campaign closed; ``owed_by_hand``: its removals still owed by hand, which the daily
+    schedule goes on looking for (in IAM) after the close."""
     if review["status"] != OPEN:
         raise Conflict(f"review {review['id']} is closed already")
-    return {
+    closed = {
         **review,
         "status": CLOSED,
         "closed_at": iso(now),
         "closed_by": by,
         "version": review.get("version", 0) + 1,
     }
+    if owed_by_hand:
+        closed["owed_by_hand"] = owed_by_hand
+    return closed
 
 
 # what callers see
@@ -377,7 +532,7 @@ def undecided(items: Iterable[dict]) -> list[dict]:
 
 
 def of_reviewer(items: Iterable[dict], member: str) -> list[dict]:
-    return [i for i in items if i.get("reviewer") == member]
+    return [i for i in items if member in (i.get("reviewer"), i.get("second_reviewer"))]
 
 
 def overlapping(open_reviews: Iterable[dict], groups: Iterable[str]) -> dict[str, str]:
@@ -398,6 +553,8 @@ def totals(items: list[dict]) -> dict:
         "undecided": sum(1 for i in items if not i.get("decision")),
         "lapsed": sum(1 for i in items if i.get("lapsed")),
         "escalated": sum(1 for i in items if i.get("escalated_at")),
+        "outside": sum(1 for i in items if i.get("outside")),
+        "owed_by_hand": sum(1 for i in items if i.get("removal_owed")),
     }
 
 
@@ -410,7 +567,8 @@ def holds(item: dict, groups_now: Mapping[str, list[str]], events: Iterable[dict
     """Whether a carried-out revoke still holds: the user is not in the group now, or, if they
     are, the later change that put them back (from the audit trail)."""
     if not item.get("removed_at"):
-        return {"holds": False, "why": item.get("carry_out_error") or "not carried out"}
+        why = item.get("removal_owed") or item.get("carry_out_error") or "not carried out"
+        return {"holds": False, "why": why}
     owed = item.get("sessions_revocation_pending")
     if owed:  # removed, but live sessions may still work: never a pass
         return {
@@ -447,16 +605,44 @@ def holds(item: dict, groups_now: Mapping[str, list[str]], events: Iterable[dict
     return {"holds": False, "why": "back in the group, by no change this service made (drift)"}
 
 
+def outside_members(users: Iterable[dict], groups: Iterable[str], scope: Scope) -> list[dict]:
+    """Who in ``groups`` the service does not manage (``users``: a read of the whole account)."""
+    wanted = list(groups)
+    return [
+        {"username": u["username"], "group": g, "outside": why, "path": u.get("path", "")}
+        for u in users
+        if (why := scope.outside(u))
+        for g in wanted
+        if g in u.get("groups", [])
+    ]
+
+
+def _outside_problem(member: Mapping) -> str:
+    why = (
+        "a protected user"
+        if member["outside"] == PROTECTED
+        else f"at path {member['path']}, outside the service's"
+    )
+    return (
+        f"{member['username']} in {member['group']}: {why}, in the group now; the service "
+        "cannot change them or prove their access was reviewed away"
+    )
+
+
 def evidence(
     review: dict,
     items: list[dict],
     groups_now: Mapping[str, list[str]],
     events_of: Mapping[str, list[dict]],
     now: datetime,
+    outside_now: list[dict] | None = None,
 ) -> dict:
     """The evidence of a campaign: the population and its query, each item with its decision
     and its removal's audit reference, the totals, and the check that every revoke was carried
-    out and still holds. ``events_of``: the audit events of each revoked user (canonical name)."""
+    out and still holds. ``events_of``: the audit events of each revoked user (canonical name);
+    ``outside_now``: members of the reviewed groups the service does not manage, read now. The
+    verdict is PASS only when every revoke holds and nobody outside management is in a
+    reviewed group."""
     rows = []
     problems = []
     for item in items:
@@ -478,6 +664,9 @@ def evidence(
     counted = totals(items)
     revokes = counted["revoked"]
     held = sum(1 for r in rows if r.get("holds"))
+    outside_now = list(outside_now or [])
+    problems += [_outside_problem(m) for m in outside_now]
+    passed = counted["carried_out"] == revokes and held == revokes and not outside_now
     return {
         "review": {k: review[k] for k in _REVIEW_FIELDS if review.get(k) is not None},
         "population": review.get("population", {}),
@@ -488,13 +677,26 @@ def evidence(
             "every_revoke_holds": held == revokes,
             "revokes": revokes,
             "holding": held,
+            "outside_management": outside_now,
             "problems": problems,
+            "verdict": "PASS" if passed else "ATTENTION",
         },
         "generated_at": iso(now),
     }
 
 
 def _how(item: dict) -> str:
+    if item.get("offboarded"):  # the user's offboarding removed the access (its ticket)
+        return f"revoke by the offboarding of the user ({item['offboarded']})"
+    first = (item.get("first_keep") or {}).get("by")
+    if first and item.get("decision") == KEEP:
+        return f"keep by {first} and {item['decided_by']} (two reviewers: no linked member)"
+    if first and not item.get("decision"):
+        return f"keep by {first}; waits for a second reviewer (no linked member)"
+    if item.get("removal_owed"):
+        return f"{item['decision']}; owed by hand (the service does not change this user)"
+    if item.get("removed_by"):
+        return f"{item['decision']}; removed by hand, recorded by {item['removed_by']}"
     if not item.get("decision"):
         return "escalated to the operators" if item.get("escalated_at") else "undecided"
     if item.get("lapsed"):

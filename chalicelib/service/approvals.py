@@ -6,7 +6,10 @@ Every step of a request is an audit event whose ticket is the request's id (aske
 approved, denied, expired, cancelled, ended), and the grant an approval leads to runs through
 the change runner under that same id, so ``GET /audit?ticket=<id>`` tells the whole story and
 the grant gets what every grant gets: idempotency, the user's lease, its own audit event, its
-event, callbacks and, at its expiry, the removal and session revocation.
+event, callbacks and, at its expiry, the removal and session revocation. Before any grant the
+user is read again and the request's pending window checked; an approval that cannot become a
+grant (refused by either, or by the runner) closes the request ``failed``, audited as a
+``decide`` that failed, so no retry or replay grants it later.
 
 What Slack shows (the approvers' channel message, its updates, the direct messages) is queued
 as ``approval_message`` work, so a slow or rate-limited Slack never holds a decision.
@@ -49,6 +52,7 @@ class ApprovalService:
         work_queue: WorkQueue,
         slack: Callable[[], SlackApi],
         clock: Callable[[], datetime],
+        linked_user: Callable[[str], str | None],
     ) -> None:
         self.settings = settings
         self.state = state
@@ -58,6 +62,7 @@ class ApprovalService:
         self.work_queue = work_queue
         self._slack = slack
         self.clock = clock
+        self.linked_user = linked_user  # the managed user a Slack member is linked to
 
     @property
     def slack(self) -> SlackApi:
@@ -94,7 +99,8 @@ class ApprovalService:
         pending = [r for r in pending if not rules.is_expired(r, now)]
         groups = {r["group"] for r in pending}
         members = {g: self.group_members(self.policy(g)) for g in groups}
-        return rules.decidable(pending, self.settings.approval_policies, member, members)
+        linked = self.linked_user(member) if pending else None
+        return rules.decidable(pending, self.settings.approval_policies, member, members, linked)
 
     # asking
     def ask(self, body: AccessRequest, requester: str = "") -> dict:
@@ -152,8 +158,8 @@ class ApprovalService:
         request = self._write(rules.activate(request, now), request["version"])
         self.requests.release(request)
         self._audit("decide", request, new.requested_by, "ok: break-glass activated")
-        request = self._grant(request)
-        self._message(request, "break_glass")
+        request = self._grant(request, new.requested_by)
+        self._message(request, "break_glass" if request["status"] == rules.APPROVED else "failed")
         return rules.view(request)
 
     def _replayed(self, existing: dict, new: rules.NewRequest) -> dict:
@@ -161,9 +167,8 @@ class ApprovalService:
             raise Conflict(
                 f"ticket {new.ticket} was already used for a different request; use a new ticket"
             )
-        if existing["status"] == rules.APPROVED and "grant" not in existing:
-            existing = self._grant(existing)  # an answer lost before the grant was made
-        return rules.view(existing)
+        # An answer lost before the grant was made: granted now only if it still may be.
+        return rules.view(self._granted(existing, new.requested_by))
 
     # deciding
     def decide(
@@ -182,10 +187,16 @@ class ApprovalService:
         for _ in range(_ATTEMPTS):
             request = self.get(request_id)
             if ticket and request.get("decision_ticket") == ticket:  # this decision, again
-                return rules.view(self._granted(request))
+                return rules.view(self._granted(request, by))
             policy = self.policy(request["group"])
             try:
-                rules.check_decider(request, policy, approver, self.group_members(policy))
+                rules.check_decider(
+                    request,
+                    policy,
+                    approver,
+                    self.group_members(policy),
+                    self.linked_user(approver),
+                )
                 if rules.is_expired(request, self.clock()):
                     self._close(request, rules.EXPIRED, SCHEDULE)
                     raise Conflict("this request expired; nothing was changed; ask again")
@@ -214,19 +225,36 @@ class ApprovalService:
         count("decide", "ok")
         if request["status"] != rules.PENDING:
             self.requests.release(request)
-        request = self._granted(request)
+        if request["status"] == rules.APPROVED:
+            request = self._grant(request, by)
         self._message(request, request["status"] if request["status"] != rules.PENDING else "vote")
         return rules.view(request)
 
-    def _granted(self, request: dict) -> dict:
-        if request["status"] == rules.APPROVED and "grant" not in request:
-            return self._grant(request)
+    def _granted(self, request: dict, by: str) -> dict:
+        """An approved request left without its grant (its answer lost, or a failure of ours or
+        AWS's), granted now if it still may be, else closed ``failed``; Slack told either way."""
+        if request["status"] != rules.APPROVED or "grant" in request:
+            return request
+        request = self._grant(request, by)
+        self._message(request, request["status"])
         return request
 
-    def _grant(self, request: dict) -> dict:
+    def _grant(self, request: dict, by: str) -> dict:
         """The grant of an approved request, through the change runner with the request's id as
-        its ticket: a retry (a redelivered click, a replayed REST call) grants once."""
+        its ticket: a retry (a redelivered click, a replayed REST call) grants once. The user is
+        read again first; past the pending window, or for a user who may no longer have it, or
+        when the runner refuses it, nothing is granted and the request closes ``failed``. A
+        change in progress, or a failure of ours or AWS's (5xx), leaves it approved: a retry of
+        the decision finishes it within the window."""
         from chalicelib.api.schemas import GrantRequest
+
+        record = self.state.get_record(request["username"])
+        made = rules.made_grant(request, record)
+        if made is not None:
+            return self._record_grant(request, made)
+        why = rules.grant_refusal(request, record, self.clock())
+        if why is not None:
+            return self._fail(request, why, by)
 
         grant = GrantRequest(
             group=request["group"],
@@ -237,25 +265,63 @@ class ApprovalService:
             if rules.member_of(request["decided_by"])
             else request["decided_by"],
         )
-        answer = self.operations.change("grant", request["username"], grant)
+        try:
+            answer = self.operations.change("grant", request["username"], grant)
+        except AppError as error:
+            if error.retryable or error.status >= 500:  # in progress, or ours or AWS's: owed
+                raise
+            return self._fail(request, error.message, by)
         found = [g for g in answer.get("grants", []) if g["group"] == request["group"]]
         if not found:
             return request
+        return self._record_grant(request, found[0])
+
+    def _record_grant(self, request: dict, grant: dict) -> dict:
         for _ in range(_ATTEMPTS):
             try:
-                return self._write(rules.with_grant(request, found[0]), request["version"])
+                return self._write(rules.with_grant(request, grant), request["version"])
             except Stale:
                 request = self.get(request["id"])
                 if "grant" in request:
                     return request
         return request
 
+    def _fail(self, request: dict, why: str, by: str) -> dict:
+        """Close an approval that did not become a grant: audited and published (the caller
+        tells Slack)."""
+        for _ in range(_ATTEMPTS):
+            try:
+                failed = self._write(rules.fail(request, self.clock(), why), request["version"])
+                break
+            except Stale:
+                request = self.get(request["id"])
+                if request["status"] != rules.APPROVED or "grant" in request:
+                    return request
+        else:
+            raise Conflict("this request keeps changing; try again")
+        self._audit("decide", failed, by, f"failed: not granted: {why}")
+        self._publish("decide", failed)
+        count("decide", "failed")
+        return failed
+
     # ending
     def expire_due(self) -> list[str]:
-        """Expire the pending requests whose time is up; each audited and told in Slack."""
+        """Expire the pending requests whose time is up; each audited and told in Slack. An
+        approval left without its grant past its window is closed ``failed`` (or, if the grant
+        was made after all, recorded)."""
         now = self.clock()
         expired = []
-        for request in self.requests.search(rules.PENDING):
+        for request in self.requests.search():
+            if request["status"] == rules.APPROVED and "grant" not in request:
+                if rules.window_closed(request, now):
+                    try:
+                        self._granted(request, SCHEDULE)
+                    except (Stale, AppError) as error:  # the next run tries again
+                        logger().warning(
+                            "could not close an approval left without its grant",
+                            extra={"request": request["id"], "reason": str(error)},
+                        )
+                continue
             if rules.is_expired(request, now):
                 try:
                     self._close(request, rules.EXPIRED, SCHEDULE)

@@ -18,12 +18,15 @@ CSV_COLUMNS = (
     "username",
     "group",
     "kind",
+    "outside",
     "reviewer",
     "decision",
     "decided_by",
     "decided_at",
     "how",
+    "removal_owed",
     "removed_at",
+    "removed_by",
     "removal_ticket",
     "sessions_revoked_in",
     "sessions_revocation_pending",
@@ -44,12 +47,15 @@ def _row(evidence: dict, item: dict) -> dict:
         "username": item["username"],
         "group": item["group"],
         "kind": item.get("kind", ""),
+        "outside": item.get("outside", ""),
         "reviewer": item.get("reviewer", ""),
         "decision": item.get("decision", ""),
         "decided_by": item.get("decided_by", ""),
         "decided_at": item.get("decided_at", ""),
         "how": item.get("how", ""),
+        "removal_owed": item.get("removal_owed", ""),
         "removed_at": item.get("removed_at", ""),
+        "removed_by": item.get("removed_by", ""),
         "removal_ticket": item.get("removal_ticket", ""),
         "sessions_revoked_in": " ".join(item.get("sessions_revoked_in") or []),
         "sessions_revocation_pending": " ".join(
@@ -99,8 +105,17 @@ footer { margin-top: 24px; color: #555; font-size: 12px; }
 
 LEGEND = (
     ("User, Group", "Who held which access when the population was taken (the snapshot)."),
-    ("Kind", "member: a standing group membership; grant: time-bound access with its expiry."),
-    ("Reviewer", "The Slack member assigned: an owner of the group, never the user themself."),
+    (
+        "Kind",
+        "member: a standing group membership; grant: time-bound access with its expiry; "
+        "outside management: a member outside the service's IAM path, or a protected user, "
+        "whom the service never changes (an operator reviews them and removes them by hand).",
+    ),
+    (
+        "Reviewer",
+        "The Slack member assigned: an owner of the group (an operator for members outside "
+        "management), never the user themself.",
+    ),
     (
         "Decision, Decided by, At",
         "What was decided, by whom (the member Slack's signed request named, or the stage's "
@@ -109,7 +124,8 @@ LEGEND = (
     (
         "Removed at, Audit",
         "When a revoke was carried out (the user taken out of the group, or the grant ended) "
-        "and the audit event of that change, by its ticket.",
+        "and the audit event of that change, by its ticket; for a member outside management, "
+        "the removal owed by hand, until a read of IAM showed them out of the group.",
     ),
     (
         "Sessions revoked in",
@@ -140,13 +156,20 @@ def _d(pairs: list[tuple[str, str]]) -> str:
 def as_html(evidence: dict) -> str:
     review, population = evidence["review"], evidence["population"]
     query, totals, check = population.get("query", {}), evidence["totals"], evidence["check"]
-    ok = check["every_revoke_carried_out"] and check["every_revoke_holds"]
+    outside = check.get("outside_management", [])
     verdict = (
         f'<div class="verdict pass">PASS: all {check["revokes"]} revoke(s) were carried out and '
-        "still hold.</div>"
-        if ok
+        "still hold, and nobody outside the service's management is in a reviewed group.</div>"
+        if check.get("verdict") == "PASS"
         else f'<div class="verdict fail">ATTENTION: {check["holding"]} of {check["revokes"]} '
-        "revoke(s) carried out and holding.<br>"
+        "revoke(s) carried out and holding"
+        + (
+            f"; {len(outside)} member(s) of the reviewed groups outside the service's "
+            "management now"
+            if outside
+            else ""
+        )
+        + ".<br>"
         + "<br>".join(escape(p) for p in check["problems"])
         + "</div>"
     )
@@ -175,13 +198,35 @@ def as_html(evidence: dict) -> str:
                     f"<b>{escape(item['username'])}</b>",
                     escape(item["group"]),
                     escape(item.get("kind", ""))
-                    + (f"<br>until {escape(item['expires_at'])}" if item.get("expires_at") else ""),
+                    + (f"<br>until {escape(item['expires_at'])}" if item.get("expires_at") else "")
+                    + (
+                        '<br><span class="revoke">outside management: '
+                        + escape(
+                            "protected"
+                            if item["outside"] == "protected"
+                            else f"path {item.get('path', '')}"
+                        )
+                        + "</span>"
+                        if item.get("outside")
+                        else ""
+                    ),
                     escape(item.get("reviewer", "") or "operators"),
                     f'<span class="{css}">{escape(decision or "none")}</span><br>'
                     f"{escape(item.get('how', ''))}",
                     escape(item.get("decided_by", "")),
                     _t(item.get("decided_at", "")),
-                    _t(item.get("removed_at", "")),
+                    _t(item.get("removed_at", ""))
+                    + (
+                        f"<br>by hand, recorded by {escape(item['removed_by'])}"
+                        if item.get("removed_by")
+                        else ""
+                    )
+                    + (
+                        f'<br><span class="revoke">owed by hand: {escape(item["removal_owed"])}'
+                        "</span>"
+                        if item.get("removal_owed")
+                        else ""
+                    ),
                     escape(" ".join(item.get("sessions_revoked_in") or []))
                     + (
                         '<br><span class="revoke">owed: '
@@ -275,6 +320,11 @@ def as_html(evidence: dict) -> str:
                 (
                     "Result count",
                     f"{population.get('count', 0)} item(s) of {population.get('users', 0)} user(s)",
+                ),
+                (
+                    "Outside management",
+                    f"{population.get('outside', 0)} item(s) when taken; "
+                    f"{len(outside)} member(s) now",
                 ),
             ]
         )

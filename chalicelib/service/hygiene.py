@@ -43,6 +43,7 @@ _NONE = ("N/A", "no_information", "not_supported", "")
 _SLOTS = (1, 2)
 # What a person's notice goes by: the Slack member link (tag slack_user), else the e-mail tag.
 SLACK_TAG, EMAIL_TAG = "slack_user", "email"
+_SUSPENDED = ("suspending", "suspended", "restoring")
 
 
 def _moment(value: str | None) -> datetime | None:
@@ -106,9 +107,15 @@ class Hygiene:
         # Keys the service deactivated are named by id, which the report does not give.
         judged = {n: fs for n, fs in judged.items() if fs or facts[n].deactivated}
         records = wave({name: partial(self.state.get_record, name) for name in judged})
+        drift: list[dict] = []
         for name, record in records.items():
-            if (record or {}).get("status", "active") != "active":
-                del judged[name]  # a suspension took everything already; offboarded: gone
+            status = record.get("status", "active") if record else None
+            if status != "active":
+                # A suspension took everything already. A user on the path without a record, or
+                # with an offboarded one, is not the service's to act on: drift, reported.
+                if status not in _SUSPENDED:
+                    drift.append(_drift(name, record, judged[name]))
+                del judged[name]
                 continue
             facts[name] = facts_of(name, record or {})
             judged[name] = hygiene.evaluate(facts[name], self.policy, today)
@@ -128,7 +135,7 @@ class Hygiene:
             for finding in findings:
                 step = hygiene.next_step(finding, notices.get(finding.key), self.policy, today)
                 steps.append((finding, step))
-        return steps, {"items": items, "records": records, "judged": judged}
+        return steps, {"items": items, "records": records, "judged": judged, "drift": drift}
 
     def _live_keys(self, username: str) -> list[hygiene.Key]:
         listed = self.iam.key_facts(username)
@@ -163,6 +170,7 @@ class Hygiene:
         items = found["items"]
         changed: dict[str, dict] = {}
         summary: dict[str, list] = {"noticed": [], "reminded": [], "acted": [], "failed": []}
+        summary["drift"] = found["drift"]
         plans: list[dict] = []
         # What the records say hygiene deactivated, kept beside the notices for the next run.
         for name, record in found["records"].items():
@@ -220,7 +228,7 @@ class Hygiene:
         if dry_run:
             return {
                 "dry_run": True,
-                **{k: summary[k] for k in ("noticed", "reminded")},
+                **{k: summary[k] for k in ("noticed", "reminded", "drift")},
                 "plans": plans,
             }
         return summary
@@ -296,6 +304,12 @@ class Hygiene:
         lines = []
         for what, rows in summary.items():
             for row in rows:
+                if what == "drift":
+                    lines.append(
+                        f"- drift: {row['username']} ({row['why']}), not acted on: "
+                        f"{', '.join(row['rules'])}"
+                    )
+                    continue
                 due = f", due {row['due']}" if row.get("due") else ""
                 lines.append(
                     f"- {what}: {row['username']} {row['rule']} on {row['credential']} "
@@ -348,6 +362,17 @@ class Hygiene:
             "hygiene_exemption", name, request.ticket, request.requested_by, "ok", exemption
         )
         return {"username": name, "exemption": exemption}
+
+
+def _drift(name: str, record: dict | None, findings: list[hygiene.Finding]) -> dict:
+    """A user on the managed path the service does not manage, and what it would have found."""
+    why = "no lifecycle record" if record is None else f"record {record.get('status')}"
+    logger().warning("hygiene: %s is on the managed path but has %s: not acted on", name, why)
+    return {
+        "username": name,
+        "why": why,
+        "rules": sorted({f"{f.rule} on {f.credential}" for f in findings}),
+    }
 
 
 def _copy(item: dict | None, name: str) -> dict:

@@ -7,7 +7,9 @@ decision or refusal, each lapse or escalation, closed), and every revoke is carr
 the change runner under ``review:<campaign>:<item>``: a ``move`` out of the group, or the end of
 a grant, with what every change gets (idempotency, the user's lease, session revocation, its own
 audit event, its event). ``GET /audit?ticket=<campaign id>`` tells the campaign's story and
-``GET /audit?ticket=review:<campaign>:<item>`` the removal of one item.
+``GET /audit?ticket=review:<campaign>:<item>`` the removal of one item. A member the service does
+not manage is never changed by it: their revoke is owed by hand (audited ``owed``) until a read of
+IAM shows them out of the group, when someone records it or at the close.
 
 What Slack shows (each reviewer's message, reminders, the escalation) is queued as
 ``review_message`` work, so a slow Slack never holds a decision.
@@ -51,6 +53,7 @@ class ReviewService:
         events: Events,
         work_queue: WorkQueue,
         clock: Callable[[], datetime],
+        linked_user: Callable[[str], str | None],
     ) -> None:
         self.settings = settings
         self.lifecycle = lifecycle
@@ -60,10 +63,16 @@ class ReviewService:
         self.events = events
         self.work_queue = work_queue
         self.clock = clock
+        # The user a Slack member was onboarded as (MEMBER# links): who a reviewer is in IAM.
+        self.linked_user = linked_user
 
     @property
     def policy(self) -> rules.Policy:
         return self.settings.review_policy
+
+    @property
+    def scope(self) -> rules.Scope:
+        return rules.Scope(self.settings.managed_path, self.settings.protected_users)
 
     # reading
     def read(self, review_id: str) -> tuple[dict, list[dict]]:
@@ -92,7 +101,10 @@ class ReviewService:
             "api": rules.QUERY_API,
             "filter": list(rules.QUERY_FILTER),
             "account": settings.root_account_id,
-            "users": f"path {settings.managed_path}, not in PROTECTED_USERS, not offboarded",
+            "users": (
+                "every member of the groups, whatever their path; those outside "
+                f"{settings.managed_path} or in PROTECTED_USERS are items for the operators"
+            ),
             "groups": groups,
             "grants": "the state table's user records (time-bound grants)",
         }
@@ -126,10 +138,11 @@ class ReviewService:
             groups=groups,
             due=body.due,
             now=now,
-            users=found["users"],
+            users=found["account"]["users"],
             records=found["records"],
             policy=self.policy,
             query=self._query(groups),
+            scope=self.scope,
         )
         try:
             created = self.store.create(review, items)
@@ -182,16 +195,19 @@ class ReviewService:
         closed campaign."""
         member = rules.member_of(reviewer) or reviewer
         by = f"slack:{member}"
+        member_user = self.linked_user(member) if member else None
         for _ in range(_ATTEMPTS):
             review, items = self.read(review_id)
             item = rules.item_of(items, item_id)
             try:
-                rules.check_decider(item, member, self.policy)
+                rules.check_decider(item, member, self.policy, member_user)
                 decided = rules.decide(review, item, decision, member, self.clock(), self.policy)
             except AppError as error:
                 self._refused("review_decide", item["username"], review_id, by, error)
                 raise
-            if item.get("decision") == decision and item.get("decided_by") == member:
+            if decided is item or (
+                item.get("decision") == decision and item.get("decided_by") == member
+            ):
                 decided = item  # the same decision again (a second click): nothing to write
                 break
             try:
@@ -207,9 +223,10 @@ class ReviewService:
                 detail["changed_from"] = item["decision"]
             if ticket:
                 detail["decision_ticket"] = ticket
-            self.state.audit(
-                "review_decide", item["username"], review_id, by, f"ok: {decision}", detail
-            )
+            result = f"ok: {decision}"
+            if rules.waits_for_second(decided):
+                result += " (the first of two: the user has no linked Slack member)"
+            self.state.audit("review_decide", item["username"], review_id, by, result, detail)
             self._publish_item("review_decide", review, decided)
             count("review_decide", "ok")
         if decision == rules.REVOKE and (
@@ -235,6 +252,8 @@ class ReviewService:
         second click, the close) removes once. The item records when, or why not."""
         if not rules.due_to_carry_out(item):
             return item
+        if item.get("outside"):
+            return self._owed_by_hand(review, item, by)
         from chalicelib.api.schemas import ExpireGrantRequest, MoveRequest
 
         ticket = rules.removal_ticket(review["id"], item["id"])
@@ -247,8 +266,7 @@ class ReviewService:
                     ExpireGrantRequest(group=item["group"], ticket=ticket, requested_by=by),
                 )
             else:
-                record = self.state.get_record(name) or {}
-                groups = sorted(g for g in record.get("groups", []) if g != item["group"])
+                groups = self._groups_after_revoke(name, item["group"])
                 answer = self.operations.change(
                     "move", name, MoveRequest(groups=groups, ticket=ticket, requested_by=by)
                 )
@@ -278,6 +296,91 @@ class ReviewService:
             {"item": item["id"], "group": item["group"], "removal_ticket": ticket},
         )
         return changed
+
+    def _groups_after_revoke(self, name: str, group: str) -> list[str]:
+        found = wave(
+            {
+                "live": partial(self.lifecycle.iam.groups_of, name),
+                "record": partial(self.state.get_record, name),
+            }
+        )
+        return rules.groups_after_revoke(
+            found["live"], found["record"], group, self.settings.allowed_groups
+        )
+
+    # removals made by hand (members the service does not manage)
+    def _owed_by_hand(self, review: dict, item: dict, by: str) -> dict:
+        """A revoke the service may not make: recorded as owed (once), with what to do."""
+        if item.get("removal_owed"):
+            return item
+        owed = rules.removal_owed(item)
+        try:
+            self.store.update_item(owed, item["version"])
+        except Stale:  # changed meanwhile: what it is now stands; the next step tries again
+            _, items = self.read(review["id"])
+            return rules.item_of(items, item["id"])
+        self.state.audit(
+            "review_carry_out",
+            item["username"],
+            review["id"],
+            by,
+            f"owed: {owed['removal_owed']}",
+            {"item": item["id"], "group": item["group"], "outside": item["outside"]},
+        )
+        count("review_carry_out", "owed")
+        return owed
+
+    def record_removed(self, review_id: str, item_id: str, operator: str, ticket: str) -> dict:
+        """An operator says a member the service does not manage was removed by hand: a read of
+        IAM must show them out of the group, else nothing is recorded (409)."""
+        member = rules.member_of(operator) or operator
+        by = f"slack:{member}"
+        review, items = self.read(review_id)
+        item = rules.item_of(items, item_id)
+        try:
+            rules.check_recorder(item, member, self.policy)
+        except AppError as error:
+            self._refused("review_carry_out", item["username"], review_id, by, error)
+            raise
+        if item.get("removed_at"):
+            return rules.view_item(item)
+        done = self._removed_if_gone(review, [item], by, ticket)
+        if not done:
+            still = Conflict(
+                f"{item['username']} is still in {item['group']} (IAM read now); nothing was "
+                "recorded. Remove them first: " + rules.by_hand(item)
+            )
+            self._refused("review_carry_out", item["username"], review_id, by, still)
+            raise still
+        return rules.view_item(done[0])
+
+    def _removed_if_gone(
+        self, review: dict, owed: list[dict], by: str, ticket: str | None = None
+    ) -> list[dict]:
+        """The owed removals a read of IAM (one, whole-account) shows done, recorded as done."""
+        if not owed:
+            return []
+        now_in = {key(u["username"]): u["groups"] for u in self.lifecycle.iam.users()}
+        done = []
+        for item in owed:
+            if item["group"] in now_in.get(key(item["username"]), []):
+                continue
+            removed = rules.removed_by_hand(item, by, ticket or review["id"], self.clock())
+            try:
+                self.store.update_item(removed, item["version"])
+            except Stale:
+                continue
+            self.state.audit(
+                "review_carry_out",
+                item["username"],
+                review["id"],
+                by,
+                "ok: removed by hand (IAM read shows them out of the group)",
+                {"item": item["id"], "group": item["group"], "recorded_ticket": ticket or ""},
+            )
+            self._publish_item("review_decide", review, removed)
+            done.append(removed)
+        return done
 
     # closing
     def close(self, review_id: str, by: str = SCHEDULE) -> dict:
@@ -312,7 +415,11 @@ class ReviewService:
             if rules.due_to_carry_out(item):
                 item = self._carry_out(review, item, by if by != SCHEDULE else SCHEDULE)
             finished.append(item)
-        closed = rules.close(review, now, by)
+        # A member removed by hand before the close is recorded as removed now.
+        gone = {i["id"]: i for i in self._removed_if_gone(review, rules.owed(finished), by)}
+        finished = [gone.get(i["id"], i) for i in finished]
+        owed = len(rules.owed(finished))
+        closed = rules.close(review, now, by, owed)
         for _ in range(_ATTEMPTS):
             try:
                 self.store.update(closed, review["version"])
@@ -321,7 +428,7 @@ class ReviewService:
                 review, _ = self.read(review_id)
                 if review["status"] != rules.OPEN:
                     return rules.view(review, finished)
-                closed = rules.close(review, now, by)
+                closed = rules.close(review, now, by, owed)
         self.store.release(closed)
         totals = rules.totals(finished)
         self.state.audit("review_close", review_id, review_id, by, "ok: closed", totals)
@@ -332,8 +439,9 @@ class ReviewService:
 
     # the schedule
     def run(self) -> dict:
-        """Daily: the quarterly campaign when one is due, reminders before due dates, and the
-        close of the campaigns whose due date has passed."""
+        """Daily: the quarterly campaign when one is due, reminders before due dates, the
+        close of the campaigns whose due date has passed, and, in the others, the removals owed
+        by hand that a read of IAM shows done."""
         today = self.clock().date()
         started = self._quarterly(today)
         reminded, closed = [], []
@@ -342,7 +450,9 @@ class ReviewService:
                 if rules.is_due(review, today):
                     self.close(review["id"])
                     closed.append(review["id"])
-                elif rules.reminder_due(review, today, self.policy.reminder_days):
+                    continue
+                self._removed_if_gone(review, rules.owed(self.read(review["id"])[1]), SCHEDULE)
+                if rules.reminder_due(review, today, self.policy.reminder_days):
                     if review.get("reminded_on") != today.isoformat():
                         self._remember_reminder(review, today)
                         self._message(review["id"], "reminder")
@@ -351,7 +461,36 @@ class ReviewService:
                 logger().warning(
                     "a review step failed", extra={"review": review["id"], "reason": error.message}
                 )
-        return {"started": started, "reminded": reminded, "closed": closed}
+        removed = []
+        for review in self.store.search(rules.CLOSED):
+            if review.get("owed_by_hand"):
+                try:
+                    removed += self._still_owed(review)
+                except AppError as error:  # the next run tries again
+                    logger().warning(
+                        "a review's removals by hand could not be checked",
+                        extra={"review": review["id"], "reason": error.message},
+                    )
+        return {
+            "started": started,
+            "reminded": reminded,
+            "closed": closed,
+            "removed_by_hand": removed,
+        }
+
+    def _still_owed(self, review: dict) -> list[str]:
+        """A closed campaign's removals owed by hand that IAM now shows done, recorded; the
+        campaign's count of what is still owed brought up to date."""
+        owed = rules.owed(self.read(review["id"])[1])
+        done = self._removed_if_gone(review, owed, SCHEDULE)
+        left = len(owed) - len(done)
+        if left != review["owed_by_hand"]:
+            updated = {**review, "owed_by_hand": left, "version": review["version"] + 1}
+            try:
+                self.store.update(updated, review["version"])
+            except Stale:
+                pass  # the next run counts again
+        return [i["id"] for i in done]
 
     def _quarterly(self, today: date) -> list[str]:
         if not self.policy.quarterly or today.day != 1 or today.month not in (1, 4, 7, 10):
@@ -385,9 +524,12 @@ class ReviewService:
         revoked = sorted({key(i["username"]) for i in items if i.get("decision") == rules.REVOKE})
         names = {key(i["username"]): i["username"] for i in items}
         events = wave({k: partial(self.state.audit_events, names[k]) for k in revoked})
-        shown = rules.evidence(review, items, groups_now, events, self.clock())
+        outside = rules.outside_members(found["account"]["users"], review["groups"], self.scope)
+        shown = rules.evidence(review, items, groups_now, events, self.clock(), outside)
         if rerun:
-            again = rules.population(found["users"], found["records"], review["groups"])
+            again = rules.population(
+                found["account"]["users"], found["records"], review["groups"], self.scope
+            )
             shown["rerun"] = {"at": rules.iso(self.clock()), **rules.diff(items, again)}
         return shown
 

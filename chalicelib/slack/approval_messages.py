@@ -1,6 +1,11 @@
 """The Block Kit messages of requests for access: the approvers' channel message (with Approve
 and Deny while pending, updated once decided, expired or cancelled), the direct messages to the
-requester and, for a break-glass activation, to every approver."""
+requester and, for a break-glass activation, to every approver.
+
+A person's free text (a reason, a decision's reason) and every value read from a request go
+through ``escape`` wherever Slack reads mrkdwn or mentions: in the notification ``text`` as in
+the blocks, so ``<!channel>`` or ``<https://...|...>`` in a reason is shown, never acted on.
+Header blocks are plain text, which Slack does not parse."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ _STATUS_LINE = {
     "expired": ":alarm_clock: Expired: nobody decided in time; nothing was granted",
     "cancelled": ":leftwards_arrow_with_hook: Cancelled by the requester; nothing was granted",
     "ended": ":checkered_flag: Ended early by the requester",
+    "failed": ":warning: Approved, but not granted",
 }
 
 
@@ -24,7 +30,7 @@ def _who(request: dict) -> str:
 
 
 def _summary(request: dict) -> str:
-    return (
+    return escape(
         f"{request['username']} asks for {request['group']} for {request['hours']} h: "
         f"{request['reason']}"
     )
@@ -45,6 +51,8 @@ def _details(request: dict) -> dict:
 def _outcome(request: dict) -> str:
     status = request["status"]
     line = _STATUS_LINE.get(status, status)
+    if status == "cancelled" and request.get("why") == "offboarded":
+        line = ":door: Cancelled: the user was offboarded; nothing was granted"
     if status in ("approved", "denied") and request.get("decided_by"):
         decider = request["decided_by"]
         by = f"<@{escape(decider)}>" if decider.startswith(("U", "W")) else escape(decider)
@@ -54,6 +62,11 @@ def _outcome(request: dict) -> str:
     grant = request.get("grant")
     if grant and status == "approved":
         line += f"; access until {escape(grant['expires_at'])}"
+    if status == "failed":
+        line += (
+            f": {escape(request.get('failure_reason', ''))}. Nothing will be granted for this "
+            "request; ask again"
+        )
     if request.get("decision_reason"):
         line += f"\n> {escape(request['decision_reason'])}"
     return line
@@ -117,6 +130,11 @@ def to_requester(request: dict, event: str) -> dict:
             f":white_check_mark: Your request for *{group}* was approved; access until "
             f"{escape(grant.get('expires_at', '?'))}. `/access done {group}` ends it early."
         )
+    elif status == "failed":
+        text = (
+            f":warning: Your request for *{group}* was approved but not granted: "
+            f"{escape(request.get('failure_reason', ''))}"
+        )
     elif status == "denied":
         text = f":x: Your request for *{group}* was denied."
     elif status == "expired":
@@ -141,7 +159,7 @@ def break_glass_notice(request: dict) -> dict:
         "shows what was done."
     )
     return message(
-        f"Break-glass: {request['username']} activated {request['group']}",
+        escape(f"Break-glass: {request['username']} activated {request['group']}"),
         [_text(text), _context(f"request `{escape(request['id'])}`")],
     )
 

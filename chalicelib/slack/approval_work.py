@@ -55,10 +55,11 @@ def _self(services: Any, work: dict) -> dict:
         return messages.request_list(mine, approvals.decidable(member))
     if action == "done":
         done = approvals.done(username, work["group"], member, work["ticket"])
+        group = replies.escape(work["group"])
         if "cancelled" in done:
-            return replies.message(f"Your pending request for *{work['group']}* was cancelled.")
+            return replies.message(f"Your pending request for *{group}* was cancelled.")
         return replies.message(
-            f":checkered_flag: Your access to *{work['group']}* ended now; the sessions of what "
+            f":checkered_flag: Your access to *{group}* ended now; the sessions of what "
             "only it allowed were revoked."
         )
     from chalicelib.api.schemas import AccessRequest

@@ -27,6 +27,7 @@ from chalicelib.api.rest import error_response
 from chalicelib.aws.slack_state import CONFIRMATION_SECONDS, Outcome
 from chalicelib.errors import AppError, BadRequest, Unauthorized
 from chalicelib.slack import approval_messages, grammar, replies, review_messages
+from chalicelib.slack import response_url as response_url_policy
 
 logger = logging.getLogger(__name__)
 DEFAULT_COMMAND = "/access"
@@ -146,6 +147,8 @@ def _command(services: Any, form: dict[str, str]) -> dict | None:
         trigger_id, response_url = form.get("trigger_id", ""), form.get("response_url", "")
         if not (trigger_id and response_url and slack_user):
             raise BadRequest("the request lacks trigger_id, response_url or user_id")
+        # Before anything is queued: the answer goes only where Slack's answers may go.
+        response_url_policy.check(response_url, services.settings.slack_response_hosts)
         ticket, requested_by = f"slack:{trigger_id}", f"slack:{slack_user}"
         if parsed.verb in grammar.SELF_VERBS:
             return _self_service(services, name, parsed, form, ticket, requested_by)
@@ -253,6 +256,8 @@ def _interaction(services: Any, form: dict[str, str]) -> dict | None:
             raise TypeError
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
         raise BadRequest("the body must hold a Slack interaction payload") from None
+    if actions:  # every click queues work answered on response_url
+        response_url_policy.check(response_url, services.settings.slack_response_hosts)
     for action in actions:
         if action.get("action_id") in (replies.CONFIRM_ACTION, replies.CANCEL_ACTION):
             _confirmation_click(services, action, slack_user, response_url)
@@ -286,11 +291,7 @@ def _interaction(services: Any, form: dict[str, str]) -> dict | None:
                     "review": parts[0],
                     "item": "" if keep_all or len(parts) < 3 else parts[1],
                     "chunk": int(chunk) if chunk.lstrip("-").isdigit() else 0,
-                    "decision": "keep_all"
-                    if keep_all
-                    else "keep"
-                    if action["action_id"] == review_messages.KEEP_ACTION
-                    else "revoke",
+                    "decision": review_messages.DECISION_OF[action["action_id"]],
                     "slack_user": slack_user,
                     "response_url": response_url,
                     "ticket": f"slack:{trigger}" if trigger else None,

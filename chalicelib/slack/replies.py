@@ -1,5 +1,5 @@
 """Every message the Slack entry point sends, as Block Kit, and the one mapping of the app's errors
-to Slack replies (web.py is its counterpart for HTTP). Posting to ``response_url`` is here too.
+to Slack replies (api/rest.py is its counterpart for HTTP). Posting to ``response_url``: response_url.py.
 
 Results of changes go to the channel; anything only the requester should see (help, refusals,
 errors, status, and above all a temporary password) is ephemeral.
@@ -7,22 +7,16 @@ errors, status, and above all a temporary password) is ephemeral.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from chalicelib.actions import ACTIONS, SLACK_ACTIONS
 from chalicelib.domain.access_map import aws_credentials
-from chalicelib.errors import AppError, UpstreamError
+from chalicelib.errors import AppError
 from chalicelib.slack.grammar import VERBS
 
 EPHEMERAL, IN_CHANNEL = "ephemeral", "in_channel"
 CONFIRM_ACTION, CANCEL_ACTION = "offboard_confirm", "offboard_cancel"
 _LOOKING_UP = "Looking up"  # status: a query, not one of the catalogue's changes
-
-# Its own logger, never below INFO: slack_sdk logs request bodies (passwords included) at DEBUG.
-_webhook_logger = logging.getLogger("chalicelib.slack.webhook")
-_webhook_logger.setLevel(logging.INFO)
-logger = logging.getLogger(__name__)
 
 
 def escape(text: Any) -> str:
@@ -495,25 +489,6 @@ def for_error(error: AppError, doing: str, *, will_retry: bool = False, attempts
     return message(
         f":x: {what} failed: {escape(error.message)}. Nothing was queued; run the command again."
     )
-
-
-# posting
-def post(response_url: str, reply: dict) -> None:
-    """Send ``reply`` to Slack. Slack's 5xx or no answer is an UpstreamError (retry); a 4xx (an
-    expired or used-up response_url) will not get better, so it is logged and dropped."""
-    from slack_sdk.webhook import WebhookClient
-
-    client = WebhookClient(response_url, timeout=10, logger=_webhook_logger)
-    try:
-        response = client.send_dict(reply)
-    except Exception as error:
-        raise UpstreamError("could not reach Slack to post the answer") from error
-    if response.status_code >= 500 or response.status_code == 429:
-        raise UpstreamError(f"Slack answered {response.status_code} to the answer's post")
-    if response.status_code >= 400:
-        logger.warning(
-            "Slack refused the answer's post: %s %s", response.status_code, response.body[:200]
-        )
 
 
 # plans (--dry-run)

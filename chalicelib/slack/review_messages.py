@@ -7,7 +7,16 @@ from __future__ import annotations
 from chalicelib.slack.replies import _context, _header, _text, escape, message
 
 KEEP_ACTION, REVOKE_ACTION, KEEP_ALL_ACTION = "review_keep", "review_revoke", "review_keep_all"
-ACTIONS = (KEEP_ACTION, REVOKE_ACTION, KEEP_ALL_ACTION)
+# An operator says a member the service does not manage was removed by hand (IAM must agree).
+REMOVED_ACTION = "review_removed"
+# What each button asks the queued work to do.
+DECISION_OF = {
+    KEEP_ACTION: "keep",
+    REVOKE_ACTION: "revoke",
+    KEEP_ALL_ACTION: "keep_all",
+    REMOVED_ACTION: "removed",
+}
+ACTIONS = tuple(DECISION_OF)
 CHUNK = 20  # items per message: two blocks each, within Slack's 50 blocks
 ESCALATED_BUTTONS = 20  # the escalated items the operators' message shows buttons for
 
@@ -18,6 +27,12 @@ def chunks(items: list[dict]) -> list[list[dict]]:
 
 def _state(item: dict) -> str:
     decision = item.get("decision")
+    first = item.get("first_keep")
+    if not decision and first:
+        return (
+            f":hourglass: keep by <@{escape(first['by'])}> at {escape(first['at'])}; a second "
+            "reviewer must keep it too (the user has no linked Slack member)"
+        )
     if not decision:
         return ":grey_question: not decided yet"
     line = (
@@ -25,6 +40,8 @@ def _state(item: dict) -> str:
     ) + f" by <@{escape(item['decided_by'])}> at {escape(item['decided_at'])}"
     if item.get("removed_at"):
         line += f"; removed at {escape(item['removed_at'])}"
+    elif item.get("removal_owed"):
+        line += f"; *owed by hand*: {escape(item['removal_owed'])}"
     elif item.get("carry_out_error"):
         line += f"; not carried out yet: {escape(item['carry_out_error'])}"
     elif decision == "revoke":
@@ -58,9 +75,17 @@ def _item_blocks(review: dict, item: dict, chunk: int, open_: bool) -> list[dict
         }
         if item.get("decision") == "keep":
             keep["style"] = "primary"
-        blocks.append(
-            {"type": "actions", "block_id": f"review:{item['id']}", "elements": [keep, revoke]}
-        )
+        elements = [keep, revoke]
+        if item.get("removal_owed"):
+            elements.append(
+                {
+                    "type": "button",
+                    "action_id": REMOVED_ACTION,
+                    "value": value,
+                    "text": {"type": "plain_text", "text": "Removed by hand"},
+                }
+            )
+        blocks.append({"type": "actions", "block_id": f"review:{item['id']}", "elements": elements})
     return blocks
 
 
@@ -141,7 +166,8 @@ def closed(review: dict, totals: dict, escalated: list[dict]) -> dict:
                 "once).\n" + "\n".join(lines) + more
             )
         )
-        for item in [i for i in escalated if not i.get("decision")][:ESCALATED_BUTTONS]:
+        waiting = [i for i in escalated if not i.get("decision") or i.get("removal_owed")]
+        for item in waiting[:ESCALATED_BUTTONS]:
             blocks += _item_blocks(review, item, -1, True)
     blocks.append(_context(f"`GET /reviews/{escape(review['id'])}/evidence?format=html`"))
     return message(text, blocks)

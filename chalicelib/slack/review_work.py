@@ -2,8 +2,9 @@
 
 - ``review_start``: ``/access review start [group...] due YYYY-MM-DD`` from an operator
   (checked again here, as every queued change is);
-- ``review_decision``: a click on Keep, Revoke or "Keep all undecided"; the reviewer is the
-  member Slack's signed payload names. The message clicked is redrawn with the decisions;
+- ``review_decision``: a click on Keep, Revoke, "Keep all undecided" or "Removed by hand" (an
+  operator's record of a removal the service may not make); the reviewer is the member Slack's
+  signed payload names. The message clicked is redrawn with the decisions;
 - ``review_message``: what Slack shows after a campaign's event: each reviewer's items by
   direct message when it starts, reminders, and the close (with the escalated items) in the
   operators' channel.
@@ -42,7 +43,9 @@ def _start(services: Any, work: dict) -> dict:
 
     body = parse(ReviewRequest, json.dumps(work["request"]))
     review = services.reviews.start(body)
-    reviewers = {i["reviewer"] for i in review["items"] if i.get("reviewer")}
+    reviewers = {
+        m for i in review["items"] for m in (i.get("reviewer"), i.get("second_reviewer")) if m
+    }
     return {**messages.started(review, len(reviewers)), "replace_original": False}
 
 
@@ -54,6 +57,8 @@ def _decision(services: Any, work: dict) -> dict:
     if work["decision"] == "keep_all":
         part = messages.chunks(mine)[chunk] if 0 <= chunk < len(messages.chunks(mine)) else []
         reviews.keep_all(review_id, member, part)
+    elif work["decision"] == "removed":
+        reviews.record_removed(review_id, work["item"], member, work.get("ticket") or review_id)
     else:
         reviews.decide(review_id, work["item"], work["decision"], member, work.get("ticket"))
     review, items = reviews.read(review_id)
@@ -79,8 +84,8 @@ def show(services: Any, review_id: str, event: str) -> None:
     if event in ("started", "reminder"):
         by_reviewer: dict[str, list[dict]] = {}
         for item in items:
-            if item.get("reviewer"):
-                by_reviewer.setdefault(item["reviewer"], []).append(item)
+            for member in {item.get("reviewer"), item.get("second_reviewer")} - {None, ""}:
+                by_reviewer.setdefault(str(member), []).append(item)
         for member, theirs in sorted(by_reviewer.items()):
             if event == "reminder" and not rules.undecided(theirs):
                 continue

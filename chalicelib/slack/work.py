@@ -18,7 +18,7 @@ from typing import Any
 from chalicelib.actions import ACTIONS
 from chalicelib.api.schemas import parse
 from chalicelib.errors import AppError, Forbidden, InProgress
-from chalicelib.slack import replies
+from chalicelib.slack import replies, response_url
 
 logger = logging.getLogger(__name__)
 KINDS = ("change", "status", "hygiene", "notice")  # the messages the Slack edge queues
@@ -28,7 +28,7 @@ def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -
     """One piece of Slack work; the result is posted to the request's ``response_url``."""
     url = work["response_url"]
     if work["kind"] == "notice":
-        replies.post(
+        response_url.post(
             url, replies.notice(work["text"], replace_original=work.get("replace_original", False))
         )
         return
@@ -42,7 +42,7 @@ def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -
     for reply in messages:
         if work.get("prompt"):  # answering a click: a new message, not an edit of the prompt
             reply = {**reply, "replace_original": False}
-        replies.post(url, reply)
+        response_url.post(url, reply)
     if work.get("prompt"):
         _delete_prompt(url)
 
@@ -117,13 +117,13 @@ def answer(
         if error.retryable:
             _failed(url, doing, error, *receives())
             return
-        replies.post(url, {**replies.for_error(error, doing), "replace_original": False})
+        response_url.post(url, {**replies.for_error(error, doing), "replace_original": False})
         return
     except Exception as error:
         _failed(url, doing, error, *receives())
         return
     if reply is not None:
-        replies.post(url, {"replace_original": False, **reply})
+        response_url.post(url, {"replace_original": False, **reply})
 
 
 def _failed(url: str, doing: str, error: Exception, attempt: int, limit: int) -> None:
@@ -132,14 +132,14 @@ def _failed(url: str, doing: str, error: Exception, attempt: int, limit: int) ->
         logger.exception("unexpected error doing %s", doing)
         error = AppError("internal error; the failure was logged")
     if not error.retryable:  # rejected, or refused by AWS for good: a retry changes nothing
-        replies.post(url, replies.for_error(error, doing))
+        response_url.post(url, replies.for_error(error, doing))
         return
     final = bool(limit) and attempt >= limit
     # A change still running for the same ticket will post its own result: say nothing unless
     # this is the last try.
     if final or (attempt == 1 and not isinstance(error, InProgress)):
         try:
-            replies.post(
+            response_url.post(
                 url,
                 replies.for_error(
                     error, doing, will_retry=not final, attempts=attempt if final else 0
@@ -153,6 +153,6 @@ def _failed(url: str, doing: str, error: Exception, attempt: int, limit: int) ->
 def _delete_prompt(url: str) -> None:
     """Remove the confirmation prompt once its answer is posted; it is spent anyway."""
     try:
-        replies.post(url, {"delete_original": True})
+        response_url.post(url, {"delete_original": True})
     except AppError:
         logger.warning("could not remove the confirmation prompt")

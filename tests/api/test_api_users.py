@@ -148,7 +148,7 @@ def test_an_existing_user_is_a_409(api):
     assert api.call("POST", "/users", BODY).status_code == 201
     response = api.call("POST", "/users", {**BODY, "ticket": "T-2"})
     assert response.status_code == 409
-    assert "already exists" in response.json["Message"]
+    assert "pete cannot be onboarded: the name is not available" in response.json["Message"]
 
 
 def test_a_user_outside_the_managed_path_is_a_409_and_untouched(api):

@@ -43,7 +43,7 @@ def _chromium(*args: str) -> subprocess.CompletedProcess:
 def _campaign(api) -> str:
     for name, groups, member in (
         ("pete", ["ChildDeveloperGroup"], PETE),
-        ("sam", ["ChildDeveloperGroup", "BreakGlassGroup"], None),
+        ("sam", ["ChildDeveloperGroup", "BreakGlassGroup"], "U0SAM000001"),
         ("=ana", ["ChildDeveloperGroup"], None),
     ):
         body = {"username": name, "groups": groups, "ticket": f"T-{name}", "requested_by": "alice"}
@@ -84,7 +84,10 @@ def test_the_html_evidence_renders_self_contained_in_chromium(api, tmp_path):
     assert dom.returncode == 0, dom.stderr[-2000:]
     text = re.sub(r"<[^>]+>", " ", dom.stdout)
     assert f"Access review {review_id}" in text
-    assert "PASS: all 2 revoke(s) were carried out and still hold." in text
+    assert (
+        "PASS: all 2 revoke(s) were carried out and still hold, and nobody outside the "
+        "service's management is in a reviewed group." in text
+    )
     assert "iam:GetAccountAuthorizationDetails" in text
     assert "=ana" in text and "1 item(s) not decided yet" in text
     assert "What each column proves" in text

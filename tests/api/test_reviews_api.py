@@ -13,7 +13,7 @@ import boto3
 from devstack.local import REGION
 from tests.support.revocation import CHILD, denied, revocation_document
 
-OWNER, OPERATOR, PETE = "U0LOCAL0002", "U0LOCAL0001", "U0PETE00001"
+OWNER, OPERATOR, PETE, SAM = "U0LOCAL0002", "U0LOCAL0001", "U0PETE00001", "U0SAM000001"
 DUE = (date.today() + timedelta(days=10)).isoformat()
 
 
@@ -97,7 +97,7 @@ def test_bad_input_is_refused_and_nothing_is_made(api):
 
 def test_decisions_follow_the_rules_and_a_revoke_is_carried_out_through_the_runner(api):
     onboard(api, "pete", ["ChildDeveloperGroup"], PETE)
-    onboard(api, "sam", ["ChildDeveloperGroup"])
+    onboard(api, "sam", ["ChildDeveloperGroup"], SAM)
     review = start(api).json
     pete, sam = item(review, "pete"), item(review, "sam")
     # Not the reviewer, and the person under review, are refused; nothing changes.
@@ -152,6 +152,8 @@ def test_the_evidence_matches_iam_and_the_audit_trail(api):
         "undecided": 1,
         "lapsed": 0,
         "escalated": 0,
+        "outside": 0,
+        "owed_by_hand": 0,
     }
     assert evidence["check"]["every_revoke_carried_out"] and evidence["check"]["every_revoke_holds"]
     [row] = [r for r in evidence["items"] if r["username"] == "pete"]
@@ -208,7 +210,7 @@ def _stage(clock, **review_settings):
 
 def test_at_close_revokes_wait_for_the_close_and_undecided_items_may_be_revoked(api, clock):
     _stage(clock, carry_out="at_close", undecided="revoke")
-    onboard(api, "pete", ["ChildDeveloperGroup"])
+    onboard(api, "pete", ["ChildDeveloperGroup"], PETE)
     onboard(api, "sam", ["ChildDeveloperGroup"])
     review = start(api).json
     revoked = decide(api, review, item(review, "pete"), "revoke").json
@@ -274,3 +276,140 @@ def test_a_revoke_that_cannot_be_carried_out_says_so_in_the_evidence(api):
     ]
     html = api.call("GET", f"/reviews/{review['id']}/evidence?format=html").body.decode()
     assert "ATTENTION: 0 of 1 revoke(s) carried out and holding." in html
+
+
+def test_a_revoke_takes_only_the_reviewed_group_from_what_the_user_holds_now(api):
+    # pete's record says ChildDeveloperGroup only; someone added him to BreakGlassGroup by hand
+    # (drift). The review covers ChildDeveloperGroup: its revoke must leave BreakGlassGroup,
+    # which nobody reviewed, where it is.
+    onboard(api, "pete", ["ChildDeveloperGroup"])
+    boto3.client("iam", region_name=REGION).add_user_to_group(
+        GroupName="BreakGlassGroup", UserName="pete"
+    )
+    review = start(api, groups=["ChildDeveloperGroup"]).json
+    revoked = decide(api, review, item(review, "pete"), "revoke")
+    assert revoked.status_code == 200 and revoked.json["removed_at"], revoked.body
+    assert groups_of("pete") == ["BreakGlassGroup"]
+    # Through the same change: his DeveloperRole sessions (the role he lost) are revoked.
+    assert revoked.json["sessions_revoked_in"] == [CHILD]
+    assert "*:pete" in denied(revocation_document("DeveloperRole"))
+
+
+def test_members_outside_management_are_reviewed_removed_by_hand_and_never_pass(api):
+    iam = boto3.client("iam", region_name=REGION)
+    onboard(api, "pete", ["BreakGlassGroup"], PETE)
+    # A back door at the root path, and a protected owner under the managed path.
+    for name, path in (("backdoor", "/"), ("break-glass-owner", "/managed/")):
+        iam.create_user(UserName=name, Path=path)
+        iam.add_user_to_group(GroupName="BreakGlassGroup", UserName=name)
+    review = start(api, groups=["BreakGlassGroup"]).json
+    backdoor = item(review, "backdoor", "BreakGlassGroup")
+    owner = item(review, "break-glass-owner", "BreakGlassGroup")
+    assert (backdoor["outside"], backdoor["path"], owner["outside"]) == ("path", "/", "protected")
+    assert backdoor["reviewer"] == owner["reviewer"] == OPERATOR  # not the group's owner
+    assert review["population"]["outside"] == 2
+    evidence = api.call("GET", f"/reviews/{review['id']}/evidence?rerun=true").json
+    assert evidence["check"]["verdict"] == "ATTENTION" and evidence["rerun"]["added"] == []
+    assert {m["username"] for m in evidence["check"]["outside_management"]} == {
+        "backdoor",
+        "break-glass-owner",
+    }
+
+    # A revoke of one changes nothing in IAM: it is owed by hand, and says what to do.
+    revoked = decide(api, review, backdoor, "revoke", reviewer=OPERATOR)
+    assert revoked.status_code == 200, revoked.body
+    assert "removed_at" not in revoked.json and "by hand" in revoked.json["removal_owed"]
+    assert groups_of("backdoor") == ["BreakGlassGroup"]
+    removed = f"/reviews/{review['id']}/items/{backdoor['id']}/removed"
+    record = {"operator": OPERATOR, "ticket": "T-by-hand"}
+    early = api.call("POST", removed, record)
+    assert early.status_code == 409 and "still in BreakGlassGroup" in early.json["Message"]
+    assert api.call("POST", removed, {**record, "operator": OWNER}).status_code == 403
+    iam.remove_user_from_group(GroupName="BreakGlassGroup", UserName="backdoor")
+    done = api.call("POST", removed, record)
+    assert done.status_code == 200, done.body
+    assert done.json["removed_at"] and done.json["removed_by"] == f"slack:{OPERATOR}"
+    assert "removal_owed" not in done.json
+
+    # The protected owner is revoked too; removed by hand before the close, the close sees it.
+    decide(api, review, owner, "revoke", reviewer=OPERATOR)
+    iam.remove_user_from_group(GroupName="BreakGlassGroup", UserName="break-glass-owner")
+    api.call("POST", f"/reviews/{review['id']}/close", {"ticket": "T-c", "requested_by": "alice"})
+    closed = api.call("GET", f"/reviews/{review['id']}").json
+    closed_owner = item(closed, "break-glass-owner", "BreakGlassGroup")
+    assert closed_owner["removed_at"] and closed_owner["removed_by"] == "alice"
+    story = [
+        (e["username"], e["result"].split(":")[0])
+        for e in api.call("GET", f"/audit?ticket={review['id']}").json["events"]
+        if e["action"] == "review_carry_out"
+    ]
+    assert ("backdoor", "owed") in story and ("backdoor", "ok") in story
+    evidence = api.call("GET", f"/reviews/{review['id']}/evidence").json
+    assert evidence["check"]["verdict"] == "PASS", evidence["check"]
+
+    # A back door added since: the query run again finds it, and the verdict is no PASS.
+    iam.create_user(UserName="latecomer", Path="/")
+    iam.add_user_to_group(GroupName="BreakGlassGroup", UserName="latecomer")
+    again = api.call("GET", f"/reviews/{review['id']}/evidence?rerun=true").json
+    assert again["rerun"]["added"] == [{"username": "latecomer", "group": "BreakGlassGroup"}]
+    assert again["check"]["verdict"] == "ATTENTION"
+    html = api.call("GET", f"/reviews/{review['id']}/evidence?format=html").body.decode()
+    assert "ATTENTION" in html and "latecomer in BreakGlassGroup: at path /" in html
+
+
+def test_nobody_reviews_their_own_access_whichever_side_is_linked(api):
+    from chalicelib import bootstrap
+
+    # olga came from the identity provider: no Slack member on her user. But the owner's own
+    # Slack member is linked to olga (MEMBER# link): the owner is olga, and may not keep her.
+    onboard(api, "olga", ["ChildDeveloperGroup"])
+    onboard(api, "sam", ["ChildDeveloperGroup"])
+    person = boto3.client("iam").get_user(UserName="olga")["User"]["UserId"]
+    bootstrap.services().state.link_member(OWNER, "Olga", person)  # any spelling is one person
+    review = start(api).json
+    olga, sam = item(review, "olga"), item(review, "sam")
+    himself = decide(api, review, olga, "keep", reviewer=OWNER)
+    assert himself.status_code == 403 and "is you" in himself.json["Message"], himself.body
+    assert "first_keep" not in item(api.call("GET", f"/reviews/{review['id']}").json, "olga")
+
+    # sam has no linked member either: nobody can show that his reviewer is not sam, so his
+    # keep takes two reviewers (his owner and an operator, both asked).
+    assert (sam["reviewer"], sam["second_reviewer"]) == (OWNER, OPERATOR)
+    first = decide(api, review, sam, "keep", reviewer=OWNER)
+    assert first.status_code == 200 and "decision" not in first.json, first.body
+    assert first.json["first_keep"]["by"] == OWNER
+    assert "decision" not in decide(api, review, sam, "keep", reviewer=OWNER).json
+    second = decide(api, review, sam, "keep", reviewer=OPERATOR)
+    assert second.json["decision"] == "keep" and second.json["decided_by"] == OPERATOR
+    evidence = api.call("GET", f"/reviews/{review['id']}/evidence").json
+    [row] = [r for r in evidence["items"] if r["username"] == "sam"]
+    assert row["how"] == f"keep by {OWNER} and {OPERATOR} (two reviewers: no linked member)"
+    # A revoke keeps nobody's access: one reviewer is enough.
+    revoked = decide(api, review, olga, "revoke", reviewer=OPERATOR)
+    assert revoked.status_code == 200 and revoked.json["removed_at"]
+
+
+def test_after_the_close_the_schedule_records_a_removal_made_by_hand(api):
+    iam = boto3.client("iam", region_name=REGION)
+    iam.create_user(UserName="backdoor", Path="/")
+    iam.add_user_to_group(GroupName="ChildDeveloperGroup", UserName="backdoor")
+    review = start(api, groups=["ChildDeveloperGroup"]).json
+    decide(api, review, item(review, "backdoor"), "revoke", reviewer=OPERATOR)
+    api.call("POST", f"/reviews/{review['id']}/close", {"ticket": "T-c", "requested_by": "alice"})
+    event = api.client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+    )
+    # Still in the group: still owed, and the evidence says so.
+    assert api.client.lambda_.invoke("access_reviews", event).payload["removed_by_hand"] == []
+    evidence = api.call("GET", f"/reviews/{review['id']}/evidence").json
+    assert evidence["check"]["verdict"] == "ATTENTION" and evidence["totals"]["owed_by_hand"] == 1
+    # Removed by hand, and nobody said so: the next run reads IAM and records it.
+    iam.remove_user_from_group(GroupName="ChildDeveloperGroup", UserName="backdoor")
+    backdoor = item(review, "backdoor")
+    fired = api.client.lambda_.invoke("access_reviews", event).payload
+    assert fired["removed_by_hand"] == [backdoor["id"]]
+    done = item(api.call("GET", f"/reviews/{review['id']}").json, "backdoor")
+    assert done["removed_at"] and done["removed_by"] == "schedule"
+    assert api.client.lambda_.invoke("access_reviews", event).payload["removed_by_hand"] == []
+    evidence = api.call("GET", f"/reviews/{review['id']}/evidence").json
+    assert evidence["check"]["verdict"] == "PASS", evidence["check"]

@@ -365,3 +365,61 @@ def test_without_a_channel_each_approver_is_asked_directly(flow):
         [asked] = flow.dms_to(approver)
         assert set(buttons(asked)) == {"request_approve", "request_deny"}
     assert flow.channel_posts() == []
+
+
+MARKUP = "INC-1 <!channel> <https://evil.example|click here> & <@U0LOCAL0001>"
+
+
+def raw_markup_in(calls: list[dict]) -> list[str]:
+    """Slack markup that reached a message's text or blocks unescaped."""
+    sent = json.dumps([c["args"] for c in calls])
+    return [m for m in ("<!channel>", "<https://evil", "<@U0LOCAL0001>") if m in sent]
+
+
+def test_a_persons_free_text_reaches_slack_escaped(flow):
+    from chalicelib import bootstrap
+
+    flow.link("pete", NOBODY)
+    ask(flow, text=f"request {GROUP} 2 {MARKUP}")
+    [post] = flow.channel_posts()
+    assert "&lt;!channel&gt;" in post["text"] and "&amp;" in post["text"]
+    request_id = pending_id(flow)
+    bootstrap.services().approvals.decide(request_id, "deny", APPROVER, reason=MARKUP)
+    flow.work()
+    # break-glass: the notice to every approver carries the reason too
+    ask(flow, text=f"request {GROUP} 1 --break-glass {MARKUP}")
+    assert len(flow.dms_to(OPERATOR)) == 1
+    posted = flow.calls("chat.postMessage") + flow.calls("chat.update")
+    assert len(posted) >= 6 and raw_markup_in(posted) == []
+
+
+def test_without_a_channel_the_approvers_are_sent_the_reason_escaped(flow):
+    flow.policies({GROUP: {"approvers": [OPERATOR, APPROVER]}})
+    flow.link("pete", NOBODY)
+    ask(flow, text=f"request {GROUP} 2 {MARKUP}")
+    assert len(flow.dms_to(APPROVER)) == 1
+    assert raw_markup_in(flow.calls("chat.postMessage")) == []
+
+
+def test_an_approval_of_a_suspended_user_fails_and_says_so_in_slack(flow):
+    from chalicelib import bootstrap
+    from chalicelib.api.schemas import RestoreRequest, SuspendRequest
+
+    operations = bootstrap.services().operations
+    flow.link("pete", NOBODY)
+    ask(flow)
+    request_id = pending_id(flow)
+    operations.change("suspend", "pete", SuspendRequest(ticket="T-s", requested_by="alice"))
+    flow.approve(request_id, APPROVER)
+    flow.work()
+    [request] = flow.requests()
+    assert request["status"] == "failed" and "pete is suspended" in request["failure_reason"]
+    update = text_of(flow.updates()[-1])
+    assert "not granted" in update and "pete is suspended" in update
+    assert buttons(flow.updates()[-1]) == {}
+    assert "approved but not granted" in text_of(flow.dms_to(NOBODY)[-1])
+    operations.change("restore", "pete", RestoreRequest(ticket="T-r", requested_by="alice"))
+    flow.approve(request_id, APPROVER)  # a second click after the restore grants nothing
+    flow.work()
+    assert flow.groups_of("pete") == ["ChildDeveloperGroup"]
+    assert flow.requests()[0]["status"] == "failed"

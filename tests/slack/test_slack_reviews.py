@@ -44,16 +44,22 @@ def onboard(flow, name, member=None):
     flow.standin.reset()
 
 
-def started(flow, due):
+def started(flow, due, items=3):
     answer = ephemeral(flow.command(f"review start ChildDeveloperGroup due {due}", OPERATOR))
     assert "Starting an access review" in answer
     flow.work()
     [reply] = flow.replies()
-    assert "started: 3 item(s)" in html.unescape(reply["text"])
+    assert f"started: {items} item(s)" in html.unescape(reply["text"])
     from chalicelib import bootstrap
 
     [review] = bootstrap.services().reviews.search("open")
     return review
+
+
+def review_items(review_id: str) -> list[dict]:
+    from chalicelib import bootstrap
+
+    return bootstrap.services().reviews.read(review_id)[1]
 
 
 def item_value(message: dict, username: str) -> str:
@@ -66,8 +72,8 @@ def item_value(message: dict, username: str) -> str:
 
 def test_a_campaign_runs_in_slack_from_start_to_close(flow):
     onboard(flow, "pete", NOBODY)
-    onboard(flow, "sam")
-    onboard(flow, "ana")
+    onboard(flow, "sam")  # no linked member: a keep of his takes two reviewers
+    onboard(flow, "ana", "U0ANA000001")
     due = (flow.clock().date() + timedelta(days=10)).isoformat()
     # Only the listed operators start a review.
     assert "only" in ephemeral(flow.command(f"review start due {due}", NOBODY)).lower()
@@ -96,7 +102,14 @@ def test_a_campaign_runs_in_slack_from_start_to_close(flow):
     assert flow.groups_of("pete") == []
     flow.click("review_keep", item_value(redrawn, "sam"), APPROVER)
     flow.work()
-    flow.replies()
+    [first] = flow.replies()
+    assert "a second reviewer must keep it too" in text_of(first)
+    # The operator, his second reviewer, was asked too, and keeps him.
+    [theirs] = flow.dms_to(OPERATOR)
+    flow.click("review_keep", item_value(theirs, "sam"), OPERATOR)
+    flow.work()
+    [second] = flow.replies()
+    assert f"keep by <@{OPERATOR}>" in text_of(second) and "second reviewer" not in text_of(second)
 
     # Two days before the due date: a reminder of what is left (ana).
     flow.clock.advance(days=8)
@@ -139,3 +152,37 @@ def test_the_grammar_explains_a_review_start(flow):
     flow.work()
     [reply] = flow.replies()
     assert "after today" in html.unescape(reply["text"])
+
+
+def test_an_operator_revokes_a_back_door_and_records_its_removal_by_hand(flow):
+    import boto3
+
+    from devstack.local import REGION
+
+    iam = boto3.client("iam", region_name=REGION)
+    iam.create_user(UserName="backdoor", Path="/")
+    iam.add_user_to_group(GroupName="ChildDeveloperGroup", UserName="backdoor")
+    review = started(flow, (flow.clock().date() + timedelta(days=10)).isoformat(), items=1)
+    # Only an operator can remove a member outside the path: an operator reviews it (the
+    # group's owner is asked as its second reviewer, a keep of an unlinked user taking two).
+    [backdoor] = review_items(review["id"])
+    assert (backdoor["reviewer"], backdoor["second_reviewer"]) == (OPERATOR, APPROVER)
+    [dm] = flow.dms_to(OPERATOR)
+    flow.click("review_revoke", item_value(dm, "backdoor"), OPERATOR)
+    flow.work()
+    [owed] = flow.replies()
+    assert "owed by hand" in text_of(owed) and "remove-user-from-group" in text_of(owed)
+    assert flow.groups_of("backdoor") == ["ChildDeveloperGroup"]  # the service never changes it
+    [removed_button] = values(owed)["review_removed"]
+    flow.click("review_removed", removed_button, OPERATOR)
+    flow.work()
+    assert "still in ChildDeveloperGroup" in html.unescape(flow.replies()[-1]["text"])
+    iam.remove_user_from_group(GroupName="ChildDeveloperGroup", UserName="backdoor")
+    flow.click("review_removed", removed_button, OPERATOR)
+    flow.work()
+    [done] = flow.replies()
+    assert "removed at" in text_of(done) and "owed by hand" not in text_of(done)
+    from chalicelib import bootstrap
+
+    evidence = bootstrap.services().reviews.evidence(review["id"])
+    assert evidence["check"]["verdict"] == "PASS", evidence["check"]

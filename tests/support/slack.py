@@ -13,7 +13,9 @@ from devstack.slack_command import allowed_users, click_body, command_body, sign
 ALLOWED = allowed_users()[0]
 STRANGER = "U0STRANGER1"
 QUEUE = work_queue_name()
-NOWHERE = "http://127.0.0.1:9/nothing-listens-here"
+# A Slack host of the tests' stage (SLACK_RESPONSE_HOSTS) where nothing listens: Slack down.
+NOWHERE_HOST = "127.0.0.1:9"
+NOWHERE = f"http://{NOWHERE_HOST}/commands/nothing-listens-here"
 
 
 class Slack:

@@ -29,7 +29,7 @@ def test_a_request_clicked_through_in_slack_is_granted(stack):
             "slack_user": REQUESTER,
         },
     )
-    with ResponseCatcher() as catcher:
+    with ResponseCatcher(stack["slack_api_url"]) as catcher:
         body = command_body(
             "request BreakGlassGroup 1 deploy INC-42",
             user_id=REQUESTER,

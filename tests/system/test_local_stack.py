@@ -338,3 +338,37 @@ def test_unknown_and_unmanaged_users_are_404_not_an_aws_error(stack, route):
         assert "retry" not in answer["Message"]
         assert call(stack, "GET", f"/users/{name}")[0] == 404
     admin(stack, "iam").get_user(UserName=f"outsider-{route}")  # untouched
+
+
+def test_routes_under_iam_are_checked_as_api_gateways_iam_authorizer_checks_them(stack):
+    """chalice local runs no IAM authorizer; the local stack does (devstack/api_gateway_iam.py,
+    after https://docs.aws.amazon.com/apigateway/latest/developerguide/permissions.html)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    def send(headers: dict) -> tuple[int, dict]:
+        request = urllib.request.Request(f"{stack['api_url']}/iam/users", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    keys = stack["admin_credentials"]
+    request = AWSRequest(method="GET", url=f"{stack['api_url']}/iam/users")
+    SigV4Auth(
+        Credentials(keys["aws_access_key_id"], keys["aws_secret_access_key"]),
+        "execute-api",
+        "us-east-1",
+    ).add_auth(request)
+    signed = dict(request.headers.items())
+
+    # the gateway lets the administrator's signed request through; the app knows no such client
+    status, answer = send(signed)
+    assert status == 403 and "user/stack-admin is not an API client" in answer["Message"]
+    # the gateway refuses what is unsigned or signed wrongly, before the app sees it
+    assert send({}) == (403, {"message": "Missing Authentication Token"})
+    forged = {**signed, "Authorization": signed["Authorization"][:-4] + "0000"}
+    status, answer = send(forged)
+    assert status == 403 and "signature we calculated does not match" in answer["message"]

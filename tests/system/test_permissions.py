@@ -51,6 +51,8 @@ WITHOUT_RESOURCE = {
     "IAM has no resource for it",
     "iam:ListAccountAliases": "the account's alias, for the console sign-in URL; IAM has no "
     "resource for it",
+    "iam:ListUsers": "the deep health check's read of the users under the managed path (by "
+    "PathPrefix); IAM has no resource for it",
     "xray:PutTraceSegments": "X-Ray has no resource type for it",
     "xray:PutTelemetryRecords": "X-Ray has no resource type for it",
 }
@@ -183,6 +185,7 @@ def recording() -> Recording:
 
         slack_api = SlackApiStandIn().start()  # what the approvals post to
         env.setenv("SLACK_API_URL", slack_api.url)
+        env.setenv("SLACK_RESPONSE_HOSTS", slack_api.host)  # and where Slack answers go
         moto_ext.apply()
         with mock_aws():
             facts = Provisioner(endpoint_url=None).run()

@@ -32,7 +32,8 @@ def values_of(message: dict) -> dict[str, str]:
 
 
 def test_a_review_runs_on_the_local_stack_and_its_evidence_matches_iam(stack):
-    for name, member in (("pete", PETE), ("sam", None), ("ana", None)):
+    # sam is linked to a Slack member: one reviewer's keep is his decision.
+    for name, member in (("pete", PETE), ("sam", "U0SAM000001"), ("ana", None)):
         body = {
             "username": name,
             "groups": ["ChildDeveloperGroup"],
@@ -43,7 +44,7 @@ def test_a_review_runs_on_the_local_stack_and_its_evidence_matches_iam(stack):
         rest(stack, "POST", "/users", {**body, **({"slack_user": member} if member else {})})
     today = datetime.date.fromisoformat(clock(stack, "now")[-1][:10])
     due = (today + datetime.timedelta(days=10)).isoformat()
-    with ResponseCatcher() as catcher:
+    with ResponseCatcher(stack["slack_api_url"]) as catcher:
         body = command_body(
             f"review start ChildDeveloperGroup due {due}",
             user_id=OPERATOR,
@@ -93,7 +94,10 @@ def test_a_review_runs_on_the_local_stack_and_its_evidence_matches_iam(stack):
         "undecided": 1,
         "lapsed": 0,
         "escalated": 1,
+        "outside": 0,
+        "owed_by_hand": 0,
     }
+    assert evidence["check"]["verdict"] == "PASS"
     assert evidence["check"]["every_revoke_carried_out"] and evidence["check"]["every_revoke_holds"]
     [pete] = [i for i in evidence["items"] if i["username"] == "pete"]
     removal = rest(stack, "GET", f"/audit?ticket={pete['removal_ticket']}")["events"]

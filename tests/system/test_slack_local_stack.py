@@ -21,6 +21,7 @@ from devstack.slack_command import (
     post,
     sign,
 )
+from tests.support.stack_client import call
 
 USER = allowed_users()[0]
 
@@ -36,7 +37,7 @@ def send(stack, path: str, body: bytes) -> tuple[int, str]:
 
 
 def test_onboarding_and_offboarding_from_slack(stack):
-    with ResponseCatcher() as catcher:
+    with ResponseCatcher(stack["slack_api_url"]) as catcher:
         body = command_body(
             "onboard slackpete ChildDeveloperGroup pete@example.com",
             user_id=USER,
@@ -84,10 +85,34 @@ def test_a_forged_command_is_refused_by_the_deployed_route(stack):
 
 def test_a_change_to_an_unknown_user_is_answered_once_and_not_retried(stack):
     """A 404 is final: the requester is told, and the queue does not deliver it again."""
-    with ResponseCatcher() as catcher:
+    with ResponseCatcher(stack["slack_api_url"]) as catcher:
         body = command_body("suspend nobody-here", user_id=USER, response_url=catcher.url())
         assert send(stack, "/slack/commands", body)[0] == 200
         answer = catcher.next(timeout=60)
         assert "no managed user named nobody-here" in json.dumps(answer), answer
         with pytest.raises(queue.Empty):  # no retry: nothing more is posted
             catcher.next(timeout=5)
+
+
+def test_a_command_naming_another_loopback_port_is_refused_by_the_local_stack(stack):
+    """The stack's one Slack host is its stand-in: the app under chalice local refuses any other
+    response_url, another port on loopback included, and queues nothing."""
+    elsewhere = stack["api_url"] + "/commands/T0/1/x"  # loopback, but not the Slack stand-in
+    body = command_body("status nobody", user_id=USER, response_url=elsewhere)
+    status, answer = send(stack, "/slack/commands", body)
+    assert status == 200
+    reply = json.loads(answer)
+    assert reply["response_type"] == "ephemeral"
+    assert "is not one of this service's Slack hosts" in reply["text"]
+
+
+def test_unknown_routes_answer_404_without_the_token_under_chalice_local(stack):
+    """As API Gateway with the catch-all route: a JSON 404 for any path the API lacks, at any
+    depth and with any method, never the 403 that echoes the Authorization header."""
+    for method, path in (("GET", "/nope"), ("DELETE", "/users/pete/nope/deeper"), ("PUT", "/")):
+        status, answer = call(stack, method, path)
+        assert status == 404, (method, path, answer)
+        assert answer["Message"].startswith("no route /")
+        assert stack["api_token"] not in json.dumps(answer)
+    status, answer = call(stack, "GET", "/health?deep=true")
+    assert status == 200 and answer["status"] == "ok", answer

@@ -174,3 +174,53 @@ def test_decidable_leaves_out_ones_own_and_others_groups():
     found = rules.decidable([mine, theirs], {"BreakGlassGroup": POLICY}, "U0AAA", {})
     assert [r["id"] for r in found] == ["r2"]
     assert rules.decidable([theirs], {"BreakGlassGroup": POLICY}, "U0ZZZ", {}) == []
+
+
+def test_four_eyes_need_a_linked_member_or_two_approvers():
+    with pytest.raises(Forbidden, match="no linked Slack member"):
+        rules.check_request(new(requester=""), POLICY, ACTIVE, {"BreakGlassGroup": POLICY})
+    for changes in ({"approvals": 2}, {"self_approval": True}, {"break_glass": True}):
+        policy = rules.Policy(**{**POLICY.__dict__, **changes})
+        asked = new(requester="", break_glass=bool(changes.get("break_glass")))
+        rules.check_request(asked, policy, ACTIVE, {"BreakGlassGroup": policy})
+
+
+def test_an_approver_linked_to_the_requested_user_may_not_decide():
+    with pytest.raises(Forbidden, match="linked to pete"):
+        rules.check_decider(pending(), POLICY, "U0AAA", approver_user="PETE")
+    rules.check_decider(pending(), POLICY, "U0AAA", approver_user="olga")
+    allowed = rules.Policy(**{**POLICY.__dict__, "self_approval": True})
+    rules.check_decider(pending(), allowed, "U0AAA", approver_user="pete")
+    found = rules.decidable([pending()], {"BreakGlassGroup": POLICY}, "U0AAA", {}, "pete")
+    assert found == []
+
+
+def test_an_approval_is_granted_only_in_its_window_and_for_a_user_who_may_have_it():
+    approved = rules.decide(pending(), POLICY, "approve", "U0AAA", NOW)
+    assert rules.grant_refusal(approved, ACTIVE, NOW) is None
+    late = rules.grant_refusal(approved, ACTIVE, NOW + timedelta(hours=3))
+    assert late is not None and "pending window closed" in late
+    suspended = rules.grant_refusal(approved, {**ACTIVE, "status": "suspended"}, NOW)
+    assert suspended is not None and "pete is suspended" in suspended
+    assert "not a managed user" in (rules.grant_refusal(approved, None, NOW) or "")
+    other = {**ACTIVE, "grants": [{"group": "BreakGlassGroup", "ticket": "CHG-9"}]}
+    assert "holds BreakGlassGroup" in (rules.grant_refusal(approved, other, NOW) or "")
+    own = {**ACTIVE, "grants": [{"group": "BreakGlassGroup", "ticket": approved["id"]}]}
+    assert rules.grant_refusal(approved, own, NOW) is None
+    assert rules.made_grant(approved, own) == own["grants"][0]
+    assert rules.made_grant(approved, other) is None
+
+
+def test_a_failed_approval_is_closed_with_why():
+    approved = rules.decide(pending(), POLICY, "approve", "U0AAA", NOW)
+    failed = rules.fail(approved, NOW, "pete is suspended")
+    assert failed["status"] == "failed" and failed["version"] == approved["version"] + 1
+    assert rules.view(failed)["failure_reason"] == "pete is suspended"
+    with pytest.raises(Conflict):
+        rules.fail(pending(), NOW, "why")
+    with pytest.raises(Conflict):
+        rules.fail(
+            rules.with_grant(approved, {"group": "BreakGlassGroup", "expires_at": "x"}), NOW, "why"
+        )
+    with pytest.raises(Conflict, match="failed already"):
+        rules.decide(failed, POLICY, "approve", "U0BBB", NOW)
