@@ -178,6 +178,9 @@ class Settings:
     callback_attempts: int
     callback_backoff: float
     operation_timeout: int
+    # Seconds a REST change may take before it answers 202 and goes on in the queue worker
+    # (API Gateway ends an integration at 29 s); 0: never.
+    answer_within: float
     idempotency_ttl: int
     log_level: str
     # Requests and approvals: each requestable group's policy, Slack's Web API and its token.
@@ -250,6 +253,7 @@ class Settings:
             callback_backoff=float(env.get("CALLBACK_BACKOFF", "1")),
             # How long a change may hold a user (and its ticket) before a retry may take over.
             operation_timeout=int(env.get("OPERATION_TIMEOUT", "120")),
+            answer_within=float(env.get("ANSWER_WITHIN_SECONDS", "24")),
             idempotency_ttl=int(env.get("IDEMPOTENCY_TTL", str(24 * 3600))),
             log_level=env.get("LOG_LEVEL", "INFO"),
             hygiene=_hygiene(env),
