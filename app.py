@@ -54,12 +54,24 @@ def _query() -> Mapping[str, str]:
     return _request().query_params or {}
 
 
-def _change(action: str, username: str | None = None) -> dict:
+def _change(action: str, username: str | None = None) -> dict | Response:
     """The body as ``action``'s request model, run once per ticket by the change runner."""
     from chalicelib.api.schemas import parse_caller
 
     request = parse_caller(ACTIONS[action].request_model(), _request().raw_body)
-    return services().operations.change(action, username or request.username, request)
+    answer = services().operations.change(
+        action,
+        username or request.username,
+        request,
+        answer_within=services().settings.answer_within or None,
+    )
+    if answer.get("status") == "accepted":  # goes on in the queue worker (service/continuing)
+        return Response(
+            body=answer,
+            status_code=202,
+            headers={"Content-Type": "application/json", "Location": answer["follow"]},
+        )
+    return answer
 
 
 @app.route("/health", methods=["GET"])
@@ -80,7 +92,7 @@ def health():
 
 @app.route("/users", methods=["POST"], content_types=JSON)
 @protected(action="onboard", status=ACTIONS["onboard"].status)
-def create_user() -> dict:
+def create_user() -> dict | Response:
     return _change("onboard")
 
 
@@ -122,31 +134,31 @@ def get_aws_config(username: str):
 
 @app.route("/users/{username}/groups", methods=["PUT"], content_types=JSON)
 @protected(action="move")
-def move_user(username: str) -> dict:
+def move_user(username: str) -> dict | Response:
     return _change("move", username)
 
 
 @app.route("/users/{username}/suspend", methods=["POST"], content_types=JSON)
 @protected(action="suspend")
-def suspend_user(username: str) -> dict:
+def suspend_user(username: str) -> dict | Response:
     return _change("suspend", username)
 
 
 @app.route("/users/{username}/restore", methods=["POST"], content_types=JSON)
 @protected(action="restore")
-def restore_user(username: str) -> dict:
+def restore_user(username: str) -> dict | Response:
     return _change("restore", username)
 
 
 @app.route("/users/{username}/offboard", methods=["POST"], content_types=JSON)
 @protected(action="offboard")
-def offboard_user(username: str) -> dict:
+def offboard_user(username: str) -> dict | Response:
     return _change("offboard", username)
 
 
 @app.route("/users/{username}/grants", methods=["POST"], content_types=JSON)
 @protected(action="grant", status=ACTIONS["grant"].status)
-def grant_access(username: str) -> dict:
+def grant_access(username: str) -> dict | Response:
     return _change("grant", username)
 
 

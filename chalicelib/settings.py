@@ -198,6 +198,9 @@ class Settings:
     callback_backoff: float
     operation_timeout: int
     lease_seconds: int
+    # Seconds a REST change may take before it answers 202 and goes on in the queue worker
+    # (API Gateway ends an integration at 29 s); 0: never.
+    answer_within: float
     idempotency_ttl: int
     log_level: str
     # Requests and approvals: each requestable group's policy, Slack's Web API and its token.
@@ -280,6 +283,7 @@ class Settings:
             # The lease a running change renews every third of it: a change whose process died
             # is taken over this long after its last renewal.
             lease_seconds=max(1, _seconds(env, "LEASE_SECONDS", 10)),
+            answer_within=float(env.get("ANSWER_WITHIN_SECONDS", "24")),
             idempotency_ttl=int(env.get("IDEMPOTENCY_TTL", str(24 * 3600))),
             log_level=env.get("LOG_LEVEL", "INFO"),
             hygiene=_hygiene(env),

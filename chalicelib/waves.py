@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -13,6 +15,30 @@ Fork = Callable[
 ]
 # botocore clients are thread-safe; 16 stays under the clients' connection pool of 32.
 MAX_PARALLEL = 16
+
+
+class OutOfTime(Exception):  # noqa: N818 (a signal, not a failure)
+    """The caller's time to answer ran out: the work stops before its next wave, where a crash
+    could have stopped it too, and is finished elsewhere under the same ticket."""
+
+
+# When the caller must have its answer (time.monotonic()); None: no limit.
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """No wave starts in the block (nor in the waves it runs) once ``seconds`` have passed."""
+    token = _deadline.set(None if seconds is None else time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def no_deadline() -> None:
+    """The changes are made: what is left (the answer's reads) finishes whatever the time."""
+    _deadline.set(None)
 
 
 def wave(
@@ -26,6 +52,9 @@ def wave(
     Each wave has its own threads: waves nest (a list of users describes each user in a wave of
     its own), and a shared pool would deadlock once every worker waits on queued inner tasks.
     """
+    due = _deadline.get()
+    if due is not None and time.monotonic() > due:
+        raise OutOfTime("no time left to answer within")
     if len(tasks) <= 1:
         return {name: task() for name, task in tasks.items()}
     # The caller's context (a recording, deferrals) goes with each task.

@@ -1,7 +1,8 @@
 """The queue worker: one SQS handler for every kind of queued work, dispatched by the message's
 ``kind``: Slack work (a change or a status asked for with the slash command, and notices),
 requests for access (a member's own requests, approvers' clicks, the messages Slack shows of
-them), direct messages to a person (the welcome, hygiene notices) and ticket callbacks.
+them), direct messages to a person (the welcome, hygiene notices), ticket callbacks, and the
+rest of a REST change that could not answer in time.
 
 Each SQS record is one piece of work. Its outcome decides what SQS does with it: returning
 reports it done; raising reports it failed, so SQS delivers it again after the visibility
@@ -21,6 +22,7 @@ from chalicelib import caller
 from chalicelib.aws.queue import CLIENT
 from chalicelib.callbacks import delivery, outbox
 from chalicelib.errors import AppError, BadRequest
+from chalicelib.service import continuing
 from chalicelib.slack import approval_work, person_work, response_url, review_work
 from chalicelib.slack import work as slack_work
 
@@ -30,6 +32,7 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[Any, dict, Callable[[], tuple[int, int]]], None]
 HANDLERS: dict[str, Handler] = {
     outbox.KIND: delivery.deliver_queued,
+    continuing.KIND: continuing.handle,
     **dict.fromkeys(slack_work.KINDS, slack_work.handle),
     **dict.fromkeys(approval_work.KINDS, approval_work.handle),
     **dict.fromkeys(person_work.KINDS, person_work.handle),

@@ -19,7 +19,7 @@ from chalicelib.aws.state import StateStore
 from chalicelib.callbacks import outbox, policy
 from chalicelib.domain.identity import check_username, key
 from chalicelib.errors import AppError, BadRequest, Conflict, InProgress, NotFound, UpstreamError
-from chalicelib.service import person_messages, recorder
+from chalicelib.service import continuing, person_messages, recorder
 from chalicelib.service.observability import count, logger
 from chalicelib.settings import Settings
 
@@ -71,7 +71,7 @@ class Operations:
         self.events = events
         self._lifecycle = lifecycle
         if lifecycle is not None:  # a dry run ends where the operation's changes end
-            lifecycle.changes_made = recorder.answer_point
+            lifecycle.changes_made = _changes_made
         self._work_queue = work_queue
         self._store = TicketStore(table_name=settings.idempotency_table, boto3_client=dynamodb)
         # One ticket, one change: the key is the ticket alone, so a second action under it (on
@@ -86,8 +86,18 @@ class Operations:
             lambda_context=cast("LambdaContext", _Deadline(settings.lease_seconds)),
         )
 
-    def change(self, action: str, username: str, request: TicketRequest) -> dict:
-        """A lifecycle operation, its snapshot read beside the claim of its ticket and user."""
+    def change(
+        self,
+        action: str,
+        username: str,
+        request: TicketRequest,
+        answer_within: float | None = None,
+    ) -> dict:
+        """A lifecycle operation, its snapshot read beside the claim of its ticket and user.
+
+        With ``answer_within`` (seconds), a change still making its changes then stops before
+        its next wave and goes on in the queue worker under the same ticket: the answer is then
+        ``continuing.accepted(...)`` (HTTP 202), and the ticket's callback carries the outcome."""
         lifecycle = self._lifecycle
         if request.dry_run and not ACTIONS[action].dry_run:
             raise BadRequest(f"{action} cannot be dry-run")
@@ -98,6 +108,7 @@ class Operations:
             request,
             lambda snap=None: operation(username, request, snap),
             read=lambda: lifecycle.read(action, username, request),
+            answer_within=answer_within,
         )
 
     def run(
@@ -107,6 +118,7 @@ class Operations:
         request: TicketRequest,
         work: Callable[..., dict],
         read: Callable[[], Any] | None = None,
+        answer_within: float | None = None,
     ) -> dict:
         """Run ``work`` once per ticket, holding the user. With ``read``, its result (the
         snapshot) is read beside the ticket's claim and the user's lease, and handed to
@@ -120,7 +132,11 @@ class Operations:
                 policy.check_url(request.callback_url, self.settings.callback_hosts)
             if request.dry_run:
                 return self._plan(action, username, request, work)
-            return self._run(action, username, request, work, read)
+            try:
+                with waves.deadline(answer_within):
+                    return self._run(action, username, request, work, read)
+            except waves.OutOfTime:
+                return self._continue(action, username, request)
         finally:  # a warm container's next request must not log this one's ticket or requester
             log.remove_keys(["action", "username", "requested_by"])
             log.set_correlation_id(None)
@@ -215,6 +231,22 @@ class Operations:
             self._welcome(action, username, request, answer)
         return {**answer, **secrets}
 
+    def _continue(self, action: str, username: str, request: TicketRequest) -> dict:
+        """Hand the change to the queue worker, which runs it again under the same ticket (its
+        in-progress claim was let go when it stopped): what was done is not done twice, what
+        was not is done there."""
+        try:
+            self._work_queue.send(continuing.message(action, username, request))
+        except AppError as error:
+            self._audit_failure(
+                action, username, request, f"failed: could not queue the rest ({error.message})"
+            )
+            raise UpstreamError(
+                f"{action} of {username} was begun and not finished; retry with the same ticket"
+            ) from error
+        logger().info(f"{action} continues in the queue worker")
+        return continuing.accepted(action, username, request.ticket)
+
     def _welcome(self, action: str, username: str, request: TicketRequest, answer: dict) -> None:
         """Queue the welcome for the Slack member an onboarding names (its steps, no secret):
         the queue worker sends it once for the ticket, so neither a replay (which never comes
@@ -264,6 +296,7 @@ class Operations:
                 claim.heartbeat.also(revocation.renew)
             with recorder.recording() as calls:
                 answer = work(snapshot) if claim.reads else work()
+            waves.no_deadline()  # done: the bookkeeping below is never cut short
             public = {k: v for k, v in answer.items() if k not in _SECRET_FIELDS}
             # Done, but never "ok" while a revocation is owed: the audit, the callback and the
             # metric (its alarm) say so, and the record holds it for the schedule's retry.
@@ -317,6 +350,12 @@ class Operations:
                 f"{action} {outcome}", extra={"status": error.status, "reason": error.message}
             )
             self._call_back(action, username, request, outcome, error.status, error=error.message)
+            raise
+        except waves.OutOfTime:
+            # Stopped between two waves, as a crash could have: the same ticket finishes it.
+            claim.release()
+            self._audit_failure(action, username, request, continuing.AUDITED, self._calls(calls))
+            count(action, "continued")
             raise
         except Exception:
             claim.release()
@@ -468,6 +507,7 @@ class _Claim:
         self._held = False
         self._started = time.time()
         self._future: Future | None = None
+        self._reread: Any = None  # read again under the lease: let go like the first
         if read is not None:
             self._future = _CLAIMS.submit(waves.in_context(self._both))
 
@@ -506,7 +546,8 @@ class _Claim:
                     )
                 time.sleep(delay)
                 delay = min(2 * delay, 0.4)
-        return self._read() if self._read else None
+        self._reread = self._read() if self._read else None
+        return self._reread
 
     def release(self) -> None:
         if self._held:
@@ -526,6 +567,7 @@ class _Claim:
                 _abandon(self._future.result())  # nothing once the change committed it
             except Exception:  # the change that needed it reported it
                 pass
+        _abandon(self._reread)
         self.release()
 
 
@@ -576,6 +618,13 @@ class _Heartbeat:
                     return
                 except BaseException:  # the process is going away: so is its hold
                     return
+
+
+def _changes_made() -> None:
+    """Where an operation's changes end: a dry run stops there, and a change that got this far
+    answers whatever the time (only reads are left)."""
+    waves.no_deadline()
+    recorder.answer_point()
 
 
 def _abandon(snapshot: Any) -> None:
