@@ -463,3 +463,44 @@ def test_a_change_running_for_several_leases_keeps_its_ticket_and_user(api, faul
         e["result"].split(":")[0] for e in bootstrap.services().state.audit_events(ticket="T-slow")
     ]
     assert trail.count("ok") == 1, trail
+
+
+def test_an_identity_providers_delete_retried_after_iam_deleted_the_user_is_finished(
+    api, client, aws, faults
+):
+    """SCIM's DELETE dies after IAM deleted the user, before the record was written: the
+    identity provider's retry (same request) finishes it (204: record, audit, event), where a
+    404 would have counted it done while the record said offboarding."""
+    env = Env(api, Scim(client, aws.scim_token))
+    state = bootstrap.services().state
+
+    def set_up(username):
+        created = env.scim.call("POST", "/Users", {"schemas": [SCIM_USER], "userName": username})
+        assert created.status_code == 201, created.json
+        env.ids[username] = created.json["id"]
+        give_every_dependent(boto3.client("iam"), username)
+
+    set_up("clean")
+    clean = call(env.scim, "DELETE", f"/Users/{env.ids['clean']}", None, faults)
+    assert clean.status_code == 204
+    total = faults.calls
+    kinds = set(state.get_record("clean")["removed"])
+    for k in range(total, 0, -1):  # the latest crash that leaves the user gone, the record not
+        username = f"user{k}"
+        set_up(username)
+        if call(env.scim, "DELETE", f"/Users/{env.ids[username]}", None, faults, k, CRASH):
+            continue
+        if iam_state(username) is None and state.get_record(username)["status"] == "offboarding":
+            break
+    else:
+        pytest.fail("no crash left the user deleted and the offboarding unfinished")
+
+    again = retry(env.scim, "DELETE", f"/Users/{env.ids[username]}", None, 204, faults)
+
+    assert again.status_code == 204
+    record = state.get_record(username)
+    assert record["status"] == "offboarded" and set(record["removed"]) == kinds, record
+    done = [e for e in state.audit_events(username) if e["action"] == "offboard"]
+    assert done[-1]["result"] == "ok", done
+    # and the request after that is the 404 of a user that is gone
+    assert call(env.scim, "DELETE", f"/Users/{env.ids[username]}", None, faults).status_code == 404
