@@ -44,8 +44,9 @@ def test_user_round_trip(gateway):
     assert created["arn"] == "arn:aws:iam::123456789012:user/managed/pete"
     user = gateway.get_user("pete")
     assert user["path"] == "/managed/" and user["tags"] == {"ticket": "T-1"}
-    with pytest.raises(Conflict):
-        gateway.create_user("pete", "/managed/", {})
+    assert created["id"] == user["id"]  # IAM's UserId: the person, not the name
+    # a name taken in any case, at any path, is None: the caller answers one wording for all
+    assert gateway.create_user("PETE", "/", {}) is None
 
 
 def test_console_groups_keys_and_mfa(gateway):
