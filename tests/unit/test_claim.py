@@ -35,7 +35,9 @@ class State:
 
 
 def test_a_snapshot_read_again_under_the_lease_is_let_go_when_no_change_follows():
-    operations = SimpleNamespace(state=State(), settings=SimpleNamespace(operation_timeout=30, lease_seconds=10))
+    operations = SimpleNamespace(
+        state=State(), settings=SimpleNamespace(operation_timeout=30, lease_seconds=10)
+    )
     read = Read()
     claim = _Claim(operations, "pete", "owner", read)  # type: ignore[arg-type]
 
