@@ -346,10 +346,14 @@ def close(request: dict, status: str, now: datetime, by: str) -> dict:
     allowed = {EXPIRED: (PENDING,), CANCELLED: (PENDING,), ENDED: (APPROVED,)}[status]
     if request["status"] not in allowed:
         raise Conflict(f"this request is {request['status']}; it cannot be {status}")
+    return _closed(request, status, now, closed_by=by)
+
+
+def _closed(request: dict, status: str, now: datetime, **fields: Any) -> dict:
     return {
         **request,
+        **fields,
         "status": status,
-        "closed_by": by,
         "closed_at": iso(now),
         "version": request.get("version", 0) + 1,
     }
@@ -380,13 +384,7 @@ def fail(request: dict, now: datetime, why: str) -> dict:
     """An approved request that did not become a grant, closed: it is never granted later."""
     if request["status"] != APPROVED or request.get("grant"):
         raise Conflict(f"this request is {request['status']}; it cannot be failed")
-    return {
-        **request,
-        "status": FAILED,
-        "failure_reason": why,
-        "closed_at": iso(now),
-        "version": request.get("version", 0) + 1,
-    }
+    return _closed(request, FAILED, now, failure_reason=why)
 
 
 def with_grant(request: dict, grant: dict) -> dict:

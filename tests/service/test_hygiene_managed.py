@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from chalicelib import bootstrap
+from tests.service.test_hygiene import has_console
 
 START = datetime.datetime.now(datetime.UTC)
 
@@ -24,14 +25,6 @@ def unmanaged(iam, name: str) -> str:
     iam.create_user(UserName=name, Path="/managed/")
     iam.create_login_profile(UserName=name, Password="Aa1!" + "x" * 20)
     return iam.create_access_key(UserName=name)["AccessKey"]["AccessKeyId"]
-
-
-def has_console(iam, name: str) -> bool:
-    try:
-        iam.get_login_profile(UserName=name)
-    except iam.exceptions.NoSuchEntityException:
-        return False
-    return True
 
 
 @pytest.fixture
