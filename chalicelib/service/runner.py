@@ -291,9 +291,9 @@ class Operations:
         calls = recorder.Recording()
         try:
             snapshot = claim.snapshot()
-            revocation = getattr(snapshot, "revocation", None)
-            if revocation is not None:  # its locks on the child roles: renewed beside the lease
-                claim.heartbeat.also(revocation.renew)
+            begun = getattr(snapshot, "revocation", None)
+            if begun is not None:  # its locks on the child roles: renewed beside the lease
+                claim.heartbeat.also(begun.renew)
             with recorder.recording() as calls:
                 answer = work(snapshot) if claim.reads else work()
             waves.no_deadline()  # done: the bookkeeping below is never cut short
