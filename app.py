@@ -10,16 +10,15 @@ from collections.abc import Mapping
 from chalice import Chalice, Rate, Response
 from chalice.app import Request
 
-from chalicelib import caller
-from chalicelib.actions import ACTIONS
-from chalicelib.api import unknown
-from chalicelib.api.rest import iam_routes, rest
 from chalicelib.bootstrap import services
-from chalicelib.domain import hygiene
-from chalicelib.errors import BadRequest
-from chalicelib.service import tracing
+from chalicelib.edges import unknown
+from chalicelib.edges.http import iam_routes, rest
+from chalicelib.edges.slack import edge as slack_edge
+from chalicelib.hygiene import rules as hygiene
+from chalicelib.kernel import caller, tracing
+from chalicelib.kernel.catalogue import ACTIONS
+from chalicelib.kernel.errors import BadRequest
 from chalicelib.settings import work_queue_name
-from chalicelib.slack import edge as slack_edge
 
 app = Chalice(app_name="iam-lifecycle")
 JSON = ["application/json"]
@@ -38,7 +37,7 @@ app.register_middleware(_scheduled, "scheduled")
 
 
 public = functools.partial(rest, app, public=True)
-# Named API clients (chalicelib/api/clients.py); a change names its action, which the client
+# Named API clients (chalicelib/edges/clients.py); a change names its action, which the client
 # must hold.
 protected = functools.partial(rest, app, gate=lambda: services().api_clients)
 
@@ -56,7 +55,7 @@ def _query() -> Mapping[str, str]:
 
 def _change(action: str, username: str | None = None) -> dict | Response:
     """The body as ``action``'s request model, run once per ticket by the change runner."""
-    from chalicelib.api.schemas import parse_caller
+    from chalicelib.edges.schemas import parse_caller
 
     request = parse_caller(ACTIONS[action].request_model(), _request().raw_body)
     answer = services().operations.change(
@@ -81,7 +80,7 @@ def health():
     deep = _query().get("deep")
     if deep is None:
         return {"status": "ok"}
-    from chalicelib.service import health as checks
+    from chalicelib.edges import health as checks
 
     services().api_clients.by_bearer(_request().headers.get("authorization"))  # any client
     if deep != "true":
@@ -99,7 +98,7 @@ def create_user() -> dict | Response:
 @app.route("/users", methods=["GET"])
 @protected()
 def list_users() -> dict:
-    from chalicelib.service import queries
+    from chalicelib.lifecycle import queries
 
     return {"users": queries.list_users(services().lifecycle)}
 
@@ -167,7 +166,7 @@ def grant_access(username: str) -> dict | Response:
 @app.route("/requests", methods=["POST"], content_types=JSON)
 @protected(action="request", status=ACTIONS["request"].status)
 def create_request() -> dict:
-    from chalicelib.api.schemas import parse_caller
+    from chalicelib.edges.schemas import parse_caller
 
     body = parse_caller(ACTIONS["request"].request_model(), _request().raw_body)
     return services().approvals.ask(body)
@@ -183,7 +182,7 @@ def list_requests() -> dict:
 @app.route("/requests/{request_id}", methods=["GET"])
 @protected()
 def get_request(request_id: str) -> dict:
-    from chalicelib.domain.approvals import view
+    from chalicelib.approvals.rules import view
 
     return view(services().approvals.get(request_id))
 
@@ -191,7 +190,7 @@ def get_request(request_id: str) -> dict:
 @app.route("/requests/{request_id}/decision", methods=["POST"], content_types=JSON)
 @protected(action="decide")
 def decide_request(request_id: str) -> dict:
-    from chalicelib.api.schemas import parse_caller
+    from chalicelib.edges.schemas import parse_caller
 
     body = parse_caller(ACTIONS["decide"].request_model(), _request().raw_body)
     return services().approvals.decide(
@@ -204,7 +203,7 @@ def decide_request(request_id: str) -> dict:
 @app.route("/reviews", methods=["POST"], content_types=JSON)
 @protected(action="review", status=ACTIONS["review"].status)
 def create_review() -> dict:
-    from chalicelib.api.schemas import parse_caller
+    from chalicelib.edges.schemas import parse_caller
 
     body = parse_caller(ACTIONS["review"].request_model(), _request().raw_body)
     return services().reviews.start(body)
@@ -225,7 +224,7 @@ def get_review(review_id: str) -> dict:
 @app.route("/reviews/{review_id}/items/{item_id}/decision", methods=["POST"], content_types=JSON)
 @protected(action="review_decide")
 def decide_review_item(review_id: str, item_id: str) -> dict:
-    from chalicelib.api.schemas import parse_caller
+    from chalicelib.edges.schemas import parse_caller
 
     body = parse_caller(ACTIONS["review_decide"].request_model(), _request().raw_body)
     return services().reviews.decide(review_id, item_id, body.decision, body.reviewer, body.ticket)
@@ -234,7 +233,7 @@ def decide_review_item(review_id: str, item_id: str) -> dict:
 @app.route("/reviews/{review_id}/items/{item_id}/removed", methods=["POST"], content_types=JSON)
 @protected(action="review_decide")  # recording a decided revoke carried out by hand
 def record_review_removal(review_id: str, item_id: str) -> dict:
-    from chalicelib.api.schemas import ReviewRemovedRequest, parse_caller
+    from chalicelib.edges.schemas import ReviewRemovedRequest, parse_caller
 
     body = parse_caller(ReviewRemovedRequest, _request().raw_body)
     return services().reviews.record_removed(review_id, item_id, body.operator, body.ticket)
@@ -243,7 +242,7 @@ def record_review_removal(review_id: str, item_id: str) -> dict:
 @app.route("/reviews/{review_id}/close", methods=["POST"], content_types=JSON)
 @protected(action="review_close")
 def close_review(review_id: str) -> dict:
-    from chalicelib.api.schemas import parse_caller
+    from chalicelib.edges.schemas import parse_caller
 
     body = parse_caller(ACTIONS["review_close"].request_model(), _request().raw_body)
     return services().reviews.close(review_id, body.requested_by)
@@ -252,11 +251,11 @@ def close_review(review_id: str) -> dict:
 @app.route("/reviews/{review_id}/evidence", methods=["GET"])
 @protected()
 def review_evidence(review_id: str):
-    from chalicelib.service import evidence
+    from chalicelib.reviews import evidence
 
     form = _query().get("format") or "json"
     if form not in ("json", "csv", "html"):
-        from chalicelib.errors import BadRequest
+        from chalicelib.kernel.errors import BadRequest
 
         raise BadRequest("format must be json, csv or html")
     found = services().reviews.evidence(review_id, rerun=_query().get("rerun") == "true")
@@ -284,7 +283,7 @@ def audit() -> dict:
 @app.route("/access-matrix", methods=["GET"])
 @protected()
 def access_matrix():
-    from chalicelib.service import queries
+    from chalicelib.lifecycle import queries
 
     rows = queries.access_matrix(services().lifecycle)
     if _query().get("format") == "csv":
@@ -299,7 +298,7 @@ def access_matrix():
 def hygiene_findings():
     findings = services().hygiene.findings(_query().get("username") or None)
     if _query().get("format") == "csv":
-        from chalicelib.service.hygiene import as_csv
+        from chalicelib.hygiene.service import as_csv
 
         return Response(
             body=as_csv(findings), status_code=200, headers={"Content-Type": "text/csv"}
@@ -311,7 +310,7 @@ def hygiene_findings():
 # An exemption holds back the hygiene actions: the client must hold them all.
 @protected(action=hygiene.ACTIONS)
 def exempt_from_hygiene(username: str) -> dict:
-    from chalicelib.api.schemas import ExemptionRequest, parse_caller
+    from chalicelib.edges.schemas import ExemptionRequest, parse_caller
 
     request = parse_caller(ExemptionRequest, _request().raw_body)
     return services().hygiene.exempt(username, request)
@@ -339,7 +338,7 @@ SCIM_JSON = ["application/scim+json", "application/json"]  # Okta and Entra send
 
 
 def _scim(resource: str, ident: str | None = None) -> Response:
-    from chalicelib.api import scim
+    from chalicelib.scim import provider as scim
 
     with caller.acting_for(caller.SCIM):  # scim.handle checks the SCIM token before anything
         return scim.handle(_request(), services(), resource, ident)
@@ -380,7 +379,7 @@ iam_routes(app)
 # and with one record a failure fails the invocation, which SQS retries either way.
 @app.on_sqs_message(queue=work_queue_name(), batch_size=1)
 def worker(event) -> dict:
-    from chalicelib import worker
+    from chalicelib.edges import worker
 
     return worker.handle(event.to_dict(), event.context, services())
 

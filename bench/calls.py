@@ -56,7 +56,7 @@ def run() -> list[tuple[str, str, str]]:
     with mock_aws():
         Provisioner(endpoint_url=None).run()
         from chalicelib import bootstrap
-        from chalicelib.api.schemas import (
+        from chalicelib.edges.schemas import (
             MoveRequest,
             OnboardRequest,
             SuspendRequest,

@@ -12,21 +12,21 @@ from chalicelib.aws.clients import AwsClients
 from chalicelib.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from chalicelib.api.clients import Gate
+    from chalicelib.approvals.service import ApprovalService
     from chalicelib.aws.events import Events
     from chalicelib.aws.health import Probes
     from chalicelib.aws.queue import WorkQueue
     from chalicelib.aws.secrets import SecretsStore
     from chalicelib.aws.slack_state import SlackStore
     from chalicelib.aws.state import StateStore
-    from chalicelib.domain.lifecycle import Lifecycle
-    from chalicelib.service.approvals import ApprovalService
-    from chalicelib.service.hygiene import Hygiene
-    from chalicelib.service.leavers import Leavers
-    from chalicelib.service.reviews import ReviewService
-    from chalicelib.service.runner import Operations
-    from chalicelib.service.schedules import Schedules
-    from chalicelib.slack.web_api import SlackApi
+    from chalicelib.edges.clients import Gate
+    from chalicelib.edges.slack.web_api import SlackApi
+    from chalicelib.hygiene.service import Hygiene
+    from chalicelib.kernel.runner import Operations
+    from chalicelib.lifecycle.operations import Lifecycle
+    from chalicelib.lifecycle.schedules import Schedules
+    from chalicelib.people.leavers import Leavers
+    from chalicelib.reviews.service import ReviewService
 
 
 T = TypeVar("T")
@@ -64,7 +64,7 @@ class Services:
 
     @_Built
     def api_clients(self) -> Gate:
-        from chalicelib.api.clients import Gate
+        from chalicelib.edges.clients import Gate
 
         settings = self.settings
         return Gate(self.secrets.get, settings.api_clients_secret, settings.api_token_secret)
@@ -99,7 +99,7 @@ class Services:
         from chalicelib.aws.iam import IamGateway
         from chalicelib.aws.revocation import Revoker
         from chalicelib.aws.signin import SignIn
-        from chalicelib.domain.lifecycle import Lifecycle
+        from chalicelib.lifecycle.operations import Lifecycle
 
         revoker = Revoker(self.settings, self.clients, self.state, self.clock)
         lifecycle = Lifecycle(
@@ -121,7 +121,7 @@ class Services:
     def leavers(self) -> Leavers:
         from chalicelib.aws.requests import RequestStore
         from chalicelib.aws.reviews import ReviewStore
-        from chalicelib.service.leavers import Leavers
+        from chalicelib.people.leavers import Leavers
 
         return Leavers(
             self.state,
@@ -139,7 +139,7 @@ class Services:
 
     @_Built
     def operations(self) -> Operations:
-        from chalicelib.service.runner import Operations
+        from chalicelib.kernel.runner import Operations
 
         return Operations(
             self.settings,
@@ -153,7 +153,7 @@ class Services:
     # Requests for access: the store, Slack's Web API (bot token from a secret) and the service.
     @_Built
     def slack_api(self) -> SlackApi:
-        from chalicelib.slack.web_api import SlackApi
+        from chalicelib.edges.slack.web_api import SlackApi
 
         settings = self.settings
         return SlackApi(
@@ -162,8 +162,8 @@ class Services:
 
     @_Built
     def approvals(self) -> ApprovalService:
+        from chalicelib.approvals.service import ApprovalService
         from chalicelib.aws.requests import RequestStore
-        from chalicelib.service.approvals import ApprovalService
 
         return ApprovalService(
             self.settings,
@@ -180,7 +180,7 @@ class Services:
     @_Built
     def reviews(self) -> ReviewService:
         from chalicelib.aws.reviews import ReviewStore
-        from chalicelib.service.reviews import ReviewService
+        from chalicelib.reviews.service import ReviewService
 
         return ReviewService(
             self.settings,
@@ -196,7 +196,7 @@ class Services:
     @_Built
     def notify(self) -> Callable[[str], None]:
         """The operators' channel: the Slack incoming webhook of drift reports, if any."""
-        from chalicelib.service.schedules import slack_notifier
+        from chalicelib.lifecycle.schedules import slack_notifier
 
         settings = self.settings
         webhook = (
@@ -208,13 +208,13 @@ class Services:
 
     @_Built
     def schedules(self) -> Schedules:
-        from chalicelib.service.schedules import Schedules
+        from chalicelib.lifecycle.schedules import Schedules
 
         return Schedules(self.lifecycle, self.operations, self.clock, self.notify)
 
     @_Built
     def hygiene(self) -> Hygiene:
-        from chalicelib.service.hygiene import Hygiene
+        from chalicelib.hygiene.service import Hygiene
 
         return Hygiene(self.lifecycle, self.operations, self.clock, self.notify, self.work_queue)
 

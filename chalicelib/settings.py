@@ -9,10 +9,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from chalicelib.domain import hygiene, reviews
-from chalicelib.domain.approvals import Policy, policies_from
-from chalicelib.domain.identity import key
-from chalicelib.errors import ConfigurationError
+from chalicelib.approvals.rules import Policy, policies_from
+from chalicelib.hygiene import rules as hygiene
+from chalicelib.kernel.errors import ConfigurationError
+from chalicelib.kernel.identity import key
+from chalicelib.reviews import rules as reviews
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 # A host name (or IPv4 address), optionally with a port: no scheme, path or credentials.
@@ -88,7 +89,7 @@ def _hygiene(env: Mapping[str, str]) -> hygiene.Policy:
 
 
 def _policies(env: Mapping[str, str], grant_max_hours: dict[str, int]) -> dict[str, Policy]:
-    """APPROVAL_POLICIES: a JSON object of group -> policy (chalicelib.domain.approvals)."""
+    """APPROVAL_POLICIES: a JSON object of group -> policy (chalicelib.approvals.rules)."""
     raw = env.get("APPROVAL_POLICIES", "").strip() or "{}"
     try:
         parsed = json.loads(raw)
@@ -149,7 +150,7 @@ class Settings:
     child_accounts_ttl: int
     state_table: str
     idempotency_table: str
-    # The REST API's clients (chalicelib/api/clients.py), and the shared token of earlier
+    # The REST API's clients (chalicelib/edges/clients.py), and the shared token of earlier
     # releases, still accepted as the client api-token for this release ("" turns it off).
     api_clients_secret: str
     api_token_secret: str

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from chalicelib.approvals.rules import APPROVED
 from chalicelib.aws.errors import aws_errors
 from chalicelib.aws.state import StateStore
-from chalicelib.domain.approvals import APPROVED
-from chalicelib.domain.identity import PERSON, key, same_person
-from chalicelib.errors import Conflict
+from chalicelib.kernel.errors import Conflict
+from chalicelib.kernel.identity import PERSON, key, same_person
 
 
 class Stale(Exception):

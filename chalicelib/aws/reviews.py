@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from chalicelib.aws.errors import aws_errors
 from chalicelib.aws.state import StateStore
-from chalicelib.domain.identity import key
-from chalicelib.domain.reviews import REVOKE
-from chalicelib.errors import Conflict, UpstreamError
+from chalicelib.kernel.errors import Conflict, UpstreamError
+from chalicelib.kernel.identity import key
+from chalicelib.reviews.rules import REVOKE
 
 _BATCH = 25  # BatchWriteItem's limit
 

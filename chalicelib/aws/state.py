@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from chalicelib import caller
 from chalicelib.aws.errors import aws_errors
-from chalicelib.domain.identity import PERSON, key
-from chalicelib.errors import InProgress
+from chalicelib.kernel import caller
+from chalicelib.kernel.errors import InProgress
+from chalicelib.kernel.identity import PERSON, key
 
 _RECORD = "STATE"
 _LEASE = "LEASE"

@@ -1,4 +1,4 @@
-"""chalicelib/api/openapi.yaml: a valid OpenAPI document that names exactly the app's routes, and whose
+"""chalicelib/edges/openapi.yaml: a valid OpenAPI document that names exactly the app's routes, and whose
 schemas hold every answer the real app (against moto) gives, success or error."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from openapi_spec_validator import validate
 
-from chalicelib.api import schemas
-from chalicelib.api.clients import IAM_PREFIX
+from chalicelib.edges import schemas
+from chalicelib.edges.clients import IAM_PREFIX
 from tests.support.openapi import SCIM_ROUTES, SLACK_ROUTES, Caller, document, operations, resolve
 
 ONBOARD = {
@@ -52,7 +52,7 @@ def app_routes() -> set[tuple[str, str]]:
     in the description and the sigv4 scheme) counted as the route they repeat; not the
     catch-all answering what the API does not have (404, 405)."""
     from app import app
-    from chalicelib.api.unknown import CATCH_ALL
+    from chalicelib.edges.unknown import CATCH_ALL
 
     return {
         (

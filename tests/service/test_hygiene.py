@@ -14,7 +14,7 @@ import pytest
 from moto.iam.models import IAMBackend
 
 from chalicelib import bootstrap
-from chalicelib.service import recorder
+from chalicelib.kernel import recording as recorder
 from devstack.moto_last_used import set_last_used
 
 DEV = "ChildDeveloperGroup"
@@ -230,7 +230,7 @@ def test_a_linked_person_is_told_and_reminded_by_direct_message(flow, api, iam, 
 
 
 def test_a_notice_that_cannot_be_queued_falls_back_to_the_email(flow, api, iam, clock):
-    from chalicelib.errors import UpstreamError
+    from chalicelib.kernel.errors import UpstreamError
     from tests.support.approvals import NOBODY
 
     onboard(api, "pete", console=False, email="pete@example.com", slack_user=NOBODY)

@@ -9,7 +9,7 @@ import logging
 
 import boto3
 
-from chalicelib.service.observability import logger
+from chalicelib.kernel.telemetry import logger
 
 
 def test_temporary_passwords_never_reach_logs_or_stored_state(api, caplog, capsys):

@@ -29,7 +29,7 @@ def values(message: dict) -> dict[str, list[str]]:
 
 def onboard(flow, name, member=None):
     from chalicelib import bootstrap
-    from chalicelib.api.schemas import OnboardRequest
+    from chalicelib.edges.schemas import OnboardRequest
 
     request = OnboardRequest(
         username=name,

@@ -44,7 +44,7 @@ class Flow:
 
     # the app's settings, for a test that needs another policy
     def policies(self, policies: dict, **settings: Any) -> None:
-        from chalicelib.domain.approvals import policies_from
+        from chalicelib.approvals.rules import policies_from
 
         current: Settings = bootstrap.services().settings
         changed = dataclasses.replace(
@@ -149,7 +149,7 @@ class Flow:
     def link(self, username: str, member: str, groups: tuple[str, ...] = ("ChildDeveloperGroup",)):
         """Onboard ``username`` as Slack member ``member`` through the change runner, and send
         the welcome it queues; the stand-in then forgets it, so a test sees what follows."""
-        from chalicelib.api.schemas import OnboardRequest
+        from chalicelib.edges.schemas import OnboardRequest
 
         request = OnboardRequest(
             username=username,

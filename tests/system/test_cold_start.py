@@ -17,7 +17,7 @@ from moto import mock_aws
 from slack_sdk.signature import SignatureVerifier
 
 from chalicelib.aws.secrets import SecretsStore
-from chalicelib.slack.edge import signature_valid
+from chalicelib.edges.slack.edge import signature_valid
 from devstack.local import PROJECT
 from tests.support.app_client import stage_environment
 
@@ -71,7 +71,7 @@ def test_a_health_check_with_tracing_off_loads_neither_aws_nor_the_xray_sdk():
 
 def test_help_is_answered_without_pydantic():
     code = (
-        "from chalicelib.slack import grammar, replies\n"
+        "from chalicelib.edges.slack import grammar, replies\n"
         "replies.help_text('/access', grammar.parse_command('help').fields['verb'])"
     )
     assert "pydantic" not in loaded_after(code)

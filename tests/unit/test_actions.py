@@ -9,23 +9,23 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.actions import ACTIONS, CATALOGUE, SLACK_ACTIONS
-from chalicelib.domain.lifecycle import READS, Lifecycle
-from chalicelib.slack import grammar, replies
+from chalicelib.edges.slack import grammar, replies
+from chalicelib.kernel.catalogue import ACTIONS, CATALOGUE, SLACK_ACTIONS
+from chalicelib.lifecycle.operations import READS, Lifecycle
 
 PROJECT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("action", CATALOGUE, ids=lambda a: a.name)
 def test_each_action_is_declared_whole(action):
-    if action.runs == "approvals":  # run by the approvals service, its rules domain/approvals.py
-        from chalicelib.service.approvals import ApprovalService
+    if action.runs == "approvals":  # run by the approvals service, its rules approvals/rules.py
+        from chalicelib.approvals.service import ApprovalService
 
         assert callable(getattr(ApprovalService, {"request": "ask"}.get(action.name, "decide")))
         assert action.request_model().model_fields.keys() >= {"ticket", "requested_by"}
         return
-    if action.runs == "reviews":  # run by the reviews service, its rules domain/reviews.py
-        from chalicelib.service.reviews import ReviewService
+    if action.runs == "reviews":  # run by the reviews service, its rules reviews/rules.py
+        from chalicelib.reviews.service import ReviewService
 
         method_name = {"review": "start", "review_decide": "decide", "review_close": "close"}
         assert callable(getattr(ReviewService, method_name[action.name]))

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chalicelib.errors import ConfigurationError
+from chalicelib.kernel.errors import ConfigurationError
 from chalicelib.settings import Settings
 
 BASE = {"ALLOWED_GROUPS": "ChildDeveloperGroup,BreakGlassGroup", "ROOT_ACCOUNT_ID": "123456789012"}

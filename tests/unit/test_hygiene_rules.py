@@ -1,4 +1,4 @@
-"""The hygiene rules as pure functions (chalicelib/domain/hygiene.py): per credential, clocks from
+"""The hygiene rules as pure functions (chalicelib/hygiene/rules.py): per credential, clocks from
 last use or creation, notices before actions. No moto here."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
-from chalicelib.domain import hygiene as h
+from chalicelib.hygiene import rules as h
 
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 POLICY = h.Policy()
@@ -184,7 +184,7 @@ def test_still_due_judges_the_rule_alone():
 def test_the_rules_are_stage_settings_with_cis_defaults():
     import pytest
 
-    from chalicelib.errors import ConfigurationError
+    from chalicelib.kernel.errors import ConfigurationError
     from chalicelib.settings import Settings
 
     base = {"ALLOWED_GROUPS": "G", "ROOT_ACCOUNT_ID": "123456789012"}

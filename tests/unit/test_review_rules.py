@@ -1,4 +1,4 @@
-"""The rules of access reviews (chalicelib/domain/reviews.py), without moto: who reviews, who may
+"""The rules of access reviews (chalicelib/reviews/rules.py), without moto: who reviews, who may
 decide, what a close does to undecided items, and the evidence's check that revokes hold."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from chalicelib.domain import reviews as rules
-from chalicelib.errors import BadRequest, ConfigurationError, Conflict, Forbidden
+from chalicelib.kernel.errors import BadRequest, ConfigurationError, Conflict, Forbidden
+from chalicelib.reviews import rules as rules
 from chalicelib.settings import Settings
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)

@@ -1,6 +1,6 @@
 import pytest
 
-from chalicelib.errors import ConfigurationError
+from chalicelib.kernel.errors import ConfigurationError
 from chalicelib.settings import Settings, get_settings
 
 BASE = {"ALLOWED_GROUPS": "ChildDeveloperGroup, BreakGlassGroup", "ROOT_ACCOUNT_ID": "123456789012"}
