@@ -129,11 +129,9 @@ class Services:
             self.state.unlink_member,
             {
                 "requests": RequestsOfLeavers(
-                    store, self.state.audit, self.work_queue.send, self.clock, requests.Stale
+                    store, self.state.audit, self.work_queue.send, self.clock
                 ).forget,
-                "reviews": ItemsOfLeavers(
-                    reviews.ReviewStore(self.state), self.clock, reviews.Stale
-                ).forget,
+                "reviews": ItemsOfLeavers(reviews.ReviewStore(self.state), self.clock).forget,
             },
         )
 
@@ -186,11 +184,14 @@ class Services:
     @_Built
     def reviews(self) -> ReviewService:
         from chalicelib.aws.reviews import ReviewStore
+        from chalicelib.lifecycle import queries
         from chalicelib.reviews.service import ReviewService
 
         return ReviewService(
             self.settings,
-            self.lifecycle,
+            self.lifecycle.iam,
+            self.state,
+            functools.partial(queries.read_account, self.lifecycle),
             ReviewStore(self.state),
             self.operations,
             self.events,

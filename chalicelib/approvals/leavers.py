@@ -13,7 +13,7 @@ from typing import Any
 
 from chalicelib.approvals import rules
 from chalicelib.approvals.service import MESSAGE_KIND
-from chalicelib.kernel.errors import AppError
+from chalicelib.kernel.errors import AppError, Stale
 from chalicelib.kernel.telemetry import logger
 
 OFFBOARDED = "offboarded"
@@ -27,13 +27,11 @@ class RequestsOfLeavers:
         audit: Callable[..., Any],
         send: Callable[[dict], Any],
         clock: Callable[[], datetime],
-        stale: type[Exception],
     ) -> None:
         self.requests = requests  # the request store
         self.audit = audit  # the state store's audit
         self.send = send  # the work queue's send
         self.clock = clock
-        self.stale = stale  # what the store raises when a request changed meanwhile
 
     def forget(self, name: str, record: dict, request: Any, answer: dict) -> list[str]:
         by = f"offboard:{request.ticket}"
@@ -45,7 +43,7 @@ class RequestsOfLeavers:
                 closed = rules.close(found, rules.CANCELLED, self.clock(), by)
                 try:
                     self.requests.update({**closed, "why": OFFBOARDED}, found["version"])
-                except self.stale:
+                except Stale:
                     found = self.requests.get(found["id"]) or found
                     continue
                 self.requests.release(closed)

@@ -12,14 +12,10 @@ from collections.abc import Callable
 
 from chalicelib.aws.errors import aws_errors
 from chalicelib.aws.state import StateStore
-from chalicelib.kernel.errors import Conflict
+from chalicelib.kernel.errors import Conflict, Stale
 from chalicelib.kernel.identity import PERSON, key, same_person
 
 _APPROVED = "approved"  # a request's status once approved (chalicelib/approvals/rules.py)
-
-
-class Stale(Exception):
-    """The request changed since it was read: read it again and decide on what it is now."""
 
 
 class RequestStore:

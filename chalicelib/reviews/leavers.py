@@ -10,16 +10,16 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from chalicelib.kernel.errors import Stale
 from chalicelib.reviews import rules
 
 _ATTEMPTS = 5  # reads and conditional writes of one item before giving up on a race
 
 
 class ItemsOfLeavers:
-    def __init__(self, reviews: Any, clock: Callable[[], datetime], stale: type[Exception]) -> None:
+    def __init__(self, reviews: Any, clock: Callable[[], datetime]) -> None:
         self.reviews = reviews  # the review store
         self.clock = clock
-        self.stale = stale  # what the store raises when an item changed meanwhile
 
     def forget(self, name: str, record: dict, request: Any, answer: dict) -> int:
         closed = 0
@@ -33,7 +33,7 @@ class ItemsOfLeavers:
                 )
                 try:
                     self.reviews.update_item(done, item.get("version", 0))
-                except self.stale:
+                except Stale:
                     item = self._item_again(item)
                     continue
                 closed += 1
