@@ -119,16 +119,20 @@ class Services:
 
     @_Built
     def leavers(self) -> Leavers:
-        from chalicelib.aws.requests import RequestStore
-        from chalicelib.aws.reviews import ReviewStore
+        from chalicelib.approvals.leavers import RequestsOfLeavers
+        from chalicelib.aws import requests, reviews
         from chalicelib.people.leavers import Leavers
+        from chalicelib.reviews.leavers import ItemsOfLeavers
 
+        store = requests.RequestStore(self.state, self.person)
         return Leavers(
-            self.state,
-            RequestStore(self.state, self.person),
-            ReviewStore(self.state),
-            self.work_queue,
-            self.clock,
+            self.state.unlink_member,
+            {
+                "requests": RequestsOfLeavers(
+                    store, self.state.audit, self.work_queue.send, self.clock
+                ).forget,
+                "reviews": ItemsOfLeavers(reviews.ReviewStore(self.state), self.clock).forget,
+            },
         )
 
     @_Built
@@ -180,11 +184,14 @@ class Services:
     @_Built
     def reviews(self) -> ReviewService:
         from chalicelib.aws.reviews import ReviewStore
+        from chalicelib.lifecycle import queries
         from chalicelib.reviews.service import ReviewService
 
         return ReviewService(
             self.settings,
-            self.lifecycle,
+            self.lifecycle.iam,
+            self.state,
+            functools.partial(queries.read_account, self.lifecycle),
             ReviewStore(self.state),
             self.operations,
             self.events,

@@ -22,8 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from chalicelib.approvals import rules as rules
-from chalicelib.aws.requests import Stale
-from chalicelib.kernel.errors import AppError, BadRequest, Conflict, NotFound
+from chalicelib.kernel.errors import AppError, BadRequest, Conflict, NotFound, Stale
 from chalicelib.kernel.telemetry import count, logger
 from chalicelib.settings import Settings
 

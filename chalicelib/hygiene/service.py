@@ -542,14 +542,7 @@ def _use_it(finding: hygiene.Finding) -> str:
 
 def as_csv(rows: list[dict]) -> str:
     """The findings as CSV, each cell disarmed as the access matrix's are."""
-    import csv
-    import io
-
-    from chalicelib.lifecycle.queries import _cell
+    from chalicelib.kernel import csv
 
     columns = ("username", "rule", "credential", "since", "next_action", "due")
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({c: _cell(row.get(c) or "") for c in columns} for row in rows)
-    return out.getvalue()
+    return csv.table(({c: row.get(c) or "" for c in columns} for row in rows), columns)

@@ -61,3 +61,8 @@ class AccessDenied(AppError):
 
 class ConfigurationError(AppError):
     status, code, retryable = 500, "ConfigurationError", False
+
+
+class Stale(Exception):  # noqa: N818 (a state, as the stores name it, not a failure)
+    """What was read changed before a conditional write (another click, approver, reviewer or
+    schedule got there first): read it again and decide on what it is now."""

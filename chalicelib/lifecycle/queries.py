@@ -9,12 +9,11 @@ holding access keys, whose ids it does not give) is read live.
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from functools import partial
 from typing import Any
 
+from chalicelib.kernel import csv
 from chalicelib.kernel.identity import key
 from chalicelib.kernel.waves import wave
 from chalicelib.lifecycle.access_map import account_and_role
@@ -22,11 +21,10 @@ from chalicelib.lifecycle.operations import Lifecycle, Snapshot
 
 MATRIX_COLUMNS = ("username", "status", "group", "account", "role", "managed")
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 _NONE = ("N/A", "no_information", "not_supported", "")
 
 
-def _account(lifecycle: Lifecycle, report: bool = False) -> dict[str, Any]:
+def read_account(lifecycle: Lifecycle, report: bool = False) -> dict[str, Any]:
     settings = lifecycle.settings
     reads = {
         "account": lambda: lifecycle.iam.account(settings.allowed_groups),
@@ -44,7 +42,7 @@ def _account(lifecycle: Lifecycle, report: bool = False) -> dict[str, Any]:
 
 
 def list_users(lifecycle: Lifecycle) -> list[dict]:
-    found = _account(lifecycle, report=True)
+    found = read_account(lifecycle, report=True)
     access, records, report = found["account"]["access"], found["records"], found["report"]
     live = {}
     views = {}
@@ -118,7 +116,7 @@ def access_matrix(lifecycle: Lifecycle) -> list[dict]:
     """One row per person, group and role that group lets them assume. A group the service
     does not manage has one row with no account or role, marked unmanaged: its policies are
     not the service's to read, and the row says there is access the matrix cannot show."""
-    found = _account(lifecycle)
+    found = read_account(lifecycle)
     access, records = found["account"]["access"], found["records"]
     roles_of_group: dict[str, list[str]] = {}
     rows = []
@@ -148,17 +146,4 @@ def _status(record: dict | None) -> str:
 
 
 def as_csv(rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=MATRIX_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(
-        {column: _cell(row.get(column, "")) for column in MATRIX_COLUMNS} for row in rows
-    )
-    return out.getvalue()
-
-
-def _cell(value: object) -> str:
-    """A value as a spreadsheet shows it and never runs it: a leading quote disarms a formula
-    (OWASP's advice for CSV injection); names such as "-pete" or "=x" are valid in IAM."""
-    text = ("yes" if value else "no") if isinstance(value, bool) else str(value)
-    return f"'{text}" if text.startswith(_FORMULA) else text
+    return csv.table(rows, MATRIX_COLUMNS)

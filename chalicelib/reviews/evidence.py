@@ -4,12 +4,10 @@ elsewhere)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from html import escape
 
-from chalicelib.lifecycle.queries import _cell
+from chalicelib.kernel import csv
 
 CSV_COLUMNS = (
     "review",
@@ -70,12 +68,7 @@ def _row(evidence: dict, item: dict) -> dict:
 
 def as_csv(evidence: dict) -> str:
     """One row per item; every cell disarmed as the access matrix's are."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for item in evidence["items"]:
-        writer.writerow({k: _cell(v) for k, v in _row(evidence, item).items()})
-    return out.getvalue()
+    return csv.table((_row(evidence, item) for item in evidence["items"]), CSV_COLUMNS)
 
 
 _STYLE = """

@@ -22,8 +22,7 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.aws.reviews import Stale
-from chalicelib.kernel.errors import AppError, BadRequest, Conflict, NotFound
+from chalicelib.kernel.errors import AppError, BadRequest, Conflict, NotFound, Stale
 from chalicelib.kernel.identity import key
 from chalicelib.kernel.telemetry import count, logger
 from chalicelib.kernel.waves import wave
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
     from chalicelib.aws.reviews import ReviewStore
     from chalicelib.edges.schemas import ReviewRequest
     from chalicelib.kernel.runner import Operations
-    from chalicelib.lifecycle.operations import Lifecycle
 
 SCHEDULE = "schedule"
 MESSAGE_KIND = "review_message"
@@ -47,7 +45,9 @@ class ReviewService:
     def __init__(
         self,
         settings: Settings,
-        lifecycle: Lifecycle,
+        iam: Any,
+        state: Any,
+        read_account: Callable[[], dict[str, Any]],
         store: ReviewStore,
         operations: Operations,
         events: Events,
@@ -56,8 +56,10 @@ class ReviewService:
         linked_user: Callable[[str], str | None],
     ) -> None:
         self.settings = settings
-        self.lifecycle = lifecycle
-        self.state = lifecycle.state
+        self.iam = iam  # the IAM gateway: a member's groups, every user's
+        self.state = state  # records and the audit trail
+        # One read of the whole account beside the records (the lifecycle's query).
+        self.read_account = read_account
         self.store = store
         self.operations = operations
         self.events = events
@@ -91,9 +93,7 @@ class ReviewService:
 
     def _snapshot(self) -> dict[str, Any]:
         """One read of the whole account beside the records: the population and the query."""
-        from chalicelib.lifecycle import queries
-
-        return queries._account(self.lifecycle)
+        return self.read_account()
 
     def _query(self, groups: list[str]) -> dict:
         settings = self.settings
@@ -300,7 +300,7 @@ class ReviewService:
     def _groups_after_revoke(self, name: str, group: str) -> list[str]:
         found = wave(
             {
-                "live": partial(self.lifecycle.iam.groups_of, name),
+                "live": partial(self.iam.groups_of, name),
                 "record": partial(self.state.get_record, name),
             }
         )
@@ -360,7 +360,7 @@ class ReviewService:
         """The owed removals a read of IAM (one, whole-account) shows done, recorded as done."""
         if not owed:
             return []
-        now_in = {key(u["username"]): u["groups"] for u in self.lifecycle.iam.users()}
+        now_in = {key(u["username"]): u["groups"] for u in self.iam.users()}
         done = []
         for item in owed:
             if item["group"] in now_in.get(key(item["username"]), []):

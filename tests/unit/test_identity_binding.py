@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 from chalicelib.kernel.identity import same_person
-from chalicelib.people.leavers import offboarded_item
+from chalicelib.reviews.leavers import offboarded_item
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
