@@ -225,7 +225,20 @@ def build(
     clock: Callable[[], datetime] = utc_now,
 ) -> Services:
     settings = settings or get_settings()
+    check(settings)
     return Services(settings, clients or AwsClients(settings.region), clock)
+
+
+def check(settings: Settings) -> None:
+    """Parse every capability's own settings now, so that a bad policy stops the start (a
+    ConfigurationError naming the variable) rather than the first request that needs it."""
+    from chalicelib.approvals import settings as approvals
+    from chalicelib.hygiene import settings as hygiene
+    from chalicelib.reviews import settings as reviews
+
+    approvals.policies(settings)
+    hygiene.policy(settings)
+    reviews.policy(settings)
 
 
 _current: Services | None = None

@@ -25,6 +25,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.hygiene import rules as hygiene
+from chalicelib.hygiene import settings as hygiene_settings
 from chalicelib.kernel.catalogue import ACTIONS
 from chalicelib.kernel.errors import AppError, BadRequest, NotFound
 from chalicelib.kernel.identity import key
@@ -64,10 +65,13 @@ class Hygiene:
         self.state = lifecycle.state
         self.iam = lifecycle.iam
         self.settings = lifecycle.settings
-        self.policy = lifecycle.settings.hygiene
         self.clock = clock
         self.notify = notify
         self.work_queue = work_queue
+
+    @property
+    def policy(self) -> hygiene.Policy:
+        return hygiene_settings.policy(self.settings)
 
     # reading and judging
     def _read(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.hygiene import rules as hygiene
+from chalicelib.hygiene import settings as hygiene_settings
 from chalicelib.kernel.errors import (
     AccessDenied,
     AppError,
@@ -1184,7 +1185,7 @@ class Lifecycle:
         record = snap.state
         if record["status"] != "active":
             raise Conflict(f"{name} is {record['status']}; hygiene changes active users only")
-        rule = self.settings.hygiene.rule(request.rule)
+        rule = hygiene_settings.policy(self.settings).rule(request.rule)
         if credential is not None and request.credential != credential:
             raise BadRequest(f"{request.rule} acts on {credential}, not {request.credential}")
         if rule.mode != hygiene.ACT:
@@ -1208,7 +1209,7 @@ class Lifecycle:
         facts = hygiene_facts(snap, used)
         today = self.clock().date()
         if not hygiene.still_due(
-            facts, request.rule, request.credential, self.settings.hygiene, today
+            facts, request.rule, request.credential, hygiene_settings.policy(self.settings), today
         ):
             raise Conflict(
                 f"{request.rule} is not due on {request.credential} of {facts.username} any "

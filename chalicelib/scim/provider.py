@@ -530,7 +530,7 @@ class Scim:
     def not_assigned(self, name: str) -> ScimError:
         """The refusal of a managed group that SCIM does not assign, saying why."""
         settings = self.settings
-        if name in settings.approval_policies:
+        if name in settings.approval_groups:
             why = (
                 "it has an approval policy: its access is asked for and approved, for a time, "
                 "never pushed by an identity provider"
