@@ -338,10 +338,10 @@ SCIM_JSON = ["application/scim+json", "application/json"]  # Okta and Entra send
 
 
 def _scim(resource: str, ident: str | None = None) -> Response:
-    from chalicelib.scim import provider as scim
+    from chalicelib.scim import endpoint as scim
 
     with caller.acting_for(caller.SCIM):  # scim.handle checks the SCIM token before anything
-        return scim.handle(_request(), services(), resource, ident)
+        return scim.handle(_request(), services().scim, resource, ident)
 
 
 @app.route(f"{SCIM}/{{resource}}", methods=["GET", "POST"], content_types=SCIM_JSON)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from chalicelib.lifecycle.schedules import Schedules
     from chalicelib.people.leavers import Leavers
     from chalicelib.reviews.service import ReviewService
+    from chalicelib.scim.endpoint import Ports as ScimPorts
 
 
 T = TypeVar("T")
@@ -211,6 +212,24 @@ class Services:
         from chalicelib.lifecycle.schedules import Schedules
 
         return Schedules(self.lifecycle, self.operations, self.clock, self.notify)
+
+    @property
+    def scim(self) -> ScimPorts:
+        """The SCIM endpoint's ports, with the settings as they are now: its token, IAM's users
+        and groups, the records, the runner (the lifecycle and the runner are made only when a
+        request changes something)."""
+        from chalicelib.aws.iam import IamGateway
+        from chalicelib.scim.endpoint import Ports
+
+        settings = self.settings
+        return Ports(
+            settings,
+            token=lambda: self.secrets.get(settings.scim_token_secret),
+            iam=IamGateway(self.clients.root("iam")),
+            state=self.state,
+            change=lambda *change: self.operations.change(*change),
+            check_user_allowed=lambda name: self.lifecycle.check_user_allowed(name),
+        )
 
     @_Built
     def hygiene(self) -> Hygiene:

@@ -28,6 +28,7 @@ from chalicelib.kernel.errors import (
     Forbidden,
     NotFound,
     UpstreamError,
+    unavailable,
 )
 from chalicelib.kernel.identity import PERSON, check_username, key, same_person
 from chalicelib.kernel.waves import wave
@@ -1266,16 +1267,6 @@ def _owed_by_earlier(record: dict | None, person: str, root: str) -> dict:
         "revocation_why": {a: why.get(a, "owed") for a in pending},
         "revocation_owed_before": record["revocation_owed_before"],
     }
-
-
-def unavailable(username: str) -> Conflict:
-    """The one answer for a name that cannot be onboarded, whoever holds it: it confirms
-    nothing about which users exist (protected names are refused with 403 before this)."""
-    return Conflict(
-        f"{username} cannot be onboarded: the name is not available (IAM user names are "
-        "unique whatever their case); choose another name, or change an existing managed "
-        "user with the other operations"
-    )
 
 
 def _moment(value: str | None) -> datetime | None:
