@@ -298,7 +298,7 @@ def access_matrix():
 def hygiene_findings():
     findings = services().hygiene.findings(_query().get("username") or None)
     if _query().get("format") == "csv":
-        from chalicelib.hygiene.service import as_csv
+        from chalicelib.hygiene.rules import as_csv
 
         return Response(
             body=as_csv(findings), status_code=200, headers={"Content-Type": "text/csv"}

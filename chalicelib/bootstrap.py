@@ -235,7 +235,16 @@ class Services:
     def hygiene(self) -> Hygiene:
         from chalicelib.hygiene.service import Hygiene
 
-        return Hygiene(self.lifecycle, self.operations, self.clock, self.notify, self.work_queue)
+        return Hygiene(
+            self.settings,
+            self.lifecycle.iam,
+            self.state,
+            self.operations,
+            self.clock,
+            self.notify,
+            self.work_queue,
+            self.lifecycle.check_user_allowed,
+        )
 
 
 def build(

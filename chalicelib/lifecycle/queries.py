@@ -9,12 +9,11 @@ holding access keys, whose ids it does not give) is read live.
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from functools import partial
 from typing import Any
 
+from chalicelib.kernel.csv_cells import table
 from chalicelib.kernel.identity import key
 from chalicelib.kernel.waves import wave
 from chalicelib.lifecycle.access_map import account_and_role
@@ -22,7 +21,6 @@ from chalicelib.lifecycle.operations import Lifecycle, Snapshot
 
 MATRIX_COLUMNS = ("username", "status", "group", "account", "role", "managed")
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 _NONE = ("N/A", "no_information", "not_supported", "")
 
 
@@ -148,17 +146,4 @@ def _status(record: dict | None) -> str:
 
 
 def as_csv(rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=MATRIX_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(
-        {column: _cell(row.get(column, "")) for column in MATRIX_COLUMNS} for row in rows
-    )
-    return out.getvalue()
-
-
-def _cell(value: object) -> str:
-    """A value as a spreadsheet shows it and never runs it: a leading quote disarms a formula
-    (OWASP's advice for CSV injection); names such as "-pete" or "=x" are valid in IAM."""
-    text = ("yes" if value else "no") if isinstance(value, bool) else str(value)
-    return f"'{text}" if text.startswith(_FORMULA) else text
+    return table(rows, MATRIX_COLUMNS)

@@ -9,7 +9,7 @@ import io
 import re
 from html import escape
 
-from chalicelib.lifecycle.queries import _cell
+from chalicelib.kernel.csv_cells import cell
 
 CSV_COLUMNS = (
     "review",
@@ -74,7 +74,7 @@ def as_csv(evidence: dict) -> str:
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for item in evidence["items"]:
-        writer.writerow({k: _cell(v) for k, v in _row(evidence, item).items()})
+        writer.writerow({k: cell(v) for k, v in _row(evidence, item).items()})
     return out.getvalue()
 
 
