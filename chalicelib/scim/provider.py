@@ -198,8 +198,9 @@ class Provisioning:
         if profile is not None:
             tags = {k: v for k, v in user.get("tags", {}).items() if k not in _PROFILE_TAGS}
             changed["tags"] = {**tags, **{k: profile[k] for k in _PROFILE_TAGS if profile.get(k)}}
-        if activity is not None:
-            changed["groups"] = activity.get("user", activity)["groups"]
+        if activity is not None:  # a restore answers {"user": USER}, a suspension USER
+            shown = activity.get("user", activity)
+            changed["groups"] = shown.get("groups", user.get("groups", []))
         changed["record"] = self.directory.state.get_record(user["username"])
         return changed
 
@@ -330,7 +331,7 @@ class Provisioning:
             moves.append((user, record, sorted(kept)))
         for user, record, groups in moves:
             answer = self.change("move", user["username"], record, groups=groups)
-            by_id[user["id"]] = {**user, "groups": answer["groups"]}
+            by_id[user["id"]] = {**user, "groups": answer.get("groups", groups)}
         everyone = list(by_id.values())
         return {
             "name": name,
