@@ -85,8 +85,8 @@ class Hygiene:
         operations: Operations,
         clock: Callable[[], datetime],
         notify: Callable[[str], None],
-        work_queue: WorkQueue | None = None,
-        check_user_allowed: Callable[[str], None] = lambda name: None,
+        work_queue: WorkQueue | None,
+        check_user_allowed: Callable[[str], None],
     ) -> None:
         self.settings = settings
         self.iam = iam
