@@ -298,7 +298,7 @@ def access_matrix():
 def hygiene_findings():
     findings = services().hygiene.findings(_query().get("username") or None)
     if _query().get("format") == "csv":
-        from chalicelib.hygiene.service import as_csv
+        from chalicelib.hygiene.rules import as_csv
 
         return Response(
             body=as_csv(findings), status_code=200, headers={"Content-Type": "text/csv"}
@@ -338,10 +338,10 @@ SCIM_JSON = ["application/scim+json", "application/json"]  # Okta and Entra send
 
 
 def _scim(resource: str, ident: str | None = None) -> Response:
-    from chalicelib.scim import provider as scim
+    from chalicelib.scim import endpoint as scim
 
     with caller.acting_for(caller.SCIM):  # scim.handle checks the SCIM token before anything
-        return scim.handle(_request(), services(), resource, ident)
+        return scim.handle(_request(), services().scim, resource, ident)
 
 
 @app.route(f"{SCIM}/{{resource}}", methods=["GET", "POST"], content_types=SCIM_JSON)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from chalicelib.lifecycle.schedules import Schedules
     from chalicelib.people.leavers import Leavers
     from chalicelib.reviews.service import ReviewService
+    from chalicelib.scim.endpoint import Ports as ScimPorts
 
 
 T = TypeVar("T")
@@ -219,11 +220,38 @@ class Services:
 
         return Schedules(self.lifecycle, self.operations, self.clock, self.notify)
 
+    @property
+    def scim(self) -> ScimPorts:
+        """The SCIM endpoint's ports, with the settings as they are now: its token, IAM's users
+        and groups, the records, the runner (the lifecycle and the runner are made only when a
+        request changes something)."""
+        from chalicelib.aws.iam import IamGateway
+        from chalicelib.scim.endpoint import Ports
+
+        settings = self.settings
+        return Ports(
+            settings,
+            token=lambda: self.secrets.get(settings.scim_token_secret),
+            iam=IamGateway(self.clients.root("iam")),
+            state=self.state,
+            change=lambda *change: self.operations.change(*change),
+            check_user_allowed=lambda name: self.lifecycle.check_user_allowed(name),
+        )
+
     @_Built
     def hygiene(self) -> Hygiene:
         from chalicelib.hygiene.service import Hygiene
 
-        return Hygiene(self.lifecycle, self.operations, self.clock, self.notify, self.work_queue)
+        return Hygiene(
+            self.settings,
+            self.lifecycle.iam,
+            self.state,
+            self.operations,
+            self.clock,
+            self.notify,
+            self.work_queue,
+            self.lifecycle.check_user_allowed,
+        )
 
 
 def build(
@@ -232,7 +260,20 @@ def build(
     clock: Callable[[], datetime] = utc_now,
 ) -> Services:
     settings = settings or get_settings()
+    check(settings)
     return Services(settings, clients or AwsClients(settings.region), clock)
+
+
+def check(settings: Settings) -> None:
+    """Parse every capability's own settings now, so that a bad policy stops the start (a
+    ConfigurationError naming the variable) rather than the first request that needs it."""
+    from chalicelib.approvals import settings as approvals
+    from chalicelib.hygiene import settings as hygiene
+    from chalicelib.reviews import settings as reviews
+
+    approvals.policies(settings)
+    hygiene.policy(settings)
+    reviews.policy(settings)
 
 
 _current: Services | None = None

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from chalicelib.approvals import rules as rules
+from chalicelib.approvals import settings as approval_settings
 from chalicelib.kernel.errors import AppError, BadRequest, Conflict, NotFound, Stale
 from chalicelib.kernel.telemetry import count, logger
 from chalicelib.settings import Settings
@@ -69,7 +70,7 @@ class ApprovalService:
 
     # reading
     def policy(self, group: str) -> rules.Policy | None:
-        return self.settings.approval_policies.get(group)
+        return approval_settings.policies(self.settings).get(group)
 
     def group_members(self, policy: rules.Policy | None) -> list[str]:
         """The members of the policy's Slack user group (none when it names none)."""
@@ -99,7 +100,9 @@ class ApprovalService:
         groups = {r["group"] for r in pending}
         members = {g: self.group_members(self.policy(g)) for g in groups}
         linked = self.linked_user(member) if pending else None
-        return rules.decidable(pending, self.settings.approval_policies, member, members, linked)
+        return rules.decidable(
+            pending, approval_settings.policies(self.settings), member, members, linked
+        )
 
     # asking
     def ask(self, body: AccessRequest, requester: str = "") -> dict:
@@ -122,7 +125,7 @@ class ApprovalService:
         if existing is not None:
             return self._replayed(existing, new)
         try:
-            rules.check_request(new, policy, record, self.settings.approval_policies)
+            rules.check_request(new, policy, record, approval_settings.policies(self.settings))
         except AppError as error:
             self._refused("request", new.username, body.ticket, new.requested_by, error)
             raise

@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from chalicelib.kernel.csv_cells import table
+
 # What a rule does once its findings fall due.
 ACT, NOTIFY, OFF = "act", "notify", "off"
 MODES = (ACT, NOTIFY, OFF)
@@ -225,6 +227,14 @@ def as_row(finding: Finding, step: Step) -> dict:
         "next_action": next_action(finding, step),
         "due": step.due.isoformat() if step.due and finding.action else None,
     }
+
+
+FINDING_COLUMNS = ("username", "rule", "credential", "since", "next_action", "due")
+
+
+def as_csv(rows: list[dict]) -> str:
+    """The findings as ``GET /hygiene?format=csv`` lists them, each cell disarmed."""
+    return table(({c: row.get(c) or "" for c in FINDING_COLUMNS} for row in rows), FINDING_COLUMNS)
 
 
 def ticket(finding: Finding, due: date) -> str:

@@ -40,6 +40,16 @@ class Conflict(AppError):
     status, code, retryable = 409, "Conflict", False
 
 
+def unavailable(username: str) -> Conflict:
+    """The one answer for a name that cannot be onboarded, whoever holds it: it confirms
+    nothing about which users exist (protected names are refused with 403 before this)."""
+    return Conflict(
+        f"{username} cannot be onboarded: the name is not available (IAM user names are "
+        "unique whatever their case); choose another name, or change an existing managed "
+        "user with the other operations"
+    )
+
+
 class InProgress(Conflict):
     """Another change holds the user or the ticket: the same request later will go through."""
 

@@ -19,6 +19,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.hygiene import rules as hygiene
+from chalicelib.hygiene import settings as hygiene_settings
 from chalicelib.kernel.errors import (
     AccessDenied,
     AppError,
@@ -27,6 +28,7 @@ from chalicelib.kernel.errors import (
     Forbidden,
     NotFound,
     UpstreamError,
+    unavailable,
 )
 from chalicelib.kernel.identity import PERSON, check_username, key, same_person
 from chalicelib.kernel.waves import wave
@@ -1184,7 +1186,7 @@ class Lifecycle:
         record = snap.state
         if record["status"] != "active":
             raise Conflict(f"{name} is {record['status']}; hygiene changes active users only")
-        rule = self.settings.hygiene.rule(request.rule)
+        rule = hygiene_settings.policy(self.settings).rule(request.rule)
         if credential is not None and request.credential != credential:
             raise BadRequest(f"{request.rule} acts on {credential}, not {request.credential}")
         if rule.mode != hygiene.ACT:
@@ -1208,7 +1210,7 @@ class Lifecycle:
         facts = hygiene_facts(snap, used)
         today = self.clock().date()
         if not hygiene.still_due(
-            facts, request.rule, request.credential, self.settings.hygiene, today
+            facts, request.rule, request.credential, hygiene_settings.policy(self.settings), today
         ):
             raise Conflict(
                 f"{request.rule} is not due on {request.credential} of {facts.username} any "
@@ -1265,16 +1267,6 @@ def _owed_by_earlier(record: dict | None, person: str, root: str) -> dict:
         "revocation_why": {a: why.get(a, "owed") for a in pending},
         "revocation_owed_before": record["revocation_owed_before"],
     }
-
-
-def unavailable(username: str) -> Conflict:
-    """The one answer for a name that cannot be onboarded, whoever holds it: it confirms
-    nothing about which users exist (protected names are refused with 403 before this)."""
-    return Conflict(
-        f"{username} cannot be onboarded: the name is not available (IAM user names are "
-        "unique whatever their case); choose another name, or change an existing managed "
-        "user with the other operations"
-    )
 
 
 def _moment(value: str | None) -> datetime | None:

@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from chalicelib.kernel import csv
+from chalicelib.kernel.csv_cells import table
 from chalicelib.kernel.identity import key
 from chalicelib.kernel.waves import wave
 from chalicelib.lifecycle.access_map import account_and_role
@@ -146,4 +146,4 @@ def _status(record: dict | None) -> str:
 
 
 def as_csv(rows: list[dict]) -> str:
-    return csv.table(rows, MATRIX_COLUMNS)
+    return table(rows, MATRIX_COLUMNS)

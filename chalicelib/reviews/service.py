@@ -27,6 +27,7 @@ from chalicelib.kernel.identity import key
 from chalicelib.kernel.telemetry import count, logger
 from chalicelib.kernel.waves import wave
 from chalicelib.reviews import rules as rules
+from chalicelib.reviews import settings as review_settings
 from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ class ReviewService:
 
     @property
     def policy(self) -> rules.Policy:
-        return self.settings.review_policy
+        return review_settings.policy(self.settings)
 
     @property
     def scope(self) -> rules.Scope:

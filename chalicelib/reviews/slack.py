@@ -21,6 +21,7 @@ from chalicelib.edges.schemas import parse
 from chalicelib.lifecycle import slack as slack_work
 from chalicelib.reviews import messages as messages
 from chalicelib.reviews import rules as rules
+from chalicelib.reviews import settings as review_settings
 from chalicelib.reviews.service import MESSAGE_KIND
 
 logger = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ def show(services: Any, review_id: str, event: str) -> None:
     reviews = services.reviews
     review, items = reviews.read(review_id)
     slack = services.slack_api
-    policy = services.settings.review_policy
+    policy = review_settings.policy(services.settings)
     if event in ("started", "reminder"):
         by_reviewer: dict[str, list[dict]] = {}
         for item in items:

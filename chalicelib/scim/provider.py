@@ -1,18 +1,14 @@
-"""The SCIM 2.0 edge (RFC 7643, RFC 7644) through which Okta and Microsoft Entra ID provision.
-
-Payloads are parsed, validated, patched, filtered and serialized by python-scim's scim2-models;
-this module only maps them onto the service. A SCIM User is a managed IAM user (``id`` = IAM's
-UserId, ``userName`` = the user name, ``externalId`` and the work email kept as the user's tags
-``external_id`` and ``email``, ``active`` = not suspended); a SCIM Group is one of the managed
-groups (``id`` = ``displayName`` = the group name, its members the managed users in it).
-
-Every change goes through the change runner as the REST API's do: create = onboard,
+"""Provisioning over SCIM: what an identity provider's changes to users and groups become, each
+a change of the catalogue run by the change runner as the REST API's are: create = onboard,
 ``active`` false = suspend, ``active`` true = restore (of a suspension the IdP made), DELETE =
-offboard, membership = move, externalId and emails = set_profile. The ticket of each change is
-``scim:<digest of the request, the action and the user>:<digest of the user's last ticket>``:
-an IdP that sends the same request again (it never got the answer) lands on the ticket of the
-first attempt, which the runner replays or finishes, while the same request sent later, after
-other changes, is a new change. Each change is also skipped when the user is already as asked.
+offboard, membership = move, externalId and emails = set_profile.
+
+The ticket of each change is ``scim:<digest of the request, the action and the user>:<digest of
+the user's last ticket>``: an IdP that sends the same request again (it never got the answer)
+lands on the ticket of the first attempt, which the runner replays or finishes, while the same
+request sent later, after other changes, is a new change. Each change is also skipped when the
+user is already as asked. An answer is built from what was read before the changes and what
+they did, not by reading the account again.
 """
 
 from __future__ import annotations
@@ -21,322 +17,62 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from chalice import Response
 from pydantic import TypeAdapter, ValidationError
-from scim2_models import (
-    Context,
-    Email,
-    Error,
-    Group,
-    GroupMember,
-    GroupMembership,
-    ListResponse,
-    Meta,
-    PatchOp,
-    PayloadTooLargeException,
-    ResourceType,
-    ResponseParameters,
-    Schema,
-    SCIMException,
-    SearchRequest,
-)
+from scim2_models import Context, Group, PatchOp
 
-from chalicelib.edges.http import check_bearer
-from chalicelib.kernel.errors import AppError, BadRequest, Conflict, InProgress
-from chalicelib.kernel.identity import PERSON, check_username, key
-from chalicelib.lifecycle.operations import unavailable
+from chalicelib.kernel.errors import BadRequest, Conflict, InProgress, unavailable
+from chalicelib.kernel.identity import check_username, key
 from chalicelib.scim import input as scim_input
 from chalicelib.scim import protocol as scim_protocol
-from chalicelib.scim.protocol import (
-    MAX_RESULTS,
-    SCIM_JSON,
-    LifecycleUser,
-    ScimError,
-    UserModel,
-)
-
-if TYPE_CHECKING:
-    from chalice.app import Request
-
-    from chalicelib.bootstrap import Services
+from chalicelib.scim.directory import Directory
+from chalicelib.scim.protocol import LifecycleUser, ScimError, UserModel
+from chalicelib.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-_SUSPENDED = ("suspending", "suspended", "restoring")
 _DEACTIVATED = "deactivated in the identity provider"
+_PROFILE_TAGS = ("external_id", "email", "slack_user")
+
+# The change runner: (action, user, the action's request) -> the action's answer.
+Change = Callable[[str, str, Any], dict]
 
 
-def handle(request: Request, services: Services, resource: str, ident: str | None = None) -> Any:
-    """One SCIM request: the token, the size, then the resource's method; errors as SCIM's."""
-    try:
-        check_bearer(
-            request.headers.get("authorization"),
-            lambda: services.secrets.get(services.settings.scim_token_secret),
-        )
-        if len(request.raw_body or b"") > services.settings.scim_max_body:
-            raise PayloadTooLargeException(
-                detail=f"the body is larger than {services.settings.scim_max_body} bytes"
-            )
-        status, body = Scim(services, request).dispatch(resource, ident)
-    except ScimError as error:
-        return _error(error.status, error.detail, error.scim_type)
-    except SCIMException as error:
-        scim = error.to_error()
-        return _error(int(scim.status or 400), scim.detail or str(error), scim.scim_type)
-    except ValidationError as error:
-        return _validation_error(error)
-    except InProgress as error:
-        return _error(503, error.message, headers={"Retry-After": "5"})
-    except AppError as error:
-        if error.status >= 500:
-            logger.exception("SCIM request failed: %s", error.code)
-        scim_type = "invalidValue" if error.status == 400 else None
-        return _error(error.status, error.message, scim_type)
-    except Exception:
-        logger.exception("unexpected error in a SCIM request")
-        return _error(500, "internal error; the failure was logged")
-    if body is None:
-        return Response(body="", status_code=status)
-    headers: dict[str, str | list[str]] = {"Content-Type": SCIM_JSON}
-    location = (body.get("meta") or {}).get("location")
-    if status == 201 and location:  # RFC 7644 §3.3: the created resource's URI
-        headers["Location"] = location
-    return Response(body=json.dumps(body), status_code=status, headers=headers)
-
-
-def _error(
-    status: int, detail: str, scim_type: str | None = None, headers: dict | None = None
-) -> Response:
-    body = Error(status=status, scim_type=scim_type, detail=detail).model_dump()
-    return Response(
-        body=json.dumps(body),
-        status_code=status,
-        headers={"Content-Type": SCIM_JSON, **(headers or {})},
-    )
-
-
-def _validation_error(error: ValidationError) -> Response:
-    """scim2-models reports a SCIM error as ``scim_<scimType>``; pydantic's own kinds (an
-    attribute no schema has, a missing or mistyped value) are the body breaking its schema."""
-    scim_type, problems = None, []
-    for issue in error.errors(include_url=False, include_input=False):
-        kind = str(issue["type"])
-        if kind.startswith("scim_") and scim_type is None:
-            scim_type = kind[5:]
-        elif kind in ("extra_forbidden", "missing", "model_type", "list_type") and not scim_type:
-            scim_type = "invalidSyntax"
-        where = ".".join(str(part) for part in issue["loc"])
-        problems.append(f"{where}: {issue['msg']}" if where else str(issue["msg"]))
-    return _error(400, "; ".join(problems), scim_type or "invalidValue")
-
-
-def _digest(*parts: str) -> str:
+def digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-class Scim:
-    """One request's view of the service."""
+class Provisioning:
+    """One request's changes: ``fingerprint`` names the request (its tickets), ``requested_by``
+    the identity provider that sent it, ``body`` reads its JSON object."""
 
-    def __init__(self, services: Services, request: Request) -> None:
-        self.services = services
-        self.settings = services.settings
-        self.request = request
-        # Where answers say resources are: the stage's setting, never the request's Host header.
-        self.base = self.settings.scim_base_url or "/scim/v2"
-        agent = (request.headers.get("user-agent") or "").lower()
-        idp = (
-            "okta"
-            if "okta" in agent
-            else "entra"
-            if any(name in agent for name in ("azure", "entra", "microsoft", "aad"))
-            else "idp"
-        )
-        self.requested_by = f"scim:{idp}"
-        raw = request.raw_body or b""
-        try:
-            canonical = json.dumps(json.loads(raw), sort_keys=True) if raw.strip() else ""
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            canonical = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        where = json.dumps(request.uri_params or {}, sort_keys=True)
-        self.fingerprint = _digest(request.method, where, canonical)
+    def __init__(
+        self,
+        settings: Settings,
+        directory: Directory,
+        change: Change,
+        check_user_allowed: Callable[[str], None],
+        fingerprint: str,
+        requested_by: str,
+        body: Callable[[], dict],
+    ) -> None:
+        self.settings = settings
+        self.directory = directory
+        self.run = change
+        self.check_user_allowed = check_user_allowed
+        self.fingerprint = fingerprint
+        self.requested_by = requested_by
+        self.body = body
 
-    # routing
-    def dispatch(self, resource: str, ident: str | None) -> tuple[int, dict | None]:
-        method = self.request.method
-        routes: dict[tuple[str, str, bool], Callable[[], tuple[int, dict | None]]] = {
-            ("ServiceProviderConfig", "GET", False): lambda: (
-                200,
-                scim_protocol.config(self.base, self.settings.scim_token_secret),
-            ),
-            ("ResourceTypes", "GET", False): lambda: (
-                200,
-                scim_protocol.listed(ResourceType, scim_protocol.resource_types(self.base)),
-            ),
-            ("ResourceTypes", "GET", True): lambda: (
-                200,
-                self.one_of(scim_protocol.resource_types(self.base), ident),
-            ),
-            ("Schemas", "GET", False): lambda: (
-                200,
-                scim_protocol.listed(Schema, scim_protocol.schemas(self.base)),
-            ),
-            ("Schemas", "GET", True): lambda: (
-                200,
-                self.one_of(scim_protocol.schemas(self.base), ident),
-            ),
-            (".search", "POST", False): self.search_all,
-            ("Users", "GET", False): self.list_users,
-            ("Users", "POST", False): self.create_user,
-            ("Users", "GET", True): lambda: (200, self.dump(self.user(self.find_user(ident)))),
-            ("Users", "PUT", True): lambda: self.replace_user(ident),
-            ("Users", "PATCH", True): lambda: self.patch_user(ident),
-            ("Users", "DELETE", True): lambda: self.delete_user(ident),
-            ("Groups", "GET", False): self.list_groups,
-            ("Groups", "POST", False): self.create_group,
-            ("Groups", "GET", True): lambda: (200, self.dump(self.group(self.find_group(ident)))),
-            ("Groups", "PUT", True): lambda: self.replace_group(ident),
-            ("Groups", "PATCH", True): lambda: self.patch_group(ident),
-            ("Groups", "DELETE", True): lambda: self.delete_group(ident),
-        }
-        route = routes.get((resource, method, ident is not None))
-        if not any(known == resource for known, _, _ in routes):
-            raise ScimError(404, f"{self.base}/{resource} is not a SCIM endpoint of this service")
-        if route is None:
-            raise ScimError(405, f"{method} is not supported on {resource}")
-        return route()
-
-    # discovery
-    def one_of(self, items: list[Any], ident: str | None) -> dict:
-        for item in items:
-            if item.id == ident:
-                return dict(item.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
-        raise ScimError(404, f"no {self.request.context.get('resourcePath', '')} named {ident}")
-
-    # reading
-    def _managed(self, user: dict) -> bool:
-        return (
-            user["path"] == self.settings.managed_path
-            and key(user["username"]) not in self.settings.protected_users
-        )
-
-    def users(self) -> list[dict]:
-        return [u for u in self.services.lifecycle.iam.users() if self._managed(u)]
-
-    def find_user(self, ident: str | None) -> dict:
-        """The managed user whose IAM UserId is ``ident``, with its record."""
-        for user in self.users():
-            if user["id"] == ident:
-                return {**user, "record": self.services.state.get_record(user["username"])}
-        raise ScimError(404, f"no managed user has the id {ident}")
-
-    def find_by_name(self, name: str) -> dict | None:
-        lifecycle = self.services.lifecycle
-        user = lifecycle.iam.get_user(name)
-        if user is None:
-            return None
-        groups = lifecycle.iam.groups_of(user["username"]) if self._managed(user) else []
-        return {**user, "groups": groups, "record": self.services.state.get_record(name)}
-
-    def user(self, user: dict) -> Any:
-        tags = user.get("tags", {})
-        record = user.get("record") or {}
-        groups = [g for g in user.get("groups", []) if g in self.settings.allowed_groups]
-        view = UserModel(
-            id=user["id"],
-            user_name=user["username"],
-            external_id=tags.get("external_id"),
-            active=record.get("status", "active") not in (*_SUSPENDED, "offboarding"),
-            emails=(
-                [Email(value=tags["email"], type=Email.Type.work, primary=True)]
-                if tags.get("email")
-                else None
-            ),
-            groups=[
-                GroupMembership.model_validate(
-                    {"value": g, "display": g, "$ref": f"{self.base}/Groups/{g}"}
-                )
-                for g in sorted(groups)
-            ]
-            or None,
-            meta=Meta(
-                resource_type="User",
-                created=user["created"],
-                last_modified=record.get("at") or user["created"],
-                location=f"{self.base}/Users/{user['id']}",
-            ),
-        )
-        if tags.get("slack_user"):
-            view[LifecycleUser] = LifecycleUser(slack_user_id=tags["slack_user"])
-        return view
-
-    def dump(self, resource: Any, context: Context = Context.RESOURCE_QUERY_RESPONSE) -> dict:
-        return dict(resource.model_dump(scim_ctx=context, response_parameters=self.parameters()))
-
-    def parameters(self) -> Any:
-        """``attributes`` and ``excludedAttributes`` of the query: what an answer carries."""
-        query: dict[str, str] = dict(self.request.query_params or {})
-        return ResponseParameters.model_validate(
-            {k: query[k] for k in ("attributes", "excludedAttributes") if k in query}
-        )
-
-    def search(self, model: Any) -> Any:
-        names = ("attributes", "excludedAttributes", "filter", "startIndex", "count")
-        query: dict[str, Any] = {
-            k: v for k, v in (self.request.query_params or {}).items() if k in names
-        }
-        scim_input.check_filter(query.get("filter"))
-        for name in ("startIndex", "count"):
-            if name in query:
-                try:
-                    query[name] = int(query[name])
-                except ValueError:
-                    raise ScimError(400, f"{name} must be a whole number", "invalidValue") from None
-        return SearchRequest[model].model_validate(query)
-
-    def page(self, model: Any, resources: list[Any], search: Any = None) -> dict:
-        """One page of ``resources`` (in their order) that match the search: the query's, or
-        the body's of a POST /.search."""
-        search = search or self.search(model)
-        if search.filter:
-            resources = [r for r in resources if search.filter.match(r)]
-        start = max(search.start_index or 1, 1)
-        count = MAX_RESULTS if search.count is None else min(max(search.count, 0), MAX_RESULTS)
-        shown = resources[start - 1 : start - 1 + count]
-        answer = ListResponse[model](
-            total_results=len(resources),
-            start_index=start,
-            items_per_page=len(shown),
-            resources=shown,  # empty for count=0: RFC 7644 §3.4.2 requires it when any match
-        )
-        return dict(answer.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=search))
-
-    def user_views(self) -> list[Any]:
-        records = {key(r["username"]): r for r in self.services.state.records()}
-        users = sorted(self.users(), key=lambda u: (key(u["username"]), u["id"]))
-        return [self.user({**u, "record": records.get(key(u["username"]))}) for u in users]
-
-    def list_users(self) -> tuple[int, dict]:
-        return 200, self.page(UserModel, self.user_views())
-
-    def search_all(self) -> tuple[int, dict]:
-        """POST /.search (RFC 7644 §3.4.3): a SearchRequest over users and groups together."""
-        model = UserModel | Group
-        payload = self._payload()
-        scim_input.check_filter(payload.get("filter"))
-        search = SearchRequest[model].model_validate(payload)
-        return 200, self.page(model, [*self.user_views(), *self.groups()], search)
-
-    # changing users
     def ticket(self, action: str, username: str, record: dict | None) -> str:
         """This request's ticket for ``action`` on ``username``: the one of the user's last change
         when that change was this very request (a retry), else a new one."""
-        own = f"scim:{_digest(self.fingerprint, action, key(username))[:24]}"
+        own = f"scim:{digest(self.fingerprint, action, key(username))[:24]}"
         last = str((record or {}).get("ticket") or "")
         if last.startswith(f"{own}:"):
             return last
-        return f"{own}:{_digest(last)[:8]}"
+        return f"{own}:{digest(last)[:8]}"
 
     def change(self, action: str, target: str, record: dict | None, **fields: Any) -> dict:
         from chalicelib.edges.schemas import parse
@@ -344,25 +80,17 @@ class Scim:
 
         body = {"ticket": self.ticket(action, target, record), "requested_by": self.requested_by}
         request = parse(ACTIONS[action].request_model(), json.dumps({**body, **fields}))
-        answer = self.services.operations.change(action, target, request)
+        answer = self.run(action, target, request)
         answer.pop("temporary_password", None)  # never over SCIM
         return answer
 
-    def _payload(self) -> dict:
-        try:
-            data = json.loads(self.request.raw_body or b"")
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            raise ScimError(400, "the body must be a JSON object", "invalidSyntax") from None
-        if not isinstance(data, dict):
-            raise ScimError(400, "the body must be a JSON object", "invalidSyntax")
-        return data
-
-    def create_user(self) -> tuple[int, dict]:
-        wanted = scim_input.user_body(UserModel, self._payload(), Context.RESOURCE_CREATION_REQUEST)
+    # users
+    def create_user(self) -> Any:
+        wanted = scim_input.user_body(UserModel, self.body(), Context.RESOURCE_CREATION_REQUEST)
         name = str(wanted.user_name)
         check_username(name)
-        self.services.lifecycle.check_user_allowed(name)
-        existing = self.find_by_name(name)  # IAM finds a name in any case
+        self.check_user_allowed(name)
+        existing = self.directory.find_by_name(name)  # IAM finds a name in any case
         record = (existing or {}).get("record")
         ticket = self.ticket("onboard", name, record)
         if existing is not None and not self._resumable(existing, ticket):
@@ -384,43 +112,39 @@ class Scim:
             raise
         except Conflict as error:  # another spelling, or a user outside what the service manages
             raise ScimError(409, error.message, "uniqueness") from None
-        user = self.find_by_name(name)
+        user = self.directory.find_by_name(name)
         assert user is not None
         if wanted.active is False:
-            self.converge(user, active=False)
-            user = self.find_by_name(name) or user
-        return 201, self.dump(self.user(user), Context.RESOURCE_CREATION_RESPONSE)
+            user = self.converge(user, active=False)
+        return self.directory.user(user)
 
     def _resumable(self, existing: dict, ticket: str) -> bool:
         """Whether ``existing`` is this very create's user, left halfway (the IdP got no
         answer and sends it again): the runner then finishes it. Once its onboarding is done,
         the same create again is a duplicate like any other."""
         record = existing.get("record") or {}
-        if not self._managed(existing):
+        if not self.directory.managed(existing):
             return False
         if ticket not in (record.get("ticket"), existing["tags"].get("ticket")):
             return False
-        events = self.services.state.audit_events(ticket=ticket)
-        return not any(e["action"] == "onboard" and e["result"] == "ok" for e in events)
+        return not self.directory.onboarded(ticket)
 
-    def replace_user(self, ident: str | None) -> tuple[int, dict]:
-        current = self.find_user(ident)
-        payload = self._payload()
+    def replace_user(self, ident: str | None) -> Any:
+        current = self.directory.find_user(ident)
+        payload = self.body()
         wanted = scim_input.user_body(UserModel, payload, Context.RESOURCE_REPLACEMENT_REQUEST)
         # A replacement without this service's extension leaves the Slack link as it is: it
         # may have been made through REST or Slack, by an IdP that does not map it.
         slack: str | None | bool = _slack_user(wanted) if _names_extension(payload) else False
-        return self._apply(current, wanted, Context.RESOURCE_REPLACEMENT_RESPONSE, slack)
+        return self._apply(current, wanted, slack)
 
-    def patch_user(self, ident: str | None) -> tuple[int, dict]:
-        current = self.find_user(ident)
-        wanted = self.user(current)
-        scim_input.patch_user(UserModel, self._payload(), wanted)
-        return self._apply(current, wanted, Context.RESOURCE_PATCH_RESPONSE, _slack_user(wanted))
+    def patch_user(self, ident: str | None) -> Any:
+        current = self.directory.find_user(ident)
+        wanted = self.directory.user(current)
+        scim_input.patch_user(UserModel, self.body(), wanted)
+        return self._apply(current, wanted, _slack_user(wanted))
 
-    def _apply(
-        self, current: dict, wanted: Any, context: Context, slack: str | None | bool
-    ) -> tuple[int, dict]:
+    def _apply(self, current: dict, wanted: Any, slack: str | None | bool) -> Any:
         if wanted.user_name is not None and key(str(wanted.user_name)) != key(current["username"]):
             if wanted.active is not False:
                 raise ScimError(
@@ -430,15 +154,14 @@ class Scim:
                     "mutability",
                 )
             logger.warning("SCIM deactivation: left out a userName change")
-        self.converge(
+        user = self.converge(
             current,
             external_id=wanted.external_id,
             email=_email(wanted),
             active=wanted.active,
             slack_user=slack,
         )
-        user = self.find_user(current["id"])
-        return 200, self.dump(self.user(user), context)
+        return self.directory.user(user)
 
     def converge(
         self,
@@ -448,23 +171,42 @@ class Scim:
         external_id: str | None | bool = False,
         email: str | None | bool = False,
         slack_user: str | None | bool = False,
-    ) -> None:
+    ) -> dict:
         """Make the user as asked, each change once and only if needed (False: not asked).
-        A deactivation goes first, and nothing else asked beside it can stop it."""
+        A deactivation goes first, and nothing else asked beside it can stop it. Returns the
+        user as it is now: ``user`` as read, with what the changes did."""
+        profile: dict | None = None
+        activity: dict | None = None
         if active is False:
-            self._activity(user, active)
+            activity = self._activity(user, active)
             try:
-                self._profile(user, external_id, email, slack_user)
+                profile = self._profile(user, external_id, email, slack_user)
             except BadRequest as error:
                 logger.warning("SCIM deactivation: left out a profile change: %s", error.code)
-            return
-        self._profile(user, external_id, email, slack_user)
-        if active is True:
-            self._activity(user, True)
+        else:
+            profile = self._profile(user, external_id, email, slack_user)
+            if active is True:
+                activity = self._activity(user, True)
+        return self._after(user, profile, activity)
+
+    def _after(self, user: dict, profile: dict | None, activity: dict | None) -> dict:
+        """``user`` after a profile change and a suspension or restore (their answers; None:
+        not made): tags as set, groups as the change left them, and the record it wrote."""
+        if profile is None and activity is None:
+            return user
+        changed = dict(user)
+        if profile is not None:
+            tags = {k: v for k, v in user.get("tags", {}).items() if k not in _PROFILE_TAGS}
+            changed["tags"] = {**tags, **{k: profile[k] for k in _PROFILE_TAGS if profile.get(k)}}
+        if activity is not None:  # a restore answers {"user": USER}, a suspension USER
+            shown = activity.get("user", activity)
+            changed["groups"] = shown.get("groups", user.get("groups", []))
+        changed["record"] = self.directory.state.get_record(user["username"])
+        return changed
 
     def _profile(
         self, user: dict, external_id: Any, email: Any, slack_user: str | None | bool
-    ) -> None:
+    ) -> dict | None:
         tags = user.get("tags", {})
         profile: dict[str, Any] = {}
         if external_id is not False and email is not False:
@@ -472,11 +214,14 @@ class Scim:
                 profile.update(external_id=external_id, email=email)
         if slack_user is not False and (slack_user or "") != tags.get("slack_user", ""):
             profile["slack_user"] = slack_user or ""
-        if profile:
-            kept = {"external_id": tags.get("external_id"), "email": tags.get("email")}
-            self.change("set_profile", user["username"], user.get("record"), **{**kept, **profile})
+        if not profile:
+            return None
+        kept = {"external_id": tags.get("external_id"), "email": tags.get("email")}
+        return self.change(
+            "set_profile", user["username"], user.get("record"), **{**kept, **profile}
+        )
 
-    def _activity(self, user: dict, active: bool) -> None:
+    def _activity(self, user: dict, active: bool) -> dict | None:
         name, record = user["username"], user.get("record")
         status = (record or {}).get("status", "active")
         last = str((record or {}).get("ticket", ""))
@@ -487,97 +232,33 @@ class Scim:
             return self.ticket(action, name, record) == last
 
         if active is False and (status in ("active", "suspending") or again("suspend")):
-            self.change("suspend", name, record, reason=_DEACTIVATED)
-        elif active is True and (
+            return self.change("suspend", name, record, reason=_DEACTIVATED)
+        if active is True and (
             # Only a suspension the identity provider made is its to undo: one a person made
             # through REST or Slack stays until they restore it.
             (status in ("suspended", "restoring") and last.startswith("scim:")) or again("restore")
         ):
-            self.change("restore", name, record)
+            return self.change("restore", name, record)
+        return None
 
-    def delete_user(self, ident: str | None) -> tuple[int, None]:
+    def delete_user(self, ident: str | None) -> None:
         try:
-            user = self.find_user(ident)
+            user = self.directory.find_user(ident)
         except ScimError:
             # The identity provider's retry of a delete whose process died after IAM deleted
             # the user: a 404 would count it done while the record, the audit and the event
             # are not. The person's record still names them: it is finished.
-            stopped = self._offboarding(ident)
+            stopped = self.directory.offboarding(ident)
             if stopped is None:
                 raise
             self.change("offboard", stopped["username"], stopped)
-            return 204, None
+            return
         self.change("offboard", user["username"], user.get("record"))
-        return 204, None
 
-    def _offboarding(self, ident: str | None) -> dict | None:
-        """The record of the person IAM knew as ``ident`` whose offboarding has not finished."""
-        for record in self.services.state.records():
-            if ident and record.get(PERSON) == ident and record.get("status") == "offboarding":
-                return record
-        return None
-
-    # groups: those SCIM_GROUPS names, never one whose access is time-bound or approved
-    def groups(self) -> list[Any]:
-        account = self.services.lifecycle.iam.account(self.settings.allowed_groups)
-        users = [u for u in account["users"] if self._managed(u)]
-        return [
-            self.group({"name": name, "members": [u for u in users if name in u["groups"]]})
-            for name in sorted(self.settings.scim_groups)
-            if name in account["access"]
-        ]
-
-    def not_assigned(self, name: str) -> ScimError:
-        """The refusal of a managed group that SCIM does not assign, saying why."""
-        settings = self.settings
-        if name in settings.approval_policies:
-            why = (
-                "it has an approval policy: its access is asked for and approved, for a time, "
-                "never pushed by an identity provider"
-            )
-        elif name in settings.grant_max_hours:
-            why = "its access is time-bound (GRANT_MAX_HOURS): it is granted for hours"
-        else:
-            why = "the stage setting SCIM_GROUPS does not name it"
-        assigned = ", ".join(settings.scim_groups) or "none"
-        return ScimError(403, f"{name} is not assigned over SCIM: {why}. SCIM assigns: {assigned}")
-
-    def find_group(self, ident: str | None) -> dict:
-        if ident not in self.settings.allowed_groups:
-            raise ScimError(404, f"no managed group named {ident}")
-        if ident not in self.settings.scim_groups:
-            raise self.not_assigned(str(ident))
-        users = self.users()
-        if not self.services.lifecycle.iam.group_access((str(ident),)):
-            raise ScimError(404, f"group {ident} does not exist in the root account")
-        return {"name": ident, "members": [u for u in users if ident in u["groups"]], "all": users}
-
-    def group(self, group: dict) -> Any:
-        name = group["name"]
-        return Group(
-            id=name,
-            display_name=name,
-            members=[
-                GroupMember.model_validate(
-                    {
-                        "value": u["id"],
-                        "display": u["username"],
-                        "type": "User",
-                        "$ref": f"{self.base}/Users/{u['id']}",
-                    }
-                )
-                for u in sorted(group["members"], key=lambda u: key(u["username"]))
-            ]
-            or None,
-            meta=Meta(resource_type="Group", location=f"{self.base}/Groups/{name}"),
-        )
-
-    def list_groups(self) -> tuple[int, dict]:
-        return 200, self.page(Group, self.groups())
-
-    def create_group(self) -> tuple[int, dict]:
+    # groups
+    def create_group(self) -> Any:
         wanted = Group.model_validate(
-            scim_input.known_only(self._payload(), scim_protocol.GROUP_SCHEMAS),
+            scim_input.known_only(self.body(), scim_protocol.GROUP_SCHEMAS),
             scim_ctx=Context.RESOURCE_CREATION_REQUEST,
         )
         name = str(wanted.display_name)
@@ -587,50 +268,41 @@ class Scim:
                 f"{name} is not a group this service manages; groups are created by "
                 f"CloudFormation, and these can be linked: {', '.join(self.settings.scim_groups)}",
             )
-        group = self.find_group(name)
+        group = self.directory.find_group(name)
         if wanted.members is not None:
             group = self.set_members(group, [m.value for m in wanted.members])
-        return 201, self.dump(self.group(group), Context.RESOURCE_CREATION_RESPONSE)
+        return self.directory.group(group)
 
-    def replace_group(self, ident: str | None) -> tuple[int, dict]:
-        group = self.find_group(ident)
+    def replace_group(self, ident: str | None) -> Any:
+        group = self.directory.find_group(ident)
         wanted = Group.model_validate(
-            scim_input.known_only(self._payload(), scim_protocol.GROUP_SCHEMAS),
+            scim_input.known_only(self.body(), scim_protocol.GROUP_SCHEMAS),
             scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST,
         )
-        self._same_name(group, wanted)
+        _same_name(group, wanted)
         group = self.set_members(group, [m.value for m in wanted.members or []])
-        return 200, self.dump(self.group(group), Context.RESOURCE_REPLACEMENT_RESPONSE)
+        return self.directory.group(group)
 
-    def patch_group(self, ident: str | None) -> tuple[int, dict]:
-        group = self.find_group(ident)
+    def patch_group(self, ident: str | None) -> Any:
+        group = self.directory.find_group(ident)
         patch = PatchOp[Group].model_validate(
-            _removals_by_value(self._payload()), scim_ctx=Context.RESOURCE_PATCH_REQUEST
+            _removals_by_value(self.body()), scim_ctx=Context.RESOURCE_PATCH_REQUEST
         )
-        wanted = self.group(group)
+        wanted = self.directory.group(group)
         patch.patch(wanted)
-        self._same_name(group, wanted)
+        _same_name(group, wanted)
         group = self.set_members(group, [m.value for m in wanted.members or []])
-        return 200, self.dump(self.group(group), Context.RESOURCE_PATCH_RESPONSE)
+        return self.directory.group(group)
 
-    def delete_group(self, ident: str | None) -> tuple[int, None]:
+    def delete_group(self, ident: str | None) -> None:
         """The group is CloudFormation's and stays: the IdP no longer gives it to anyone, so
         its managed members leave it (unlinked)."""
-        self.set_members(self.find_group(ident), [])
-        return 204, None
-
-    @staticmethod
-    def _same_name(group: dict, wanted: Any) -> None:
-        if wanted.display_name is not None and wanted.display_name != group["name"]:
-            raise ScimError(
-                400,
-                f"displayName cannot change: {group['name']} is a group CloudFormation made",
-                "mutability",
-            )
+        self.set_members(self.directory.find_group(ident), [])
 
     def set_members(self, group: dict, members: Iterable[str | None]) -> dict:
         """Make the managed users ``members`` (ids) exactly the group's managed members: a move
-        of each user that joins or leaves it. Every user is checked before anything changes."""
+        of each user that joins or leaves it. Every user is checked before anything changes.
+        Returns the group as the moves left it."""
         name = group["name"]
         by_id = {u["id"]: u for u in group["all"]}
         wanted = {str(m) for m in members}
@@ -641,10 +313,12 @@ class Scim:
             )
         current = {u["id"] for u in group["members"]}
         changing = [by_id[i] for i in sorted(wanted ^ current)]
-        state = self.services.state
         moves = []
         for user in changing:
-            record = state.get_record(user["username"]) or {"status": "active", "grants": []}
+            record = self.directory.state.get_record(user["username"]) or {
+                "status": "active",
+                "grants": [],
+            }
             if record.get("status", "active") != "active":
                 raise ScimError(
                     409,
@@ -656,8 +330,23 @@ class Scim:
             kept = kept | {name} if user["id"] in wanted else kept - {name}
             moves.append((user, record, sorted(kept)))
         for user, record, groups in moves:
-            self.change("move", user["username"], record, groups=groups)
-        return self.find_group(name)
+            answer = self.change("move", user["username"], record, groups=groups)
+            by_id[user["id"]] = {**user, "groups": answer.get("groups", groups)}
+        everyone = list(by_id.values())
+        return {
+            "name": name,
+            "members": [u for u in everyone if name in u["groups"]],
+            "all": everyone,
+        }
+
+
+def _same_name(group: dict, wanted: Any) -> None:
+    if wanted.display_name is not None and wanted.display_name != group["name"]:
+        raise ScimError(
+            400,
+            f"displayName cannot change: {group['name']} is a group CloudFormation made",
+            "mutability",
+        )
 
 
 def _email(user: Any) -> str | None:

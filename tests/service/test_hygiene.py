@@ -535,3 +535,25 @@ def test_the_hygiene_schedule_is_a_daily_handler(client):
     names = {source.name for source in app.event_sources}
     assert "credential_hygiene" in names
     json.dumps(hygiene().run())  # what the handler returns is JSON
+
+
+def test_a_run_judges_each_user_on_what_it_read_once(api, iam, clock, monkeypatch):
+    """The report alone judges a user; the reads it leads to (the record, the keys) judge them
+    again only where they change what is known: a console finding once, a key finding twice
+    (on the report's nameless key, then on the key IAM lists)."""
+    from chalicelib.hygiene import rules
+
+    onboard(api, "rita")
+    onboard(api, "kim", console=False)
+    iam.create_access_key(UserName="kim")
+    judged: list[str] = []
+    evaluate = rules.evaluate
+
+    def counted(facts, *args):  # type: ignore[no-untyped-def]
+        judged.append(facts.username)
+        return evaluate(facts, *args)
+
+    monkeypatch.setattr(rules, "evaluate", counted)
+    on_day(clock, 38)
+    assert {row["username"] for row in hygiene().run()["noticed"]} == {"rita", "kim"}
+    assert (judged.count("rita"), judged.count("kim")) == (1, 2)

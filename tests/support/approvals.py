@@ -44,12 +44,10 @@ class Flow:
 
     # the app's settings, for a test that needs another policy
     def policies(self, policies: dict, **settings: Any) -> None:
-        from chalicelib.approvals.rules import policies_from
-
         current: Settings = bootstrap.services().settings
         changed = dataclasses.replace(
             current,
-            approval_policies=policies_from(policies, current.grant_max_hours),
+            capability_env={**current.capability_env, "APPROVAL_POLICIES": json.dumps(policies)},
             **settings,
         )
         bootstrap.use(
