@@ -55,7 +55,7 @@ def _query() -> Mapping[str, str]:
 
 def _change(action: str, username: str | None = None) -> dict | Response:
     """The body as ``action``'s request model, run once per ticket by the change runner."""
-    from chalicelib.edges.schemas import parse_caller
+    from chalicelib.kernel.commands import parse_caller
 
     request = parse_caller(ACTIONS[action].request_model(), _request().raw_body)
     answer = services().operations.change(
@@ -166,7 +166,7 @@ def grant_access(username: str) -> dict | Response:
 @app.route("/requests", methods=["POST"], content_types=JSON)
 @protected(action="request", status=ACTIONS["request"].status)
 def create_request() -> dict:
-    from chalicelib.edges.schemas import parse_caller
+    from chalicelib.kernel.commands import parse_caller
 
     body = parse_caller(ACTIONS["request"].request_model(), _request().raw_body)
     return services().approvals.ask(body)
@@ -190,7 +190,7 @@ def get_request(request_id: str) -> dict:
 @app.route("/requests/{request_id}/decision", methods=["POST"], content_types=JSON)
 @protected(action="decide")
 def decide_request(request_id: str) -> dict:
-    from chalicelib.edges.schemas import parse_caller
+    from chalicelib.kernel.commands import parse_caller
 
     body = parse_caller(ACTIONS["decide"].request_model(), _request().raw_body)
     return services().approvals.decide(
@@ -203,7 +203,7 @@ def decide_request(request_id: str) -> dict:
 @app.route("/reviews", methods=["POST"], content_types=JSON)
 @protected(action="review", status=ACTIONS["review"].status)
 def create_review() -> dict:
-    from chalicelib.edges.schemas import parse_caller
+    from chalicelib.kernel.commands import parse_caller
 
     body = parse_caller(ACTIONS["review"].request_model(), _request().raw_body)
     return services().reviews.start(body)
@@ -224,7 +224,7 @@ def get_review(review_id: str) -> dict:
 @app.route("/reviews/{review_id}/items/{item_id}/decision", methods=["POST"], content_types=JSON)
 @protected(action="review_decide")
 def decide_review_item(review_id: str, item_id: str) -> dict:
-    from chalicelib.edges.schemas import parse_caller
+    from chalicelib.kernel.commands import parse_caller
 
     body = parse_caller(ACTIONS["review_decide"].request_model(), _request().raw_body)
     return services().reviews.decide(review_id, item_id, body.decision, body.reviewer, body.ticket)
@@ -233,7 +233,8 @@ def decide_review_item(review_id: str, item_id: str) -> dict:
 @app.route("/reviews/{review_id}/items/{item_id}/removed", methods=["POST"], content_types=JSON)
 @protected(action="review_decide")  # recording a decided revoke carried out by hand
 def record_review_removal(review_id: str, item_id: str) -> dict:
-    from chalicelib.edges.schemas import ReviewRemovedRequest, parse_caller
+    from chalicelib.kernel.commands import parse_caller
+    from chalicelib.reviews.commands import ReviewRemovedRequest
 
     body = parse_caller(ReviewRemovedRequest, _request().raw_body)
     return services().reviews.record_removed(review_id, item_id, body.operator, body.ticket)
@@ -242,7 +243,7 @@ def record_review_removal(review_id: str, item_id: str) -> dict:
 @app.route("/reviews/{review_id}/close", methods=["POST"], content_types=JSON)
 @protected(action="review_close")
 def close_review(review_id: str) -> dict:
-    from chalicelib.edges.schemas import parse_caller
+    from chalicelib.kernel.commands import parse_caller
 
     body = parse_caller(ACTIONS["review_close"].request_model(), _request().raw_body)
     return services().reviews.close(review_id, body.requested_by)
@@ -310,7 +311,8 @@ def hygiene_findings():
 # An exemption holds back the hygiene actions: the client must hold them all.
 @protected(action=hygiene.ACTIONS)
 def exempt_from_hygiene(username: str) -> dict:
-    from chalicelib.edges.schemas import ExemptionRequest, parse_caller
+    from chalicelib.hygiene.commands import ExemptionRequest
+    from chalicelib.kernel.commands import parse_caller
 
     request = parse_caller(ExemptionRequest, _request().raw_body)
     return services().hygiene.exempt(username, request)

@@ -15,9 +15,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.edges.schemas import parse
 from chalicelib.edges.slack import replies, response_url
 from chalicelib.kernel.catalogue import ACTIONS
+from chalicelib.kernel.commands import parse
 from chalicelib.kernel.errors import AppError, Forbidden, InProgress
 
 logger = logging.getLogger(__name__)

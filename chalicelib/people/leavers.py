@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from chalicelib.aws.requests import RequestStore
     from chalicelib.aws.reviews import ReviewStore
     from chalicelib.aws.state import StateStore
-    from chalicelib.edges.schemas import OffboardRequest
+    from chalicelib.kernel.commands import TicketRequest as OffboardRequest
 
 OFFBOARDED = "offboarded"
 _ATTEMPTS = 5  # reads and conditional writes of one request or item before giving up on a race
