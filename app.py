@@ -147,6 +147,8 @@ iam_routes(app)
 # and with one record a failure fails the invocation, which SQS retries either way.
 @app.on_sqs_message(queue=work_queue_name(), batch_size=1)
 def worker(event) -> dict:
+    from chalicelib import capabilities
     from chalicelib.edges import worker
 
+    capabilities.queued_work()  # each kind's handler registered before any message is taken
     return worker.handle(event.to_dict(), event.context, services())

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from chalicelib.kernel import queue
 from chalicelib.kernel.catalogue import ACTIONS
 from chalicelib.kernel.identity import key
 
@@ -74,3 +75,6 @@ def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -
         if getattr(error, "retryable", True):
             raise
         logger.info("%s of %s ended: %s", action, username, error)
+
+
+queue.register(KIND, handle)

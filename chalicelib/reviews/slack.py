@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.kernel import queue
 from chalicelib.kernel.commands import parse
 from chalicelib.lifecycle import slack as slack_work
 from chalicelib.reviews import messages as messages
@@ -98,3 +99,6 @@ def show(services: Any, review_id: str, event: str) -> None:
         else:
             for member in sorted(policy.operators):
                 slack.direct_message(member, shown["text"], shown["blocks"])
+
+
+queue.register_all(KINDS, handle)  # the worker runs the kinds this module queues
