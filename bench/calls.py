@@ -56,12 +56,8 @@ def run() -> list[tuple[str, str, str]]:
     with mock_aws():
         Provisioner(endpoint_url=None).run()
         from chalicelib import bootstrap
-        from chalicelib.edges.schemas import (
-            MoveRequest,
-            OnboardRequest,
-            SuspendRequest,
-            TicketRequest,
-        )
+        from chalicelib.kernel.commands import TicketRequest
+        from chalicelib.lifecycle.commands import MoveRequest, OnboardRequest, SuspendRequest
 
         bootstrap.reset()
         ops = bootstrap.services().operations

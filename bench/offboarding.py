@@ -60,7 +60,7 @@ class Bench:
 
     def person(self, name: str) -> None:
         """Onboarded through the app, then given every kind of dependent object."""
-        from chalicelib.edges.schemas import OnboardRequest
+        from chalicelib.lifecycle.commands import OnboardRequest
 
         self.timeline.latency = 0
         request = OnboardRequest(
@@ -70,14 +70,14 @@ class Bench:
         give_every_dependent(self.admin_iam, name)
 
     def offboard_app(self, name: str) -> dict:
-        from chalicelib.edges.schemas import TicketRequest
+        from chalicelib.kernel.commands import TicketRequest
 
         request = TicketRequest(ticket=f"off-{name}", requested_by="bench")
         return self.services.operations.change("offboard", name, request)
 
     def plan_app(self, name: str) -> dict:
         """The dry run of the same offboarding: its reads go to AWS, its changes do not."""
-        from chalicelib.edges.schemas import TicketRequest
+        from chalicelib.kernel.commands import TicketRequest
 
         request = TicketRequest(ticket=f"plan-{name}", requested_by="bench", dry_run=True)
         return self.services.operations.change("offboard", name, request)

@@ -23,16 +23,17 @@ from typing import TYPE_CHECKING
 
 from chalicelib.approvals import rules as rules
 from chalicelib.approvals import settings as approval_settings
+from chalicelib.kernel.catalogue import ACTIONS
 from chalicelib.kernel.errors import AppError, BadRequest, Conflict, NotFound, Stale
 from chalicelib.kernel.telemetry import count, logger
 from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
+    from chalicelib.approvals.commands import AccessRequest
     from chalicelib.aws.events import Events
     from chalicelib.aws.queue import WorkQueue
     from chalicelib.aws.requests import RequestStore
     from chalicelib.aws.state import StateStore
-    from chalicelib.edges.schemas import AccessRequest
     from chalicelib.edges.slack.web_api import SlackApi
     from chalicelib.kernel.runner import Operations
 
@@ -248,7 +249,7 @@ class ApprovalService:
         when the runner refuses it, nothing is granted and the request closes ``failed``. A
         change in progress, or a failure of ours or AWS's (5xx), leaves it approved: a retry of
         the decision finishes it within the window."""
-        from chalicelib.edges.schemas import GrantRequest
+        GrantRequest = ACTIONS["grant"].request_model()  # the lifecycle's, by the catalogue
 
         record = self.state.get_record(request["username"])
         made = rules.made_grant(request, record)
@@ -350,7 +351,7 @@ class ApprovalService:
         pending = [r for r in mine if r["status"] == rules.PENDING]
         if pending:
             return {"cancelled": rules.view(self._close(pending[-1], rules.CANCELLED, by))}
-        from chalicelib.edges.schemas import ExpireGrantRequest
+        ExpireGrantRequest = ACTIONS["end_grant"].request_model()
 
         answer = self.operations.change(
             "end_grant",

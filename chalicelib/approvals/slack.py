@@ -18,8 +18,9 @@ from typing import Any
 
 from chalicelib.approvals import messages as messages
 from chalicelib.approvals.service import MESSAGE_KIND
-from chalicelib.edges.schemas import parse
 from chalicelib.edges.slack import replies
+from chalicelib.kernel import queue
+from chalicelib.kernel.commands import parse
 from chalicelib.kernel.errors import Forbidden
 from chalicelib.lifecycle import slack as slack_work
 
@@ -62,7 +63,7 @@ def _self(services: Any, work: dict) -> dict:
             f":checkered_flag: Your access to *{group}* ended now; the sessions of what "
             "only it allowed were revoked."
         )
-    from chalicelib.edges.schemas import AccessRequest
+    from chalicelib.approvals.commands import AccessRequest
 
     body = parse(AccessRequest, json.dumps(work["request"]))
     return messages.asked(approvals.ask(body, requester=member))
@@ -102,3 +103,6 @@ def show(services: Any, request_id: str, event: str) -> None:
     if requester and event != "vote":
         told = messages.to_requester(request, event)
         slack.direct_message(requester, told["text"], told["blocks"])
+
+
+queue.register_all(KINDS, handle)  # the worker runs the kinds this module queues

@@ -1,16 +1,20 @@
-"""The REST edge: who calls (chalicelib/edges/clients.py) and the one mapping of the app's errors
-to HTTP."""
+"""The REST edge: who calls (chalicelib/edges/clients.py), the one mapping of the app's errors
+to HTTP, and ``Routes``, the Chalice Blueprint a capability declares its routes and schedules on
+(``<capability>/routes.py``), which app.py registers."""
 
 from __future__ import annotations
 
 import functools
 import hmac
+import importlib
 import json
 import logging
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from chalice import IAMAuthorizer, Response
+from chalice import Blueprint, IAMAuthorizer, Response
+from chalice.app import Request
 
 from chalicelib.edges.clients import IAM_PREFIX, Client, Gate
 from chalicelib.kernel import caller
@@ -99,7 +103,8 @@ def _client(app: Any, gate: Gate) -> Client:
     """The request's client: by the IAM principal on a route behind API Gateway's IAM
     authorizer (the only place API Gateway vouches for it), by the bearer token elsewhere."""
     request = app.current_request
-    route = app.routes.get(request.context.get("resourcePath"), {}).get(request.method)
+    routes = (app.current_app if isinstance(app, Blueprint) else app).routes
+    route = routes.get(request.context.get("resourcePath"), {}).get(request.method)
     if route is not None and isinstance(route.authorizer, IAMAuthorizer):
         return gate.by_principal((request.context.get("identity") or {}).get("userArn"))
     return gate.by_bearer(request.headers.get("authorization"))
@@ -130,3 +135,49 @@ def iam_routes(app: Any) -> None:
                     content_types=entry.content_types,
                     name=f"{entry.view_name}_iam",
                 )(entry.view_function)
+
+
+class Routes(Blueprint):
+    """A capability's routes and schedules: a Chalice Blueprint whose handlers reach the app's
+    services as the composition root built them (given when app.py registers it)."""
+
+    def __init__(self, import_name: str) -> None:
+        super().__init__(import_name)
+        self._services: Callable[[], Any] | None = None
+
+    def services(self) -> Any:
+        if self._services is None:
+            raise RuntimeError(f"{self._import_name} is not registered to the app")
+        return self._services()
+
+    def public(self, **options: Any) -> Callable:
+        return rest(self, public=True, **options)
+
+    def protected(self, **options: Any) -> Callable:
+        """A route for the named API clients; a change names its action, which the client must
+        hold."""
+        return rest(self, gate=lambda: self.services().api_clients, **options)
+
+    def request(self) -> Request:
+        """The request being handled (Chalice sets it before any route runs)."""
+        return self.current_request
+
+    def query(self) -> Mapping[str, str]:
+        return self.request().query_params or {}
+
+
+def register(app: Any, services: Callable[[], Any], *blueprints: Routes) -> None:
+    """Register each capability's ``Routes`` with the app, after its middleware (a blueprint's
+    schedules take the middleware the app has when it is registered)."""
+    for blueprint in blueprints:
+        blueprint._services = services
+        app.register_blueprint(blueprint)
+
+
+def composed() -> None:
+    """Called at the end of a module of ``Routes``. A schedule declared on a Blueprint is deployed
+    with the Blueprint's module as its Lambda handler, so a cold start imports that module and
+    never app.py (aws/chalice#1566): the app's middleware and services would be missing. Importing
+    app.py here registers the Blueprint, as any other entry does."""
+    if "app" not in sys.modules:
+        importlib.import_module("app")

@@ -2,7 +2,8 @@
 ``kind``: Slack work (a change or a status asked for with the slash command, and notices),
 requests for access (a member's own requests, approvers' clicks, the messages Slack shows of
 them), direct messages to a person (the welcome, hygiene notices), ticket callbacks, and the
-rest of a REST change that could not answer in time.
+rest of a REST change that could not answer in time. Each kind's handler is registered by
+whoever queues it (chalicelib/kernel/queue.py); this module knows no capability.
 
 Each SQS record is one piece of work. Its outcome decides what SQS does with it: returning
 reports it done; raising reports it failed, so SQS delivers it again after the visibility
@@ -15,31 +16,14 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable
 from typing import Any
 
-from chalicelib.approvals import slack as approval_work
 from chalicelib.aws.queue import CLIENT
-from chalicelib.edges.callbacks import delivery, outbox
 from chalicelib.edges.slack import response_url
-from chalicelib.kernel import caller, continuing
+from chalicelib.kernel import caller, queue
 from chalicelib.kernel.errors import AppError, BadRequest
-from chalicelib.lifecycle import slack as slack_work
-from chalicelib.people import slack as person_work
-from chalicelib.reviews import slack as review_work
 
 logger = logging.getLogger(__name__)
-
-# kind -> handler(services, message, (this receive, the last receive before the DLQ))
-Handler = Callable[[Any, dict, Callable[[], tuple[int, int]]], None]
-HANDLERS: dict[str, Handler] = {
-    outbox.KIND: delivery.deliver_queued,
-    continuing.KIND: continuing.handle,
-    **dict.fromkeys(slack_work.KINDS, slack_work.handle),
-    **dict.fromkeys(approval_work.KINDS, approval_work.handle),
-    **dict.fromkeys(person_work.KINDS, person_work.handle),
-    **dict.fromkeys(review_work.KINDS, review_work.handle),
-}
 
 
 def handle(event: dict, context: Any, services: Any) -> dict:
@@ -70,7 +54,8 @@ def _record(services: Any, record: Any) -> None:
     if "response_url" in work and not _answerable(services, work):
         return  # done: a retry would not make the URL Slack's
     with caller.acting_for(_client(record)):
-        HANDLERS[work["kind"]](services, work, functools.partial(_receives, services, record))
+        handler = queue.handler_of(work["kind"])  # registered by whoever queues the kind
+        handler(services, work, functools.partial(_receives, services, record))
 
 
 def _client(record: Any) -> str | None:

@@ -14,11 +14,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from chalicelib.kernel import queue
 from chalicelib.kernel.catalogue import ACTIONS
 from chalicelib.kernel.identity import key
 
 if TYPE_CHECKING:
-    from chalicelib.edges.schemas import TicketRequest
+    from chalicelib.kernel.commands import TicketRequest
 
 logger = logging.getLogger(__name__)
 KIND = "continue"  # the queue message's kind (chalicelib/edges/worker.py dispatches on it)
@@ -53,7 +54,7 @@ def accepted(action: str, username: str, ticket: str) -> dict:
 
 def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -> None:
     """Run the rest of a change; raise (SQS delivers it again) while it cannot run yet."""
-    from chalicelib.edges.schemas import parse
+    from chalicelib.kernel.commands import parse
 
     action, username = work["action"], work["username"]
     request: Any = parse(ACTIONS[action].request_model(), json.dumps(work["request"]))
@@ -74,3 +75,6 @@ def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -
         if getattr(error, "retryable", True):
             raise
         logger.info("%s of %s ended: %s", action, username, error)
+
+
+queue.register(KIND, handle)

@@ -34,7 +34,7 @@ from chalicelib.settings import Settings
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from chalicelib.edges.schemas import TicketRequest
+    from chalicelib.kernel.commands import TicketRequest
 
 # Never stored with the idempotency record: a replay answers without it.
 # The secrets an answer may hand out once: kept from the idempotency record, the audit trail, the

@@ -45,17 +45,17 @@ if TYPE_CHECKING:  # the request models (pydantic) load where requests are parse
     from chalicelib.aws.revocation import Revocation, Revoker
     from chalicelib.aws.signin import SignIn
     from chalicelib.aws.state import StateStore
-    from chalicelib.edges.schemas import (
+    from chalicelib.hygiene.commands import HygieneRequest
+    from chalicelib.kernel.commands import TicketRequest
+    from chalicelib.lifecycle.commands import (
         ExpireGrantRequest,
         GrantRequest,
-        HygieneRequest,
         MoveRequest,
         OffboardRequest,
         OnboardRequest,
         ProfileRequest,
         RestoreRequest,
         SuspendRequest,
-        TicketRequest,
     )
 
 _SUSPENDED = ("suspending", "suspended", "restoring")

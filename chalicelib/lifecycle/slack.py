@@ -15,9 +15,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.edges.schemas import parse
 from chalicelib.edges.slack import replies, response_url
+from chalicelib.kernel import queue
 from chalicelib.kernel.catalogue import ACTIONS
+from chalicelib.kernel.commands import parse
 from chalicelib.kernel.errors import AppError, Forbidden, InProgress
 
 logger = logging.getLogger(__name__)
@@ -156,3 +157,6 @@ def _delete_prompt(url: str) -> None:
         response_url.post(url, {"delete_original": True})
     except AppError:
         logger.warning("could not remove the confirmation prompt")
+
+
+queue.register_all(KINDS, handle)  # the worker runs the kinds this module queues

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.kernel import queue
 from chalicelib.kernel.errors import AppError
 from chalicelib.people import blocks as messages
 from chalicelib.people import messages as queued
@@ -55,3 +56,6 @@ def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -
         )
     except AppError as error:
         logger.warning("%s for %s sent, not recorded: %s", about, username, error.message)
+
+
+queue.register_all(KINDS, handle)  # the worker runs the kinds this module queues

@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.kernel.catalogue import ACTIONS
 from chalicelib.kernel.errors import AppError, BadRequest, Conflict, NotFound, Stale
 from chalicelib.kernel.identity import key
 from chalicelib.kernel.telemetry import count, logger
@@ -34,8 +35,8 @@ if TYPE_CHECKING:
     from chalicelib.aws.events import Events
     from chalicelib.aws.queue import WorkQueue
     from chalicelib.aws.reviews import ReviewStore
-    from chalicelib.edges.schemas import ReviewRequest
     from chalicelib.kernel.runner import Operations
+    from chalicelib.reviews.commands import ReviewRequest
 
 SCHEDULE = "schedule"
 MESSAGE_KIND = "review_message"
@@ -255,7 +256,9 @@ class ReviewService:
             return item
         if item.get("outside"):
             return self._owed_by_hand(review, item, by)
-        from chalicelib.edges.schemas import ExpireGrantRequest, MoveRequest
+        # The lifecycle's request models, by the catalogue.
+        ExpireGrantRequest = ACTIONS["end_grant"].request_model()
+        MoveRequest = ACTIONS["move"].request_model()
 
         ticket = rules.removal_ticket(review["id"], item["id"])
         name = item["username"]
@@ -496,7 +499,7 @@ class ReviewService:
     def _quarterly(self, today: date) -> list[str]:
         if not self.policy.quarterly or today.day != 1 or today.month not in (1, 4, 7, 10):
             return []
-        from chalicelib.edges.schemas import ReviewRequest
+        from chalicelib.reviews.commands import ReviewRequest
 
         quarter = (today.month - 1) // 3 + 1
         body = ReviewRequest(

@@ -17,7 +17,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.edges.schemas import parse
+from chalicelib.kernel import queue
+from chalicelib.kernel.commands import parse
 from chalicelib.lifecycle import slack as slack_work
 from chalicelib.reviews import messages as messages
 from chalicelib.reviews import rules as rules
@@ -40,7 +41,7 @@ def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -
 
 def _start(services: Any, work: dict) -> dict:
     slack_work._authorize(services, {**work, "action": "review", "username": "review"})
-    from chalicelib.edges.schemas import ReviewRequest
+    from chalicelib.reviews.commands import ReviewRequest
 
     body = parse(ReviewRequest, json.dumps(work["request"]))
     review = services.reviews.start(body)
@@ -99,3 +100,6 @@ def show(services: Any, review_id: str, event: str) -> None:
         else:
             for member in sorted(policy.operators):
                 slack.direct_message(member, shown["text"], shown["blocks"])
+
+
+queue.register_all(KINDS, handle)  # the worker runs the kinds this module queues

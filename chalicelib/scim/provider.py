@@ -75,8 +75,8 @@ class Provisioning:
         return f"{own}:{digest(last)[:8]}"
 
     def change(self, action: str, target: str, record: dict | None, **fields: Any) -> dict:
-        from chalicelib.edges.schemas import parse
         from chalicelib.kernel.catalogue import ACTIONS
+        from chalicelib.kernel.commands import parse
 
         body = {"ticket": self.ticket(action, target, record), "requested_by": self.requested_by}
         request = parse(ACTIONS[action].request_model(), json.dumps({**body, **fields}))
@@ -388,7 +388,7 @@ def _removals_by_value(payload: dict) -> dict:
 def _slack_user(user: Any) -> str | None | bool:
     """The Slack member of this service's extension, if any. One that is not a Slack member id
     is refused, unless the request deactivates: then it is left out (False: not asked)."""
-    from chalicelib.edges.schemas import SlackMember
+    from chalicelib.kernel.commands import SlackMember
 
     extension = user[LifecycleUser]
     member = extension.slack_user_id if extension is not None else None

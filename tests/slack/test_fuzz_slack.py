@@ -26,9 +26,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.edges.schemas import USERNAME_RULE
 from chalicelib.edges.slack import grammar, replies
 from chalicelib.kernel.catalogue import ACTIONS
+from chalicelib.kernel.identity import USERNAME_RULE
 from chalicelib.settings import work_queue_name
 from devstack.local import REGION
 from devstack.slack_command import allowed_users, sign

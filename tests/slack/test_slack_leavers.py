@@ -10,7 +10,7 @@ import html
 import boto3
 
 from chalicelib import bootstrap
-from chalicelib.edges.schemas import OffboardRequest, OnboardRequest
+from chalicelib.lifecycle.commands import OffboardRequest, OnboardRequest
 from devstack.local import REGION
 from tests.support.approvals import APPROVER, CHANNEL, GROUP, NOBODY, STRANGER, text_of
 

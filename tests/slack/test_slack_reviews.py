@@ -29,7 +29,7 @@ def values(message: dict) -> dict[str, list[str]]:
 
 def onboard(flow, name, member=None):
     from chalicelib import bootstrap
-    from chalicelib.edges.schemas import OnboardRequest
+    from chalicelib.lifecycle.commands import OnboardRequest
 
     request = OnboardRequest(
         username=name,

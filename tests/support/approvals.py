@@ -147,7 +147,7 @@ class Flow:
     def link(self, username: str, member: str, groups: tuple[str, ...] = ("ChildDeveloperGroup",)):
         """Onboard ``username`` as Slack member ``member`` through the change runner, and send
         the welcome it queues; the stand-in then forgets it, so a test sees what follows."""
-        from chalicelib.edges.schemas import OnboardRequest
+        from chalicelib.lifecycle.commands import OnboardRequest
 
         request = OnboardRequest(
             username=username,

@@ -18,7 +18,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from chalicelib.edges.callbacks import outbox
 from chalicelib.edges.callbacks.policy import check_url, shown
+from chalicelib.kernel import queue
 from chalicelib.kernel.errors import BadRequest, UpstreamError
 from chalicelib.kernel.telemetry import logger
 from chalicelib.settings import Settings
@@ -268,3 +270,6 @@ def deliver_queued(services: Any, work: dict, receives: Callable[[], tuple[int, 
     ).deliver(work["url"], payload, final=attempt >= limit)
     if outcome.retryable:
         raise UpstreamError("the callback receiver did not answer; the queue delivers it again")
+
+
+queue.register(outbox.KIND, deliver_queued)

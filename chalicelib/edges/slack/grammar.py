@@ -22,7 +22,8 @@ from chalicelib.kernel.errors import BadRequest
 from chalicelib.kernel.identity import check_username
 
 if TYPE_CHECKING:
-    from chalicelib.edges.schemas import OnboardRequest, TicketRequest
+    from chalicelib.kernel.commands import TicketRequest
+    from chalicelib.lifecycle.commands import OnboardRequest
 
 # verb: (arguments, what it does); the changes are the catalogue's Slack actions.
 VERBS: dict[str, tuple[str, str]] = {
@@ -255,7 +256,7 @@ _PARSERS = {
 
 def request_for(command: Command, ticket: str, requested_by: str) -> TicketRequest | OnboardRequest:
     """The request model the REST API would take for this command, validated the same way."""
-    from chalicelib.edges.schemas import parse
+    from chalicelib.kernel.commands import parse
 
     data = {**command.fields, "ticket": ticket, "requested_by": requested_by}
     if command.verb in ("onboard", "request"):
