@@ -12,8 +12,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
-from chalicelib.aws.events import Events
-from chalicelib.aws.state import StateStore
 from chalicelib.edges.callbacks import outbox, policy
 from chalicelib.kernel import continuing, waves
 from chalicelib.kernel import recording as recorder
@@ -27,6 +25,7 @@ from chalicelib.kernel.errors import (
     UpstreamError,
 )
 from chalicelib.kernel.identity import check_username, key
+from chalicelib.kernel.ports import Events, StateStore
 from chalicelib.kernel.telemetry import count, logger
 from chalicelib.people import messages as person_messages
 from chalicelib.settings import Settings

@@ -29,6 +29,7 @@ from chalicelib.kernel.errors import (
     UpstreamError,
 )
 from chalicelib.kernel.identity import PERSON, check_username, key, same_person
+from chalicelib.kernel.ports import Clock, IamGateway, Revocation, Revoker, SignIn, StateStore
 from chalicelib.kernel.waves import wave
 from chalicelib.lifecycle import access_map, config_merge
 from chalicelib.lifecycle.access_map import ACCESS_KEY, LOGIN_SESSION
@@ -39,10 +40,6 @@ from chalicelib.lifecycle.welcome import console_url, welcome
 from chalicelib.settings import Settings
 
 if TYPE_CHECKING:  # the request models (pydantic) load where requests are parsed, not here
-    from chalicelib.aws.iam import IamGateway
-    from chalicelib.aws.revocation import Revocation, Revoker
-    from chalicelib.aws.signin import SignIn
-    from chalicelib.aws.state import StateStore
     from chalicelib.edges.schemas import (
         ExpireGrantRequest,
         GrantRequest,
@@ -130,7 +127,7 @@ class Lifecycle:
         iam: IamGateway,
         state: StateStore,
         revoker: Revoker,
-        clock: Callable[[], datetime],
+        clock: Clock,
         signin: SignIn,
     ) -> None:
         self.settings = settings
