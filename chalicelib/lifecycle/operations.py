@@ -13,14 +13,12 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.hygiene import rules as hygiene
 from chalicelib.kernel.errors import (
-    AccessDenied,
     AppError,
     BadRequest,
     Conflict,
@@ -28,8 +26,9 @@ from chalicelib.kernel.errors import (
     NotFound,
     UpstreamError,
 )
-from chalicelib.kernel.identity import PERSON, check_username, key, same_person
-from chalicelib.kernel.ports import Clock, IamGateway, Revocation, Revoker, SignIn, StateStore
+from chalicelib.kernel.identity import PERSON, key, same_person
+from chalicelib.kernel.ports import Clock, IamGateway, Revoker, SignIn, StateStore
+from chalicelib.kernel.snapshot import Reader, Snapshot
 from chalicelib.kernel.waves import wave
 from chalicelib.lifecycle import access_map, config_merge
 from chalicelib.lifecycle.access_map import ACCESS_KEY, LOGIN_SESSION
@@ -58,68 +57,6 @@ _SUSPENDED = ("suspending", "suspended", "restoring")
 _PROFILE = re.compile(r"[0-9]{12}-[\w+=,.@-]{1,64}", re.ASCII)  # whole string: fullmatch
 
 
-@dataclass
-class Snapshot:
-    """What one operation read about one person, in one wave, before deciding anything."""
-
-    username: str  # as the request named them
-    user: dict | None = None  # GetUser: None when missing or not the service's to see
-    record: dict | None = None
-    groups: list[str] | None = None  # None: not read, or no such user
-    keys: list[dict] | None = None  # id and status
-    console: bool | None = None
-    mfa: bool | None = None
-    alias: str | None = None  # the root account's alias (ListAccountAliases), if it has one
-    login: dict | None = None  # the console login's facts (hygiene's changes read them)
-    # each managed group that exists -> the policy documents that apply to it
-    access: dict[str, list[dict]] = field(default_factory=dict)
-    dependents: dict[tuple, list[str]] = field(default_factory=dict)  # offboarding's lists
-    earlier: list[dict] = field(default_factory=list)  # the ticket's audit events (offboarding)
-    # a revocation begun beside the reads (suspend, offboard): committed or abandoned
-    revocation: Revocation | None = None
-
-    def abandon(self) -> None:
-        """Let go what the reads took (a revocation's locks) when no change follows."""
-        if self.revocation is not None:
-            self.revocation.abandon()
-
-    @property
-    def name(self) -> str:
-        """The name as IAM spells it (the record's, once the user is gone)."""
-        if self.user:
-            return str(self.user["username"])
-        return str((self.record or {}).get("username") or self.username)
-
-    @property
-    def state(self) -> dict:
-        """The record, bound to the user read beside it (what a change writes back names them)."""
-        state = self.record or {"status": "active", "grants": []}
-        if self.user and not state.get(PERSON):
-            state = {**state, PERSON: self.user["id"]}
-        return state
-
-
-# What each operation reads in its first wave.
-READS: dict[str, tuple[str, ...]] = {
-    "onboard": ("user", "record", "access", "alias"),
-    "move": ("user", "record", "groups", "keys", "console", "mfa", "access"),
-    "suspend": ("user", "record", "groups", "keys", "console", "mfa", "revocation"),
-    "restore": ("user", "record", "keys", "console", "mfa", "access"),
-    "grant": ("user", "record", "groups", "keys", "console", "mfa", "access"),
-    "offboard": ("user", "record", "groups", "console", "dependents", "earlier", "revocation"),
-    "set_profile": ("user", "record"),
-    "describe": ("user", "record", "groups", "keys", "console", "mfa", "access"),
-    # The schedules' changes read their own, narrower state.
-    "expire_grant": (),
-    "end_grant": (),
-    "revoke_sessions": (),
-    # Hygiene's changes: what their rule is judged on again when they are due.
-    "deactivate_key": ("user", "record", "dated_keys"),
-    "delete_key": ("user", "record", "dated_keys"),
-    "remove_console": ("user", "record", "login", "mfa"),
-}
-
-
 class Lifecycle:
     def __init__(
         self,
@@ -136,6 +73,7 @@ class Lifecycle:
         self.revoker = revoker
         self.clock = clock
         self.signin = signin
+        self.reader = Reader(settings, iam, state, revoker)
         # Called where an operation's changes end and its answer begins: the runner's dry run
         # stops there (what follows only reads, to answer).
         self.changes_made: Callable[[], None] = lambda: None
@@ -147,64 +85,15 @@ class Lifecycle:
     def read(
         self, action: str, username: str, request: TicketRequest | OnboardRequest | None = None
     ) -> Snapshot:
-        """The snapshot ``action`` decides on, read in one wave. A name that is not valid or is
-        protected is refused before anything is read."""
-        self.check_user_allowed(username)
-        wanted = READS[action]
-        reads: dict[str, Callable[[], Any]] = {
-            "user": lambda: self.iam.get_user(username),
-            "record": lambda: self.state.get_record(username),
-            "groups": lambda: _visible(lambda: self.iam.groups_of(username)),
-            "keys": lambda: _visible(lambda: self.iam.access_keys(username)),
-            "dated_keys": lambda: _visible(lambda: self.iam.key_facts(username)),
-            "login": lambda: _visible(lambda: self.iam.login_profile(username)),
-            "console": lambda: _visible(lambda: self.iam.has_login_profile(username)),
-            "mfa": lambda: _visible(lambda: bool(self.iam.mfa_devices(username))),
-            "access": lambda: self.iam.group_access(self.settings.allowed_groups),
-            "alias": lambda: self.iam.account_alias(),
-            "earlier": lambda: self.state.audit_events(ticket=request.ticket) if request else [],
-            # What a revocation writes over depends on nothing: read now, it writes sooner.
-            "revocation": lambda: self.revoker.begin(),
-        }
-        tasks = {name: task for name, task in reads.items() if name in wanted}
-        listings = self.iam.dependents(username) if "dependents" in wanted else {}
-        named = {f"list:{i}": listing for i, listing in enumerate(listings)}
-        tasks.update({name: listings[listing] for name, listing in named.items()})
-        found = wave(tasks)
-        user, record = found.get("user"), found.get("record")
-        if user and not same_person(record, user["id"]):
-            record = None  # a previous holder's of the name: nothing of it is this user's
-        return Snapshot(
-            username=username,
-            user=user,
-            record=record,
-            groups=found.get("groups"),
-            keys=found.get("keys", found.get("dated_keys")),
-            console=found.get("console", bool(found.get("login")) if "login" in wanted else None),
-            login=found.get("login"),
-            mfa=found.get("mfa"),
-            alias=found.get("alias"),
-            access=found.get("access") or {},
-            dependents={listing: found[name] for name, listing in named.items()},
-            earlier=found.get("earlier") or [],
-            revocation=found.get("revocation"),
-        )
+        """The snapshot ``action`` decides on, read in one wave (:mod:`chalicelib.kernel.snapshot`)."""
+        return self.reader.read(action, username, request)
 
     # checks: functions of the snapshot
     def check_user_allowed(self, username: str) -> None:
-        check_username(username)
-        if key(username) in self.settings.protected_users:  # IAM names ignore case; so does this
-            raise Forbidden(f"{username} is a protected user; this service does not change it")
+        self.reader.check_user_allowed(username)
 
     def _managed(self, snap: Snapshot) -> dict:
-        """The user if the service manages it. Its ``username`` is the name as IAM spells it,
-        which may differ in case from the request's: operations act, record and revoke under
-        that spelling."""
-        user = snap.user
-        if not user or user["path"] != self.settings.managed_path:
-            raise NotFound(f"no managed user named {snap.username}")
-        self.check_user_allowed(user["username"])
-        return user
+        return self.reader.managed(snap)
 
     def _check_groups(self, groups: list[str], snap: Snapshot) -> None:
         refused = sorted(set(groups) - set(self.settings.allowed_groups))
@@ -1307,15 +1196,6 @@ def hygiene_facts(snap: Snapshot, used: dict[str, str | None]) -> hygiene.Facts:
 
 def _hygiene_done(name: str, request: HygieneRequest, done: str) -> dict:
     return {"username": name, "rule": request.rule, "credential": request.credential, "done": done}
-
-
-def _visible(read: Callable[[], Any]) -> Any:
-    """None when there is no such user, or none the service may see (outside its path, IAM
-    answers AccessDenied): the user check beside it then answers 404."""
-    try:
-        return read()
-    except (NotFound, AccessDenied):
-        return None
 
 
 def _removed_before(record: dict, events: list[dict]) -> dict[str, list[str]]:

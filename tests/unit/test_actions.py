@@ -11,7 +11,8 @@ import pytest
 
 from chalicelib.edges.slack import grammar, replies
 from chalicelib.kernel.catalogue import ACTIONS, CATALOGUE, SLACK_ACTIONS
-from chalicelib.lifecycle.operations import READS, Lifecycle
+from chalicelib.kernel.snapshot import READS
+from chalicelib.lifecycle.operations import Lifecycle
 
 PROJECT = Path(__file__).resolve().parents[2]
 
