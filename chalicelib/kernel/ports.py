@@ -148,6 +148,18 @@ class SignIn(Protocol):
     def revoke_sessions(self, user_arn: str, reason: str | None = None) -> int: ...
 
 
+class Executor(Protocol):
+    """A capability's side of the actions it carries out, as the catalogue names them: the
+    snapshot an action reads (beside the runner's claim of the user) and the action itself.
+    The runner sets ``changes_done`` when the executor registers: called where an action's
+    changes end and its answer begins, it stops a dry run there."""
+
+    changes_done: Callable[[], None]
+
+    def read(self, action: str, username: str, request: Any = None) -> Any: ...
+    def perform(self, action: str, username: str, request: Any, snap: Any = None) -> dict: ...
+
+
 class Events(Protocol):
     """EventBridge: a completed change's event (``chalicelib.aws.events``)."""
 

@@ -22,9 +22,8 @@ from chalicelib.kernel.errors import (
     UpstreamError,
 )
 from chalicelib.kernel.identity import check_username, key
-from chalicelib.kernel.ports import Events, StateStore
+from chalicelib.kernel.ports import Events, Executor, StateStore
 from chalicelib.kernel.telemetry import count, logger
-from chalicelib.people import messages as person_messages
 from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
@@ -43,7 +42,9 @@ _REVOCATION_FIELDS = (
     "sessions_revoked_by_role_cutoff",
     "signin_sessions_revoked",
 )
-# Changes whose REST route answers 201 Created.
+# What follows a committed change: (action, username, request, answer) -> None, or what failed
+# as (audit result, detail).
+AfterChange = Callable[[str, str, Any, dict], "tuple[str, dict] | None"]
 
 
 class _Deadline:
@@ -61,23 +62,28 @@ class Operations:
         self,
         settings: Settings,
         state: StateStore,
-        dynamodb: Any,
+        tickets: Any,
         events: Events,
-        lifecycle: Any = None,
         work_queue: Any = None,
+        state_before: Callable[[str], dict | None] = lambda _username: None,
+        after_change: AfterChange | None = None,
     ) -> None:
+        """``tickets``: the Powertools persistence layer of the tickets' idempotency records
+        (``chalicelib.aws.tickets``); ``state_before``: the user as a plan's ``state_before``
+        shows it (None: not there); ``after_change``: what follows a committed change (a
+        person's welcome), returning what failed as (audit result, detail) for the trail."""
         from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
-
-        from chalicelib.aws.tickets import TicketStore
 
         self.settings = settings
         self.state = state
         self.events = events
-        self._lifecycle = lifecycle
-        if lifecycle is not None:  # a dry run ends where the operation's changes end
-            lifecycle.changes_made = _changes_made
+        self._state_before = state_before
+        self._after_change = after_change
+        # Who carries out each action of the catalogue that the runner runs: registered by
+        # the capabilities (the composition root wires them), never a list of its own.
+        self._executors: dict[str, Executor] = {}
         self._work_queue = work_queue
-        self._store = TicketStore(table_name=settings.idempotency_table, boto3_client=dynamodb)
+        self._store = tickets
         # One ticket, one change: the key is the ticket alone, so a second action under it (on
         # this user or another) is a conflict, never a second change running beside the first.
         self._config = IdempotencyConfig(
@@ -86,9 +92,28 @@ class Operations:
             raise_on_no_idempotency_key=True,
             expires_after_seconds=settings.idempotency_ttl,
             # Duck-typed: Powertools only asks it for the remaining time. A ticket in progress
-            # is held as briefly as the user's lease, and renewed with it (_Heartbeat).
+            # is held as briefly as the user's lease, and renewed with it (the heartbeat).
             lambda_context=cast("LambdaContext", _Deadline(settings.lease_seconds)),
         )
+
+    def register(self, executor: Executor, actions: tuple[str, ...]) -> None:
+        """Run ``actions`` (names in the catalogue, run by this runner) through ``executor``,
+        whose changes stop where it calls ``changes_done`` in a dry run."""
+        for action in actions:
+            declared = ACTIONS.get(action)
+            if declared is None or declared.runs != "lifecycle":
+                raise ValueError(f"{action} is not a change the catalogue gives the runner")
+            if action in self._executors:
+                raise ValueError(f"{action} is registered already")
+        executor.changes_done = recorder.changes_done
+        self._executors.update(dict.fromkeys(actions, executor))
+
+    def executor(self, action: str) -> Executor:
+        """Who carries ``action`` out (none registered: a wiring fault, not the caller's)."""
+        try:
+            return self._executors[action]
+        except KeyError:
+            raise LookupError(f"no executor is registered for {action}") from None
 
     def change(
         self,
@@ -97,37 +122,21 @@ class Operations:
         request: TicketRequest,
         answer_within: float | None = None,
     ) -> dict:
-        """A lifecycle operation, its snapshot read beside the claim of its ticket and user.
+        """Run ``action`` on ``username`` once per ticket, holding the user, its snapshot read
+        beside the claim of its ticket and user and handed to the action; a dry run lets the
+        action read, and answers the plan of its changes instead.
 
         With ``answer_within`` (seconds), a change still making its changes then stops before
         its next wave and goes on in the queue worker under the same ticket: the answer is then
         ``continuing.accepted(...)`` (HTTP 202), and the ticket's callback carries the outcome."""
-        lifecycle = self._lifecycle
+        executor = self.executor(action)
         if request.dry_run and not ACTIONS[action].dry_run:
             raise BadRequest(f"{action} cannot be dry-run")
-        operation = getattr(lifecycle, action)  # the catalogue's action is its domain method
-        return self.run(
-            action,
-            username,
-            request,
-            lambda snap=None: operation(username, request, snap),
-            read=lambda: lifecycle.read(action, username, request),
-            answer_within=answer_within,
-        )
-
-    def run(
-        self,
-        action: str,
-        username: str,
-        request: TicketRequest,
-        work: Callable[..., dict],
-        read: Callable[[], Any] | None = None,
-        answer_within: float | None = None,
-    ) -> dict:
-        """Run ``work`` once per ticket, holding the user. With ``read``, its result (the
-        snapshot) is read beside the ticket's claim and the user's lease, and handed to
-        ``work``; a dry run calls ``work`` with nothing and lets it read."""
         check_username(username)
+
+        def work(snap: Any = None) -> dict:
+            return executor.perform(action, username, request, snap)
+
         log = logger()
         log.set_correlation_id(request.ticket)
         log.append_keys(action=action, username=username, requested_by=request.requested_by)
@@ -138,21 +147,29 @@ class Operations:
                 return self._plan(action, username, request, work)
             try:
                 with waves.deadline(answer_within):
-                    return self._run(action, username, request, work, read)
+                    return self._once_per_ticket(
+                        action,
+                        username,
+                        request,
+                        work,
+                        lambda: executor.read(action, username, request),
+                    )
             except waves.OutOfTime:
                 return self._continue(action, username, request)
         finally:  # a warm container's next request must not log this one's ticket or requester
             log.remove_keys(["action", "username", "requested_by"])
             log.set_correlation_id(None)
 
-    def _run(
+    def _once_per_ticket(
         self,
         action: str,
         username: str,
         request: TicketRequest,
         work: Callable[..., dict],
-        read: Callable[[], Any] | None,
+        read: Callable[[], Any],
     ) -> dict:
+        """The change under its ticket's idempotency record: run once, its answer stored for
+        replays (secrets left out), refusals audited."""
         from aws_lambda_powertools.utilities.idempotency import idempotent_function
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyAlreadyInProgressError,
@@ -171,7 +188,7 @@ class Operations:
             # The ticket is ours now: its in-progress record is renewed beside the lease.
             claim.heartbeat.also(lambda seconds: self._store.renew(payload, seconds))
             try:
-                answer = self._guarded(action, username, request, work, claim)
+                answer = self._perform(action, username, request, work, claim)
             except Exception as error:
                 outcome["error"] = error
                 raise
@@ -231,8 +248,10 @@ class Operations:
             claim.settle()  # a claim made beside a refused ticket is let go
         if not outcome:  # the stored answer of an earlier run: nothing was done this time
             self._audit_failure(action, username, request, "replayed")
-        else:  # the change committed, its answer recorded for replays: tell the person
-            self._welcome(action, username, request, answer)
+        elif self._after_change is not None:  # the change committed, its answer recorded
+            failed = self._after_change(action, username, request, answer)
+            if failed is not None:
+                self._audit_failure(action, username, request, *failed)
         return {**answer, **secrets}
 
     def _continue(self, action: str, username: str, request: TicketRequest) -> dict:
@@ -251,30 +270,6 @@ class Operations:
         logger().info(f"{action} continues in the queue worker")
         return continuing.accepted(action, username, request.ticket)
 
-    def _welcome(self, action: str, username: str, request: TicketRequest, answer: dict) -> None:
-        """Queue the welcome for the Slack member an onboarding names (its steps, no secret):
-        the queue worker sends it once for the ticket, so neither a replay (which never comes
-        here) nor a resumed onboarding of the same ticket tells the person twice."""
-        member = getattr(request, "slack_user", None)
-        if action != "onboard" or not member or not answer.get("welcome"):
-            return
-        message = person_messages.welcome(
-            ticket=request.ticket,
-            username=answer.get("user", {}).get("username") or username,
-            slack_user=member,
-            requested_by=request.requested_by,
-            steps=answer["welcome"],
-        )
-        why = person_messages.queue(self._work_queue, message)
-        if why is not None:
-            self._audit_failure(
-                action,
-                username,
-                request,
-                f"welcome message undelivered: could not queue it ({why})",
-                {"to": {"slack_user": member}},
-            )
-
     def _refused(
         self, action: str, username: str, request: TicketRequest, error: AppError
     ) -> AppError:
@@ -283,7 +278,7 @@ class Operations:
         count(action, _outcome(error))
         return error
 
-    def _guarded(
+    def _perform(
         self,
         action: str,
         username: str,
@@ -299,7 +294,7 @@ class Operations:
             if begun is not None:  # its locks on the child roles: renewed beside the lease
                 claim.heartbeat.also(begun.renew)
             with recorder.recording() as calls:
-                answer = work(snapshot) if claim.reads else work()
+                answer = work(snapshot)
             waves.no_deadline()  # done: the bookkeeping below is never cut short
             public = {k: v for k, v in answer.items() if k not in _SECRET_FIELDS}
             # Done, but never "ok" while a revocation is owed: the audit, the callback and the
@@ -388,12 +383,8 @@ class Operations:
         the real state with every changing call answered instead of sent. Nothing is recorded
         but the audit event saying a plan was asked for."""
         try:
-            before = self._state_before(username)
-            with recorder.recording(dry_run=True) as record:
-                try:
-                    work()
-                except recorder.PlanComplete:
-                    pass  # the changes are all known; the answer is not needed
+            before = self._before(username)
+            record = recorder.plan(work)
         except AppError as error:
             outcome = _outcome(error)
             self._audit_failure(action, username, request, f"plan {outcome}: {error.message}")
@@ -419,7 +410,7 @@ class Operations:
             "ticket": request.ticket,
             "state_before": before,
             "calls": sum(len(wave) for wave in waves),
-            "waves": _by_wave_and_account(waves),
+            "waves": recorder.by_wave_and_account(waves),
         }
         # Documents as their digests: a queue message holds 256 KiB, a plan may hold more.
         self._call_back(
@@ -428,7 +419,7 @@ class Operations:
             request,
             "planned",
             200,
-            answer={**plan, "waves": _by_wave_and_account(recorder.compact(waves))},
+            answer={**plan, "waves": recorder.by_wave_and_account(recorder.compact(waves))},
         )
         return plan
 
@@ -468,11 +459,10 @@ class Operations:
                 {"url": policy.shown(request.callback_url), "payload": queued["payload"]},
             )
 
-    def _state_before(self, username: str) -> dict | None:
-        if self._lifecycle is None:
-            return None
+    def _before(self, username: str) -> dict | None:
+        """The user before a plan's changes."""
         try:
-            return self._lifecycle.describe_if_exists(username)
+            return self._state_before(username)
         except NotFound:
             return None  # not there yet (onboarding) or not managed (the plan will say so)
 
@@ -488,26 +478,6 @@ class Operations:
             self.state.audit(action, username, request.ticket, request.requested_by, result, detail)
         except AppError:
             logger().exception("could not write the audit event of a failure")
-
-
-def _changes_made() -> None:
-    """Where an operation's changes end: a dry run stops there, and a change that got this far
-    answers whatever the time (only reads are left)."""
-    waves.no_deadline()
-    recorder.answer_point()
-
-
-def _by_wave_and_account(waves: list[list[dict]]) -> list[dict]:
-    """Waves numbered from 1, each with its calls grouped by account."""
-    numbered = []
-    for number, calls in enumerate(waves, start=1):
-        accounts: dict[str, list[dict]] = {}
-        for call in calls:
-            accounts.setdefault(call["account"], []).append(
-                {k: v for k, v in call.items() if k != "account"}
-            )
-        numbered.append({"wave": number, "accounts": accounts})
-    return numbered
 
 
 def _removed(answer: dict) -> dict:

@@ -46,7 +46,7 @@ from scim2_models import (
 from chalicelib.edges.http import check_bearer
 from chalicelib.kernel.errors import AppError, BadRequest, Conflict, InProgress
 from chalicelib.kernel.identity import PERSON, check_username, key
-from chalicelib.lifecycle.operations import unavailable
+from chalicelib.lifecycle.rules import unavailable
 from chalicelib.scim import input as scim_input
 from chalicelib.scim import protocol as scim_protocol
 from chalicelib.scim.protocol import (
