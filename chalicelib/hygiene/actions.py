@@ -25,6 +25,8 @@ ACTIONS = ("deactivate_key", "delete_key", "remove_console")
 
 
 class HygieneActions:
+    """Credential hygiene's changes, each ``(username, request, snap=None)``."""
+
     def __init__(
         self,
         settings: Settings,

@@ -128,6 +128,21 @@ def plan(work: Callable[[], Any]) -> Recording:
     return record
 
 
+def the_plan(
+    action: str, username: str, ticket: str, before: dict | None, waves: list[list[dict]]
+) -> dict:
+    """A dry run's answer: the user before, and the changing calls by wave and account."""
+    return {
+        "dry_run": True,
+        "action": action,
+        "username": username,
+        "ticket": ticket,
+        "state_before": before,
+        "calls": sum(len(wave) for wave in waves),
+        "waves": by_wave_and_account(waves),
+    }
+
+
 def by_wave_and_account(waves: list[list[dict]]) -> list[dict]:
     """Waves numbered from 1, each with its calls grouped by account."""
     numbered = []

@@ -403,15 +403,7 @@ class Operations:
             self._calls(record) or None,
         )
         count(f"{action}_plan", "ok")
-        plan = {
-            "dry_run": True,
-            "action": action,
-            "username": username,
-            "ticket": request.ticket,
-            "state_before": before,
-            "calls": sum(len(wave) for wave in waves),
-            "waves": recorder.by_wave_and_account(waves),
-        }
+        plan = recorder.the_plan(action, username, request.ticket, before, waves)
         # Documents as their digests: a queue message holds 256 KiB, a plan may hold more.
         self._call_back(
             action,

@@ -18,6 +18,8 @@ _PROFILE = re.compile(r"[0-9]{12}-[\w+=,.@-]{1,64}", re.ASCII)  # whole string: 
 
 
 class Access:
+    """What a set of groups gives a person, under the stage's settings."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 

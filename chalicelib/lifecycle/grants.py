@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 
 class Grants:
+    """Time-bound access, each ``(username, request, snap=None)``."""
+
     def __init__(
         self,
         settings: Settings,

@@ -53,6 +53,8 @@ if TYPE_CHECKING:  # the request models (pydantic) load where requests are parse
 
 
 class Changes:
+    """The six changes of a person, each ``(username, request, snap=None)``."""
+
     def __init__(
         self,
         settings: Settings,

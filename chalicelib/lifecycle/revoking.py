@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 
 class Revoking:
+    """Revoking a person's live sessions, for every change that takes access away."""
+
     def __init__(
         self,
         settings: Settings,

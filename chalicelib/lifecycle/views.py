@@ -31,6 +31,8 @@ class Shown:
 
 
 class Views:
+    """USER, from a snapshot and what a change did."""
+
     def __init__(self, settings: Settings, iam: IamGateway, access: Access, reader: Reader) -> None:
         self.settings = settings
         self.iam = iam
