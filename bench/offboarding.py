@@ -104,7 +104,7 @@ class Bench:
     def measure(self, offboard: Any, name: str) -> dict:
         self.person(name)
         # A leaver's offboarding does not come within 0.1 s of their onboarding; one that
-        # does reads again under its lease (chalicelib/kernel/runner.py, _Claim).
+        # does reads again under its lease (chalicelib/kernel/claim.py, Claim).
         time.sleep(0.2)
         self.timeline.reset()
         self.timeline.latency = self.latency

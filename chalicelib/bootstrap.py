@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from chalicelib.aws.state import StateStore
     from chalicelib.edges.clients import Gate
     from chalicelib.edges.slack.web_api import SlackApi
+    from chalicelib.hygiene.actions import HygieneActions
     from chalicelib.hygiene.service import Hygiene
     from chalicelib.kernel.runner import Operations
     from chalicelib.lifecycle.operations import Lifecycle
@@ -143,17 +144,38 @@ class Services:
         return Events(self.clients.root("events"), self.settings.event_bus, self.settings.app_name)
 
     @_Built
-    def operations(self) -> Operations:
-        from chalicelib.kernel.runner import Operations
+    def hygiene_actions(self) -> HygieneActions:
+        from chalicelib.hygiene.actions import HygieneActions
 
-        return Operations(
-            self.settings,
-            self.state,
-            self.clients.root("dynamodb"),
-            self.events,
-            self.lifecycle,
-            self.work_queue,
+        lifecycle = self.lifecycle  # the same ports, and the same reads
+        return HygieneActions(
+            self.settings, lifecycle.iam, self.state, self.clock, lifecycle.reader
         )
+
+    @_Built
+    def operations(self) -> Operations:
+        from chalicelib.aws.tickets import TicketStore
+        from chalicelib.hygiene import actions as hygiene_actions
+        from chalicelib.kernel.runner import Operations
+        from chalicelib.lifecycle import operations as lifecycle
+        from chalicelib.people.welcome import Welcome
+
+        settings = self.settings
+        tickets = TicketStore(
+            table_name=settings.idempotency_table, boto3_client=self.clients.root("dynamodb")
+        )
+        runner = Operations(
+            settings,
+            self.state,
+            tickets,
+            self.events,
+            self.work_queue,
+            state_before=lambda username: self.lifecycle.describe_if_exists(username),
+            after_change=Welcome(self.work_queue).after,
+        )
+        runner.register(self.lifecycle, lifecycle.ACTIONS)
+        runner.register(self.hygiene_actions, hygiene_actions.ACTIONS)
+        return runner
 
     # Requests for access: the store, Slack's Web API (bot token from a secret) and the service.
     @_Built

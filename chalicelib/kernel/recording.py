@@ -108,10 +108,52 @@ def planning() -> bool:
     return record is not None and record.dry_run
 
 
-def answer_point() -> None:
-    """Marks where an operation's changes end and its answer begins."""
+def changes_done() -> None:
+    """Where an operation's changes end and its answer begins: a dry run stops here (it needs
+    only the calls), and a change that got this far answers whatever the time (only reads are
+    left)."""
+    waves.no_deadline()
     if planning():
         raise PlanComplete()
+
+
+def plan(work: Callable[[], Any]) -> Recording:
+    """The changing calls ``work`` would make, made by the real code against the real state
+    with every changing call answered instead of sent."""
+    with recording(dry_run=True) as record:
+        try:
+            work()
+        except PlanComplete:
+            pass  # the changes are all known; the answer is not needed
+    return record
+
+
+def the_plan(
+    action: str, username: str, ticket: str, before: dict | None, waves: list[list[dict]]
+) -> dict:
+    """A dry run's answer: the user before, and the changing calls by wave and account."""
+    return {
+        "dry_run": True,
+        "action": action,
+        "username": username,
+        "ticket": ticket,
+        "state_before": before,
+        "calls": sum(len(wave) for wave in waves),
+        "waves": by_wave_and_account(waves),
+    }
+
+
+def by_wave_and_account(waves: list[list[dict]]) -> list[dict]:
+    """Waves numbered from 1, each with its calls grouped by account."""
+    numbered = []
+    for number, calls in enumerate(waves, start=1):
+        accounts: dict[str, list[dict]] = {}
+        for call in calls:
+            accounts.setdefault(call["account"], []).append(
+                {k: v for k, v in call.items() if k != "account"}
+            )
+        numbered.append({"wave": number, "accounts": accounts})
+    return numbered
 
 
 def fork(

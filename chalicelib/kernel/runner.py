@@ -4,20 +4,15 @@ counted whatever the outcome, with the ticket as the logs' correlation id."""
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
-from chalicelib.aws.events import Events
-from chalicelib.aws.state import StateStore
 from chalicelib.edges.callbacks import outbox, policy
 from chalicelib.kernel import continuing, waves
 from chalicelib.kernel import recording as recorder
 from chalicelib.kernel.catalogue import ACTIONS
+from chalicelib.kernel.claim import Claim
 from chalicelib.kernel.errors import (
     AppError,
     BadRequest,
@@ -27,8 +22,8 @@ from chalicelib.kernel.errors import (
     UpstreamError,
 )
 from chalicelib.kernel.identity import check_username, key
+from chalicelib.kernel.ports import Events, Executor, StateStore
 from chalicelib.kernel.telemetry import count, logger
-from chalicelib.people import messages as person_messages
 from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
@@ -47,7 +42,9 @@ _REVOCATION_FIELDS = (
     "sessions_revoked_by_role_cutoff",
     "signin_sessions_revoked",
 )
-# Changes whose REST route answers 201 Created.
+# What follows a committed change: (action, username, request, answer) -> None, or what failed
+# as (audit result, detail).
+AfterChange = Callable[[str, str, Any, dict], "tuple[str, dict] | None"]
 
 
 class _Deadline:
@@ -65,23 +62,28 @@ class Operations:
         self,
         settings: Settings,
         state: StateStore,
-        dynamodb: Any,
+        tickets: Any,
         events: Events,
-        lifecycle: Any = None,
         work_queue: Any = None,
+        state_before: Callable[[str], dict | None] = lambda _username: None,
+        after_change: AfterChange | None = None,
     ) -> None:
+        """``tickets``: the Powertools persistence layer of the tickets' idempotency records
+        (``chalicelib.aws.tickets``); ``state_before``: the user as a plan's ``state_before``
+        shows it (None: not there); ``after_change``: what follows a committed change (a
+        person's welcome), returning what failed as (audit result, detail) for the trail."""
         from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
-
-        from chalicelib.aws.tickets import TicketStore
 
         self.settings = settings
         self.state = state
         self.events = events
-        self._lifecycle = lifecycle
-        if lifecycle is not None:  # a dry run ends where the operation's changes end
-            lifecycle.changes_made = _changes_made
+        self._state_before = state_before
+        self._after_change = after_change
+        # Who carries out each action of the catalogue that the runner runs: registered by
+        # the capabilities (the composition root wires them), never a list of its own.
+        self._executors: dict[str, Executor] = {}
         self._work_queue = work_queue
-        self._store = TicketStore(table_name=settings.idempotency_table, boto3_client=dynamodb)
+        self._store = tickets
         # One ticket, one change: the key is the ticket alone, so a second action under it (on
         # this user or another) is a conflict, never a second change running beside the first.
         self._config = IdempotencyConfig(
@@ -90,9 +92,28 @@ class Operations:
             raise_on_no_idempotency_key=True,
             expires_after_seconds=settings.idempotency_ttl,
             # Duck-typed: Powertools only asks it for the remaining time. A ticket in progress
-            # is held as briefly as the user's lease, and renewed with it (_Heartbeat).
+            # is held as briefly as the user's lease, and renewed with it (the heartbeat).
             lambda_context=cast("LambdaContext", _Deadline(settings.lease_seconds)),
         )
+
+    def register(self, executor: Executor, actions: tuple[str, ...]) -> None:
+        """Run ``actions`` (names in the catalogue, run by this runner) through ``executor``,
+        whose changes stop where it calls ``changes_done`` in a dry run."""
+        for action in actions:
+            declared = ACTIONS.get(action)
+            if declared is None or declared.runs != "lifecycle":
+                raise ValueError(f"{action} is not a change the catalogue gives the runner")
+            if action in self._executors:
+                raise ValueError(f"{action} is registered already")
+        executor.changes_done = recorder.changes_done
+        self._executors.update(dict.fromkeys(actions, executor))
+
+    def executor(self, action: str) -> Executor:
+        """Who carries ``action`` out (none registered: a wiring fault, not the caller's)."""
+        try:
+            return self._executors[action]
+        except KeyError:
+            raise LookupError(f"no executor is registered for {action}") from None
 
     def change(
         self,
@@ -101,37 +122,21 @@ class Operations:
         request: TicketRequest,
         answer_within: float | None = None,
     ) -> dict:
-        """A lifecycle operation, its snapshot read beside the claim of its ticket and user.
+        """Run ``action`` on ``username`` once per ticket, holding the user, its snapshot read
+        beside the claim of its ticket and user and handed to the action; a dry run lets the
+        action read, and answers the plan of its changes instead.
 
         With ``answer_within`` (seconds), a change still making its changes then stops before
         its next wave and goes on in the queue worker under the same ticket: the answer is then
         ``continuing.accepted(...)`` (HTTP 202), and the ticket's callback carries the outcome."""
-        lifecycle = self._lifecycle
+        executor = self.executor(action)
         if request.dry_run and not ACTIONS[action].dry_run:
             raise BadRequest(f"{action} cannot be dry-run")
-        operation = getattr(lifecycle, action)  # the catalogue's action is its domain method
-        return self.run(
-            action,
-            username,
-            request,
-            lambda snap=None: operation(username, request, snap),
-            read=lambda: lifecycle.read(action, username, request),
-            answer_within=answer_within,
-        )
-
-    def run(
-        self,
-        action: str,
-        username: str,
-        request: TicketRequest,
-        work: Callable[..., dict],
-        read: Callable[[], Any] | None = None,
-        answer_within: float | None = None,
-    ) -> dict:
-        """Run ``work`` once per ticket, holding the user. With ``read``, its result (the
-        snapshot) is read beside the ticket's claim and the user's lease, and handed to
-        ``work``; a dry run calls ``work`` with nothing and lets it read."""
         check_username(username)
+
+        def work(snap: Any = None) -> dict:
+            return executor.perform(action, username, request, snap)
+
         log = logger()
         log.set_correlation_id(request.ticket)
         log.append_keys(action=action, username=username, requested_by=request.requested_by)
@@ -142,21 +147,29 @@ class Operations:
                 return self._plan(action, username, request, work)
             try:
                 with waves.deadline(answer_within):
-                    return self._run(action, username, request, work, read)
+                    return self._once_per_ticket(
+                        action,
+                        username,
+                        request,
+                        work,
+                        lambda: executor.read(action, username, request),
+                    )
             except waves.OutOfTime:
                 return self._continue(action, username, request)
         finally:  # a warm container's next request must not log this one's ticket or requester
             log.remove_keys(["action", "username", "requested_by"])
             log.set_correlation_id(None)
 
-    def _run(
+    def _once_per_ticket(
         self,
         action: str,
         username: str,
         request: TicketRequest,
         work: Callable[..., dict],
-        read: Callable[[], Any] | None,
+        read: Callable[[], Any],
     ) -> dict:
+        """The change under its ticket's idempotency record: run once, its answer stored for
+        replays (secrets left out), refusals audited."""
         from aws_lambda_powertools.utilities.idempotency import idempotent_function
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyAlreadyInProgressError,
@@ -169,13 +182,13 @@ class Operations:
         # The lease is this invocation's, not the ticket's: two changes sent at once under one
         # ticket never both hold the user.
         owner = uuid.uuid4().hex
-        claim = _Claim(self, username, owner, read)
+        claim = Claim(self, username, owner, read)
 
         def once(payload: dict) -> dict:
             # The ticket is ours now: its in-progress record is renewed beside the lease.
             claim.heartbeat.also(lambda seconds: self._store.renew(payload, seconds))
             try:
-                answer = self._guarded(action, username, request, work, claim)
+                answer = self._perform(action, username, request, work, claim)
             except Exception as error:
                 outcome["error"] = error
                 raise
@@ -235,8 +248,10 @@ class Operations:
             claim.settle()  # a claim made beside a refused ticket is let go
         if not outcome:  # the stored answer of an earlier run: nothing was done this time
             self._audit_failure(action, username, request, "replayed")
-        else:  # the change committed, its answer recorded for replays: tell the person
-            self._welcome(action, username, request, answer)
+        elif self._after_change is not None:  # the change committed, its answer recorded
+            failed = self._after_change(action, username, request, answer)
+            if failed is not None:
+                self._audit_failure(action, username, request, *failed)
         return {**answer, **secrets}
 
     def _continue(self, action: str, username: str, request: TicketRequest) -> dict:
@@ -255,30 +270,6 @@ class Operations:
         logger().info(f"{action} continues in the queue worker")
         return continuing.accepted(action, username, request.ticket)
 
-    def _welcome(self, action: str, username: str, request: TicketRequest, answer: dict) -> None:
-        """Queue the welcome for the Slack member an onboarding names (its steps, no secret):
-        the queue worker sends it once for the ticket, so neither a replay (which never comes
-        here) nor a resumed onboarding of the same ticket tells the person twice."""
-        member = getattr(request, "slack_user", None)
-        if action != "onboard" or not member or not answer.get("welcome"):
-            return
-        message = person_messages.welcome(
-            ticket=request.ticket,
-            username=answer.get("user", {}).get("username") or username,
-            slack_user=member,
-            requested_by=request.requested_by,
-            steps=answer["welcome"],
-        )
-        why = person_messages.queue(self._work_queue, message)
-        if why is not None:
-            self._audit_failure(
-                action,
-                username,
-                request,
-                f"welcome message undelivered: could not queue it ({why})",
-                {"to": {"slack_user": member}},
-            )
-
     def _refused(
         self, action: str, username: str, request: TicketRequest, error: AppError
     ) -> AppError:
@@ -287,13 +278,13 @@ class Operations:
         count(action, _outcome(error))
         return error
 
-    def _guarded(
+    def _perform(
         self,
         action: str,
         username: str,
         request: TicketRequest,
         work: Callable[..., dict],
-        claim: _Claim,
+        claim: Claim,
     ) -> dict:
         log = logger()
         calls = recorder.Recording()
@@ -303,7 +294,7 @@ class Operations:
             if begun is not None:  # its locks on the child roles: renewed beside the lease
                 claim.heartbeat.also(begun.renew)
             with recorder.recording() as calls:
-                answer = work(snapshot) if claim.reads else work()
+                answer = work(snapshot)
             waves.no_deadline()  # done: the bookkeeping below is never cut short
             public = {k: v for k, v in answer.items() if k not in _SECRET_FIELDS}
             # Done, but never "ok" while a revocation is owed: the audit, the callback and the
@@ -392,12 +383,8 @@ class Operations:
         the real state with every changing call answered instead of sent. Nothing is recorded
         but the audit event saying a plan was asked for."""
         try:
-            before = self._state_before(username)
-            with recorder.recording(dry_run=True) as record:
-                try:
-                    work()
-                except recorder.PlanComplete:
-                    pass  # the changes are all known; the answer is not needed
+            before = self._before(username)
+            record = recorder.plan(work)
         except AppError as error:
             outcome = _outcome(error)
             self._audit_failure(action, username, request, f"plan {outcome}: {error.message}")
@@ -416,15 +403,7 @@ class Operations:
             self._calls(record) or None,
         )
         count(f"{action}_plan", "ok")
-        plan = {
-            "dry_run": True,
-            "action": action,
-            "username": username,
-            "ticket": request.ticket,
-            "state_before": before,
-            "calls": sum(len(wave) for wave in waves),
-            "waves": _by_wave_and_account(waves),
-        }
+        plan = recorder.the_plan(action, username, request.ticket, before, waves)
         # Documents as their digests: a queue message holds 256 KiB, a plan may hold more.
         self._call_back(
             action,
@@ -432,7 +411,7 @@ class Operations:
             request,
             "planned",
             200,
-            answer={**plan, "waves": _by_wave_and_account(recorder.compact(waves))},
+            answer={**plan, "waves": recorder.by_wave_and_account(recorder.compact(waves))},
         )
         return plan
 
@@ -472,11 +451,10 @@ class Operations:
                 {"url": policy.shown(request.callback_url), "payload": queued["payload"]},
             )
 
-    def _state_before(self, username: str) -> dict | None:
-        if self._lifecycle is None:
-            return None
+    def _before(self, username: str) -> dict | None:
+        """The user before a plan's changes."""
         try:
-            return self._lifecycle.describe_if_exists(username)
+            return self._state_before(username)
         except NotFound:
             return None  # not there yet (onboarding) or not managed (the plan will say so)
 
@@ -492,169 +470,6 @@ class Operations:
             self.state.audit(action, username, request.ticket, request.requested_by, result, detail)
         except AppError:
             logger().exception("could not write the audit event of a failure")
-
-
-class _Claim:
-    """The user's lease and the operation's snapshot, read together beside the ticket's claim.
-
-    Reads made beside the acquisition can be trusted only if nobody held the user while they
-    were made: when the previous holder let go after they started (less a margin for clocks),
-    they are made again, now under the lease."""
-
-    MARGIN = 0.1  # seconds: far more than the clocks of two Lambda hosts disagree (AWS Time Sync)
-    WAIT = 2.0  # seconds a busy lease is waited for before the change is refused as in progress
-
-    def __init__(
-        self, operations: Operations, username: str, owner: str, read: Callable[[], Any] | None
-    ) -> None:
-        self._state, self._username, self._owner = operations.state, username, owner
-        self._timeout = operations.settings.lease_seconds
-        self.heartbeat = _Heartbeat(self._timeout, operations.settings.operation_timeout)
-        self.reads = read is not None
-        self._read = read
-        self._held = False
-        self._started = time.time()
-        self._future: Future | None = None
-        self._reread: Any = None  # read again under the lease: let go like the first
-        if read is not None:
-            self._future = _CLAIMS.submit(waves.in_context(self._both))
-
-    def _both(self) -> Any:
-        """The lease and the snapshot together; the snapshot is None when it cannot be
-        trusted (the lease was busy, or let go while the reads were made)."""
-        found = waves.wave({"lease": self._try_acquire, "snapshot": self._read or (lambda: None)})
-        if found["lease"] is None or found["lease"] > self._started - self.MARGIN:
-            _abandon(found["snapshot"])
-            return None
-        return found["snapshot"]
-
-    def _try_acquire(self) -> float | None:
-        try:
-            held_until = self._state.acquire(self._username, self._owner, self._timeout)
-        except InProgress:
-            return None
-        self._held = True
-        self.heartbeat.also(partial(self._state.renew, self._username, self._owner))
-        return held_until
-
-    def snapshot(self) -> Any:
-        """Called once the ticket is ours: the lease held and the snapshot read under it. A
-        lease another request holds is waited for a moment: it may be a duplicate of this very
-        ticket, refused by the ticket's claim and letting go at once."""
-        found = self._future.result() if self._future is not None else None
-        if found is not None:
-            return found
-        deadline = time.monotonic() + self.WAIT
-        delay = 0.05
-        while not self._held:
-            if self._try_acquire() is None:
-                if time.monotonic() > deadline:
-                    raise InProgress(
-                        f"another change to {self._username} is in progress; retry in a minute"
-                    )
-                time.sleep(delay)
-                delay = min(2 * delay, 0.4)
-        self._reread = self._read() if self._read else None
-        return self._reread
-
-    def release(self) -> None:
-        if self._held:
-            self._held = False
-            try:
-                self._state.release(self._username, self._owner)
-            except AppError:
-                # The lease expires by itself lease_seconds after its last renewal.
-                logger().warning("could not release the lease", extra={"username": self._username})
-
-    def settle(self) -> None:
-        """After the ticket's claim: a snapshot still being read is waited for, and a lease
-        taken for a change that never ran (a replay, a refused ticket) is let go."""
-        self.heartbeat.stop()  # first: a process that dies here renews nothing any more
-        if self._future is not None:
-            try:
-                _abandon(self._future.result())  # nothing once the change committed it
-            except Exception:  # the change that needed it reported it
-                pass
-        _abandon(self._reread)
-        self.release()
-
-
-class _Heartbeat:
-    """Renews what a running change holds (the user's lease, the ticket's in-progress record,
-    the revocation's locks on child roles) when it is taken and then every third of the lease:
-    a change whose process died is taken over one lease after its last renewal, and one that
-    hangs once ``limit`` seconds have passed."""
-
-    def __init__(self, seconds: int, limit: int) -> None:
-        self._seconds, self._limit = seconds, limit
-        self._renewals: list[Callable[[int], bool]] = []
-        self._stopped = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def also(self, renew: Callable[[int], bool]) -> None:
-        """Renew ``renew`` (which says False once there is nothing of ours to renew) too,
-        from now: what was taken for longer than a lease is brought down to one at once."""
-        self._renewals.append(renew)
-        self._wake.set()
-        if self._thread is None and not self._stopped.is_set():
-            self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._wake.set()
-
-    def _beat(self) -> None:
-        given_up = time.monotonic() + self._limit
-        while True:
-            self._wake.wait(self._seconds / 3)
-            self._wake.clear()
-            if self._stopped.is_set():
-                return
-            if time.monotonic() > given_up:
-                logger().warning("a change ran past OPERATION_TIMEOUT; its lease is let run out")
-                return
-            for renew in list(self._renewals):
-                try:
-                    if not renew(self._seconds):
-                        self._renewals.remove(renew)  # let go, or saved: nothing to renew
-                except AppError as error:  # the next beat tries again, well within the lease
-                    logger().warning("could not renew a lease", extra={"reason": error.message})
-                except Exception:
-                    logger().exception("the heartbeat stopped; the lease runs out")
-                    return
-                except BaseException:  # the process is going away: so is its hold
-                    return
-
-
-def _changes_made() -> None:
-    """Where an operation's changes end: a dry run stops there, and a change that got this far
-    answers whatever the time (only reads are left)."""
-    waves.no_deadline()
-    recorder.answer_point()
-
-
-def _abandon(snapshot: Any) -> None:
-    if snapshot is not None:
-        snapshot.abandon()
-
-
-# Threads that claim a user while the ticket is claimed: a few per change in flight.
-_CLAIMS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="claim")
-
-
-def _by_wave_and_account(waves: list[list[dict]]) -> list[dict]:
-    """Waves numbered from 1, each with its calls grouped by account."""
-    numbered = []
-    for number, calls in enumerate(waves, start=1):
-        accounts: dict[str, list[dict]] = {}
-        for call in calls:
-            accounts.setdefault(call["account"], []).append(
-                {k: v for k, v in call.items() if k != "account"}
-            )
-        numbered.append({"wave": number, "accounts": accounts})
-    return numbered
 
 
 def _removed(answer: dict) -> dict:

@@ -5,32 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from chalicelib.kernel.errors import AppError
+from chalicelib.kernel.ports import Kind, Remover
 from chalicelib.kernel.waves import wave
 
 ACCESS, CLEANUP, AFTER_MFA, USER = 1, 2, 3, 4  # the waves of removals, in order
-
-
-class Kind(Protocol):
-    """One kind of dependent object (its IAM side: ``chalicelib.aws.iam_cleanup``)."""
-
-    @property
-    def kind(self) -> str: ...
-    @property
-    def phase(self) -> int: ...
-    @property
-    def listing(self) -> tuple[str, str, str | None] | None: ...
-
-
-class Remover(Protocol):
-    """The port offboarding removes through: the kinds there are, and one removal."""
-
-    @property
-    def cleanup_kinds(self) -> tuple[Kind, ...]: ...
-
-    def remove_dependent(self, kind: Kind, username: str, item: str) -> bool: ...
 
 
 def targets(

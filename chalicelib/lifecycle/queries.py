@@ -15,9 +15,10 @@ from typing import Any
 
 from chalicelib.kernel.csv_cells import table
 from chalicelib.kernel.identity import key
+from chalicelib.kernel.snapshot import Snapshot
 from chalicelib.kernel.waves import wave
 from chalicelib.lifecycle.access_map import account_and_role
-from chalicelib.lifecycle.operations import Lifecycle, Snapshot
+from chalicelib.lifecycle.operations import Lifecycle
 
 MATRIX_COLUMNS = ("username", "status", "group", "account", "role", "managed")
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).

@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from chalicelib.kernel.errors import AppError
+from chalicelib.kernel.ports import Revoked as Revoked  # what a revocation did
 
 VERSION = "2012-10-17"
 SIZE_LIMIT = 10_240
@@ -309,15 +310,6 @@ def _unexpired(
 def size(document: dict | None) -> int:
     """Characters IAM counts (whitespace excluded)."""
     return len(json.dumps(document, separators=(",", ":"))) if document else 0
-
-
-class Revoked(NamedTuple):
-    """What a revocation did: the accounts done, those still owed with why, and the accounts
-    where room ran out and a cutoff of a whole role was written instead of a person's deny."""
-
-    done: list[str]
-    pending: dict[str, str]
-    role_cutoff: list[str] = []
 
 
 SUSPENDED_SID = "SuspendedUserDenyEverything"
