@@ -39,7 +39,7 @@ from chalicelib.people import messages as person_messages
 from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
-    from chalicelib.aws.queue import WorkQueue
+    from chalicelib.kernel.ports import Queue
     from chalicelib.kernel.runner import Operations
 
 REQUESTER = "hygiene"
@@ -85,7 +85,7 @@ class Hygiene:
         operations: Operations,
         clock: Callable[[], datetime],
         notify: Callable[[str], None],
-        work_queue: WorkQueue | None,
+        work_queue: Queue | None,
         check_user_allowed: Callable[[str], None],
     ) -> None:
         self.settings = settings
