@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.people import messages
+from chalicelib.kernel import direct_messages as messages
 
 if TYPE_CHECKING:
     from chalicelib.kernel.ports import Queue
