@@ -30,11 +30,9 @@ from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
     from chalicelib.approvals.commands import AccessRequest
-    from chalicelib.aws.events import Events
-    from chalicelib.aws.queue import WorkQueue
-    from chalicelib.aws.requests import RequestStore
-    from chalicelib.aws.state import StateStore
+    from chalicelib.approvals.ports import Requests
     from chalicelib.edges.slack.web_api import SlackApi
+    from chalicelib.kernel.ports import Events, Queue, StateStore
     from chalicelib.kernel.runner import Operations
 
 SCHEDULE = "schedule"
@@ -47,10 +45,10 @@ class ApprovalService:
         self,
         settings: Settings,
         state: StateStore,
-        requests: RequestStore,
+        requests: Requests,
         operations: Operations,
         events: Events,
-        work_queue: WorkQueue,
+        work_queue: Queue,
         slack: Callable[[], SlackApi],
         clock: Callable[[], datetime],
         linked_user: Callable[[str], str | None],

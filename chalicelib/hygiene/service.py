@@ -10,7 +10,7 @@ costs a handful of IAM calls for any number. What is read and how it becomes the
 chalicelib/hygiene/report.py; what people are told: notices.py; exemptions: exemptions.py.
 
 A person linked to a Slack member is told by direct message, queued as work
-(chalicelib/people/messages.py) so that the run never waits for Slack; without a link,
+(chalicelib/kernel/direct_messages.py) so that the run never waits for Slack; without a link,
 the notice is recorded with the e-mail tag. The audit trail keeps every notice and its channel.
 
 Each action is a change of the catalogue run by the change runner with its own ticket,
@@ -30,16 +30,16 @@ from chalicelib.hygiene import report as credentials
 from chalicelib.hygiene import rules as hygiene
 from chalicelib.hygiene import settings as hygiene_settings
 from chalicelib.hygiene.exemptions import Exemptions
+from chalicelib.kernel import direct_messages as person_messages
 from chalicelib.kernel.catalogue import ACTIONS
 from chalicelib.kernel.errors import AppError
 from chalicelib.kernel.identity import key
 from chalicelib.kernel.telemetry import logger
 from chalicelib.kernel.waves import wave
-from chalicelib.people import messages as person_messages
 from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
-    from chalicelib.aws.queue import WorkQueue
+    from chalicelib.kernel.ports import Queue
     from chalicelib.kernel.runner import Operations
 
 REQUESTER = "hygiene"
@@ -85,7 +85,7 @@ class Hygiene:
         operations: Operations,
         clock: Callable[[], datetime],
         notify: Callable[[str], None],
-        work_queue: WorkQueue | None,
+        work_queue: Queue | None,
         check_user_allowed: Callable[[str], None],
     ) -> None:
         self.settings = settings

@@ -8,8 +8,8 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from chalicelib.edges.callbacks import outbox, policy
-from chalicelib.kernel import continuing, waves
+from chalicelib.kernel import callback_urls as policy
+from chalicelib.kernel import continuing, outbox, waves
 from chalicelib.kernel import recording as recorder
 from chalicelib.kernel.catalogue import ACTIONS
 from chalicelib.kernel.claim import Claim

@@ -1,4 +1,4 @@
-"""Queued direct messages to a person (chalicelib/people/messages.py): the welcome after
+"""Queued direct messages to a person (chalicelib/kernel/direct_messages.py): the welcome after
 an onboarding that names their Slack member, and credential hygiene's notices and reminders.
 
 Each is sent once for its ``once`` name (the onboarding's ticket; the notice's ticket and step):
@@ -15,10 +15,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.kernel import direct_messages as queued
 from chalicelib.kernel import queue
 from chalicelib.kernel.errors import AppError
 from chalicelib.people import blocks as messages
-from chalicelib.people import messages as queued
 
 logger = logging.getLogger(__name__)
 KINDS = queued.KINDS

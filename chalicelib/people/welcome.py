@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.people import messages
+from chalicelib.kernel import direct_messages as messages
 
 if TYPE_CHECKING:
-    from chalicelib.aws.queue import WorkQueue
+    from chalicelib.kernel.ports import Queue
 
 
 class Welcome:
-    def __init__(self, work_queue: WorkQueue | None) -> None:
+    def __init__(self, work_queue: Queue | None) -> None:
         self.work_queue = work_queue
 
     def after(

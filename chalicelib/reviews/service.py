@@ -32,11 +32,10 @@ from chalicelib.reviews import settings as review_settings
 from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
-    from chalicelib.aws.events import Events
-    from chalicelib.aws.queue import WorkQueue
-    from chalicelib.aws.reviews import ReviewStore
+    from chalicelib.kernel.ports import Events, Queue
     from chalicelib.kernel.runner import Operations
     from chalicelib.reviews.commands import ReviewRequest
+    from chalicelib.reviews.ports import Reviews
 
 SCHEDULE = "schedule"
 MESSAGE_KIND = "review_message"
@@ -50,10 +49,10 @@ class ReviewService:
         iam: Any,
         state: Any,
         read_account: Callable[[], dict[str, Any]],
-        store: ReviewStore,
+        store: Reviews,
         operations: Operations,
         events: Events,
-        work_queue: WorkQueue,
+        work_queue: Queue,
         clock: Callable[[], datetime],
         linked_user: Callable[[str], str | None],
     ) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from chalicelib.edges.callbacks import delivery as callbacks
 from chalicelib.edges.callbacks.delivery import Callbacks, sign, verify
-from chalicelib.edges.callbacks.policy import check_url
+from chalicelib.kernel.callback_urls import check_url
 from chalicelib.kernel.errors import BadRequest
 from chalicelib.settings import Settings
 

@@ -9,7 +9,7 @@ import json
 import boto3
 
 from chalicelib import bootstrap
-from chalicelib.people import messages as person_messages
+from chalicelib.kernel import direct_messages as person_messages
 from devstack.local import REGION
 from tests.support.approvals import NOBODY, OPERATOR, text_of
 

@@ -18,9 +18,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from chalicelib.edges.callbacks import outbox
-from chalicelib.edges.callbacks.policy import check_url, shown
-from chalicelib.kernel import queue
+from chalicelib.kernel import outbox, queue
+from chalicelib.kernel.callback_urls import check_url, shown
 from chalicelib.kernel.errors import BadRequest, UpstreamError
 from chalicelib.kernel.telemetry import logger
 from chalicelib.settings import Settings

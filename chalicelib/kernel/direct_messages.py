@@ -17,7 +17,7 @@ from chalicelib.kernel.errors import AppError
 from chalicelib.kernel.telemetry import logger
 
 if TYPE_CHECKING:
-    from chalicelib.aws.queue import WorkQueue
+    from chalicelib.kernel.ports import Queue
 
 WELCOME_KIND = "welcome_message"
 HYGIENE_KIND = "hygiene_message"
@@ -60,7 +60,7 @@ def hygiene_notice(
     }
 
 
-def queue(work_queue: WorkQueue | None, message: dict) -> str | None:
+def queue(work_queue: Queue | None, message: dict) -> str | None:
     """Queue ``message``; None when it is queued, else why not (the caller records it)."""
     if work_queue is None:
         return "no work queue"
