@@ -18,7 +18,7 @@ from chalicelib import bootstrap
 from chalicelib.api.schemas import RestoreRequest
 from chalicelib.slack import replies
 from devstack.local import REGION
-from tests.support import onboard as onboard_as
+from tests.support import onboard
 from tests.support.enforcement import enforced as iam_enforced
 from tests.support.slack import ephemeral, everything_in, run_worker
 
@@ -33,10 +33,6 @@ SOURCE = f"{ROOT}-pete"  # the person's own profile: aws login, or their access 
 
 def ticket(n: str) -> dict:
     return {"ticket": n, "requested_by": "alice"}
-
-
-def onboard(api, username: str = "pete", groups=("ChildDeveloperGroup",)) -> dict:
-    return onboard_as(api, username, groups).json
 
 
 def config_of(api, username: str = "pete") -> dict:
@@ -267,7 +263,7 @@ def test_a_grant_adds_a_profile_and_removes_none(api, tmp_path):
 
 
 def test_a_restore_gives_the_config_back(api, tmp_path):
-    created = onboard(api)
+    created = onboard(api).json
     api.call("POST", "/users/pete/suspend", ticket("T-2"))
     response = api.call("POST", "/users/pete/restore", ticket("T-3"))
     assert response.status_code == 200, response.json
