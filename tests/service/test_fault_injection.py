@@ -514,3 +514,17 @@ def test_an_identity_providers_delete_retried_after_iam_deleted_the_user_is_fini
     assert done[-1]["result"] == "ok", done
     # and the request after that is the 404 of a user that is gone
     assert call(env.scim, "DELETE", f"/Users/{env.ids[username]}", None, faults).status_code == 404
+
+
+def test_a_dead_attempts_lease_run_out_lets_its_retry_through_at_once(api, faults):
+    """What the retries above rely on (tests/support/leases.py): a crashed attempt leaves its
+    user and ticket held, a retry is told to retry, and once their ends are brought to now the
+    same retry goes through, with no sleep between."""
+    onboard(api, USER, ticket=f"setup-{USER}")
+    body = {"ticket": "T-dead", "requested_by": "alice"}
+    assert call(api, "POST", f"/users/{USER}/suspend", body, faults, 3, CRASH) is None
+    held = call(api, "POST", f"/users/{USER}/suspend", body, faults)
+    assert held.status_code == 409 and "retry" in held.json["Message"], held.json
+    assert leases.run_out() == 2  # the user's lease and the ticket's in-progress record
+    assert call(api, "POST", f"/users/{USER}/suspend", body, faults).status_code == 200
+    assert iam_state(USER) == SUSPENDED | {"keys": []}
