@@ -38,6 +38,13 @@ def aws(provisioned: World) -> Facts:
 
 
 @pytest.fixture
+def iam():
+    """The root account's IAM in the test's moto, with the test's own credentials: to arrange and
+    inspect (authorization not enforced)."""
+    return boto3.client("iam")
+
+
+@pytest.fixture
 def clock() -> Clock:
     return Clock()
 

@@ -14,26 +14,16 @@ import hashlib
 import json
 from collections import Counter
 
-import boto3
 import botocore.client
 import pytest
 
 from chalicelib import bootstrap
-from tests.support import onboard
+from tests.support import onboard, ticket
 from tests.support.iam_objects import give_every_dependent
 
 FUTURE = (datetime.date.today() + datetime.timedelta(days=30)).isoformat()
 CHILD = "222233334444"
 ROOT = "123456789012"
-
-
-def ticket(n: str) -> dict:
-    return {"ticket": n, "requested_by": "alice"}
-
-
-@pytest.fixture
-def iam():
-    return boto3.client("iam")
 
 
 @pytest.fixture(autouse=True)

@@ -17,12 +17,8 @@ from botocore.exceptions import ClientError
 from chalicelib import bootstrap
 from chalicelib.aws.errors import aws_errors
 from chalicelib.errors import AccessDenied
-from tests.support import onboard
+from tests.support import onboard, ticket
 from tests.support.revocation import denied, revocation_document
-
-
-def ticket(n: str) -> dict:
-    return {"ticket": n, "requested_by": "alice"}
 
 
 def users() -> list[str]:

@@ -17,17 +17,9 @@ from chalicelib import bootstrap
 from chalicelib.service import recorder
 from devstack.moto_last_used import set_last_used
 from tests.support import onboard as onboard_with
+from tests.support import ticket
 
 DEV = "ChildDeveloperGroup"
-
-
-def ticket(n: str) -> dict:
-    return {"ticket": n, "requested_by": "alice"}
-
-
-@pytest.fixture
-def iam():
-    return boto3.client("iam")
 
 
 def onboard(

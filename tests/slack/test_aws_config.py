@@ -18,7 +18,7 @@ from chalicelib import bootstrap
 from chalicelib.api.schemas import RestoreRequest
 from chalicelib.slack import replies
 from devstack.local import REGION
-from tests.support import onboard
+from tests.support import onboard, ticket
 from tests.support.enforcement import enforced as iam_enforced
 from tests.support.slack import ephemeral, everything_in, run_worker
 
@@ -29,10 +29,6 @@ GLASS = f"arn:aws:iam::{CHILD}:role/BreakGlassRole"
 # MFA_ROLES of the stage is "*": the self-service policy denies sts:AssumeRole without MFA, so
 # every profile asks for it.
 SOURCE = f"{ROOT}-pete"  # the person's own profile: aws login, or their access key
-
-
-def ticket(n: str) -> dict:
-    return {"ticket": n, "requested_by": "alice"}
 
 
 def config_of(api, username: str = "pete") -> dict:

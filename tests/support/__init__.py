@@ -6,6 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 
+def ticket(n: str) -> dict:
+    """A change's ticket and requester, as a request body carries them."""
+    return {"ticket": n, "requested_by": "alice"}
+
+
 def onboard(
     api: Any,
     username: str = "pete",
