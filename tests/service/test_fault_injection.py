@@ -454,7 +454,7 @@ def test_a_change_running_for_several_leases_keeps_its_ticket_and_user(api, faul
     """The heartbeat: a change slower than its one-second lease renews it (and its ticket's
     in-progress record), so the same ticket sent again meanwhile is told to retry instead of
     running the change a second time beside the first."""
-    onboard(api, "slow")
+    onboard(api, "slow", ticket="setup-slow")
     body = {"ticket": "T-slow", "requested_by": "alice"}
     faults.arm(12, ("slow", 4.0, ""))  # a call halfway sleeps for four leases
     answers: dict = {}
