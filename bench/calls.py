@@ -56,12 +56,8 @@ def run() -> list[tuple[str, str, str]]:
     with mock_aws():
         Provisioner(endpoint_url=None).run()
         from chalicelib import bootstrap
-        from chalicelib.api.schemas import (
-            MoveRequest,
-            OnboardRequest,
-            SuspendRequest,
-            TicketRequest,
-        )
+        from chalicelib.kernel.commands import TicketRequest
+        from chalicelib.lifecycle.commands import MoveRequest, OnboardRequest, SuspendRequest
 
         bootstrap.reset()
         ops = bootstrap.services().operations
@@ -92,7 +88,7 @@ def run() -> list[tuple[str, str, str]]:
                 give_every_dependent(iam, "pete", keys=1)
             # A person's changes come seconds apart, not back to back: a change that starts
             # within 0.1 s of the last one's end reads again under its lease (chalicelib/
-            # operations.py, _Claim), which is not what one change costs.
+            # kernel/claim.py, Claim), which is not what one change costs.
             time.sleep(0.2)
             timeline.reset()
             timeline.latency = 0.05  # as the offboarding rows: calls made together overlap

@@ -38,7 +38,7 @@ def schedule(timeline: Timeline) -> list[tuple[str, str, str]]:
         import boto3
 
         from chalicelib import bootstrap
-        from chalicelib.waves import wave
+        from chalicelib.kernel.waves import wave
         from devstack.moto_last_used import set_last_used
 
         bootstrap.reset()

@@ -198,7 +198,7 @@ def _read(iam: Any, role: str) -> dict | None:
 
 def _overflow(iam: Any, account: str, role: str) -> list[dict | None]:
     """The role's overflow policies as they stand (None: empty, the placeholder)."""
-    from chalicelib.domain import revocation_policy
+    from chalicelib.lifecycle import revocation_policy
 
     found: list[dict | None] = []
     for n in range(1, 5):
@@ -212,7 +212,7 @@ def _overflow(iam: Any, account: str, role: str) -> list[dict | None]:
 
 def _observe(outcome: Outcome, readers: dict[str, Any]) -> None:
     """Each role's document as it stands: its size and its whole-role cutoff, if any."""
-    from chalicelib.domain import revocation_policy
+    from chalicelib.lifecycle import revocation_policy
 
     for account, iam in readers.items():
         for role in ROLES:
@@ -300,7 +300,7 @@ def run_sequential(timeline: Timeline, names: list[str], groups: int, every: tim
     (the same document rules: merged, then cut off whole when full)."""
     from moto import mock_aws
 
-    from chalicelib.domain import revocation_policy
+    from chalicelib.lifecycle import revocation_policy
 
     outcome = Outcome("sequential")
     with mock_aws():
@@ -353,7 +353,7 @@ def _check(outcome: Outcome, names: list[str], end: datetime) -> str:
     """Every revoked person's session issued just before their revocation (and one issued as
     long before it as a session may live) denied on every role of both accounts; a person never
     revoked, with a session issued after the layoff, allowed."""
-    from chalicelib.domain.revocation_policy import denied_before
+    from chalicelib.lifecycle.revocation_policy import denied_before
 
     def iso(moment: datetime) -> str:
         return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -60,7 +60,7 @@ class Bench:
 
     def person(self, name: str) -> None:
         """Onboarded through the app, then given every kind of dependent object."""
-        from chalicelib.api.schemas import OnboardRequest
+        from chalicelib.lifecycle.commands import OnboardRequest
 
         self.timeline.latency = 0
         request = OnboardRequest(
@@ -70,14 +70,14 @@ class Bench:
         give_every_dependent(self.admin_iam, name)
 
     def offboard_app(self, name: str) -> dict:
-        from chalicelib.api.schemas import TicketRequest
+        from chalicelib.kernel.commands import TicketRequest
 
         request = TicketRequest(ticket=f"off-{name}", requested_by="bench")
         return self.services.operations.change("offboard", name, request)
 
     def plan_app(self, name: str) -> dict:
         """The dry run of the same offboarding: its reads go to AWS, its changes do not."""
-        from chalicelib.api.schemas import TicketRequest
+        from chalicelib.kernel.commands import TicketRequest
 
         request = TicketRequest(ticket=f"plan-{name}", requested_by="bench", dry_run=True)
         return self.services.operations.change("offboard", name, request)
@@ -104,7 +104,7 @@ class Bench:
     def measure(self, offboard: Any, name: str) -> dict:
         self.person(name)
         # A leaver's offboarding does not come within 0.1 s of their onboarding; one that
-        # does reads again under its lease (chalicelib/service/runner.py, _Claim).
+        # does reads again under its lease (chalicelib/kernel/claim.py, Claim).
         time.sleep(0.2)
         self.timeline.reset()
         self.timeline.latency = self.latency

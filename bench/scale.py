@@ -74,7 +74,7 @@ def reads(timeline: Timeline) -> list[tuple[str, str, str]]:
         import boto3
 
         from chalicelib import bootstrap
-        from chalicelib.service import queries
+        from chalicelib.lifecycle import queries
 
         bootstrap.reset()
         services = bootstrap.services()
@@ -94,7 +94,7 @@ def reads(timeline: Timeline) -> list[tuple[str, str, str]]:
                 },
             )
         time.sleep(1.1)  # the credential report is stamped to the second
-        from chalicelib.waves import wave
+        from chalicelib.kernel.waves import wave
 
         def per_person() -> None:  # what GET /users did before: a description of each
             wave({name: (lambda name=name: life.describe(name)) for name in names[:SAMPLE]})
@@ -129,7 +129,8 @@ def revocation(timeline: Timeline) -> list[tuple[str, str, str]]:
     moto_ext.apply()
     with mock_aws():
         Provisioner(endpoint_url=None, children=children).run()
-        from chalicelib import bootstrap, waves
+        from chalicelib import bootstrap
+        from chalicelib.kernel import waves
 
         bootstrap.reset()
         revoker = bootstrap.services().lifecycle.revoker

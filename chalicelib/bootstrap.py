@@ -12,21 +12,23 @@ from chalicelib.aws.clients import AwsClients
 from chalicelib.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from chalicelib.api.clients import Gate
+    from chalicelib.approvals.service import ApprovalService
     from chalicelib.aws.events import Events
     from chalicelib.aws.health import Probes
     from chalicelib.aws.queue import WorkQueue
     from chalicelib.aws.secrets import SecretsStore
     from chalicelib.aws.slack_state import SlackStore
     from chalicelib.aws.state import StateStore
-    from chalicelib.domain.lifecycle import Lifecycle
-    from chalicelib.service.approvals import ApprovalService
-    from chalicelib.service.hygiene import Hygiene
-    from chalicelib.service.leavers import Leavers
-    from chalicelib.service.reviews import ReviewService
-    from chalicelib.service.runner import Operations
-    from chalicelib.service.schedules import Schedules
-    from chalicelib.slack.web_api import SlackApi
+    from chalicelib.edges.clients import Gate
+    from chalicelib.edges.slack.web_api import SlackApi
+    from chalicelib.hygiene.actions import HygieneActions
+    from chalicelib.hygiene.service import Hygiene
+    from chalicelib.kernel.runner import Operations
+    from chalicelib.lifecycle.operations import Lifecycle
+    from chalicelib.lifecycle.schedules import Schedules
+    from chalicelib.people.leavers import Leavers
+    from chalicelib.reviews.service import ReviewService
+    from chalicelib.scim.endpoint import Ports as ScimPorts
 
 
 T = TypeVar("T")
@@ -64,7 +66,7 @@ class Services:
 
     @_Built
     def api_clients(self) -> Gate:
-        from chalicelib.api.clients import Gate
+        from chalicelib.edges.clients import Gate
 
         settings = self.settings
         return Gate(self.secrets.get, settings.api_clients_secret, settings.api_token_secret)
@@ -99,7 +101,7 @@ class Services:
         from chalicelib.aws.iam import IamGateway
         from chalicelib.aws.revocation import Revoker
         from chalicelib.aws.signin import SignIn
-        from chalicelib.domain.lifecycle import Lifecycle
+        from chalicelib.lifecycle.operations import Lifecycle
 
         revoker = Revoker(self.settings, self.clients, self.state, self.clock)
         lifecycle = Lifecycle(
@@ -119,16 +121,20 @@ class Services:
 
     @_Built
     def leavers(self) -> Leavers:
-        from chalicelib.aws.requests import RequestStore
-        from chalicelib.aws.reviews import ReviewStore
-        from chalicelib.service.leavers import Leavers
+        from chalicelib.approvals.leavers import RequestsOfLeavers
+        from chalicelib.aws import requests, reviews
+        from chalicelib.people.leavers import Leavers
+        from chalicelib.reviews.leavers import ItemsOfLeavers
 
+        store = requests.RequestStore(self.state, self.person)
         return Leavers(
-            self.state,
-            RequestStore(self.state, self.person),
-            ReviewStore(self.state),
-            self.work_queue,
-            self.clock,
+            self.state.unlink_member,
+            {
+                "requests": RequestsOfLeavers(
+                    store, self.state.audit, self.work_queue.send, self.clock
+                ).forget,
+                "reviews": ItemsOfLeavers(reviews.ReviewStore(self.state), self.clock).forget,
+            },
         )
 
     @_Built
@@ -138,22 +144,43 @@ class Services:
         return Events(self.clients.root("events"), self.settings.event_bus, self.settings.app_name)
 
     @_Built
-    def operations(self) -> Operations:
-        from chalicelib.service.runner import Operations
+    def hygiene_actions(self) -> HygieneActions:
+        from chalicelib.hygiene.actions import HygieneActions
 
-        return Operations(
-            self.settings,
-            self.state,
-            self.clients.root("dynamodb"),
-            self.events,
-            self.lifecycle,
-            self.work_queue,
+        lifecycle = self.lifecycle  # the same ports, and the same reads
+        return HygieneActions(
+            self.settings, lifecycle.iam, self.state, self.clock, lifecycle.reader
         )
+
+    @_Built
+    def operations(self) -> Operations:
+        from chalicelib.aws.tickets import TicketStore
+        from chalicelib.hygiene import actions as hygiene_actions
+        from chalicelib.kernel.runner import Operations
+        from chalicelib.lifecycle import operations as lifecycle
+        from chalicelib.people.welcome import Welcome
+
+        settings = self.settings
+        tickets = TicketStore(
+            table_name=settings.idempotency_table, boto3_client=self.clients.root("dynamodb")
+        )
+        runner = Operations(
+            settings,
+            self.state,
+            tickets,
+            self.events,
+            self.work_queue,
+            state_before=lambda username: self.lifecycle.describe_if_exists(username),
+            after_change=Welcome(self.work_queue).after,
+        )
+        runner.register(self.lifecycle, lifecycle.ACTIONS)
+        runner.register(self.hygiene_actions, hygiene_actions.ACTIONS)
+        return runner
 
     # Requests for access: the store, Slack's Web API (bot token from a secret) and the service.
     @_Built
     def slack_api(self) -> SlackApi:
-        from chalicelib.slack.web_api import SlackApi
+        from chalicelib.edges.slack.web_api import SlackApi
 
         settings = self.settings
         return SlackApi(
@@ -162,8 +189,8 @@ class Services:
 
     @_Built
     def approvals(self) -> ApprovalService:
+        from chalicelib.approvals.service import ApprovalService
         from chalicelib.aws.requests import RequestStore
-        from chalicelib.service.approvals import ApprovalService
 
         return ApprovalService(
             self.settings,
@@ -180,11 +207,14 @@ class Services:
     @_Built
     def reviews(self) -> ReviewService:
         from chalicelib.aws.reviews import ReviewStore
-        from chalicelib.service.reviews import ReviewService
+        from chalicelib.lifecycle import queries
+        from chalicelib.reviews.service import ReviewService
 
         return ReviewService(
             self.settings,
-            self.lifecycle,
+            self.lifecycle.iam,
+            self.state,
+            functools.partial(queries.read_account, self.lifecycle),
             ReviewStore(self.state),
             self.operations,
             self.events,
@@ -196,7 +226,7 @@ class Services:
     @_Built
     def notify(self) -> Callable[[str], None]:
         """The operators' channel: the Slack incoming webhook of drift reports, if any."""
-        from chalicelib.service.schedules import slack_notifier
+        from chalicelib.lifecycle.schedules import slack_notifier
 
         settings = self.settings
         webhook = (
@@ -208,15 +238,42 @@ class Services:
 
     @_Built
     def schedules(self) -> Schedules:
-        from chalicelib.service.schedules import Schedules
+        from chalicelib.lifecycle.schedules import Schedules
 
         return Schedules(self.lifecycle, self.operations, self.clock, self.notify)
 
+    @property
+    def scim(self) -> ScimPorts:
+        """The SCIM endpoint's ports, with the settings as they are now: its token, IAM's users
+        and groups, the records, the runner (the lifecycle and the runner are made only when a
+        request changes something)."""
+        from chalicelib.aws.iam import IamGateway
+        from chalicelib.scim.endpoint import Ports
+
+        settings = self.settings
+        return Ports(
+            settings,
+            token=lambda: self.secrets.get(settings.scim_token_secret),
+            iam=IamGateway(self.clients.root("iam")),
+            state=self.state,
+            change=lambda *change: self.operations.change(*change),
+            check_user_allowed=lambda name: self.lifecycle.check_user_allowed(name),
+        )
+
     @_Built
     def hygiene(self) -> Hygiene:
-        from chalicelib.service.hygiene import Hygiene
+        from chalicelib.hygiene.service import Hygiene
 
-        return Hygiene(self.lifecycle, self.operations, self.clock, self.notify, self.work_queue)
+        return Hygiene(
+            self.settings,
+            self.lifecycle.iam,
+            self.state,
+            self.operations,
+            self.clock,
+            self.notify,
+            self.work_queue,
+            self.lifecycle.check_user_allowed,
+        )
 
 
 def build(
@@ -225,7 +282,20 @@ def build(
     clock: Callable[[], datetime] = utc_now,
 ) -> Services:
     settings = settings or get_settings()
+    check(settings)
     return Services(settings, clients or AwsClients(settings.region), clock)
+
+
+def check(settings: Settings) -> None:
+    """Parse every capability's own settings now, so that a bad policy stops the start (a
+    ConfigurationError naming the variable) rather than the first request that needs it."""
+    from chalicelib.approvals import settings as approvals
+    from chalicelib.hygiene import settings as hygiene
+    from chalicelib.reviews import settings as reviews
+
+    approvals.policies(settings)
+    hygiene.policy(settings)
+    reviews.policy(settings)
 
 
 _current: Services | None = None

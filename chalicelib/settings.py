@@ -6,13 +6,15 @@ import functools
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, TypeVar
 
-from chalicelib.domain import hygiene, reviews
-from chalicelib.domain.approvals import Policy, policies_from
-from chalicelib.domain.identity import key
-from chalicelib.errors import ConfigurationError
+from chalicelib.kernel.errors import ConfigurationError
+from chalicelib.kernel.identity import key
+
+T = TypeVar("T")
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 # A host name (or IPv4 address), optionally with a port: no scheme, path or credentials.
@@ -26,16 +28,19 @@ _PARENT = re.compile(r"^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$")
 #   issued_at_onboarding  as self_service, and an onboarding may also issue the first key
 #                         ("access_key": true), returned once.
 ACCESS_KEY_MODES = ("none", "self_service", "issued_at_onboarding")
+# The variables whose values a capability parses itself (<capability>/settings.py): approvals'
+# APPROVAL_POLICIES, hygiene's HYGIENE_* rules, reviews' REVIEW_* policy.
+CAPABILITY_PREFIXES = ("APPROVAL_", "HYGIENE_", "REVIEW_")
 
 
-def _names(raw: str) -> tuple[str, ...]:
+def names(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
 def _limits(raw: str) -> dict[str, int]:
     """``Group=hours,Group=hours`` -> {group: hours}."""
     limits = {}
-    for part in _names(raw):
+    for part in names(raw):
         group, _, hours = part.partition("=")
         if not hours.strip().isdigit() or int(hours) < 1:
             raise ConfigurationError(f"GRANT_MAX_HOURS entry {part!r} must look like Group=4")
@@ -50,14 +55,14 @@ def _seconds(env: Mapping[str, str], key: str, default: int) -> int:
     return int(raw)
 
 
-def _whole(env: Mapping[str, str], key: str, default: int) -> int:
+def whole(env: Mapping[str, str], key: str, default: int) -> int:
     raw = env.get(key, "").strip() or str(default)
     if not raw.isdigit():
         raise ConfigurationError(f"{key} {raw!r} must be a whole number")
     return int(raw)
 
 
-def _flag(env: Mapping[str, str], key: str, default: bool) -> bool:
+def flag(env: Mapping[str, str], key: str, default: bool) -> bool:
     raw = env.get(key, "").strip().lower()
     if not raw:
         return default
@@ -66,66 +71,23 @@ def _flag(env: Mapping[str, str], key: str, default: bool) -> bool:
     return raw == "true"
 
 
-def _hygiene(env: Mapping[str, str]) -> hygiene.Policy:
-    """The hygiene rules: ``HYGIENE_<RULE>_ACTION`` (act, notify or off), ``_DAYS`` and, where
-    the rule waits after being broken, ``_GRACE_DAYS``; defaults as CIS v3.0.0 and Security Hub."""
-    rules = []
-    for rule in hygiene.DEFAULT_RULES:
-        prefix = f"HYGIENE_{rule.name.upper()}"
-        mode = env.get(f"{prefix}_ACTION", "").strip().lower() or rule.mode
-        if mode not in hygiene.MODES:
-            raise ConfigurationError(f"{prefix}_ACTION {mode!r} must be one of act, notify, off")
-        days = _whole(env, f"{prefix}_DAYS", rule.days)
-        if days < 1 and rule.name != hygiene.ONE_ACTIVE_KEY:
-            raise ConfigurationError(f"{prefix}_DAYS must be at least 1")
-        grace = _whole(env, f"{prefix}_GRACE_DAYS", rule.grace)
-        rules.append(hygiene.Rule(rule.name, rule.security_hub, rule.cis, days, mode, grace))
-    return hygiene.Policy(
-        tuple(rules),
-        notice_days=_whole(env, "HYGIENE_NOTICE_DAYS", 7),
-        reminder_days=_whole(env, "HYGIENE_REMINDER_DAYS", 1),
-    )
-
-
-def _policies(env: Mapping[str, str], grant_max_hours: dict[str, int]) -> dict[str, Policy]:
-    """APPROVAL_POLICIES: a JSON object of group -> policy (chalicelib.domain.approvals)."""
+def _approval_groups(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The groups APPROVAL_POLICIES names (its policies are the approvals' to parse)."""
     raw = env.get("APPROVAL_POLICIES", "").strip() or "{}"
     try:
         parsed = json.loads(raw)
     except ValueError:
         raise ConfigurationError("APPROVAL_POLICIES must be JSON") from None
-    return policies_from(parsed, grant_max_hours)
+    return tuple(parsed) if isinstance(parsed, dict) else ()
 
 
 def _scim_groups(env: Mapping[str, str], grant_max_hours: dict[str, int]) -> tuple[str, ...]:
     """SCIM_GROUPS, or every allowed group that is not time-bound: none with an approval policy
     (APPROVAL_POLICIES) or a grant limit (GRANT_MAX_HOURS)."""
     if "SCIM_GROUPS" in env:
-        return _names(env["SCIM_GROUPS"])
-    bound = {*_policies(env, grant_max_hours), *grant_max_hours}
-    return tuple(g for g in _names(env.get("ALLOWED_GROUPS", "")) if g not in bound)
-
-
-def _reviews(env: Mapping[str, str], operators: frozenset[str]) -> reviews.Policy:
-    """Access reviews: REVIEW_OWNERS (JSON: group -> [Slack member ids]), REVIEW_CARRY_OUT
-    (immediately | at_close), REVIEW_UNDECIDED (keep | revoke | escalate), REVIEW_CHANNEL (the
-    operators' channel), REVIEW_REMINDER_DAYS, REVIEW_QUARTERLY (true | false) and
-    REVIEW_QUARTERLY_DAYS (the quarterly campaign's days to decide)."""
-    raw = env.get("REVIEW_OWNERS", "").strip() or "{}"
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        raise ConfigurationError("REVIEW_OWNERS must be JSON") from None
-    return reviews.Policy(
-        owners=reviews.owners_from(parsed),
-        operators=operators,
-        carry_out=env.get("REVIEW_CARRY_OUT", "").strip().lower() or "immediately",
-        undecided=env.get("REVIEW_UNDECIDED", "").strip().lower() or "escalate",
-        channel=env.get("REVIEW_CHANNEL", "").strip(),
-        reminder_days=_whole(env, "REVIEW_REMINDER_DAYS", 3),
-        quarterly=_flag(env, "REVIEW_QUARTERLY", False),
-        quarterly_days=_whole(env, "REVIEW_QUARTERLY_DAYS", 14),
-    )
+        return names(env["SCIM_GROUPS"])
+    bound = {*_approval_groups(env), *grant_max_hours}
+    return tuple(g for g in names(env.get("ALLOWED_GROUPS", "")) if g not in bound)
 
 
 def _base_url(url: str) -> str:
@@ -149,7 +111,7 @@ class Settings:
     child_accounts_ttl: int
     state_table: str
     idempotency_table: str
-    # The REST API's clients (chalicelib/api/clients.py), and the shared token of earlier
+    # The REST API's clients (chalicelib/edges/clients.py), and the shared token of earlier
     # releases, still accepted as the client api-token for this release ("" turns it off).
     api_clients_secret: str
     api_token_secret: str
@@ -203,18 +165,23 @@ class Settings:
     answer_within: float
     idempotency_ttl: int
     log_level: str
-    # Requests and approvals: each requestable group's policy, Slack's Web API and its token.
-    approval_policies: dict[str, Policy]
+    # Requests and approvals: Slack's Web API and its token.
     slack_api_url: str
     slack_bot_token_secret: str
     # Where Slack's answers may be posted (a request's response_url): host or host:port, exact.
     # Slack's own by default; the local stack names its Slack stand-in.
     slack_response_hosts: tuple[str, ...] = ("hooks.slack.com",)
-    # Credential hygiene: the rules, and how old a credential report may be to be used again.
-    hygiene: hygiene.Policy = hygiene.Policy()
+    # Credential hygiene: how old a credential report may be to be used again.
     hygiene_report_max_age: int = 4 * 3600
-    # Access reviews: owners per group, carrying out, undecided items, reminders, the schedule.
-    review_policy: reviews.Policy = field(default_factory=lambda: reviews.Policy(owners={}))
+    # The capabilities' own variables (CAPABILITY_PREFIXES) as read: approvals' policies,
+    # hygiene's rules and reviews' policy are parsed by each capability (<capability>/settings.py),
+    # once per Settings (part), and checked all together when the services are built.
+    capability_env: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({}), repr=False, compare=False
+    )
+    _parts: dict[Callable[[Any], Any], Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -233,46 +200,46 @@ class Settings:
             stage=stage,
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
             managed_path=env.get("MANAGED_PATH", "/managed/"),
-            allowed_groups=_names(need("ALLOWED_GROUPS")),
+            allowed_groups=names(need("ALLOWED_GROUPS")),
             # Compared in canonical form: IAM does not tell "Admin" from "admin".
-            protected_users=frozenset(key(name) for name in _names(env.get("PROTECTED_USERS", ""))),
+            protected_users=frozenset(key(name) for name in names(env.get("PROTECTED_USERS", ""))),
             root_account_id=need("ROOT_ACCOUNT_ID"),
-            child_account_ids=_names(env.get("CHILD_ACCOUNT_IDS", "")),
-            child_organizational_units=_names(env.get("CHILD_ORGANIZATIONAL_UNITS", "")),
+            child_account_ids=names(env.get("CHILD_ACCOUNT_IDS", "")),
+            child_organizational_units=names(env.get("CHILD_ORGANIZATIONAL_UNITS", "")),
             child_accounts_ttl=_seconds(env, "CHILD_ACCOUNTS_TTL", 300),
             state_table=env.get("STATE_TABLE", f"{prefix}-state"),
             idempotency_table=env.get("IDEMPOTENCY_TABLE", f"{prefix}-idempotency"),
             api_clients_secret=env.get("API_CLIENTS_SECRET", f"{app_name}/{stage}/api-clients"),
             api_token_secret=env.get("API_TOKEN_SECRET", f"{app_name}/{stage}/api-token"),
             scim_token_secret=env.get("SCIM_TOKEN_SECRET", f"{app_name}/{stage}/scim-token"),
-            scim_console=_flag(env, "SCIM_CONSOLE", False),
-            scim_offboard_after_days=_whole(env, "SCIM_OFFBOARD_AFTER_DAYS", 0),
-            scim_max_body=_whole(env, "SCIM_MAX_BODY", 256 * 1024),
+            scim_console=flag(env, "SCIM_CONSOLE", False),
+            scim_offboard_after_days=whole(env, "SCIM_OFFBOARD_AFTER_DAYS", 0),
+            scim_max_body=whole(env, "SCIM_MAX_BODY", 256 * 1024),
             scim_groups=_scim_groups(env, grant_max_hours),
             scim_base_url=env.get("SCIM_BASE_URL", "").strip().rstrip("/"),
             slack_signing_secret=env.get(
                 "SLACK_SIGNING_SECRET", f"{app_name}/{stage}/slack-signing-secret"
             ),
-            slack_allowed_users=frozenset(_names(env.get("SLACK_ALLOWED_USERS", ""))),
+            slack_allowed_users=frozenset(names(env.get("SLACK_ALLOWED_USERS", ""))),
             work_queue=work_queue_name(env),
             self_service_policy=env.get("SELF_SERVICE_POLICY", "ManagedUserSelfService"),
             revocation_role=env.get("REVOCATION_ROLE", "AccessRevocationRole"),
             revocation_policy=env.get("REVOCATION_POLICY", "AccessRevocation"),
-            revocable_roles=_names(env.get("REVOCABLE_ROLES", "DeveloperRole,BreakGlassRole")),
+            revocable_roles=names(env.get("REVOCABLE_ROLES", "DeveloperRole,BreakGlassRole")),
             grant_max_hours=grant_max_hours,
             # A revocation holds a role's deny document from the change's first reads to its
             # write, renewed before writing; longer than this means its holder died.
             revocation_lock_seconds=int(env.get("REVOCATION_LOCK_SECONDS", "30")),
-            revocation_room=_whole(env, "REVOCATION_ROOM", 10_240),
-            revocation_overflow=_whole(env, "REVOCATION_OVERFLOW", 4),
+            revocation_room=whole(env, "REVOCATION_ROOM", 10_240),
+            revocation_overflow=whole(env, "REVOCATION_OVERFLOW", 4),
             suspended_policy=env.get("SUSPENDED_POLICY", "AccessSuspended"),
             event_bus=env.get("EVENT_BUS", "default"),
             # A secret holding a Slack incoming-webhook URL for drift reports; empty: none.
             drift_webhook_secret=env.get("DRIFT_WEBHOOK_SECRET", ""),
-            mfa_roles=frozenset(_names(env.get("MFA_ROLES", "BreakGlassRole"))),
+            mfa_roles=frozenset(names(env.get("MFA_ROLES", "BreakGlassRole"))),
             access_keys=env.get("ACCESS_KEYS", "").strip() or "none",
             secret_max_age=int(env.get("SECRET_MAX_AGE", "300")),
-            callback_hosts=tuple(host.lower() for host in _names(env.get("CALLBACK_HOSTS", ""))),
+            callback_hosts=tuple(host.lower() for host in names(env.get("CALLBACK_HOSTS", ""))),
             callback_secret=env.get("CALLBACK_SECRET", f"{app_name}/{stage}/callback-secret"),
             callback_attempts=int(env.get("CALLBACK_ATTEMPTS", "4")),
             # Seconds before the second attempt; each later wait doubles it.
@@ -286,21 +253,23 @@ class Settings:
             answer_within=float(env.get("ANSWER_WITHIN_SECONDS", "24")),
             idempotency_ttl=int(env.get("IDEMPOTENCY_TTL", str(24 * 3600))),
             log_level=env.get("LOG_LEVEL", "INFO"),
-            hygiene=_hygiene(env),
             hygiene_report_max_age=_seconds(env, "HYGIENE_REPORT_MAX_AGE", 4 * 3600),
-            approval_policies=_policies(env, grant_max_hours),
-            review_policy=_reviews(env, frozenset(_names(env.get("SLACK_ALLOWED_USERS", "")))),
             slack_api_url=_base_url(env.get("SLACK_API_URL", "") or "https://slack.com/api/"),
             slack_bot_token_secret=env.get(
                 "SLACK_BOT_TOKEN_SECRET", f"{app_name}/{stage}/slack-bot-token"
             ),
             slack_response_hosts=tuple(
                 host.lower()
-                for host in _names(env.get("SLACK_RESPONSE_HOSTS", "") or "hooks.slack.com")
+                for host in names(env.get("SLACK_RESPONSE_HOSTS", "") or "hooks.slack.com")
             ),
+            capability_env=cls._capability_env(env),
         )
         settings._check()
         return settings
+
+    @staticmethod
+    def _capability_env(env: Mapping[str, str]) -> Mapping[str, str]:
+        return MappingProxyType({k: v for k, v in env.items() if k.startswith(CAPABILITY_PREFIXES)})
 
     def _check(self) -> None:
         for account in (self.root_account_id, *self.child_account_ids):
@@ -316,18 +285,12 @@ class Settings:
             raise ConfigurationError(
                 f"ACCESS_KEYS {self.access_keys!r} must be one of {', '.join(ACCESS_KEY_MODES)}"
             )
-        for group in self.approval_policies:
-            if group not in self.allowed_groups:
-                raise ConfigurationError(
-                    f"APPROVAL_POLICIES names {group}, which is not in ALLOWED_GROUPS"
-                )
-        reviews.check_policy(self.review_policy, self.allowed_groups)
         for group in self.scim_groups:
             if group not in self.allowed_groups:
                 raise ConfigurationError(
                     f"SCIM_GROUPS names {group}, which is not in ALLOWED_GROUPS"
                 )
-            if group in self.approval_policies:
+            if group in self.approval_groups:
                 raise ConfigurationError(
                     f"SCIM_GROUPS names {group}, which has an approval policy: its access is "
                     "asked for and approved, never pushed by an identity provider"
@@ -358,6 +321,17 @@ class Settings:
                 f"MANAGED_PATH {self.managed_path!r} must look like /managed/ (not the root path)"
             )
 
+    def part(self, parse: Callable[[Settings], T]) -> T:
+        """A capability's own settings, parsed by ``parse`` from these once (then kept)."""
+        if parse not in self._parts:
+            self._parts[parse] = parse(self)
+        return self._parts[parse]
+
+    @property
+    def approval_groups(self) -> tuple[str, ...]:
+        """The groups with an approval policy: access asked for and approved, never pushed."""
+        return self.part(_approval_groups_of)
+
     @property
     def keys_allowed(self) -> bool:
         """Whether people may hold access keys of their own at all."""
@@ -375,6 +349,10 @@ class Settings:
     @property
     def suspended_policy_arn(self) -> str:
         return f"arn:aws:iam::{self.root_account_id}:policy/{self.suspended_policy}"
+
+
+def _approval_groups_of(settings: Settings) -> tuple[str, ...]:
+    return _approval_groups(settings.capability_env)
 
 
 @functools.cache

@@ -22,7 +22,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.aws.errors import aws_errors
-from chalicelib.errors import AccessDenied, AppError, ConfigurationError, NotFound, UpstreamError
+from chalicelib.kernel.errors import (
+    AccessDenied,
+    AppError,
+    ConfigurationError,
+    NotFound,
+    UpstreamError,
+)
 from chalicelib.settings import Settings
 
 
@@ -130,7 +136,7 @@ def not_deployed(account: str, role: str, error: AppError) -> str:
 
 
 def _warn(message: str, **extra: Any) -> None:
-    from chalicelib.service.observability import logger
+    from chalicelib.kernel.telemetry import logger
 
     try:
         log: Any = logger()

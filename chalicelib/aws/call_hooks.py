@@ -7,7 +7,7 @@ import functools
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.service import recorder
+from chalicelib.kernel import recording as recorder
 
 
 def watch(client: Any, account: str = recorder.ROOT) -> Any:

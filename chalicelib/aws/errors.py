@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from chalicelib.errors import AccessDenied, AppError, Conflict, NotFound, UpstreamError
+from chalicelib.kernel.errors import AccessDenied, AppError, Conflict, NotFound, UpstreamError
 
 
 class NotReady(UpstreamError):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib.actions import ACTIONS
 from chalicelib.aws.errors import aws_errors
-from chalicelib.errors import UpstreamError
+from chalicelib.kernel.catalogue import ACTIONS
+from chalicelib.kernel.errors import UpstreamError
 
 
 class Events:

@@ -11,7 +11,7 @@ from urllib.parse import unquote
 
 from chalicelib.aws import iam_cleanup
 from chalicelib.aws.errors import NotReady, aws_errors, tolerant
-from chalicelib.errors import AccessDenied, Conflict, NotFound
+from chalicelib.kernel.errors import AccessDenied, Conflict, NotFound
 
 
 def _document(raw: Any) -> dict:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.aws.errors import aws_errors, tolerant
-from chalicelib.domain.offboarding import ACCESS, AFTER_MFA, CLEANUP, USER
-from chalicelib.errors import AccessDenied, NotFound
+from chalicelib.kernel.errors import AccessDenied, NotFound
+from chalicelib.lifecycle.offboarding import ACCESS, AFTER_MFA, CLEANUP, USER
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ import json
 import threading
 from typing import Any
 
-from chalicelib import caller
 from chalicelib.aws.errors import aws_errors
+from chalicelib.kernel import caller
 
 CLIENT = "client"  # the message attribute naming the client the work is done for
 
@@ -39,7 +39,7 @@ class WorkQueue:
             return self._url
 
     def send(self, work: dict) -> str:
-        """Queue ``work``; the client it is done for (chalicelib/caller.py) goes with it as a
+        """Queue ``work``; the client it is done for (chalicelib/kernel/caller.py) goes with it as a
         message attribute, for the worker to act for the same client."""
         client = caller.current()
         attributes = {CLIENT: {"DataType": "String", "StringValue": client}} if client else {}

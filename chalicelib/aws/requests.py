@@ -12,13 +12,10 @@ from collections.abc import Callable
 
 from chalicelib.aws.errors import aws_errors
 from chalicelib.aws.state import StateStore
-from chalicelib.domain.approvals import APPROVED
-from chalicelib.domain.identity import PERSON, key, same_person
-from chalicelib.errors import Conflict
+from chalicelib.kernel.errors import Conflict, Stale
+from chalicelib.kernel.identity import PERSON, key, same_person
 
-
-class Stale(Exception):
-    """The request changed since it was read: read it again and decide on what it is now."""
+_APPROVED = "approved"  # a request's status once approved (chalicelib/approvals/rules.py)
 
 
 class RequestStore:
@@ -105,7 +102,7 @@ class RequestStore:
         """Write ``request`` if nobody changed it since it was read at ``read_version``. An
         approval (a decision, a break-glass activation) of a request made for an earlier holder
         of the name is refused: what it grants would go to whoever holds the name now."""
-        if request.get("status") == APPROVED and self.person is not None:
+        if request.get("status") == _APPROVED and self.person is not None:
             # Bound at creation; a copy made before then is bound by what is stored.
             bound = request if request.get(PERSON) else (self.get(request["id"]) or {})
             if bound.get(PERSON):

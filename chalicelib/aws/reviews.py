@@ -12,15 +12,11 @@ from __future__ import annotations
 
 from chalicelib.aws.errors import aws_errors
 from chalicelib.aws.state import StateStore
-from chalicelib.domain.identity import key
-from chalicelib.domain.reviews import REVOKE
-from chalicelib.errors import Conflict, UpstreamError
+from chalicelib.kernel.errors import Conflict, Stale, UpstreamError
+from chalicelib.kernel.identity import key
 
+_REVOKE = "revoke"  # an item's decision to revoke (chalicelib/reviews/rules.py)
 _BATCH = 25  # BatchWriteItem's limit
-
-
-class Stale(Exception):
-    """The item or campaign changed since it was read: read it again."""
 
 
 class ReviewStore:
@@ -159,7 +155,7 @@ class ReviewStore:
             for item in got[1] if got else []:
                 if key(item["username"]) != key(username) or item.get("removed_at"):
                     continue
-                if item.get("decision") in (None, "", REVOKE):
+                if item.get("decision") in (None, "", _REVOKE):
                     found.append(item)
         return found
 

@@ -24,11 +24,11 @@ from chalicelib.aws.accounts import ChildAccounts, OrganizationUnavailable, not_
 from chalicelib.aws.clients import AwsClients
 from chalicelib.aws.errors import aws_errors, tolerant
 from chalicelib.aws.state import StateStore
-from chalicelib.domain import revocation_policy
-from chalicelib.domain.revocation_policy import Revoked
-from chalicelib.errors import AppError, Conflict, NotFound
+from chalicelib.kernel.errors import AppError, Conflict, NotFound
+from chalicelib.kernel.waves import wave
+from chalicelib.lifecycle import revocation_policy
+from chalicelib.lifecycle.revocation_policy import Revoked
 from chalicelib.settings import Settings
-from chalicelib.waves import wave
 
 SESSION_NAME = "iam-lifecycle"
 # The overflow policies' path and room: customer managed policies hold 6,144 characters.

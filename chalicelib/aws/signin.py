@@ -17,8 +17,8 @@ from functools import partial
 from typing import Any
 
 from chalicelib.aws.errors import aws_errors
-from chalicelib.errors import AccessDenied, AppError, UpstreamError
-from chalicelib.waves import wave
+from chalicelib.kernel.errors import AccessDenied, AppError, UpstreamError
+from chalicelib.kernel.waves import wave
 
 BATCH = 5  # BatchRevokeSessions' sessionArns: at most five
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.aws.errors import aws_errors
-from chalicelib.domain.identity import PERSON, key, same_person
+from chalicelib.kernel.identity import PERSON, key, same_person
 
 # Slack refuses signatures older than 5 minutes; a trigger id is remembered for longer than that.
 TRIGGER_SECONDS = 600

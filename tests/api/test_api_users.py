@@ -174,8 +174,8 @@ def test_get_user_outside_the_managed_path_is_404(api):
 
 @pytest.mark.parametrize("name", ["pete\n", "pete;rm", "", "pe te", "x" * 65])
 def test_path_usernames_follow_iams_rule_to_the_last_character(name):
-    from chalicelib.api.schemas import check_username
-    from chalicelib.errors import BadRequest
+    from chalicelib.kernel.errors import BadRequest
+    from chalicelib.kernel.identity import check_username
 
     with pytest.raises(BadRequest, match="not valid"):
         check_username(name)

@@ -1,6 +1,6 @@
 """Property-based tests of the REST API generated from its OpenAPI document (schemathesis).
 
-Schemathesis draws valid and invalid requests for every operation of chalicelib/api/openapi.yaml; they
+Schemathesis draws valid and invalid requests for every operation of chalicelib/edges/openapi.yaml; they
 are sent, often with a twist (the real token, a known user in the path, a wrong content type, a
 malformed or huge body), through the real Chalice app against moto. For every answer:
 
@@ -35,7 +35,7 @@ from devstack.local import PROJECT
 from tests.support import onboard
 from tests.support.module_app import running_app
 
-SCHEMA = schemathesis.openapi.from_path(str(PROJECT / "chalicelib" / "api" / "openapi.yaml"))
+SCHEMA = schemathesis.openapi.from_path(str(PROJECT / "chalicelib" / "edges" / "openapi.yaml"))
 # SCIM (its own token and error bodies) is checked by tests/api/test_scim.py and scim2-tester.
 OPERATIONS = {
     op.label: op

@@ -1,4 +1,4 @@
-"""chalicelib/api/openapi.yaml: a valid OpenAPI document that names exactly the app's routes, and whose
+"""chalicelib/edges/openapi.yaml: a valid OpenAPI document that names exactly the app's routes, and whose
 schemas hold every answer the real app (against moto) gives, success or error."""
 
 from __future__ import annotations
@@ -12,8 +12,11 @@ import pytest
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from openapi_spec_validator import validate
 
-from chalicelib.api import schemas
-from chalicelib.api.clients import IAM_PREFIX
+from chalicelib.approvals import commands as approvals
+from chalicelib.edges.clients import IAM_PREFIX
+from chalicelib.hygiene import commands as hygiene
+from chalicelib.lifecycle import commands as lifecycle
+from chalicelib.reviews import commands as reviews
 from tests.support.openapi import SCIM_ROUTES, SLACK_ROUTES, Caller, document, operations, resolve
 
 ONBOARD = {
@@ -31,19 +34,19 @@ SSH_KEY = (
 FUTURE = (date.today() + timedelta(days=30)).isoformat()
 # The pydantic model each documented request body mirrors.
 BODY_MODELS = {
-    ("/users", "post"): schemas.OnboardRequest,
-    ("/users/{username}/groups", "put"): schemas.MoveRequest,
-    ("/users/{username}/suspend", "post"): schemas.SuspendRequest,
-    ("/users/{username}/restore", "post"): schemas.RestoreRequest,
-    ("/users/{username}/offboard", "post"): schemas.OffboardRequest,
-    ("/users/{username}/grants", "post"): schemas.GrantRequest,
-    ("/users/{username}/hygiene-exemption", "put"): schemas.ExemptionRequest,
-    ("/requests", "post"): schemas.AccessRequest,
-    ("/requests/{request_id}/decision", "post"): schemas.DecisionRequest,
-    ("/reviews", "post"): schemas.ReviewRequest,
-    ("/reviews/{review_id}/items/{item_id}/decision", "post"): schemas.ReviewDecisionRequest,
-    ("/reviews/{review_id}/items/{item_id}/removed", "post"): schemas.ReviewRemovedRequest,
-    ("/reviews/{review_id}/close", "post"): schemas.ReviewCloseRequest,
+    ("/users", "post"): lifecycle.OnboardRequest,
+    ("/users/{username}/groups", "put"): lifecycle.MoveRequest,
+    ("/users/{username}/suspend", "post"): lifecycle.SuspendRequest,
+    ("/users/{username}/restore", "post"): lifecycle.RestoreRequest,
+    ("/users/{username}/offboard", "post"): lifecycle.OffboardRequest,
+    ("/users/{username}/grants", "post"): lifecycle.GrantRequest,
+    ("/users/{username}/hygiene-exemption", "put"): hygiene.ExemptionRequest,
+    ("/requests", "post"): approvals.AccessRequest,
+    ("/requests/{request_id}/decision", "post"): approvals.DecisionRequest,
+    ("/reviews", "post"): reviews.ReviewRequest,
+    ("/reviews/{review_id}/items/{item_id}/decision", "post"): reviews.ReviewDecisionRequest,
+    ("/reviews/{review_id}/items/{item_id}/removed", "post"): reviews.ReviewRemovedRequest,
+    ("/reviews/{review_id}/close", "post"): reviews.ReviewCloseRequest,
 }
 
 
@@ -52,7 +55,7 @@ def app_routes() -> set[tuple[str, str]]:
     in the description and the sigv4 scheme) counted as the route they repeat; not the
     catch-all answering what the API does not have (404, 405)."""
     from app import app
-    from chalicelib.api.unknown import CATCH_ALL
+    from chalicelib.edges.unknown import CATCH_ALL
 
     return {
         (

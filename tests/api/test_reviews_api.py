@@ -203,9 +203,8 @@ def _stage(clock, **review_settings):
     from devstack.local import shared_session
 
     current = bootstrap.services().settings
-    changed = dataclasses.replace(
-        current, review_policy=dataclasses.replace(current.review_policy, **review_settings)
-    )
+    variables = {f"REVIEW_{k.upper()}": str(v).lower() for k, v in review_settings.items()}
+    changed = dataclasses.replace(current, capability_env={**current.capability_env, **variables})
     bootstrap.use(
         bootstrap.build(changed, AwsClients(REGION, session=shared_session()), clock=clock)
     )

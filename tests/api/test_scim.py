@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from urllib.parse import quote
 
 import boto3
@@ -668,3 +669,32 @@ def test_the_slack_member_is_carried_by_the_extension(scim):
     assert LIFECYCLE not in scim("PATCH", f"/Users/{uid}", unlink, headers=OKTA).json
     assert slack_of("pete@example.com") == (None, None)
     assert store.linked_user("U0PETE0002") is None
+
+
+def test_a_deactivation_reads_the_account_once(scim):
+    """A PATCH active=false reads the user's directory entry once and the account's users once
+    (the suspension's own snapshot aside); it never lists the account again to answer."""
+    uid = scim("POST", "/Users", okta_user(), headers=OKTA).json["id"]
+    sent: list[str] = []
+    events = bootstrap.services().clients.root("iam").meta.events
+    events.register("before-call.iam", lambda model, **_: sent.append(model.name))
+    off = patch({"op": "replace", "value": {"active": False}})
+    assert scim("PATCH", f"/Users/{uid}", off, headers=OKTA).json["active"] is False
+    assert sent.count("ListUsers") + sent.count("GetAccountAuthorizationDetails") == 1, sent
+
+
+def test_a_membership_change_reads_the_account_once(scim):
+    """A group PATCH reads the account (users, the group's policies) once and answers from what
+    it read and the moves did."""
+    uid = scim("POST", "/Users", okta_user(), headers=OKTA).json["id"]
+    # A change that starts within the runner's clock margin (0.1 s) of the last one's lease
+    # reads its snapshot again under the lease; counted here is a change that does not.
+    time.sleep(0.2)
+    sent: list[str] = []
+    events = bootstrap.services().clients.root("iam").meta.events
+    events.register("before-call.iam", lambda model, **_: sent.append(model.name))
+    add = patch({"op": "add", "path": "members", "value": [{"value": uid}]})
+    answer = scim("PATCH", f"/Groups/{DEV}", add, headers=OKTA)
+    assert answer.status_code == 200 and [m["value"] for m in answer.json["members"]] == [uid]
+    # One for SCIM's group and members, one for the move's own snapshot (the roles it reaches).
+    assert sent.count("GetAccountAuthorizationDetails") == 2, sent

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from chalicelib.callbacks import delivery as callbacks
-from chalicelib.callbacks.delivery import Callbacks, sign, verify
-from chalicelib.callbacks.policy import check_url
-from chalicelib.errors import BadRequest
+from chalicelib.edges.callbacks import delivery as callbacks
+from chalicelib.edges.callbacks.delivery import Callbacks, sign, verify
+from chalicelib.edges.callbacks.policy import check_url
+from chalicelib.kernel.errors import BadRequest
 from chalicelib.settings import Settings
 
 SECRET = "s3cr3t-callback-signing-key"

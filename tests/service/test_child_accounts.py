@@ -13,7 +13,7 @@ from moto import mock_aws
 from chalicelib.aws.accounts import ChildAccounts, OrganizationUnavailable, not_deployed
 from chalicelib.aws.clients import AwsClients
 from chalicelib.aws.errors import aws_errors
-from chalicelib.errors import AccessDenied, ConfigurationError, NotFound, UpstreamError
+from chalicelib.kernel.errors import AccessDenied, ConfigurationError, NotFound, UpstreamError
 from chalicelib.settings import Settings
 from devstack.local import REGION, ROOT_ACCOUNT, shared_session
 from tests.support.app_client import Clock

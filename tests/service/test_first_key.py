@@ -17,7 +17,7 @@ import pytest
 
 from chalicelib import bootstrap
 from chalicelib.aws.clients import AwsClients
-from chalicelib.domain.lifecycle import READS
+from chalicelib.kernel.snapshot import READS
 from chalicelib.settings import Settings
 from devstack.local import REGION, shared_session
 

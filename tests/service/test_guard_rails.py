@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib import bootstrap
 from chalicelib.aws.errors import aws_errors
-from chalicelib.errors import AccessDenied
+from chalicelib.kernel.errors import AccessDenied
 from tests.support import onboard, ticket
 from tests.support.revocation import denied, revocation_document
 
@@ -216,7 +216,7 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_disarmed(api, name):
 
 
 def test_the_logger_forgets_a_request_once_it_is_answered(api):
-    from chalicelib.service.observability import logger
+    from chalicelib.kernel.telemetry import logger
 
     onboard(api, "pete", ticket="T-1")
     keys = logger().get_current_keys()

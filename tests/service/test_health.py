@@ -8,7 +8,7 @@ import boto3
 
 from chalicelib import bootstrap
 from chalicelib.aws.health import Probes
-from chalicelib.service import health
+from chalicelib.edges import health
 from devstack.local import REGION
 from tests.support.enforcement import enforced
 

@@ -14,7 +14,7 @@ import pytest
 from moto.iam.models import IAMBackend
 
 from chalicelib import bootstrap
-from chalicelib.service import recorder
+from chalicelib.kernel import recording as recorder
 from devstack.moto_last_used import set_last_used
 from tests.support import onboard as onboard_with
 from tests.support import ticket
@@ -218,7 +218,7 @@ def test_a_linked_person_is_told_and_reminded_by_direct_message(flow, api, iam, 
 
 
 def test_a_notice_that_cannot_be_queued_falls_back_to_the_email(flow, api, iam, clock):
-    from chalicelib.errors import UpstreamError
+    from chalicelib.kernel.errors import UpstreamError
     from tests.support.approvals import NOBODY
 
     onboard(api, "pete", console=False, email="pete@example.com", slack_user=NOBODY)
@@ -523,3 +523,25 @@ def test_the_hygiene_schedule_is_a_daily_handler(client):
     names = {source.name for source in app.event_sources}
     assert "credential_hygiene" in names
     json.dumps(hygiene().run())  # what the handler returns is JSON
+
+
+def test_a_run_judges_each_user_on_what_it_read_once(api, iam, clock, monkeypatch):
+    """The report alone judges a user; the reads it leads to (the record, the keys) judge them
+    again only where they change what is known: a console finding once, a key finding twice
+    (on the report's nameless key, then on the key IAM lists)."""
+    from chalicelib.hygiene import rules
+
+    onboard(api, "rita")
+    onboard(api, "kim", console=False)
+    iam.create_access_key(UserName="kim")
+    judged: list[str] = []
+    evaluate = rules.evaluate
+
+    def counted(facts, *args):  # type: ignore[no-untyped-def]
+        judged.append(facts.username)
+        return evaluate(facts, *args)
+
+    monkeypatch.setattr(rules, "evaluate", counted)
+    on_day(clock, 38)
+    assert {row["username"] for row in hygiene().run()["noticed"]} == {"rita", "kim"}
+    assert (judged.count("rita"), judged.count("kim")) == (1, 2)

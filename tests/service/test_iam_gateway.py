@@ -4,7 +4,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from chalicelib.aws.errors import aws_errors
 from chalicelib.aws.iam import IamGateway
-from chalicelib.errors import AccessDenied, Conflict, NotFound, UpstreamError
+from chalicelib.kernel.errors import AccessDenied, Conflict, NotFound, UpstreamError
 
 
 def _client_error(code: str) -> ClientError:

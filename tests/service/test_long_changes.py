@@ -15,7 +15,7 @@ import pytest
 
 from chalicelib import bootstrap
 from chalicelib.aws.clients import AwsClients
-from chalicelib.service import continuing
+from chalicelib.kernel import continuing
 from devstack.local import REGION, shared_session
 from tests.support import onboard
 from tests.support.iam_objects import REMOVED_KINDS, give_every_dependent

@@ -9,7 +9,7 @@ import logging
 
 import boto3
 
-from chalicelib.service.observability import logger
+from chalicelib.kernel.telemetry import logger
 from tests.support import onboard
 
 

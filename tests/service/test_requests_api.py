@@ -115,7 +115,7 @@ def left_approved(request_id):
     """An approval whose grant was never made (its answer lost, or written by a version that
     left such requests approved): the request approved, with no grant."""
     from chalicelib import bootstrap
-    from chalicelib.domain import approvals as rules
+    from chalicelib.approvals import rules as rules
 
     service = bootstrap.services().approvals
     request = service.get(request_id)

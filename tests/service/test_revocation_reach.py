@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib import bootstrap
-from chalicelib.domain import revocation_policy
+from chalicelib.lifecycle import revocation_policy
 from devstack.local import REGION, SETUP_CREDENTIALS, Provisioner
 from tests.support import onboard, ticket
 from tests.support.enforcement import enforced

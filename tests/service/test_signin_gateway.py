@@ -21,7 +21,7 @@ from moto import mock_aws
 
 from chalicelib.aws.clients import AwsClients
 from chalicelib.aws.signin import SignIn, principal_arn
-from chalicelib.errors import AccessDenied, UpstreamError
+from chalicelib.kernel.errors import AccessDenied, UpstreamError
 from devstack import moto_ext, moto_signin
 from devstack.local import PROJECT, REGION, shared_session
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from chalicelib.service import tracing
+from chalicelib.kernel import tracing
 from tests.support import onboard
 
 

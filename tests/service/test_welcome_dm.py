@@ -9,7 +9,7 @@ import json
 import boto3
 
 from chalicelib import bootstrap
-from chalicelib.service import person_messages
+from chalicelib.people import messages as person_messages
 from devstack.local import REGION
 from tests.support import onboard
 from tests.support.approvals import NOBODY, OPERATOR, text_of
@@ -74,7 +74,7 @@ def test_a_failed_send_is_retried_and_then_sent_once(flow, api, monkeypatch):
     def flaky(*args, **kwargs):
         calls.append(args)
         if len(calls) == 1:
-            from chalicelib.errors import UpstreamError
+            from chalicelib.kernel.errors import UpstreamError
 
             raise UpstreamError("could not reach Slack's chat.postMessage")
         return real(*args, **kwargs)

@@ -15,8 +15,8 @@ from botocore.configloader import raw_config_parse
 from botocore.exceptions import ClientError
 
 from chalicelib import bootstrap
-from chalicelib.api.schemas import RestoreRequest
-from chalicelib.slack import replies
+from chalicelib.edges.slack import replies
+from chalicelib.lifecycle.commands import RestoreRequest
 from devstack.local import REGION
 from tests.support import onboard, ticket
 from tests.support.enforcement import enforced as iam_enforced

@@ -1,4 +1,4 @@
-"""Fuzzing of the slash command with hypothesis: its grammar (chalicelib.slack.grammar), and the
+"""Fuzzing of the slash command with hypothesis: its grammar (chalicelib.edges.slack.grammar), and the
 signed ``/slack/commands`` and ``/slack/interactions`` handlers of the real app against moto, with
 the SQS work queue read back with boto3 after every request.
 
@@ -26,10 +26,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.actions import ACTIONS
-from chalicelib.api.schemas import USERNAME_RULE
+from chalicelib.edges.slack import grammar, replies
+from chalicelib.kernel.catalogue import ACTIONS
+from chalicelib.kernel.identity import USERNAME_RULE
 from chalicelib.settings import work_queue_name
-from chalicelib.slack import grammar, replies
 from devstack.local import REGION
 from devstack.slack_command import allowed_users, sign
 from tests.support.module_app import running_app

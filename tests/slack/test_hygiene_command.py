@@ -10,7 +10,7 @@ import json
 import boto3
 import pytest
 
-from chalicelib.slack import grammar, replies
+from chalicelib.edges.slack import grammar, replies
 from devstack.queue_poller import Poller
 from devstack.slack_command import ResponseCatcher, command_body, sign
 

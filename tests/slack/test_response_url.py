@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import boto3
 import pytest
 
-from chalicelib.errors import BadRequest
-from chalicelib.slack import replies, response_url
+from chalicelib.edges.slack import replies, response_url
+from chalicelib.kernel.errors import BadRequest
 from tests.support.slack import ALLOWED, QUEUE, ephemeral, queue_url, queued, run_worker
 
 SLACK = ("hooks.slack.com",)

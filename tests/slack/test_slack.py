@@ -17,11 +17,11 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from chalicelib import bootstrap
-from chalicelib.actions import ACTIONS
 from chalicelib.aws.clients import AwsClients
-from chalicelib.domain.lifecycle import Lifecycle
+from chalicelib.edges.slack import grammar, replies
+from chalicelib.kernel.catalogue import ACTIONS
+from chalicelib.lifecycle.operations import Lifecycle
 from chalicelib.settings import Settings, work_queue_name
-from chalicelib.slack import grammar, replies
 from devstack.local import REGION, shared_session
 from devstack.queue_poller import lambda_event
 from devstack.slack_command import (

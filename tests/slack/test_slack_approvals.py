@@ -160,7 +160,7 @@ def test_two_approvers_clicking_at_once_grant_once(flow):
     from concurrent.futures import ThreadPoolExecutor
 
     from chalicelib import bootstrap
-    from chalicelib.errors import Conflict
+    from chalicelib.kernel.errors import Conflict
 
     flow.link("pete", NOBODY)
     ask(flow)
@@ -314,7 +314,7 @@ def test_bad_requests_get_a_clear_answer_and_record_nothing(flow):
 
 def test_a_suspended_requester_is_refused(flow):
     from chalicelib import bootstrap
-    from chalicelib.api.schemas import SuspendRequest
+    from chalicelib.lifecycle.commands import SuspendRequest
 
     flow.link("pete", NOBODY)
     bootstrap.services().operations.change(
@@ -403,7 +403,7 @@ def test_without_a_channel_the_approvers_are_sent_the_reason_escaped(flow):
 
 def test_an_approval_of_a_suspended_user_fails_and_says_so_in_slack(flow):
     from chalicelib import bootstrap
-    from chalicelib.api.schemas import RestoreRequest, SuspendRequest
+    from chalicelib.lifecycle.commands import RestoreRequest, SuspendRequest
 
     operations = bootstrap.services().operations
     flow.link("pete", NOBODY)

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from chalicelib import bootstrap
-from chalicelib.slack import grammar, replies
+from chalicelib.edges.slack import grammar, replies
 from devstack.slack_command import button, click_body, command_body
 from tests.support import onboard
 from tests.support.slack import ALLOWED, NOWHERE, STRANGER, ephemeral, queue_url, queued, run_worker

@@ -6,7 +6,7 @@ import boto3
 import pytest
 
 from chalicelib import bootstrap
-from chalicelib.slack import grammar
+from chalicelib.edges.slack import grammar
 from tests.support import onboard
 from tests.support.slack import ephemeral, everything_in, queued, run_worker
 

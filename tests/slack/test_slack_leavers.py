@@ -10,7 +10,7 @@ import html
 import boto3
 
 from chalicelib import bootstrap
-from chalicelib.api.schemas import OffboardRequest
+from chalicelib.lifecycle.commands import OffboardRequest
 from devstack.local import REGION
 from tests.support.approvals import APPROVER, CHANNEL, GROUP, NOBODY, STRANGER, text_of
 

@@ -44,12 +44,10 @@ class Flow:
 
     # the app's settings, for a test that needs another policy
     def policies(self, policies: dict, **settings: Any) -> None:
-        from chalicelib.domain.approvals import policies_from
-
         current: Settings = bootstrap.services().settings
         changed = dataclasses.replace(
             current,
-            approval_policies=policies_from(policies, current.grant_max_hours),
+            capability_env={**current.capability_env, "APPROVAL_POLICIES": json.dumps(policies)},
             **settings,
         )
         bootstrap.use(
@@ -87,7 +85,7 @@ class Flow:
     ) -> None:
         """Onboard ``name`` (linked to Slack's ``member``) through the change runner, as the
         worker runs it; the welcome it sends is delivered, then forgotten by the stand-in."""
-        from chalicelib.api.schemas import OnboardRequest
+        from chalicelib.lifecycle.commands import OnboardRequest
 
         request = OnboardRequest(
             username=name,
@@ -169,7 +167,7 @@ class Flow:
     def link(self, username: str, member: str, groups: tuple[str, ...] = ("ChildDeveloperGroup",)):
         """Onboard ``username`` as Slack member ``member`` through the change runner, and send
         the welcome it queues; the stand-in then forgets it, so a test sees what follows."""
-        from chalicelib.api.schemas import OnboardRequest
+        from chalicelib.lifecycle.commands import OnboardRequest
 
         request = OnboardRequest(
             username=username,

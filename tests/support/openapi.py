@@ -1,4 +1,4 @@
-"""chalicelib/api/openapi.yaml as the tests read it, and a caller of the app's routes that checks every
+"""chalicelib/edges/openapi.yaml as the tests read it, and a caller of the app's routes that checks every
 answer against it."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import yaml
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
-DOCUMENT = Path(__file__).resolve().parents[2] / "chalicelib" / "api" / "openapi.yaml"
+DOCUMENT = Path(__file__).resolve().parents[2] / "chalicelib" / "edges" / "openapi.yaml"
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 # Signed by Slack instead of the bearer token, form-encoded; tests/slack/test_slack.py checks their
 # answers.

@@ -186,7 +186,7 @@ def moves_and_grants(d: Driver) -> None:
 def fill_developer_role_deny(d: Driver) -> None:
     """DeveloperRole's inline AccessRevocation in the child account as an earlier layoff left
     it: within IAM's 10,240 characters, with no room for one more person."""
-    from chalicelib.domain import revocation_policy
+    from chalicelib.lifecycle import revocation_policy
     from tests.support.revocation import CHILD
 
     names: list[str] = []
@@ -297,7 +297,7 @@ def requests_and_approvals(d: Driver) -> None:
 
 
 def slack(d: Driver) -> None:
-    from chalicelib.slack import replies
+    from chalicelib.edges.slack import replies
     from devstack.slack_command import button
 
     d.command("status pete", "1.1.1")
@@ -449,7 +449,7 @@ STEPS: list[Callable[[Driver], None]] = [
 def app_surface() -> set[str | tuple[str, str]]:
     """Every route (METHOD, path) and every queue, schedule or pure Lambda handler of app.py."""
     from app import app
-    from chalicelib.api.unknown import CATCH_ALL
+    from chalicelib.edges.unknown import CATCH_ALL
 
     # Routes under /iam run the same handlers as the routes they repeat, for IAM principals
     # (tests/api/test_api_clients.py checks that each repeats exactly one protected route).

@@ -238,7 +238,7 @@ def refusal(call: Any, **params: Any) -> str:
 
 
 def test_a_break_glass_session_cannot_remove_its_deny_and_the_app_still_writes_it(guarded):
-    from chalicelib.domain.revocation_policy import denied_before
+    from chalicelib.lifecycle.revocation_policy import denied_before
 
     bg = guarded.break_glass
     with enforced():

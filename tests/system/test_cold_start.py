@@ -17,7 +17,7 @@ from moto import mock_aws
 from slack_sdk.signature import SignatureVerifier
 
 from chalicelib.aws.secrets import SecretsStore
-from chalicelib.slack.edge import signature_valid
+from chalicelib.edges.slack.edge import signature_valid
 from devstack.local import PROJECT
 from tests.support.app_client import stage_environment
 
@@ -71,7 +71,7 @@ def test_a_health_check_with_tracing_off_loads_neither_aws_nor_the_xray_sdk():
 
 def test_help_is_answered_without_pydantic():
     code = (
-        "from chalicelib.slack import grammar, replies\n"
+        "from chalicelib.edges.slack import grammar, replies\n"
         "replies.help_text('/access', grammar.parse_command('help').fields['verb'])"
     )
     assert "pydantic" not in loaded_after(code)
@@ -137,3 +137,23 @@ def test_secrets_are_read_once_per_max_age():
         assert secrets.get("token") == "first"  # cached
         now[0] += 301
         assert secrets.get("token") == "second"
+
+
+def test_a_schedule_deployed_from_its_blueprint_runs_with_the_apps_middleware():
+    """Chalice deploys a Blueprint's schedule with its module as the Lambda handler, so a cold
+    start imports that module, not app.py (aws/chalice#1566): the module must still bring the
+    app's middleware (tracing, the audit trail's client ``schedule``) and its services."""
+    from app import app
+
+    handlers = {
+        s.handler_string for s in app.event_sources if not s.handler_string.startswith("app.")
+    }
+    assert handlers  # the capabilities' schedules
+    for handler in sorted(handlers):
+        module, name = handler.rsplit(".", 1)
+        code = (
+            f"import sys, {module} as m\nh = m.{name}\n"
+            "assert [f.__name__ for f in h.middleware_handlers] == ['trace', '_scheduled'], "
+            "h.middleware_handlers\nassert 'app' in sys.modules"
+        )
+        loaded_after(code)  # raises when the check fails

@@ -1,5 +1,5 @@
 """templates/root/monitoring.yaml watches what the app really emits and what Chalice really
-deploys: the EMF metric of chalicelib/service/observability.py (namespace, name, dimensions), the
+deploys: the EMF metric of chalicelib/kernel/telemetry.py (namespace, name, dimensions), the
 functions as Chalice names them, and the dead-letter queue of templates/root/service.yaml."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.actions import ACTIONS
+from chalicelib.kernel.catalogue import ACTIONS
 from devstack import cfn
 
 PROJECT = Path(__file__).resolve().parents[2]

@@ -108,7 +108,7 @@ def handler_names(template: dict) -> dict[str, str]:
         lid: (
             "api_handler"
             if r["Properties"]["Handler"] == "app.app"
-            else r["Properties"]["Handler"].split(".", 1)[1]
+            else r["Properties"]["Handler"].rsplit(".", 1)[1]  # <module>.<function>
         )
         for lid, r in template["Resources"].items()
         if r["Type"] == "AWS::Serverless::Function"

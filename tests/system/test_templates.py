@@ -10,7 +10,7 @@ import pytest
 from cfnlint.api import lint_file
 from moto import mock_aws
 
-from chalicelib.domain import revocation_policy
+from chalicelib.lifecycle import revocation_policy
 from chalicelib.settings import Settings
 from devstack import cfn
 

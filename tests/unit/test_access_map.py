@@ -1,6 +1,6 @@
 from botocore.configloader import raw_config_parse
 
-from chalicelib.domain.access_map import assumable_roles, aws_config
+from chalicelib.lifecycle.access_map import assumable_roles, aws_config
 
 DEV = "arn:aws:iam::222233334444:role/DeveloperRole"
 GLASS = "arn:aws:iam::222233334444:role/BreakGlassRole"

@@ -9,35 +9,48 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.actions import ACTIONS, CATALOGUE, SLACK_ACTIONS
-from chalicelib.domain.lifecycle import READS, Lifecycle
-from chalicelib.slack import grammar, replies
+from chalicelib.edges.slack import grammar, replies
+from chalicelib.hygiene.actions import ACTIONS as HYGIENE
+from chalicelib.hygiene.actions import HygieneActions
+from chalicelib.kernel.catalogue import ACTIONS, CATALOGUE, SLACK_ACTIONS
+from chalicelib.kernel.snapshot import READS
+from chalicelib.lifecycle.operations import Lifecycle
 
 PROJECT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("action", CATALOGUE, ids=lambda a: a.name)
 def test_each_action_is_declared_whole(action):
-    if action.runs == "approvals":  # run by the approvals service, its rules domain/approvals.py
-        from chalicelib.service.approvals import ApprovalService
+    if action.runs == "approvals":  # run by the approvals service, its rules approvals/rules.py
+        from chalicelib.approvals.service import ApprovalService
 
         assert callable(getattr(ApprovalService, {"request": "ask"}.get(action.name, "decide")))
         assert action.request_model().model_fields.keys() >= {"ticket", "requested_by"}
         return
-    if action.runs == "reviews":  # run by the reviews service, its rules domain/reviews.py
-        from chalicelib.service.reviews import ReviewService
+    if action.runs == "reviews":  # run by the reviews service, its rules reviews/rules.py
+        from chalicelib.reviews.service import ReviewService
 
         method_name = {"review": "start", "review_decide": "decide", "review_close": "close"}
         assert callable(getattr(ReviewService, method_name[action.name]))
         assert action.request_model().model_fields.keys() >= {"ticket", "requested_by"}
         assert action.event.count(".") == 1 and action.done and action.doing
         return
-    method = getattr(Lifecycle, action.name)
+    method = getattr(HygieneActions if action.name in HYGIENE else Lifecycle, action.name)
     assert list(inspect.signature(method).parameters) == ["self", "username", "request", "snap"]
     model = action.request_model()
     assert {"ticket", "requested_by", "dry_run"} <= set(model.model_fields)
     assert action.name in READS  # what its snapshot reads
     assert action.event.count(".") == 1 and action.done and action.doing
+
+
+def test_each_change_the_runner_runs_has_one_executor():
+    """The lifecycle and credential hygiene register the runner's changes between them: each
+    once, and nothing the catalogue does not give the runner."""
+    from chalicelib.lifecycle.operations import ACTIONS as LIFECYCLE
+
+    runs = {a.name for a in CATALOGUE if a.runs == "lifecycle"}
+    assert not set(LIFECYCLE) & set(HYGIENE)
+    assert set(LIFECYCLE) | set(HYGIENE) == runs
 
 
 def test_names_are_unique_and_events_distinct():

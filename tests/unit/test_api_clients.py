@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from chalicelib.api.clients import Gate, parse
-from chalicelib.errors import ConfigurationError, Forbidden, Unauthorized
+from chalicelib.edges.clients import Gate, parse
+from chalicelib.kernel.errors import ConfigurationError, Forbidden, Unauthorized
 
 TOKEN = "a" * 64
 DIGEST = hashlib.sha256(TOKEN.encode()).hexdigest()
@@ -50,7 +50,7 @@ def test_a_token_finds_its_client_by_its_hash():
 
 
 def test_the_shared_token_is_a_deprecated_client_with_every_action_until_turned_off():
-    from chalicelib.actions import ACTIONS
+    from chalicelib.kernel.catalogue import ACTIONS
 
     client = _gate({}).by_bearer("Bearer old-shared-token")
     assert client.name == "api-token" and client.deprecated and client.actions == set(ACTIONS)

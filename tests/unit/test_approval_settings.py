@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from chalicelib.errors import ConfigurationError
+from chalicelib.approvals.settings import policies as approval_policies
+from chalicelib.kernel.errors import ConfigurationError
 from chalicelib.settings import Settings
 
 BASE = {"ALLOWED_GROUPS": "ChildDeveloperGroup,BreakGlassGroup", "ROOT_ACCOUNT_ID": "123456789012"}
@@ -14,7 +15,7 @@ BASE = {"ALLOWED_GROUPS": "ChildDeveloperGroup,BreakGlassGroup", "ROOT_ACCOUNT_I
 
 def test_no_policy_by_default_and_slacks_own_api():
     settings = Settings.from_env(BASE)
-    assert settings.approval_policies == {}
+    assert approval_policies(settings) == {}
     assert settings.slack_api_url == "https://slack.com/api/"
     assert settings.slack_bot_token_secret == "iam-lifecycle/dev/slack-bot-token"
 
@@ -24,7 +25,7 @@ def test_policies_and_a_base_url_without_its_slash():
     settings = Settings.from_env(
         {**BASE, "APPROVAL_POLICIES": json.dumps(policies), "SLACK_API_URL": "http://x:1/api"}
     )
-    assert settings.approval_policies["BreakGlassGroup"].approvals == 2
+    assert approval_policies(settings)["BreakGlassGroup"].approvals == 2
     assert settings.slack_api_url == "http://x:1/api/"
 
 
@@ -38,15 +39,17 @@ def test_policies_and_a_base_url_without_its_slash():
 )
 def test_a_bad_setting_is_named(raw, says):
     if says is None:
-        Settings.from_env({**BASE, "APPROVAL_POLICIES": raw})
+        approval_policies(Settings.from_env({**BASE, "APPROVAL_POLICIES": raw}))
         return
     with pytest.raises(ConfigurationError, match=says):
-        Settings.from_env({**BASE, "APPROVAL_POLICIES": raw})
+        approval_policies(Settings.from_env({**BASE, "APPROVAL_POLICIES": raw}))
 
 
 def test_a_policy_for_a_group_the_service_does_not_manage_is_refused():
     raw = json.dumps({"BreakGlassGroup": {"approvers": ["U0AAA"]}})
     with pytest.raises(ConfigurationError, match="not in ALLOWED_GROUPS"):
-        Settings.from_env(
-            {**BASE, "ALLOWED_GROUPS": "ChildDeveloperGroup", "APPROVAL_POLICIES": raw}
+        approval_policies(
+            Settings.from_env(
+                {**BASE, "ALLOWED_GROUPS": "ChildDeveloperGroup", "APPROVAL_POLICIES": raw}
+            )
         )

@@ -1,4 +1,4 @@
-"""The rules of requests and approvals (chalicelib/domain/approvals.py), without moto or Slack."""
+"""The rules of requests and approvals (chalicelib/approvals/rules.py), without moto or Slack."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.domain import approvals as rules
-from chalicelib.errors import BadRequest, ConfigurationError, Conflict, Forbidden
+from chalicelib.approvals import rules as rules
+from chalicelib.kernel.errors import BadRequest, ConfigurationError, Conflict, Forbidden
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 LIMITS = {"BreakGlassGroup": 4}

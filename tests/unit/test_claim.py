@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from types import SimpleNamespace
 
-from chalicelib.service.runner import _Claim
+from chalicelib.kernel.claim import Claim as _Claim
 
 
 class Read:

@@ -27,10 +27,10 @@ import pytest
 from botocore.configloader import raw_config_parse
 from botocore.exceptions import BotoCoreError, MissingDependencyException
 
-from chalicelib.domain import access_map
-from chalicelib.domain.config_merge import merge_snippet
-from chalicelib.domain.welcome import console_url, welcome
-from chalicelib.errors import ConfigurationError
+from chalicelib.kernel.errors import ConfigurationError
+from chalicelib.lifecycle import access_map
+from chalicelib.lifecycle.config_merge import merge_snippet
+from chalicelib.lifecycle.welcome import console_url, welcome
 from chalicelib.settings import Settings
 
 ROOT = "123456789012"

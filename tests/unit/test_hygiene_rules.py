@@ -1,4 +1,4 @@
-"""The hygiene rules as pure functions (chalicelib/domain/hygiene.py): per credential, clocks from
+"""The hygiene rules as pure functions (chalicelib/hygiene/rules.py): per credential, clocks from
 last use or creation, notices before actions. No moto here."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
-from chalicelib.domain import hygiene as h
+from chalicelib.hygiene import rules as h
 
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 POLICY = h.Policy()
@@ -184,11 +184,12 @@ def test_still_due_judges_the_rule_alone():
 def test_the_rules_are_stage_settings_with_cis_defaults():
     import pytest
 
-    from chalicelib.errors import ConfigurationError
+    from chalicelib.hygiene.settings import policy as hygiene_policy
+    from chalicelib.kernel.errors import ConfigurationError
     from chalicelib.settings import Settings
 
     base = {"ALLOWED_GROUPS": "G", "ROOT_ACCOUNT_ID": "123456789012"}
-    policy = Settings.from_env(base).hygiene
+    policy = hygiene_policy(Settings.from_env(base))
     assert [(r.name, r.security_hub, r.cis, r.days, r.mode) for r in policy.rules] == [
         ("unused", "IAM.22", "1.12", 45, "act"),
         ("unused_90", "IAM.8", "", 90, "act"),
@@ -197,15 +198,17 @@ def test_the_rules_are_stage_settings_with_cis_defaults():
         ("one_active_key", "", "1.13", 0, "notify"),
         ("key_deletion", "", "", 30, "off"),
     ]
-    changed = Settings.from_env(
-        {
-            **base,
-            "HYGIENE_UNUSED_DAYS": "30",
-            "HYGIENE_UNUSED_ACTION": "notify",
-            "HYGIENE_KEY_ROTATION_GRACE_DAYS": "0",
-            "HYGIENE_NOTICE_DAYS": "14",
-        }
-    ).hygiene
+    changed = hygiene_policy(
+        Settings.from_env(
+            {
+                **base,
+                "HYGIENE_UNUSED_DAYS": "30",
+                "HYGIENE_UNUSED_ACTION": "notify",
+                "HYGIENE_KEY_ROTATION_GRACE_DAYS": "0",
+                "HYGIENE_NOTICE_DAYS": "14",
+            }
+        )
+    )
     assert (changed.rule("unused").days, changed.rule("unused").mode) == (30, "notify")
     assert changed.rule("key_rotation").grace == 0 and changed.notice_days == 14
     for bad in (
@@ -214,4 +217,4 @@ def test_the_rules_are_stage_settings_with_cis_defaults():
         {"HYGIENE_UNUSED_DAYS": "x"},
     ):
         with pytest.raises(ConfigurationError):
-            Settings.from_env({**base, **bad})
+            hygiene_policy(Settings.from_env({**base, **bad}))

@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime
 
-from chalicelib.domain.identity import same_person
-from chalicelib.service.leavers import offboarded_item
+from chalicelib.kernel.identity import same_person
+from chalicelib.reviews.leavers import offboarded_item
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ case it was there."""
 
 from __future__ import annotations
 
-from chalicelib.domain.offboarding import gone, known
+from chalicelib.lifecycle.offboarding import gone, known
 
 USER = {"arn": "arn:aws:iam::123456789012:user/managed/pete", "boundary": None}
 IDS = {

@@ -1,6 +1,6 @@
 import string
 
-from chalicelib.domain.passwords import temporary_password
+from chalicelib.lifecycle.passwords import temporary_password
 
 
 def test_every_character_class_and_no_repeats_across_calls():

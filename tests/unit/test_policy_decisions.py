@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.domain.revocation_policy import (
+from chalicelib.lifecycle.revocation_policy import (
     cutoff_statement,
     denied_before,
     fit,
@@ -1046,7 +1046,7 @@ def test_the_apps_policy_reaches_only_its_users_groups_and_revocation_role():
     """IAM authorizes AddUserToGroup and RemoveUserFromGroup against the group alone (Service
     Authorization Reference, IAM: their only resource type is ``group``), so the policy cannot
     tell a managed user from an administrator there; nor can it tell a protected user under the
-    managed path from another. Both are refused by the app (chalicelib/domain/lifecycle.py)."""
+    managed path from another. Both are refused by the app (chalicelib/lifecycle/operations.py)."""
     check(app_rows("dev") + app_rows("prod"))
 
 

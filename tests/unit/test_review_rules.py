@@ -1,4 +1,4 @@
-"""The rules of access reviews (chalicelib/domain/reviews.py), without moto: who reviews, who may
+"""The rules of access reviews (chalicelib/reviews/rules.py), without moto: who reviews, who may
 decide, what a close does to undecided items, and the evidence's check that revokes hold."""
 
 from __future__ import annotations
@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from chalicelib.domain import reviews as rules
-from chalicelib.errors import BadRequest, ConfigurationError, Conflict, Forbidden
+from chalicelib.kernel.errors import BadRequest, ConfigurationError, Conflict, Forbidden
+from chalicelib.reviews import rules as rules
+from chalicelib.reviews.settings import policy as review_policy
 from chalicelib.settings import Settings
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -149,7 +150,7 @@ def test_the_settings_read_owners_and_modes():
         "REVIEW_UNDECIDED": "revoke",
         "REVIEW_QUARTERLY": "true",
     }
-    policy = Settings.from_env(env).review_policy
+    policy = review_policy(Settings.from_env(env))
     assert policy.owners == {"Dev": ("U0OWNER0001",)} and policy.operators == {"U0OPS000001"}
     assert (policy.carry_out, policy.undecided, policy.quarterly) == ("at_close", "revoke", True)
     for bad in (
@@ -160,7 +161,7 @@ def test_the_settings_read_owners_and_modes():
         {"REVIEW_CHANNEL": "#reviews"},
     ):
         with pytest.raises(ConfigurationError):
-            Settings.from_env({**env, **bad})
+            review_policy(Settings.from_env({**env, **bad}))
 
 
 def test_a_revoke_keeps_every_other_group_held_now_but_not_grants():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.domain.revocation_policy import (
+from chalicelib.lifecycle.revocation_policy import (
     SIZE_LIMIT,
     combine,
     cutoff,
@@ -232,7 +232,7 @@ def test_combine_reads_the_placeholder_as_nothing():
 def test_a_role_whose_other_denies_leave_no_room_is_owed_not_crashed():
     import pytest
 
-    from chalicelib.errors import AppError
+    from chalicelib.kernel.errors import AppError
 
     foreign = {
         "Version": "2012-10-17",

@@ -3,8 +3,8 @@ operations touch what the service keeps, and the filter limits."""
 
 import pytest
 
-from chalicelib.api.scim_input import check_filter, deactivates, patch_user
-from chalicelib.api.scim_protocol import LifecycleUser, ScimError, UserModel
+from chalicelib.scim.input import check_filter, deactivates, patch_user
+from chalicelib.scim.protocol import LifecycleUser, ScimError, UserModel
 
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from chalicelib.errors import ConfigurationError
+from chalicelib.kernel.errors import ConfigurationError
 from chalicelib.settings import Settings
 
 BASE = {"ALLOWED_GROUPS": "ChildDeveloperGroup", "ROOT_ACCOUNT_ID": "123456789012"}

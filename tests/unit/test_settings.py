@@ -1,6 +1,6 @@
 import pytest
 
-from chalicelib.errors import ConfigurationError
+from chalicelib.kernel.errors import ConfigurationError
 from chalicelib.settings import Settings, get_settings
 
 BASE = {"ALLOWED_GROUPS": "ChildDeveloperGroup, BreakGlassGroup", "ROOT_ACCOUNT_ID": "123456789012"}
@@ -54,3 +54,20 @@ def test_environment_is_read_once(monkeypatch):
     monkeypatch.setenv("ALLOWED_GROUPS", "Other")
     assert get_settings() is first
     get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"APPROVAL_POLICIES": "[]"}, "JSON object"),
+        ({"HYGIENE_UNUSED_ACTION": "delete"}, "HYGIENE_UNUSED_ACTION 'delete' must be one of"),
+        ({"REVIEW_CARRY_OUT": "later"}, "REVIEW_CARRY_OUT 'later' must be one of"),
+    ],
+)
+def test_a_capabilitys_bad_setting_stops_the_start(change, message):
+    """Each capability parses its own settings; the services are not built with a bad one."""
+    from chalicelib import bootstrap
+
+    settings = Settings.from_env({**BASE, **change})
+    with pytest.raises(ConfigurationError, match=message):
+        bootstrap.build(settings)

@@ -2,7 +2,7 @@ import threading
 
 import pytest
 
-from chalicelib.waves import MAX_PARALLEL, wave
+from chalicelib.kernel.waves import MAX_PARALLEL, wave
 
 
 def test_results_by_name_and_the_first_failure_after_all_finished():

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
-from chalicelib.domain import access_map
-from chalicelib.domain.config_merge import merge_snippet
-from chalicelib.domain.welcome import console_url, welcome
-from chalicelib.slack import replies
+from chalicelib.edges.slack import replies
+from chalicelib.lifecycle import access_map
+from chalicelib.lifecycle.config_merge import merge_snippet
+from chalicelib.lifecycle.welcome import console_url, welcome
 
 ROOT = "123456789012"
 DEV = "arn:aws:iam::222233334444:role/DeveloperRole"

@@ -1,0 +1,203 @@
+"""The Block Kit messages of requests for access: the approvers' channel message (with Approve
+and Deny while pending, updated once decided, expired or cancelled), the direct messages to the
+requester and, for a break-glass activation, to every approver.
+
+A person's free text (a reason, a decision's reason) and every value read from a request go
+through ``escape`` wherever Slack reads mrkdwn or mentions: in the notification ``text`` as in
+the blocks, so ``<!channel>`` or ``<https://...|...>`` in a reason is shown, never acted on.
+Header blocks are plain text, which Slack does not parse."""
+
+from __future__ import annotations
+
+from chalicelib.edges.slack.replies import _context, _fields, _header, _text, escape, message
+
+APPROVE_ACTION, DENY_ACTION = "request_approve", "request_deny"
+
+_STATUS_LINE = {
+    "pending": ":hourglass_flowing_sand: Waiting for an approver",
+    "approved": ":white_check_mark: Approved",
+    "denied": ":x: Denied",
+    "expired": ":alarm_clock: Expired: nobody decided in time; nothing was granted",
+    "cancelled": ":leftwards_arrow_with_hook: Cancelled by the requester; nothing was granted",
+    "ended": ":checkered_flag: Ended early by the requester",
+    "failed": ":warning: Approved, but not granted",
+}
+
+
+def _who(request: dict) -> str:
+    member = request.get("requester")
+    return f"<@{escape(member)}>" if member else escape(request["requested_by"])
+
+
+def _summary(request: dict) -> str:
+    return escape(
+        f"{request['username']} asks for {request['group']} for {request['hours']} h: "
+        f"{request['reason']}"
+    )
+
+
+def _details(request: dict) -> dict:
+    return _fields(
+        [
+            ("User", f"`{escape(request['username'])}` ({_who(request)})"),
+            ("Group", f"`{escape(request['group'])}`"),
+            ("For", f"{request['hours']} hour(s)"),
+            ("Pending until", escape(request["expires_at"])),
+            ("Reason", escape(request["reason"])),
+        ]
+    )
+
+
+def _outcome(request: dict) -> str:
+    status = request["status"]
+    line = _STATUS_LINE.get(status, status)
+    if status == "cancelled" and request.get("why") == "offboarded":
+        line = ":door: Cancelled: the user was offboarded; nothing was granted"
+    if status in ("approved", "denied") and request.get("decided_by"):
+        decider = request["decided_by"]
+        by = f"<@{escape(decider)}>" if decider.startswith(("U", "W")) else escape(decider)
+        line += f" by {by} at {escape(request.get('decided_at', ''))}"
+    if request.get("break_glass") and status in ("approved", "ended"):
+        line += " (break-glass: activated by the requester)"
+    grant = request.get("grant")
+    if grant and status == "approved":
+        line += f"; access until {escape(grant['expires_at'])}"
+    if status == "failed":
+        line += (
+            f": {escape(request.get('failure_reason', ''))}. Nothing will be granted for this "
+            "request; ask again"
+        )
+    if request.get("decision_reason"):
+        line += f"\n> {escape(request['decision_reason'])}"
+    return line
+
+
+def channel_message(request: dict, approvals_needed: int = 1) -> dict:
+    """The request as the approvers' channel shows it: buttons only while it is pending."""
+    blocks = [
+        _header(f"Access request: {request['group']} for {request['username']}"),
+        _details(request),
+        _text(_outcome(request)),
+    ]
+    if request["status"] == "pending":
+        given = len(request.get("approvals", []))
+        if approvals_needed > 1:
+            blocks.append(_context(f"{given} of {approvals_needed} approvals given"))
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"request:{request['id']}",
+                "elements": [
+                    {
+                        "type": "button",
+                        "style": "primary",
+                        "action_id": APPROVE_ACTION,
+                        "value": request["id"],
+                        "text": {"type": "plain_text", "text": "Approve"},
+                    },
+                    {
+                        "type": "button",
+                        "style": "danger",
+                        "action_id": DENY_ACTION,
+                        "value": request["id"],
+                        "text": {"type": "plain_text", "text": "Deny"},
+                    },
+                ],
+            }
+        )
+    blocks.append(_context(f"request `{escape(request['id'])}`"))
+    return message(_summary(request), blocks)
+
+
+def to_requester(request: dict, event: str) -> dict:
+    """What the requester is told by direct message."""
+    group, status = escape(request["group"]), request["status"]
+    if event == "created":
+        text = (
+            f"Your request for *{group}* ({request['hours']} h) was sent to its approvers. "
+            f"It waits until {escape(request['expires_at'])}."
+        )
+    elif event == "break_glass":
+        grant = request.get("grant") or {}
+        text = (
+            f":rotating_light: Break-glass access to *{group}* is active until "
+            f"{escape(grant.get('expires_at', '?'))}. Every approver was told and will review it. "
+            "`/access done " + group + "` ends it early."
+        )
+    elif status == "approved":
+        grant = request.get("grant") or {}
+        text = (
+            f":white_check_mark: Your request for *{group}* was approved; access until "
+            f"{escape(grant.get('expires_at', '?'))}. `/access done {group}` ends it early."
+        )
+    elif status == "failed":
+        text = (
+            f":warning: Your request for *{group}* was approved but not granted: "
+            f"{escape(request.get('failure_reason', ''))}"
+        )
+    elif status == "denied":
+        text = f":x: Your request for *{group}* was denied."
+    elif status == "expired":
+        text = f":alarm_clock: Your request for *{group}* expired: nobody decided in time."
+    elif status == "cancelled":
+        text = f"Your request for *{group}* was cancelled; nothing was granted."
+    elif status == "ended":
+        text = f":checkered_flag: Your access to *{group}* ended; its sessions were revoked."
+    else:
+        text = f"Your request for *{group}* is {escape(status)}."
+    return message(text, [_text(text), _context(f"request `{escape(request['id'])}`")])
+
+
+def break_glass_notice(request: dict) -> dict:
+    """To every approver of a break-glass group: who activated it, why, and a review asked."""
+    grant = request.get("grant") or {}
+    text = (
+        f":rotating_light: Break-glass: {_who(request)} activated *{escape(request['group'])}* "
+        f"for `{escape(request['username'])}` until {escape(grant.get('expires_at', '?'))}.\n"
+        f"> {escape(request['reason'])}\n"
+        "Please review this activation: `GET /audit?ticket=" + escape(request["id"]) + "` "
+        "shows what was done."
+    )
+    return message(
+        escape(f"Break-glass: {request['username']} activated {request['group']}"),
+        [_text(text), _context(f"request `{escape(request['id'])}`")],
+    )
+
+
+def request_list(mine: list[dict], decidable: list[dict]) -> dict:
+    """``/access requests``: the pending requests the member may decide (with buttons), and
+    their own open ones."""
+    blocks: list[dict] = []
+    if decidable:
+        blocks.append(_text(f"*Waiting for your decision* ({len(decidable)})"))
+        for request in decidable[:10]:
+            blocks += channel_message(request)["blocks"][1:]
+    else:
+        blocks.append(_text("No pending request waits for your decision."))
+    if mine:
+        lines = [
+            f"`{escape(r['group'])}` {r['hours']} h: {escape(r['status'])}"
+            + (f" until {escape(r['grant']['expires_at'])}" if r.get("grant") else "")
+            for r in mine
+        ]
+        blocks.append(_text("*Your requests*\n" + "\n".join(lines)))
+    return message(f"{len(decidable)} request(s) wait for your decision", blocks[:50])
+
+
+def asked(request: dict) -> dict:
+    """The requester's answer to ``/access request``."""
+    if request["status"] == "approved":
+        return to_requester(request, "break_glass")
+    return message(
+        f":inbox_tray: Asked for *{escape(request['group'])}* for {request['hours']} h. "
+        f"Its approvers decide in Slack; you will be told here and by direct message. "
+        f"(request `{escape(request['id'])}`)"
+    )
+
+
+def no_link(command: str) -> dict:
+    return message(
+        f":link: You are not linked to a managed user, so `{command} request` has no one to ask "
+        "for. An operator links you when onboarding your user: "
+        f"`{command} onboard <user> <group>... <@you>` (or `slack_user` in `POST /users`)."
+    )

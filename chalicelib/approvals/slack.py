@@ -1,0 +1,108 @@
+"""Queued Slack work of requests for access:
+
+- ``self``: a member's own ``/access request``, ``requests`` or ``done``, for the user linked to
+  them (checked again here: anything that may send to the queue could name another user);
+- ``decision``: a click on Approve or Deny; the approver is the member Slack's signed payload
+  names;
+- ``approval_message``: what Slack shows of a request after each event: the approvers' channel
+  message (posted, then updated), the requester's direct message and, for a break-glass
+  activation, a notice to every approver.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.approvals import messages as messages
+from chalicelib.approvals.service import MESSAGE_KIND
+from chalicelib.edges.slack import replies
+from chalicelib.kernel import queue
+from chalicelib.kernel.commands import parse
+from chalicelib.kernel.errors import Forbidden
+from chalicelib.lifecycle import slack as slack_work
+
+logger = logging.getLogger(__name__)
+KINDS = ("self", "decision", MESSAGE_KIND)
+
+
+def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -> None:
+    if work["kind"] == MESSAGE_KIND:
+        show(services, work["id"], work["event"])
+        return
+    doing = f"{work.get('action', 'decide')} {work.get('username') or work.get('id', '')}"
+    produce = _self if work["kind"] == "self" else _decision
+    slack_work.answer(work["response_url"], doing, receives, lambda: produce(services, work))
+
+
+def _self(services: Any, work: dict) -> dict:
+    member, username, action = work["slack_user"], work["username"], work["action"]
+    if (services.slack_store.linked_user(member) or "") != username:
+        services.state.audit(
+            action,
+            username,
+            str(work.get("ticket", "(none)")),
+            f"slack:{member}",
+            "rejected: the member is not linked to this user",
+        )
+        raise Forbidden("you may ask only for the user linked to you")
+    approvals = services.approvals
+    if action == "requests":
+        mine = [
+            r for r in approvals.search(username=username) if r["status"] in ("pending", "approved")
+        ]
+        return messages.request_list(mine, approvals.decidable(member))
+    if action == "done":
+        done = approvals.done(username, work["group"], member, work["ticket"])
+        group = replies.escape(work["group"])
+        if "cancelled" in done:
+            return replies.message(f"Your pending request for *{group}* was cancelled.")
+        return replies.message(
+            f":checkered_flag: Your access to *{group}* ended now; the sessions of what "
+            "only it allowed were revoked."
+        )
+    from chalicelib.approvals.commands import AccessRequest
+
+    body = parse(AccessRequest, json.dumps(work["request"]))
+    return messages.asked(approvals.ask(body, requester=member))
+
+
+def _decision(services: Any, work: dict) -> dict | None:
+    services.approvals.decide(
+        work["id"], work["decision"], work["slack_user"], ticket=work.get("ticket")
+    )
+    return None  # the channel message is updated; the requester told by direct message
+
+
+def show(services: Any, request_id: str, event: str) -> None:
+    """Bring what Slack shows of the request up to date after ``event``."""
+    approvals = services.approvals
+    request = approvals.get(request_id)
+    policy = approvals.policy(request["group"])
+    if policy is None:
+        return
+    slack = approvals.slack
+    shown = messages.channel_message(request, policy.approvals)
+    where = request.get("message")
+    if policy.channel:
+        if where:
+            slack.update_message(where["channel"], where["ts"], shown["text"], shown["blocks"])
+        else:
+            posted = slack.post_message(policy.channel, shown["text"], shown["blocks"])
+            approvals.record_message(request_id, posted["channel"], posted["ts"])
+    elif event == "created":  # no channel: each approver is asked directly
+        for approver in approvals.approvers(policy):
+            slack.direct_message(approver, shown["text"], shown["blocks"])
+    if event == "break_glass":
+        notice = messages.break_glass_notice(request)
+        for approver in approvals.approvers(policy):
+            slack.direct_message(approver, notice["text"], notice["blocks"])
+    requester = request.get("requester")
+    if requester and event != "vote":
+        told = messages.to_requester(request, event)
+        slack.direct_message(requester, told["text"], told["blocks"])
+
+
+queue.register_all(KINDS, handle)  # the worker runs the kinds this module queues

@@ -1,0 +1,78 @@
+"""The registries capabilities fill: the catalogue's actions and the queue's kinds of work."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib import capabilities
+from chalicelib.kernel import queue
+from chalicelib.kernel.catalogue import ACTIONS, CATALOGUE, Action, declare
+
+# Every kind of message on the work queue, as queued today and by earlier releases: a message in
+# flight during an upgrade must still find its handler.
+KINDS = {
+    "callback": "chalicelib.edges.callbacks.delivery",
+    "continue": "chalicelib.kernel.continuing",
+    "change": "chalicelib.lifecycle.slack",
+    "status": "chalicelib.lifecycle.slack",
+    "hygiene": "chalicelib.lifecycle.slack",
+    "notice": "chalicelib.lifecycle.slack",
+    "self": "chalicelib.approvals.slack",
+    "decision": "chalicelib.approvals.slack",
+    "approval_message": "chalicelib.approvals.slack",
+    "review_start": "chalicelib.reviews.slack",
+    "review_decision": "chalicelib.reviews.slack",
+    "review_message": "chalicelib.reviews.slack",
+    "welcome_message": "chalicelib.people.slack",
+    "hygiene_message": "chalicelib.people.slack",
+}
+
+
+def test_every_kind_of_queued_work_has_its_handler():
+    capabilities.queued_work()
+    assert {kind: handler.__module__ for kind, handler in queue.HANDLERS.items()} == KINDS
+
+
+def test_a_kind_has_one_handler():
+    def first(services, work, receives):
+        return None
+
+    def second(services, work, receives):
+        return None
+
+    queue.register("test_kind", first)
+    try:
+        queue.register("test_kind", first)  # the same module imported again
+        with pytest.raises(ValueError, match="test_kind"):
+            queue.register("test_kind", second)
+        assert queue.handler_of("test_kind") is first
+    finally:
+        queue.HANDLERS.pop("test_kind")
+
+
+def test_a_kind_nobody_handles_fails_its_message():
+    with pytest.raises(LookupError, match="no handler for queued work of kind 'nothing'"):
+        queue.handler_of("nothing")
+
+
+def test_an_action_name_event_or_slack_verb_is_declared_once():
+    onboard = ACTIONS["onboard"]
+    before = list(CATALOGUE)
+    for taken in (
+        Action("onboard", "OnboardRequest", "user.other", "x", "X"),
+        Action("other", "OnboardRequest", onboard.event, "x", "X"),
+        Action("other", "OnboardRequest", "user.other", "x", "X", slack=("", ""), verb="onboard"),
+    ):
+        with pytest.raises(ValueError, match="already declared"):
+            declare("chalicelib.lifecycle.commands", taken)
+    assert CATALOGUE == before
+
+
+@pytest.mark.parametrize("action", CATALOGUE, ids=lambda a: a.name)
+def test_an_actions_request_model_is_its_capabilitys(action):
+    capability = action.commands.split(".")[1]
+    assert action.commands == f"chalicelib.{capability}.commands"
+    assert capability in ("lifecycle", "approvals", "reviews", "hygiene")
+    model = action.request_model()
+    # Its own, or a base model of the kernel it names (RestoreRequest is TicketRequest).
+    assert model.__module__ in (action.commands, "chalicelib.kernel.commands")
