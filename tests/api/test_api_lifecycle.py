@@ -10,20 +10,12 @@ import boto3
 import pytest
 
 from chalicelib import bootstrap
+from tests.support import ticket
 from tests.support.iam_objects import give_every_dependent
 
 DEV = "arn:aws:iam::222233334444:role/DeveloperRole"
 GLASS = "arn:aws:iam::222233334444:role/BreakGlassRole"
 FUTURE = (datetime.date.today() + datetime.timedelta(days=30)).isoformat()
-
-
-def ticket(n: str) -> dict:
-    return {"ticket": n, "requested_by": "alice"}
-
-
-@pytest.fixture
-def iam():
-    return boto3.client("iam")
 
 
 @pytest.fixture

@@ -62,9 +62,9 @@ def examples(label: str) -> int:
 
 # the world every example starts from
 @pytest.fixture(scope="module")
-def world():
+def world(provisioned):
     """pete active, sam suspended."""
-    with running_app() as (api, _):
+    with running_app(provisioned) as (api, _):
         onboard(api, "pete", ["ChildDeveloperGroup"], "SETUP-1", requested_by="fuzz")
         onboard(api, "sam", ["BreakGlassGroup"], "SETUP-2", requested_by="fuzz")
         suspended = api.call(

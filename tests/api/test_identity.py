@@ -13,6 +13,7 @@ import pytest
 from chalicelib import bootstrap
 from chalicelib.aws.clients import AwsClients
 from devstack.local import REGION, _Principal
+from tests.support import onboard
 from tests.support.enforcement import enforced
 
 GROUP = "BreakGlassGroup"
@@ -20,13 +21,6 @@ UNAVAILABLE = (
     "cannot be onboarded: the name is not available (IAM user names are unique whatever their "
     "case); choose another name, or change an existing managed user with the other operations"
 )
-
-
-def onboard(api, name, ticket, member=None, groups=("ChildDeveloperGroup",)):
-    body = {"username": name, "groups": list(groups), "ticket": ticket, "requested_by": "alice"}
-    if member:
-        body["slack_user"] = member
-    return api.call("POST", "/users", {**body, "console": False})
 
 
 def offboard(api, name, ticket):
@@ -74,14 +68,24 @@ def link(member):
 
 
 def test_the_record_and_the_link_name_the_person_iam_created(api):
-    assert onboard(api, "pete", "T-1", member="U0PETE00001").status_code == 201
+    assert (
+        onboard(
+            api, "pete", ticket="T-1", expect=None, console=False, slack_user="U0PETE00001"
+        ).status_code
+        == 201
+    )
     record = bootstrap.services().state.get_record("pete")
     assert record["user_id"] == user_id("pete")
     assert link("U0PETE00001")["user_id"] == {"S": user_id("pete")}
 
 
 def test_offboarding_lets_go_of_the_link_and_cancels_pending_requests(standin, api):
-    assert onboard(api, "pete", "T-1", member="U0PETE00001").status_code == 201
+    assert (
+        onboard(
+            api, "pete", ticket="T-1", expect=None, console=False, slack_user="U0PETE00001"
+        ).status_code
+        == 201
+    )
     asked = ask(api, "pete", "T-ask")
     offboard(api, "pete", "T-off")
     assert link("U0PETE00001") is None
@@ -91,15 +95,30 @@ def test_offboarding_lets_go_of_the_link_and_cancels_pending_requests(standin, a
     assert cancelled[-1]["result"] == "ok: cancelled (offboarded)"
     assert cancelled[-1]["requested_by"] == "offboard:T-off"
     # A new pending request for the group may be made by whoever holds the name next.
-    assert onboard(api, "pete", "T-2", member="U0PETE00002").status_code == 201
+    assert (
+        onboard(
+            api, "pete", ticket="T-2", expect=None, console=False, slack_user="U0PETE00002"
+        ).status_code
+        == 201
+    )
     assert ask(api, "pete", "T-ask-2")["status"] == "pending"
 
 
 def test_the_leavers_request_cannot_be_approved_for_the_new_holder_of_the_name(standin, api):
-    assert onboard(api, "pete", "T-1", member="U0PETE00001").status_code == 201
+    assert (
+        onboard(
+            api, "pete", ticket="T-1", expect=None, console=False, slack_user="U0PETE00001"
+        ).status_code
+        == 201
+    )
     asked = ask(api, "pete", "T-ask")
     offboard(api, "pete", "T-off")
-    assert onboard(api, "pete", "T-2", member="U0PETE00002").status_code == 201
+    assert (
+        onboard(
+            api, "pete", ticket="T-2", expect=None, console=False, slack_user="U0PETE00002"
+        ).status_code
+        == 201
+    )
     answer = approve(api, asked["id"])
     assert answer.status_code == 409, answer.json
     assert groups_of("pete") == ["ChildDeveloperGroup"]
@@ -111,7 +130,12 @@ def test_a_request_of_an_earlier_holder_is_not_granted_even_when_it_was_never_ca
 ):
     """The name changed hands outside the service (deleted and made again by hand): nothing let
     go of the leaver's request, and its approval still grants the new person nothing."""
-    assert onboard(api, "pete", "T-1", member="U0PETE00001").status_code == 201
+    assert (
+        onboard(
+            api, "pete", ticket="T-1", expect=None, console=False, slack_user="U0PETE00001"
+        ).status_code
+        == 201
+    )
     asked = ask(api, "pete", "T-ask")
     replace_by_hand("pete")
 
@@ -136,7 +160,7 @@ def replace_by_hand(name, groups=("ChildDeveloperGroup",)):
 
 
 def test_a_grant_of_an_earlier_holder_expires_without_touching_the_new_ones_groups(api, clock):
-    assert onboard(api, "pete", "T-1").status_code == 201
+    assert onboard(api, "pete", ticket="T-1", expect=None, console=False).status_code == 201
     body = {"group": GROUP, "hours": 1, "reason": "incident", "ticket": "T-g"}
     granted = api.call("POST", "/users/pete/grants", {**body, "requested_by": "alice"})
     assert granted.status_code == 201, granted.json
@@ -151,18 +175,20 @@ def _unmanaged_bob(api):
 
 
 def _managed_bob(api):
-    assert onboard(api, "bob", "T-first").status_code == 201
+    assert onboard(api, "bob", ticket="T-first", expect=None, console=False).status_code == 201
 
 
 def _managed_other_case(api):
-    assert onboard(api, "Bob", "T-first").status_code == 201
+    assert onboard(api, "Bob", ticket="T-first", expect=None, console=False).status_code == 201
 
 
 @pytest.mark.parametrize("holder", [_unmanaged_bob, _managed_bob, _managed_other_case])
 def test_an_unavailable_name_is_one_409_that_tells_nothing_and_leaves_nothing(api, holder):
     holder(api)
     before = bootstrap.services().state.get_record("bob")
-    answer = onboard(api, "bob", "T-bob", member="U0BOB000001")
+    answer = onboard(
+        api, "bob", ticket="T-bob", expect=None, console=False, slack_user="U0BOB000001"
+    )
     assert answer.status_code == 409, answer.json
     assert answer.json["Message"] == f"bob {UNAVAILABLE}"
     assert bootstrap.services().state.get_record("bob") == before
@@ -170,7 +196,7 @@ def test_an_unavailable_name_is_one_409_that_tells_nothing_and_leaves_nothing(ap
 
 
 def test_a_protected_name_stays_a_403(api):
-    answer = onboard(api, "break-glass-owner", "T-p")
+    answer = onboard(api, "break-glass-owner", ticket="T-p", expect=None, console=False)
     assert answer.status_code == 403, answer.json
 
 
@@ -186,7 +212,9 @@ def test_an_unmanaged_user_the_service_cannot_see_is_the_same_409_and_leaves_not
         )
     )
     with enforced():
-        answer = onboard(api, "bob", "T-bob", member="U0BOB000001")
+        answer = onboard(
+            api, "bob", ticket="T-bob", expect=None, console=False, slack_user="U0BOB000001"
+        )
     assert answer.status_code == 409, answer.json
     assert answer.json["Message"] == f"bob {UNAVAILABLE}"
     assert bootstrap.services().state.get_record("bob") is None
@@ -194,8 +222,13 @@ def test_an_unmanaged_user_the_service_cannot_see_is_the_same_409_and_leaves_not
 
 
 def test_offboarding_closes_the_persons_open_review_items_as_revokes_it_carried_out(api):
-    assert onboard(api, "pete", "T-1", member="U0PETE00001").status_code == 201
-    assert onboard(api, "sam", "T-2").status_code == 201
+    assert (
+        onboard(
+            api, "pete", ticket="T-1", expect=None, console=False, slack_user="U0PETE00001"
+        ).status_code
+        == 201
+    )
+    assert onboard(api, "sam", ticket="T-2", expect=None, console=False).status_code == 201
     due = (date.today() + timedelta(days=10)).isoformat()
     body = {"due": due, "ticket": "T-rev", "requested_by": "alice"}
     review = api.call("POST", "/reviews", body).json
@@ -235,9 +268,9 @@ def test_a_revocation_owed_for_the_leaver_survives_the_new_holders_onboarding(
     bootstrap.use(
         bootstrap.build(clients=AwsClients(REGION, session=shared_session()), clock=clock)
     )
-    assert onboard(api, "pete", "T-1").status_code == 201
+    assert onboard(api, "pete", ticket="T-1", expect=None, console=False).status_code == 201
     assert list(offboard(api, "pete", "T-off")["sessions_revocation_pending"]) == [late]
-    assert onboard(api, "pete", "T-2").status_code == 201
+    assert onboard(api, "pete", ticket="T-2", expect=None, console=False).status_code == 201
     record = bootstrap.services().state.get_record("pete")
     assert record["revocation_pending"] == [late] and record["user_id"] == user_id("pete")
 
@@ -287,7 +320,12 @@ def dynamodb_fails_once(client):
 def test_an_offboarding_that_could_not_let_go_says_so_and_its_retry_does(
     standin, api, dynamodb_fails_once
 ):
-    assert onboard(api, "pete", "T-1", member="U0PETE00001").status_code == 201
+    assert (
+        onboard(
+            api, "pete", ticket="T-1", expect=None, console=False, slack_user="U0PETE00001"
+        ).status_code
+        == 201
+    )
     asked = ask(api, "pete", "T-ask")
     failed = dynamodb_fails_once("DeleteItem", "MEMBER#U0PETE00001")
     body = {"ticket": "T-off", "requested_by": "hr"}
@@ -304,14 +342,19 @@ def test_an_offboarding_that_could_not_let_go_says_so_and_its_retry_does(
 def test_a_resumed_onboarding_of_a_reused_name_finishes_and_binds_the_new_person(
     api, dynamodb_fails_once
 ):
-    assert onboard(api, "pete", "T-1", member="U0PETE00001").status_code == 201
+    assert (
+        onboard(
+            api, "pete", ticket="T-1", expect=None, console=False, slack_user="U0PETE00001"
+        ).status_code
+        == 201
+    )
     offboard(api, "pete", "T-off")
     failed = dynamodb_fails_once("PutItem", '"STATE"')
-    first = onboard(api, "pete", "T-2", member="U0PETE00002")
+    first = onboard(api, "pete", ticket="T-2", expect=None, console=False, slack_user="U0PETE00002")
     assert failed["failed"] == 1 and first.status_code == 502, first.json
     # The user exists, its record is still the leaver's: the same ticket finishes the job.
     assert bootstrap.services().state.get_record("pete")["status"] == "offboarded"
-    again = onboard(api, "pete", "T-2", member="U0PETE00002")
+    again = onboard(api, "pete", ticket="T-2", expect=None, console=False, slack_user="U0PETE00002")
     assert again.status_code == 201, again.json
     record = bootstrap.services().state.get_record("pete")
     assert record["status"] == "active" and record["user_id"] == user_id("pete")

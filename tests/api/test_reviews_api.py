@@ -11,18 +11,11 @@ from datetime import date, timedelta
 import boto3
 
 from devstack.local import REGION
+from tests.support import onboard
 from tests.support.revocation import CHILD, denied, revocation_document
 
 OWNER, OPERATOR, PETE, SAM = "U0LOCAL0002", "U0LOCAL0001", "U0PETE00001", "U0SAM000001"
 DUE = (date.today() + timedelta(days=10)).isoformat()
-
-
-def onboard(api, name, groups, member=None):
-    body = {"username": name, "groups": groups, "ticket": f"T-on-{name}", "requested_by": "alice"}
-    if member:
-        body["slack_user"] = member
-    response = api.call("POST", "/users", {**body, "console": False})
-    assert response.status_code == 201, response.body
 
 
 def start(api, ticket="T-rev-1", **body):
@@ -50,8 +43,12 @@ def decide(api, review, found, decision, reviewer=OWNER, ticket="T-d"):
 
 
 def test_a_campaign_snapshots_every_managed_member_and_assigns_owners(api):
-    onboard(api, "pete", ["ChildDeveloperGroup"], PETE)
-    onboard(api, "sam", ["ChildDeveloperGroup", "BreakGlassGroup"])
+    onboard(
+        api, "pete", ["ChildDeveloperGroup"], ticket="T-on-pete", console=False, slack_user=PETE
+    )
+    onboard(
+        api, "sam", ["ChildDeveloperGroup", "BreakGlassGroup"], ticket="T-on-sam", console=False
+    )
     response = start(api)
     assert response.status_code == 201, response.body
     review = response.json
@@ -74,13 +71,15 @@ def test_a_campaign_snapshots_every_managed_member_and_assigns_owners(api):
 
 
 def test_the_person_under_review_gets_another_owner(api, monkeypatch):
-    onboard(api, "pete", ["BreakGlassGroup"], OWNER)  # pete is the first owner himself
+    onboard(
+        api, "pete", ["BreakGlassGroup"], ticket="T-on-pete", console=False, slack_user=OWNER
+    )  # pete is the first owner himself
     review = start(api, groups=["BreakGlassGroup"]).json
     assert item(review, "pete", "BreakGlassGroup")["reviewer"] == OPERATOR
 
 
 def test_bad_input_is_refused_and_nothing_is_made(api):
-    onboard(api, "pete", ["ChildDeveloperGroup"])
+    onboard(api, "pete", ["ChildDeveloperGroup"], ticket="T-on-pete", console=False)
     past = start(api, due=date.today().isoformat())
     assert past.status_code == 400 and "after today" in past.json["Message"]
     unknown = start(api, ticket="T-2", groups=["NoSuchGroup"])
@@ -96,8 +95,10 @@ def test_bad_input_is_refused_and_nothing_is_made(api):
 
 
 def test_decisions_follow_the_rules_and_a_revoke_is_carried_out_through_the_runner(api):
-    onboard(api, "pete", ["ChildDeveloperGroup"], PETE)
-    onboard(api, "sam", ["ChildDeveloperGroup"], SAM)
+    onboard(
+        api, "pete", ["ChildDeveloperGroup"], ticket="T-on-pete", console=False, slack_user=PETE
+    )
+    onboard(api, "sam", ["ChildDeveloperGroup"], ticket="T-on-sam", console=False, slack_user=SAM)
     review = start(api).json
     pete, sam = item(review, "pete"), item(review, "sam")
     # Not the reviewer, and the person under review, are refused; nothing changes.
@@ -139,8 +140,10 @@ def test_decisions_follow_the_rules_and_a_revoke_is_carried_out_through_the_runn
 
 
 def test_the_evidence_matches_iam_and_the_audit_trail(api):
-    onboard(api, "pete", ["ChildDeveloperGroup"], PETE)
-    onboard(api, "sam", ["ChildDeveloperGroup"])
+    onboard(
+        api, "pete", ["ChildDeveloperGroup"], ticket="T-on-pete", console=False, slack_user=PETE
+    )
+    onboard(api, "sam", ["ChildDeveloperGroup"], ticket="T-on-sam", console=False)
     review = start(api).json
     decide(api, review, item(review, "pete"), "revoke")
     evidence = api.call("GET", f"/reviews/{review['id']}/evidence").json
@@ -185,7 +188,7 @@ def test_the_evidence_matches_iam_and_the_audit_trail(api):
 
 
 def test_csv_evidence_disarms_formulas(api):
-    onboard(api, "=cmd", ["ChildDeveloperGroup"])
+    onboard(api, "=cmd", ["ChildDeveloperGroup"], ticket="T-on-=cmd", console=False)
     review = start(api).json
     body = api.call("GET", f"/reviews/{review['id']}/evidence?format=csv").body.decode()
     assert "'=cmd" in body and ",=cmd" not in body
@@ -209,8 +212,10 @@ def _stage(clock, **review_settings):
 
 def test_at_close_revokes_wait_for_the_close_and_undecided_items_may_be_revoked(api, clock):
     _stage(clock, carry_out="at_close", undecided="revoke")
-    onboard(api, "pete", ["ChildDeveloperGroup"], PETE)
-    onboard(api, "sam", ["ChildDeveloperGroup"])
+    onboard(
+        api, "pete", ["ChildDeveloperGroup"], ticket="T-on-pete", console=False, slack_user=PETE
+    )
+    onboard(api, "sam", ["ChildDeveloperGroup"], ticket="T-on-sam", console=False)
     review = start(api).json
     revoked = decide(api, review, item(review, "pete"), "revoke").json
     assert "removed_at" not in revoked and groups_of("pete") == ["ChildDeveloperGroup"]
@@ -245,7 +250,7 @@ def test_the_quarterly_review_starts_on_the_first_day_of_a_quarter(api, clock):
     import datetime
 
     _stage(clock, quarterly=True, quarterly_days=14)
-    onboard(api, "pete", ["ChildDeveloperGroup"])
+    onboard(api, "pete", ["ChildDeveloperGroup"], ticket="T-on-pete", console=False)
     event = api.client.events.generate_cw_event(
         source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
     )
@@ -262,7 +267,7 @@ def test_the_quarterly_review_starts_on_the_first_day_of_a_quarter(api, clock):
 
 
 def test_a_revoke_that_cannot_be_carried_out_says_so_in_the_evidence(api):
-    onboard(api, "pete", ["ChildDeveloperGroup"])
+    onboard(api, "pete", ["ChildDeveloperGroup"], ticket="T-on-pete", console=False)
     review = start(api).json
     suspended = api.call("POST", "/users/pete/suspend", {"ticket": "T-s", "requested_by": "alice"})
     assert suspended.status_code == 200
@@ -281,7 +286,7 @@ def test_a_revoke_takes_only_the_reviewed_group_from_what_the_user_holds_now(api
     # pete's record says ChildDeveloperGroup only; someone added him to BreakGlassGroup by hand
     # (drift). The review covers ChildDeveloperGroup: its revoke must leave BreakGlassGroup,
     # which nobody reviewed, where it is.
-    onboard(api, "pete", ["ChildDeveloperGroup"])
+    onboard(api, "pete", ["ChildDeveloperGroup"], ticket="T-on-pete", console=False)
     boto3.client("iam", region_name=REGION).add_user_to_group(
         GroupName="BreakGlassGroup", UserName="pete"
     )
@@ -296,7 +301,7 @@ def test_a_revoke_takes_only_the_reviewed_group_from_what_the_user_holds_now(api
 
 def test_members_outside_management_are_reviewed_removed_by_hand_and_never_pass(api):
     iam = boto3.client("iam", region_name=REGION)
-    onboard(api, "pete", ["BreakGlassGroup"], PETE)
+    onboard(api, "pete", ["BreakGlassGroup"], ticket="T-on-pete", console=False, slack_user=PETE)
     # A back door at the root path, and a protected owner under the managed path.
     for name, path in (("backdoor", "/"), ("break-glass-owner", "/managed/")):
         iam.create_user(UserName=name, Path=path)
@@ -361,8 +366,8 @@ def test_nobody_reviews_their_own_access_whichever_side_is_linked(api):
 
     # olga came from the identity provider: no Slack member on her user. But the owner's own
     # Slack member is linked to olga (MEMBER# link): the owner is olga, and may not keep her.
-    onboard(api, "olga", ["ChildDeveloperGroup"])
-    onboard(api, "sam", ["ChildDeveloperGroup"])
+    onboard(api, "olga", ["ChildDeveloperGroup"], ticket="T-on-olga", console=False)
+    onboard(api, "sam", ["ChildDeveloperGroup"], ticket="T-on-sam", console=False)
     person = boto3.client("iam").get_user(UserName="olga")["User"]["UserId"]
     bootstrap.services().state.link_member(OWNER, "Olga", person)  # any spelling is one person
     review = start(api).json

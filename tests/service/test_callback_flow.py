@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from chalicelib import bootstrap
+from tests.support import onboard
 from tests.support.receiver import Receiver
 from tests.support.slack import queued
 
@@ -29,19 +30,6 @@ def _quick_retries(monkeypatch):
     monkeypatch.setenv("CALLBACK_BACKOFF", "0.01")
 
 
-def onboard(api, receiver: Receiver | None = None, **extra) -> object:
-    body = {
-        "username": "pete",
-        "groups": ["ChildDeveloperGroup"],
-        "ticket": "T-1",
-        "requested_by": "alice",
-        **extra,
-    }
-    if receiver is not None:
-        body["callback_url"] = receiver.url("/hooks/T-1")
-    return api.call("POST", "/users", body)
-
-
 def signed_by(secret: str, request: dict) -> bool:
     headers = request["headers"]
     message = b"v1:" + headers["x-access-request-timestamp"].encode() + b":" + request["body"]
@@ -55,7 +43,7 @@ def callback_events(api, ticket: str) -> list[dict]:
 
 
 def test_the_result_is_posted_signed_once_the_worker_runs(api, receiver, poller, secret):
-    response = onboard(api, receiver)
+    response = onboard(api, ticket="T-1", expect=None, callback_url=receiver.url("/hooks/T-1"))
     assert response.status_code == 201
     assert receiver.requests == []  # queued: a slow receiver never holds the REST answer
     assert poller.poll_once() == (1, 0)
@@ -75,7 +63,7 @@ def test_the_result_is_posted_signed_once_the_worker_runs(api, receiver, poller,
 def test_a_500_is_retried(api, receiver, poller, secret):
     assert bootstrap.services().settings.callback_backoff == 0.01
     receiver.fail(2)
-    onboard(api, receiver)
+    onboard(api, ticket="T-1", expect=None, callback_url=receiver.url("/hooks/T-1"))
     poller.poll_once()
     assert len(receiver.requests) == 3
     assert all(signed_by(secret, request) for request in receiver.requests)
@@ -85,7 +73,7 @@ def test_a_500_is_retried(api, receiver, poller, secret):
 
 
 def test_a_rejected_change_is_called_back_too(api, receiver, poller):
-    onboard(api)
+    onboard(api, ticket="T-1", expect=None)
     again = api.call(
         "POST",
         "/users/pete/restore",
@@ -99,7 +87,7 @@ def test_a_rejected_change_is_called_back_too(api, receiver, poller):
 
 
 def test_a_plan_is_called_back(api, receiver, poller):
-    onboard(api)
+    onboard(api, ticket="T-1", expect=None)
     planned = api.call(
         "POST",
         "/users/pete/offboard",
@@ -117,7 +105,9 @@ def test_a_plan_is_called_back(api, receiver, poller):
 
 
 def test_a_host_not_on_the_allow_list_is_refused_before_anything_changes(api, receiver, sqs):
-    response = onboard(api, callback_url="https://tickets.example.com/hook")
+    response = onboard(
+        api, ticket="T-1", expect=None, callback_url="https://tickets.example.com/hook"
+    )
     assert response.status_code == 400
     assert "tickets.example.com is not allowed" in response.json["Message"]
     with pytest.raises(boto3.client("iam").exceptions.NoSuchEntityException):
@@ -133,7 +123,7 @@ def at_once(sqs, poller):
 
 def test_a_receiver_back_up_gets_it_on_a_later_receive(api, receiver, poller, at_once, secret):
     port = receiver.port
-    onboard(api, receiver)
+    onboard(api, ticket="T-1", expect=None, callback_url=receiver.url("/hooks/T-1"))
     receiver.close()
     assert poller.poll_once() == (0, 1)  # left on the queue for another receive
     (event,) = callback_events(api, "T-1")
@@ -153,17 +143,7 @@ def test_a_receiver_back_up_gets_it_on_a_later_receive(api, receiver, poller, at
 def test_nothing_is_lost_when_the_receiver_stays_down(api, receiver, poller, at_once, sqs):
     url = receiver.url("/hooks/T-1")
     receiver.close()
-    response = api.call(
-        "POST",
-        "/users",
-        {
-            "username": "pete",
-            "groups": ["ChildDeveloperGroup"],
-            "ticket": "T-1",
-            "requested_by": "alice",
-            "callback_url": url,
-        },
-    )
+    response = onboard(api, ticket="T-1", expect=None, callback_url=url)
     assert response.status_code == 201
     limit = bootstrap.services().work_queue.max_receives()
     outcomes = [poller.poll_once() for _ in range(limit)]
@@ -179,7 +159,7 @@ def test_nothing_is_lost_when_the_receiver_stays_down(api, receiver, poller, at_
 
 def test_a_callback_that_cannot_be_queued_is_kept_in_the_audit_trail(api, receiver, sqs, poller):
     sqs.delete_queue(QueueUrl=poller.queue_url)  # the work queue is gone
-    response = onboard(api, receiver)
+    response = onboard(api, ticket="T-1", expect=None, callback_url=receiver.url("/hooks/T-1"))
     assert response.status_code == 201  # the change is done all the same
     (event,) = callback_events(api, "T-1")
     assert event["result"].startswith("callback undelivered: could not queue it")

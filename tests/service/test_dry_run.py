@@ -14,26 +14,16 @@ import hashlib
 import json
 from collections import Counter
 
-import boto3
 import botocore.client
 import pytest
 
 from chalicelib import bootstrap
-from tests.support import onboard as onboard_as
+from tests.support import onboard, ticket
 from tests.support.iam_objects import give_every_dependent
 
 FUTURE = (datetime.date.today() + datetime.timedelta(days=30)).isoformat()
 CHILD = "222233334444"
 ROOT = "123456789012"
-
-
-def ticket(n: str) -> dict:
-    return {"ticket": n, "requested_by": "alice"}
-
-
-@pytest.fixture
-def iam():
-    return boto3.client("iam")
 
 
 @pytest.fixture(autouse=True)
@@ -133,10 +123,6 @@ def operations(plan: dict) -> list[list[str]]:
     return [[f"{account}:{op}" for account, op, _ in wave] for wave in flat(plan)]
 
 
-def onboard(api, username="pete", groups=("ChildDeveloperGroup",), t="T-1"):
-    return onboard_as(api, username, groups, ticket=t).json
-
-
 def test_onboarding_plan_is_the_onboarding(api, iam):
     body = {
         "username": "pete",
@@ -161,7 +147,7 @@ def test_onboarding_plan_is_the_onboarding(api, iam):
 
 
 def test_move_plan_is_the_move(api, iam):
-    onboard(api)
+    onboard(api, ticket="T-1")
     plan = plan_then_run(
         api, "PUT", "/users/pete/groups", {"groups": ["BreakGlassGroup"], **ticket("T-2")}, 200
     )
@@ -175,7 +161,7 @@ def test_move_plan_is_the_move(api, iam):
 
 
 def test_suspend_plan_is_the_suspension(api, iam):
-    onboard(api)
+    onboard(api, ticket="T-1")
     iam.create_access_key(UserName="pete")
     plan = plan_then_run(
         api,
@@ -192,7 +178,7 @@ def test_suspend_plan_is_the_suspension(api, iam):
 
 
 def test_restore_plan_is_the_restore(api, iam):
-    onboard(api)
+    onboard(api, ticket="T-1")
     iam.create_access_key(UserName="pete")
     assert api.call("POST", "/users/pete/suspend", ticket("T-2")).status_code == 200
     plan = plan_then_run(api, "POST", "/users/pete/restore", ticket("T-3"), 200)
@@ -208,7 +194,7 @@ def test_restore_plan_is_the_restore(api, iam):
 
 
 def test_offboarding_plan_is_the_offboarding(api, iam):
-    onboard(api)
+    onboard(api, ticket="T-1")
     give_every_dependent(iam, "pete")
     plan = plan_then_run(api, "POST", "/users/pete/offboard", ticket("T-2"), 200)
     waves = operations(plan)
@@ -220,7 +206,7 @@ def test_offboarding_plan_is_the_offboarding(api, iam):
 
 
 def test_grant_plan_is_the_grant(api, iam):
-    onboard(api)
+    onboard(api, ticket="T-1")
     plan = plan_then_run(
         api,
         "POST",
@@ -232,7 +218,7 @@ def test_grant_plan_is_the_grant(api, iam):
 
 
 def test_a_plan_that_would_be_refused_is_refused_the_same_way(api, iam):
-    onboard(api)
+    onboard(api, ticket="T-1")
     refused = api.call("POST", "/users/pete/restore", {**ticket("T-2"), "dry_run": True})
     assert refused.status_code == 409
     assert audit_of(api, "T-2", "plan rejected: " + refused.json["Message"])
@@ -242,7 +228,7 @@ def test_a_plan_that_would_be_refused_is_refused_the_same_way(api, iam):
 
 def test_a_plan_leaves_the_ticket_free(api, iam):
     """The plan is not the change: the same ticket then runs it, and a replay answers the run."""
-    onboard(api)
+    onboard(api, ticket="T-1")
     body = {"groups": ["BreakGlassGroup"], **ticket("T-2")}
     assert api.call("PUT", "/users/pete/groups", {**body, "dry_run": True}).status_code == 200
     first = api.call("PUT", "/users/pete/groups", body)

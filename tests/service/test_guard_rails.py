@@ -17,16 +17,8 @@ from botocore.exceptions import ClientError
 from chalicelib import bootstrap
 from chalicelib.aws.errors import aws_errors
 from chalicelib.kernel.errors import AccessDenied
-from tests.support import onboard as onboard_as
+from tests.support import onboard, ticket
 from tests.support.revocation import denied, revocation_document
-
-
-def ticket(n: str) -> dict:
-    return {"ticket": n, "requested_by": "alice"}
-
-
-def onboard(api, username: str, groups=("ChildDeveloperGroup",)):
-    return onboard_as(api, username, groups, ticket="T-1")  # the trails below start at T-1
 
 
 def users() -> list[str]:
@@ -62,7 +54,7 @@ def test_a_protected_user_is_refused_in_any_spelling(api, spelling):
 
 
 def test_onboarding_a_name_that_differs_only_in_case_is_a_409_and_makes_no_second_user(api):
-    onboard(api, "pete")
+    onboard(api, "pete", ticket="T-1")
     for spelling in ("Pete", "PETE"):
         answer = api.call(
             "POST",
@@ -78,7 +70,7 @@ def test_onboarding_a_name_that_differs_only_in_case_is_a_409_and_makes_no_secon
 
 
 def test_a_request_in_another_case_acts_on_the_one_person_and_their_record(api):
-    onboard(api, "pete")
+    onboard(api, "pete", ticket="T-1")
     assert api.call("POST", "/users/Pete/suspend", ticket("T-2")).status_code == 200
     # A suspended person gets no groups back by being named in capitals.
     moved = api.call("PUT", "/users/PETE/groups", {"groups": ["BreakGlassGroup"], **ticket("T-3")})
@@ -100,7 +92,7 @@ def test_a_request_in_another_case_acts_on_the_one_person_and_their_record(api):
 def test_a_session_deny_names_the_user_as_iam_spells_it(api):
     """StringLike is case-sensitive and sessions are named ${aws:username}, the stored spelling:
     a deny for *:OLGA would leave olga's sessions working."""
-    onboard(api, "olga")
+    onboard(api, "olga", ticket="T-1")
     answer = api.call("POST", "/users/OLGA/offboard", ticket("T-2"))
     assert answer.status_code == 200, answer.json
     assert answer.json["username"] == "olga"
@@ -110,7 +102,7 @@ def test_a_session_deny_names_the_user_as_iam_spells_it(api):
 
 def test_a_user_renamed_in_case_keeps_one_lease(api, monkeypatch):
     """The lease is keyed by the person: a change naming PETE waits for one naming pete."""
-    onboard(api, "pete")
+    onboard(api, "pete", ticket="T-1")
     state = bootstrap.services().lifecycle.state
     state.acquire("pete", "someone-else", 60)
     busy = api.call("POST", "/users/PETE/suspend", ticket("T-2"))
@@ -120,7 +112,7 @@ def test_a_user_renamed_in_case_keeps_one_lease(api, monkeypatch):
 
 # one ticket, one change
 def test_one_ticket_cannot_run_a_second_action(api):
-    onboard(api, "pete")
+    onboard(api, "pete", ticket="T-1")
     assert (
         api.call(
             "PUT", "/users/pete/groups", {"groups": ["BreakGlassGroup"], **ticket("T-5")}
@@ -141,7 +133,7 @@ def test_one_ticket_cannot_run_a_second_action(api):
 def test_a_second_leaseholder_with_the_same_ticket_is_refused(api):
     """The lease belongs to one invocation, not to its ticket: the same ticket cannot slip past
     a change that holds the person."""
-    onboard(api, "pete")
+    onboard(api, "pete", ticket="T-1")
     bootstrap.services().lifecycle.state.acquire("pete", "T-6", 60)  # as the old lease owner was
     answer = api.call("POST", "/users/pete/suspend", ticket("T-6"))
     assert answer.status_code == 409, answer.json
@@ -158,7 +150,7 @@ def forget_idempotency() -> None:
 
 
 def test_resending_an_onboarding_once_its_idempotency_record_expired_leaves_a_suspension(api):
-    onboard(api, "pete", ("ChildDeveloperGroup", "BreakGlassGroup"))
+    onboard(api, "pete", ("ChildDeveloperGroup", "BreakGlassGroup"), ticket="T-1")
     assert api.call("POST", "/users/pete/suspend", ticket("T-2")).status_code == 200
     forget_idempotency()
     again = api.call(
@@ -178,7 +170,7 @@ def test_resending_an_onboarding_once_its_idempotency_record_expired_leaves_a_su
 
 
 def test_resending_an_onboarding_after_a_move_is_a_409_that_changes_nothing(api):
-    onboard(api, "pete")
+    onboard(api, "pete", ticket="T-1")
     assert (
         api.call(
             "PUT", "/users/pete/groups", {"groups": ["BreakGlassGroup"], **ticket("T-2")}
@@ -198,7 +190,7 @@ def test_resending_an_onboarding_after_a_move_is_a_409_that_changes_nothing(api)
     "reserved", ["slack:1.2.3", "schedule:restore:pete:2030-01-01", "Schedule:drift:x", "SLACK:x"]
 )
 def test_a_caller_cannot_claim_a_ticket_the_service_makes(api, reserved):
-    onboard(api, "pete")
+    onboard(api, "pete", ticket="T-1")
     for method, path, body in [
         (
             "POST",
@@ -215,7 +207,7 @@ def test_a_caller_cannot_claim_a_ticket_the_service_makes(api, reserved):
 
 @pytest.mark.parametrize("name", ["=1+2", "+pete", "-pete", "@pete"])
 def test_csv_cells_that_a_spreadsheet_would_run_are_disarmed(api, name):
-    onboard(api, name)
+    onboard(api, name, ticket="T-1")
     answer = api.call("GET", "/access-matrix?format=csv")
     rows = list(csv.DictReader(io.StringIO(answer.body.decode())))
     assert rows and all(row["username"] == f"'{name}" for row in rows), rows
@@ -226,7 +218,7 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_disarmed(api, name):
 def test_the_logger_forgets_a_request_once_it_is_answered(api):
     from chalicelib.kernel.telemetry import logger
 
-    onboard(api, "pete")
+    onboard(api, "pete", ticket="T-1")
     keys = logger().get_current_keys()
     assert not {"requested_by", "username", "action"} & set(keys), keys
     assert keys.get("correlation_id") is None
@@ -261,7 +253,7 @@ def test_access_denied_is_final_and_names_what_is_missing():
 
 
 def test_drift_reports_a_managed_user_in_a_group_the_service_does_not_manage(api):
-    onboard(api, "pete")
+    onboard(api, "pete", ticket="T-1")
     iam = boto3.client("iam")
     iam.create_group(GroupName="FinanceGroup")
     iam.add_user_to_group(UserName="pete", GroupName="FinanceGroup")
@@ -359,7 +351,7 @@ def test_a_suspension_revokes_in_the_accounts_of_the_organization(api, monkeypat
     revoker = services.lifecycle.revoker
     monkeypatch.setattr(revoker, "settings", settings)
     monkeypatch.setattr(revoker.children, "settings", settings)
-    onboard(api, "pete")
+    onboard(api, "pete", ticket="T-1")
     answer = api.call("POST", "/users/pete/suspend", ticket("T-2")).json
     assert answer["sessions_revoked_in"] == ["222233334444"]
     assert list(answer["sessions_revocation_pending"]) == [created["AccountId"]]

@@ -16,17 +16,10 @@ from moto.iam.models import IAMBackend
 from chalicelib import bootstrap
 from chalicelib.kernel import recording as recorder
 from devstack.moto_last_used import set_last_used
+from tests.support import onboard as onboard_with
+from tests.support import ticket
 
 DEV = "ChildDeveloperGroup"
-
-
-def ticket(n: str) -> dict:
-    return {"ticket": n, "requested_by": "alice"}
-
-
-@pytest.fixture
-def iam():
-    return boto3.client("iam")
 
 
 def onboard(
@@ -39,12 +32,7 @@ def onboard(
 ) -> None:
     """A managed user; with console access, an MFA device too unless ``mfa`` is False (the
     MFA rule is tried on its own)."""
-    body = {"username": name, "groups": [DEV], **ticket(f"T-{name}"), "console": console}
-    if email:
-        body["email"] = email
-    if slack_user:
-        body["slack_user"] = slack_user
-    assert api.call("POST", "/users", body).status_code == 201
+    onboard_with(api, name, [DEV], console=console, email=email, slack_user=slack_user)
     if console and mfa:
         give_mfa(boto3.client("iam"), name)
 

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import datetime
 
-import boto3
-import pytest
-
 from chalicelib import bootstrap
 from tests.service.test_hygiene import has_console
 
@@ -25,11 +22,6 @@ def unmanaged(iam, name: str) -> str:
     iam.create_user(UserName=name, Path="/managed/")
     iam.create_login_profile(UserName=name, Password="Aa1!" + "x" * 20)
     return iam.create_access_key(UserName=name)["AccessKey"]["AccessKeyId"]
-
-
-@pytest.fixture
-def iam():
-    return boto3.client("iam")
 
 
 def test_users_without_a_record_or_offboarded_are_drift_never_acted_on(api, iam, clock):

@@ -10,20 +10,12 @@ import logging
 import boto3
 
 from chalicelib.kernel.telemetry import logger
+from tests.support import onboard
 
 
 def test_temporary_passwords_never_reach_logs_or_stored_state(api, caplog, capsys):
     caplog.set_level(logging.DEBUG)  # everything any library would log, botocore included
-    onboarded = api.call(
-        "POST",
-        "/users",
-        {
-            "username": "pete",
-            "groups": ["ChildDeveloperGroup"],
-            "ticket": "T-1",
-            "requested_by": "alice",
-        },
-    )
+    onboarded = onboard(api, ticket="T-1", expect=None)
     api.call("POST", "/users/pete/suspend", {"ticket": "T-2", "requested_by": "alice"})
     restored = api.call("POST", "/users/pete/restore", {"ticket": "T-3", "requested_by": "alice"})
     passwords = [onboarded.json["temporary_password"], restored.json["temporary_password"]]

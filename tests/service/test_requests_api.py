@@ -6,21 +6,10 @@ from __future__ import annotations
 
 import boto3
 
+from tests.support import onboard
 from tests.support.approvals import APPROVER, GROUP, NOBODY, OPERATOR
 
 ASK = {"username": "pete", "group": GROUP, "hours": 2, "reason": "INC-7", "requested_by": "jira"}
-
-
-def onboard(api, username="pete", member=NOBODY):
-    body = {
-        "username": username,
-        "groups": ["ChildDeveloperGroup"],
-        "ticket": f"T-{username}",
-        "requested_by": "alice",
-        **({"slack_user": member} if member else {}),
-    }
-    answer = api.call("POST", "/users", body)
-    assert answer.status_code == 201, answer.json
 
 
 def ask(api, ticket="CHG-1", **changes):
@@ -33,7 +22,7 @@ def decide(api, request_id, approver=APPROVER, decision="approve", ticket="CHG-1
 
 
 def test_a_request_over_rest(standin, api):
-    onboard(api)
+    onboard(api, slack_user=NOBODY)
     asked = ask(api)
     assert asked.status_code == 201, asked.json
     request = asked.json
@@ -52,11 +41,11 @@ def test_a_request_over_rest(standin, api):
 
 
 def test_the_decision_rules_apply_to_rest(standin, api):
-    onboard(api)
+    onboard(api, slack_user=NOBODY)
     request_id = ask(api).json["id"]
     refused = decide(api, request_id, approver=NOBODY)
     assert refused.status_code == 403 and "only an approver" in refused.json["Message"]
-    onboard(api, "olga", OPERATOR)
+    onboard(api, "olga", slack_user=OPERATOR)
     own = ask(api, ticket="CHG-O", username="olga").json["id"]
     assert decide(api, own, approver=OPERATOR).status_code == 403  # her own request
 
@@ -82,7 +71,7 @@ def test_the_decision_rules_apply_to_rest(standin, api):
 
 
 def test_deny_and_expiry_over_rest(standin, api, clock):
-    onboard(api)
+    onboard(api, slack_user=NOBODY)
     denied = decide(api, ask(api).json["id"], decision="deny")
     assert denied.json["status"] == "denied"
     late = ask(api, ticket="CHG-3").json["id"]
@@ -94,14 +83,14 @@ def test_deny_and_expiry_over_rest(standin, api, clock):
 
 
 def test_break_glass_over_rest_is_granted_at_once(standin, api):
-    onboard(api)
+    onboard(api, slack_user=NOBODY)
     asked = ask(api, break_glass=True, hours=1)
     assert asked.status_code == 201 and asked.json["status"] == "approved"
     assert asked.json["grant"]["group"] == GROUP
 
 
 def test_bad_input_is_a_clear_400_or_403(standin, api):
-    onboard(api)
+    onboard(api, slack_user=NOBODY)
     assert ask(api, hours=0).status_code == 400
     assert ask(api, hours=5).json["Message"].endswith("at most 4 hours")
     assert ask(api, reason="").status_code == 400
@@ -137,7 +126,7 @@ def left_approved(request_id):
 
 
 def test_an_approval_the_grant_refuses_closes_the_request_failed(standin, api):
-    onboard(api)
+    onboard(api, slack_user=NOBODY)
     request_id = ask(api).json["id"]
     suspend(api)
     decided = decide(api, request_id)
@@ -159,7 +148,7 @@ def test_an_approval_the_grant_refuses_closes_the_request_failed(standin, api):
 
 
 def test_nothing_grants_after_the_requests_pending_window(standin, api, clock):
-    onboard(api)
+    onboard(api, slack_user=NOBODY)
     request_id = ask(api).json["id"]
     left_approved(request_id)
     clock.advance(days=2)
@@ -171,7 +160,7 @@ def test_nothing_grants_after_the_requests_pending_window(standin, api, clock):
 
 
 def test_a_late_grant_reads_the_user_again(standin, api):
-    onboard(api)
+    onboard(api, slack_user=NOBODY)
     request_id = ask(api).json["id"]
     left_approved(request_id)
     # Meanwhile pete got the group for one hour under another ticket: a late grant of this
@@ -191,7 +180,7 @@ def test_a_late_grant_reads_the_user_again(standin, api):
 
 
 def test_an_approved_request_whose_grant_was_made_is_not_failed_on_replay(standin, api):
-    onboard(api)
+    onboard(api, slack_user=NOBODY)
     request_id = ask(api).json["id"]
     approved = decide(api, request_id).json
     assert approved["status"] == "approved" and approved["grant"]
@@ -200,7 +189,7 @@ def test_an_approved_request_whose_grant_was_made_is_not_failed_on_replay(standi
 
 
 def test_a_user_without_a_linked_member_cannot_ask_for_one_approver(standin, api, flow):
-    onboard(api, "olga", member=None)
+    onboard(api, "olga")
     refused = ask(api, username="olga")
     assert refused.status_code == 403
     assert "no linked Slack member" in refused.json["Message"]
@@ -218,7 +207,7 @@ def test_an_approver_linked_to_the_requested_user_is_refused(standin, api, flow)
     from chalicelib import bootstrap
 
     flow.policies({GROUP: {"approvers": [OPERATOR, APPROVER], "approvals": 2}})
-    onboard(api, "olga", member=None)
+    onboard(api, "olga")
     person = boto3.client("iam").get_user(UserName="olga")["User"]["UserId"]
     bootstrap.services().state.link_member(APPROVER, "olga", person)  # the approver is olga
     request_id = ask(api, username="olga").json["id"]
@@ -229,7 +218,7 @@ def test_an_approver_linked_to_the_requested_user_is_refused(standin, api, flow)
 
 
 def test_the_schedule_closes_an_approval_left_without_its_grant(standin, api, flow, clock):
-    onboard(api)
+    onboard(api, slack_user=NOBODY)
     request_id = ask(api).json["id"]
     left_approved(request_id)
     assert flow.fire("expire_requests") == {"expired": []}
@@ -244,7 +233,7 @@ def test_the_schedule_closes_an_approval_left_without_its_grant(standin, api, fl
 
 
 def test_a_grant_the_runner_refuses_closes_the_request_failed(standin, api, flow):
-    onboard(api)
+    onboard(api, slack_user=NOBODY)
     request_id = ask(api).json["id"]
     # The stage's grant maximum lowered between the request and its decision.
     flow.policies(
@@ -261,7 +250,7 @@ def test_a_grant_the_runner_refuses_closes_the_request_failed(standin, api, flow
 def test_a_grant_owed_while_another_change_holds_the_user_is_finished_by_a_retry(standin, api):
     from chalicelib import bootstrap
 
-    onboard(api)
+    onboard(api, slack_user=NOBODY)
     request_id = ask(api).json["id"]
     state = bootstrap.services().state
     state.acquire("pete", "another-change", 60)

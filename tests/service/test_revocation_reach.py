@@ -16,16 +16,12 @@ from botocore.exceptions import ClientError
 from chalicelib import bootstrap
 from chalicelib.lifecycle import revocation_policy
 from devstack.local import REGION, SETUP_CREDENTIALS, Provisioner
-from tests.support import onboard
+from tests.support import onboard, ticket
 from tests.support.enforcement import enforced
 from tests.support.revocation import CHILD, revocation_document
 
 ROOT = "123456789012"
 T0 = datetime.datetime(2026, 11, 25, 9, 30, 12, tzinfo=datetime.UTC)
-
-
-def ticket(n: str) -> dict:
-    return {"ticket": n, "requested_by": "alice"}
 
 
 def trail(api, **query) -> list[dict]:

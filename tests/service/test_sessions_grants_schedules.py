@@ -12,12 +12,8 @@ import pytest
 
 from chalicelib import bootstrap
 from devstack.local import SETUP_CREDENTIALS, Provisioner
-from tests.support import onboard
+from tests.support import onboard, ticket
 from tests.support.revocation import CHILD, denied, revocation_document
-
-
-def ticket(n: str) -> dict:
-    return {"ticket": n, "requested_by": "alice"}
 
 
 def groups_of(username):

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from chalicelib.kernel import tracing
+from tests.support import onboard
 
 
 class Subsegment:
@@ -88,16 +89,7 @@ def test_tracing_is_off_outside_lambda_and_the_app_still_answers(client, monkeyp
 
 def test_every_route_and_handler_gets_its_own_subsegment_without_payloads(traced, api, monkeypatch):
     monkeypatch.setattr(tracing, "_cold", True)  # as in a fresh Lambda process
-    created = api.call(
-        "POST",
-        "/users",
-        {
-            "username": "pete",
-            "groups": ["ChildDeveloperGroup"],
-            "ticket": "T-1",
-            "requested_by": "alice",
-        },
-    )
+    created = onboard(api, ticket="T-1", expect=None)
     assert created.status_code == 201 and created.json["temporary_password"]
     api.call("GET", "/users/nobody")
     api.client.lambda_.invoke(

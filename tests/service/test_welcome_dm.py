@@ -11,6 +11,7 @@ import boto3
 from chalicelib import bootstrap
 from chalicelib.kernel import direct_messages as person_messages
 from devstack.local import REGION
+from tests.support import onboard
 from tests.support.approvals import NOBODY, OPERATOR, text_of
 
 ONBOARD = {
@@ -21,14 +22,8 @@ ONBOARD = {
 }
 
 
-def onboard(api, **changes):
-    answer = api.call("POST", "/users", {**ONBOARD, **changes})
-    assert answer.status_code == 201, answer.json
-    return answer.json
-
-
 def test_an_onboarding_naming_a_member_welcomes_them_once_without_a_secret(flow, api):
-    answer = onboard(api, slack_user=NOBODY, access_key=True)
+    answer = onboard(api, ticket="T-WELCOME", slack_user=NOBODY, access_key=True).json
     password = answer["temporary_password"]
     secret_key = answer["access_key"]["secret_access_key"]
     assert flow.dms_to(NOBODY) == []  # queued, not sent while the change runs
@@ -54,7 +49,7 @@ def test_an_onboarding_naming_a_member_welcomes_them_once_without_a_secret(flow,
 
 
 def test_the_welcome_queued_or_delivered_twice_is_sent_once(flow, api):
-    answer = onboard(api, slack_user=NOBODY)
+    answer = onboard(api, ticket="T-WELCOME", slack_user=NOBODY).json
     message = person_messages.welcome(
         ticket="T-WELCOME",
         username="pete",
@@ -71,7 +66,7 @@ def test_the_welcome_queued_or_delivered_twice_is_sent_once(flow, api):
 
 
 def test_a_failed_send_is_retried_and_then_sent_once(flow, api, monkeypatch):
-    onboard(api, slack_user=NOBODY)
+    onboard(api, ticket="T-WELCOME", slack_user=NOBODY)
     api_client = bootstrap.services().slack_api
     real = api_client.direct_message
     calls = []
@@ -103,6 +98,6 @@ def test_a_slack_onboarding_names_the_operator_who_hands_the_password(flow):
 
 
 def test_no_member_no_welcome_message(flow, api):
-    onboard(api)
+    onboard(api, ticket="T-WELCOME")
     assert flow.work() == 0
     assert flow.calls("conversations.open") == [] and flow.calls("chat.postMessage") == []

@@ -18,7 +18,7 @@ from chalicelib import bootstrap
 from chalicelib.edges.slack import replies
 from chalicelib.lifecycle.commands import RestoreRequest
 from devstack.local import REGION
-from tests.support import onboard as onboard_as
+from tests.support import onboard, ticket
 from tests.support.enforcement import enforced as iam_enforced
 from tests.support.slack import ephemeral, everything_in, run_worker
 
@@ -29,14 +29,6 @@ GLASS = f"arn:aws:iam::{CHILD}:role/BreakGlassRole"
 # MFA_ROLES of the stage is "*": the self-service policy denies sts:AssumeRole without MFA, so
 # every profile asks for it.
 SOURCE = f"{ROOT}-pete"  # the person's own profile: aws login, or their access key
-
-
-def ticket(n: str) -> dict:
-    return {"ticket": n, "requested_by": "alice"}
-
-
-def onboard(api, username: str = "pete", groups=("ChildDeveloperGroup",)) -> dict:
-    return onboard_as(api, username, groups).json
 
 
 def config_of(api, username: str = "pete") -> dict:
@@ -267,7 +259,7 @@ def test_a_grant_adds_a_profile_and_removes_none(api, tmp_path):
 
 
 def test_a_restore_gives_the_config_back(api, tmp_path):
-    created = onboard(api)
+    created = onboard(api).json
     api.call("POST", "/users/pete/suspend", ticket("T-2"))
     response = api.call("POST", "/users/pete/restore", ticket("T-3"))
     assert response.status_code == 200, response.json

@@ -216,8 +216,8 @@ COMMANDS = well_formed().map(lambda meant: meant[0])
 
 
 @pytest.fixture(scope="module")
-def world():
-    with running_app() as (api, facts):
+def world(provisioned):
+    with running_app(provisioned) as (api, facts):
         sqs = boto3.client("sqs", region_name=REGION)
         url = sqs.get_queue_url(QueueName=work_queue_name())["QueueUrl"]
         yield api.client, facts.slack_signing_secret, sqs, url

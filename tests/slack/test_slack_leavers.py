@@ -10,7 +10,7 @@ import html
 import boto3
 
 from chalicelib import bootstrap
-from chalicelib.lifecycle.commands import OffboardRequest, OnboardRequest
+from chalicelib.lifecycle.commands import OffboardRequest
 from devstack.local import REGION
 from tests.support.approvals import APPROVER, CHANNEL, GROUP, NOBODY, STRANGER, text_of
 
@@ -27,21 +27,6 @@ def ephemeral(response) -> str:
 def offboard(name: str, ticket: str) -> dict:
     request = OffboardRequest(ticket=ticket, requested_by="hr")
     return bootstrap.services().operations.change("offboard", name, request)
-
-
-def onboard(flow, name: str, member: str, ticket: str) -> None:
-    """Onboard ``name`` as ``member`` through the change runner (the welcome sent, then
-    forgotten by the stand-in)."""
-    request = OnboardRequest(
-        username=name,
-        groups=["ChildDeveloperGroup"],
-        ticket=ticket,
-        requested_by="alice",
-        slack_user=member,
-    )
-    bootstrap.services().operations.change("onboard", name, request)
-    flow.work()
-    flow.standin.reset()
 
 
 def refused_as_not_linked(flow, member: str) -> None:
@@ -70,7 +55,7 @@ def test_a_leavers_member_cannot_act_for_the_new_holder_of_the_name(flow):
     assert request["status"] == "cancelled" and request["why"] == "offboarded"
     assert "the user was offboarded" in text_of(flow.updates()[-1])
 
-    onboard(flow, "pete", NEWCOMER, "T-rehire")
+    flow.onboard("pete", NEWCOMER, "T-rehire")
     refused_as_not_linked(flow, LEAVER)
     # The leaver's request: its approval grants the new pete nothing.
     flow.approve(asked["id"], APPROVER)
@@ -94,7 +79,7 @@ def test_a_link_that_outlived_its_person_is_not_used(flow):
     for policy in iam.list_attached_user_policies(UserName="pete")["AttachedPolicies"]:
         iam.detach_user_policy(UserName="pete", PolicyArn=policy["PolicyArn"])
     iam.delete_user(UserName="pete")
-    onboard(flow, "pete", NEWCOMER, "T-rehire")
+    flow.onboard("pete", NEWCOMER, "T-rehire")
     assert bootstrap.services().slack_store.linked_user(LEAVER) is None
     refused_as_not_linked(flow, LEAVER)
     assert flow.channel_posts() == [] and [c for c in flow.calls() if CHANNEL in str(c)] == []

@@ -27,23 +27,6 @@ def values(message: dict) -> dict[str, list[str]]:
     return found
 
 
-def onboard(flow, name, member=None):
-    from chalicelib import bootstrap
-    from chalicelib.lifecycle.commands import OnboardRequest
-
-    request = OnboardRequest(
-        username=name,
-        groups=["ChildDeveloperGroup"],
-        ticket=f"T-{name}",
-        requested_by="alice",
-        console=False,
-        slack_user=member,
-    )
-    bootstrap.services().operations.change("onboard", name, request)
-    flow.work()  # a linked person's welcome; the stand-in then forgets it
-    flow.standin.reset()
-
-
 def started(flow, due, items=3):
     answer = ephemeral(flow.command(f"review start ChildDeveloperGroup due {due}", OPERATOR))
     assert "Starting an access review" in answer
@@ -71,9 +54,9 @@ def item_value(message: dict, username: str) -> str:
 
 
 def test_a_campaign_runs_in_slack_from_start_to_close(flow):
-    onboard(flow, "pete", NOBODY)
-    onboard(flow, "sam")  # no linked member: a keep of his takes two reviewers
-    onboard(flow, "ana", "U0ANA000001")
+    flow.onboard("pete", NOBODY, console=False)
+    flow.onboard("sam", console=False)  # no linked member: a keep of his takes two reviewers
+    flow.onboard("ana", "U0ANA000001", console=False)
     due = (flow.clock().date() + timedelta(days=10)).isoformat()
     # Only the listed operators start a review.
     assert "only" in ephemeral(flow.command(f"review start due {due}", NOBODY)).lower()

@@ -79,6 +79,26 @@ class Flow:
         response.json = json.loads(response.body) if is_json and response.body else None
         return response
 
+    # the people
+    def onboard(
+        self, name: str, member: str | None = None, ticket: str | None = None, console: bool = True
+    ) -> None:
+        """Onboard ``name`` (linked to Slack's ``member``) through the change runner, as the
+        worker runs it; the welcome it sends is delivered, then forgotten by the stand-in."""
+        from chalicelib.lifecycle.commands import OnboardRequest
+
+        request = OnboardRequest(
+            username=name,
+            groups=["ChildDeveloperGroup"],
+            ticket=ticket or f"T-{name}",
+            requested_by="alice",
+            console=console,
+            slack_user=member,
+        )
+        bootstrap.services().operations.change("onboard", name, request)
+        self.work()
+        self.standin.reset()
+
     # the worker and the schedules
     def work(self, limit: int = 20) -> int:
         """Run the queued work until none is left; how many messages were done."""

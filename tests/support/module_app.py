@@ -1,6 +1,6 @@
 """The real app against a fresh in-process moto, once per module: what the ``aws``, ``client`` and
 ``api`` fixtures of conftest build per test, for property tests whose hundreds of examples share
-one world (provisioning per test would cost more than the examples)."""
+one world (a world per example would cost more than the examples)."""
 
 from __future__ import annotations
 
@@ -10,24 +10,22 @@ from contextlib import contextmanager
 import pytest
 
 from chalicelib.aws.clients import AwsClients
-from devstack import moto_ext
-from devstack.local import PROJECT, REGION, Facts, Provisioner, shared_session
+from devstack.local import PROJECT, REGION, Facts, shared_session
 from tests.support.app_client import Api, Clock, isolate, stage_environment
+from tests.support.world import World
 
 
 @contextmanager
-def running_app() -> Iterator[tuple[Api, Facts]]:
+def running_app(provisioned: World) -> Iterator[tuple[Api, Facts]]:
+    """The app against a copy of the ``provisioned`` world (the session's fixture)."""
     from chalice.test import Client
-    from moto import mock_aws
 
     from app import app
     from chalicelib import bootstrap
 
     with pytest.MonkeyPatch.context() as env:
         isolate(env, stage_environment())
-        moto_ext.apply()
-        with mock_aws():
-            facts = Provisioner(endpoint_url=None).run()
+        with provisioned.fresh() as facts:
             bootstrap.reset()
             bootstrap.use(
                 bootstrap.build(clients=AwsClients(REGION, session=shared_session()), clock=Clock())

@@ -235,6 +235,7 @@ def sections_of(path: Path) -> dict[str, dict]:
     return raw_config_parse(str(path))
 
 
+@pytest.mark.process  # sh runs the merge
 @pytest.mark.parametrize("username", ["pete", ODD])
 def test_the_merge_keeps_every_other_profile_and_comment(tmp_path, username):
     home = tmp_path
@@ -272,6 +273,7 @@ def test_the_merge_keeps_every_other_profile_and_comment(tmp_path, username):
     assert parsed["profile personal"] == {"region": "us-west-2", "cli_pager": ""}
 
 
+@pytest.mark.process  # sh runs the merge
 def test_running_the_merge_again_changes_nothing(tmp_path):
     (tmp_path / ".aws").mkdir()
     config_file = tmp_path / ".aws" / "config"
@@ -285,6 +287,7 @@ def test_running_the_merge_again_changes_nothing(tmp_path):
     assert len(list(config_file.parent.glob("config.bak.*"))) == 3  # one backup a run, none lost
 
 
+@pytest.mark.process  # sh runs the merge
 def test_after_a_move_the_merge_removes_the_profiles_it_no_longer_reaches(tmp_path):
     config_file = tmp_path / "elsewhere" / "config"
     run(merge_snippet("pete", config(roles=(DEV, GLASS))), tmp_path, config_file)
@@ -301,6 +304,7 @@ def test_after_a_move_the_merge_removes_the_profiles_it_no_longer_reaches(tmp_pa
     }
 
 
+@pytest.mark.process  # sh runs the merge
 def test_the_merge_creates_a_missing_file_and_honours_aws_config_file(tmp_path):
     config_file = tmp_path / "new" / "dir" / "config"
     done = run(merge_snippet("pete", config()), tmp_path, config_file)
@@ -309,6 +313,7 @@ def test_the_merge_creates_a_missing_file_and_honours_aws_config_file(tmp_path):
     assert not (tmp_path / ".aws").exists()  # AWS_CONFIG_FILE, as the CLI reads it
 
 
+@pytest.mark.process  # sh runs the merge
 def test_the_merge_leaves_another_persons_block_alone(tmp_path):
     config_file = tmp_path / "config"
     run(merge_snippet("pete", config("pete")), tmp_path, config_file)

@@ -46,10 +46,13 @@ from tests.support import iam_eval
 from tests.support.cfn_resolve import policy_document, resolve, trust_policy
 from tests.support.iam_eval import request, role_session_context, session_arn, user_context
 
-pytestmark = pytest.mark.skipif(
-    iam_eval.missing() is not None,
-    reason=f"the IAM policy evaluator is not installed: {iam_eval.missing()}",
-)
+pytestmark = [
+    pytest.mark.process,  # Node.js runs the evaluator
+    pytest.mark.skipif(
+        iam_eval.missing() is not None,
+        reason=f"the IAM policy evaluator is not installed: {iam_eval.missing()}",
+    ),
+]
 
 PROJECT = Path(__file__).resolve().parents[2]
 CHILD_TEMPLATE = PROJECT / "templates/child/access-roles.yaml"

@@ -1,0 +1,70 @@
+"""The end of the leases a change that died left held, brought to now.
+
+A change holds its user (and any shared document) with a lease in the state table, and its
+ticket with Powertools' in-progress record, each ending ``LEASE_SECONDS`` after the heartbeat
+last renewed it. When the process dies nothing renews them: once that time has passed, a retry
+finds them ended. Setting their ends to the past is that time passing for them (and for nothing
+else), so a test need not sleep it out.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+
+import boto3
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+from tests.support.app_client import stage_environment
+
+_POWERTOOLS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(DynamoDBPersistenceLayer).parameters.items()
+}
+_STATUS = _POWERTOOLS["status_attr"]
+_IN_PROGRESS_UNTIL = _POWERTOOLS["in_progress_expiry_attr"]  # milliseconds
+
+
+def run_out() -> int:
+    """Every lease and in-progress ticket still held, ended a moment ago; how many there were.
+    Only for a world in which nothing is running (what is held was left by a change that died)."""
+    env = stage_environment()
+    dynamodb = boto3.client("dynamodb")
+    now = time.time()
+    ended = 0
+    for item in _scan(dynamodb, env["STATE_TABLE"]):
+        if item.get("sk", {}).get("S") == "LEASE" and int(item["until"]["N"]) >= int(now):
+            _set(dynamodb, env["STATE_TABLE"], item, "until", int(now) - 1, ("pk", "sk"))
+            ended += 1
+    for item in _scan(dynamodb, env["IDEMPOTENCY_TABLE"]):
+        until = item.get(_IN_PROGRESS_UNTIL, {}).get("N")
+        if item[_STATUS]["S"] == "INPROGRESS" and until and int(until) >= int(now * 1000):
+            key = (_POWERTOOLS["key_attr"],)
+            _set(
+                dynamodb,
+                env["IDEMPOTENCY_TABLE"],
+                item,
+                _IN_PROGRESS_UNTIL,
+                int(now * 1000) - 1,
+                key,
+            )
+            ended += 1
+    return ended
+
+
+def _scan(dynamodb, table: str) -> list[dict]:
+    return [
+        item
+        for page in dynamodb.get_paginator("scan").paginate(TableName=table)
+        for item in page["Items"]
+    ]
+
+
+def _set(dynamodb, table: str, item: dict, attribute: str, value: int, key: tuple) -> None:
+    dynamodb.update_item(
+        TableName=table,
+        Key={name: item[name] for name in key},
+        UpdateExpression="SET #a = :v",
+        ExpressionAttributeNames={"#a": attribute},
+        ExpressionAttributeValues={":v": {"N": str(value)}},
+    )
