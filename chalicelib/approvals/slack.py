@@ -19,7 +19,7 @@ from typing import Any
 from chalicelib.approvals import messages as messages
 from chalicelib.approvals.service import MESSAGE_KIND
 from chalicelib.edges.schemas import parse
-from chalicelib.edges.slack import replies
+from chalicelib.edges.slack.blocks import escape, message
 from chalicelib.kernel.errors import Forbidden
 from chalicelib.lifecycle import slack as slack_work
 
@@ -55,10 +55,10 @@ def _self(services: Any, work: dict) -> dict:
         return messages.request_list(mine, approvals.decidable(member))
     if action == "done":
         done = approvals.done(username, work["group"], member, work["ticket"])
-        group = replies.escape(work["group"])
+        group = escape(work["group"])
         if "cancelled" in done:
-            return replies.message(f"Your pending request for *{group}* was cancelled.")
-        return replies.message(
+            return message(f"Your pending request for *{group}* was cancelled.")
+        return message(
             f":checkered_flag: Your access to *{group}* ended now; the sessions of what "
             "only it allowed were revoked."
         )

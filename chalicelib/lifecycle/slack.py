@@ -16,9 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.edges.schemas import parse
-from chalicelib.edges.slack import replies, response_url
+from chalicelib.edges.slack import errors, replies, response_url
 from chalicelib.kernel.catalogue import ACTIONS
 from chalicelib.kernel.errors import AppError, Forbidden, InProgress
+from chalicelib.lifecycle import replies as lifecycle_replies
 
 logger = logging.getLogger(__name__)
 KINDS = ("change", "status", "hygiene", "notice")  # the messages the Slack edge queues
@@ -48,7 +49,7 @@ def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -
 
 
 def _status(services: Any, work: dict) -> list[dict]:
-    return [replies.status(services.lifecycle.describe(work["username"]))]
+    return [lifecycle_replies.status(services.lifecycle.describe(work["username"]))]
 
 
 def _hygiene(services: Any, work: dict) -> list[dict]:
@@ -65,8 +66,8 @@ def _change(services: Any, work: dict) -> list[dict]:
     request: Any = parse(ACTIONS[action].request_model(), json.dumps(work["request"]))
     answer = services.operations.change(action, username, request)  # as the REST routes run it
     if request.dry_run:
-        return [replies.plan(answer, work["slack_user"])]
-    return replies.result(action, answer, request.ticket, work["slack_user"])
+        return [lifecycle_replies.plan(answer, work["slack_user"])]
+    return lifecycle_replies.result(action, answer, request.ticket, work["slack_user"])
 
 
 def _authorize(services: Any, work: dict) -> None:
@@ -117,7 +118,7 @@ def answer(
         if error.retryable:
             _failed(url, doing, error, *receives())
             return
-        response_url.post(url, {**replies.for_error(error, doing), "replace_original": False})
+        response_url.post(url, {**errors.for_error(error, doing), "replace_original": False})
         return
     except Exception as error:
         _failed(url, doing, error, *receives())
@@ -132,7 +133,7 @@ def _failed(url: str, doing: str, error: Exception, attempt: int, limit: int) ->
         logger.exception("unexpected error doing %s", doing)
         error = AppError("internal error; the failure was logged")
     if not error.retryable:  # rejected, or refused by AWS for good: a retry changes nothing
-        response_url.post(url, replies.for_error(error, doing))
+        response_url.post(url, errors.for_error(error, doing))
         return
     final = bool(limit) and attempt >= limit
     # A change still running for the same ticket will post its own result: say nothing unless
@@ -141,7 +142,7 @@ def _failed(url: str, doing: str, error: Exception, attempt: int, limit: int) ->
         try:
             response_url.post(
                 url,
-                replies.for_error(
+                errors.for_error(
                     error, doing, will_retry=not final, attempts=attempt if final else 0
                 ),
             )

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib import bootstrap
 from chalicelib.edges.schemas import RestoreRequest
-from chalicelib.edges.slack import replies
+from chalicelib.lifecycle import replies
 from devstack.local import REGION
 from tests.support import onboard as onboard_as
 from tests.support.enforcement import enforced as iam_enforced
