@@ -19,9 +19,9 @@ from typing import Any
 from chalicelib.approvals import messages as messages
 from chalicelib.approvals.service import MESSAGE_KIND
 from chalicelib.edges.schemas import parse
+from chalicelib.edges.slack import answering
 from chalicelib.edges.slack.blocks import escape, message
 from chalicelib.kernel.errors import Forbidden
-from chalicelib.lifecycle import slack as slack_work
 
 logger = logging.getLogger(__name__)
 KINDS = ("self", "decision", MESSAGE_KIND)
@@ -33,7 +33,7 @@ def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -
         return
     doing = f"{work.get('action', 'decide')} {work.get('username') or work.get('id', '')}"
     produce = _self if work["kind"] == "self" else _decision
-    slack_work.answer(work["response_url"], doing, receives, lambda: produce(services, work))
+    answering.answer(work["response_url"], doing, receives, lambda: produce(services, work))
 
 
 def _self(services: Any, work: dict) -> dict:

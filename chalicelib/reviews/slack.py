@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.edges.schemas import parse
-from chalicelib.lifecycle import slack as slack_work
+from chalicelib.edges.slack import answering
 from chalicelib.reviews import messages as messages
 from chalicelib.reviews import rules as rules
 from chalicelib.reviews.service import MESSAGE_KIND
@@ -34,11 +34,11 @@ def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -
     url = work["response_url"]
     doing = "review start" if work["kind"] == "review_start" else "review decision"
     produce = _start if work["kind"] == "review_start" else _decision
-    slack_work.answer(url, doing, receives, lambda: produce(services, work))
+    answering.answer(url, doing, receives, lambda: produce(services, work))
 
 
 def _start(services: Any, work: dict) -> dict:
-    slack_work._authorize(services, {**work, "action": "review", "username": "review"})
+    answering.authorize(services, {**work, "action": "review", "username": "review"})
     from chalicelib.edges.schemas import ReviewRequest
 
     body = parse(ReviewRequest, json.dumps(work["request"]))
