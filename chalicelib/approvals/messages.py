@@ -9,7 +9,7 @@ Header blocks are plain text, which Slack does not parse."""
 
 from __future__ import annotations
 
-from chalicelib.edges.slack.replies import _context, _fields, _header, _text, escape, message
+from chalicelib.edges.slack.blocks import context, escape, fields, header, message, section
 
 APPROVE_ACTION, DENY_ACTION = "request_approve", "request_deny"
 
@@ -37,7 +37,7 @@ def _summary(request: dict) -> str:
 
 
 def _details(request: dict) -> dict:
-    return _fields(
+    return fields(
         [
             ("User", f"`{escape(request['username'])}` ({_who(request)})"),
             ("Group", f"`{escape(request['group'])}`"),
@@ -75,14 +75,14 @@ def _outcome(request: dict) -> str:
 def channel_message(request: dict, approvals_needed: int = 1) -> dict:
     """The request as the approvers' channel shows it: buttons only while it is pending."""
     blocks = [
-        _header(f"Access request: {request['group']} for {request['username']}"),
+        header(f"Access request: {request['group']} for {request['username']}"),
         _details(request),
-        _text(_outcome(request)),
+        section(_outcome(request)),
     ]
     if request["status"] == "pending":
         given = len(request.get("approvals", []))
         if approvals_needed > 1:
-            blocks.append(_context(f"{given} of {approvals_needed} approvals given"))
+            blocks.append(context(f"{given} of {approvals_needed} approvals given"))
         blocks.append(
             {
                 "type": "actions",
@@ -105,7 +105,7 @@ def channel_message(request: dict, approvals_needed: int = 1) -> dict:
                 ],
             }
         )
-    blocks.append(_context(f"request `{escape(request['id'])}`"))
+    blocks.append(context(f"request `{escape(request['id'])}`"))
     return message(_summary(request), blocks)
 
 
@@ -145,7 +145,7 @@ def to_requester(request: dict, event: str) -> dict:
         text = f":checkered_flag: Your access to *{group}* ended; its sessions were revoked."
     else:
         text = f"Your request for *{group}* is {escape(status)}."
-    return message(text, [_text(text), _context(f"request `{escape(request['id'])}`")])
+    return message(text, [section(text), context(f"request `{escape(request['id'])}`")])
 
 
 def break_glass_notice(request: dict) -> dict:
@@ -160,7 +160,7 @@ def break_glass_notice(request: dict) -> dict:
     )
     return message(
         escape(f"Break-glass: {request['username']} activated {request['group']}"),
-        [_text(text), _context(f"request `{escape(request['id'])}`")],
+        [section(text), context(f"request `{escape(request['id'])}`")],
     )
 
 
@@ -169,18 +169,18 @@ def request_list(mine: list[dict], decidable: list[dict]) -> dict:
     their own open ones."""
     blocks: list[dict] = []
     if decidable:
-        blocks.append(_text(f"*Waiting for your decision* ({len(decidable)})"))
+        blocks.append(section(f"*Waiting for your decision* ({len(decidable)})"))
         for request in decidable[:10]:
             blocks += channel_message(request)["blocks"][1:]
     else:
-        blocks.append(_text("No pending request waits for your decision."))
+        blocks.append(section("No pending request waits for your decision."))
     if mine:
         lines = [
             f"`{escape(r['group'])}` {r['hours']} h: {escape(r['status'])}"
             + (f" until {escape(r['grant']['expires_at'])}" if r.get("grant") else "")
             for r in mine
         ]
-        blocks.append(_text("*Your requests*\n" + "\n".join(lines)))
+        blocks.append(section("*Your requests*\n" + "\n".join(lines)))
     return message(f"{len(decidable)} request(s) wait for your decision", blocks[:50])
 
 

@@ -18,11 +18,11 @@ from typing import Any
 
 from chalicelib.approvals import messages as messages
 from chalicelib.approvals.service import MESSAGE_KIND
-from chalicelib.edges.slack import replies
+from chalicelib.edges.slack import answering
+from chalicelib.edges.slack.blocks import escape, message
 from chalicelib.kernel import queue
 from chalicelib.kernel.commands import parse
 from chalicelib.kernel.errors import Forbidden
-from chalicelib.lifecycle import slack as slack_work
 
 logger = logging.getLogger(__name__)
 KINDS = ("self", "decision", MESSAGE_KIND)
@@ -34,7 +34,7 @@ def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -
         return
     doing = f"{work.get('action', 'decide')} {work.get('username') or work.get('id', '')}"
     produce = _self if work["kind"] == "self" else _decision
-    slack_work.answer(work["response_url"], doing, receives, lambda: produce(services, work))
+    answering.answer(work["response_url"], doing, receives, lambda: produce(services, work))
 
 
 def _self(services: Any, work: dict) -> dict:
@@ -56,10 +56,10 @@ def _self(services: Any, work: dict) -> dict:
         return messages.request_list(mine, approvals.decidable(member))
     if action == "done":
         done = approvals.done(username, work["group"], member, work["ticket"])
-        group = replies.escape(work["group"])
+        group = escape(work["group"])
         if "cancelled" in done:
-            return replies.message(f"Your pending request for *{group}* was cancelled.")
-        return replies.message(
+            return message(f"Your pending request for *{group}* was cancelled.")
+        return message(
             f":checkered_flag: Your access to *{group}* ended now; the sessions of what "
             "only it allowed were revoked."
         )

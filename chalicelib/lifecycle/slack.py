@@ -16,10 +16,12 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.edges.slack import replies, response_url
+from chalicelib.edges.slack.answering import authorize, failed
 from chalicelib.kernel import queue
 from chalicelib.kernel.catalogue import ACTIONS
 from chalicelib.kernel.commands import parse
-from chalicelib.kernel.errors import AppError, Forbidden, InProgress
+from chalicelib.kernel.errors import AppError
+from chalicelib.lifecycle import replies as lifecycle_replies
 
 logger = logging.getLogger(__name__)
 KINDS = ("change", "status", "hygiene", "notice")  # the messages the Slack edge queues
@@ -38,7 +40,7 @@ def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -
         query = _QUERIES.get(work["kind"])
         messages = query(services, work) if query else _change(services, work)
     except Exception as error:
-        _failed(url, doing, error, *receives())
+        failed(url, doing, error, *receives())
         return
     for reply in messages:
         if work.get("prompt"):  # answering a click: a new message, not an edit of the prompt
@@ -49,7 +51,7 @@ def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -
 
 
 def _status(services: Any, work: dict) -> list[dict]:
-    return [replies.status(services.lifecycle.describe(work["username"]))]
+    return [lifecycle_replies.status(services.lifecycle.describe(work["username"]))]
 
 
 def _hygiene(services: Any, work: dict) -> list[dict]:
@@ -62,93 +64,12 @@ _QUERIES: dict[str, Callable[[Any, dict], list[dict]]] = {"status": _status, "hy
 
 def _change(services: Any, work: dict) -> list[dict]:
     action, username = work["action"], work["username"]
-    _authorize(services, work)
+    authorize(services, work)
     request: Any = parse(ACTIONS[action].request_model(), json.dumps(work["request"]))
     answer = services.operations.change(action, username, request)  # as the REST routes run it
     if request.dry_run:
-        return [replies.plan(answer, work["slack_user"])]
-    return replies.result(action, answer, request.ticket, work["slack_user"])
-
-
-def _authorize(services: Any, work: dict) -> None:
-    """The edge checked the member, but anything allowed to send to the queue could queue a
-    change the app then makes with its own rights: check again, on what the message carries.
-    A refusal is audited, then a rejection (the requester is told; SQS does not retry it)."""
-    slack_user, request = work.get("slack_user"), work.get("request")
-    claimed = request.get("requested_by") if isinstance(request, dict) else None
-    if not (isinstance(slack_user, str) and slack_user in services.settings.slack_allowed_users):
-        why = "only the people listed in this service's configuration may change access"
-    elif claimed != f"slack:{slack_user}":
-        why = "the request names another requester than the Slack user who sent it"
-    else:
-        return
-    # The requester is the member the message names, never an unchecked claim (that is detail).
-    sender = f"slack:{slack_user}" if isinstance(slack_user, str) and slack_user else "(no member)"
-    logger.warning(
-        "refused a queued %s of %s from %s: %s", work["action"], work["username"], sender, why
-    )
-    ticket = request.get("ticket") if isinstance(request, dict) else None
-    # An audit that cannot be written fails the record: the refusal is retried, not lost.
-    services.lifecycle.state.audit(
-        work["action"],
-        work["username"],
-        str(ticket or "(none)"),
-        sender,
-        f"rejected: {why}",
-        {
-            "slack_user": None if slack_user is None else str(slack_user),
-            "requested_by": None if claimed is None else str(claimed),
-        },
-    )
-    raise Forbidden(why)
-
-
-def answer(
-    url: str,
-    doing: str,
-    receives: Callable[[], tuple[int, int]],
-    produce: Callable[[], dict | None],
-) -> None:
-    """Post what ``produce`` answers, as a message of its own unless it says to replace the one
-    clicked; a refusal is always a message of its own; a failure is retried by SQS
-    (``_failed``)."""
-    try:
-        reply = produce()
-    except AppError as error:
-        if error.retryable:
-            _failed(url, doing, error, *receives())
-            return
-        response_url.post(url, {**replies.for_error(error, doing), "replace_original": False})
-        return
-    except Exception as error:
-        _failed(url, doing, error, *receives())
-        return
-    if reply is not None:
-        response_url.post(url, {"replace_original": False, **reply})
-
-
-def _failed(url: str, doing: str, error: Exception, attempt: int, limit: int) -> None:
-    """Tell the requester; return for a rejection (done), raise for a failure (retry)."""
-    if not isinstance(error, AppError):
-        logger.exception("unexpected error doing %s", doing)
-        error = AppError("internal error; the failure was logged")
-    if not error.retryable:  # rejected, or refused by AWS for good: a retry changes nothing
-        response_url.post(url, replies.for_error(error, doing))
-        return
-    final = bool(limit) and attempt >= limit
-    # A change still running for the same ticket will post its own result: say nothing unless
-    # this is the last try.
-    if final or (attempt == 1 and not isinstance(error, InProgress)):
-        try:
-            response_url.post(
-                url,
-                replies.for_error(
-                    error, doing, will_retry=not final, attempts=attempt if final else 0
-                ),
-            )
-        except AppError:
-            logger.warning("could not tell Slack that %s failed", doing)
-    raise error
+        return [lifecycle_replies.plan(answer, work["slack_user"])]
+    return lifecycle_replies.result(action, answer, request.ticket, work["slack_user"])
 
 
 def _delete_prompt(url: str) -> None:

@@ -4,7 +4,7 @@ and reminders (docs/hygiene.md)."""
 
 from __future__ import annotations
 
-from chalicelib.edges.slack.replies import _context, _fields, _header, _text, escape, welcome_step
+from chalicelib.edges.slack.blocks import context, escape, fields, header, section, welcome_step
 
 
 def _who(requested_by: str) -> str:
@@ -26,8 +26,8 @@ def welcome(username: str, steps: list[dict], requested_by: str) -> dict:
     )
     verb = "come" if " and " in handed else "comes"
     blocks = [
-        _header(f"Welcome, {username}: your first hour on AWS"),
-        _context(
+        header(f"Welcome, {username}: your first hour on AWS"),
+        context(
             f"You were onboarded by {who}. These are your steps, in order. Nothing secret is in "
             "this message" + (f": your {handed} {verb} from {who}, privately." if handed else ".")
         ),
@@ -37,20 +37,22 @@ def welcome(username: str, steps: list[dict], requested_by: str) -> dict:
         kind = step["step"]
         if kind == "password":
             blocks.append(
-                _text(
+                section(
                     f"{lead}\n:key: Your temporary password comes from {who}, who onboarded you; "
                     "it is never sent here. Ask them for it if you do not have it."
                 )
             )
         elif kind == "access_key":
             blocks.append(
-                _text(
+                section(
                     f"{lead}\n:key: Your access key comes from {who}, who onboarded you; it is "
                     "never sent here."
                 )
             )
         elif kind == "user_name":
-            blocks.append(_text(f"*{number}. {escape(step['title'])}*\n`{escape(step['value'])}`"))
+            blocks.append(
+                section(f"*{number}. {escape(step['title'])}*\n`{escape(step['value'])}`")
+            )
         else:
             blocks += welcome_step(username, step, lead)
     return {"text": f"Welcome, {username}: your first hour on AWS", "blocks": blocks}
@@ -69,11 +71,11 @@ def hygiene_notice(username: str, notice: dict, what: str) -> dict:
     if notice.get("due") and notice.get("action"):
         pairs.append(("Due", escape(notice["due"])))
     blocks = [
-        _header(title),
-        _text(escape(notice["text"])),
-        _fields(pairs),
-        _text(f"*What will happen*\n{escape(notice['happens'])}"),
-        _text(f"*How to avoid it*\n{escape(notice['avoid'])}"),
-        _context("Sent by the credential hygiene schedule, as its rules ask (docs/hygiene.md)."),
+        header(title),
+        section(escape(notice["text"])),
+        fields(pairs),
+        section(f"*What will happen*\n{escape(notice['happens'])}"),
+        section(f"*How to avoid it*\n{escape(notice['avoid'])}"),
+        context("Sent by the credential hygiene schedule, as its rules ask (docs/hygiene.md)."),
     ]
     return {"text": f"{title}: {notice['text']}", "blocks": blocks}

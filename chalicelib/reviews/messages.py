@@ -4,7 +4,7 @@ operators' channel is told at the close (the totals, and the items escalated to 
 
 from __future__ import annotations
 
-from chalicelib.edges.slack.replies import _context, _header, _text, escape, message
+from chalicelib.edges.slack.blocks import context, escape, header, message, section
 
 KEEP_ACTION, REVOKE_ACTION, KEEP_ALL_ACTION = "review_keep", "review_revoke", "review_keep_all"
 # An operator says a member the service does not manage was removed by hand (IAM must agree).
@@ -56,7 +56,9 @@ def _item_blocks(review: dict, item: dict, chunk: int, open_: bool) -> list[dict
         else "member"
     )
     blocks = [
-        _text(f"*{escape(item['username'])}* in `{escape(item['group'])}` ({kind})\n{_state(item)}")
+        section(
+            f"*{escape(item['username'])}* in `{escape(item['group'])}` ({kind})\n{_state(item)}"
+        )
     ]
     if open_ and not item.get("removed_at"):
         value = f"{review['id']}:{item['id']}:{chunk}"
@@ -104,10 +106,10 @@ def reviewer_messages(review: dict, items: list[dict], reminder: bool = False) -
             " you can change a decision until the review closes."
         )
         blocks = [
-            _header(f"Access review: {len(items)} item(s) for you")
+            header(f"Access review: {len(items)} item(s) for you")
             if len(parts) == 1
-            else _header(f"Access review: items {n * CHUNK + 1}-{n * CHUNK + len(part)}"),
-            _text(
+            else header(f"Access review: items {n * CHUNK + 1}-{n * CHUNK + len(part)}"),
+            section(
                 lead if open_ else f"This review closed at {escape(review.get('closed_at', ''))}."
             ),
         ]
@@ -129,7 +131,7 @@ def reviewer_messages(review: dict, items: list[dict], reminder: bool = False) -
                     ],
                 }
             )
-        blocks.append(_context(f"review `{escape(review['id'])}` · due {escape(review['due'])}"))
+        blocks.append(context(f"review `{escape(review['id'])}` · due {escape(review['due'])}"))
         text = f"Access review {review['id']}: {left} item(s) wait for your decision"
         out.append(message(text, blocks[:50]))
     return out
@@ -150,7 +152,7 @@ def closed(review: dict, totals: dict, escalated: list[dict]) -> dict:
         f"{totals['revoked']} revoked ({totals['carried_out']} carried out), "
         f"{totals['undecided']} undecided."
     )
-    blocks = [_text(text)]
+    blocks = [section(text)]
     if escalated:
         lines = [
             f"• *{escape(i['username'])}* in `{escape(i['group'])}` (reviewer "
@@ -160,7 +162,7 @@ def closed(review: dict, totals: dict, escalated: list[dict]) -> dict:
         ]
         more = f"\n…and {len(escalated) - 40} more" if len(escalated) > 40 else ""
         blocks.append(
-            _text(
+            section(
                 ":rotating_light: *Escalated to the operators*: nobody decided these items by "
                 "the due date. An operator decides each one here (a revoke is carried out at "
                 "once).\n" + "\n".join(lines) + more
@@ -169,5 +171,5 @@ def closed(review: dict, totals: dict, escalated: list[dict]) -> dict:
         waiting = [i for i in escalated if not i.get("decision") or i.get("removal_owed")]
         for item in waiting[:ESCALATED_BUTTONS]:
             blocks += _item_blocks(review, item, -1, True)
-    blocks.append(_context(f"`GET /reviews/{escape(review['id'])}/evidence?format=html`"))
+    blocks.append(context(f"`GET /reviews/{escape(review['id'])}/evidence?format=html`"))
     return message(text, blocks)

@@ -17,9 +17,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.edges.slack import answering
 from chalicelib.kernel import queue
 from chalicelib.kernel.commands import parse
-from chalicelib.lifecycle import slack as slack_work
 from chalicelib.reviews import messages as messages
 from chalicelib.reviews import rules as rules
 from chalicelib.reviews import settings as review_settings
@@ -36,11 +36,11 @@ def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -
     url = work["response_url"]
     doing = "review start" if work["kind"] == "review_start" else "review decision"
     produce = _start if work["kind"] == "review_start" else _decision
-    slack_work.answer(url, doing, receives, lambda: produce(services, work))
+    answering.answer(url, doing, receives, lambda: produce(services, work))
 
 
 def _start(services: Any, work: dict) -> dict:
-    slack_work._authorize(services, {**work, "action": "review", "username": "review"})
+    answering.authorize(services, {**work, "action": "review", "username": "review"})
     from chalicelib.reviews.commands import ReviewRequest
 
     body = parse(ReviewRequest, json.dumps(work["request"]))

@@ -15,7 +15,7 @@ from botocore.configloader import raw_config_parse
 from botocore.exceptions import ClientError
 
 from chalicelib import bootstrap
-from chalicelib.edges.slack import replies
+from chalicelib.lifecycle import replies
 from chalicelib.lifecycle.commands import RestoreRequest
 from devstack.local import REGION
 from tests.support import onboard, ticket

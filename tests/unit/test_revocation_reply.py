@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from chalicelib.edges.slack import replies
+from chalicelib.lifecycle import replies
 
 OWED = {"444455556666": "AccessRevocationRole not deployed in 444455556666 yet: AccessDenied"}
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 
-from chalicelib.edges.slack import replies
-from chalicelib.lifecycle import access_map
+from chalicelib.lifecycle import access_map, replies
 from chalicelib.lifecycle.config_merge import merge_snippet
 from chalicelib.lifecycle.welcome import console_url, welcome
 

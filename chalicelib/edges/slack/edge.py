@@ -26,7 +26,7 @@ from chalice import Response
 from chalicelib.approvals import messages as approval_messages
 from chalicelib.aws.slack_state import CONFIRMATION_SECONDS, Outcome
 from chalicelib.edges.http import error_response
-from chalicelib.edges.slack import grammar, replies
+from chalicelib.edges.slack import blocks, errors, grammar, replies
 from chalicelib.edges.slack import response_url as response_url_policy
 from chalicelib.kernel.errors import AppError, BadRequest, Unauthorized
 from chalicelib.reviews import messages as review_messages
@@ -109,7 +109,7 @@ def _edge(
         if not as_reply:
             return error_response(error)
         doing = " ".join(form.get("text", "").split()) or "the request"
-        return _answer(replies.for_error(error, doing))
+        return _answer(errors.for_error(error, doing))
 
 
 # slash commands
@@ -172,9 +172,9 @@ def _command(services: Any, form: dict[str, str]) -> dict | None:
                 "slack_user": slack_user,
             }
         )
-        return replies.message(
+        return blocks.message(
             ":hourglass_flowing_sand: Starting an access review… the answer follows here "
-            f"(ticket `{replies.escape(ticket)}`)."
+            f"(ticket `{blocks.escape(ticket)}`)."
         )
     dry_run = bool(parsed.fields.get("dry_run"))
     if parsed.verb == "offboard" and not dry_run:  # a plan changes nothing: no confirmation
@@ -233,7 +233,7 @@ def _self_service(
         return replies.already_received()
     services.work_queue.send(work)
     if parsed.verb == "requests":
-        return replies.message(":hourglass_flowing_sand: Looking up requests… the answer follows.")
+        return blocks.message(":hourglass_flowing_sand: Looking up requests… the answer follows.")
     return replies.acknowledged(parsed.verb, username, ticket if parsed.verb == "done" else None)
 
 
@@ -325,7 +325,7 @@ def _confirmation_click(services: Any, action: dict, slack_user: str, response_u
     )
     if outcome is Outcome.USED or confirmation is None:
         return  # a second click: the first one is being (or was) acted on
-    username = replies.escape(confirmation.username)
+    username = blocks.escape(confirmation.username)
     if outcome is Outcome.NOT_YOURS:
         tell(
             ":no_entry: Only the person who asked may confirm this offboarding.",
