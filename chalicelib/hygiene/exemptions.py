@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from chalicelib.hygiene.report import editable_item
 from chalicelib.kernel.errors import BadRequest, NotFound
+from chalicelib.kernel.ports import StateStore
 from chalicelib.settings import Settings
 
 MAX_EXEMPTION_DAYS = 366
@@ -18,28 +19,12 @@ class Users(Protocol):
     def get_user(self, username: str) -> dict | None: ...
 
 
-class Items(Protocol):
-    def get_hygiene(self, username: str) -> dict: ...
-
-    def put_hygiene(self, username: str, values: dict) -> None: ...
-
-    def audit(
-        self,
-        action: str,
-        username: str,
-        ticket: str,
-        requested_by: str,
-        result: str,
-        detail: dict | None = None,
-    ) -> dict: ...
-
-
 class Exemptions:
     def __init__(
         self,
         settings: Settings,
         iam: Users,
-        state: Items,
+        state: StateStore,
         clock: Callable[[], datetime],
         check_user_allowed: Callable[[str], None],
     ) -> None:

@@ -39,7 +39,7 @@ from chalicelib.kernel.waves import wave
 from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
-    from chalicelib.kernel.ports import Queue
+    from chalicelib.kernel.ports import Queue, StateStore
     from chalicelib.kernel.runner import Operations
 
 REQUESTER = "hygiene"
@@ -54,34 +54,12 @@ class Iam(credentials.Credentials, Protocol):
     def get_user(self, username: str) -> dict | None: ...
 
 
-class State(Protocol):
-    """What the run reads and keeps in the state table."""
-
-    def hygiene_items(self) -> dict[str, dict]: ...
-
-    def get_hygiene(self, username: str) -> dict: ...
-
-    def put_hygiene(self, username: str, values: dict) -> None: ...
-
-    def get_record(self, username: str) -> dict | None: ...
-
-    def audit(
-        self,
-        action: str,
-        username: str,
-        ticket: str,
-        requested_by: str,
-        result: str,
-        detail: dict | None = None,
-    ) -> dict: ...
-
-
 class Hygiene:
     def __init__(
         self,
         settings: Settings,
         iam: Iam,
-        state: State,
+        state: StateStore,
         operations: Operations,
         clock: Callable[[], datetime],
         notify: Callable[[str], None],

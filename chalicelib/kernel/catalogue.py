@@ -1,14 +1,13 @@
 """The catalogue: every change the service makes, each declared once by the capability that owns
 it (``<capability>/catalogue.py``, beside its request models in ``<capability>/commands.py``).
 
-An action's name is its domain method (``Lifecycle.<name>(username, request, snap=None)``), its
-metric and its name in the audit trail. REST, Slack, the queue worker, the schedules, the events,
-the replies and the alarms all read this registry; nothing keeps a list of actions of its own.
-The kernel imports no capability: ``chalicelib/capabilities.py`` imports each capability's
+An action's name is the method of the executor that carries it out (the capability that
+registered it with the runner: ``<executor>.<name>(username, request, snap=None)``), its metric
+and its name in the audit trail. REST, Slack, the queue worker, the schedules, the events, the
+replies and the alarms all read this registry; nothing keeps a list of actions of its own. The
+kernel imports no capability: ``chalicelib/capabilities.py`` imports each capability's
 declarations, and ``chalicelib/__init__.py`` imports it, so the catalogue is whole before any
-module of the service runs. Adding an action: its ``Action`` in its capability's
-``catalogue.py``, its request model in that capability's ``commands.py``, its method in
-``lifecycle/operations.py`` (and its reads in ``READS`` there), its tests.
+module of the service runs. How to add one: CONTRIBUTING.md, "Add an action".
 
 Requests and approvals (``runs="approvals"``) are run by ``approvals/service.py`` instead of the
 change runner: their audit events carry the request's id as ticket, so that one ticket tells a
