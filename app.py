@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from chalice import Chalice, Response
 from chalice.app import Request
 
+from chalicelib import capabilities
 from chalicelib.approvals import routes as approvals
 from chalicelib.bootstrap import services
 from chalicelib.edges import unknown
@@ -96,6 +97,7 @@ def slack_command() -> Response:
 
 @app.route("/slack/interactions", methods=["POST"], content_types=SLACK_FORM)
 def slack_interaction() -> Response:
+    capabilities.slack_listeners()  # the buttons each capability listens to
     with caller.acting_for(caller.SLACK):
         return slack_edge.interaction(_request(), services())
 

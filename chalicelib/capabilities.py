@@ -16,7 +16,7 @@ from chalicelib.hygiene import catalogue as hygiene
 from chalicelib.reviews import catalogue as reviews
 # isort: on
 
-__all__ = ["lifecycle", "approvals", "hygiene", "reviews", "queued_work"]
+__all__ = ["lifecycle", "approvals", "hygiene", "reviews", "queued_work", "slack_listeners"]
 
 
 def queued_work() -> None:
@@ -29,3 +29,10 @@ def queued_work() -> None:
     import chalicelib.lifecycle.slack
     import chalicelib.people.slack
     import chalicelib.reviews.slack  # noqa: F401
+
+
+def slack_listeners() -> None:
+    """Import every module that listens to a Slack button (chalicelib/edges/slack/listeners.py),
+    before the Slack edge answers a click: light modules, no pydantic."""
+    import chalicelib.approvals.buttons
+    import chalicelib.reviews.buttons  # noqa: F401

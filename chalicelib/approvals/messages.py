@@ -193,11 +193,3 @@ def asked(request: dict) -> dict:
         f"Its approvers decide in Slack; you will be told here and by direct message. "
         f"(request `{escape(request['id'])}`)"
     )
-
-
-def no_link(command: str) -> dict:
-    return message(
-        f":link: You are not linked to a managed user, so `{command} request` has no one to ask "
-        "for. An operator links you when onboarding your user: "
-        f"`{command} onboard <user> <group>... <@you>` (or `slack_user` in `POST /users`)."
-    )

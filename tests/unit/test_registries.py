@@ -76,3 +76,16 @@ def test_an_actions_request_model_is_its_capabilitys(action):
     model = action.request_model()
     # Its own, or a base model of the kernel it names (RestoreRequest is TicketRequest).
     assert model.__module__ in (action.commands, "chalicelib.kernel.commands")
+
+
+def test_every_button_the_messages_carry_is_listened_to_once():
+    from chalicelib import capabilities
+    from chalicelib.approvals import messages as approval_messages
+    from chalicelib.edges.slack import listeners
+    from chalicelib.reviews import messages as review_messages
+
+    capabilities.slack_listeners()
+    carried = {approval_messages.APPROVE_ACTION, approval_messages.DENY_ACTION}
+    assert carried | set(review_messages.ACTIONS) <= set(listeners.BUTTONS)
+    with pytest.raises(ValueError, match="listened to twice"):
+        listeners.register([approval_messages.APPROVE_ACTION], lambda click: {})

@@ -23,13 +23,11 @@ from urllib.parse import parse_qs
 
 from chalice import Response
 
-from chalicelib.approvals import messages as approval_messages
 from chalicelib.aws.slack_state import CONFIRMATION_SECONDS, Outcome
 from chalicelib.edges.http import error_response
-from chalicelib.edges.slack import blocks, errors, grammar, replies
+from chalicelib.edges.slack import blocks, errors, grammar, listeners, replies
 from chalicelib.edges.slack import response_url as response_url_policy
 from chalicelib.kernel.errors import AppError, BadRequest, Unauthorized
-from chalicelib.reviews import messages as review_messages
 
 logger = logging.getLogger(__name__)
 DEFAULT_COMMAND = "/access"
@@ -215,7 +213,7 @@ def _self_service(
     slack_user = form["user_id"]
     username = services.slack_store.linked_user(slack_user) or ""
     if not username and parsed.verb != "requests":  # an approver need not be a managed user
-        return approval_messages.no_link(name)
+        return replies.no_link(name)
     parsed = grammar.Command(parsed.verb, username, parsed.fields)
     work: dict[str, Any] = {
         "kind": "self",
@@ -263,42 +261,11 @@ def _interaction(services: Any, form: dict[str, str]) -> dict | None:
     for action in actions:
         if action.get("action_id") in (replies.CONFIRM_ACTION, replies.CANCEL_ACTION):
             _confirmation_click(services, action, slack_user, response_url)
-        elif action.get("action_id") in (
-            approval_messages.APPROVE_ACTION,
-            approval_messages.DENY_ACTION,
-        ):
-            # The approver is the member Slack signed for; the worker decides who may.
+        elif action.get("action_id") in listeners.BUTTONS:
+            # The member Slack signed for clicked; the worker decides whether they may.
             trigger = payload.get("trigger_id") or action.get("action_ts") or ""
-            services.work_queue.send(
-                {
-                    "kind": "decision",
-                    "id": str(action.get("value", "")),
-                    "decision": "approve"
-                    if action["action_id"] == approval_messages.APPROVE_ACTION
-                    else "deny",
-                    "slack_user": slack_user,
-                    "response_url": response_url,
-                    "ticket": f"slack:{trigger}" if trigger else None,
-                }
-            )
-        elif action.get("action_id") in review_messages.ACTIONS:
-            # The reviewer is the member Slack signed for; the worker decides who may.
-            parts = str(action.get("value", "")).split(":")
-            keep_all = action["action_id"] == review_messages.KEEP_ALL_ACTION
-            chunk = parts[-1] if len(parts) in (2, 3) else "0"
-            trigger = payload.get("trigger_id") or action.get("action_ts") or ""
-            services.work_queue.send(
-                {
-                    "kind": "review_decision",
-                    "review": parts[0],
-                    "item": "" if keep_all or len(parts) < 3 else parts[1],
-                    "chunk": int(chunk) if chunk.lstrip("-").isdigit() else 0,
-                    "decision": review_messages.DECISION_OF[action["action_id"]],
-                    "slack_user": slack_user,
-                    "response_url": response_url,
-                    "ticket": f"slack:{trigger}" if trigger else None,
-                }
-            )
+            click = listeners.Click(action, slack_user, response_url, str(trigger))
+            services.work_queue.send(listeners.BUTTONS[action["action_id"]](click))
     return None
 
 

@@ -22,8 +22,7 @@ from chalicelib.kernel.errors import BadRequest
 from chalicelib.kernel.identity import check_username
 
 if TYPE_CHECKING:
-    from chalicelib.kernel.commands import TicketRequest
-    from chalicelib.lifecycle.commands import OnboardRequest
+    from chalicelib.kernel.commands import Change
 
 # verb: (arguments, what it does); the changes are the catalogue's Slack actions.
 VERBS: dict[str, tuple[str, str]] = {
@@ -254,7 +253,7 @@ _PARSERS = {
 }
 
 
-def request_for(command: Command, ticket: str, requested_by: str) -> TicketRequest | OnboardRequest:
+def request_for(command: Command, ticket: str, requested_by: str) -> Change:
     """The request model the REST API would take for this command, validated the same way."""
     from chalicelib.kernel.commands import parse
 

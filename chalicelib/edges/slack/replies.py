@@ -119,3 +119,11 @@ def hygiene(findings: list[dict], username: str | None = None) -> dict:
         lines.append(f"_… and {len(findings) - _FINDINGS} more (GET /hygiene lists them all)_")
     text = f"Credential hygiene findings for {whom}: {len(findings)}"
     return message(text, [header("Credential hygiene"), section("\n".join(lines))])
+
+
+def no_link(command: str) -> dict:
+    return message(
+        f":link: You are not linked to a managed user, so `{command} request` has no one to ask "
+        "for. An operator links you when onboarding your user: "
+        f"`{command} onboard <user> <group>... <@you>` (or `slack_user` in `POST /users`)."
+    )
