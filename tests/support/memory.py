@@ -1,7 +1,7 @@
 """In-memory ports for the lifecycle operations: IAM, the state table, the session revoker,
 AWS Sign-In and a clock, each copying the AWS behaviour the operations depend on, so that their
 rules are tested in milliseconds. The adapters themselves are proven on moto (tests/service, and
-tests/unit/test_lifecycle_memory_contract.py holds this IAM against the real gateway).
+tests/service/test_lifecycle_memory_contract.py holds this IAM against the real gateway).
 
 A fake that accepts what AWS would refuse makes a test lie: each one refuses as AWS does (names
 unique whatever their case, a user with dependents cannot be deleted, two keys a user, ...). Any
