@@ -29,7 +29,7 @@ $(EVALUATOR_STAMP): $(EVALUATOR)/package.json $(EVALUATOR)/package-lock.json | $
 	touch $@
 
 test: install
-	$(PY) -m pytest -q -n 2  # two workers: each test has its own moto, ports and temp dirs
+	$(PY) -m pytest -q -n 2  # two workers: each restores its own moto world per test; own ports and temp dirs
 
 # The tests that need no moto, no local stack and no process of their own: under a minute.
 test-fast: install

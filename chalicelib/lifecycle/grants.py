@@ -10,45 +10,20 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.kernel.errors import BadRequest, Conflict, Forbidden
 from chalicelib.kernel.identity import same_person
-from chalicelib.kernel.ports import Clock, IamGateway, Revoked, StateStore
-from chalicelib.kernel.snapshot import Reader, Snapshot
+from chalicelib.kernel.ports import Revoked
+from chalicelib.kernel.snapshot import Snapshot
 from chalicelib.kernel.waves import wave
 from chalicelib.lifecycle import rules
-from chalicelib.lifecycle.access import Access
-from chalicelib.lifecycle.revoking import Revoking, owed, with_revocation
-from chalicelib.lifecycle.views import Shown, Views, used
-from chalicelib.settings import Settings
+from chalicelib.lifecycle.parts import Part
+from chalicelib.lifecycle.revoking import owed, with_revocation
+from chalicelib.lifecycle.views import Shown, used
 
 if TYPE_CHECKING:
     from chalicelib.lifecycle.commands import ExpireGrantRequest, GrantRequest
 
 
-class Grants:
+class Grants(Part):
     """Time-bound access, each ``(username, request, snap=None)``."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        iam: IamGateway,
-        state: StateStore,
-        clock: Clock,
-        reader: Reader,
-        access: Access,
-        views: Views,
-        revoking: Revoking,
-        changes_done: Callable[[], None],
-    ) -> None:
-        self.settings = settings
-        self.iam = iam
-        self.state = state
-        self.clock = clock
-        self.reader = reader
-        self.access = access
-        self.views = views
-        self.revoking = revoking
-        # Called where a change's changes end and its answer begins (the runner's dry run
-        # stops there: what follows only reads, to answer).
-        self.changes_done = changes_done
 
     def grant(self, username: str, request: GrantRequest, snap: Snapshot | None = None) -> dict:
         """Add to ``request.group`` until now + hours; a schedule takes it away again."""

@@ -33,6 +33,7 @@ from chalicelib.lifecycle.access import Access, check_removable
 from chalicelib.lifecycle.access_map import ACCESS_KEY, LOGIN_SESSION
 from chalicelib.lifecycle.grants import Grants
 from chalicelib.lifecycle.offboarding import gone, known, offboard_user, targets
+from chalicelib.lifecycle.parts import Part
 from chalicelib.lifecycle.passwords import temporary_password
 from chalicelib.lifecycle.revoking import (
     Outcome,
@@ -59,33 +60,13 @@ if TYPE_CHECKING:  # the request models (pydantic) load where requests are parse
     )
 
 
-class Changes:
+class Changes(Part):
     """The six changes of a person, each ``(username, request, snap=None)``."""
 
     def __init__(
-        self,
-        settings: Settings,
-        iam: IamGateway,
-        state: StateStore,
-        clock: Clock,
-        reader: Reader,
-        access: Access,
-        views: Views,
-        revoking: Revoking,
-        changes_done: Callable[[], None],
-        forget: Callable[[str, dict, OffboardRequest, dict], None],
+        self, *parts: Any, forget: Callable[[str, dict, OffboardRequest, dict], None]
     ) -> None:
-        self.settings = settings
-        self.iam = iam
-        self.state = state
-        self.clock = clock
-        self.reader = reader
-        self.access = access
-        self.views = views
-        self.revoking = revoking
-        # Called where a change's changes end and its answer begins (the runner's dry run
-        # stops there: what follows only reads, to answer).
-        self.changes_done = changes_done
+        super().__init__(*parts)
         # Called once a person is offboarded (name, final record, request, answer): what is
         # kept for them (Slack link, pending requests, review items) is let go.
         self.forget = forget
@@ -670,7 +651,7 @@ class Lifecycle:
         self.revoking = Revoking(settings, state, revoker, signin, clock)
         parts = (settings, iam, state, clock, self.reader, self.access, self.views, self.revoking)
         done = lambda: self.changes_done()  # noqa: E731 (whatever the runner sets, when called)
-        self.changes = Changes(*parts, done, lambda *leaver: self.forget(*leaver))
+        self.changes = Changes(*parts, done, forget=lambda *leaver: self.forget(*leaver))
         self.grants = Grants(*parts, done)
 
     # reading
