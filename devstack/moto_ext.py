@@ -19,6 +19,8 @@ Applied in the process that runs moto (the in-process mock or the threaded serve
 8. AWS Sign-In's sessions: list, revoke, refresh (moto_signin); moto has no such service.
 9. API Gateway's IAM authorizer: the SigV4 check of a request with moto's credentials, answered
    at ``POST /moto-api/apigateway/verify`` for ``chalice local`` (api_gateway_iam).
+10. DynamoDB's conditional writes atomic: one item request served at a time
+    (moto_dynamodb_atomic).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from moto.sqs.responses import SQSResponse
 from devstack import (
     api_gateway_iam,
     moto_cfn,
+    moto_dynamodb_atomic,
     moto_iam_case,
     moto_iam_extras,
     moto_last_used,
@@ -166,6 +169,7 @@ def apply() -> None:
         moto_cfn.apply()
         moto_mfa.apply()
         moto_signin.apply()
+        moto_dynamodb_atomic.apply()
         api_gateway_iam.apply()
         _applied = True
 
