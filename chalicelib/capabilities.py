@@ -44,6 +44,7 @@ def queued_work() -> None:
     rest of a REST change. Only the worker's path pays for them."""
     import chalicelib.approvals.slack
     import chalicelib.edges.callbacks.delivery
+    import chalicelib.hygiene.slack
     import chalicelib.kernel.continuing
     import chalicelib.lifecycle.slack
     import chalicelib.people.slack

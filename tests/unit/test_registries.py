@@ -15,7 +15,7 @@ KINDS = {
     "continue": "chalicelib.kernel.continuing",
     "change": "chalicelib.lifecycle.slack",
     "status": "chalicelib.lifecycle.slack",
-    "hygiene": "chalicelib.lifecycle.slack",
+    "hygiene": "chalicelib.hygiene.slack",
     "notice": "chalicelib.lifecycle.slack",
     "self": "chalicelib.approvals.slack",
     "decision": "chalicelib.approvals.slack",
