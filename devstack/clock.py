@@ -11,6 +11,7 @@ event EventBridge sends.
     python -m devstack.clock credential_hygiene --dry-run   # its plan (detail dry_run: true)
     python -m devstack.clock advance 50d            # the app's clock 50 days on (also h, m)
     python -m devstack.clock now                    # the app's time
+    python -m devstack.clock reset                  # back to the real time
 
 The app's clock is the real time plus an offset kept in a file (``STACK_CLOCK_FILE``; the local
 stack's is named in .local/stack.json as ``clock_file``). Every process of the stack (the API
@@ -76,6 +77,15 @@ def advance(span: str) -> datetime.datetime:
     return now()
 
 
+def reset() -> datetime.datetime:
+    """Put the app's clock back to the real time (what was made meanwhile keeps its dates)."""
+    path = clock_file()
+    if path is None:
+        raise RuntimeError("STACK_CLOCK_FILE is not set: is the local stack running?")
+    path.write_text(json.dumps({"offset_seconds": 0.0}) + "\n")
+    return now()
+
+
 def install() -> None:
     """Build this process's app services with the stack's clock (before the first handler)."""
     from chalicelib import bootstrap
@@ -136,6 +146,13 @@ def main(argv: list[str]) -> int:
         return 0
     if argv == ["now"]:
         print(now().isoformat(timespec="seconds"), flush=True)
+        return 0
+    if argv == ["reset"]:
+        try:
+            print(reset().isoformat(timespec="seconds"), flush=True)
+        except RuntimeError as error:
+            print(error, file=sys.stderr)
+            return 2
         return 0
     install()
     from app import app
