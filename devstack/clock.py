@@ -17,8 +17,9 @@ The app's clock is the real time plus an offset kept in a file (``STACK_CLOCK_FI
 stack's is named in .local/stack.json as ``clock_file``). Every process of the stack (the API
 under ``chalice local``, the queue poller, this clock) builds the app's services with
 :func:`now` as their clock (:func:`install`), so grants, ``until`` dates, dormant credentials
-and the like can be tried without waiting. AWS's side (moto) keeps the real time: a user made
-now and the clock moved 50 days on is a user made 50 days ago.
+and the like can be tried without waiting. AWS's side (moto) follows the same offset
+(devstack/moto_clock.py): a user made now and the clock moved 50 days on is a user made 50 days
+ago, and a key made after the move is new.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from pathlib import Path
 from chalice.app import Rate, ScheduledEventConfig
 from chalice.test import Client
 
+from devstack import lifetime
 from devstack.local import PROJECT, STAGE
 
 _SECONDS = {Rate.MINUTES: 60, Rate.HOURS: 3600, Rate.DAYS: 86400}
@@ -170,6 +172,7 @@ def main(argv: list[str]) -> int:
             print(json.dumps({name: fire(client, name, dry_run)}, default=str), flush=True)
         return 0
 
+    lifetime.end_with_parent()
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -24,7 +25,7 @@ from urllib.parse import urlsplit
 
 import boto3
 
-from devstack import cfn, moto_ext, moto_signin
+from devstack import cfn, lifetime, moto_clock, moto_ext, moto_signin
 
 PROJECT = Path(__file__).resolve().parents[1]
 ROOT_ACCOUNT = "123456789012"
@@ -303,6 +304,7 @@ class LocalStack:
         self.facts = Provisioner(self.endpoint_url, self.children).run()
         # The app's clock starts at the real time; `clock advance` moves it forward.
         self.facts.clock_file = str(Path(tempfile.mkdtemp(prefix="stack-clock-")) / "clock.json")
+        moto_clock.follow(self.facts.clock_file)  # AWS's side keeps the app's time too
         from devstack.slack_api import SlackApiStandIn
 
         self.slack_api = SlackApiStandIn(token=self.facts.slack_bot_token).start()
@@ -338,21 +340,23 @@ class LocalStack:
             "--no-autoreload",
         ]
         url = f"http://127.0.0.1:{port}"
+        nonce = secrets.token_hex(8)  # what tells this stack's app from an earlier one's
         # SCIM answers name resources under the stage's public URL, here the stack's own.
-        env = {**app_environment(self.facts), "SCIM_BASE_URL": f"{url}/scim/v2"}
+        env = {
+            **self.child_environment(),
+            "SCIM_BASE_URL": f"{url}/scim/v2",
+            "STACK_NONCE": nonce,
+        }
         self.api = subprocess.Popen(command, cwd=PROJECT, env=env, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.api.poll() is not None:
-                raise RuntimeError(f"chalice local exited with {self.api.returncode}")
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=2).read()
-                self.facts.api_url = url
-                self.facts.scim_url = f"{url}/scim/v2"
-                return url
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("chalice local did not answer /health within 60 s")
+        lifetime.wait_for_app(url, nonce, self.api)
+        self.facts.api_url = url
+        self.facts.scim_url = f"{url}/scim/v2"
+        return url
+
+    def child_environment(self) -> dict[str, str]:
+        """The app's environment, and the pid the child ends with (devstack/lifetime.py)."""
+        assert self.facts is not None
+        return {**app_environment(self.facts), lifetime.PARENT: str(os.getpid())}
 
     def serve_worker(self) -> None:
         """Run the queue handlers as Lambda's SQS event source would (devstack.queue_poller),
@@ -361,7 +365,7 @@ class LocalStack:
 
         assert self.facts is not None
         ready = Path(tempfile.mkdtemp()) / "ready"
-        env = {**app_environment(self.facts), "POLLER_READY_FILE": str(ready)}
+        env = {**self.child_environment(), "POLLER_READY_FILE": str(ready)}
         self.worker = subprocess.Popen(
             [sys.executable, "-m", "devstack.queue_poller"],
             cwd=PROJECT,
@@ -384,7 +388,7 @@ class LocalStack:
         self.clock = subprocess.Popen(
             [sys.executable, "-m", "devstack.clock"],
             cwd=PROJECT,
-            env=app_environment(self.facts),
+            env=self.child_environment(),
             start_new_session=True,
         )
 
@@ -398,6 +402,8 @@ class LocalStack:
                     os.killpg(process.pid, signal.SIGKILL)
         if self.slack_api is not None:
             self.slack_api.stop()
-        self.server.stop()
+        if getattr(self.server, "_thread", None) is not None:  # stopped while starting
+            self.server.stop()
+        moto_clock.follow(None)
         if self.facts and self.facts.clock_file:
             Path(self.facts.clock_file).unlink(missing_ok=True)
