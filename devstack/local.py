@@ -20,12 +20,13 @@ import time
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import boto3
+from devstack import lifetime
 
-from devstack import cfn, lifetime, moto_clock, moto_ext, moto_signin
+if TYPE_CHECKING:
+    import boto3
 
 PROJECT = Path(__file__).resolve().parents[1]
 ROOT_ACCOUNT = "123456789012"
@@ -74,6 +75,8 @@ def _trust(*principals: str, service: str | None = None) -> str:
 @functools.cache
 def shared_session() -> boto3.session.Session:
     """One session for the whole process: botocore loads each service model once, not per client."""
+    import boto3
+
     return boto3.session.Session(region_name=REGION)
 
 
@@ -199,6 +202,8 @@ class Provisioner:
         )
 
     def deploy_root(self, admin: dict) -> dict:
+        from devstack import cfn
+
         session = _session(admin)
         outputs = cfn.deploy(
             session,
@@ -228,6 +233,8 @@ class Provisioner:
         return outputs
 
     def deploy_child(self, child: dict) -> dict:
+        from devstack import cfn
+
         return cfn.deploy(
             _session(child),
             PROJECT / "templates/child/access-roles.yaml",
@@ -269,6 +276,8 @@ def app_environment(facts: Facts) -> dict[str, str]:
         # botocore sends Sign-In's session calls to AWS whatever the endpoint: rules that
         # honour it, so that they reach the stack's stand-in.
         data = Path(facts.clock_file).parent if facts.clock_file else Path(tempfile.gettempdir())
+        from devstack import moto_signin  # moto's: only where the stack runs
+
         env["AWS_DATA_PATH"] = moto_signin.endpoint_rules(data / "botocore-data")
     if facts.slack_api_url:
         env["SLACK_API_URL"] = facts.slack_api_url
@@ -282,6 +291,8 @@ class LocalStack:
 
     def __init__(self, aws_port: int = 0, children: tuple[str, ...] = CHILD_ACCOUNTS) -> None:
         from moto.server import ThreadedMotoServer
+
+        from devstack import moto_ext
 
         moto_ext.apply()
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
@@ -304,6 +315,8 @@ class LocalStack:
         self.facts = Provisioner(self.endpoint_url, self.children).run()
         # The app's clock starts at the real time; `clock advance` moves it forward.
         self.facts.clock_file = str(Path(tempfile.mkdtemp(prefix="stack-clock-")) / "clock.json")
+        from devstack import moto_clock
+
         moto_clock.follow(self.facts.clock_file)  # AWS's side keeps the app's time too
         from devstack.slack_api import SlackApiStandIn
 
@@ -404,6 +417,8 @@ class LocalStack:
             self.slack_api.stop()
         if getattr(self.server, "_thread", None) is not None:  # stopped while starting
             self.server.stop()
+        from devstack import moto_clock
+
         moto_clock.follow(None)
         if self.facts and self.facts.clock_file:
             Path(self.facts.clock_file).unlink(missing_ok=True)

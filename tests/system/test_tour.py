@@ -223,7 +223,7 @@ def test_the_tour_runs_as_written(page, stack, tmp_path):
             start_new_session=True,  # what a page starts in the background ends with it
         )
     try:
-        process.wait(timeout=300)
+        process.wait(timeout=600)
     finally:
         try:
             os.killpg(process.pid, signal.SIGTERM)
