@@ -94,6 +94,7 @@ Time: move the app's clock forward, then see what credential hygiene would do (d
   .venv/bin/python -m devstack.clock advance 50d
   curl -s {url}/hygiene -H "Authorization: Bearer {facts.api_token}"
   .venv/bin/python -m devstack.clock credential_hygiene --dry-run
+  .venv/bin/python -m devstack.clock reset              # back to the real time
 
 Ctrl-C stops everything.""",
             flush=True,
