@@ -45,8 +45,9 @@ fmt: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# exec: the stack's parent is make itself, so that it ends when make does (devstack/lifetime.py).
 run: install
-	API_PORT=$(API_PORT) AWS_PORT=$(AWS_PORT) $(PY) -m devstack
+	API_PORT=$(API_PORT) AWS_PORT=$(AWS_PORT) exec $(PY) -m devstack
 
 bench: install
 	$(PY) -m bench

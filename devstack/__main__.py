@@ -11,10 +11,11 @@ import json
 import logging
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
 
-from devstack import moto_throttle
+from devstack import lifetime, moto_throttle
 from devstack.local import PROJECT, LocalStack
 
 
@@ -24,10 +25,21 @@ def main() -> None:
     api_port = int(os.environ.get("API_PORT", "8000"))
     # Tests start their own stack beside a developer's and keep its facts elsewhere.
     facts_file = Path(os.environ.get("STACK_FILE", PROJECT / ".local" / "stack.json"))
-    stack = LocalStack(aws_port=aws_port)
-    stopped = threading.Event()
+    busy = lifetime.taken({"AWS_PORT": aws_port, "API_PORT": api_port})
+    if busy:
+        print("\n".join(busy), file=sys.stderr, flush=True)
+        raise SystemExit(1)
+    lifetime.end_with_make()
+    stopped, ready = threading.Event(), threading.Event()
+
+    def stop(signum: int, frame: object) -> None:
+        stopped.set()
+        if not ready.is_set():  # still starting: stop starting, then what started stops
+            raise KeyboardInterrupt
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopped.set())
+        signal.signal(signum, stop)
+    stack = LocalStack(aws_port=aws_port)
     try:
         facts = stack.start()
         throttled = ", ".join(
@@ -82,11 +94,15 @@ Time: move the app's clock forward, then see what credential hygiene would do (d
   .venv/bin/python -m devstack.clock advance 50d
   curl -s {url}/hygiene -H "Authorization: Bearer {facts.api_token}"
   .venv/bin/python -m devstack.clock credential_hygiene --dry-run
+  .venv/bin/python -m devstack.clock reset              # back to the real time
 
 Ctrl-C stops everything.""",
             flush=True,
         )
+        ready.set()
         stopped.wait()
+    except KeyboardInterrupt:
+        pass
     finally:
         stack.stop()
         facts_file.unlink(missing_ok=True)

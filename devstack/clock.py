@@ -11,13 +11,15 @@ event EventBridge sends.
     python -m devstack.clock credential_hygiene --dry-run   # its plan (detail dry_run: true)
     python -m devstack.clock advance 50d            # the app's clock 50 days on (also h, m)
     python -m devstack.clock now                    # the app's time
+    python -m devstack.clock reset                  # back to the real time
 
 The app's clock is the real time plus an offset kept in a file (``STACK_CLOCK_FILE``; the local
 stack's is named in .local/stack.json as ``clock_file``). Every process of the stack (the API
 under ``chalice local``, the queue poller, this clock) builds the app's services with
 :func:`now` as their clock (:func:`install`), so grants, ``until`` dates, dormant credentials
-and the like can be tried without waiting. AWS's side (moto) keeps the real time: a user made
-now and the clock moved 50 days on is a user made 50 days ago.
+and the like can be tried without waiting. AWS's side (moto) follows the same offset
+(devstack/moto_clock.py): a user made now and the clock moved 50 days on is a user made 50 days
+ago, and a key made after the move is new.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pathlib import Path
 from chalice.app import Rate, ScheduledEventConfig
 from chalice.test import Client
 
+from devstack import lifetime
 from devstack.local import PROJECT, STAGE
 
 _SECONDS = {Rate.MINUTES: 60, Rate.HOURS: 3600, Rate.DAYS: 86400}
@@ -73,6 +76,15 @@ def advance(span: str) -> datetime.datetime:
     seconds = offset() + float(found.group(1)) * _UNITS[found.group(2)]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"offset_seconds": seconds}) + "\n")
+    return now()
+
+
+def reset() -> datetime.datetime:
+    """Put the app's clock back to the real time (what was made meanwhile keeps its dates)."""
+    path = clock_file()
+    if path is None:
+        raise RuntimeError("STACK_CLOCK_FILE is not set: is the local stack running?")
+    path.write_text(json.dumps({"offset_seconds": 0.0}) + "\n")
     return now()
 
 
@@ -137,6 +149,13 @@ def main(argv: list[str]) -> int:
     if argv == ["now"]:
         print(now().isoformat(timespec="seconds"), flush=True)
         return 0
+    if argv == ["reset"]:
+        try:
+            print(reset().isoformat(timespec="seconds"), flush=True)
+        except RuntimeError as error:
+            print(error, file=sys.stderr)
+            return 2
+        return 0
     install()
     from app import app
 
@@ -153,6 +172,7 @@ def main(argv: list[str]) -> int:
             print(json.dumps({name: fire(client, name, dry_run)}, default=str), flush=True)
         return 0
 
+    lifetime.end_with_parent()
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -19,12 +20,13 @@ import time
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import boto3
+from devstack import lifetime
 
-from devstack import cfn, moto_ext, moto_signin
+if TYPE_CHECKING:
+    import boto3
 
 PROJECT = Path(__file__).resolve().parents[1]
 ROOT_ACCOUNT = "123456789012"
@@ -73,6 +75,8 @@ def _trust(*principals: str, service: str | None = None) -> str:
 @functools.cache
 def shared_session() -> boto3.session.Session:
     """One session for the whole process: botocore loads each service model once, not per client."""
+    import boto3
+
     return boto3.session.Session(region_name=REGION)
 
 
@@ -198,6 +202,8 @@ class Provisioner:
         )
 
     def deploy_root(self, admin: dict) -> dict:
+        from devstack import cfn
+
         session = _session(admin)
         outputs = cfn.deploy(
             session,
@@ -227,6 +233,8 @@ class Provisioner:
         return outputs
 
     def deploy_child(self, child: dict) -> dict:
+        from devstack import cfn
+
         return cfn.deploy(
             _session(child),
             PROJECT / "templates/child/access-roles.yaml",
@@ -268,6 +276,8 @@ def app_environment(facts: Facts) -> dict[str, str]:
         # botocore sends Sign-In's session calls to AWS whatever the endpoint: rules that
         # honour it, so that they reach the stack's stand-in.
         data = Path(facts.clock_file).parent if facts.clock_file else Path(tempfile.gettempdir())
+        from devstack import moto_signin  # moto's: only where the stack runs
+
         env["AWS_DATA_PATH"] = moto_signin.endpoint_rules(data / "botocore-data")
     if facts.slack_api_url:
         env["SLACK_API_URL"] = facts.slack_api_url
@@ -281,6 +291,8 @@ class LocalStack:
 
     def __init__(self, aws_port: int = 0, children: tuple[str, ...] = CHILD_ACCOUNTS) -> None:
         from moto.server import ThreadedMotoServer
+
+        from devstack import moto_ext
 
         moto_ext.apply()
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
@@ -303,6 +315,9 @@ class LocalStack:
         self.facts = Provisioner(self.endpoint_url, self.children).run()
         # The app's clock starts at the real time; `clock advance` moves it forward.
         self.facts.clock_file = str(Path(tempfile.mkdtemp(prefix="stack-clock-")) / "clock.json")
+        from devstack import moto_clock
+
+        moto_clock.follow(self.facts.clock_file)  # AWS's side keeps the app's time too
         from devstack.slack_api import SlackApiStandIn
 
         self.slack_api = SlackApiStandIn(token=self.facts.slack_bot_token).start()
@@ -338,21 +353,23 @@ class LocalStack:
             "--no-autoreload",
         ]
         url = f"http://127.0.0.1:{port}"
+        nonce = secrets.token_hex(8)  # what tells this stack's app from an earlier one's
         # SCIM answers name resources under the stage's public URL, here the stack's own.
-        env = {**app_environment(self.facts), "SCIM_BASE_URL": f"{url}/scim/v2"}
+        env = {
+            **self.child_environment(),
+            "SCIM_BASE_URL": f"{url}/scim/v2",
+            "STACK_NONCE": nonce,
+        }
         self.api = subprocess.Popen(command, cwd=PROJECT, env=env, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.api.poll() is not None:
-                raise RuntimeError(f"chalice local exited with {self.api.returncode}")
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=2).read()
-                self.facts.api_url = url
-                self.facts.scim_url = f"{url}/scim/v2"
-                return url
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("chalice local did not answer /health within 60 s")
+        lifetime.wait_for_app(url, nonce, self.api)
+        self.facts.api_url = url
+        self.facts.scim_url = f"{url}/scim/v2"
+        return url
+
+    def child_environment(self) -> dict[str, str]:
+        """The app's environment, and the pid the child ends with (devstack/lifetime.py)."""
+        assert self.facts is not None
+        return {**app_environment(self.facts), lifetime.PARENT: str(os.getpid())}
 
     def serve_worker(self) -> None:
         """Run the queue handlers as Lambda's SQS event source would (devstack.queue_poller),
@@ -361,7 +378,7 @@ class LocalStack:
 
         assert self.facts is not None
         ready = Path(tempfile.mkdtemp()) / "ready"
-        env = {**app_environment(self.facts), "POLLER_READY_FILE": str(ready)}
+        env = {**self.child_environment(), "POLLER_READY_FILE": str(ready)}
         self.worker = subprocess.Popen(
             [sys.executable, "-m", "devstack.queue_poller"],
             cwd=PROJECT,
@@ -384,7 +401,7 @@ class LocalStack:
         self.clock = subprocess.Popen(
             [sys.executable, "-m", "devstack.clock"],
             cwd=PROJECT,
-            env=app_environment(self.facts),
+            env=self.child_environment(),
             start_new_session=True,
         )
 
@@ -398,6 +415,10 @@ class LocalStack:
                     os.killpg(process.pid, signal.SIGKILL)
         if self.slack_api is not None:
             self.slack_api.stop()
-        self.server.stop()
+        if getattr(self.server, "_thread", None) is not None:  # stopped while starting
+            self.server.stop()
+        from devstack import moto_clock
+
+        moto_clock.follow(None)
         if self.facts and self.facts.clock_file:
             Path(self.facts.clock_file).unlink(missing_ok=True)

@@ -21,6 +21,8 @@ Applied in the process that runs moto (the in-process mock or the threaded serve
    at ``POST /moto-api/apigateway/verify`` for ``chalice local`` (api_gateway_iam).
 10. DynamoDB's conditional writes atomic: one item request served at a time
     (moto_dynamodb_atomic).
+11. moto's clock follows the local stack's app clock once the stack names its clock file
+    (moto_clock): what AWS makes after ``clock advance 50d`` is new, not 50 days old.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from moto.sqs.responses import SQSResponse
 from devstack import (
     api_gateway_iam,
     moto_cfn,
+    moto_clock,
     moto_dynamodb_atomic,
     moto_iam_case,
     moto_iam_extras,
@@ -171,6 +174,7 @@ def apply() -> None:
         moto_signin.apply()
         moto_dynamodb_atomic.apply()
         api_gateway_iam.apply()
+        moto_clock.apply()
         _applied = True
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devstack import lifetime
 from devstack.local import PROJECT, REGION, STAGE
 
 logger = logging.getLogger("queue-poller")
@@ -135,6 +136,7 @@ def main() -> None:
     sys.path.insert(0, str(PROJECT))
     from devstack import clock
 
+    lifetime.end_with_parent()
     clock.install()  # the app's services take the stack's clock
     from app import app
 

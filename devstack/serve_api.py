@@ -13,10 +13,13 @@ from __future__ import annotations
 import os
 import sys
 
-from devstack import api_gateway, api_gateway_iam, clock
+from devstack import api_gateway, api_gateway_iam, clock, lifetime
 
 
 def main() -> int:
+    lifetime.end_with_parent()
+    if os.environ.get("STACK_NONCE"):
+        lifetime.mark_answers(os.environ["STACK_NONCE"])
     clock.install()
     api_gateway_iam.install(api_gateway_iam.over_http(os.environ["AWS_ENDPOINT_URL"]))
     api_gateway.apply()  # a greedy route takes what no other route matches, as in API Gateway

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from datetime import datetime, timedelta
 
 from devstack.moto_last_used import ENDPOINT
 from tests.support.stack_client import admin, call, clock
@@ -80,3 +81,28 @@ def test_the_password_last_use_set_is_what_aws_would_report(stack):
         .isoformat()
         .startswith("2026-01-02T03:04:05")
     )
+
+
+def test_what_aws_makes_after_the_clock_moved_is_new_to_hygiene(stack):
+    """AWS has one time: a key made after ``clock advance 50d`` is made that day, 0 days old, not
+    50 (moto stamps what it makes with its own clock, which follows the stack's:
+    devstack/moto_clock.py). Fifty days later it is an unused key."""
+    iam = admin(stack, "iam")
+    moved = datetime.fromisoformat(clock(stack, "advance", "50d")[-1])
+    body = {"username": "kit", "groups": ["ChildDeveloperGroup"], "ticket": "T-kit"}
+    assert (
+        call(stack, "POST", "/users", {**body, "requested_by": "alice", "console": False})[0] == 201
+    )
+    key = iam.create_access_key(UserName="kit")["AccessKey"]
+    assert abs(key["CreateDate"] - moved) < timedelta(minutes=10)
+    assert abs(iam.get_user(UserName="kit")["User"]["CreateDate"] - moved) < timedelta(minutes=10)
+    status, answer = call(stack, "GET", "/hygiene")
+    assert status == 200
+    assert [f for f in answer["findings"] if f["username"] == "kit"] == []
+
+    clock(stack, "advance", "50d")
+    status, answer = call(stack, "GET", "/hygiene")
+    assert [(f["rule"], f["credential"]) for f in answer["findings"] if f["username"] == "kit"] == [
+        ("unused", key["AccessKeyId"])
+    ]
+    clock(stack, "reset")
