@@ -134,3 +134,24 @@ def test_an_on_call_approval_without_a_channel_tells_each_approver(flow, pagerdu
         [told] = flow.dms_to(approver)
         assert "Approved: on call (level 3) by pagerduty:PLOCALS1" in text_of(told)
     assert pagerduty.requests[0]["query"]["schedule_ids[]"] == ["PLOCALS1"]
+
+
+def test_a_rest_request_for_someone_on_call_answers_approved_and_granted(flow, pagerduty, api):
+    flow.link("pete", NOBODY, email=PETE)
+    pagerduty.set_on_call({"email": PETE, "escalation_policy": POLICY, "level": 1})
+    answer = api.call(
+        "POST",
+        "/requests",
+        {
+            "username": "pete",
+            "group": GROUP,
+            "hours": 1,
+            "reason": "paged for INC-8",
+            "ticket": "CHG-ONCALL-1",
+            "requested_by": "jira",
+        },
+    )
+    assert answer.status_code == 201, answer.json
+    assert answer.json["status"] == "approved" and answer.json["grant"]["group"] == GROUP
+    assert answer.json["on_call"] == {"level": 1, "by": f"pagerduty:{POLICY}"}
+    assert flow.groups_of("pete") == ["BreakGlassGroup", "ChildDeveloperGroup"]

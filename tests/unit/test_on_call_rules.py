@@ -133,3 +133,23 @@ def test_an_approval_by_pagerduty_names_it_and_the_level():
     assert on_call.result(on_call.Match(1, "x")) == "ok: approved: on call (level 1)"
     with pytest.raises(Conflict):
         on_call.approve(approved, on_call.Match(1, "pagerduty:PESC001"), NOW)
+
+
+@pytest.mark.parametrize(
+    "env, says",
+    [
+        ({"PAGERDUTY_API_URL": "api.pagerduty.com"}, "PAGERDUTY_API_URL 'api.pagerduty.com'"),
+        ({"PAGERDUTY_TIMEOUT_SECONDS": "30"}, "PAGERDUTY_TIMEOUT_SECONDS must be from 1 to 10"),
+        ({"PAGERDUTY_TIMEOUT_SECONDS": "soon"}, "must be a whole number"),
+    ],
+)
+def test_pagerduty_settings_that_cannot_work_stop_the_start(env, says):
+    from chalicelib.settings import Settings
+
+    base = {"ALLOWED_GROUPS": "BreakGlassGroup", "ROOT_ACCOUNT_ID": "123456789012"}
+    defaults = Settings.from_env(base)
+    assert defaults.pagerduty_api_url == "https://api.pagerduty.com"
+    assert defaults.pagerduty_token_secret == "iam-lifecycle/dev/pagerduty-token"
+    assert defaults.pagerduty_timeout == 3
+    with pytest.raises(ConfigurationError, match=says):
+        Settings.from_env({**base, **env})
