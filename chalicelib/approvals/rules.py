@@ -90,8 +90,8 @@ class Policy:
 
 def policies_from(raw: Any, grant_max_hours: Mapping[str, int]) -> dict[str, Policy]:
     """The policies of a stage setting: ``{group: {approvers, approver_group, approvals,
-    max_hours, self_approval, break_glass, channel, pending_hours, on_call}}``. A group must be one that
-    can be granted for a time; its maximum may only lower the grant maximum."""
+    max_hours, self_approval, break_glass, channel, pending_hours, on_call}}``. A group must be
+    one that can be granted for a time; its maximum may only lower the grant maximum."""
     if not isinstance(raw, dict):
         raise ConfigurationError("APPROVAL_POLICIES must be a JSON object of group: policy")
     known = {
