@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from chalicelib.aws.slack_state import SlackStore
     from chalicelib.aws.state import StateStore
     from chalicelib.edges.clients import Gate
+    from chalicelib.edges.pagerduty import PagerDuty
     from chalicelib.edges.slack.web_api import SlackApi
     from chalicelib.hygiene.actions import HygieneActions
     from chalicelib.hygiene.service import Hygiene
@@ -188,7 +189,24 @@ class Services:
         )
 
     @_Built
+    def pagerduty(self) -> PagerDuty:
+        """PagerDuty's REST API (API token from a secret), who is on call now."""
+        from chalicelib.edges.pagerduty import PagerDuty
+
+        settings = self.settings
+        return PagerDuty(
+            lambda: self.secrets.get(settings.pagerduty_token_secret),
+            settings.pagerduty_api_url,
+            timeout=settings.pagerduty_timeout,
+        )
+
+    def email_of(self, username: str) -> str | None:
+        """The e-mail kept on a managed user (its ``email`` tag, set at onboarding or by SCIM)."""
+        return (self.lifecycle.iam.get_user(username) or {}).get("tags", {}).get("email")
+
+    @_Built
     def approvals(self) -> ApprovalService:
+        from chalicelib.approvals.on_call_check import OnCallCheck
         from chalicelib.approvals.service import ApprovalService
         from chalicelib.aws.requests import RequestStore
 
@@ -202,6 +220,7 @@ class Services:
             lambda: self.slack_api,
             self.clock,
             lambda member: self.slack_store.linked_user(member),
+            OnCallCheck(lambda: self.pagerduty, self.email_of),
         )
 
     @_Built

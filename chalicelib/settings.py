@@ -171,6 +171,11 @@ class Settings:
     # Where Slack's answers may be posted (a request's response_url): host or host:port, exact.
     # Slack's own by default; the local stack names its Slack stand-in.
     slack_response_hosts: tuple[str, ...] = ("hooks.slack.com",)
+    # On-call auto-approval: PagerDuty's REST API (the local stack names its stand-in), the
+    # secret holding its API token, and how long one call may take.
+    pagerduty_api_url: str = "https://api.pagerduty.com"
+    pagerduty_token_secret: str = ""
+    pagerduty_timeout: int = 3
     # Credential hygiene: how old a credential report may be to be used again.
     hygiene_report_max_age: int = 4 * 3600
     # The capabilities' own variables (CAPABILITY_PREFIXES) as read: approvals' policies,
@@ -262,6 +267,12 @@ class Settings:
                 host.lower()
                 for host in names(env.get("SLACK_RESPONSE_HOSTS", "") or "hooks.slack.com")
             ),
+            pagerduty_api_url=env.get("PAGERDUTY_API_URL", "").strip().rstrip("/")
+            or "https://api.pagerduty.com",
+            pagerduty_token_secret=env.get(
+                "PAGERDUTY_TOKEN_SECRET", f"{app_name}/{stage}/pagerduty-token"
+            ),
+            pagerduty_timeout=whole(env, "PAGERDUTY_TIMEOUT_SECONDS", 3),
             capability_env=cls._capability_env(env),
         )
         settings._check()
@@ -316,6 +327,15 @@ class Settings:
                     f"SLACK_RESPONSE_HOSTS entry {host!r} must be a host name or host:port, "
                     "such as hooks.slack.com"
                 )
+        if not re.match(r"^https?://[^/\s]+(/\S*)?$", self.pagerduty_api_url):
+            raise ConfigurationError(
+                f"PAGERDUTY_API_URL {self.pagerduty_api_url!r} must be an absolute URL such as "
+                "https://api.pagerduty.com"
+            )
+        if not 1 <= self.pagerduty_timeout <= 10:
+            raise ConfigurationError(
+                "PAGERDUTY_TIMEOUT_SECONDS must be from 1 to 10: a request waits on it"
+            )
         if not _PATH.match(self.managed_path) or self.managed_path == "/":
             raise ConfigurationError(
                 f"MANAGED_PATH {self.managed_path!r} must look like /managed/ (not the root path)"

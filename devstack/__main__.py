@@ -63,6 +63,7 @@ Local stack ready (facts in {facts_file}).
   SCIM           {facts.scim_url}  (token {facts.scim_token})
   Slack secret   {facts.slack_signing_secret}
   Slack Web API  {facts.slack_api_url}  (a stand-in; GET {facts.slack_api_url}_recorded)
+  PagerDuty API  {facts.pagerduty_api_url}  (a stand-in; who is on call: POST {facts.pagerduty_api_url}/pagerduty/oncalls)
 
 Try:
   curl -s {url}/health

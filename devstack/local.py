@@ -126,6 +126,10 @@ class Facts:
     # The Slack Web API stand-in (devstack.slack_api); what the app posted: GET <it>/_recorded
     slack_api_url: str | None = None
     slack_bot_token: str = ""
+    # The PagerDuty REST API stand-in (devstack.pagerduty_api): who is on call,
+    # POST <it>/pagerduty/oncalls
+    pagerduty_api_url: str | None = None
+    pagerduty_token: str = ""
 
     def public(self) -> dict:
         """The facts file; app_credentials let a test run handlers as the app does."""
@@ -195,6 +199,7 @@ class Provisioner:
             callback_secret=secret(f"iam-lifecycle/{STAGE}/callback-secret"),
             scim_token=secret(f"iam-lifecycle/{STAGE}/scim-token"),
             slack_bot_token=secret(f"iam-lifecycle/{STAGE}/slack-bot-token"),
+            pagerduty_token=secret(f"iam-lifecycle/{STAGE}/pagerduty-token"),
             admin_credentials=admin,
             app_credentials=app_credentials,
             child_account_ids=list(self.children),
@@ -283,6 +288,8 @@ def app_environment(facts: Facts) -> dict[str, str]:
         env["SLACK_API_URL"] = facts.slack_api_url
         # The stand-in is also the stage's one Slack host for answers (response_url).
         env["SLACK_RESPONSE_HOSTS"] = urlsplit(facts.slack_api_url).netloc
+    if facts.pagerduty_api_url:
+        env["PAGERDUTY_API_URL"] = facts.pagerduty_api_url
     return env
 
 
@@ -302,6 +309,7 @@ class LocalStack:
         self.clock: subprocess.Popen | None = None
         self.facts: Facts | None = None
         self.slack_api: Any = None
+        self.pagerduty_api: Any = None
 
     @property
     def endpoint_url(self) -> str:
@@ -322,6 +330,10 @@ class LocalStack:
 
         self.slack_api = SlackApiStandIn(token=self.facts.slack_bot_token).start()
         self.facts.slack_api_url = self.slack_api.url
+        from devstack.pagerduty_api import PagerDutyStandIn
+
+        self.pagerduty_api = PagerDutyStandIn(token=self.facts.pagerduty_token).start()
+        self.facts.pagerduty_api_url = self.pagerduty_api.url
         self.enforce()
         return self.facts
 
@@ -415,6 +427,8 @@ class LocalStack:
                     os.killpg(process.pid, signal.SIGKILL)
         if self.slack_api is not None:
             self.slack_api.stop()
+        if self.pagerduty_api is not None:
+            self.pagerduty_api.stop()
         if getattr(self.server, "_thread", None) is not None:  # stopped while starting
             self.server.stop()
         from devstack import moto_clock

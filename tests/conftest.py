@@ -9,6 +9,7 @@ import pytest
 from chalicelib.aws.clients import AwsClients
 from devstack import api_gateway
 from devstack.local import PROJECT, REGION, Facts, shared_session
+from devstack.pagerduty_api import PagerDutyStandIn
 from devstack.queue_poller import Poller
 from devstack.slack_api import SlackApiStandIn
 from tests.support.app_client import Api, Clock, isolate, stage_environment
@@ -50,12 +51,12 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def client(aws: Facts, monkeypatch: pytest.MonkeyPatch, clock: Clock, standin):
+def client(aws: Facts, monkeypatch: pytest.MonkeyPatch, clock: Clock, standin, pagerduty):
     """The real Chalice app with the dev stage's configuration, against ``aws``.
 
     The stage's variables are also set in the test's own environment, so a test may reach the
     app's services (``bootstrap.services()``) as the handlers do. Slack is the stand-in
-    (``standin``), as in the local stack.
+    (``standin``), and PagerDuty too (``pagerduty``), as in the local stack.
     """
     from chalice.test import Client
 
@@ -101,6 +102,14 @@ def standin(monkeypatch: pytest.MonkeyPatch):
         # Answers go to the stand-in, or to NOWHERE_HOST (Slack unreachable), as the stage says.
         monkeypatch.setenv("SLACK_RESPONSE_HOSTS", f"{slack_api.host},{NOWHERE_HOST}")
         yield slack_api
+
+
+@pytest.fixture
+def pagerduty(monkeypatch: pytest.MonkeyPatch, aws: Facts):
+    """PagerDuty's REST API stand-in, with the stage's token; nobody on call until a test says."""
+    with PagerDutyStandIn(token=aws.pagerduty_token) as stand_in:
+        monkeypatch.setenv("PAGERDUTY_API_URL", stand_in.url)
+        yield stand_in
 
 
 @pytest.fixture

@@ -53,6 +53,8 @@ def _outcome(request: dict) -> str:
     line = _STATUS_LINE.get(status, status)
     if status == "cancelled" and request.get("why") == "offboarded":
         line = ":door: Cancelled: the user was offboarded; nothing was granted"
+    if status == "approved" and request.get("on_call"):
+        line += f": on call (level {request['on_call'].get('level', '?')})"
     if status in ("approved", "denied") and request.get("decided_by"):
         decider = request["decided_by"]
         by = f"<@{escape(decider)}>" if decider.startswith(("U", "W")) else escape(decider)
@@ -105,6 +107,8 @@ def channel_message(request: dict, approvals_needed: int = 1) -> dict:
                 ],
             }
         )
+    if request.get("on_call_note"):
+        blocks.append(context(f":information_source: {escape(request['on_call_note'])}"))
     blocks.append(context(f"request `{escape(request['id'])}`"))
     return message(_summary(request), blocks)
 
@@ -187,7 +191,7 @@ def request_list(mine: list[dict], decidable: list[dict]) -> dict:
 def asked(request: dict) -> dict:
     """The requester's answer to ``/access request``."""
     if request["status"] == "approved":
-        return to_requester(request, "break_glass")
+        return to_requester(request, "approved" if request.get("on_call") else "break_glass")
     return message(
         f":inbox_tray: Asked for *{escape(request['group'])}* for {request['hours']} h. "
         f"Its approvers decide in Slack; you will be told here and by direct message. "

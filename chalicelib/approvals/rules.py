@@ -25,10 +25,13 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.kernel.errors import BadRequest, ConfigurationError, Conflict, Forbidden
 from chalicelib.kernel.identity import key
+
+if TYPE_CHECKING:
+    from chalicelib.approvals.on_call import OnCall
 
 PENDING, APPROVED, DENIED, EXPIRED, CANCELLED, ENDED, FAILED = (
     "pending",
@@ -62,6 +65,7 @@ _PUBLIC = (
     "grant",
     "failure_reason",
     "why",
+    "on_call",
 )
 
 
@@ -78,6 +82,7 @@ class Policy:
     break_glass: bool = False  # may the requester activate it at once, with a reason
     channel: str = ""  # the approvers' channel; empty: approvers are told by DM
     pending_hours: float = DEFAULT_PENDING_HOURS
+    on_call: OnCall | None = None  # approved at once for whoever is on call there (on_call.py)
 
     def is_approver(self, member: str, group_members: Iterable[str] = ()) -> bool:
         return member in self.approvers or (bool(self.approver_group) and member in group_members)
@@ -85,8 +90,8 @@ class Policy:
 
 def policies_from(raw: Any, grant_max_hours: Mapping[str, int]) -> dict[str, Policy]:
     """The policies of a stage setting: ``{group: {approvers, approver_group, approvals,
-    max_hours, self_approval, break_glass, channel, pending_hours}}``. A group must be one that
-    can be granted for a time; its maximum may only lower the grant maximum."""
+    max_hours, self_approval, break_glass, channel, pending_hours, on_call}}``. A group must be
+    one that can be granted for a time; its maximum may only lower the grant maximum."""
     if not isinstance(raw, dict):
         raise ConfigurationError("APPROVAL_POLICIES must be a JSON object of group: policy")
     known = {
@@ -98,6 +103,7 @@ def policies_from(raw: Any, grant_max_hours: Mapping[str, int]) -> dict[str, Pol
         "break_glass",
         "channel",
         "pending_hours",
+        "on_call",
     }
     policies = {}
     for group, entry in raw.items():
@@ -142,8 +148,18 @@ def policies_from(raw: Any, grant_max_hours: Mapping[str, int]) -> dict[str, Pol
             break_glass=entry.get("break_glass", False),
             channel=str(channel),
             pending_hours=float(pending),
+            on_call=_on_call(entry, where),
         )
     return policies
+
+
+def _on_call(entry: dict, where: str) -> OnCall | None:
+    """A policy's ``on_call``, checked (``approvals/on_call.py``); None when it names none."""
+    if "on_call" not in entry:
+        return None
+    from chalicelib.approvals.on_call import parse
+
+    return parse(entry["on_call"], f"{where}.on_call")
 
 
 def request_id(ticket: str) -> str:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from chalicelib.approvals import on_call as on_call
 from chalicelib.approvals import rules as rules
 from chalicelib.approvals import settings as approval_settings
 from chalicelib.kernel.catalogue import ACTIONS
@@ -30,6 +31,7 @@ from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
     from chalicelib.approvals.commands import AccessRequest
+    from chalicelib.approvals.on_call_check import OnCallCheck
     from chalicelib.approvals.ports import Requests
     from chalicelib.edges.slack.web_api import SlackApi
     from chalicelib.kernel.ports import Events, Queue, StateStore
@@ -52,6 +54,7 @@ class ApprovalService:
         slack: Callable[[], SlackApi],
         clock: Callable[[], datetime],
         linked_user: Callable[[str], str | None],
+        on_call: OnCallCheck | None = None,
     ) -> None:
         self.settings = settings
         self.state = state
@@ -62,6 +65,7 @@ class ApprovalService:
         self._slack = slack
         self.clock = clock
         self.linked_user = linked_user  # the managed user a Slack member is linked to
+        self.on_call = on_call  # who is on call now, for policies that name on_call
 
     @property
     def slack(self) -> SlackApi:
@@ -154,14 +158,43 @@ class ApprovalService:
         self._publish("request", request)
         count("request", "ok")
         if not new.break_glass:
-            self._message(request, "created")
-            return rules.view(request)
+            return rules.view(self._on_call_or_approvers(request, policy))
         request = self._write(rules.activate(request, now), request["version"])
         self.requests.release(request)
         self._audit("decide", request, new.requested_by, "ok: break-glass activated")
         request = self._grant(request, new.requested_by)
         self._message(request, "break_glass" if request["status"] == rules.APPROVED else "failed")
         return rules.view(request)
+
+    def _on_call_or_approvers(self, request: dict, policy: rules.Policy) -> dict:
+        """A new request approved at once when its person is on call where the policy says
+        (``on_call.py``) and granted as any approval; otherwise sent to its approvers, with a
+        note when the on-call check could not tell."""
+        outcome = on_call.Outcome()
+        if policy.on_call is not None and self.on_call is not None:
+            outcome = self.on_call.assess(policy.on_call, request["username"])
+        try:
+            if outcome.match is None:
+                if outcome.note:
+                    request = self._write(
+                        on_call.with_note(request, outcome.note), request["version"]
+                    )
+                self._message(request, "created")
+                return request
+            approved = on_call.approve(request, outcome.match, self.clock())
+            request = self._write(approved, request["version"])
+        except Stale:  # decided meanwhile (a REST decision by its id): that decision stands
+            return self.get(request["id"])
+        self.requests.release(request)
+        by = outcome.match.source
+        self._audit(
+            "decide", request, by, on_call.result(outcome.match), {"on_call": request["on_call"]}
+        )
+        self._publish("decide", request)
+        count("decide", "ok")
+        request = self._grant(request, by)
+        self._message(request, request["status"])
+        return request
 
     def _replayed(self, existing: dict, new: rules.NewRequest) -> dict:
         if not rules.same_request(existing, new):

@@ -92,7 +92,8 @@ def show(services: Any, request_id: str, event: str) -> None:
         else:
             posted = slack.post_message(policy.channel, shown["text"], shown["blocks"])
             approvals.record_message(request_id, posted["channel"], posted["ts"])
-    elif event == "created":  # no channel: each approver is asked directly
+    elif event == "created" or (event == "approved" and request.get("on_call")):
+        # no channel: each approver is asked directly, or told of an on-call approval
         for approver in approvals.approvers(policy):
             slack.direct_message(approver, shown["text"], shown["blocks"])
     if event == "break_glass":

@@ -170,3 +170,20 @@ class Queue(Protocol):
     """The work queue: a message for the queue worker (``chalicelib.aws.queue``)."""
 
     def send(self, work: dict) -> Any: ...
+
+
+class OnCallEntry(NamedTuple):
+    """One person on call now: their e-mail, the escalation level they answer at, the
+    escalation policy and (when they are on call through one) the schedule."""
+
+    email: str
+    level: int
+    escalation_policy: str
+    schedule: str = ""
+
+
+class OnCallDirectory(Protocol):
+    """Who is on call now, on one schedule or one escalation policy (PagerDuty,
+    ``chalicelib.edges.pagerduty``). Raises UpstreamError when it cannot tell."""
+
+    def on_call(self, *, schedule: str = "", escalation_policy: str = "") -> list[OnCallEntry]: ...

@@ -164,7 +164,13 @@ class Flow:
     def audit(self, ticket: str) -> list[dict]:
         return bootstrap.services().state.audit_events(ticket=ticket)
 
-    def link(self, username: str, member: str, groups: tuple[str, ...] = ("ChildDeveloperGroup",)):
+    def link(
+        self,
+        username: str,
+        member: str,
+        groups: tuple[str, ...] = ("ChildDeveloperGroup",),
+        email: str | None = None,
+    ):
         """Onboard ``username`` as Slack member ``member`` through the change runner, and send
         the welcome it queues; the stand-in then forgets it, so a test sees what follows."""
         from chalicelib.lifecycle.commands import OnboardRequest
@@ -175,6 +181,7 @@ class Flow:
             ticket=f"T-{username}",
             requested_by="alice",
             slack_user=member,
+            email=email,
         )
         answer = bootstrap.services().operations.change("onboard", username, request)
         self.work()

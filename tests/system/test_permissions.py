@@ -186,6 +186,10 @@ def recording() -> Recording:
         slack_api = SlackApiStandIn().start()  # what the approvals post to
         env.setenv("SLACK_API_URL", slack_api.url)
         env.setenv("SLACK_RESPONSE_HOSTS", slack_api.host)  # and where Slack answers go
+        from devstack.pagerduty_api import PagerDutyStandIn
+
+        pagerduty = PagerDutyStandIn().start()  # who is on call: nobody, never the network
+        env.setenv("PAGERDUTY_API_URL", pagerduty.url)
         moto_ext.apply()
         with mock_aws():
             facts = Provisioner(endpoint_url=None).run()
@@ -223,6 +227,7 @@ def recording() -> Recording:
             finally:
                 bootstrap.reset()
                 slack_api.stop()
+                pagerduty.stop()
     return recording
 
 
