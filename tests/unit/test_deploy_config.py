@@ -277,3 +277,18 @@ def test_the_version_is_pyprojects_unless_the_build_wrote_it():
     base = {"ALLOWED_GROUPS": "ChildDeveloperGroup", "ROOT_ACCOUNT_ID": ROOTS["prod"]}
     assert Settings.from_env(base).version == project_version()
     assert Settings.from_env({**base, "APP_VERSION": "9.9.9"}).version == "9.9.9"
+
+
+def test_a_release_needs_its_changelog_section_with_what_a_deployment_must_do():
+    from deploy.release import ReleaseError, changes
+
+    log = (
+        "# Changelog\n\n## [Unreleased]\n\n## [1.1.0] - 2027-01-01\n### Added\n- x\n\n## [1.0.0]\n"
+    )
+    with pytest.raises(ReleaseError, match=r"no section '## \[2.0.0\]'"):
+        changes("2.0.0", log)
+    with pytest.raises(ReleaseError, match="has no '### What an existing deployment must do'"):
+        changes("1.1.0", log)
+    fixed = log.replace("### Added", "### What an existing deployment must do\nNothing.\n### Added")
+    assert changes("1.1.0", fixed).startswith("## [1.1.0] - 2027-01-01\n### What an existing")
+    assert changes(project_version(), (PROJECT / "CHANGELOG.md").read_text())
