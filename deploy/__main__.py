@@ -7,7 +7,7 @@
 
 ``--config`` may be left out when IAM_LIFECYCLE_CONFIG names the file. ``build`` writes into
 ``<the file's name>.build/`` beside it unless ``--out`` says where, and prints each stage's
-commands (also in ``commands-<stage>.sh`` there).
+commands (also in ``commands-<stage>.sh`` there; ``teardown-<stage>.sh`` removes the stage).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def _run(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser() if args.out else path.with_name(path.stem + ".build")
     build(deployment, out, project_version())
     for stage in deployment.stages:
-        print(f"# stage {stage}: {out / f'commands-{stage}.sh'}")
+        print(f"# stage {stage}: {out / f'commands-{stage}.sh'} (teardown-{stage}.sh: its removal)")
         print("\n".join(commands(deployment, stage, out)))
     return 0
 

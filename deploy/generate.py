@@ -321,6 +321,140 @@ def commands(deployment: Deployment, stage_name: str, build: Path) -> list[str]:
     return lines
 
 
+def secrets(deployment: Deployment, stage_name: str) -> list[str]:
+    """Every secret the stage's functions read: each setting named ``*_secret`` as the functions
+    read it (defaults included), so a secret a later release adds is on the list too."""
+    from chalicelib.settings import Settings
+
+    settings = Settings.from_env(
+        {"AWS_REGION": deployment.region, **stage_environment(deployment, stage_name)}
+    )
+    return sorted(
+        {
+            value
+            for name, value in vars(settings).items()
+            if name.endswith("_secret") and isinstance(value, str) and value
+        }
+    )
+
+
+def teardown(deployment: Deployment, stage_name: str, build: Path) -> list[str]:
+    """The commands that remove what the stage created, in order (docs/deploying.md#teardown)."""
+    from chalicelib.settings import Settings
+
+    stage = deployment.stages[stage_name]
+    named = names(stage_name, stage)
+    settings = Settings.from_env(
+        {"AWS_REGION": deployment.region, **stage_environment(deployment, stage_name)}
+    )
+    region = ["--region", deployment.region]
+    lines = [
+        "# 1. root account, while the app still runs: offboard every managed user",
+        "#    (GET /users lists them); the groups stack cannot go while its groups have members.",
+        "# 2. root account: the app (functions, API, schedules, the queue's event source, roles)",
+        shlex.join(
+            ["env", f"AWS_DEFAULT_REGION={deployment.region}", "chalice", "delete"]
+            + ["--project-dir", str(build), "--stage", stage_name]
+        ),
+    ]
+    if stage.alarm_email:
+        lines.append(
+            shlex.join(
+                [
+                    "aws",
+                    "cloudformation",
+                    "delete-stack",
+                    *region,
+                    "--stack-name",
+                    named["monitoring_stack"],
+                ]
+            )
+        )
+    lines.append(
+        "# 3. every child account (" + ", ".join(stage.accounts.children) + "), with its profile:"
+    )
+    lines.append("#    the session denies the app wrote, then the access roles")
+    for role in settings.revocable_roles:
+        lines.append(
+            shlex.join(
+                [
+                    "aws",
+                    "iam",
+                    "delete-role-policy",
+                    "--role-name",
+                    role,
+                    "--policy-name",
+                    settings.revocation_policy,
+                ]
+            )
+        )
+    lines.append(
+        shlex.join(
+            ["aws", "cloudformation", "delete-stack", *region, "--stack-name", named["roles_stack"]]
+        )
+    )
+    lines.append("# 4. root account: the groups and their policies")
+    lines.append(
+        shlex.join(
+            [
+                "aws",
+                "cloudformation",
+                "delete-stack",
+                *region,
+                "--stack-name",
+                named["groups_stack"],
+            ]
+        )
+    )
+    lines.append("# 5. root account: every secret the stage reads, at once (no recovery window)")
+    for secret in secrets(deployment, stage_name):
+        lines.append(
+            shlex.join(
+                [
+                    "aws",
+                    "secretsmanager",
+                    "delete-secret",
+                    *region,
+                    "--secret-id",
+                    secret,
+                    "--force-delete-without-recovery",
+                ]
+            )
+        )
+    lines.append(
+        "# 6. root account: the queues, the idempotency table; the state table is kept (audit trail)"
+    )
+    lines.append(
+        shlex.join(
+            [
+                "aws",
+                "cloudformation",
+                "delete-stack",
+                *region,
+                "--stack-name",
+                named["service_stack"],
+            ]
+        )
+    )
+    lines.append("#    once the audit trail is exported or no longer needed:")
+    lines.append(
+        shlex.join(
+            ["aws", "dynamodb", "delete-table", *region, "--table-name", named["state_table"]]
+        )
+    )
+    lines.append("# 7. root account: the functions' log groups")
+    function = f"/aws/lambda/{named['app_role_prefix']}"
+    lines.append(
+        shlex.join(["aws", "logs", "delete-log-group", *region, "--log-group-name", function])
+    )
+    lines.append(
+        f"aws logs describe-log-groups --region {deployment.region} --log-group-name-prefix {function}- "
+        "--query 'logGroups[].logGroupName' --output text | xargs -rn1 "
+        f"aws logs delete-log-group --region {deployment.region} --log-group-name"
+    )
+    return lines
+
+
 def _template_path(build: Path, stage: Stage, template: str) -> Path:
     if template == "root/access-groups" and stage.name_prefix:
         return build / "templates" / "root" / f"access-groups-{stage.name_prefix}.json"
@@ -350,6 +484,7 @@ def build(deployment: Deployment, out: Path, version: str) -> None:
             _write(_template_path(out, stage, "root/access-groups"), prefixed)
         script = out / f"commands-{name}.sh"
         script.write_text("\n".join(commands(deployment, name, out)) + "\n")
+        (out / f"teardown-{name}.sh").write_text("\n".join(teardown(deployment, name, out)) + "\n")
 
 
 def _write(path: Path, value: Any) -> None:

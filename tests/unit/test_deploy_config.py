@@ -292,3 +292,49 @@ def test_a_release_needs_its_changelog_section_with_what_a_deployment_must_do():
     fixed = log.replace("### Added", "### What an existing deployment must do\nNothing.\n### Added")
     assert changes("1.1.0", fixed).startswith("## [1.1.0] - 2027-01-01\n### What an existing")
     assert changes(project_version(), (PROJECT / "CHANGELOG.md").read_text())
+
+
+def test_the_teardown_removes_every_secret_the_service_makes_or_reads_in_order(tmp_path):
+    import re
+
+    raw = like_today()
+    raw["stages"]["prod"]["drift_webhook_secret"] = "ops/drift-webhook"
+    raw["stages"]["prod"]["alarm_email"] = "ops@example.org"
+    deployment = parse(raw)
+    lines = generate.teardown(deployment, "prod", tmp_path)
+    text = "\n".join(lines)
+    made = re.findall(
+        r"Name: !Sub \$\{AppName\}/\$\{Stage\}/([a-z-]+)",
+        (PROJECT / "templates/root/service.yaml").read_text(),
+    )
+    assert len(made) == 6
+    # Each secret variable the settings read, by the name the stage gives it.
+    read = re.findall(
+        r'env\.get\(\s*"([A-Z_]+_SECRET)"', (PROJECT / "chalicelib/settings.py").read_text()
+    )
+    assert {
+        "API_CLIENTS_SECRET",
+        "SCIM_TOKEN_SECRET",
+        "SLACK_BOT_TOKEN_SECRET",
+        "DRIFT_WEBHOOK_SECRET",
+    } <= set(read)
+    deleted = re.findall(
+        r"delete-secret --region eu-west-1 --secret-id (\S+) --force-delete-without-recovery", text
+    )
+    assert set(deleted) == {f"iam-lifecycle/prod/{name}" for name in made} | {"ops/drift-webhook"}
+    assert len(read) == len(set(deleted))
+    order = [
+        "chalice delete",
+        "--stack-name iam-lifecycle-prod-monitoring",
+        "--role-name DeveloperRole --policy-name AccessRevocation",
+        "--role-name BreakGlassRole --policy-name AccessRevocation",
+        "--stack-name iam-lifecycle-access-roles",
+        "--stack-name iam-lifecycle-access-groups",
+        "delete-secret",
+        "--stack-name iam-lifecycle-prod-service",
+        "--table-name iam-lifecycle-prod-state",
+        "--log-group-name /aws/lambda/iam-lifecycle-prod",
+        "--log-group-name-prefix /aws/lambda/iam-lifecycle-prod-",
+    ]
+    positions = [text.index(step) for step in order]
+    assert positions == sorted(positions)
