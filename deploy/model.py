@@ -11,6 +11,7 @@ functions start with. Every error names the key and what to put there.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -247,9 +248,45 @@ def _cross_checks(deployment: Deployment) -> list[tuple[str, str]]:
             (f"{where}.environment.{key}", f"set it with the deployment file's key {field}")
             for key, field in _owned(stage.environment)
         ]
+        rules = {
+            name.removeprefix("HYGIENE_").rsplit("_", 1)[0].lower()
+            for name in known_variables()
+            if name.endswith("_ACTION")
+        }
+        problems += [
+            (f"{where}.hygiene.rules.{rule}", f"no such rule: one of {', '.join(sorted(rules))}")
+            for rule in stage.hygiene.rules
+            if rule not in rules
+        ]
+        known = known_variables()
+        problems += [
+            (
+                f"{where}.environment.{key}",
+                "not a setting the functions read: check its spelling (docs/operating.md#settings)",
+            )
+            for key in stage.environment
+            if key not in known and not key.startswith("POWERTOOLS_")
+        ]
         problems += _app_checks(where, stage_environment(deployment, name))
     problems += _shared_accounts(deployment)
     return problems
+
+
+@functools.cache
+def known_variables() -> frozenset[str]:
+    """The variables the functions read: those named in chalicelib's settings modules (the one
+    reader and each capability's part), and hygiene's per rule."""
+    from chalicelib.hygiene.rules import DEFAULT_RULES
+
+    package = Path(__file__).resolve().parents[1] / "chalicelib"
+    found = set()
+    for module in (package / "settings.py", *package.glob("*/settings.py")):
+        found |= set(re.findall(r'"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"', module.read_text()))
+    for rule in DEFAULT_RULES:
+        found |= {
+            f"HYGIENE_{rule.name.upper()}_{part}" for part in ("ACTION", "DAYS", "GRACE_DAYS")
+        }
+    return frozenset(found)
 
 
 def _owned(environment: dict[str, str]) -> list[tuple[str, str]]:

@@ -128,6 +128,17 @@ def test_the_generated_settings_pass_the_apps_own_checks_before_anything_deploys
     assert "stages.dev: REVOCATION_ROOM 10 must be between 1024 and 10240" in message
 
 
+def test_a_misspelt_setting_or_rule_is_named_not_ignored():
+    raw = like_today()
+    raw["stages"]["prod"]["environment"] = {"REVIEW_OWNRS": "{}", "LEASE_SECONDS": "20"}
+    raw["stages"]["prod"]["hygiene"] = {"rules": {"key_rotaton": {"days": 90}}}
+    message = refused(raw)
+    assert "stages.prod.environment.REVIEW_OWNRS: not a setting the functions read" in message
+    assert "LEASE_SECONDS" not in message
+    assert "stages.prod.hygiene.rules.key_rotaton: no such rule: one of " in message
+    assert "key_rotation" in message
+
+
 def test_stages_sharing_a_root_account_need_a_prefix_paths_apart_and_their_own_children():
     raw = like_today()
     raw["stages"]["dev"]["accounts"] = copy.deepcopy(raw["stages"]["prod"]["accounts"])
@@ -175,6 +186,18 @@ def test_a_prefixed_stage_names_its_groups_policies_and_users_apart():
         statements["StateTable"]["Resource"][0]
         == "arn:aws:dynamodb:*:*:table/iam-lifecycle-dev-state"
     )
+    # No statement, a later one included, still names what belongs to the other stage.
+    text = json.dumps(generate.policy(deployment, "dev"))
+    for others in (
+        "user/managed/",
+        "group/ChildDeveloperGroup",
+        "group/BreakGlassGroup",
+        "policy/ManagedUserSelfService",
+        "policy/AccessSuspended",
+        "iam-lifecycle-prod",
+        "iam-lifecycle/prod/",
+    ):
+        assert others not in text, others
     # The prod stage in the same account is exactly today's.
     prod = json.loads((PROJECT / ".chalice" / "policy-prod.json").read_text())
     assert generate.policy(deployment, "prod") == prod
