@@ -361,3 +361,8 @@ def test_the_teardown_removes_every_secret_the_service_makes_or_reads_in_order(t
     ]
     positions = [text.index(step) for step in order]
     assert positions == sorted(positions)
+
+
+def test_the_command_answers_the_version(capsys):
+    assert main(["version"]) == 0
+    assert capsys.readouterr().out == project_version() + "\n"
