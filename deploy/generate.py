@@ -27,6 +27,7 @@ from deploy.model import (
     SELF_SERVICE_POLICY,
     SUSPENDED_POLICY,
     Deployment,
+    DeploymentError,
     Stage,
     dump_json,
 )
@@ -464,6 +465,17 @@ def _template_path(build: Path, stage: Stage, template: str) -> Path:
 def build(deployment: Deployment, out: Path, version: str) -> None:
     """Write everything the deployment needs into ``out``, keeping Chalice's record of what it
     deployed (``.chalice/deployed/``) from a previous build."""
+    where = out.resolve()
+    if (
+        where == PROJECT
+        or PROJECT.is_relative_to(where)
+        or any(
+            where.is_relative_to(PROJECT / name) for name in ("chalicelib", "templates", ".chalice")
+        )
+    ):
+        raise DeploymentError(
+            f"--out {out} would write over the repository's files: name a directory of its own"
+        )
     out.mkdir(parents=True, exist_ok=True)
     for name in ("chalicelib", "templates"):
         shutil.rmtree(out / name, ignore_errors=True)

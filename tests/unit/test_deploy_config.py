@@ -366,3 +366,18 @@ def test_the_teardown_removes_every_secret_the_service_makes_or_reads_in_order(t
 def test_the_command_answers_the_version(capsys):
     assert main(["version"]) == 0
     assert capsys.readouterr().out == project_version() + "\n"
+
+
+@pytest.mark.parametrize("out", [".", "..", "chalicelib", "templates/root", ".chalice"])
+def test_the_build_never_writes_over_the_repositorys_files(tmp_path, monkeypatch, out, capsys):
+    # A stand-in of the repository, so that a build that did write over it harms nothing.
+    project = tmp_path / "project"
+    for name in ("chalicelib/settings.py", "templates/root/service.yaml", ".chalice/config.json"):
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text("kept")
+    monkeypatch.setattr(generate, "PROJECT", project)
+    config = tmp_path / "iam.yaml"
+    config.write_text(yaml.safe_dump(like_today()))
+    assert main(["build", "--config", str(config), "--out", str(project / out)]) == 2
+    assert "would write over the repository's files" in capsys.readouterr().err
+    assert (project / "chalicelib" / "settings.py").read_text() == "kept"
