@@ -324,19 +324,15 @@ def commands(deployment: Deployment, stage_name: str, build: Path) -> list[str]:
 
 def secrets(deployment: Deployment, stage_name: str) -> list[str]:
     """Every secret the stage's functions read: each setting named ``*_secret`` as the functions
-    read it (defaults included), so a secret a later release adds is on the list too."""
+    read it (defaults included) and each ``*_SECRET`` variable the stage sets (a capability's
+    among them), so a secret a later release adds is on the list too."""
     from chalicelib.settings import Settings
 
-    settings = Settings.from_env(
-        {"AWS_REGION": deployment.region, **stage_environment(deployment, stage_name)}
-    )
-    return sorted(
-        {
-            value
-            for name, value in vars(settings).items()
-            if name.endswith("_secret") and isinstance(value, str) and value
-        }
-    )
+    env = stage_environment(deployment, stage_name)
+    settings = Settings.from_env({"AWS_REGION": deployment.region, **env})
+    read = {name: value for name, value in vars(settings).items() if name.endswith("_secret")}
+    set_ = {key: value for key, value in env.items() if key.endswith("_SECRET")}
+    return sorted({v for v in (*read.values(), *set_.values()) if isinstance(v, str) and v})
 
 
 def teardown(deployment: Deployment, stage_name: str, build: Path) -> list[str]:
