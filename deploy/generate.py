@@ -148,11 +148,7 @@ def stage_environment(deployment: Deployment, stage_name: str) -> dict[str, str]
         "SLACK_API_URL": stage.slack.api_url,
         "SLACK_RESPONSE_HOSTS": stage.slack.response_hosts,
         "APPROVAL_POLICIES": stage.approval_policies,
-        "GRANT_MAX_HOURS": (
-            [f"{group}={hours}" for group, hours in stage.grant_max_hours.items()]
-            if stage.grant_max_hours is not None
-            else None
-        ),
+        "GRANT_MAX_HOURS": _grant_limits(stage),
         "REVIEW_OWNERS": stage.reviews.owners,
         "REVIEW_CHANNEL": stage.reviews.channel,
         "REVIEW_CARRY_OUT": stage.reviews.carry_out,
@@ -182,6 +178,14 @@ def stage_environment(deployment: Deployment, stage_name: str) -> dict[str, str]
         env[f"{key}_GRACE_DAYS"] = setting.grace_days
     env.update(stage.environment)
     return {key: _text(value) for key, value in env.items() if value is not None}
+
+
+def _grant_limits(stage: Stage) -> list[str] | None:
+    """The file's limits; without them, the app's default (BreakGlassGroup=4) under the stage's
+    prefix, left to the app where there is none."""
+    if stage.grant_max_hours is not None:
+        return [f"{group}={hours}" for group, hours in stage.grant_max_hours.items()]
+    return [f"{stage.name_prefix}BreakGlassGroup=4"] if stage.name_prefix else None
 
 
 def _given(value: str | None, default: str) -> str:

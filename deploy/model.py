@@ -312,9 +312,19 @@ def _shared_accounts(deployment: Deployment) -> list[tuple[str, str]]:
     stages = list(deployment.stages.items())
     for i, (first, one) in enumerate(stages):
         for second, other in stages[i + 1 :]:
+            where = f"stages.{second}"
+            shared = sorted(set(one.accounts.children) & set(other.accounts.children))
+            if shared:
+                problems.append(
+                    (
+                        f"{where}.accounts.children",
+                        f"{', '.join(shared)} also child of stage {first}: a child account's "
+                        "access roles trust one root account and carry one revocation policy, "
+                        "which two stages would overwrite; give each stage its own child accounts",
+                    )
+                )
             if one.accounts.root != other.accounts.root:
                 continue
-            where = f"stages.{second}"
             if one.name_prefix == other.name_prefix:
                 problems.append(
                     (
@@ -333,16 +343,6 @@ def _shared_accounts(deployment: Deployment) -> list[tuple[str, str]]:
                         f"{other.managed_path} and stage {first}'s {one.managed_path} overlap: "
                         "each stage acts on every user under its path, so give them paths "
                         "neither of which begins the other (/managed/prod/, /managed/dev/)",
-                    )
-                )
-            shared = sorted(set(one.accounts.children) & set(other.accounts.children))
-            if shared:
-                problems.append(
-                    (
-                        f"{where}.accounts.children",
-                        f"{', '.join(shared)} also child of stage {first} in the same root "
-                        "account: a child account's access roles carry one revocation policy, "
-                        "which two stages would overwrite; give each stage its own child accounts",
                     )
                 )
             for group in sorted(set(one.allowed_groups) & set(other.allowed_groups)):

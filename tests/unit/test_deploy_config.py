@@ -149,6 +149,14 @@ def test_stages_sharing_a_root_account_need_a_prefix_paths_apart_and_their_own_c
     assert "stages.prod.allowed_groups: ChildDeveloperGroup is stage dev's group too" in message
 
 
+def test_a_child_account_belongs_to_one_stage_whatever_its_root():
+    raw = like_today()
+    raw["stages"]["dev"]["accounts"]["children"].append(CHILDREN["prod"])
+    message = refused(raw)
+    assert f"stages.prod.accounts.children: {CHILDREN['prod']} also child of stage dev" in message
+    assert "trust one root account" in message
+
+
 def prefixed() -> dict:
     """Stage dev beside prod in prod's root account, its names apart."""
     raw = like_today()
@@ -158,7 +166,6 @@ def prefixed() -> dict:
     dev["managed_path"] = "/managed-dev/"
     dev["allowed_groups"] = ["DevChildDeveloperGroup", "DevBreakGlassGroup"]
     dev["scim"]["groups"] = ["DevChildDeveloperGroup"]
-    dev["grant_max_hours"] = {"DevBreakGlassGroup": 4}
     dev["approval_policies"] = {"DevBreakGlassGroup": dev["approval_policies"]["BreakGlassGroup"]}
     dev["reviews"]["owners"] = {f"Dev{g}": o for g, o in dev["reviews"]["owners"].items()}
     return raw
