@@ -382,6 +382,7 @@ def teardown(deployment: Deployment, stage_name: str, build: Path) -> list[str]:
                     "aws",
                     "iam",
                     "delete-role-policy",
+                    *region,
                     "--role-name",
                     role,
                     "--policy-name",

@@ -356,8 +356,8 @@ def test_the_teardown_removes_every_secret_the_service_makes_or_reads_in_order(t
     order = [
         "chalice delete",
         "--stack-name iam-lifecycle-prod-monitoring",
-        "--role-name DeveloperRole --policy-name AccessRevocation",
-        "--role-name BreakGlassRole --policy-name AccessRevocation",
+        "delete-role-policy --region eu-west-1 --role-name DeveloperRole --policy-name AccessRevocation",
+        "delete-role-policy --region eu-west-1 --role-name BreakGlassRole --policy-name AccessRevocation",
         "--stack-name iam-lifecycle-access-roles",
         "--stack-name iam-lifecycle-access-groups",
         "delete-secret",
