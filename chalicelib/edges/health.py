@@ -41,12 +41,13 @@ def checks(settings: Settings, probes: Probes) -> dict[str, Callable[[], None]]:
 
 
 def deep(settings: Settings, probes: Probes) -> tuple[int, dict[str, Any]]:
-    """(200 or 503, the answer): ``{"status": "ok"|"failing", "checks": {name: {"ok",
-    "ms", "error"?}}}``."""
+    """(200 or 503, the answer): ``{"status": "ok"|"failing", "version", "checks": {name:
+    {"ok", "ms", "error"?}}}``."""
     results = wave({name: partial(_timed, read) for name, read in checks(settings, probes).items()})
     failing = any(not result["ok"] for result in results.values())
     return (503 if failing else 200), {
         "status": "failing" if failing else "ok",
+        "version": settings.version,
         "checks": dict(sorted(results.items())),
     }
 

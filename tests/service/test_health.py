@@ -49,6 +49,15 @@ def test_the_deep_check_reads_everything_the_app_needs_behind_the_token(api):
         assert value not in answer.body.decode()
 
 
+def test_the_deep_check_answers_the_release_running(api):
+    import tomllib
+
+    from tests.support.chalice_package import PROJECT
+
+    version = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["version"]
+    assert api.call("GET", "/health?deep=true").json["version"] == version
+
+
 def test_any_read_that_fails_makes_the_answer_503_naming_it(api, aws):
     sqs = boto3.client("sqs", region_name=REGION)
     sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName="iam-lifecycle-dev-work")["QueueUrl"])
