@@ -90,6 +90,14 @@ class Slack(Model):
     response_hosts: list[str] | None = None
 
 
+class PagerDuty(Model):
+    """On-call auto-approval (an approval policy's ``on_call``): PagerDuty's REST API."""
+
+    api_url: str | None = None
+    token_secret: SecretName | None = None
+    timeout_seconds: Whole | None = None
+
+
 class Scim(Model):
     token_secret: SecretName | None = None
     console: bool = False
@@ -149,6 +157,7 @@ class Stage(Model):
     approval_policies: dict[str, Any] = Field(default_factory=dict)
     slack: Slack = Slack()
     scim: Scim = Scim()
+    pagerduty: PagerDuty = PagerDuty()
     reviews: Reviews = Reviews()
     hygiene: Hygiene = Hygiene()
     callbacks: Callbacks = Callbacks()

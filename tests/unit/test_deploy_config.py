@@ -337,7 +337,7 @@ def test_the_teardown_removes_every_secret_the_service_makes_or_reads_in_order(t
         r"Name: !Sub \$\{AppName\}/\$\{Stage\}/([a-z-]+)",
         (PROJECT / "templates/root/service.yaml").read_text(),
     )
-    assert len(made) == 6
+    assert len(made) == 7
     # Each secret variable the settings read, by the name the stage gives it.
     read = re.findall(
         r'env\.get\(\s*"([A-Z_]+_SECRET)"', (PROJECT / "chalicelib/settings.py").read_text()
