@@ -151,37 +151,44 @@ def each(
 ) -> None:
     """``work`` on every row, ``concurrency`` at a time, ``record`` called in this thread as
     each ends. On Ctrl-C (or SIGTERM) no row is started any more, the rows under way are waited
-    for, and Interrupted is raised; a second Ctrl-C leaves at once (os._exit), their outcomes
-    unknown here but known to the service by their tickets."""
+    for and recorded, and Interrupted is raised; a second Ctrl-C leaves at once (os._exit),
+    their outcomes unknown here but known to the service by their tickets.
+
+    The signals only set a flag, read between two rows: an outcome is never half recorded."""
     queue = deque(rows)
+    stop = threading.Event()
+
+    def stopping(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            click.echo("\nleft at once: run the batch again to see what they did", err=True)
+            os._exit(130)
+        stop.set()
+
+    before = {s: signal.signal(s, stopping) for s in (signal.SIGINT, signal.SIGTERM)}
     pool = ThreadPoolExecutor(max_workers=concurrency)
     running: dict[Future, Row] = {}
+    told = False
     try:
-        while queue or running:
-            while queue and len(running) < concurrency:
+        while running or (queue and not stop.is_set()):
+            while queue and not stop.is_set() and len(running) < concurrency:
                 row = queue.popleft()
                 running[pool.submit(work, row)] = row
-            finished, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+            finished, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
             for future in finished:
                 record(running.pop(future), future)
-    except KeyboardInterrupt:
-        if running:
-            click.echo(
-                f"\ninterrupted: waiting for the {len(running)} changes under way "
-                "(Ctrl-C again to leave them to the service)",
-                err=True,
-            )
-        try:
-            while running:
-                finished, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    record(running.pop(future), future)
-        except KeyboardInterrupt:
-            click.echo("left at once: run the batch again to see what they did", err=True)
-            os._exit(130)
-        raise Interrupted from None
+            if stop.is_set() and running and not told:
+                click.echo(
+                    f"\ninterrupted: waiting for the {len(running)} changes under way "
+                    "(Ctrl-C again to leave them to the service)",
+                    err=True,
+                )
+                told = True
     finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
         pool.shutdown(wait=False, cancel_futures=True)
+    if stop.is_set() and queue:
+        raise Interrupted
 
 
 class Progress:
@@ -371,8 +378,6 @@ def run(
     json_output = context.output == "json"
     show = err if json_output else out  # with --output json, stdout holds only the JSON
     state = Batch(rows)
-    # SIGTERM stops a batch as Ctrl-C does: the changes under way finish, none is started.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         api.call("GET", "/health", public=True, retries=1)
         _phase(
