@@ -226,7 +226,8 @@ class Api:
             raise ApiError(
                 error.code,
                 str(body.get("Code") or error.reason or "Error"),
-                str(body.get("Message") or answer.body or error.reason),
+                # The service's Message; API Gateway's own refusals say "message".
+                str(body.get("Message") or body.get("message") or answer.body or error.reason),
                 answer.body,
             ) from None
         except urllib.error.URLError as error:

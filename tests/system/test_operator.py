@@ -153,6 +153,37 @@ def test_a_stack_that_is_down_is_named_and_nothing_is_sent(installed, beside, tm
     assert answer.returncode == 3 and "IAM_LIFECYCLE_URL" in answer.stderr
 
 
+def test_signed_requests_go_to_the_routes_under_iam(installed, beside):
+    """As an IAM principal: SigV4 with the profile's credentials, which the local stack's
+    gateway verifies as API Gateway's IAM authorizer does; the app then finds no client."""
+    env = environment(installed, beside)
+    env.update(
+        AWS_ACCESS_KEY_ID=beside["admin_credentials"]["aws_access_key_id"],
+        AWS_SECRET_ACCESS_KEY=beside["admin_credentials"]["aws_secret_access_key"],
+    )
+    answer = subprocess.run(
+        [str(installed), "--auth", "sigv4", "--region", "us-east-1", "list-users"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert answer.returncode == 1
+    assert (
+        "error: 403 Forbidden: arn:aws:iam::123456789012:user/stack-admin is not an API client"
+        in answer.stderr
+    )
+    env["AWS_SECRET_ACCESS_KEY"] = "wrong"
+    answer = subprocess.run(
+        [str(installed), "--auth", "sigv4", "--region", "us-east-1", "list-users"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert answer.returncode == 1 and "signature we calculated does not match" in answer.stderr
+
+
 def write_csv(path: Path, rows: list[dict]) -> Path:
     columns = ["action", "username", "ticket", "groups", "console"]
     out = io.StringIO()

@@ -6,6 +6,7 @@ answers are asked again."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -78,6 +79,7 @@ def test_rows_become_the_requests_of_their_routes():
     # A temporary password is answered once: the rows that may get one are known beforehand.
     assert [r.gives_secrets for r in rows] == [False, False, False, False]
     assert parse(HEADER + "onboard,ann,HR-5,ChildDeveloperGroup,,,,\n")[0].gives_secrets
+    assert parse(HEADER + "restore,ann,HR-6,,,,,\n")[0].gives_secrets
 
 
 def test_a_row_names_its_own_requester():
@@ -158,7 +160,8 @@ PLAN = {
                     {
                         "service": "iam",
                         "operation": "CreateLoginProfile",
-                        "params": {"UserName": "pete", "Password": "(secret)"},
+                        # The service answers "(secret)"; the table never shows one either way.
+                        "params": {"UserName": "pete", "Password": "Hunter2-Hunter2"},
                     },
                     {
                         "service": "iam",
@@ -202,6 +205,7 @@ def test_a_plan_is_a_table_of_its_calls_by_wave_and_account():
     shown = text_of(render.answer(PLAN))
     assert "Plan onboard of pete (ticket HR-1): 3 changing calls in 2 waves" in shown
     assert "CreateLoginProfile" in shown and "(secret)" in shown
+    assert "Hunter2" not in shown
     assert "{{{{" not in shown  # a policy document is summed up, not printed
 
 
@@ -388,3 +392,13 @@ def test_every_rest_route_of_the_document_is_a_command():
     names = [op.name for op in spec.operations()]
     assert len(names) == len(set(names))
     assert {"onboard-user", "offboard-user", "audit", "access-matrix"} <= set(names)
+
+
+def test_the_commands_the_docs_name_are_commands():
+    """docs/operator.md names commands; each is one (a new route needs no line there)."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "operator.md").read_text()
+    table = text.split("| command | route |", 1)[1].split("\n\n", 1)[0]
+    first_cells = [line.split("|")[1] for line in table.splitlines() if line.startswith("| `")]
+    named = {n for c in first_cells for n in re.findall(r"`([a-z][a-z-]+)[^`]*`", c)} - {"batch"}
+    assert named, table
+    assert named <= {op.name for op in spec.operations()}
