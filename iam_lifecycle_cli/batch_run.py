@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -415,6 +416,9 @@ def run(
         _finish(state, show, json_output, dry_run=dry_run)
         return
     if not yes:
+        if not sys.stdin.isatty():
+            err.print("nothing was changed: to make these changes without a terminal, add --yes")
+            raise SystemExit(1)
         if not click.confirm(f"Make the {len(todo)} changes?", err=True, default=False):
             err.print("nothing was changed")
             raise SystemExit(1)
