@@ -99,9 +99,17 @@ def check_done(api: Api, row: Row) -> bool:
     return is_done((answer.body or {}).get("events", []), row)
 
 
-def plan(api: Api, row: Row, requested_by: str) -> dict:
+def plan(api: Api, row: Row, requested_by: str) -> dict | None:
+    """The row's plan, or None when its change turns out to be done: a batch killed while a
+    change was under way, run again at once, finds that change finishing in the service (its
+    plan then refused: the name is taken, the user is gone), and its ticket done right after."""
     method, path, body = row.request(requested_by, dry_run=True)
-    return api.call(method, path, body=body).body
+    try:
+        return api.call(method, path, body=body).body
+    except ApiError as error:
+        if error.status in (404, 409) and check_done(api, row):
+            return None
+        raise
 
 
 def change(
@@ -474,6 +482,9 @@ def _planned(state: Batch, row: Row, future: Future) -> None:
         answer = future.result()
     except (ApiError, Unreachable) as error:
         outcome.reason = why(error)
+        return
+    if answer is None:
+        outcome.status = ALREADY
         return
     outcome.calls = int(answer.get("calls", 0)) if isinstance(answer, dict) else 0
 

@@ -20,7 +20,15 @@ from rich.console import Console
 from iam_lifecycle_cli import render, spec
 from iam_lifecycle_cli.api import Api, ApiError, Target, Unreachable, retry_after
 from iam_lifecycle_cli.batch import BatchError, parse
-from iam_lifecycle_cli.batch_run import ALREADY, DONE, FAILED, Batch, is_done, plan_summary
+from iam_lifecycle_cli.batch_run import (
+    ALREADY,
+    DONE,
+    FAILED,
+    Batch,
+    is_done,
+    plan,
+    plan_summary,
+)
 
 HEADER = "action,username,ticket,groups,email,console,reason,until\n"
 
@@ -320,6 +328,25 @@ def test_a_throttled_call_is_sent_again_after_a_pause_and_a_refusal_is_not(serve
         api.call("GET", "/users/pete")
     assert (refused.value.status, refused.value.message) == (403, "pete is a protected user")
     assert len(pauses) == 2
+
+
+def test_a_change_that_finished_after_its_batch_was_killed_is_already_done(server):
+    """Killed mid-change, run again at once: the plan is refused (the name is taken now), and
+    the ticket's audit trail then holds the change as done."""
+    row = parse("action,username,ticket,groups\nonboard,pete,HR-1,ChildDeveloperGroup\n")[0]
+    api = Api(Target(server, "token", token="t"), retries=0)
+    taken = {"Code": "Conflict", "Message": "pete cannot be onboarded: the name is not available"}
+    done = {"events": [{"action": "onboard", "username": "pete", "ticket": "HR-1", "result": "ok"}]}
+    _Scripted.script = [(409, taken), (200, done)]
+    assert plan(api, row, "alice") is None
+    assert [(m, p) for m, p, _, _ in _Scripted.seen] == [
+        ("POST", "/users"),
+        ("GET", "/audit?ticket=HR-1"),
+    ]
+    # Not done: the refusal stands.
+    _Scripted.script = [(409, taken), (200, {"events": []})]
+    with pytest.raises(ApiError, match="name is not available"):
+        plan(api, row, "alice")
 
 
 def test_signed_calls_go_under_iam_and_public_ones_carry_no_credential(server, monkeypatch):
