@@ -3,8 +3,8 @@ rate, or one on demand), and keeps the app's clock, which can be moved forward.
 
 Run as the app principal (the environment of ``devstack.local.app_environment``, or, from a
 shell beside ``make run``, the app's credentials in .local/stack.json), like ``chalice local``;
-the handlers are the ones Lambda runs, invoked through Chalice's test client with the scheduled
-event EventBridge sends.
+the handlers are the ones Lambda runs, invoked as Lambda invokes them (the stage's environment
+of .chalice/config.json, the scheduled event EventBridge sends).
 
     python -m devstack.clock                        # every handler on its rate, until stopped
     python -m devstack.clock expire_grants          # one handler now; prints its result
@@ -24,6 +24,7 @@ ago, and a key made after the move is new.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import json
@@ -33,15 +34,19 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
-from chalice.app import Rate, ScheduledEventConfig
-from chalice.test import Client
-
+from devstack import facts as stack
 from devstack import lifetime
-from devstack.local import PROJECT, STAGE
+from devstack.facts import PROJECT, STAGE
 
-_SECONDS = {Rate.MINUTES: 60, Rate.HOURS: 3600, Rate.DAYS: 86400}
+if TYPE_CHECKING:
+    from chalice.app import Chalice
+
+# Chalice's Rate units, in seconds (chalice is imported only to fire a handler).
+_SECONDS = {"MINUTES": 60, "HOURS": 3600, "DAYS": 86400}
 _UNITS = {"d": 86400, "h": 3600, "m": 60}
 _SPAN = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([dhm])$")
 
@@ -98,24 +103,101 @@ def install() -> None:
 
 def schedules(app) -> dict[str, float]:
     """Each scheduled handler's name and period in seconds."""
+    from chalice.app import Rate, ScheduledEventConfig
+
     periods: dict[str, float] = {}
     for source in app.event_sources:
         if isinstance(source, ScheduledEventConfig) and isinstance(
             source.schedule_expression, Rate
         ):
             rate = source.schedule_expression
-            periods[source.name] = rate.value * _SECONDS[rate.unit]
+            periods[source.name] = rate.value * _SECONDS[str(rate.unit)]
     return periods
 
 
-def fire(client: Client, name: str, dry_run: bool = False) -> object:
-    event = client.events.generate_cw_event(
-        source="aws.events",
-        detail_type="Scheduled Event",
-        detail={"dry_run": True} if dry_run else {},
-        resources=[f"rule/{name}"],
-    )
-    return client.lambda_.invoke(name, event).payload
+class Invoker:
+    """The app's scheduled handlers, invoked as Lambda invokes them: with the function's
+    environment from .chalice/config.json (chalice.config's scoping, as ``chalice deploy``
+    reads it) set around the call. Chalice's test client does the same, but importing it
+    takes its whole command line (seconds)."""
+
+    def __init__(self, app: Chalice) -> None:
+        from chalice.config import Config
+
+        self.app = app
+        on_disk = json.loads((PROJECT / ".chalice" / "config.json").read_text())
+        self.config = Config(
+            chalice_stage=STAGE,
+            user_provided_params={"project_dir": str(PROJECT)},
+            config_from_disk=on_disk,
+        )
+
+    def invoke(self, name: str, event: dict) -> object:
+        env = self.config.scope(STAGE, name).environment_variables
+        saved = {key: os.environ.get(key) for key in env}
+        os.environ.update(env)
+        try:
+            return self.app.handler_map[name](event, _Context(name))
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+class _Context:
+    """What Lambda's context gives a handler (Powertools reads these)."""
+
+    def __init__(self, name: str) -> None:
+        self.function_name = name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = 128
+        self.aws_request_id = f"local-{time.time_ns()}"
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + 900
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self._deadline - time.monotonic()) * 1000)
+
+
+def _client() -> tuple[Invoker, dict[str, float]]:
+    install()
+    from app import app
+
+    return Invoker(app), schedules(app)
+
+
+def _fire_now(argv: list[str], out: IO[str]) -> int:
+    """Fire the schedules named in ``argv`` now; each answer is one JSON line on ``out``."""
+    client, periods = _client()
+    dry_run = "--dry-run" in argv
+    names = [name for name in argv if name != "--dry-run"]
+    unknown = [name for name in names if name not in periods]
+    if unknown:
+        print(f"unknown schedule(s) {unknown}; known: {sorted(periods)}", file=sys.stderr)
+        return 2
+    for name in names:
+        print(json.dumps({name: fire(client, name, dry_run)}, default=str), file=out, flush=True)
+    return 0
+
+
+def fire(client: Invoker, name: str, dry_run: bool = False) -> object:
+    """The scheduled event EventBridge sends, to the handler ``name``."""
+    event = {
+        "version": "0",
+        "id": f"local-{time.time_ns()}",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": [f"rule/{name}"],
+        "detail": {"dry_run": True} if dry_run else {},
+    }
+    return client.invoke(name, event)
 
 
 def _as_the_app() -> None:
@@ -124,9 +206,7 @@ def _as_the_app() -> None:
     credentials in the shell without the stack's endpoint would be real AWS."""
     if os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_ENDPOINT_URL"):
         return
-    facts = json.loads(
-        Path(os.environ.get("STACK_FILE", PROJECT / ".local" / "stack.json")).read_text()
-    )
+    facts = stack.read()
     os.environ.update({key.upper(): value for key, value in facts["app_credentials"].items()})
     if facts.get("clock_file"):
         os.environ["STACK_CLOCK_FILE"] = facts["clock_file"]
@@ -137,8 +217,37 @@ def _as_the_app() -> None:
     )
 
 
+@contextlib.contextmanager
+def answer_only() -> Iterator[IO[str]]:
+    """Yields this process's stdout for the answer, while anything else written there (the
+    app's log lines and metrics, which Lambda sends to CloudWatch) goes to stderr."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    answer = os.fdopen(os.dup(saved), "w")
+    try:
+        yield answer
+    finally:
+        answer.flush()
+        answer.close()
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+HELP = __doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n")[2] + "\n"
+
+
 def main(argv: list[str]) -> int:
-    _as_the_app()
+    if argv[:1] in (["-h"], ["--help"], ["help"]):
+        print(HELP, end="")
+        return 0
+    try:
+        _as_the_app()
+        if argv and argv[:1] not in (["advance"], ["now"], ["reset"]):
+            stack.check(os.environ["AWS_ENDPOINT_URL"])
+    except stack.StackDown as down:
+        return stack.say_down(down)
     if argv[:1] == ["advance"] and len(argv) == 2:
         try:
             print(advance(argv[1]).isoformat(timespec="seconds"), flush=True)
@@ -156,21 +265,10 @@ def main(argv: list[str]) -> int:
             print(error, file=sys.stderr)
             return 2
         return 0
-    install()
-    from app import app
-
-    client = Client(app, stage_name=STAGE, project_dir=str(PROJECT))
-    periods = schedules(app)
-    dry_run = "--dry-run" in argv
-    argv = [name for name in argv if name != "--dry-run"]
     if argv:
-        unknown = [name for name in argv if name not in periods]
-        if unknown:
-            print(f"unknown schedule(s) {unknown}; known: {sorted(periods)}", file=sys.stderr)
-            return 2
-        for name in argv:
-            print(json.dumps({name: fire(client, name, dry_run)}, default=str), flush=True)
-        return 0
+        with answer_only() as out:
+            return _fire_now(argv, out)
+    client, periods = _client()
 
     lifetime.end_with_parent()
     stopped = threading.Event()

@@ -28,11 +28,11 @@ from devstack import lifetime
 if TYPE_CHECKING:
     import boto3
 
-PROJECT = Path(__file__).resolve().parents[1]
+from devstack.facts import PROJECT, STAGE
+
 ROOT_ACCOUNT = "123456789012"
 CHILD_ACCOUNTS = ("222233334444",)
 REGION = "us-east-1"
-STAGE = "dev"
 # What Chalice names the API function's role (autogen_policy off: <app>-<stage>-<function>).
 APP_ROLE_PREFIX = f"iam-lifecycle-{STAGE}"
 APP_ROLE = f"{APP_ROLE_PREFIX}-api_handler"

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from devstack import facts as stack
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -60,7 +60,8 @@ class Idp:
         query = quote(f'userName eq "{user_name}"')
         paging = "&startIndex=1&count=100" if self.flavour == "okta" else ""
         status, found = self.call("GET", f"/Users?filter={query}{paging}")
-        assert status == 200, found
+        if status != 200:
+            raise RuntimeError(f"looking {user_name} up answered {status}: {json.dumps(found)}")
         return (found.get("Resources") or [None])[0]
 
     def create(
@@ -132,7 +133,25 @@ class Idp:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    try:
+        return _main(argv)
+    except stack.StackDown as down:
+        return stack.say_down(down)
+    except urllib.error.URLError as error:
+        if stack.refused(error):
+            return stack.say_down(stack.StackDown(f"{error.reason}"))
+        raise
+    except RuntimeError as error:
+        print(error, file=sys.stderr)
+        return 1
+
+
+def _main(argv: list[str] | None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m devstack.scim_idp",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--entra", action="store_true", help="send Entra's shapes, not Okta's")
     parser.add_argument(
         "verb", choices=["create", "deactivate", "reactivate", "add", "remove", "delete", "list"]
@@ -141,8 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("group", nargs="?")
     parser.add_argument("--slack", help="create: the person's Slack member id (U...)")
     args = parser.parse_args(argv)
-    facts_file = Path(os.environ.get("STACK_FILE", ".local/stack.json"))
-    facts = json.loads(facts_file.read_text())
+    facts = stack.read()
     idp = Idp(facts["scim_url"], facts["scim_token"], "entra" if args.entra else "okta")
     if args.verb == "list":
         answer: Any = idp.call("GET", "/Users")

@@ -24,10 +24,10 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from pathlib import Path
 from urllib.parse import urlencode
 
-from devstack.local import PROJECT, STAGE
+from devstack import facts as stack
+from devstack.facts import PROJECT, STAGE
 
 
 def sign(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
@@ -159,7 +159,22 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    try:
+        return _main(argv)
+    except stack.StackDown as down:
+        return stack.say_down(down)
+    except urllib.error.URLError as error:
+        if stack.refused(error):
+            return stack.say_down(stack.StackDown(f"{error.reason}"))
+        raise
+
+
+def _main(argv: list[str] | None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m devstack.slack_command",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "words", nargs="+", help="the command's text, e.g. onboard pete ChildDeveloperGroup"
     )
@@ -174,13 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     # Flags of the command itself (--break-glass, --dry-run) are words of its text.
     args, extra = parser.parse_known_args(argv)
     args.words += extra
-    facts_file = Path(os.environ.get("STACK_FILE", PROJECT / ".local" / "stack.json"))
-    if not facts_file.exists():
-        print(
-            f"{facts_file} not found: start the local stack with `make run` first", file=sys.stderr
-        )
-        return 1
-    facts = json.loads(facts_file.read_text())
+    facts = stack.read()
     user = args.user or (allowed_users() or ["U0NOBODY"])[0]
     if args.click:
         return _click(facts, user, args.click, " ".join(args.words), args.wait)
@@ -206,8 +215,10 @@ def main(argv: list[str] | None = None) -> int:
         elif confirmation:
             print("--- (add --confirm to click the button)")
             return 0
-        # Help and refusals come in the answer; queued work answers on response_url.
-        timeout = args.wait if confirmation or ":hourglass" in answer else 2
+        if not (confirmation or ":hourglass" in answer):
+            return 0  # help and refusals come in the answer itself
+        verb = args.words[0].lower() if args.words else ""
+        timeout = args.wait
         while True:
             try:
                 reply = catcher.next(timeout=timeout)
@@ -218,8 +229,23 @@ def main(argv: list[str] | None = None) -> int:
                 f"{json.dumps(reply, indent=2)}",
                 flush=True,
             )
-            timeout = 3  # a second message (the temporary password) may follow
+            if not more_may_follow(verb, reply):
+                break
+            timeout = FOLLOW_UP_SECONDS
     return 0
+
+
+# The worker posts a change's messages one right after the other.
+FOLLOW_UP_SECONDS = 2.0
+
+
+def more_may_follow(verb: str, reply: dict) -> bool:
+    """Whether the worker may post another message after ``reply``: onboard and restore send
+    the requester's sign-in details before the result in the channel; move and grant send the
+    changed config after it. Anything else is one message."""
+    if reply.get("response_type") == "in_channel":
+        return verb in ("move", "grant")
+    return verb in ("onboard", "restore")
 
 
 def _click(facts: dict, user: str, action_id: str, value: str, wait: float) -> int:
