@@ -94,13 +94,22 @@ def poller(client, sqs) -> Poller:
 
 # Requests and approvals (tests/slack, tests/service): the Slack Web API stand-in, and a
 # signed Slack session with the queue worker and the app's clock.
-@pytest.fixture
-def standin(monkeypatch: pytest.MonkeyPatch):
+@pytest.fixture(scope="session")
+def slack_standin():
+    """One stand-in per process (starting and stopping one per test is a quarter second)."""
     with SlackApiStandIn() as slack_api:
-        monkeypatch.setenv("SLACK_API_URL", slack_api.url)
-        # Answers go to the stand-in, or to NOWHERE_HOST (Slack unreachable), as the stage says.
-        monkeypatch.setenv("SLACK_RESPONSE_HOSTS", f"{slack_api.host},{NOWHERE_HOST}")
         yield slack_api
+
+
+@pytest.fixture
+def standin(slack_standin: SlackApiStandIn, monkeypatch: pytest.MonkeyPatch):
+    """The Slack Web API stand-in, as it started: nothing recorded, limited or configured."""
+    slack_standin.restore()
+    monkeypatch.setenv("SLACK_API_URL", slack_standin.url)
+    # Answers go to the stand-in, or to NOWHERE_HOST (Slack unreachable), as the stage says.
+    monkeypatch.setenv("SLACK_RESPONSE_HOSTS", f"{slack_standin.host},{NOWHERE_HOST}")
+    yield slack_standin
+    slack_standin.restore()
 
 
 @pytest.fixture
