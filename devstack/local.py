@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import boto3
 
-from devstack import cfn, moto_ext, moto_signin
+from devstack import cfn, moto_ext, moto_signin, reset
 
 PROJECT = Path(__file__).resolve().parents[1]
 ROOT_ACCOUNT = "123456789012"
@@ -283,6 +283,7 @@ class LocalStack:
         from moto.server import ThreadedMotoServer
 
         moto_ext.apply()
+        reset.apply()  # POST /moto-api/stack/reset: back to the provisioned state
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
         self.children = children
         self.api: subprocess.Popen | None = None
@@ -308,6 +309,7 @@ class LocalStack:
         self.slack_api = SlackApiStandIn(token=self.facts.slack_bot_token).start()
         self.facts.slack_api_url = self.slack_api.url
         self.enforce()
+        reset.keep(self)
         return self.facts
 
     def enforce(self) -> None:

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from devstack.local import PROJECT
-from devstack.process import running_stack
 
 MARK = "<!-- tour -->"
 BLOCK = re.compile(r"^<!-- tour -->\n```sh\n(.*?)^```[ \t]*$", re.S | re.M)
@@ -76,15 +75,8 @@ def test_the_readme_has_a_tour():
     assert len(readme) >= 5
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("stack")
-    with running_stack(folder):
-        yield folder / "stack.json"
-
-
-def test_the_tour_runs_as_written(stack, tmp_path):
-    facts_file = stack
+def test_the_tour_runs_as_written(stack_file, tmp_path):
+    facts_file = stack_file
     blocks = tour_blocks()
     home = tmp_path / "home"  # the tour writes into ~/.aws: a home of its own, not the real one
     home.mkdir()
