@@ -28,8 +28,10 @@ $(EVALUATOR_STAMP): $(EVALUATOR)/package.json $(EVALUATOR)/package-lock.json | $
 	  $(NPM) ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Two workers: each restores its own moto world per test, starts one local stack and resets it
+# before each system module (tests/system/conftest.py), and has its own ports and temp dirs.
 test: install
-	$(PY) -m pytest -q -n 2  # two workers: each restores its own moto world per test; own ports and temp dirs
+	$(PY) -m pytest -q -n 2
 
 # The tests that need no moto, no local stack and no process of their own: under a minute.
 test-fast: install

@@ -299,9 +299,10 @@ class LocalStack:
     def __init__(self, aws_port: int = 0, children: tuple[str, ...] = CHILD_ACCOUNTS) -> None:
         from moto.server import ThreadedMotoServer
 
-        from devstack import moto_ext
+        from devstack import moto_ext, reset
 
         moto_ext.apply()
+        reset.apply()  # POST /moto-api/stack/reset: back to the provisioned state
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
         self.children = children
         self.api: subprocess.Popen | None = None
@@ -335,6 +336,9 @@ class LocalStack:
         self.pagerduty_api = PagerDutyStandIn(token=self.facts.pagerduty_token).start()
         self.facts.pagerduty_api_url = self.pagerduty_api.url
         self.enforce()
+        from devstack import reset
+
+        reset.keep(self)
         return self.facts
 
     def enforce(self) -> None:

@@ -121,6 +121,15 @@ class SlackApiStandIn:
         """Forget the calls (as POST <url>/_reset)."""
         self._control("_reset", b"")
 
+    def restore(self) -> None:
+        """As it started: no calls, answers, rate limits or user groups."""
+        with self._lock:
+            self.calls.clear()
+            self.responses.clear()
+            self.throttled.clear()
+            self.user_groups.clear()
+            self._ts = itertools.count(1)
+
     def recorded(self, method: str | None = None) -> list[dict]:
         with self._lock:
             return [c for c in self.calls if method is None or c["method"] == method]

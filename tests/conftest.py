@@ -95,21 +95,39 @@ def poller(client, sqs) -> Poller:
 
 # Requests and approvals (tests/slack, tests/service): the Slack Web API stand-in, and a
 # signed Slack session with the queue worker and the app's clock.
-@pytest.fixture
-def standin(monkeypatch: pytest.MonkeyPatch):
+@pytest.fixture(scope="session")
+def slack_standin():
+    """One stand-in per process (starting and stopping one per test is a quarter second)."""
     with SlackApiStandIn() as slack_api:
-        monkeypatch.setenv("SLACK_API_URL", slack_api.url)
-        # Answers go to the stand-in, or to NOWHERE_HOST (Slack unreachable), as the stage says.
-        monkeypatch.setenv("SLACK_RESPONSE_HOSTS", f"{slack_api.host},{NOWHERE_HOST}")
         yield slack_api
 
 
 @pytest.fixture
-def pagerduty(monkeypatch: pytest.MonkeyPatch, aws: Facts):
-    """PagerDuty's REST API stand-in, with the stage's token; nobody on call until a test says."""
-    with PagerDutyStandIn(token=aws.pagerduty_token) as stand_in:
-        monkeypatch.setenv("PAGERDUTY_API_URL", stand_in.url)
+def standin(slack_standin: SlackApiStandIn, monkeypatch: pytest.MonkeyPatch):
+    """The Slack Web API stand-in, as it started: nothing recorded, limited or configured."""
+    slack_standin.restore()
+    monkeypatch.setenv("SLACK_API_URL", slack_standin.url)
+    # Answers go to the stand-in, or to NOWHERE_HOST (Slack unreachable), as the stage says.
+    monkeypatch.setenv("SLACK_RESPONSE_HOSTS", f"{slack_standin.host},{NOWHERE_HOST}")
+    yield slack_standin
+    slack_standin.restore()
+
+
+@pytest.fixture(scope="session")
+def pagerduty_standin():
+    """One PagerDuty stand-in per process, as the Slack one."""
+    with PagerDutyStandIn() as stand_in:
         yield stand_in
+
+
+@pytest.fixture
+def pagerduty(pagerduty_standin: PagerDutyStandIn, monkeypatch: pytest.MonkeyPatch, aws: Facts):
+    """PagerDuty's REST API stand-in, with the stage's token; nobody on call until a test says."""
+    pagerduty_standin.reset()
+    pagerduty_standin.token = aws.pagerduty_token
+    monkeypatch.setenv("PAGERDUTY_API_URL", pagerduty_standin.url)
+    yield pagerduty_standin
+    pagerduty_standin.reset()
 
 
 @pytest.fixture

@@ -32,8 +32,6 @@ from pathlib import Path
 import boto3
 import pytest
 
-from devstack.process import running_stack
-
 CHILD = "222233334444"
 NAME = "nina.dev@acme"  # IAM allows "+=,.@-" in names; the profiles and the CLI take them
 PROFILE = f"{CHILD}-DeveloperRole"
@@ -46,12 +44,6 @@ def aws_cli() -> str:
             "the AWS CLI is missing: pip install -r requirements-dev.txt -c constraints.txt"
         )
     return found
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    with running_stack(tmp_path_factory.mktemp("stack")) as facts:
-        yield facts
 
 
 def call(stack, method: str, path: str, body=None):

@@ -27,7 +27,6 @@ import pytest
 from scim2_tester import Status, check_server
 
 from devstack.local import PROJECT, REGION
-from devstack.process import running_stack
 from devstack.scim_idp import Idp
 from tests.support.scim_client import RequestsSCIMClient
 
@@ -70,20 +69,9 @@ CHILD = "222233334444"
 LIFECYCLE = "urn:ietf:params:scim:schemas:extension:iam-lifecycle:2.0:User"
 
 
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    return tmp_path_factory.mktemp("scim-stack")
-
-
-@pytest.fixture(scope="module")
-def stack(folder):
-    with running_stack(folder) as facts:
-        yield facts
-
-
-def test_the_idp_stand_in_works_by_hand(stack, folder):
+def test_the_idp_stand_in_works_by_hand(stack, stack_file):
     """``python -m devstack.scim_idp`` as a person runs it against ``make run``."""
-    env = {**os.environ, "STACK_FILE": str(folder / "stack.json")}
+    env = {**os.environ, "STACK_FILE": str(stack_file)}
 
     def run(*args):
         done = subprocess.run(
