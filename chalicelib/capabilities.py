@@ -14,9 +14,18 @@ from chalicelib.lifecycle import catalogue as lifecycle
 from chalicelib.approvals import catalogue as approvals
 from chalicelib.hygiene import catalogue as hygiene
 from chalicelib.reviews import catalogue as reviews
+from chalicelib.adoption import catalogue as adoption
 # isort: on
 
-__all__ = ["lifecycle", "approvals", "hygiene", "reviews", "queued_work", "slack_listeners"]
+__all__ = [
+    "lifecycle",
+    "approvals",
+    "hygiene",
+    "reviews",
+    "adoption",
+    "queued_work",
+    "slack_listeners",
+]
 
 
 def queued_work() -> None:
