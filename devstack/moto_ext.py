@@ -21,6 +21,8 @@ Applied in the process that runs moto (the in-process mock or the threaded serve
    at ``POST /moto-api/apigateway/verify`` for ``chalice local`` (api_gateway_iam).
 10. DynamoDB's conditional writes atomic: one item request served at a time
     (moto_dynamodb_atomic).
+11. A user's path changed as AWS changes it (tags kept, UpdateUser authorized on both ARNs),
+    and ``aws:ResourceTag/`` on IAM users evaluated (moto_update_user).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from devstack import (
     moto_report,
     moto_signin,
     moto_throttle,
+    moto_update_user,
 )
 
 _applied = False
@@ -168,6 +171,7 @@ def apply() -> None:
         moto_throttle.apply()
         moto_cfn.apply()
         moto_mfa.apply()
+        moto_update_user.apply()
         moto_signin.apply()
         moto_dynamodb_atomic.apply()
         api_gateway_iam.apply()
