@@ -81,7 +81,6 @@ class AdoptionActions:
         found = wave(
             {
                 "user": lambda: self.people.user(username),
-                "policies": self.people.authorizations,
                 "access": lambda: self.iam.group_access(self.settings.allowed_groups),
                 "record": lambda: self.state.get_record(username),
             }
@@ -91,30 +90,26 @@ class AdoptionActions:
             return Reading(username, None, False, found["record"], found["access"])
         if user.get("hidden"):
             return Reading(username, None, True, found["record"], found["access"])
-        return Reading(
-            username,
-            self._person(user, found["policies"].get(key(username), {})),
-            False,
-            found["record"],
-            found["access"],
-        )
+        return Reading(username, self._person(user), False, found["record"], found["access"])
 
-    def _person(self, user: dict, policies: dict) -> rules.Person:
+    def _person(self, user: dict) -> rules.Person:
         name = user["username"]
         creds = wave(
             {
+                "policies": lambda: self.people.policies(name),
                 "keys": lambda: self.iam.access_keys(name),
                 "console": lambda: self.iam.has_login_profile(name),
                 "mfa": lambda: self.iam.mfa_devices(name),
             }
         )
+        policies = creds["policies"]
         return rules.Person(
             username=name,
             id=user["id"],
             arn=user["arn"],
             path=user["path"],
             tags=dict(user.get("tags") or {}),
-            boundary=user.get("boundary") or policies.get("boundary"),
+            boundary=user.get("boundary"),
             groups=tuple(policies.get("groups") or ()),
             inline=tuple(sorted(policies.get("inline") or {})),
             attached=tuple(policies.get("attached") or ()),
@@ -322,9 +317,8 @@ class Adoption:
         policy = self.actions.policy
         return sorted(
             user["username"]
-            for user in self.actions.people.authorizations().values()
-            if not user["path"].startswith(policy.managed_path)
-            and key(user["username"]) not in policy.protected_users
+            for user in self.actions.people.outside(policy.managed_path)
+            if key(user["username"]) not in policy.protected_users
         )
 
     def batch(self, request: BatchAdoptRequest) -> tuple[int, dict]:

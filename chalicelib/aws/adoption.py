@@ -6,16 +6,10 @@ invisible to it, and the answer for one is AccessDenied."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
-from urllib.parse import unquote
 
 from chalicelib.aws.errors import aws_errors
 from chalicelib.kernel.errors import AccessDenied, NotFound
-
-
-def _document(raw: Any) -> dict:
-    return raw if isinstance(raw, dict) else json.loads(unquote(raw))
 
 
 class AdoptionGateway:
@@ -41,33 +35,33 @@ class AdoptionGateway:
             "boundary": (user.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
         }
 
-    def authorizations(self) -> dict[str, dict]:
-        """Every user's groups, inline policies (name -> document) and attached policies, by
-        canonical name, in one paginated read (GetAccountAuthorizationDetails)."""
-        found: dict[str, dict] = {}
-        with aws_errors("reading the account's users and their policies"):
-            pages = self.client.get_paginator("get_account_authorization_details").paginate(
-                Filter=["User"], PaginationConfig={"PageSize": 1000}
+    def policies(self, username: str) -> dict:
+        """The user's groups, inline policy names and attached policy ARNs: three listings of
+        the user, whatever the size of the account."""
+        with aws_errors(f"reading the groups and policies of {username}"):
+            groups = self.client.get_paginator("list_groups_for_user").paginate(UserName=username)
+            inline = self.client.get_paginator("list_user_policies").paginate(UserName=username)
+            attached = self.client.get_paginator("list_attached_user_policies").paginate(
+                UserName=username
             )
-            for page in pages:
-                for user in page.get("UserDetailList", []):
-                    found[user["UserName"].lower()] = {
-                        "username": user["UserName"],
-                        "path": user["Path"],
-                        "id": user["UserId"],
-                        "groups": sorted(user.get("GroupList", [])),
-                        "inline": {
-                            p["PolicyName"]: _document(p["PolicyDocument"])
-                            for p in user.get("UserPolicyList", [])
-                        },
-                        "attached": sorted(
-                            p["PolicyArn"] for p in user.get("AttachedManagedPolicies", [])
-                        ),
-                        "boundary": (user.get("PermissionsBoundary") or {}).get(
-                            "PermissionsBoundaryArn"
-                        ),
-                    }
-        return found
+            return {
+                "groups": sorted(g["GroupName"] for page in groups for g in page["Groups"]),
+                "inline": sorted(name for page in inline for name in page["PolicyNames"]),
+                "attached": sorted(
+                    p["PolicyArn"] for page in attached for p in page["AttachedPolicies"]
+                ),
+            }
+
+    def outside(self, path: str) -> list[dict]:
+        """Every user whose path is not under ``path``: name and path, one paginated read."""
+        with aws_errors("listing the account's users"):
+            pages = self.client.get_paginator("list_users").paginate()
+            return [
+                {"username": u["UserName"], "path": u["Path"]}
+                for page in pages
+                for u in page["Users"]
+                if not u["Path"].startswith(path)
+            ]
 
     def set_path(self, username: str, path: str) -> None:
         """UpdateUser's NewPath: the same user (UserId, keys, password, MFA, groups, policies)
