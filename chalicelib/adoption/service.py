@@ -331,16 +331,32 @@ class Adoption:
         names = self.candidates() if request.all else list(dict.fromkeys(request.usernames or []))
         started = time.monotonic()
         results: list[dict] = []
+        progressed = False  # each request does at least one user not done before: it moves on
         for index, name in enumerate(names):
-            if self.deadline is not None and time.monotonic() - started > self.deadline:
+            late = self.deadline is not None and time.monotonic() - started > self.deadline
+            if late and progressed:
                 return 202, self._summary(request, results, names[index:])
             one = AdoptRequest(
                 ticket=f"{request.ticket}/{key(name)}",
                 requested_by=request.requested_by,
                 dry_run=request.dry_run,
             )
+            progressed = progressed or not self._finished(name, one)
             results.append(self._one(name, one))
         return 200, self._summary(request, results, [])
+
+    def _finished(self, name: str, request: AdoptRequest) -> bool:
+        """Whether the trail holds an outcome of this user's ticket already (answered again,
+        not done again)."""
+        if self.deadline is None:
+            return False  # no deadline: nothing to tell apart
+        wanted = ("planned", "plan rejected") if request.dry_run else ("ok", "rejected")
+        return any(
+            event["action"] == "adopt"
+            and key(event["username"]) == key(name)
+            and str(event["result"]).startswith(wanted)
+            for event in self.actions.state.audit_events(ticket=request.ticket)
+        )
 
     def _one(self, name: str, request: AdoptRequest) -> dict:
         try:

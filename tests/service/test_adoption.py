@@ -240,3 +240,37 @@ def test_a_batch_names_each_outcome_and_resumes_by_its_ticket(api, iam):
 def test_a_batch_needs_names_or_all(api):
     answer = api.call("POST", "/adoptions", ticket("T-b-9"))
     assert answer.status_code == 400 and "usernames" in answer.json["Message"]
+
+
+def test_a_batch_out_of_time_answers_202_with_its_progress_and_goes_on_when_sent_again(api, iam):
+    from chalicelib import bootstrap
+
+    for name in ("ana", "bo", "cy"):
+        person(iam, name, marked=name != "cy")
+    bootstrap.services().adoption.deadline = 0  # out of time after each new user
+    body = {**ticket("T-b-10"), "usernames": ["ana", "bo", "cy"]}
+
+    first = api.call("POST", "/adoptions", body)
+    assert first.status_code == 202, first.json
+    assert first.json["progress"] == {"total": 3, "done": 1, "adopted": 1, "remaining": 2}
+    assert first.json["remaining"] == ["bo", "cy"] and "same request" in first.json["message"]
+    assert iam.get_user(UserName="bo")["User"]["Path"] == "/"
+
+    second = api.call("POST", "/adoptions", body)
+    assert second.status_code == 202
+    assert [r["username"] for r in second.json["results"]] == ["ana", "bo"]
+    assert second.json["remaining"] == ["cy"]
+
+    third = api.call("POST", "/adoptions", body)
+    assert third.status_code == 200, third.json
+    assert third.json["progress"] == {
+        "total": 3,
+        "done": 3,
+        "adopted": 2,
+        "refused": 1,
+        "remaining": 0,
+    }
+    adopts = [
+        e for e in api.call("GET", "/audit?ticket=T-b-10/ana").json["events"] if e["result"] == "ok"
+    ]
+    assert len(adopts) == 1  # answered again twice, adopted once
