@@ -274,3 +274,26 @@ def test_a_batch_out_of_time_answers_202_with_its_progress_and_goes_on_when_sent
         e for e in api.call("GET", "/audit?ticket=T-b-10/ana").json["events"] if e["result"] == "ok"
     ]
     assert len(adopts) == 1  # answered again twice, adopted once
+
+
+def test_a_user_changed_between_the_read_and_the_move_is_put_back_and_refused(api, iam):
+    """The change reads the user again once moved: what a person can do must be what was read
+    before, else everything is undone and the difference named."""
+    from chalicelib import bootstrap
+    from chalicelib.adoption.commands import AdoptRequest
+    from chalicelib.kernel.errors import Conflict
+
+    person(iam, "ana", tags=[{"Key": "ticket", "Value": "HR-7"}])
+    tags = sorted(iam.list_user_tags(UserName="ana")["Tags"], key=str)
+    actions = bootstrap.services().adoption_actions
+    read = actions.read("adopt", "ana")
+    iam.add_user_to_group(UserName="ana", GroupName="BreakGlassGroup")  # someone else, meanwhile
+
+    with pytest.raises(Conflict) as refused:
+        actions.adopt("ana", AdoptRequest(ticket="T-ad-11", requested_by="alice"), read)
+
+    assert "groups" in refused.value.message and "access_matrix" in refused.value.message
+    assert iam.get_user(UserName="ana")["User"]["Path"] == "/"
+    assert sorted(iam.list_user_tags(UserName="ana")["Tags"], key=str) == tags
+    assert bootstrap.services().state.get_record("ana")["status"] == "released"
+    assert api.call("GET", "/users/ana").status_code == 404
