@@ -297,3 +297,30 @@ def test_a_user_changed_between_the_read_and_the_move_is_put_back_and_refused(ap
     assert sorted(iam.list_user_tags(UserName="ana")["Tags"], key=str) == tags
     assert bootstrap.services().state.get_record("ana")["status"] == "released"
     assert api.call("GET", "/users/ana").status_code == 404
+
+
+def test_adoption_and_release_are_published_and_a_refusal_is_not(api, iam):
+    import boto3
+
+    sqs = boto3.client("sqs")
+    queue = sqs.create_queue(QueueName="adoption-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events = boto3.client("events")
+    events.put_rule(Name="adoption", EventPattern=json.dumps({"source": ["iam-lifecycle"]}))
+    events.put_targets(Rule="adoption", Targets=[{"Id": "queue", "Arn": arn}])
+    person(iam, "ana")
+    person(iam, "cy", marked=False)
+
+    api.call("POST", "/users/cy/adopt", ticket("T-ev-1"))  # refused: nothing published
+    api.call("POST", "/users/ana/adopt", {**ticket("T-ev-2"), "dry_run": True})  # a plan: nor
+    api.call("POST", "/users/ana/adopt", ticket("T-ev-2"))
+    api.call("POST", "/users/ana/release", ticket("T-ev-3"))
+
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+    published = [json.loads(m["Body"]) for m in messages]
+    assert [(e["detail-type"], e["detail"]["ticket"]) for e in published] == [
+        ("user.adopted", "T-ev-2"),
+        ("user.released", "T-ev-3"),
+    ]
