@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from chalicelib.kernel.commands import GroupName, TicketRequest, Username
 
@@ -23,6 +23,8 @@ class ReleaseRequest(TicketRequest):
 class BatchAdoptRequest(TicketRequest):
     """``POST /adoptions``: the named users, or every user outside management."""
 
+    # Room left for "/<username>": each user's own ticket is <ticket>/<username>.
+    ticket: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=190)]
     usernames: Annotated[list[Username], Field(min_length=1, max_length=5000)] | None = None
     all: bool = False
 

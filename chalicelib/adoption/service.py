@@ -340,6 +340,7 @@ class Adoption:
                 ticket=f"{request.ticket}/{key(name)}",
                 requested_by=request.requested_by,
                 dry_run=request.dry_run,
+                callback_url=request.callback_url,  # each user's outcome, called back
             )
             progressed = progressed or not self._finished(name, one)
             results.append(self._one(name, one))

@@ -237,9 +237,11 @@ def test_a_batch_names_each_outcome_and_resumes_by_its_ticket(api, iam):
     }
 
 
-def test_a_batch_needs_names_or_all(api):
+def test_a_batch_needs_names_or_all_and_room_in_its_ticket(api):
     answer = api.call("POST", "/adoptions", ticket("T-b-9"))
     assert answer.status_code == 400 and "usernames" in answer.json["Message"]
+    answer = api.call("POST", "/adoptions", {**ticket("T" * 191), "all": True})
+    assert answer.status_code == 400 and "ticket" in answer.json["Message"]
 
 
 def test_a_batch_out_of_time_answers_202_with_its_progress_and_goes_on_when_sent_again(api, iam):
