@@ -198,14 +198,14 @@ class AdoptionActions:
         self.state.put_record(name, record)
         self.people.set_path(name, policy.managed_path)
         self.iam.tag_user(name, added)
-        self._prove(name, expected, reading, undo=lambda: self._undo(name, kept))
+        self._prove(name, expected, undo=lambda: self._undo(name, kept))
         record = {**record, "status": "active"}
         self.state.put_record(name, record)
         self.changes_done()
         user = self._describe(name)
         return {**user, "adopted": {"from_path": kept["path"], "from_arn": kept["arn"]}}
 
-    def _prove(self, name: str, expected: dict, reading: Reading, undo: Callable[[], None]) -> None:
+    def _prove(self, name: str, expected: dict, undo: Callable[[], None]) -> None:
         """Read the person again: what they can do must be what it was. Otherwise undo and
         refuse, naming what differs (someone changed them meanwhile)."""
         again = self.read("adopt", name)
@@ -257,13 +257,16 @@ class AdoptionActions:
         expected = self._facts(person, reading.access)
         releasing = {**record, "status": "releasing", "release_ticket": request.ticket}
         self.state.put_record(name, releasing)
-        to_set, to_remove = rules.tags_back(kept)
-        if to_remove:
-            self.iam.untag_user(name, to_remove)
-        if to_set:
-            self.iam.tag_user(name, to_set)
+        # The tags while the user is still the service's to tag (a release that stopped after
+        # its move back did them already), then the path.
+        if person.path == self.policy.managed_path:
+            to_set, to_remove = rules.tags_back(kept)
+            if to_remove:
+                self.iam.untag_user(name, to_remove)
+            if to_set:
+                self.iam.tag_user(name, to_set)
         self.people.set_path(name, kept["path"])
-        self._prove(name, expected, reading, undo=lambda: self._readopt(name, person, record))
+        self._prove(name, expected, undo=lambda: self._readopt(name, person, record))
         self.state.put_record(name, {**releasing, "status": "released"})
         self.changes_done()
         return {

@@ -326,3 +326,25 @@ def test_adoption_and_release_are_published_and_a_refusal_is_not(api, iam):
         ("user.adopted", "T-ev-2"),
         ("user.released", "T-ev-3"),
     ]
+
+
+def test_a_release_that_stopped_after_its_move_back_is_finished_by_its_ticket(api, iam):
+    from chalicelib import bootstrap
+
+    person(iam, "ana")
+    assert api.call("POST", "/users/ana/adopt", ticket("T-ad-12")).status_code == 200
+    state = bootstrap.services().state
+    record = state.get_record("ana")
+    # what a release had done when its process died: its record, the tags, the move back
+    state.put_record("ana", {**record, "status": "releasing", "release_ticket": "T-rel-12"})
+    iam.untag_user(UserName="ana", TagKeys=["managed_by", "ticket", "requested_by"])
+    iam.update_user(UserName="ana", NewPath="/")
+
+    answer = api.call("POST", "/users/ana/release", ticket("T-rel-12"))
+
+    assert answer.status_code == 200, answer.json
+    assert answer.json["path"] == "/"
+    assert state.get_record("ana")["status"] == "released"
+    # another ticket finds nothing to release
+    again = api.call("POST", "/users/ana/release", ticket("T-rel-12b"))
+    assert again.status_code == 409 and "released" in again.json["Message"]
