@@ -13,6 +13,7 @@ from chalice import Chalice, Response
 from chalice.app import Request
 
 from chalicelib import capabilities
+from chalicelib.adoption import routes as adoption
 from chalicelib.approvals import routes as approvals
 from chalicelib.bootstrap import services
 from chalicelib.edges import unknown
@@ -74,7 +75,15 @@ def health():
 
 
 # Each capability's routes and schedules, after the middleware (its schedules take the app's).
-register(app, services, lifecycle.routes, approvals.routes, reviews.routes, hygiene.routes)
+register(
+    app,
+    services,
+    lifecycle.routes,
+    approvals.routes,
+    reviews.routes,
+    hygiene.routes,
+    adoption.routes,
+)
 
 
 @app.route("/audit", methods=["GET"])

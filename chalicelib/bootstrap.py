@@ -12,6 +12,7 @@ from chalicelib.aws.clients import AwsClients
 from chalicelib.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from chalicelib.adoption.service import Adoption, AdoptionActions
     from chalicelib.approvals.service import ApprovalService
     from chalicelib.aws.events import Events
     from chalicelib.aws.health import Probes
@@ -155,6 +156,7 @@ class Services:
 
     @_Built
     def operations(self) -> Operations:
+        from chalicelib.adoption import service as adoption
         from chalicelib.aws.tickets import TicketStore
         from chalicelib.hygiene import actions as hygiene_actions
         from chalicelib.kernel.runner import Operations
@@ -176,7 +178,35 @@ class Services:
         )
         runner.register(self.lifecycle, lifecycle.ACTIONS)
         runner.register(self.hygiene_actions, hygiene_actions.ACTIONS)
+        runner.register(self.adoption_actions, adoption.ACTIONS)
         return runner
+
+    @_Built
+    def adoption_actions(self) -> AdoptionActions:
+        from chalicelib.adoption.service import AdoptionActions
+        from chalicelib.aws.adoption import AdoptionGateway
+
+        lifecycle = self.lifecycle
+        return AdoptionActions(
+            self.settings,
+            lifecycle.iam,
+            AdoptionGateway(self.clients.root("iam")),
+            self.state,
+            lifecycle.roles,
+            lifecycle.describe,
+        )
+
+    @_Built
+    def adoption(self) -> Adoption:
+        from chalicelib.adoption.service import Adoption
+
+        return Adoption(
+            self.settings,
+            self.adoption_actions,
+            self.operations.change,
+            # Half the time to answer: the user being adopted when it ends must finish too.
+            (self.settings.answer_within / 2) or None,
+        )
 
     # Requests for access: the store, Slack's Web API (bot token from a secret) and the service.
     @_Built
@@ -308,10 +338,12 @@ def build(
 def check(settings: Settings) -> None:
     """Parse every capability's own settings now, so that a bad policy stops the start (a
     ConfigurationError naming the variable) rather than the first request that needs it."""
+    from chalicelib.adoption import settings as adoption
     from chalicelib.approvals import settings as approvals
     from chalicelib.hygiene import settings as hygiene
     from chalicelib.reviews import settings as reviews
 
+    adoption.policy(settings)
     approvals.policies(settings)
     hygiene.policy(settings)
     reviews.policy(settings)

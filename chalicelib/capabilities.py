@@ -15,6 +15,7 @@ from chalicelib.lifecycle import catalogue as lifecycle
 from chalicelib.approvals import catalogue as approvals
 from chalicelib.hygiene import catalogue as hygiene
 from chalicelib.reviews import catalogue as reviews
+from chalicelib.adoption import catalogue as adoption
 # isort: on
 
 # isort: off
@@ -33,6 +34,7 @@ __all__ = [
     "hygiene_verbs",
     "approvals_verbs",
     "reviews_verbs",
+    "adoption",
     "queued_work",
     "slack_listeners",
 ]

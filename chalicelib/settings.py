@@ -32,7 +32,7 @@ _PARENT = re.compile(r"^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$")
 ACCESS_KEY_MODES = ("none", "self_service", "issued_at_onboarding")
 # The variables whose values a capability parses itself (<capability>/settings.py): approvals'
 # APPROVAL_POLICIES, hygiene's HYGIENE_* rules, reviews' REVIEW_* policy.
-CAPABILITY_PREFIXES = ("APPROVAL_", "HYGIENE_", "REVIEW_")
+CAPABILITY_PREFIXES = ("APPROVAL_", "HYGIENE_", "REVIEW_", "ADOPT_")
 
 
 def names(raw: str) -> tuple[str, ...]:

@@ -23,6 +23,8 @@ Applied in the process that runs moto (the in-process mock or the threaded serve
     (moto_dynamodb_atomic).
 11. moto's clock follows the local stack's app clock once the stack names its clock file
     (moto_clock): what AWS makes after ``clock advance 50d`` is new, not 50 days old.
+12. A user's path changed as AWS changes it (tags kept, UpdateUser authorized on both ARNs),
+    and ``aws:ResourceTag/`` on IAM users evaluated (moto_update_user).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from devstack import (
     moto_report,
     moto_signin,
     moto_throttle,
+    moto_update_user,
 )
 
 _applied = False
@@ -171,6 +174,7 @@ def apply() -> None:
         moto_throttle.apply()
         moto_cfn.apply()
         moto_mfa.apply()
+        moto_update_user.apply()
         moto_signin.apply()
         moto_dynamodb_atomic.apply()
         api_gateway_iam.apply()

@@ -170,7 +170,9 @@ def drift(lifecycle: Lifecycle) -> list[dict]:
             "records": lifecycle.state.records,
         }
     )
-    records = {key(r["username"]): r for r in found["records"] if r.get("status") != "offboarded"}
+    # An offboarded or released person's record is the trail's, no longer a managed user's.
+    gone = ("offboarded", "released")
+    records = {key(r["username"]): r for r in found["records"] if r.get("status") not in gone}
     users = {key(u["username"]): u for u in found["account"]["users"]}
     managed = set(settings.allowed_groups)
     findings = []

@@ -350,6 +350,26 @@ def test_every_documented_route_answers_as_documented(api):
             query={"format": form},
             status=200,
         )
+    # adoption: a user made by hand, marked for adoption by an administrator
+    iam.create_user(UserName="ines", Tags=[{"Key": "iam-lifecycle:adopt", "Value": "true"}])
+    iam.add_user_to_group(UserName="ines", GroupName="ChildDeveloperGroup")
+    adopt = {"ticket": "T-AD", "requested_by": "a"}
+    planned = call(
+        "POST", "/users/{username}/adopt", {**adopt, "dry_run": True}, username="ines", status=200
+    ).json
+    assert planned["plan"]["access_matrix"]["before"] == planned["plan"]["access_matrix"]["after"]
+    adopted = call("POST", "/users/{username}/adopt", adopt, username="ines", status=200).json
+    assert adopted["adopted"]["from_path"] == "/"
+    released = call(
+        "POST",
+        "/users/{username}/release",
+        {"ticket": "T-RL", "requested_by": "a"},
+        username="ines",
+        status=200,
+    ).json
+    assert released["released"] is True
+    batch = {"ticket": "T-ADS", "requested_by": "a", "usernames": ["ines"], "dry_run": True}
+    assert call("POST", "/adoptions", batch, status=200).json["progress"]["planned"] == 1
     assert call.called == set(operations()) - SLACK_ROUTES - SCIM_ROUTES, (
         "documented routes the scenario did not call"
     )

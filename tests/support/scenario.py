@@ -267,6 +267,24 @@ def views(d: Driver) -> None:
     d.invoke("credential_hygiene")
 
 
+def adoption(d: Driver) -> None:
+    """A user made by hand at /, marked for adoption by the administrator: planned, adopted,
+    released; one not marked is refused (the stage may not even read it)."""
+    iam = d.admin("iam")
+    for name, tags in (("ines", [{"Key": "iam-lifecycle:adopt", "Value": "true"}]), ("otto", [])):
+        iam.create_user(UserName=name, Tags=tags)
+        iam.add_user_to_group(UserName=name, GroupName="ChildDeveloperGroup")
+        iam.create_login_profile(UserName=name, Password="An-old-password-1!")
+        iam.create_access_key(UserName=name)
+    plan = d.call("POST", "/users/ines/adopt", {**ticket(40), "dry_run": True})
+    assert plan["plan"]["access_matrix"]["before"] == plan["plan"]["access_matrix"]["after"]
+    d.call("POST", "/users/ines/adopt", ticket(40))
+    d.call("POST", "/users/ines/release", {**ticket(41), "dry_run": True})
+    assert d.call("POST", "/users/ines/release", ticket(41))["path"] == "/"
+    batch = d.call("POST", "/adoptions", {**ticket(42), "usernames": ["otto"]})
+    assert batch["results"][0]["result"] == "refused", batch
+
+
 def requests_and_approvals(d: Driver) -> None:
     """A request that expires, one approved over REST, and one approved with a click; the
     approvers' channel messages posted and updated by the worker."""
@@ -443,6 +461,7 @@ STEPS: list[Callable[[Driver], None]] = [
     offboarding,
     child_accounts_from_the_organization,
     identity_provider,
+    adoption,
 ]
 
 

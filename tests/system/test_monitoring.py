@@ -72,6 +72,7 @@ def test_failed_operations_are_watched_with_the_dimensions_the_app_emits(api, ca
         + metrics_of(alarms()["FailedHygieneChangesAlarm"])
         + metrics_of(alarms()["FailedApprovalsAlarm"])
         + metrics_of(alarms()["FailedReviewsAlarm"])
+        + metrics_of(alarms()["FailedAdoptionsAlarm"])
     )
     assert (
         {m["MetricName"] for m in metrics}

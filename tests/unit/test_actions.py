@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.adoption.service import ACTIONS as ADOPTION
+from chalicelib.adoption.service import AdoptionActions
 from chalicelib.edges.slack import grammar, replies
 from chalicelib.hygiene.actions import ACTIONS as HYGIENE
 from chalicelib.hygiene.actions import HygieneActions
@@ -35,11 +37,19 @@ def test_each_action_is_declared_whole(action):
         assert action.request_model().model_fields.keys() >= {"ticket", "requested_by"}
         assert action.event.count(".") == 1 and action.done and action.doing
         return
-    method = getattr(HygieneActions if action.name in HYGIENE else Lifecycle, action.name)
+    executor = (
+        HygieneActions
+        if action.name in HYGIENE
+        else AdoptionActions
+        if action.name in ADOPTION
+        else Lifecycle
+    )
+    method = getattr(executor, action.name)
     assert list(inspect.signature(method).parameters) == ["self", "username", "request", "snap"]
     model = action.request_model()
     assert {"ticket", "requested_by", "dry_run"} <= set(model.model_fields)
-    assert action.name in READS  # what its snapshot reads
+    # what its snapshot reads (adoption reads a person whole, outside the path, its own way)
+    assert action.name in READS or action.name in ADOPTION
     assert action.event.count(".") == 1 and action.done and action.doing
 
 
@@ -50,7 +60,8 @@ def test_each_change_the_runner_runs_has_one_executor():
 
     runs = {a.name for a in CATALOGUE if a.runs == "lifecycle"}
     assert not set(LIFECYCLE) & set(HYGIENE)
-    assert set(LIFECYCLE) | set(HYGIENE) == runs
+    assert not (set(LIFECYCLE) | set(HYGIENE)) & set(ADOPTION)
+    assert set(LIFECYCLE) | set(HYGIENE) | set(ADOPTION) == runs
 
 
 def test_names_are_unique_and_events_distinct():

@@ -875,6 +875,10 @@ def test_break_glass_cannot_change_the_access_roles_or_their_policies():
 # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html).
 
 
+# The tag an administrator marks a user for adoption with, as IAM puts it in the request context.
+ADOPT_MARK = "aws:ResourceTag/iam-lifecycle:adopt"
+
+
 def app_rows(stage: str) -> list[tuple[str, dict, str]]:
     principal, context = app_session(f"iam-lifecycle-{stage}-api_handler")
     identity = [stage_policy(stage)]
@@ -932,7 +936,48 @@ def app_rows(stage: str) -> list[tuple[str, dict, str]]:
             ask("sts:AssumeRole", role_arn("AccessRevocationRole"), trust=revocation_trust),
             ALLOWED,
         ),
+        # Adoption: a user outside the path, marked by an administrator, may be read and moved.
+        (
+            "iam:UpdateUser user/ada marked for adoption",
+            ask("iam:UpdateUser", user_arn("ada", "/"), {ADOPT_MARK: "true"}),
+            ALLOWED,
+        ),
+        (
+            "iam:ListUserPolicies user/ada marked for adoption",
+            ask("iam:ListUserPolicies", user_arn("ada", "/"), {ADOPT_MARK: "true"}),
+            ALLOWED,
+        ),
         # What it may not do.
+        (
+            "iam:UpdateUser user/admin (not marked)",
+            ask("iam:UpdateUser", user_arn("admin", "/")),
+            IMPLICIT,
+        ),
+        (
+            "iam:UpdateUser user/admin marked otherwise",
+            ask("iam:UpdateUser", user_arn("admin", "/"), {ADOPT_MARK: "false"}),
+            IMPLICIT,
+        ),
+        (
+            "iam:GetUser user/admin (not marked)",
+            ask("iam:GetUser", user_arn("admin", "/")),
+            IMPLICIT,
+        ),
+        (
+            "iam:DeleteUser user/ada, marked for adoption only",
+            ask("iam:DeleteUser", user_arn("ada", "/"), {ADOPT_MARK: "true"}),
+            IMPLICIT,
+        ),
+        (
+            "iam:TagUser user/admin: the service cannot mark a user itself",
+            ask("iam:TagUser", user_arn("admin", "/")),
+            IMPLICIT,
+        ),
+        (
+            "iam:CreateAccessKey user/ada, marked for adoption only",
+            ask("iam:CreateAccessKey", user_arn("ada", "/"), {ADOPT_MARK: "true"}),
+            IMPLICIT,
+        ),
         ("iam:DeleteUser user/admin", ask("iam:DeleteUser", user_arn("admin", "/")), IMPLICIT),
         ("iam:DeleteUser user/other/x", ask("iam:DeleteUser", user_arn("x", "/other/")), IMPLICIT),
         ("iam:CreateUser user/admin", ask("iam:CreateUser", user_arn("admin", "/")), IMPLICIT),

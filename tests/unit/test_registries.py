@@ -72,7 +72,7 @@ def test_an_action_name_event_or_slack_verb_is_declared_once():
 def test_an_actions_request_model_is_its_capabilitys(action):
     capability = action.commands.split(".")[1]
     assert action.commands == f"chalicelib.{capability}.commands"
-    assert capability in ("lifecycle", "approvals", "reviews", "hygiene")
+    assert capability in ("lifecycle", "approvals", "reviews", "hygiene", "adoption")
     model = action.request_model()
     # Its own, or a base model of the kernel it names (RestoreRequest is TicketRequest).
     assert model.__module__ in (action.commands, "chalicelib.kernel.commands")

@@ -1,0 +1,1 @@
+"""Adoption: bringing IAM users the service did not create under its management, and back."""
