@@ -57,15 +57,23 @@ class Schedules:
         return restored
 
     def expire_grants(self) -> list[dict]:
+        """End the grants whose expiry has come: one change per person and group, named after
+        the last of them (a group another grant still covers stays, see ``expire_grant``)."""
         now = self.clock().isoformat(timespec="seconds")
         expired = []
         for record in self.state.records():
+            if record.get("status") != "active":
+                continue
+            due: dict[str, str] = {}
             for grant in record.get("grants", []):
-                if grant["expires_at"] <= now and record.get("status") == "active":
-                    name, group = record["username"], grant["group"]
-                    ticket = f"schedule:expire:{name}:{group}:{grant['expires_at']}"
-                    if self._run("expire_grant", name, ticket, group=group):
-                        expired.append({"username": name, "group": group})
+                if grant["expires_at"] <= now:
+                    due[grant["group"]] = max(due.get(grant["group"], ""), grant["expires_at"])
+            for group, at in sorted(due.items()):
+                name = record["username"]
+                ticket = f"schedule:expire:{name}:{group}:{at}"
+                answer = self._run("expire_grant", name, ticket, group=group, due=at)
+                if answer and not answer.get("unchanged"):
+                    expired.append({"username": name, "group": group})
         return expired
 
     def prune_revocations(self) -> dict:

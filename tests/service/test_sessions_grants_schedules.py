@@ -182,6 +182,69 @@ def test_moving_keeps_a_granted_group_until_it_expires(api):
     assert moved["groups"] == ["BreakGlassGroup"]
 
 
+def grant(api, hours, name, group="BreakGlassGroup"):
+    body = {"group": group, "hours": hours, "reason": "incident", **ticket(name)}
+    response = api.call("POST", "/users/pete/grants", body)
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def test_a_shorter_grant_beside_a_longer_one_never_ends_it_early(api, clock):
+    clock.fixed = datetime.datetime(2026, 11, 25, 9, 0, 0, tzinfo=datetime.UTC)
+    onboard(api, "pete")
+    grant(api, 4, "T-2")
+    clock.advance(minutes=30)
+    shown = grant(api, 1, "T-3")["grants"]
+    # The group is held until the last grant covering it ends.
+    assert shown == [{"group": "BreakGlassGroup", "expires_at": "2026-11-25T13:00:00+00:00"}]
+    clock.advance(hours=1)  # 10:30: the one-hour grant is over, the four-hour one is not
+    schedules = bootstrap.services().schedules
+    assert schedules.expire_grants() == [{"username": "pete", "group": "BreakGlassGroup"}]
+    assert groups_of("pete") == ["BreakGlassGroup", "ChildDeveloperGroup"]
+    assert revocation_document("BreakGlassRole") is None
+    assert api.call("GET", "/users/pete").json["grants"] == shown
+    clock.advance(hours=2, minutes=30)  # 13:00
+    assert schedules.expire_grants() == [{"username": "pete", "group": "BreakGlassGroup"}]
+    assert groups_of("pete") == ["ChildDeveloperGroup"]
+    assert denied(revocation_document("BreakGlassRole")) == {"*:pete": "2026-11-25T13:00:00Z"}
+    assert api.call("GET", "/users/pete").json["grants"] == []
+
+
+def test_back_to_back_grants_hold_the_group_without_a_gap(api, clock):
+    clock.fixed = datetime.datetime(2026, 11, 25, 9, 0, 0, tzinfo=datetime.UTC)
+    onboard(api, "pete")
+    grant(api, 2, "T-2")
+    clock.advance(hours=1, minutes=59)
+    grant(api, 2, "T-3")  # asked for as the first one ends
+    clock.advance(minutes=1)  # 11:00: the first one's expiry
+    schedules = bootstrap.services().schedules
+    assert schedules.expire_grants() == [{"username": "pete", "group": "BreakGlassGroup"}]
+    assert groups_of("pete") == ["BreakGlassGroup", "ChildDeveloperGroup"]
+    assert revocation_document("BreakGlassRole") is None
+    events = api.call("GET", "/audit?username=pete").json["events"]
+    assert [e["action"] for e in events] == ["onboard", "grant", "grant", "expire_grant"]
+    clock.advance(hours=1, minutes=58)
+    assert schedules.expire_grants() == []
+    clock.advance(minutes=1)  # 12:59: the second one's
+    assert schedules.expire_grants() == [{"username": "pete", "group": "BreakGlassGroup"}]
+    assert groups_of("pete") == ["ChildDeveloperGroup"]
+    assert denied(revocation_document("BreakGlassRole")) == {"*:pete": "2026-11-25T12:59:00Z"}
+
+
+def test_done_ends_every_grant_of_the_group(api, clock):
+    onboard(api, "pete")
+    grant(api, 4, "T-2")
+    grant(api, 1, "T-3")
+    from chalicelib.lifecycle.commands import ExpireGrantRequest
+
+    answer = bootstrap.services().operations.change(
+        "end_grant", "pete", ExpireGrantRequest(group="BreakGlassGroup", **ticket("T-4"))
+    )
+    assert answer["sessions_revoked_in"] == [CHILD] and "held_until" not in answer
+    assert groups_of("pete") == ["ChildDeveloperGroup"]
+    assert api.call("GET", "/users/pete").json["grants"] == []
+
+
 # restores that fall due
 def test_suspended_users_are_restored_when_their_date_comes(api, clock):
     onboard(api, "pete")
