@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from chalicelib.kernel.runner import Operations
     from chalicelib.lifecycle.operations import Lifecycle
     from chalicelib.lifecycle.schedules import Schedules
+    from chalicelib.lifecycle.tickets import TicketClosure
     from chalicelib.people.leavers import Leavers
     from chalicelib.reviews.service import ReviewService
     from chalicelib.scim.endpoint import Ports as ScimPorts
@@ -235,6 +236,15 @@ class Services:
             else (lambda: None)
         )
         return slack_notifier(webhook)
+
+    @_Built
+    def ticket_closure(self) -> TicketClosure:
+        from chalicelib.approvals.rules import request_id
+        from chalicelib.lifecycle.tickets import TicketClosure
+
+        # An approved request's grant carries the request's id, made from the ticket it was
+        # asked under: that ticket closing ends it too.
+        return TicketClosure(self.state, self.operations, lambda ticket: {request_id(ticket)})
 
     @_Built
     def schedules(self) -> Schedules:

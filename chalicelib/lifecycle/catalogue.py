@@ -94,6 +94,14 @@ declare(
         "Ending a grant of",
         dry_run=False,
     ),
+    # The ticketing system's word that a ticket closed: the grants made under it end.
+    Action(
+        "close_ticket",
+        "CloseTicketRequest",
+        "grant.ticket_closed",
+        "lost the grants of a closed ticket",
+        "Ending the grants of a closed ticket of",
+    ),
     Action(
         "revoke_sessions",
         "RevokeSessionsRequest",

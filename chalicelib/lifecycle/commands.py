@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, field_validator
 
 from chalicelib.kernel.commands import (
+    Body,
     Change,
     Email,
     GroupName,
@@ -94,6 +95,19 @@ class ExtendGrantRequest(TicketRequest):
     group: GroupName
     hours: int = Field(gt=0, le=24 * 30)
     most: int = Field(ge=0, le=100)
+
+
+class TicketClosed(Body):
+    """``POST /tickets/{ticket}/closed``: who says so (the ticketing system, or its person)."""
+
+    requested_by: Text
+
+
+class ClosedTicket(Body):
+    """The ticket of that route's path, checked as a caller's ticket is."""
+
+    ticket: Text
+    requested_by: Text
 
 
 class CloseTicketRequest(TicketRequest):
