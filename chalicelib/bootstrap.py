@@ -12,6 +12,7 @@ from chalicelib.aws.clients import AwsClients
 from chalicelib.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from chalicelib.approvals.extending import Extending
     from chalicelib.approvals.service import ApprovalService
     from chalicelib.aws.events import Events
     from chalicelib.aws.health import Probes
@@ -206,6 +207,12 @@ class Services:
         )
 
     @_Built
+    def extending(self) -> Extending:
+        from chalicelib.approvals.extending import Extending
+
+        return Extending(self.settings, self.state, self.operations, self.work_queue, self.clock)
+
+    @_Built
     def reviews(self) -> ReviewService:
         from chalicelib.aws.reviews import ReviewStore
         from chalicelib.lifecycle import queries
@@ -250,7 +257,15 @@ class Services:
     def schedules(self) -> Schedules:
         from chalicelib.lifecycle.schedules import Schedules
 
-        return Schedules(self.lifecycle, self.operations, self.clock, self.notify)
+        # Before a grant ends, its person is told (and offered an extension) where the
+        # group's approval policy allows extensions.
+        return Schedules(
+            self.lifecycle,
+            self.operations,
+            self.clock,
+            self.notify,
+            before_expiry=lambda records: self.extending.notices(records),
+        )
 
     @property
     def scim(self) -> ScimPorts:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.approvals.extensions import Extensions, extensions_from
 from chalicelib.kernel.errors import BadRequest, ConfigurationError, Conflict, Forbidden
 from chalicelib.kernel.identity import key
 
@@ -78,6 +79,7 @@ class Policy:
     break_glass: bool = False  # may the requester activate it at once, with a reason
     channel: str = ""  # the approvers' channel; empty: approvers are told by DM
     pending_hours: float = DEFAULT_PENDING_HOURS
+    extensions: Extensions | None = None  # how its grants may be made longer (None: never)
 
     def is_approver(self, member: str, group_members: Iterable[str] = ()) -> bool:
         return member in self.approvers or (bool(self.approver_group) and member in group_members)
@@ -98,6 +100,7 @@ def policies_from(raw: Any, grant_max_hours: Mapping[str, int]) -> dict[str, Pol
         "break_glass",
         "channel",
         "pending_hours",
+        "extensions",
     }
     policies = {}
     for group, entry in raw.items():
@@ -132,6 +135,7 @@ def policies_from(raw: Any, grant_max_hours: Mapping[str, int]) -> dict[str, Pol
         for flag in ("self_approval", "break_glass"):
             if not isinstance(entry.get(flag, False), bool):
                 raise ConfigurationError(f"{where}.{flag} must be true or false")
+        extensions = extensions_from(entry.get("extensions"), f"{where}.extensions", limit)
         policies[group] = Policy(
             group=group,
             max_hours=max_hours,
@@ -142,6 +146,7 @@ def policies_from(raw: Any, grant_max_hours: Mapping[str, int]) -> dict[str, Pol
             break_glass=entry.get("break_glass", False),
             channel=str(channel),
             pending_hours=float(pending),
+            extensions=extensions,
         )
     return policies
 

@@ -80,6 +80,7 @@ READS: dict[str, tuple[str, ...]] = {
     "expire_grant": (),
     "end_grant": (),
     "close_ticket": (),
+    "extend": ("user", "record"),
     "revoke_sessions": (),
     # Hygiene's changes: what their rule is judged on again when they are due.
     "deactivate_key": ("user", "record", "dated_keys"),

@@ -85,6 +85,20 @@ declare(
         verb="done",
         self_service=True,
     ),
+    # One's own grant made longer, as its group's approval policy allows (the approvals run
+    # it: they know the policy).
+    Action(
+        "extend",
+        "ExtendGrantRequest",
+        "grant.extended",
+        "had their access extended",
+        "Extending the access of",
+        slack=(
+            "<group> [hours]",
+            "make your own time-bound access longer, as the group's policy allows",
+        ),
+        self_service=True,
+    ),
     # The schedules' own changes.
     Action(
         "expire_grant",

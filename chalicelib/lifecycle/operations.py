@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # the request models (pydantic) load where requests are parse
     from chalicelib.lifecycle.commands import (
         CloseTicketRequest,
         ExpireGrantRequest,
+        ExtendGrantRequest,
         GrantRequest,
         MoveRequest,
         OffboardRequest,
@@ -618,6 +619,7 @@ ACTIONS = (
     "expire_grant",
     "end_grant",
     "close_ticket",
+    "extend",
     "revoke_sessions",
 )
 
@@ -749,6 +751,11 @@ class Lifecycle:
         self, username: str, request: CloseTicketRequest, snap: Snapshot | None = None
     ) -> dict:
         return self.grants.close_ticket(username, request, snap)
+
+    def extend(
+        self, username: str, request: ExtendGrantRequest, snap: Snapshot | None = None
+    ) -> dict:
+        return self.grants.extend(username, request, snap)
 
     def revoke_sessions(
         self, username: str, request: TicketRequest, snap: Snapshot | None = None

@@ -143,7 +143,7 @@ def restore_due_users(event) -> dict:
 
 @routes.schedule(Rate(5, unit=Rate.MINUTES))
 def expire_grants(event) -> dict:
-    return {"expired": routes.services().schedules.expire_grants()}
+    return routes.services().schedules.grants_due()
 
 
 # Every 5 minutes: a revocation owed to an unreachable account (or to Sign-In) is retried
