@@ -18,6 +18,8 @@ from typing import Any
 from chalicelib.kernel.errors import BadRequest, ConfigurationError
 
 KEYS = {"count", "hours", "notice_minutes", "approval"}
+# "max" is the contract's first name of "count" (docs/approvals.md): either, not both.
+ALIASES = {"max": "count"}
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ def extensions_from(raw: Any, where: str, max_hours: int) -> Extensions | None:
     """A policy's ``extensions`` (None: the group's grants cannot be extended)."""
     if raw is None:
         return None
+    if isinstance(raw, dict) and not any(a in raw and n in raw for a, n in ALIASES.items()):
+        raw = {ALIASES.get(k, k): v for k, v in raw.items()}
     if not isinstance(raw, dict) or set(raw) - KEYS or not {"count", "hours"} <= set(raw):
         raise ConfigurationError(
             f"{where} must be an object with count and hours (and notice_minutes, approval)"

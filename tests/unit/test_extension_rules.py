@@ -27,6 +27,7 @@ def test_a_policy_holds_its_extensions():
         rules.Extensions(1, 4, 60, True)
     )
     assert policies_from({G: {"approvers": ["U0LOCAL0001"]}}, {G: 4})[G].extensions is None
+    assert policy(max=3, hours=1).extensions == rules.Extensions(3, 1, 30, False)
 
 
 @pytest.mark.parametrize(
@@ -34,6 +35,7 @@ def test_a_policy_holds_its_extensions():
     [
         ({"count": 2}, "must be an object with count and hours"),
         ({"count": 2, "hours": 1, "max": 3}, "must be an object with count and hours"),
+        ({"hours": 1, "limit": 3}, "must be an object with count and hours"),
         ({"count": 0, "hours": 1}, "count must be a whole number from 1 to 100"),
         ({"count": True, "hours": 1}, "count must be a whole number"),
         ({"count": 1, "hours": 5}, "hours must be a whole number from 1 to 4"),
