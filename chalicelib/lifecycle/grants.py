@@ -1,6 +1,8 @@
-"""Time-bound access: a group until an expiry (``grant``), taken away at the expiry by the
-schedule (``expire_grant``) or earlier by its holder (``end_grant``), the sessions of the roles
-only it allowed revoked with it."""
+"""Time-bound access: a group until an expiry (``grant``), made longer as its policy allows
+(``extend``), taken away at the expiry by the schedule (``expire_grant``), earlier by its holder
+(``end_grant``) or when the ticket it was made under closes (``close_ticket``), the sessions of
+the roles only it allowed revoked with it. Grants are counted per person and group: the group
+goes only when no grant of it (nor a membership without expiry) covers now."""
 
 from __future__ import annotations
 
