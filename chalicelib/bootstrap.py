@@ -13,6 +13,7 @@ from chalicelib.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from chalicelib.adoption.service import Adoption, AdoptionActions
+    from chalicelib.approvals.extending import Extending
     from chalicelib.approvals.service import ApprovalService
     from chalicelib.aws.events import Events
     from chalicelib.aws.health import Probes
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from chalicelib.kernel.runner import Operations
     from chalicelib.lifecycle.operations import Lifecycle
     from chalicelib.lifecycle.schedules import Schedules
+    from chalicelib.lifecycle.tickets import TicketClosure
     from chalicelib.people.leavers import Leavers
     from chalicelib.reviews.service import ReviewService
     from chalicelib.scim.endpoint import Ports as ScimPorts
@@ -254,6 +256,12 @@ class Services:
         )
 
     @_Built
+    def extending(self) -> Extending:
+        from chalicelib.approvals.extending import Extending
+
+        return Extending(self.settings, self.state, self.operations, self.work_queue, self.clock)
+
+    @_Built
     def reviews(self) -> ReviewService:
         from chalicelib.aws.reviews import ReviewStore
         from chalicelib.lifecycle import queries
@@ -286,10 +294,27 @@ class Services:
         return slack_notifier(webhook)
 
     @_Built
+    def ticket_closure(self) -> TicketClosure:
+        from chalicelib.approvals.rules import request_id
+        from chalicelib.lifecycle.tickets import TicketClosure
+
+        # An approved request's grant carries the request's id, made from the ticket it was
+        # asked under: that ticket closing ends it too.
+        return TicketClosure(self.state, self.operations, lambda ticket: {request_id(ticket)})
+
+    @_Built
     def schedules(self) -> Schedules:
         from chalicelib.lifecycle.schedules import Schedules
 
-        return Schedules(self.lifecycle, self.operations, self.clock, self.notify)
+        # Before a grant ends, its person is told (and offered an extension) where the
+        # group's approval policy allows extensions.
+        return Schedules(
+            self.lifecycle,
+            self.operations,
+            self.clock,
+            self.notify,
+            before_expiry=lambda records: self.extending.notices(records),
+        )
 
     @property
     def scim(self) -> ScimPorts:

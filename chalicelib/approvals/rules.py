@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.approvals.extensions import Extensions, extensions_from
 from chalicelib.kernel.errors import BadRequest, ConfigurationError, Conflict, Forbidden
 from chalicelib.kernel.identity import key
 
@@ -83,6 +84,7 @@ class Policy:
     channel: str = ""  # the approvers' channel; empty: approvers are told by DM
     pending_hours: float = DEFAULT_PENDING_HOURS
     on_call: OnCall | None = None  # approved at once for whoever is on call there (on_call.py)
+    extensions: Extensions | None = None  # how its grants may be made longer (None: never)
 
     def is_approver(self, member: str, group_members: Iterable[str] = ()) -> bool:
         return member in self.approvers or (bool(self.approver_group) and member in group_members)
@@ -104,6 +106,7 @@ def policies_from(raw: Any, grant_max_hours: Mapping[str, int]) -> dict[str, Pol
         "channel",
         "pending_hours",
         "on_call",
+        "extensions",
     }
     policies = {}
     for group, entry in raw.items():
@@ -138,6 +141,7 @@ def policies_from(raw: Any, grant_max_hours: Mapping[str, int]) -> dict[str, Pol
         for flag in ("self_approval", "break_glass"):
             if not isinstance(entry.get(flag, False), bool):
                 raise ConfigurationError(f"{where}.{flag} must be true or false")
+        extensions = extensions_from(entry.get("extensions"), f"{where}.extensions", limit)
         policies[group] = Policy(
             group=group,
             max_hours=max_hours,
@@ -149,6 +153,7 @@ def policies_from(raw: Any, grant_max_hours: Mapping[str, int]) -> dict[str, Pol
             channel=str(channel),
             pending_hours=float(pending),
             on_call=_on_call(entry, where),
+            extensions=extensions,
         )
     return policies
 

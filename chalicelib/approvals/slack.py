@@ -1,9 +1,12 @@
 """Queued Slack work of requests for access:
 
-- ``self``: a member's own ``/access request``, ``requests`` or ``done``, for the user linked to
-  them (checked again here: anything that may send to the queue could name another user);
+- ``self``: a member's own ``/access request``, ``requests``, ``done`` or ``extend``, for the
+  user linked to them (checked again here: anything that may send to the queue could name
+  another user);
 - ``decision``: a click on Approve or Deny; the approver is the member Slack's signed payload
   names;
+- ``extend``: a click on the Extend button of a grant's expiry notice, for the user linked to
+  the member Slack's signed payload names;
 - ``approval_message``: what Slack shows of a request after each event: the approvers' channel
   message (posted, then updated), the requester's direct message and, for a break-glass
   activation, a notice to every approver.
@@ -25,7 +28,7 @@ from chalicelib.kernel.commands import parse
 from chalicelib.kernel.errors import Forbidden
 
 logger = logging.getLogger(__name__)
-KINDS = ("self", "decision", MESSAGE_KIND)
+KINDS = ("self", "decision", "extend", MESSAGE_KIND)
 
 
 def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -> None:
@@ -33,7 +36,7 @@ def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -
         show(services, work["id"], work["event"])
         return
     doing = f"{work.get('action', 'decide')} {work.get('username') or work.get('id', '')}"
-    produce = _self if work["kind"] == "self" else _decision
+    produce = {"self": _self, "extend": _extension}.get(work["kind"], _decision)
     answering.answer(work["response_url"], doing, receives, lambda: produce(services, work))
 
 
@@ -63,10 +66,36 @@ def _self(services: Any, work: dict) -> dict:
             f":checkered_flag: Your access to *{group}* ended now; the sessions of what "
             "only it allowed were revoked."
         )
+    if action == "extend":
+        return _extended(
+            services.extending.extend(
+                username, work["group"], work.get("hours"), member, work["ticket"]
+            )
+        )
     from chalicelib.approvals.commands import AccessRequest
 
     body = parse(AccessRequest, json.dumps(work["request"]))
     return messages.asked(approvals.ask(body, requester=member))
+
+
+def _extension(services: Any, work: dict) -> dict:
+    """A click on Extend: for the user linked to the member Slack signed for, now."""
+    member = work["slack_user"]
+    username = services.slack_store.linked_user(member) or ""
+    if not username:
+        raise Forbidden("you are linked to no managed user, so there is nothing to extend")
+    ticket = work.get("ticket") or f"slack:extend:{member}"
+    return _extended(services.extending.extend(username, work["group"], None, member, ticket))
+
+
+def _extended(answer: dict) -> dict:
+    group = escape(answer["group"])
+    left = answer["extensions_left"]
+    return message(
+        f":hourglass_flowing_sand: Your access to *{group}* now ends at "
+        f"{escape(answer['expires_at'])} (was {escape(answer['extended_from'])}); "
+        f"{left} extension(s) left."
+    )
 
 
 def _decision(services: Any, work: dict) -> dict | None:

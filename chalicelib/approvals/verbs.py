@@ -1,11 +1,18 @@
 """The approvals' verbs of the slash command, each for the member's own linked user:
 
 request <group> <hours> <reason...> [--break-glass] · requests · done <group>
+extend <group> [hours]
 """
 
 from __future__ import annotations
 
-from chalicelib.edges.slack.grammar import Usage, group_hours_reason, nothing, one_group
+from chalicelib.edges.slack.grammar import (
+    Usage,
+    group_hours_reason,
+    nothing,
+    one_group,
+    whole_hours,
+)
 from chalicelib.edges.slack.listeners import NONE, SELF, Verb, verbs
 
 BREAK_GLASS = "--break-glass"
@@ -20,6 +27,14 @@ def _request(verb: str, rest: list[str]) -> dict:
     return {**fields, "break_glass": True} if flags else fields
 
 
+def _extend(verb: str, rest: list[str]) -> dict:
+    """``<group> [hours]``: without hours, as many as the group's policy allows at a time."""
+    if len(rest) not in (1, 2):
+        raise Usage(verb, "name the group, and the hours if fewer than its policy allows")
+    fields = {"group": rest[0]}
+    return {**fields, "hours": whole_hours(verb, rest[1])} if len(rest) == 2 else fields
+
+
 DECLARED = verbs(
     Verb("request", _request, who=SELF, user=NONE, kind="self", sends="request"),
     Verb(
@@ -32,4 +47,5 @@ DECLARED = verbs(
         kind="self",
     ),
     Verb("done", one_group, who=SELF, user=NONE, kind="self"),
+    Verb("extend", _extend, who=SELF, user=NONE, kind="self"),
 )

@@ -68,7 +68,7 @@ class TicketRequest(Change):
 
 # Tickets the service makes itself: a caller's ticket may not claim one, or it could take a
 # schedule's run (or a Slack, SCIM or hygiene change) in advance, or pass its change for theirs.
-RESERVED_TICKET_PREFIXES = ("slack:", "schedule:", "scim:", "hygiene:", "review:")
+RESERVED_TICKET_PREFIXES = ("slack:", "schedule:", "scim:", "hygiene:", "review:", "closed:")
 
 
 def parse_caller(model: type[M], raw: bytes | str | None) -> M:

@@ -1,6 +1,6 @@
 """What a person is told directly, in Slack, when their user is linked to a Slack member
-(``slack_user``): the welcome after an onboarding, and credential hygiene's notices and
-reminders. Each is queued as work and sent by the queue worker (chalicelib/people/slack.py),
+(``slack_user``): the welcome after an onboarding, credential hygiene's notices and reminders,
+and the notice that a grant ends soon (with an Extend button where its policy allows). Each is queued as work and sent by the queue worker (chalicelib/people/slack.py),
 so a slow or rate-limited Slack never holds a change or a hygiene run; each is sent once for its
 ``once`` name (the onboarding's ticket, the notice's ticket and step), however often it is queued
 or delivered.
@@ -21,7 +21,10 @@ if TYPE_CHECKING:
 
 WELCOME_KIND = "welcome_message"
 HYGIENE_KIND = "hygiene_message"
-KINDS = (WELCOME_KIND, HYGIENE_KIND)
+EXPIRY_KIND = "expiry_message"
+KINDS = (WELCOME_KIND, HYGIENE_KIND, EXPIRY_KIND)
+# The Extend button of an expiry notice (its value: the group); the approvals listen to it.
+EXTEND_ACTION = "grant_extend"
 SLACK_DM, EMAIL = "slack_dm", "email"  # the channels a person's notice goes by
 
 _SECRETS = ("temporary_password", "access_key")
@@ -54,6 +57,21 @@ def hygiene_notice(
         "once": f"{ticket}:{what}",
         "ticket": ticket,
         "what": what,
+        "username": username,
+        "slack_user": slack_user,
+        "notice": notice,
+    }
+
+
+def expiry_notice(*, username: str, slack_user: str, notice: dict) -> dict[str, Any]:
+    """The queue message of the notice that a grant ends soon (``notice``: its group,
+    ``expires_at``, ``extensions_left``, ``hours``, ``approval``), sent once per expiry: an
+    extension moves the expiry, and the next notice is of the new one."""
+    once = f"expiry:{notice['group']}:{notice['expires_at']}"
+    return {
+        "kind": EXPIRY_KIND,
+        "once": once,
+        "ticket": f"schedule:{once}",
         "username": username,
         "slack_user": slack_user,
         "notice": notice,

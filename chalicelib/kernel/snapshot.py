@@ -79,6 +79,8 @@ READS: dict[str, tuple[str, ...]] = {
     # The schedules' changes read their own, narrower state.
     "expire_grant": (),
     "end_grant": (),
+    "close_ticket": (),
+    "extend": ("user", "record"),
     "revoke_sessions": (),
     # Hygiene's changes: what their rule is judged on again when they are due.
     "deactivate_key": ("user", "record", "dated_keys"),

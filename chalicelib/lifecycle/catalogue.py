@@ -85,6 +85,20 @@ declare(
         verb="done",
         self_service=True,
     ),
+    # One's own grant made longer, as its group's approval policy allows (the approvals run
+    # it: they know the policy).
+    Action(
+        "extend",
+        "ExtendGrantRequest",
+        "grant.extended",
+        "had their access extended",
+        "Extending the access of",
+        slack=(
+            "<group> [hours]",
+            "make your own time-bound access longer, as the group's policy allows",
+        ),
+        self_service=True,
+    ),
     # The schedules' own changes.
     Action(
         "expire_grant",
@@ -93,6 +107,14 @@ declare(
         "lost an expired grant",
         "Ending a grant of",
         dry_run=False,
+    ),
+    # The ticketing system's word that a ticket closed: the grants made under it end.
+    Action(
+        "close_ticket",
+        "CloseTicketRequest",
+        "grant.ticket_closed",
+        "lost the grants of a closed ticket",
+        "Ending the grants of a closed ticket of",
     ),
     Action(
         "revoke_sessions",

@@ -3,12 +3,13 @@ profile of a user and the end of a grant take (REST bodies, Slack commands, SCIM
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
 from chalicelib.kernel.commands import (
+    Body,
     Change,
     Email,
     GroupName,
@@ -82,6 +83,40 @@ class ProfileRequest(TicketRequest):
 
 class ExpireGrantRequest(TicketRequest):
     group: GroupName
+    # The expiry the schedule found due: the grants of the group ending by then end, one
+    # extended or granted since stays. None: every grant of the group ends.
+    due: datetime | None = None
+
+
+class ExtendGrantRequest(TicketRequest):
+    """The person's current grant of ``group`` made longer by ``hours``, as the group's approval
+    policy allows: ``most`` extensions of one grant at most (the approvals decide both)."""
+
+    group: GroupName
+    hours: int = Field(gt=0, le=24 * 30)
+    most: int = Field(ge=0, le=100)
+
+
+class TicketClosed(Body):
+    """``POST /tickets/{ticket}/closed``: who says so (the ticketing system, or its person)."""
+
+    requested_by: Text
+
+
+class ClosedTicket(Body):
+    """The ticket of that route's path, checked as a caller's ticket is."""
+
+    ticket: Text
+    requested_by: Text
+
+
+class CloseTicketRequest(TicketRequest):
+    """The end of a person's grants made under a ticket the ticketing system closed:
+    ``closed`` is that ticket, ``grants`` the tickets its grants were made under (its own, and
+    the ids of the requests asked under it)."""
+
+    closed: Text
+    grants: list[Text] = Field(min_length=1, max_length=10)
 
 
 RestoreRequest = TicketRequest

@@ -49,7 +49,9 @@ from chalicelib.settings import Settings
 if TYPE_CHECKING:  # the request models (pydantic) load where requests are parsed, not here
     from chalicelib.kernel.commands import TicketRequest
     from chalicelib.lifecycle.commands import (
+        CloseTicketRequest,
         ExpireGrantRequest,
+        ExtendGrantRequest,
         GrantRequest,
         MoveRequest,
         OffboardRequest,
@@ -616,6 +618,8 @@ ACTIONS = (
     "grant",
     "expire_grant",
     "end_grant",
+    "close_ticket",
+    "extend",
     "revoke_sessions",
 )
 
@@ -742,6 +746,16 @@ class Lifecycle:
         self, username: str, request: ExpireGrantRequest, snap: Snapshot | None = None
     ) -> dict:
         return self.grants.end_grant(username, request, snap)
+
+    def close_ticket(
+        self, username: str, request: CloseTicketRequest, snap: Snapshot | None = None
+    ) -> dict:
+        return self.grants.close_ticket(username, request, snap)
+
+    def extend(
+        self, username: str, request: ExtendGrantRequest, snap: Snapshot | None = None
+    ) -> dict:
+        return self.grants.extend(username, request, snap)
 
     def revoke_sessions(
         self, username: str, request: TicketRequest, snap: Snapshot | None = None

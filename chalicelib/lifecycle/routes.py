@@ -107,6 +107,21 @@ def grant_access(username: str) -> dict | Response:
     return _change("grant", username)
 
 
+@routes.route("/tickets/{ticket_id}/closed", methods=["POST"], content_types=JSON)
+@routes.protected(action="close_ticket")
+def close_ticket(ticket_id: str) -> dict:
+    import json
+
+    from chalicelib.kernel.commands import parse, parse_caller
+    from chalicelib.lifecycle.commands import ClosedTicket, TicketClosed
+
+    body = parse(TicketClosed, routes.request().raw_body)
+    closed = parse_caller(
+        ClosedTicket, json.dumps({"ticket": ticket_id, "requested_by": body.requested_by})
+    )
+    return routes.services().ticket_closure.close(closed.ticket, closed.requested_by)
+
+
 @routes.route("/access-matrix", methods=["GET"])
 @routes.protected()
 def access_matrix():
@@ -128,7 +143,7 @@ def restore_due_users(event) -> dict:
 
 @routes.schedule(Rate(5, unit=Rate.MINUTES))
 def expire_grants(event) -> dict:
-    return {"expired": routes.services().schedules.expire_grants()}
+    return routes.services().schedules.grants_due()
 
 
 # Every 5 minutes: a revocation owed to an unreachable account (or to Sign-In) is retried

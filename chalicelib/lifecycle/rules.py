@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from chalicelib.kernel.errors import BadRequest, Conflict, Forbidden, unavailable
@@ -67,3 +68,39 @@ def check_resumable(
 def _written_within(record: dict, seconds: int) -> bool:
     written = datetime.fromisoformat(record.get("at") or "1970-01-01T00:00:00+00:00")
     return (datetime.now(UTC) - written).total_seconds() < seconds
+
+
+# Time-bound grants. A record keeps one entry per grant (``group``, ``expires_at``,
+# ``granted_at``, ``ticket``, ...), several per group when grants of it overlap or follow each
+# other; the group is held while any of them covers now, so no grant ends another early.
+def covering(grants: list[dict], group: str, now: str) -> list[dict]:
+    """The grants of ``group`` that cover ``now`` (ISO-8601 timestamps compare as text)."""
+    return [g for g in grants if g["group"] == group and str(g["expires_at"]) > now]
+
+
+def shown_grants(grants: list[dict]) -> list[dict]:
+    """What a caller sees: each granted group once, until the last of its grants ends (every
+    grant began at or before now, so the ones that cover now hold the group without a gap)."""
+    until: dict[str, str] = {}
+    for grant in grants:
+        until[grant["group"]] = max(until.get(grant["group"], ""), str(grant["expires_at"]))
+    return [{"group": group, "expires_at": until[group]} for group in sorted(until)]
+
+
+def ordered(grants: list[dict]) -> list[dict]:
+    return sorted(grants, key=lambda g: (g["group"], str(g["expires_at"])))
+
+
+def ending(
+    grants: list[dict], ends: Callable[[dict], bool], permanent: list[str], now: str
+) -> tuple[list[dict], list[dict], list[str]]:
+    """``(kept, ended, lost)``: the grants ``ends`` picks end, and the groups none of the kept
+    grants (nor a membership without an expiry) covers now are lost; their grants that no longer
+    cover now end with them, so no later expiry takes a group away a second time."""
+    ended = [g for g in grants if ends(g)]
+    rest = [g for g in grants if not ends(g)]
+    held = set(permanent) | {g["group"] for g in rest if str(g["expires_at"]) > now}
+    lost = sorted({g["group"] for g in ended} - held)
+    kept = [g for g in rest if g["group"] not in lost]
+    ended += [g for g in rest if g["group"] in lost]
+    return ordered(kept), ordered(ended), lost

@@ -25,8 +25,11 @@ class Schedules:
         operations: Operations,
         clock: Callable[[], datetime],
         notify: Callable[[str], None],
+        before_expiry: Callable[[list[dict]], list[dict]] = lambda _records: [],
     ) -> None:
         self.lifecycle = lifecycle
+        # The notices of grants ending soon (the approvals' extensions), given the records.
+        self.before_expiry = before_expiry
         self.operations = operations
         self.state = lifecycle.state
         self.clock = clock
@@ -56,16 +59,36 @@ class Schedules:
                     restored.append(name)
         return restored
 
-    def expire_grants(self) -> list[dict]:
+    def grants_due(self) -> dict:
+        """The expiry schedule's pass over the records, read once: the grants that end, and
+        the notices of those that end soon."""
+        records = self.state.records()
+        expired = self.expire_grants(records)
+        try:
+            noticed = self.before_expiry(records)
+        except AppError as error:  # the expiries stand; the next run notices again
+            logger().warning("could not queue the expiry notices", extra={"reason": error.message})
+            noticed = []
+        return {"expired": expired, "noticed": noticed}
+
+    def expire_grants(self, records: list[dict] | None = None) -> list[dict]:
+        """End the grants whose expiry has come: one change per person and group, named after
+        the last of them (a group another grant still covers stays, see ``expire_grant``)."""
         now = self.clock().isoformat(timespec="seconds")
         expired = []
-        for record in self.state.records():
+        for record in self.state.records() if records is None else records:
+            if record.get("status") != "active":
+                continue
+            due: dict[str, str] = {}
             for grant in record.get("grants", []):
-                if grant["expires_at"] <= now and record.get("status") == "active":
-                    name, group = record["username"], grant["group"]
-                    ticket = f"schedule:expire:{name}:{group}:{grant['expires_at']}"
-                    if self._run("expire_grant", name, ticket, group=group):
-                        expired.append({"username": name, "group": group})
+                if grant["expires_at"] <= now:
+                    due[grant["group"]] = max(due.get(grant["group"], ""), grant["expires_at"])
+            for group, at in sorted(due.items()):
+                name = record["username"]
+                ticket = f"schedule:expire:{name}:{group}:{at}"
+                answer = self._run("expire_grant", name, ticket, group=group, due=at)
+                if answer and not answer.get("unchanged"):
+                    expired.append({"username": name, "group": group})
         return expired
 
     def prune_revocations(self) -> dict:

@@ -68,10 +68,7 @@ class Views:
             "mfa": bool(snap.mfa if shown.mfa is None else shown.mfa),
             "access_keys": [{**k, "last_used": shown.last_used.get(k["id"])} for k in shown.keys],
             "roles": self.access.roles(shown.groups, snap.access),
-            "grants": [
-                {"group": g["group"], "expires_at": g["expires_at"]}
-                for g in record.get("grants", [])
-            ],
+            "grants": rules.shown_grants(record.get("grants", [])),
         }
         if record.get("suspended_until"):
             view["suspended_until"] = record["suspended_until"]

@@ -1,10 +1,11 @@
 """The Block Kit direct messages to a person linked to a Slack member: their welcome after the
-onboarding (the steps of docs/first-hour.md, never a secret) and credential hygiene's notices
-and reminders (docs/hygiene.md)."""
+onboarding (the steps of docs/first-hour.md, never a secret), credential hygiene's notices
+and reminders (docs/hygiene.md), and the notice that a grant ends soon (docs/approvals.md)."""
 
 from __future__ import annotations
 
 from chalicelib.edges.slack.blocks import context, escape, fields, header, section, welcome_step
+from chalicelib.kernel.direct_messages import EXTEND_ACTION
 
 
 def _who(requested_by: str) -> str:
@@ -79,3 +80,41 @@ def hygiene_notice(username: str, notice: dict, what: str) -> dict:
         context("Sent by the credential hygiene schedule, as its rules ask (docs/hygiene.md)."),
     ]
     return {"text": f"{title}: {notice['text']}", "blocks": blocks}
+
+
+def expiry_notice(username: str, notice: dict) -> dict:
+    """A grant ends soon: when, and an Extend button while its policy allows one more."""
+    group = escape(notice["group"])
+    left = int(notice.get("extensions_left", 0))
+    text = f":hourglass: Your access to *{group}* ends at {escape(notice['expires_at'])}."
+    blocks = [section(text)]
+    if left > 0:
+        how = "asks its approvers" if notice.get("approval") else "makes it longer at once"
+        blocks.append(
+            section(
+                f"Extend it by up to {notice['hours']} hour(s): the button {how}, as does "
+                f"`/access extend {group} [hours]` ({left} extension(s) left)."
+            )
+        )
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"extend:{group}",
+                "elements": [
+                    {
+                        "type": "button",
+                        "style": "primary",
+                        "action_id": EXTEND_ACTION,
+                        "value": notice["group"],
+                        "text": {"type": "plain_text", "text": f"Extend {notice['hours']} h"},
+                    }
+                ],
+            }
+        )
+    else:
+        blocks.append(section("It cannot be extended again; `/access request` asks for more."))
+    blocks.append(context(f"`{escape(username)}`: sent once, before the grant ends."))
+    return {
+        "text": f"Your access to {notice['group']} ends at {notice['expires_at']}",
+        "blocks": blocks,
+    }

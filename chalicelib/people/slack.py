@@ -1,7 +1,9 @@
 """Queued direct messages to a person (chalicelib/kernel/direct_messages.py): the welcome after
-an onboarding that names their Slack member, and credential hygiene's notices and reminders.
+an onboarding that names their Slack member, credential hygiene's notices and reminders, and the
+notice that a grant ends soon (queued on every run of the expiry schedule within its notice).
 
-Each is sent once for its ``once`` name (the onboarding's ticket; the notice's ticket and step):
+Each is sent once for its ``once`` name (the onboarding's ticket; the notice's ticket and step;
+the grant's group and expiry):
 a delivery claims it in the state table first, so a message queued twice (an onboarding resumed
 under its ticket) or delivered twice by SQS is sent once. A send that fails lets the claim go
 and raises, so SQS delivers it again (and, after the queue's maxReceiveCount, moves it to the
@@ -31,6 +33,9 @@ def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -
     if work["kind"] == queued.WELCOME_KIND:
         shown = messages.welcome(username, work["welcome"], work.get("requested_by", ""))
         about = "welcome"
+    elif work["kind"] == queued.EXPIRY_KIND:
+        shown = messages.expiry_notice(username, work["notice"])
+        about = "expiry_notice"
     else:
         shown = messages.hygiene_notice(username, work["notice"], work["what"])
         about = "hygiene_notice"

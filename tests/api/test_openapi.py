@@ -31,6 +31,7 @@ SSH_KEY = (
     + base64.b64encode(bytes(range(256))).decode()
     + " pete@laptop"
 )
+GLASS = "BreakGlassGroup"
 FUTURE = (date.today() + timedelta(days=30)).isoformat()
 # The pydantic model each documented request body mirrors.
 BODY_MODELS = {
@@ -43,6 +44,7 @@ BODY_MODELS = {
     ("/users/{username}/hygiene-exemption", "put"): hygiene.ExemptionRequest,
     ("/requests", "post"): approvals.AccessRequest,
     ("/requests/{request_id}/decision", "post"): approvals.DecisionRequest,
+    ("/tickets/{ticket_id}/closed", "post"): lifecycle.TicketClosed,
     ("/reviews", "post"): reviews.ReviewRequest,
     ("/reviews/{review_id}/items/{item_id}/decision", "post"): reviews.ReviewDecisionRequest,
     ("/reviews/{review_id}/items/{item_id}/removed", "post"): reviews.ReviewRemovedRequest,
@@ -370,6 +372,18 @@ def test_every_documented_route_answers_as_documented(api):
     assert released["released"] is True
     batch = {"ticket": "T-ADS", "requested_by": "a", "usernames": ["ines"], "dry_run": True}
     assert call("POST", "/adoptions", batch, status=200).json["progress"]["planned"] == 1
+    # the ticket olga's grant was made under closes: the grant ends; again, nothing more
+    closing = {"requested_by": "jira"}
+    ended = call("POST", "/tickets/{ticket_id}/closed", closing, ticket_id="T-G", status=200).json
+    assert ended["ended"][0]["username"] == "olga" and ended["ended"][0]["group"] == GLASS
+    again = call("POST", "/tickets/{ticket_id}/closed", closing, ticket_id="T-G", status=200).json
+    assert again == ended
+    assert (
+        call("POST", "/tickets/{ticket_id}/closed", closing, ticket_id="T-NONE", status=200).json[
+            "ended"
+        ]
+        == []
+    )
     assert call.called == set(operations()) - SLACK_ROUTES - SCIM_ROUTES, (
         "documented routes the scenario did not call"
     )
@@ -400,6 +414,7 @@ def test_every_protected_route_is_a_documented_401_without_or_with_a_wrong_token
                 request_id="req-0",
                 review_id="rev-0",
                 item_id="item-0",
+                ticket_id="T-0",
                 token=token,
                 status=401,
             ).json
@@ -420,6 +435,7 @@ def test_every_route_is_a_documented_415_for_a_content_type_other_than_json(api)
             request_id="req-0",
             review_id="rev-0",
             item_id="item-0",
+            ticket_id="T-0",
             headers={"Content-Type": "text/plain"},
             status=415,
         ).json

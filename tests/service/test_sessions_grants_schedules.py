@@ -182,6 +182,121 @@ def test_moving_keeps_a_granted_group_until_it_expires(api):
     assert moved["groups"] == ["BreakGlassGroup"]
 
 
+def grant(api, hours, name, group="BreakGlassGroup"):
+    body = {"group": group, "hours": hours, "reason": "incident", **ticket(name)}
+    response = api.call("POST", "/users/pete/grants", body)
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def test_a_shorter_grant_beside_a_longer_one_never_ends_it_early(api, clock):
+    clock.fixed = datetime.datetime(2026, 11, 25, 9, 0, 0, tzinfo=datetime.UTC)
+    onboard(api, "pete")
+    grant(api, 4, "T-2")
+    clock.advance(minutes=30)
+    shown = grant(api, 1, "T-3")["grants"]
+    # The group is held until the last grant covering it ends.
+    assert shown == [{"group": "BreakGlassGroup", "expires_at": "2026-11-25T13:00:00+00:00"}]
+    clock.advance(hours=1)  # 10:30: the one-hour grant is over, the four-hour one is not
+    schedules = bootstrap.services().schedules
+    assert schedules.expire_grants() == [{"username": "pete", "group": "BreakGlassGroup"}]
+    assert groups_of("pete") == ["BreakGlassGroup", "ChildDeveloperGroup"]
+    assert revocation_document("BreakGlassRole") is None
+    assert api.call("GET", "/users/pete").json["grants"] == shown
+    clock.advance(hours=2, minutes=30)  # 13:00
+    assert schedules.expire_grants() == [{"username": "pete", "group": "BreakGlassGroup"}]
+    assert groups_of("pete") == ["ChildDeveloperGroup"]
+    assert denied(revocation_document("BreakGlassRole")) == {"*:pete": "2026-11-25T13:00:00Z"}
+    assert api.call("GET", "/users/pete").json["grants"] == []
+
+
+def test_back_to_back_grants_hold_the_group_without_a_gap(api, clock):
+    clock.fixed = datetime.datetime(2026, 11, 25, 9, 0, 0, tzinfo=datetime.UTC)
+    onboard(api, "pete")
+    grant(api, 2, "T-2")
+    clock.advance(hours=1, minutes=59)
+    grant(api, 2, "T-3")  # asked for as the first one ends
+    clock.advance(minutes=1)  # 11:00: the first one's expiry
+    schedules = bootstrap.services().schedules
+    assert schedules.expire_grants() == [{"username": "pete", "group": "BreakGlassGroup"}]
+    assert groups_of("pete") == ["BreakGlassGroup", "ChildDeveloperGroup"]
+    assert revocation_document("BreakGlassRole") is None
+    events = api.call("GET", "/audit?username=pete").json["events"]
+    assert [e["action"] for e in events] == ["onboard", "grant", "grant", "expire_grant"]
+    clock.advance(hours=1, minutes=58)
+    assert schedules.expire_grants() == []
+    clock.advance(minutes=1)  # 12:59: the second one's
+    assert schedules.expire_grants() == [{"username": "pete", "group": "BreakGlassGroup"}]
+    assert groups_of("pete") == ["ChildDeveloperGroup"]
+    assert denied(revocation_document("BreakGlassRole")) == {"*:pete": "2026-11-25T12:59:00Z"}
+
+
+def test_done_ends_every_grant_of_the_group(api, clock):
+    onboard(api, "pete")
+    grant(api, 4, "T-2")
+    grant(api, 1, "T-3")
+    from chalicelib.lifecycle.commands import ExpireGrantRequest
+
+    answer = bootstrap.services().operations.change(
+        "end_grant", "pete", ExpireGrantRequest(group="BreakGlassGroup", **ticket("T-4"))
+    )
+    assert answer["sessions_revoked_in"] == [CHILD] and "held_until" not in answer
+    assert groups_of("pete") == ["ChildDeveloperGroup"]
+    assert api.call("GET", "/users/pete").json["grants"] == []
+
+
+def test_a_ticket_closing_ends_the_grants_made_under_it_and_revokes_their_sessions(
+    standin, api, clock
+):
+    clock.fixed = datetime.datetime(2026, 11, 25, 9, 0, 0, tzinfo=datetime.UTC)
+    onboard(api, "pete")
+    grant(api, 4, "CHG-7")
+    grant(api, 1, "CHG-8")  # beside it, under another ticket
+    # olga's grant: a request asked under CHG-7, approved (its grant's ticket is the request's)
+    onboard(api, "olga", slack_user="U0LOCAL0003")
+    asked = {"username": "olga", "group": "BreakGlassGroup", "hours": 2, "reason": "INC-7"}
+    request = api.call("POST", "/requests", {**asked, **ticket("CHG-7")}).json
+    decision = {"decision": "approve", "approver": "U0LOCAL0002", "ticket": "CHG-7-D"}
+    assert api.call("POST", f"/requests/{request['id']}/decision", decision).status_code == 200
+    clock.advance(minutes=10)
+
+    closed = api.call("POST", "/tickets/CHG-7/closed", {"requested_by": "jira"})
+    assert closed.status_code == 200, closed.json
+    assert closed.json == {
+        "ticket": "CHG-7",
+        "ended": [
+            {"username": "olga", "group": "BreakGlassGroup", "sessions_revoked_in": [CHILD]},
+            {
+                "username": "pete",
+                "group": "BreakGlassGroup",
+                "held_until": "2026-11-25T10:00:00+00:00",
+            },
+        ],
+    }
+    # olga's only grant ended: the group and her sessions of its role went
+    assert groups_of("olga") == ["ChildDeveloperGroup"]
+    assert denied(revocation_document("BreakGlassRole")) == {"*:olga": "2026-11-25T09:10:00Z"}
+    # pete keeps the group until CHG-8's grant ends
+    assert groups_of("pete") == ["BreakGlassGroup", "ChildDeveloperGroup"]
+    assert api.call("GET", "/users/pete").json["grants"] == [
+        {"group": "BreakGlassGroup", "expires_at": "2026-11-25T10:00:00+00:00"}
+    ]
+    story = api.call("GET", "/audit?ticket=CHG-7").json["events"]
+    assert sorted((e["action"], e["username"], e["result"]) for e in story)[:2] == [
+        ("close_ticket", "olga", "ok"),
+        ("close_ticket", "pete", "ok"),
+    ]
+    # again: nothing more to end, the same answer; an unknown ticket ended nothing
+    again = api.call("POST", "/tickets/CHG-7/closed", {"requested_by": "jira"})
+    assert again.status_code == 200 and again.json == closed.json
+    assert len(api.call("GET", "/audit?ticket=CHG-7").json["events"]) == len(story)
+    unknown = api.call("POST", "/tickets/CHG-404/closed", {"requested_by": "jira"})
+    assert unknown.json == {"ticket": "CHG-404", "ended": []}
+    refused = api.call("POST", "/tickets/schedule:x/closed", {"requested_by": "jira"})
+    assert refused.status_code == 400 and "prefix" in refused.json["Message"]
+    assert api.call("POST", "/tickets/CHG-7/closed", {}).status_code == 400
+
+
 # restores that fall due
 def test_suspended_users_are_restored_when_their_date_comes(api, clock):
     onboard(api, "pete")

@@ -390,6 +390,7 @@ TAILS = {
     "request": ["BreakGlassGroup 2 incident", "BreakGlassGroup 1 --break-glass outage"],
     "requests": [""],
     "done": ["BreakGlassGroup"],
+    "extend": ["BreakGlassGroup", "BreakGlassGroup 1"],
     "review": ["start due 2099-01-01", "start ChildDeveloperGroup due 2099-01-01"],
 }
 

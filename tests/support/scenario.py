@@ -310,6 +310,9 @@ def requests_and_approvals(d: Driver) -> None:
     d.click("request_approve", clicked["id"])
     d.work()
     assert d.call("GET", f"/requests/{clicked['id']}")["status"] == "approved"
+    # the ticket it was asked under closes: its grant ends, with the sessions it allowed
+    closed = d.call("POST", "/tickets/T-23/closed", {"requested_by": "jira"})
+    assert [e["group"] for e in closed["ended"]] == ["BreakGlassGroup"]
     d.clock.skipped += timedelta(hours=2)
     d.invoke("expire_grants")
 

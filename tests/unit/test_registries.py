@@ -18,6 +18,7 @@ KINDS = {
     "hygiene": "chalicelib.hygiene.slack",
     "notice": "chalicelib.lifecycle.slack",
     "self": "chalicelib.approvals.slack",
+    "extend": "chalicelib.approvals.slack",
     "decision": "chalicelib.approvals.slack",
     "approval_message": "chalicelib.approvals.slack",
     "review_start": "chalicelib.reviews.slack",
@@ -25,6 +26,7 @@ KINDS = {
     "review_message": "chalicelib.reviews.slack",
     "welcome_message": "chalicelib.people.slack",
     "hygiene_message": "chalicelib.people.slack",
+    "expiry_message": "chalicelib.people.slack",
 }
 
 
@@ -105,6 +107,7 @@ VERBS = {
     "request": "chalicelib.approvals.verbs",
     "requests": "chalicelib.approvals.verbs",
     "done": "chalicelib.approvals.verbs",
+    "extend": "chalicelib.approvals.verbs",
     "review": "chalicelib.reviews.verbs",
 }
 
