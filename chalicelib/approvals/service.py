@@ -77,6 +77,13 @@ class ApprovalService:
             return []
         return self.slack.user_group_members(policy.approver_group)
 
+    def requester_group_members(self, policy: rules.Policy) -> list[str]:
+        """The members of the Slack user groups that may ask (read only when some are named)."""
+        found: list[str] = []
+        for group in sorted(policy.requester_groups):
+            found += self.slack.user_group_members(group)
+        return found
+
     def approvers(self, policy: rules.Policy) -> list[str]:
         return sorted(set(policy.approvers) | set(self.group_members(policy)))
 
@@ -108,28 +115,37 @@ class ApprovalService:
         """A new request (201), or the same request again for its ticket. Break-glass: granted
         at once, every approver told."""
         record = self.state.get_record(body.username)
+        linked = (record or {}).get("slack_user", "")
+        username = (record or {}).get("username") or body.username
+        asker = (requester or rules.member_of(body.requested_by)) if body.for_user else ""
         new = rules.NewRequest(
-            username=(record or {}).get("username") or body.username,
+            username=username,
             group=body.group,
             hours=body.hours,
             reason=body.reason,
             ticket=body.ticket,
             requested_by=body.requested_by,
             break_glass=body.break_glass,
-            requester=requester or (record or {}).get("slack_user", ""),
+            requester=asker if body.for_user else requester or linked,
+            for_user=username if body.for_user else "",
+            person=linked if body.for_user else "",
         )
         policy = self.policy(body.group)
         request_id = rules.request_id(body.ticket)
         existing = self.requests.get(request_id)
         if existing is not None:
             return self._replayed(existing, new)
+        now = self.clock()
         try:
             rules.check_request(new, policy, record, approval_settings.policies(self.settings))
+            assert policy is not None
+            rules.check_requester(new, policy, self.requester_group_members(policy))
+            if new.break_glass:
+                past = self.requests.search(username=new.username)
+                rules.check_break_glass_limits(policy, new.username, past, now)
         except AppError as error:
             self._refused("request", new.username, body.ticket, new.requested_by, error)
             raise
-        assert policy is not None
-        now = self.clock()
         request = rules.create(new, policy, now)
         until = int(datetime.fromisoformat(request["expires_at"]).timestamp())
         try:
@@ -149,6 +165,7 @@ class ApprovalService:
                 "hours": new.hours,
                 "reason": request["reason"],
                 "ticket": body.ticket,
+                **({"for": new.for_user, "asked_by": new.requester} if new.for_user else {}),
             },
         )
         self._publish("request", request)
@@ -197,6 +214,7 @@ class ApprovalService:
                     approver,
                     self.group_members(policy),
                     self.linked_user(approver),
+                    decision,
                 )
                 if rules.is_expired(request, self.clock()):
                     self._close(request, rules.EXPIRED, SCHEDULE)
@@ -220,7 +238,13 @@ class ApprovalService:
             rules.DENIED: "ok: denied",
             rules.PENDING: "ok: approval recorded, waiting for more",
         }[request["status"]]
-        detail = {"decision": decision, "reason": reason, "ticket": ticket}
+        detail = {
+            "decision": decision,
+            "reason": reason,
+            "ticket": ticket,
+            # every approver so far: of an approval, every one the quorum counted
+            "approvers": rules.approvers_of(request),
+        }
         self._audit("decide", request, by, result, {k: v for k, v in detail.items() if v})
         self._publish("decide", request)
         count("decide", "ok")

@@ -103,6 +103,10 @@ def show(services: Any, request_id: str, event: str) -> None:
     if requester and event != "vote":
         told = messages.to_requester(request, event)
         slack.direct_message(requester, told["text"], told["blocks"])
+    person = request.get("person")  # asked for by another member: told as well
+    if person and person != requester and event != "vote":
+        told = messages.to_person(request, event)
+        slack.direct_message(person, told["text"], told["blocks"])
 
 
 queue.register_all(KINDS, handle)  # the worker runs the kinds this module queues
