@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from chalicelib.approvals import rules as rules
 from chalicelib.approvals import settings as approval_settings
+from chalicelib.kernel import review_items
 from chalicelib.kernel.catalogue import ACTIONS
 from chalicelib.kernel.errors import AppError, BadRequest, Conflict, NotFound, Stale
 from chalicelib.kernel.telemetry import count, logger
@@ -178,7 +179,33 @@ class ApprovalService:
         self._audit("decide", request, new.requested_by, "ok: break-glass activated")
         request = self._grant(request, new.requested_by)
         self._message(request, "break_glass" if request["status"] == rules.APPROVED else "failed")
+        if request.get("grant"):
+            self._open_review(request)
         return rules.view(request)
+
+    def _open_review(self, request: dict) -> None:
+        """Each break-glass use opens a review item (access reviews open it from the queue);
+        one that cannot be queued is audited as owed, and counted."""
+        item = review_items.break_glass_use(
+            request_id=request["id"],
+            username=request["username"],
+            group=request["group"],
+            reason=request["reason"],
+            activated_by=request["decided_by"],
+            activated_at=request["decided_at"],
+            expires_at=request["grant"]["expires_at"],
+        )
+        try:
+            self.work_queue.send(item)
+        except AppError as error:
+            self._audit(
+                "request",
+                request,
+                request["requested_by"],
+                f"failed: the review of this break-glass use is owed: {error.message}; "
+                "open one by hand",
+            )
+            count("request", "failed")
 
     def _replayed(self, existing: dict, new: rules.NewRequest) -> dict:
         if not rules.same_request(existing, new):

@@ -234,3 +234,40 @@ def test_asking_for_someone_else_needs_a_named_requester(flow, api):
     assert flow.requests() == [] and flow.calls() == []
     audited = flow.audit("CHG-7")
     assert audited and audited[0]["result"].startswith("rejected:")
+
+
+def test_each_break_glass_use_opens_a_review_item(flow, api):
+    flow.link("pete", NOBODY)
+    ask(flow, text=f"request {GROUP} 1 --break-glass prod is down INC-9")
+    [request] = flow.requests()
+    [review] = api.call("GET", "/reviews").json["reviews"]
+    assert review["source"] == "break_glass" and review["request"] == request["id"]
+    assert review["groups"] == [] and review["status"] == "open"
+    [item] = review["items"]
+    assert (item["username"], item["group"], item["kind"]) == ("pete", GROUP, "grant")
+    assert item["reviewer"] == APPROVER  # the group's first owner who is not pete
+    [shown] = flow.channel_posts_to("C0LOCALREVIEWS")
+    assert "Break-glass use: `pete`" in text_of(shown) and "prod is down INC-9" in text_of(shown)
+    assert f"<@{APPROVER}>, please keep or revoke it" in text_of(shown)
+    # a campaign of the group may still start: the use's review holds no group
+    started = api.call(
+        "POST",
+        "/reviews",
+        {"groups": [GROUP], "due": "2099-01-01", "ticket": "REV-1", "requested_by": "alice"},
+    )
+    assert started.status_code == 201, started.json
+    # the message delivered again opens no second review
+    from chalicelib import bootstrap
+    from chalicelib.kernel import review_items
+
+    again = review_items.break_glass_use(
+        request_id=request["id"],
+        username="pete",
+        group=GROUP,
+        reason=request["reason"],
+        activated_by=request["decided_by"],
+        activated_at=request["decided_at"],
+        expires_at=request["grant"]["expires_at"],
+    )
+    assert bootstrap.services().reviews.open_use(again)["id"] == review["id"]
+    assert len(api.call("GET", "/reviews").json["reviews"]) == 2
