@@ -17,7 +17,7 @@ class AccessRequest(Body):
 
     ticket: Text
     requested_by: Text
-    username: Username
+    username: Username | None = None  # required unless ``for`` names the user
     group: GroupName
     # Bounds beyond the policy's maximum are the domain's to refuse with the group's limit.
     hours: int = Field(gt=0, le=24 * 30)
@@ -30,7 +30,11 @@ class AccessRequest(Body):
     @model_validator(mode="before")
     @classmethod
     def _for_names_the_user(cls, data: Any) -> Any:
-        asked_for = data.get("for", data.get("for_user")) if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            return data
+        asked_for = data.get("for", data.get("for_user"))
+        if asked_for is None and data.get("username") is None:
+            raise ValueError("name the user the access is for: username (or for)")
         if asked_for is not None:
             named = data.get("username")
             if named is None:

@@ -115,9 +115,10 @@ class ApprovalService:
     def ask(self, body: AccessRequest, requester: str = "") -> dict:
         """A new request (201), or the same request again for its ticket. Break-glass: granted
         at once, every approver told."""
-        record = self.state.get_record(body.username)
+        named = body.username or ""  # the model names the user, by username or by for
+        record = self.state.get_record(named)
         linked = (record or {}).get("slack_user", "")
-        username = (record or {}).get("username") or body.username
+        username: str = (record or {}).get("username") or named
         asker = (requester or rules.member_of(body.requested_by)) if body.for_user else ""
         new = rules.NewRequest(
             username=username,
