@@ -147,18 +147,26 @@ def to_person(request: dict, event: str) -> dict:
             f"not approve it. Not wanted? `/access done {group}` cancels it while it waits."
         )
     else:
-        told = to_requester(request, event)["text"]
+        told = _told(request, event)
         text = f"For you (`{user}`), asked for by {_who(request)}: {told}"
     return message(text, [section(text), context(f"request `{escape(request['id'])}`")])
 
 
 def to_requester(request: dict, event: str) -> dict:
-    """What the requester is told by direct message."""
+    """What the requester is told by direct message (asked for someone else: for whom)."""
+    text = _told(request, event)
+    if request.get("for") and event != "created":
+        text = f"For `{escape(request['username'])}`: {text}"
+    return message(text, [section(text), context(f"request `{escape(request['id'])}`")])
+
+
+def _told(request: dict, event: str) -> str:
     group, status = escape(request["group"]), request["status"]
     if event == "created" and request.get("for"):
         text = (
             f"Your request for *{group}* ({request['hours']} h) for "
-            f"`{escape(request['username'])}` was sent to its approvers, and they were told. "
+            f"`{escape(request['username'])}` was sent to its approvers; "
+            f"`{escape(request['username'])}` was told too. "
             f"It waits until {escape(request['expires_at'])}."
         )
     elif event == "created":
@@ -194,7 +202,7 @@ def to_requester(request: dict, event: str) -> dict:
         text = f":checkered_flag: Your access to *{group}* ended; its sessions were revoked."
     else:
         text = f"Your request for *{group}* is {escape(status)}."
-    return message(text, [section(text), context(f"request `{escape(request['id'])}`")])
+    return text
 
 
 def break_glass_notice(request: dict) -> dict:

@@ -264,6 +264,11 @@ def check_request(
         raise BadRequest(f"the reason may hold at most {REASON_MAX} characters")
     if new.break_glass and not policy.break_glass:
         raise Forbidden(f"{new.group} has no break-glass activation; ask for it instead")
+    if new.break_glass and new.for_user:
+        raise Forbidden(
+            f"break-glass is activated by the person who needs it; ask for {new.for_user} "
+            "without --break-glass"
+        )
     check_user(new.username, new.group, record)
     if not new.requester and needs_other_approver(policy, new.break_glass):
         raise Forbidden(

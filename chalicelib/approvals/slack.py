@@ -1,7 +1,9 @@
 """Queued Slack work of requests for access:
 
 - ``self``: a member's own ``/access request``, ``requests`` or ``done``, for the user linked to
-  them (checked again here: anything that may send to the queue could name another user);
+  them (checked again here: anything that may send to the queue could name another user), or a
+  ``request ... --for <@member>`` for the user linked to that member, which only the group's
+  named requesters may ask;
 - ``decision``: a click on Approve or Deny; the approver is the member Slack's signed payload
   names;
 - ``approval_message``: what Slack shows of a request after each event: the approvers' channel
@@ -39,7 +41,9 @@ def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -
 
 def _self(services: Any, work: dict) -> dict:
     member, username, action = work["slack_user"], work["username"], work["action"]
-    if (services.slack_store.linked_user(member) or "") != username:
+    # Asked for someone else (``--for``): the policy's requesters decide who may (the service).
+    for_other = action == "request" and bool((work.get("request") or {}).get("for_user"))
+    if not for_other and (services.slack_store.linked_user(member) or "") != username:
         services.state.audit(
             action,
             username,

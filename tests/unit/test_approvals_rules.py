@@ -405,3 +405,10 @@ def test_break_glass_beyond_the_days_count_is_refused_saying_when_next():
         rules.check_break_glass_limits(policy, "pete", used, NOW)
     rules.check_break_glass_limits(policy, "pete", used[1:], NOW)
     rules.check_break_glass_limits(policy, "pete", used, NOW + timedelta(hours=4))
+
+
+def test_break_glass_is_not_activated_for_someone_else():
+    policy = rules.Policy(**{**POLICY.__dict__, "break_glass": True})
+    asked = new(requester="U0BOSS", for_user="pete", person="U0PETE", break_glass=True)
+    with pytest.raises(Forbidden, match="activated by the person who needs it"):
+        rules.check_request(asked, policy, ACTIVE, {"BreakGlassGroup": policy})
