@@ -24,7 +24,7 @@ from chalicelib.kernel.errors import AppError
 from chalicelib.lifecycle import replies as lifecycle_replies
 
 logger = logging.getLogger(__name__)
-KINDS = ("change", "status", "hygiene", "notice")  # the messages the Slack edge queues
+KINDS = ("change", "status", "notice")  # the messages the Slack edge queues
 
 
 def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -> None:
@@ -54,12 +54,7 @@ def _status(services: Any, work: dict) -> list[dict]:
     return [lifecycle_replies.status(services.lifecycle.describe(work["username"]))]
 
 
-def _hygiene(services: Any, work: dict) -> list[dict]:
-    username = work.get("username") or None
-    return [replies.hygiene(services.hygiene.findings(username), username)]
-
-
-_QUERIES: dict[str, Callable[[Any, dict], list[dict]]] = {"status": _status, "hygiene": _hygiene}
+_QUERIES: dict[str, Callable[[Any, dict], list[dict]]] = {"status": _status}
 
 
 def _change(services: Any, work: dict) -> list[dict]:

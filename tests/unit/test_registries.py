@@ -15,7 +15,7 @@ KINDS = {
     "continue": "chalicelib.kernel.continuing",
     "change": "chalicelib.lifecycle.slack",
     "status": "chalicelib.lifecycle.slack",
-    "hygiene": "chalicelib.lifecycle.slack",
+    "hygiene": "chalicelib.hygiene.slack",
     "notice": "chalicelib.lifecycle.slack",
     "self": "chalicelib.approvals.slack",
     "decision": "chalicelib.approvals.slack",
@@ -89,3 +89,70 @@ def test_every_button_the_messages_carry_is_listened_to_once():
     assert carried | set(review_messages.ACTIONS) <= set(listeners.BUTTONS)
     with pytest.raises(ValueError, match="listened to twice"):
         listeners.register([approval_messages.APPROVE_ACTION], lambda click: {})
+
+
+# Every verb of the slash command, with its capability's module: each declares its own.
+VERBS = {
+    "help": "chalicelib.edges.slack.grammar",
+    "status": "chalicelib.lifecycle.verbs",
+    "onboard": "chalicelib.lifecycle.verbs",
+    "move": "chalicelib.lifecycle.verbs",
+    "suspend": "chalicelib.lifecycle.verbs",
+    "restore": "chalicelib.lifecycle.verbs",
+    "offboard": "chalicelib.lifecycle.verbs",
+    "grant": "chalicelib.lifecycle.verbs",
+    "hygiene": "chalicelib.hygiene.verbs",
+    "request": "chalicelib.approvals.verbs",
+    "requests": "chalicelib.approvals.verbs",
+    "done": "chalicelib.approvals.verbs",
+    "review": "chalicelib.reviews.verbs",
+}
+
+
+def test_every_verb_is_declared_by_its_capability():
+    from chalicelib.approvals import verbs as approvals
+    from chalicelib.edges.slack import grammar, listeners
+    from chalicelib.hygiene import verbs as hygiene
+    from chalicelib.lifecycle import verbs as lifecycle
+    from chalicelib.reviews import verbs as reviews
+
+    declared = {
+        verb.name: module.__name__
+        for module in (grammar, lifecycle, hygiene, approvals, reviews)
+        for verb in module.DECLARED
+    }
+    assert declared == VERBS
+    assert list(listeners.VERBS) == list(VERBS)  # the help's order
+    # What a verb changes is an action of the catalogue, and its words are the catalogue's.
+    for name, verb in listeners.VERBS.items():
+        assert verb.query or name in ACTIONS or name == "done"
+        if name in ACTIONS and ACTIONS[name].slack:
+            assert verb.words is None and verb.usage == ACTIONS[name].slack
+
+
+def test_a_verb_is_declared_once():
+    from chalicelib.edges.slack import listeners
+    from chalicelib.edges.slack.grammar import nothing
+
+    before = dict(listeners.VERBS)
+    listeners.verbs(listeners.VERBS["status"])  # the same module imported again
+    with pytest.raises(ValueError, match="declared twice"):
+        listeners.verbs(listeners.Verb("status", nothing, words=("", "another status")))
+    assert listeners.VERBS == before
+
+
+def test_a_verb_a_capability_registers_is_parsed_and_listed():
+    """A new verb needs its capability's declaration only: the grammar parses it by the registry
+    and the help lists it."""
+    from chalicelib.edges.slack import grammar, listeners, replies
+
+    def _ping(verb: str, rest: list[str]) -> dict:
+        return {"count": int(rest[0])} if rest else {}
+
+    listeners.verbs(listeners.Verb("ping", _ping, words=("<user> [n]", "ping"), query=True))
+    try:
+        assert grammar.parse_command("ping pete 3") == grammar.Command("ping", "pete", {"count": 3})
+        assert "`/access ping &lt;user&gt; [n]`  ping" in str(replies.help_text("/access"))
+    finally:
+        listeners.VERBS.pop("ping")
+        listeners.WORDS.pop("ping")

@@ -127,8 +127,7 @@ def _command(services: Any, form: dict[str, str]) -> dict | None:
         listed; checked on the verb the grammar read, the one the worker would run."""
         if (
             verb is None
-            or verb in grammar.OPEN_VERBS
-            or verb in grammar.SELF_VERBS  # for the member's own user only
+            or listeners.VERBS[verb].who != listeners.OPERATORS  # open, or for one's own user
             or slack_user in services.settings.slack_allowed_users
         ):
             return None
@@ -150,8 +149,9 @@ def _command(services: Any, form: dict[str, str]) -> dict | None:
         # Before anything is queued: the answer goes only where Slack's answers may go.
         response_url_policy.check(response_url, services.settings.slack_response_hosts)
         ticket, requested_by = f"slack:{trigger_id}", f"slack:{slack_user}"
-        if parsed.verb in grammar.SELF_VERBS:
-            return _self_service(services, name, parsed, form, ticket, requested_by)
+        verb = listeners.VERBS[parsed.verb]
+        if verb.who == listeners.SELF:
+            return _self_service(services, name, verb, parsed, form, ticket, requested_by)
         request = None
         if parsed.changes:
             request = grammar.request_for(parsed, ticket, requested_by)
@@ -160,10 +160,10 @@ def _command(services: Any, form: dict[str, str]) -> dict | None:
 
     if not services.slack_store.claim_trigger(trigger_id):
         return replies.already_received()
-    if parsed.verb in grammar.CAMPAIGN_VERBS and request is not None:
+    if verb.campaign and request is not None:
         services.work_queue.send(
             {
-                "kind": "review_start",
+                "kind": verb.kind,
                 "action": parsed.verb,
                 "request": request.model_dump(mode="json"),
                 "response_url": response_url,
@@ -171,19 +171,19 @@ def _command(services: Any, form: dict[str, str]) -> dict | None:
             }
         )
         return blocks.message(
-            ":hourglass_flowing_sand: Starting an access review… the answer follows here "
+            f":hourglass_flowing_sand: {verb.doing}… the answer follows here "
             f"(ticket `{blocks.escape(ticket)}`)."
         )
     dry_run = bool(parsed.fields.get("dry_run"))
-    if parsed.verb == "offboard" and not dry_run:  # a plan changes nothing: no confirmation
+    if verb.confirm and not dry_run:  # a plan changes nothing: no confirmation
         confirmation = services.slack_store.create_confirmation(
-            "offboard", parsed.username, slack_user, ticket
+            parsed.verb, parsed.username, slack_user, ticket
         )
         return replies.confirm_offboard(
             parsed.username, confirmation.id, CONFIRMATION_SECONDS // 60
         )
     work: dict[str, Any] = {
-        "kind": parsed.verb if parsed.verb in grammar.QUERIES else "change",
+        "kind": verb.kind,
         "action": parsed.verb,
         "username": parsed.username,
         "response_url": response_url,
@@ -203,36 +203,40 @@ def _command(services: Any, form: dict[str, str]) -> dict | None:
 def _self_service(
     services: Any,
     name: str,
+    verb: listeners.Verb,
     parsed: grammar.Command,
     form: dict[str, str],
     ticket: str,
     requested_by: str,
 ) -> dict:
-    """``request``, ``requests`` and ``done``: for the user linked to the member, whoever they
-    are; a member linked to nobody is told at once."""
+    """A ``SELF`` verb (``request``, ``requests``, ``done``): for the user linked to the member,
+    whoever they are; a member linked to nobody is told at once, unless the verb only asks (an
+    approver need not be a managed user)."""
     slack_user = form["user_id"]
     username = services.slack_store.linked_user(slack_user) or ""
-    if not username and parsed.verb != "requests":  # an approver need not be a managed user
+    if not username and not verb.query:
         return replies.no_link(name)
     parsed = grammar.Command(parsed.verb, username, parsed.fields)
     work: dict[str, Any] = {
-        "kind": "self",
+        "kind": verb.kind,
         "action": parsed.verb,
         "username": username,
         "slack_user": slack_user,
         "response_url": form["response_url"],
         "ticket": ticket,
     }
-    if parsed.verb == "request":
+    if verb.sends == "request":  # a request for others to decide: no change yet, no ticket shown
         work["request"] = grammar.request_for(parsed, ticket, requested_by).model_dump(mode="json")
-    elif parsed.verb == "done":
-        work["group"] = parsed.fields["group"]
+    else:
+        work.update(parsed.fields)
     if not services.slack_store.claim_trigger(form["trigger_id"]):
         return replies.already_received()
     services.work_queue.send(work)
-    if parsed.verb == "requests":
-        return blocks.message(":hourglass_flowing_sand: Looking up requests… the answer follows.")
-    return replies.acknowledged(parsed.verb, username, ticket if parsed.verb == "done" else None)
+    if verb.query:
+        return blocks.message(
+            f":hourglass_flowing_sand: Looking up {verb.name}… the answer follows."
+        )
+    return replies.acknowledged(parsed.verb, username, None if verb.sends == "request" else ticket)
 
 
 # interactions (the buttons of a confirmation, and of a request's channel message)

@@ -1,22 +1,23 @@
 """The grammar of the slash command, turned into the same request models the REST API takes.
 
-    help [verb] · status <user> · hygiene [user] · onboard <user> <group>... [email] · move <user> <group>...
-    suspend <user> [until YYYY-MM-DD] [reason...] · restore <user> · offboard <user>
-    grant <user> <group> <hours> <reason...>
-    request <group> <hours> <reason...> [--break-glass] · requests · done <group>
-    review start [group...] due YYYY-MM-DD
-
-Any change of a user named in the command also takes ``--dry-run``: the answer is its plan, and
-nothing changes. ``request``, ``requests`` and ``done`` act for the member's own linked user.
+The verbs are the capabilities' (each declares its own in its ``verbs.py``, registered in
+chalicelib/edges/slack/listeners.py); this module reads any of them the same way:
+``<verb> [<user>] <words...> [--dry-run]``, and gives the word parsers verbs share (hours,
+dates, mentions). ``help`` is the edge's own. Any change of a user named in the command also
+takes ``--dry-run``: the answer is its plan, and nothing changes. A ``SELF`` verb acts for the
+member's own linked user.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from chalicelib.edges.slack import listeners
+from chalicelib.edges.slack.listeners import ANYONE, NONE, OPTIONAL, SELF, Verb, verbs
 from chalicelib.kernel.catalogue import SLACK_ACTIONS
 from chalicelib.kernel.errors import BadRequest
 from chalicelib.kernel.identity import check_username
@@ -24,37 +25,35 @@ from chalicelib.kernel.identity import check_username
 if TYPE_CHECKING:
     from chalicelib.kernel.commands import Change
 
-# verb: (arguments, what it does); the changes are the catalogue's Slack actions.
-VERBS: dict[str, tuple[str, str]] = {
-    "help": ("[verb]", "this help, or the help of one verb"),
-    "status": ("<user>", "a user's status, groups, roles and keys (only you see it)"),
-    "hygiene": (
-        "[user]",
-        "credential hygiene findings: what is due and when, for everyone or one user "
-        "(only you see it)",
-    ),
-    **{name: action.slack for name, action in SLACK_ACTIONS.items() if action.slack},
-    "requests": ("", "the pending requests you may decide, and your own"),
-}
-OPEN_VERBS = frozenset({"help", "status", "hygiene"})
-# The open verbs that queue a query for the worker; what they queue is of their own kind.
-QUERIES = frozenset({"status", "hygiene"})
-# Open to every member, for the user linked to them (the command names no user).
-SELF_VERBS = frozenset(
-    {verb for verb, action in SLACK_ACTIONS.items() if action.self_service} | {"requests"}
-)
-QUERY_VERBS = OPEN_VERBS | {"requests"}
-# Changes of no one user (an access review of groups): operators only, no user named.
-CAMPAIGN_VERBS = frozenset({"review"})
-BREAK_GLASS = "--break-glass"
+# name -> (arguments, what it does), in the help's order; filled as capabilities register.
+VERBS = listeners.WORDS
+
+
+class _Verbs:
+    """The names of the registered verbs that ``test`` holds for, read when asked (capabilities
+    register theirs after this module is imported)."""
+
+    def __init__(self, test: Callable[[Verb], bool]) -> None:
+        self.test = test
+
+    def __contains__(self, name: object) -> bool:
+        verb = listeners.VERBS.get(name) if isinstance(name, str) else None
+        return verb is not None and self.test(verb)
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, verb in listeners.VERBS.items() if self.test(verb))
+
+
+# For the member's own linked user, who may use them whoever they are.
+SELF_VERBS = _Verbs(lambda verb: verb.who == SELF)
 # A mention Slack sends for @someone: <@U123> or <@U123|name>.
-_MENTION = re.compile(r"<@([UW][A-Z0-9]{2,30})(?:\|[^<>]*)?>")
+MENTION = re.compile(r"<@([UW][A-Z0-9]{2,30})(?:\|[^<>]*)?>")
 # Added to any change: answer with the plan (every AWS call, by wave and account), change nothing.
 DRY_RUN = "--dry-run"
 
 
 # ASCII digits only: \d would take any script's digits, which the date parser then refuses.
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Slack sends an address typed in a command as <mailto:a@b.c|a@b.c> when it links it.
 _MAILTO = re.compile(r"<mailto:([^|<>]+)(?:\|([^<>]*))?>")
 # Any of Slack's markup: <target> or <target|label> (links, mentions, channels, user groups).
@@ -78,7 +77,7 @@ class Command:
 
     @property
     def changes(self) -> bool:
-        return self.verb not in QUERY_VERBS
+        return not listeners.VERBS[self.verb].query
 
 
 def parse_command(text: str) -> Command:
@@ -96,23 +95,20 @@ def parse_command(text: str) -> Command:
     if verb == "help":
         topic = args[0].lower() if args else ""
         return Command("help", fields={"verb": topic if topic in VERBS else ""})
-    if dry_run and verb in OPEN_VERBS:
+    declared = listeners.VERBS[verb]
+    if dry_run and declared.who == ANYONE:
         raise Usage(verb, f"{DRY_RUN} applies to changes only")
-    if verb == "hygiene" and not args:
-        return Command("hygiene")  # everyone's findings
-    if dry_run and verb in SELF_VERBS:
-        raise Usage(verb, f"{DRY_RUN} applies to changes of a user named in the command only")
-    if verb in CAMPAIGN_VERBS:
+    if declared.user == OPTIONAL and not args:
+        return Command(verb)  # about everyone
+    if declared.user == NONE:  # the member's own user (looked up by the edge), or no one user
         if dry_run:
             raise Usage(verb, f"{DRY_RUN} applies to changes of a user named in the command only")
-        return Command(verb, "", _PARSERS[verb](verb, args))
-    if verb in SELF_VERBS:  # for the member's own user, which the edge looks up
-        return Command(verb, "", _PARSERS[verb](verb, args))
+        return Command(verb, "", declared.parse(verb, args))
     if not args:
         raise Usage(verb, "name the user")
     username, rest = args[0], args[1:]
     _check_username(verb, username)
-    fields = _PARSERS[verb](verb, rest)
+    fields = declared.parse(verb, rest)
     return Command(verb, username, {**fields, "dry_run": True} if dry_run else fields)
 
 
@@ -155,112 +151,62 @@ def _check_username(verb: str, username: str) -> None:
         raise Usage(verb, error.message) from None
 
 
-def _nothing(verb: str, rest: list[str]) -> dict:
+def nothing(verb: str, rest: list[str]) -> dict:
+    """The fields of a verb that takes no more words."""
     if rest:
         raise Usage(verb, f"unexpected {' '.join(rest)!r}")
     return {}
 
 
-def _onboard(verb: str, rest: list[str]) -> dict:
-    fields: dict = {}
-    mentions = [word for word in rest if _MENTION.fullmatch(word)]
-    if len(mentions) > 1:
-        raise Usage(verb, "mention at most one Slack member: the person this user is")
-    if mentions:
-        rest = [word for word in rest if word not in mentions]
-        fields["slack_user"] = _MENTION.fullmatch(mentions[0]).group(1)  # type: ignore[union-attr]
-    if rest and "@" in rest[-1]:
-        fields["email"] = rest.pop()
-    if not rest:
-        raise Usage(verb, "name at least one group")
-    return {"groups": rest, **fields}
+def whole_hours(verb: str, hours: str) -> int:
+    """A number of hours as typed: ASCII digits only, and a number too long to read is as out of
+    range as one just past the limit (the request model says its limit)."""
+    # isdigit() is also true of "²" (which int() refuses) and of other scripts' digits.
+    if not (hours.isascii() and hours.isdigit()):
+        raise Usage(verb, f"hours must be a whole number written with 0-9, not {hours!r}")
+    digits = hours.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 9 else 10**9
 
 
-def _move(verb: str, rest: list[str]) -> dict:
-    if not rest:
-        raise Usage(verb, "name at least one group")
-    return {"groups": rest}
-
-
-def _suspend(verb: str, rest: list[str]) -> dict:
-    fields: dict = {}
-    if rest and rest[0].lower() == "until":
-        if len(rest) < 2 or not _DATE.fullmatch(rest[1]):
-            raise Usage(verb, "`until` takes a date as YYYY-MM-DD")
-        fields["until"] = rest[1]
-        rest = rest[2:]
-    if rest:
-        fields["reason"] = " ".join(rest)
-    return fields
-
-
-def _grant(verb: str, rest: list[str]) -> dict:
+def group_hours_reason(verb: str, rest: list[str]) -> dict:
+    """``<group> <hours> <reason...>``: a grant's, and a request's."""
     if len(rest) < 3:
         raise Usage(verb, "name the group, the number of hours and a reason")
     group, hours, reason = rest[0], rest[1], rest[2:]
-    # ASCII digits: isdigit() is also true of "²" (which int() refuses) and of other scripts'.
-    if not (hours.isascii() and hours.isdigit()):
-        raise Usage(verb, f"hours must be a whole number written with 0-9, not {hours!r}")
-    # More digits than int() reads (4300) are as out of range as 721: the model says its limit.
-    digits = hours.lstrip("0") or "0"
-    number = int(digits) if len(digits) <= 9 else 10**9
-    return {"group": group, "hours": number, "reason": " ".join(reason)}
+    return {"group": group, "hours": whole_hours(verb, hours), "reason": " ".join(reason)}
 
 
-def _request(verb: str, rest: list[str]) -> dict:
-    flags = [word for word in rest if word.lower().replace("\u2014", "--") == BREAK_GLASS]
-    rest = [word for word in rest if word not in flags]
-    if len(rest) < 3:
-        raise Usage(verb, "name the group, the number of hours and a reason")
-    fields = _grant(verb, rest)
-    return {**fields, "break_glass": True} if flags else fields
-
-
-def _group(verb: str, rest: list[str]) -> dict:
+def one_group(verb: str, rest: list[str]) -> dict:
     if len(rest) != 1:
         raise Usage(verb, "name the group")
     return {"group": rest[0]}
 
 
-def _review(verb: str, rest: list[str]) -> dict:
-    """``start [group...] due YYYY-MM-DD``."""
-    if not rest or rest[0].lower() != "start":
-        raise Usage(verb, "start a review: `review start [group...] due YYYY-MM-DD`")
-    words = rest[1:]
-    lowered = [w.lower() for w in words]
-    if "due" not in lowered:
-        raise Usage(verb, "give the due date: `due YYYY-MM-DD`")
-    at = lowered.index("due")
-    groups, after = words[:at], words[at + 1 :]
-    if len(after) != 1 or not _DATE.fullmatch(after[0]):
-        raise Usage(verb, "`due` takes one date as YYYY-MM-DD, last in the command")
-    return {**({"groups": groups} if groups else {}), "due": after[0]}
+def _help(verb: str, rest: list[str]) -> dict:  # read by parse_command itself
+    return {}
 
 
-_PARSERS = {
-    "status": _nothing,
-    "hygiene": _nothing,
-    "onboard": _onboard,
-    "move": _move,
-    "suspend": _suspend,
-    "restore": _nothing,
-    "offboard": _nothing,
-    "grant": _grant,
-    "request": _request,
-    "requests": _nothing,
-    "done": _group,
-    "review": _review,
-}
+DECLARED = verbs(
+    Verb(
+        "help",
+        _help,
+        words=("[verb]", "this help, or the help of one verb"),
+        who=ANYONE,
+        user=NONE,
+        query=True,
+    )
+)
 
 
 def request_for(command: Command, ticket: str, requested_by: str) -> Change:
     """The request model the REST API would take for this command, validated the same way."""
     from chalicelib.kernel.commands import parse
 
+    model = SLACK_ACTIONS[command.verb].request_model()
     data = {**command.fields, "ticket": ticket, "requested_by": requested_by}
-    if command.verb in ("onboard", "request"):
+    if "username" in model.model_fields:  # named in the body, not the path (onboard, request)
         data["username"] = command.username
     try:
-        return parse(SLACK_ACTIONS[command.verb].request_model(), json.dumps(data))
+        return parse(model, json.dumps(data))
     except BadRequest as error:
         raise Usage(command.verb, error.message.removeprefix("invalid request: ")) from None

@@ -8,8 +8,10 @@ errors, status, and above all a temporary password) is ephemeral.
 
 from __future__ import annotations
 
-from chalicelib.edges.slack.blocks import context, escape, header, message, section
+from chalicelib.edges.slack import listeners
+from chalicelib.edges.slack.blocks import context, escape, message, section
 from chalicelib.edges.slack.grammar import VERBS
+from chalicelib.edges.slack.listeners import ANYONE, SELF
 from chalicelib.kernel.catalogue import SLACK_ACTIONS
 
 CONFIRM_ACTION, CANCEL_ACTION = "offboard_confirm", "offboard_cancel"
@@ -28,14 +30,19 @@ def help_text(command: str, verb: str = "", problem: str = "") -> dict:
     if not verb:
         blocks.append(
             context(
-                "`status` and `help` are open to everyone, and `request`, `requests` and "
-                "`done` to everyone linked to a user, for that user; the other verbs only to "
-                "the people this service lists. Add `--dry-run` to a change of a named user "
-                "to see its plan without changing anything."
+                f"{_listed(ANYONE)} are open to everyone, and {_listed(SELF)} to everyone linked to "
+                "a user, for that user; the other verbs only to the people this service lists. "
+                "Add `--dry-run` to a change of a named user to see its plan without changing "
+                "anything."
             )
         )
     summary = f"{escape(problem)}. " if problem else ""
     return message(summary + "Usage: " + "; ".join(usages.values()), blocks)
+
+
+def _listed(who: str) -> str:
+    names = [f"`{name}`" for name, declared in listeners.VERBS.items() if declared.who == who]
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 
 def refused(command: str, verb: str) -> dict:
@@ -98,27 +105,6 @@ def confirm_offboard(username: str, confirmation_id: str, minutes: int) -> dict:
 
 def notice(text: str, *, replace_original: bool = False) -> dict:
     return message(text, replace_original=replace_original)
-
-
-_FINDINGS = 40  # lines of findings in one message; the rest is counted
-
-
-def hygiene(findings: list[dict], username: str | None = None) -> dict:
-    """Credential hygiene findings (``GET /hygiene``), only for the requester."""
-    whom = escape(username) if username else "managed users"
-    if not findings:
-        return message(f":white_check_mark: No credential hygiene findings for {whom}.")
-    lines = []
-    for f in findings[:_FINDINGS]:
-        due = f" on {f['due']}" if f.get("due") else ""
-        lines.append(
-            f"`{escape(f['username'])}` {escape(f['rule'])} on `{escape(f['credential'])}` "
-            f"since {f['since']}: next *{escape(f['next_action'])}*{due}"
-        )
-    if len(findings) > _FINDINGS:
-        lines.append(f"_… and {len(findings) - _FINDINGS} more (GET /hygiene lists them all)_")
-    text = f"Credential hygiene findings for {whom}: {len(findings)}"
-    return message(text, [header("Credential hygiene"), section("\n".join(lines))])
 
 
 def no_link(command: str) -> dict:
