@@ -271,3 +271,38 @@ def test_each_break_glass_use_opens_a_review_item(flow, api):
     )
     assert bootstrap.services().reviews.open_use(again)["id"] == review["id"]
     assert len(api.call("GET", "/reviews").json["reviews"]) == 2
+
+
+def test_a_requester_asks_for_someone_else_in_slack(flow):
+    flow.policies({GROUP: {**TWO, "requesters": [STRANGER]}})
+    flow.link("pete", NOBODY)  # the one who asks (STRANGER) need not be a managed user
+    answer = ask(flow, STRANGER, f"request {GROUP} 2 on call INC-5 --for <@{NOBODY}|pete>")
+    assert "Asking for access for *pete*" in answer
+    assert "Asked for *BreakGlassGroup* for 2 h" in said(flow)
+    [request] = flow.requests()
+    assert request["for"] == "pete" and request["requested_by"] == f"slack:{STRANGER}"
+    assert request["reason"] == "on call INC-5"
+    assert "asked for *BreakGlassGroup* for you" in text_of(flow.dms_to(NOBODY)[0])
+    assert "for `pete` was sent to its approvers" in text_of(flow.dms_to(STRANGER)[0])
+    flow.approve(request["id"], OPERATOR)
+    flow.approve(request["id"], APPROVER)
+    flow.work()
+    assert flow.groups_of("pete") == ["BreakGlassGroup", "ChildDeveloperGroup"]
+    assert "For `pete`: :white_check_mark:" in text_of(flow.dms_to(STRANGER)[-1])
+    assert "For you (`pete`)" in text_of(flow.dms_to(NOBODY)[-1])
+
+
+def test_asking_for_someone_else_in_slack_is_refused_clearly(flow):
+    flow.policies({GROUP: {**TWO, "requesters": [OPERATOR], "break_glass": True}})
+    flow.link("pete", NOBODY)
+    unlinked = ephemeral(flow.command(f"request {GROUP} 2 INC-5 --for <@{STRANGER}>", OPERATOR))
+    assert f"<@{STRANGER}> is not linked to a managed user" in unlinked
+    assert "as a mention" in ephemeral(
+        flow.command(f"request {GROUP} 2 INC-5 --for pete", OPERATOR)
+    )
+    assert flow.work() == 0
+    ask(flow, APPROVER, f"request {GROUP} 2 INC-5 --for <@{NOBODY}>")  # not a named requester
+    assert "only the requesters BreakGlassGroup's policy names may ask" in said(flow)
+    ask(flow, OPERATOR, f"request {GROUP} 1 --break-glass outage --for <@{NOBODY}>")
+    assert "activated by the person who needs it" in said(flow)
+    assert flow.requests() == [] and flow.groups_of("pete") == ["ChildDeveloperGroup"]
