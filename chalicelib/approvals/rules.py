@@ -270,7 +270,9 @@ def check_request(
             "without --break-glass"
         )
     check_user(new.username, new.group, record)
-    if not new.requester and needs_other_approver(policy, new.break_glass):
+    # The member who is the person: the one asking, or, asked for by another, their own link.
+    person = new.person if new.for_user else new.requester
+    if not person and needs_other_approver(policy, new.break_glass):
         raise Forbidden(
             f"{new.username} has no linked Slack member, so an approver cannot be told apart "
             f"from {new.username}: link their Slack member (`slack_user`) first"

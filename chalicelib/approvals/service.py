@@ -214,7 +214,10 @@ class ApprovalService:
                 f"ticket {new.ticket} was already used for a different request; use a new ticket"
             )
         # An answer lost before the grant was made: granted now only if it still may be.
-        return rules.view(self._granted(existing, new.requested_by))
+        granted = self._granted(existing, new.requested_by)
+        if existing.get("break_glass") and granted.get("grant") and not existing.get("grant"):
+            self._open_review(granted)  # the use granted now is reviewed as any other
+        return rules.view(granted)
 
     # deciding
     def decide(

@@ -412,3 +412,10 @@ def test_break_glass_is_not_activated_for_someone_else():
     asked = new(requester="U0BOSS", for_user="pete", person="U0PETE", break_glass=True)
     with pytest.raises(Forbidden, match="activated by the person who needs it"):
         rules.check_request(asked, policy, ACTIVE, {"BreakGlassGroup": policy})
+
+
+def test_asked_for_someone_with_no_linked_member_keeps_four_eyes_by_a_quorum_only():
+    asked = new(requester="U0BOSS", for_user="pete", person="")
+    with pytest.raises(Forbidden, match="no linked Slack member"):
+        rules.check_request(asked, POLICY, ACTIVE, {"BreakGlassGroup": POLICY})
+    rules.check_request(asked, QUORUM, ACTIVE, {"BreakGlassGroup": QUORUM})
