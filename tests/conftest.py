@@ -13,7 +13,7 @@ from devstack.pagerduty_api import PagerDutyStandIn
 from devstack.queue_poller import Poller
 from devstack.slack_api import SlackApiStandIn
 from tests.support.app_client import Api, Clock, isolate, stage_environment
-from tests.support.approvals import Flow
+from tests.support.approvals import IN_PROCESS_APPROVAL_POLICIES, Flow
 from tests.support.slack import NOWHERE_HOST
 from tests.support.world import World
 
@@ -66,6 +66,10 @@ def client(aws: Facts, monkeypatch: pytest.MonkeyPatch, clock: Clock, standin, p
     api_gateway.apply()  # routes as API Gateway and the local stack do
     for key, value in stage_environment().items():
         monkeypatch.setenv(key, value)
+    # The in-process tiers start from one approver, no requesters named and break-glass
+    # unlimited; a test of another policy sets it (Flow.policies). The local stack runs the
+    # stage's own (two approvers, named requesters, limited break-glass).
+    monkeypatch.setenv("APPROVAL_POLICIES", IN_PROCESS_APPROVAL_POLICIES)
     bootstrap.reset()
     bootstrap.use(
         bootstrap.build(clients=AwsClients(REGION, session=shared_session()), clock=clock)

@@ -14,8 +14,9 @@ declare(
         creates=True,
         dry_run=False,
         slack=(
-            "<group> <hours> <reason...> [--break-glass]",
-            "ask for time-bound access for yourself; the group's approvers decide in Slack",
+            "<group> <hours> <reason...> [--break-glass] [--for @member]",
+            "ask for time-bound access for yourself (or, a requester the group names, for "
+            "@member); the group's approvers decide in Slack",
         ),
         runs="approvals",
         self_service=True,

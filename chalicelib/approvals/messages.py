@@ -29,6 +29,29 @@ def _who(request: dict) -> str:
     return f"<@{escape(member)}>" if member else escape(request["requested_by"])
 
 
+def _mention(member: str) -> str:
+    return f"<@{escape(member)}>" if member.startswith(("U", "W")) else escape(member)
+
+
+def _user(request: dict) -> str:
+    """The user, and who asked: themselves, or another member for them."""
+    if request.get("for"):
+        person = request.get("person")
+        them = f"{_mention(person)}, " if person else ""
+        return f"`{escape(request['username'])}` ({them}asked for by {_who(request)})"
+    return f"`{escape(request['username'])}` ({_who(request)})"
+
+
+def _decision_lines(request: dict) -> str:
+    """Each decision as it came: who, what and when."""
+    words = {"approve": "approved", "deny": "denied", "break_glass": "activated break-glass"}
+    return "\n".join(
+        f"• {_mention(d['by'])} {words.get(d['decision'], escape(d['decision']))}"
+        + (f" at {escape(d['at'])}" if d.get("at") else "")
+        for d in request.get("decisions", [])
+    )
+
+
 def _summary(request: dict) -> str:
     return escape(
         f"{request['username']} asks for {request['group']} for {request['hours']} h: "
@@ -39,7 +62,7 @@ def _summary(request: dict) -> str:
 def _details(request: dict) -> dict:
     return fields(
         [
-            ("User", f"`{escape(request['username'])}` ({_who(request)})"),
+            ("User", _user(request)),
             ("Group", f"`{escape(request['group'])}`"),
             ("For", f"{request['hours']} hour(s)"),
             ("Pending until", escape(request["expires_at"])),
@@ -71,6 +94,8 @@ def _outcome(request: dict) -> str:
         )
     if request.get("decision_reason"):
         line += f"\n> {escape(request['decision_reason'])}"
+    if len(request.get("decisions", [])) > 1 or (status == "pending" and request.get("decisions")):
+        line += "\n" + _decision_lines(request)
     return line
 
 
@@ -84,7 +109,9 @@ def channel_message(request: dict, approvals_needed: int = 1) -> dict:
     if request["status"] == "pending":
         given = len(request.get("approvals", []))
         if approvals_needed > 1:
-            blocks.append(context(f"{given} of {approvals_needed} approvals given"))
+            blocks.append(
+                context(f"{given} of {approvals_needed} approvals given, each by another approver")
+            )
         blocks.append(
             {
                 "type": "actions",
@@ -113,10 +140,40 @@ def channel_message(request: dict, approvals_needed: int = 1) -> dict:
     return message(_summary(request), blocks)
 
 
-def to_requester(request: dict, event: str) -> dict:
-    """What the requester is told by direct message."""
-    group, status = escape(request["group"]), request["status"]
+def to_person(request: dict, event: str) -> dict:
+    """What the person another member asked for is told by direct message: on the ask, how to
+    cancel it; after, what became of it."""
+    group, user = escape(request["group"]), escape(request["username"])
     if event == "created":
+        text = (
+            f":inbox_tray: {_who(request)} asked for *{group}* for you (`{user}`), "
+            f"{request['hours']} h: {escape(request['reason'])}. Its approvers decide; you may "
+            f"not approve it. Not wanted? `/access done {group}` cancels it while it waits."
+        )
+    else:
+        told = _told(request, event)
+        text = f"For you (`{user}`), asked for by {_who(request)}: {told}"
+    return message(text, [section(text), context(f"request `{escape(request['id'])}`")])
+
+
+def to_requester(request: dict, event: str) -> dict:
+    """What the requester is told by direct message (asked for someone else: for whom)."""
+    text = _told(request, event)
+    if request.get("for") and event != "created":
+        text = f"For `{escape(request['username'])}`: {text}"
+    return message(text, [section(text), context(f"request `{escape(request['id'])}`")])
+
+
+def _told(request: dict, event: str) -> str:
+    group, status = escape(request["group"]), request["status"]
+    if event == "created" and request.get("for"):
+        text = (
+            f"Your request for *{group}* ({request['hours']} h) for "
+            f"`{escape(request['username'])}` was sent to its approvers; "
+            f"`{escape(request['username'])}` was told too. "
+            f"It waits until {escape(request['expires_at'])}."
+        )
+    elif event == "created":
         text = (
             f"Your request for *{group}* ({request['hours']} h) was sent to its approvers. "
             f"It waits until {escape(request['expires_at'])}."
@@ -149,7 +206,7 @@ def to_requester(request: dict, event: str) -> dict:
         text = f":checkered_flag: Your access to *{group}* ended; its sessions were revoked."
     else:
         text = f"Your request for *{group}* is {escape(status)}."
-    return message(text, [section(text), context(f"request `{escape(request['id'])}`")])
+    return text
 
 
 def break_glass_notice(request: dict) -> dict:

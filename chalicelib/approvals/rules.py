@@ -9,7 +9,9 @@ A request record (the store keeps it as is):
 
     id, username, group, hours, reason, status, requested_by, requested_at, expires_at,
     requester (the Slack member who asked, or the one linked to the user; may be empty),
-    approvals: [member ids], decided_by, decided_at, decision_reason, break_glass,
+    for (the user asked for, when another member asked; then ``person`` is that user's linked
+    member), approvals: [member ids], decisions: [{by, at, decision}] (every decision in the
+    order given), decided_by, decided_at, decision_reason, break_glass,
     grant: {group, expires_at}, failure_reason (why an approval was not granted),
     version (bumped by every change; the store's condition)
 
@@ -63,6 +65,7 @@ _PUBLIC = (
     "expires_at",
     "decided_by",
     "decided_at",
+    "for",
     "grant",
     "failure_reason",
     "why",
@@ -85,15 +88,25 @@ class Policy:
     pending_hours: float = DEFAULT_PENDING_HOURS
     on_call: OnCall | None = None  # approved at once for whoever is on call there (on_call.py)
     extensions: Extensions | None = None  # how its grants may be made longer (None: never)
+    requesters: frozenset[str] = frozenset()  # members who may ask; none named: anyone linked
+    requester_groups: frozenset[str] = frozenset()  # Slack user groups whose members may ask
+    break_glass_cooldown_hours: float = 0  # hours between one person's activations; 0: none
+    break_glass_per_day: int = 0  # activations per person in any 24 hours; 0: no limit
 
     def is_approver(self, member: str, group_members: Iterable[str] = ()) -> bool:
         return member in self.approvers or (bool(self.approver_group) and member in group_members)
 
+    @property
+    def names_requesters(self) -> bool:
+        return bool(self.requesters or self.requester_groups)
+
 
 def policies_from(raw: Any, grant_max_hours: Mapping[str, int]) -> dict[str, Policy]:
     """The policies of a stage setting: ``{group: {approvers, approver_group, approvals,
-    max_hours, self_approval, break_glass, channel, pending_hours, on_call}}``. A group must be
-    one that can be granted for a time; its maximum may only lower the grant maximum."""
+    max_hours, self_approval, break_glass, channel, pending_hours, requesters, on_call,
+    extensions}}``. A group must be one that can be granted for a time; its maximum may only
+    lower the grant maximum. ``break_glass`` is true, false or its limits ``{cooldown_hours,
+    per_day}`` (also accepted as ``break_glass_limits`` beside ``break_glass: true``)."""
     if not isinstance(raw, dict):
         raise ConfigurationError("APPROVAL_POLICIES must be a JSON object of group: policy")
     known = {
@@ -107,6 +120,8 @@ def policies_from(raw: Any, grant_max_hours: Mapping[str, int]) -> dict[str, Pol
         "pending_hours",
         "on_call",
         "extensions",
+        "requesters",
+        "break_glass_limits",
     }
     policies = {}
     for group, entry in raw.items():
@@ -138,9 +153,10 @@ def policies_from(raw: Any, grant_max_hours: Mapping[str, int]) -> dict[str, Pol
             raise ConfigurationError(f"{where}.approvals must be a whole number of at least 1")
         if not (isinstance(pending, (int, float)) and pending > 0):
             raise ConfigurationError(f"{where}.pending_hours must be a positive number")
-        for flag in ("self_approval", "break_glass"):
-            if not isinstance(entry.get(flag, False), bool):
-                raise ConfigurationError(f"{where}.{flag} must be true or false")
+        if not isinstance(entry.get("self_approval", False), bool):
+            raise ConfigurationError(f"{where}.self_approval must be true or false")
+        break_glass, limits = _break_glass(where, entry)
+        members, groups = _requesters(where, entry.get("requesters"))
         extensions = extensions_from(entry.get("extensions"), f"{where}.extensions", limit)
         policies[group] = Policy(
             group=group,
@@ -149,11 +165,15 @@ def policies_from(raw: Any, grant_max_hours: Mapping[str, int]) -> dict[str, Pol
             approver_group=str(approver_group),
             approvals=needed,
             self_approval=entry.get("self_approval", False),
-            break_glass=entry.get("break_glass", False),
+            break_glass=break_glass,
             channel=str(channel),
             pending_hours=float(pending),
             on_call=_on_call(entry, where),
             extensions=extensions,
+            requesters=members,
+            requester_groups=groups,
+            break_glass_cooldown_hours=float(limits.get("cooldown_hours", 0)),
+            break_glass_per_day=int(limits.get("per_day", 0)),
         )
     return policies
 
@@ -165,6 +185,54 @@ def _on_call(entry: dict, where: str) -> OnCall | None:
     from chalicelib.approvals.on_call import parse
 
     return parse(entry["on_call"], f"{where}.on_call")
+
+
+def _break_glass(where: str, entry: dict) -> tuple[bool, dict]:
+    """Whether break-glass is allowed, and its limits: ``true``/``false`` as ever, or the
+    limits themselves (``{"cooldown_hours": h, "per_day": n}``), which allow it."""
+    raw = entry.get("break_glass", False)
+    limits = entry.get("break_glass_limits")
+    if isinstance(raw, dict):
+        if limits is not None:
+            raise ConfigurationError(
+                f"{where}: give break-glass limits once, in break_glass or break_glass_limits"
+            )
+        raw, limits = True, raw
+    if not isinstance(raw, bool):
+        raise ConfigurationError(
+            f"{where}.break_glass must be true, false or {{cooldown_hours, per_day}}"
+        )
+    if limits is None:
+        return raw, {}
+    if not raw:
+        raise ConfigurationError(f"{where}.break_glass_limits needs break_glass: true")
+    known = {"cooldown_hours", "per_day"}
+    if not isinstance(limits, dict) or not limits or set(limits) - known:
+        raise ConfigurationError(f"{where}: break-glass limits take the keys {sorted(known)}")
+    cooldown, per_day = limits.get("cooldown_hours", 0), limits.get("per_day", 0)
+    if isinstance(cooldown, bool) or not isinstance(cooldown, (int, float)) or cooldown < 0:
+        raise ConfigurationError(f"{where}: cooldown_hours must be a number of hours, 0 or more")
+    if isinstance(per_day, bool) or not isinstance(per_day, int) or per_day < 0:
+        raise ConfigurationError(f"{where}: per_day must be a whole number, 0 or more")
+    return True, {"cooldown_hours": cooldown, "per_day": per_day}
+
+
+def _requesters(where: str, raw: Any) -> tuple[frozenset[str], frozenset[str]]:
+    """Members (U...) and Slack user groups (S...) who may ask; absent: anyone linked."""
+    if raw is None:
+        return frozenset(), frozenset()
+    if not (
+        isinstance(raw, list)
+        and raw
+        and all(isinstance(r, str) and (_MEMBER.match(r) or _USER_GROUP.match(r)) for r in raw)
+    ):
+        raise ConfigurationError(
+            f"{where}.requesters must list Slack member ids (U...) or user group ids (S...)"
+        )
+    return (
+        frozenset(r for r in raw if _MEMBER.match(r)),
+        frozenset(r for r in raw if _USER_GROUP.match(r)),
+    )
 
 
 def request_id(ticket: str) -> str:
@@ -193,6 +261,8 @@ class NewRequest:
     break_glass: bool = False
     requester: str = ""  # the Slack member asking, or linked to the user
     extra: dict = field(default_factory=dict)
+    for_user: str = ""  # set when another member asks for ``username``: that user
+    person: str = ""  # then the member linked to ``username``, told and never an approver
 
 
 def check_request(
@@ -215,8 +285,15 @@ def check_request(
         raise BadRequest(f"the reason may hold at most {REASON_MAX} characters")
     if new.break_glass and not policy.break_glass:
         raise Forbidden(f"{new.group} has no break-glass activation; ask for it instead")
+    if new.break_glass and new.for_user:
+        raise Forbidden(
+            f"break-glass is activated by the person who needs it; ask for {new.for_user} "
+            "without --break-glass"
+        )
     check_user(new.username, new.group, record)
-    if not new.requester and needs_other_approver(policy, new.break_glass):
+    # The member who is the person: the one asking, or, asked for by another, their own link.
+    person = new.person if new.for_user else new.requester
+    if not person and needs_other_approver(policy, new.break_glass):
         raise Forbidden(
             f"{new.username} has no linked Slack member, so an approver cannot be told apart "
             f"from {new.username}: link their Slack member (`slack_user`) first"
@@ -245,6 +322,75 @@ def needs_other_approver(policy: Policy, break_glass: bool = False) -> bool:
     return not (break_glass or policy.self_approval or policy.approvals >= 2)
 
 
+def check_requester(new: NewRequest, policy: Policy, group_members: Iterable[str] = ()) -> None:
+    """Refuse one the policy does not let ask: with ``requesters`` named, only those members
+    and the members of those Slack user groups ask; asking for someone else (``for``) needs a
+    policy that names its requesters, and the asker among them."""
+    asker = new.requester
+    named = bool(asker) and (asker in policy.requesters or asker in set(group_members))
+    if new.for_user:
+        if not asker:
+            raise Forbidden(
+                f"asking for {new.for_user} needs the Slack member who asks in requested_by"
+            )
+        if not policy.names_requesters:
+            raise Forbidden(
+                f"nobody may ask for someone else for {new.group}: its policy names no requesters"
+            )
+        if not named:
+            raise Forbidden(
+                f"only the requesters {new.group}'s policy names may ask for someone else"
+            )
+        return
+    if policy.names_requesters and not named:
+        who = f"<@{asker}>" if asker else "a request without a Slack member"
+        raise Forbidden(f"{who} may not ask for {new.group}: only the requesters its policy names")
+
+
+def activations(requests: Iterable[dict], username: str, group: str) -> list[str]:
+    """When ``username``'s break-glass activations of ``group`` were made (granted or being
+    granted; one that failed gave nothing), oldest first."""
+    return sorted(
+        str(r["decided_at"])
+        for r in requests
+        if r.get("break_glass")
+        and r.get("decided_at")
+        and r["group"] == group
+        and key(r["username"]) == key(username)
+        and r["status"] in (APPROVED, ENDED)
+    )
+
+
+def check_break_glass_limits(
+    policy: Policy, username: str, past: Iterable[dict], now: datetime
+) -> None:
+    """Refuse a break-glass activation within the cooldown after the person's last one for the
+    group, or beyond the policy's count in any 24 hours, saying when the next may be."""
+    used = activations(past, username, policy.group)
+    ask = "; ask its approvers instead (without --break-glass)"
+    if used and policy.break_glass_cooldown_hours:
+        last = datetime.fromisoformat(used[-1])
+        until = last + timedelta(hours=policy.break_glass_cooldown_hours)
+        if now < until:
+            raise Forbidden(
+                f"{username} activated {policy.group}'s break-glass at {iso(last)}; the next "
+                f"activation may be at {iso(until)} (a cooldown of "
+                f"{policy.break_glass_cooldown_hours:g} h){ask}"
+            )
+    if policy.break_glass_per_day:
+        since = iso(now - timedelta(hours=24))
+        recent = [at for at in used if at > since]
+        if len(recent) >= policy.break_glass_per_day:
+            until = datetime.fromisoformat(recent[-policy.break_glass_per_day]) + timedelta(
+                hours=24
+            )
+            raise Forbidden(
+                f"{username} activated {policy.group}'s break-glass {len(recent)} time(s) in the "
+                f"last 24 hours, the most its policy allows; the next activation may be at "
+                f"{iso(until)}{ask}"
+            )
+
+
 def create(new: NewRequest, policy: Policy, now: datetime) -> dict:
     """The record of a new request: pending until its approvers decide or it expires."""
     return {
@@ -259,9 +405,11 @@ def create(new: NewRequest, policy: Policy, now: datetime) -> dict:
         "expires_at": iso(now + timedelta(hours=policy.pending_hours)),
         "requester": new.requester,
         "approvals": [],
+        "decisions": [],
         "break_glass": new.break_glass,
         "request_ticket": new.ticket,
         "version": 0,
+        **({"for": new.for_user, "person": new.person} if new.for_user else {}),
     }
 
 
@@ -273,6 +421,7 @@ def same_request(existing: dict, new: NewRequest) -> bool:
         and existing["hours"] == new.hours
         and existing["reason"] == new.reason.strip()
         and bool(existing.get("break_glass")) == new.break_glass
+        and key(existing.get("for", "")) == key(new.for_user)
     )
 
 
@@ -291,13 +440,15 @@ def check_decider(
     approver: str,
     group_members: Iterable[str] = (),
     approver_user: str | None = None,
+    decision: str = "approve",
 ) -> None:
-    """Refuse a decider who is not an approver of the group, who asked, or whose own linked
-    user (``approver_user``) is the one the request is for (unless the policy lets requesters
-    approve their own)."""
+    """Refuse a decider who is not an approver of the group, who asked (or was asked for), or
+    whose own linked user (``approver_user``) is the one the request is for: unless the policy
+    lets requesters approve their own, and then only where one approval is enough (of a
+    quorum, the requester never counts; they may still deny)."""
     if policy is None or not policy.is_approver(approver, group_members):
         raise Forbidden(f"only an approver of {request['group']} may decide this request")
-    if policy.self_approval:
+    if policy.self_approval and (policy.approvals < 2 or decision == "deny"):
         return
     if approver in requesters(request):
         raise Forbidden("you asked for this access: another approver must decide")
@@ -309,8 +460,14 @@ def check_decider(
 
 
 def requesters(request: dict) -> set[str]:
-    """The members who asked: the one linked to the user and the one who sent the request."""
-    return {m for m in (request.get("requester", ""), member_of(request["requested_by"])) if m}
+    """The members who asked, or were asked for: the one linked to the user, the one who sent
+    the request and, when someone asked for another, that person's member."""
+    asked = (
+        request.get("requester", ""),
+        member_of(request["requested_by"]),
+        request.get("person"),
+    )
+    return {m for m in asked if m}
 
 
 def decide(
@@ -333,7 +490,11 @@ def decide(
         raise Conflict("this request expired; nothing was changed; ask again")
     if approver in request.get("approvals", []):
         raise Conflict("you approved this request already; it waits for another approver")
-    decided = {**request, "version": request.get("version", 0) + 1}
+    decided = {
+        **request,
+        "version": request.get("version", 0) + 1,
+        "decisions": [*decisions(request), {"by": approver, "at": iso(now), "decision": decision}],
+    }
     if decision == "deny":
         decided.update(status=DENIED, decided_by=approver, decided_at=iso(now))
     else:
@@ -350,13 +511,28 @@ def decide(
 
 def activate(request: dict, now: datetime) -> dict:
     """A break-glass request, approved by the one who asked: granted at once."""
+    by = request.get("requester") or request["requested_by"]
     return {
         **request,
         "status": APPROVED,
-        "decided_by": request.get("requester") or request["requested_by"],
+        "decided_by": by,
         "decided_at": iso(now),
+        "decisions": [*decisions(request), {"by": by, "at": iso(now), "decision": "break_glass"}],
         "version": request.get("version", 0) + 1,
     }
+
+
+def decisions(request: dict) -> list[dict]:
+    """Every decision on a request, in order: ``{by, at, decision}`` (a request recorded before
+    decisions were kept names its approvers only)."""
+    if "decisions" in request:
+        return [dict(d) for d in request["decisions"]]
+    return [{"by": m, "decision": "approve"} for m in request.get("approvals", [])]
+
+
+def approvers_of(request: dict) -> list[str]:
+    """Who approved it (for an approved request: every approver the quorum counted)."""
+    return [d["by"] for d in decisions(request) if d["decision"] == "approve"]
 
 
 def close(request: dict, status: str, now: datetime, by: str) -> dict:
@@ -417,8 +593,12 @@ def with_grant(request: dict, grant: dict) -> dict:
 
 
 def view(request: dict) -> dict:
-    """A request as callers see it (the REQUEST of the contract)."""
-    return {k: request[k] for k in _PUBLIC if request.get(k) is not None}
+    """A request as callers see it (the REQUEST of the contract); ``approvals`` is every
+    decision so far, ``{by, approver, at, decision}`` (``approver`` names ``by`` again, as the
+    contract spells it)."""
+    shown = {k: request[k] for k in _PUBLIC if request.get(k) is not None}
+    shown["approvals"] = [{**d, "approver": d["by"]} for d in decisions(request)]
+    return shown
 
 
 def decidable(
@@ -437,7 +617,7 @@ def decidable(
         try:
             check_decider(
                 request, policy, member, group_members.get(request["group"], ()), member_user
-            )
+            )  # a requester who may only deny is not asked
         except Forbidden:
             continue
         if member not in request.get("approvals", []):

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from chalicelib.approvals import on_call as on_call
 from chalicelib.approvals import rules as rules
 from chalicelib.approvals import settings as approval_settings
+from chalicelib.kernel import review_items
 from chalicelib.kernel.catalogue import ACTIONS
 from chalicelib.kernel.errors import AppError, BadRequest, Conflict, NotFound, Stale
 from chalicelib.kernel.telemetry import count, logger
@@ -81,6 +82,13 @@ class ApprovalService:
             return []
         return self.slack.user_group_members(policy.approver_group)
 
+    def requester_group_members(self, policy: rules.Policy) -> list[str]:
+        """The members of the Slack user groups that may ask (read only when some are named)."""
+        found: list[str] = []
+        for group in sorted(policy.requester_groups):
+            found += self.slack.user_group_members(group)
+        return found
+
     def approvers(self, policy: rules.Policy) -> list[str]:
         return sorted(set(policy.approvers) | set(self.group_members(policy)))
 
@@ -111,29 +119,39 @@ class ApprovalService:
     def ask(self, body: AccessRequest, requester: str = "") -> dict:
         """A new request (201), or the same request again for its ticket. Break-glass: granted
         at once, every approver told."""
-        record = self.state.get_record(body.username)
+        named = body.username or ""  # the model names the user, by username or by for
+        record = self.state.get_record(named)
+        linked = (record or {}).get("slack_user", "")
+        username: str = (record or {}).get("username") or named
+        asker = (requester or rules.member_of(body.requested_by)) if body.for_user else ""
         new = rules.NewRequest(
-            username=(record or {}).get("username") or body.username,
+            username=username,
             group=body.group,
             hours=body.hours,
             reason=body.reason,
             ticket=body.ticket,
             requested_by=body.requested_by,
             break_glass=body.break_glass,
-            requester=requester or (record or {}).get("slack_user", ""),
+            requester=asker if body.for_user else requester or linked,
+            for_user=username if body.for_user else "",
+            person=linked if body.for_user else "",
         )
         policy = self.policy(body.group)
         request_id = rules.request_id(body.ticket)
         existing = self.requests.get(request_id)
         if existing is not None:
             return self._replayed(existing, new)
+        now = self.clock()
         try:
             rules.check_request(new, policy, record, approval_settings.policies(self.settings))
+            assert policy is not None
+            rules.check_requester(new, policy, self.requester_group_members(policy))
+            if new.break_glass:
+                past = self.requests.search(username=new.username)
+                rules.check_break_glass_limits(policy, new.username, past, now)
         except AppError as error:
             self._refused("request", new.username, body.ticket, new.requested_by, error)
             raise
-        assert policy is not None
-        now = self.clock()
         request = rules.create(new, policy, now)
         until = int(datetime.fromisoformat(request["expires_at"]).timestamp())
         try:
@@ -153,6 +171,7 @@ class ApprovalService:
                 "hours": new.hours,
                 "reason": request["reason"],
                 "ticket": body.ticket,
+                **({"for": new.for_user, "asked_by": new.requester} if new.for_user else {}),
             },
         )
         self._publish("request", request)
@@ -164,6 +183,8 @@ class ApprovalService:
         self._audit("decide", request, new.requested_by, "ok: break-glass activated")
         request = self._grant(request, new.requested_by)
         self._message(request, "break_glass" if request["status"] == rules.APPROVED else "failed")
+        if request.get("grant"):
+            self._open_review(request)
         return rules.view(request)
 
     def _on_call_or_approvers(self, request: dict, policy: rules.Policy) -> dict:
@@ -196,13 +217,40 @@ class ApprovalService:
         self._message(request, request["status"])
         return request
 
+    def _open_review(self, request: dict) -> None:
+        """Each break-glass use opens a review item (access reviews open it from the queue);
+        one that cannot be queued is audited as owed, and counted."""
+        item = review_items.break_glass_use(
+            request_id=request["id"],
+            username=request["username"],
+            group=request["group"],
+            reason=request["reason"],
+            activated_by=request["decided_by"],
+            activated_at=request["decided_at"],
+            expires_at=request["grant"]["expires_at"],
+        )
+        try:
+            self.work_queue.send(item)
+        except AppError as error:
+            self._audit(
+                "request",
+                request,
+                request["requested_by"],
+                f"failed: the review of this break-glass use is owed: {error.message}; "
+                "open one by hand",
+            )
+            count("request", "failed")
+
     def _replayed(self, existing: dict, new: rules.NewRequest) -> dict:
         if not rules.same_request(existing, new):
             raise Conflict(
                 f"ticket {new.ticket} was already used for a different request; use a new ticket"
             )
         # An answer lost before the grant was made: granted now only if it still may be.
-        return rules.view(self._granted(existing, new.requested_by))
+        granted = self._granted(existing, new.requested_by)
+        if existing.get("break_glass") and granted.get("grant") and not existing.get("grant"):
+            self._open_review(granted)  # the use granted now is reviewed as any other
+        return rules.view(granted)
 
     # deciding
     def decide(
@@ -230,6 +278,7 @@ class ApprovalService:
                     approver,
                     self.group_members(policy),
                     self.linked_user(approver),
+                    decision,
                 )
                 if rules.is_expired(request, self.clock()):
                     self._close(request, rules.EXPIRED, SCHEDULE)
@@ -253,7 +302,13 @@ class ApprovalService:
             rules.DENIED: "ok: denied",
             rules.PENDING: "ok: approval recorded, waiting for more",
         }[request["status"]]
-        detail = {"decision": decision, "reason": reason, "ticket": ticket}
+        detail = {
+            "decision": decision,
+            "reason": reason,
+            "ticket": ticket,
+            # every approver so far: of an approval, every one the quorum counted
+            "approvers": rules.approvers_of(request),
+        }
         self._audit("decide", request, by, result, {k: v for k, v in detail.items() if v})
         self._publish("decide", request)
         count("decide", "ok")

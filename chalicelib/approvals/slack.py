@@ -2,7 +2,8 @@
 
 - ``self``: a member's own ``/access request``, ``requests``, ``done`` or ``extend``, for the
   user linked to them (checked again here: anything that may send to the queue could name
-  another user);
+  another user), or a ``request ... --for <@member>`` for the user linked to that member, which
+  only the group's named requesters may ask;
 - ``decision``: a click on Approve or Deny; the approver is the member Slack's signed payload
   names;
 - ``extend``: a click on the Extend button of a grant's expiry notice, for the user linked to
@@ -42,7 +43,9 @@ def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -
 
 def _self(services: Any, work: dict) -> dict:
     member, username, action = work["slack_user"], work["username"], work["action"]
-    if (services.slack_store.linked_user(member) or "") != username:
+    # Asked for someone else (``--for``): the policy's requesters decide who may (the service).
+    for_other = action == "request" and bool((work.get("request") or {}).get("for_user"))
+    if not for_other and (services.slack_store.linked_user(member) or "") != username:
         services.state.audit(
             action,
             username,
@@ -133,6 +136,10 @@ def show(services: Any, request_id: str, event: str) -> None:
     if requester and event != "vote":
         told = messages.to_requester(request, event)
         slack.direct_message(requester, told["text"], told["blocks"])
+    person = request.get("person")  # asked for by another member: told as well
+    if person and person != requester and event != "vote":
+        told = messages.to_person(request, event)
+        slack.direct_message(person, told["text"], told["blocks"])
 
 
 queue.register_all(KINDS, handle)  # the worker runs the kinds this module queues

@@ -173,3 +173,20 @@ def closed(review: dict, totals: dict, escalated: list[dict]) -> dict:
             blocks += _item_blocks(review, item, -1, True)
     blocks.append(context(f"`GET /reviews/{escape(review['id'])}/evidence?format=html`"))
     return message(text, blocks)
+
+
+def use_messages(review: dict, items: list[dict]) -> list[dict]:
+    """The review of one break-glass use, for the operators' channel: who used it, why, and
+    who reviews it, above the reviewer's own Keep and Revoke."""
+    shown = reviewer_messages(review, items)
+    for item in items:
+        reviewers = [m for m in (item.get("reviewer"), item.get("second_reviewer")) if m]
+        who = " and ".join(f"<@{escape(m)}>" for m in reviewers) or "the operators"
+        line = (
+            f":rotating_light: Break-glass use: `{escape(item['username'])}` activated "
+            f"`{escape(item['group'])}` (until {escape(item.get('expires_at', '?'))}): "
+            f"{escape(item.get('reason', ''))}. {who}, please keep or revoke it."
+        )
+        for drawn in shown:
+            drawn["blocks"].insert(1, section(line))
+    return shown

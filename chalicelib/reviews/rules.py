@@ -32,7 +32,8 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from chalicelib.kernel.errors import BadRequest, ConfigurationError, Conflict, Forbidden, NotFound
 from chalicelib.kernel.identity import key
@@ -86,7 +87,10 @@ _REVIEW_FIELDS = (
     "requested_by",
     "closed_at",
     "closed_by",
+    "source",
+    "request",
 )
+BREAK_GLASS_REVIEW_DAYS = 7  # the time a reviewer has to look at one break-glass use
 
 
 @dataclass(frozen=True)
@@ -305,6 +309,51 @@ def create(
         "version": 0,
     }
     return review, sorted(items, key=lambda i: (i["group"], key(i["username"])))
+
+
+def of_one_use(
+    use: Mapping[str, Any], record: Mapping, policy: Policy, now: datetime
+) -> tuple[dict, list[dict]]:
+    """A campaign of one item: a break-glass use (chalicelib/kernel/review_items.py) to keep or
+    revoke within BREAK_GLASS_REVIEW_DAYS. It covers no whole group, so it holds none and never
+    stands in a campaign's way; its reviewer is an owner of the group (else an operator) who is
+    not the person."""
+    ident = review_id(use["ticket"])
+    subject = str(record.get("slack_user", ""))
+    item = {
+        "review": ident,
+        "id": item_id(use["username"], use["group"]),
+        "username": use["username"],
+        "group": use["group"],
+        "kind": GRANT,
+        "expires_at": use["expires_at"],
+        "subject": subject,
+        "reviewer": reviewer_for(use["group"], subject, policy),
+        "reason": use["reason"],
+        "version": 0,
+    }
+    if needs_two(item):
+        item["second_reviewer"] = second_for(use["group"], item["reviewer"], policy)
+    review = {
+        "id": ident,
+        "status": OPEN,
+        "groups": [],
+        "source": use["source"],
+        "request": use["request"],
+        "due": (now.date() + timedelta(days=BREAK_GLASS_REVIEW_DAYS)).isoformat(),
+        "created_at": iso(now),
+        "ticket": use["ticket"],
+        "requested_by": use["activated_by"],
+        "population": {
+            "taken_at": iso(now),
+            "query": {"break_glass": use["request"], "activated_at": use["activated_at"]},
+            "count": 1,
+            "users": 1,
+            "outside": 0,
+        },
+        "version": 0,
+    }
+    return review, [item]
 
 
 def same_start(review: dict, groups: list[str], due: date) -> bool:

@@ -171,6 +171,29 @@ class ReviewService:
         self._message(ident, "started")
         return rules.view(review, items)
 
+    def open_use(self, use: dict) -> dict:
+        """A campaign of one break-glass use (chalicelib/kernel/review_items.py), opened once
+        for its ticket however often the message is delivered; its reviewer is told."""
+        ident = rules.review_id(use["ticket"])
+        existing = self.store.get(ident)
+        if existing is not None:
+            return rules.view(*existing)
+        record = self.state.get_record(use["username"]) or {}
+        review, items = rules.of_one_use(use, record, self.policy, self.clock())
+        if self.store.create(review, items):
+            self.state.audit(
+                "review",
+                use["username"],
+                ident,
+                use["activated_by"],
+                "ok: started (break-glass use)",
+                {"request": use["request"], "group": use["group"], "due": review["due"]},
+            )
+            self._publish("review", review, items)
+            count("review", "ok")
+            self._message(ident, "started")
+        return rules.view(*self.read(ident))
+
     def _replayed(self, existing: tuple[dict, list[dict]], body: ReviewRequest) -> dict:
         review, items = existing
         groups = (

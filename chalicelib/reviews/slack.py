@@ -5,6 +5,8 @@
 - ``review_decision``: a click on Keep, Revoke, "Keep all undecided" or "Removed by hand" (an
   operator's record of a removal the service may not make); the reviewer is the member Slack's
   signed payload names. The message clicked is redrawn with the decisions;
+- ``review_item``: a break-glass use to review (chalicelib/kernel/review_items.py), opened as a
+  campaign of that one item;
 - ``review_message``: what Slack shows after a campaign's event: each reviewer's items by
   direct message when it starts, reminders, and the close (with the escalated items) in the
   operators' channel.
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.edges.slack import answering
-from chalicelib.kernel import queue
+from chalicelib.kernel import queue, review_items
 from chalicelib.kernel.commands import parse
 from chalicelib.reviews import messages as messages
 from chalicelib.reviews import rules as rules
@@ -26,12 +28,15 @@ from chalicelib.reviews import settings as review_settings
 from chalicelib.reviews.service import MESSAGE_KIND
 
 logger = logging.getLogger(__name__)
-KINDS = ("review_start", "review_decision", MESSAGE_KIND)
+KINDS = ("review_start", "review_decision", MESSAGE_KIND, review_items.KIND)
 
 
 def handle(services: Any, work: dict, receives: Callable[[], tuple[int, int]]) -> None:
     if work["kind"] == MESSAGE_KIND:
         show(services, work["id"], work["event"])
+        return
+    if work["kind"] == review_items.KIND:  # a break-glass use to review
+        services.reviews.open_use(work)
         return
     url = work["response_url"]
     doing = "review start" if work["kind"] == "review_start" else "review decision"
@@ -83,7 +88,11 @@ def show(services: Any, review_id: str, event: str) -> None:
     review, items = reviews.read(review_id)
     slack = services.slack_api
     policy = review_settings.policy(services.settings)
-    if event in ("started", "reminder"):
+    if event == "started" and review.get("source") and policy.channel:
+        # One break-glass use: its review is shown where the operators look, its reviewer named.
+        for shown in messages.use_messages(review, items):
+            slack.post_message(policy.channel, shown["text"], shown["blocks"])
+    elif event in ("started", "reminder"):
         by_reviewer: dict[str, list[dict]] = {}
         for item in items:
             for member in {item.get("reviewer"), item.get("second_reviewer")} - {None, ""}:

@@ -23,6 +23,19 @@ OPERATOR, APPROVER, NOBODY = "U0LOCAL0001", "U0LOCAL0002", "U0LOCAL0003"
 STRANGER = "U0STRANGER9"
 CHANNEL = "C0LOCALAPPROVALS"
 GROUP = "BreakGlassGroup"
+# What the in-process tiers start from (tests/conftest.py): one approval of either approver.
+IN_PROCESS_APPROVAL_POLICIES = json.dumps(
+    {
+        GROUP: {
+            "approvers": [OPERATOR, APPROVER],
+            "channel": CHANNEL,
+            "break_glass": True,
+            "pending_hours": 3,
+            "on_call": {"escalation_policy": "PLOCALEP", "max_level": 1},
+            "extensions": {"count": 2, "hours": 2, "notice_minutes": 30},
+        }
+    }
+)
 
 
 class Flow:

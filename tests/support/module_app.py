@@ -12,6 +12,7 @@ import pytest
 from chalicelib.aws.clients import AwsClients
 from devstack.local import PROJECT, REGION, Facts, shared_session
 from tests.support.app_client import Api, Clock, isolate, stage_environment
+from tests.support.approvals import IN_PROCESS_APPROVAL_POLICIES
 from tests.support.world import World
 
 
@@ -25,6 +26,7 @@ def running_app(provisioned: World) -> Iterator[tuple[Api, Facts]]:
 
     with pytest.MonkeyPatch.context() as env:
         isolate(env, stage_environment())
+        env.setenv("APPROVAL_POLICIES", IN_PROCESS_APPROVAL_POLICIES)  # as tests/conftest.py
         with provisioned.fresh() as facts:
             bootstrap.reset()
             bootstrap.use(

@@ -181,6 +181,10 @@ def recording() -> Recording:
     recording = Recording()
     with pytest.MonkeyPatch.context() as env:
         isolate(env, stage_environment("dev"))
+        from tests.support.approvals import IN_PROCESS_APPROVAL_POLICIES
+
+        # the scenario's requests are decided by one approver, as in the other in-process tiers
+        env.setenv("APPROVAL_POLICIES", IN_PROCESS_APPROVAL_POLICIES)
         from devstack.slack_api import SlackApiStandIn
 
         slack_api = SlackApiStandIn().start()  # what the approvals post to

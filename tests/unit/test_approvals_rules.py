@@ -165,7 +165,9 @@ def test_the_view_is_the_contracts_request():
         "requested_at",
         "expires_at",
         "grant",
+        "approvals",  # every decision so far: none yet
     }
+    assert shown["approvals"] == []
 
 
 def test_decidable_leaves_out_ones_own_and_others_groups():
@@ -224,3 +226,196 @@ def test_a_failed_approval_is_closed_with_why():
         )
     with pytest.raises(Conflict, match="failed already"):
         rules.decide(failed, POLICY, "approve", "U0BBB", NOW)
+
+
+# quorum: N distinct approvers, never the requester; every decision kept with who and when
+QUORUM = rules.Policy(**{**POLICY.__dict__, "approvals": 2})
+LATER = NOW + timedelta(minutes=5)
+
+
+def test_a_quorum_keeps_each_decision_with_who_and_when():
+    once = rules.decide(pending(), QUORUM, "approve", "U0AAA", NOW)
+    assert once["status"] == "pending"
+    assert rules.view(once)["approvals"] == [
+        {"by": "U0AAA", "approver": "U0AAA", "at": rules.iso(NOW), "decision": "approve"}
+    ]
+    twice = rules.decide(once, QUORUM, "approve", "U0BBB", LATER)
+    assert twice["status"] == "approved" and rules.approvers_of(twice) == ["U0AAA", "U0BBB"]
+    assert [(a["by"], a["at"]) for a in rules.view(twice)["approvals"]] == [
+        ("U0AAA", rules.iso(NOW)),
+        ("U0BBB", rules.iso(LATER)),
+    ]
+
+
+def test_a_second_click_by_one_approver_is_not_a_second_approval():
+    once = rules.decide(pending(), QUORUM, "approve", "U0AAA", NOW)
+    with pytest.raises(Conflict, match="approved this request already"):
+        rules.decide(once, QUORUM, "approve", "U0AAA", LATER)
+
+
+def test_a_deny_after_one_approval_of_two_closes_it():
+    once = rules.decide(pending(), QUORUM, "approve", "U0AAA", NOW)
+    denied = rules.decide(once, QUORUM, "deny", "U0BBB", LATER)
+    assert denied["status"] == "denied" and denied["decided_by"] == "U0BBB"
+    assert [a["decision"] for a in rules.view(denied)["approvals"]] == ["approve", "deny"]
+    with pytest.raises(Conflict, match="denied already"):
+        rules.decide(denied, QUORUM, "approve", "U0CCC", LATER)
+
+
+def test_the_requester_never_counts_toward_a_quorum_even_with_self_approval():
+    mine = pending(requester="U0AAA", requested_by="slack:U0AAA")
+    both = rules.Policy(**{**QUORUM.__dict__, "self_approval": True})
+    with pytest.raises(Forbidden, match="another approver"):
+        rules.check_decider(mine, both, "U0AAA")
+    with pytest.raises(Forbidden, match="linked to pete"):
+        rules.check_decider(pending(), both, "U0AAA", approver_user="pete")
+    rules.check_decider(mine, both, "U0AAA", decision="deny")  # they may still say no
+    one = rules.Policy(**{**POLICY.__dict__, "self_approval": True})
+    rules.check_decider(mine, one, "U0AAA")  # one approval, self-approval: as ever
+
+
+def test_a_request_recorded_before_decisions_were_kept_names_its_approvers():
+    old = {**pending(approvals=["U0AAA"]), "status": "approved"}
+    del old["decisions"]
+    assert rules.view(old)["approvals"] == [
+        {"by": "U0AAA", "approver": "U0AAA", "decision": "approve"}
+    ]
+
+
+# who may ask
+def test_requesters_are_members_or_user_groups():
+    [policy] = rules.policies_from(
+        {"BreakGlassGroup": {"approvers": ["U0AAA"], "requesters": ["U0PETE", "S0SRE"]}}, LIMITS
+    ).values()
+    assert policy.requesters == {"U0PETE"} and policy.requester_groups == {"S0SRE"}
+    rules.check_requester(new(), policy)
+    rules.check_requester(new(requester="U0SRE1"), policy, ["U0SRE1"])
+    with pytest.raises(Forbidden, match="only the requesters its policy names"):
+        rules.check_requester(new(requester="U0OLGA"), policy, ["U0SRE1"])
+    with pytest.raises(Forbidden, match="without a Slack member"):
+        rules.check_requester(new(requester=""), policy)
+
+
+def test_without_requesters_anyone_may_ask_for_themselves_but_nobody_for_another():
+    rules.check_requester(new(requester="U0ANYONE"), POLICY)
+    with pytest.raises(Forbidden, match="names no requesters"):
+        rules.check_requester(new(requester="U0BOSS", for_user="pete"), POLICY)
+    named = rules.Policy(**{**POLICY.__dict__, "requesters": frozenset({"U0BOSS"})})
+    rules.check_requester(new(requester="U0BOSS", for_user="pete"), named)
+    with pytest.raises(Forbidden, match="may ask for someone else"):
+        rules.check_requester(new(requester="U0OLGA", for_user="pete"), named)
+
+
+@pytest.mark.parametrize(
+    "requesters, says",
+    [([], "requesters must list"), (["alice"], "requesters must list"), ("U0AAA", "must list")],
+)
+def test_requesters_that_cannot_work_are_a_configuration_error(requesters, says):
+    with pytest.raises(ConfigurationError, match=says):
+        rules.policies_from(
+            {"BreakGlassGroup": {"approvers": ["U0AAA"], "requesters": requesters}}, LIMITS
+        )
+
+
+# asking for someone else: the person is told, never approves
+def test_a_request_for_someone_else_keeps_who_asked_and_for_whom():
+    asked = rules.create(
+        new(requester="U0BOSS", requested_by="slack:U0BOSS", for_user="pete", person="U0PETE"),
+        POLICY,
+        NOW,
+    )
+    assert rules.view(asked)["for"] == "pete" and asked["person"] == "U0PETE"
+    assert rules.requesters(asked) == {"U0BOSS", "U0PETE"}
+    for member in ("U0BOSS", "U0PETE"):
+        approver = rules.Policy(**{**POLICY.__dict__, "approvers": frozenset({member})})
+        with pytest.raises(Forbidden, match="another approver"):
+            rules.check_decider(asked, approver, member)
+    assert not rules.same_request(asked, new(requester="U0BOSS", requested_by="slack:U0BOSS"))
+
+
+# break-glass limits
+def bg(at: datetime, status: str = "approved", **changes) -> dict:
+    return {
+        **pending(break_glass=True, status=status, decided_at=rules.iso(at)),
+        **changes,
+    }
+
+
+LIMITED = rules.Policy(
+    **{**POLICY.__dict__, "break_glass": True},
+)
+
+
+def limited(cooldown: float = 0, per_day: int = 0) -> rules.Policy:
+    return rules.Policy(
+        **{
+            **LIMITED.__dict__,
+            "break_glass_cooldown_hours": cooldown,
+            "break_glass_per_day": per_day,
+        }
+    )
+
+
+def test_break_glass_may_be_true_false_or_its_limits():
+    def read(entry):
+        return rules.policies_from({"BreakGlassGroup": {"approvers": ["U0AAA"], **entry}}, LIMITS)[
+            "BreakGlassGroup"
+        ]
+
+    assert read({"break_glass": True}).break_glass and not read({}).break_glass
+    assert read({"break_glass": True}).break_glass_cooldown_hours == 0
+    policy = read({"break_glass": {"cooldown_hours": 4, "per_day": 2}})
+    assert policy.break_glass and policy.break_glass_cooldown_hours == 4
+    assert policy.break_glass_per_day == 2
+    same = read({"break_glass": True, "break_glass_limits": {"cooldown_hours": 4, "per_day": 2}})
+    assert same == policy
+    for entry, says in [
+        ({"break_glass": "yes"}, "true, false or"),
+        ({"break_glass": {"cooldown": 4}}, "take the keys"),
+        ({"break_glass": {"per_day": -1}}, "per_day must be"),
+        ({"break_glass": {"cooldown_hours": "4"}}, "cooldown_hours must be"),
+        ({"break_glass_limits": {"per_day": 1}}, "needs break_glass: true"),
+        ({"break_glass": {"per_day": 1}, "break_glass_limits": {"per_day": 1}}, "once"),
+    ]:
+        with pytest.raises(ConfigurationError, match=says):
+            read(entry)
+
+
+def test_break_glass_within_the_cooldown_is_refused_saying_when_next():
+    policy = limited(cooldown=4)
+    last = NOW - timedelta(hours=1)
+    with pytest.raises(Forbidden, match=r"next activation may be at 2026-12-01T12:00:00\+00:00"):
+        rules.check_break_glass_limits(policy, "pete", [bg(last, "ended")], NOW)
+    rules.check_break_glass_limits(policy, "pete", [bg(NOW - timedelta(hours=4))], NOW)
+    # another person's, another group's, a failed one and a plain request do not count
+    others = [
+        bg(last, username="olga"),
+        bg(last, group="OtherGroup"),
+        bg(last, "failed"),
+        {**bg(last), "break_glass": False},
+    ]
+    rules.check_break_glass_limits(policy, "PETE", others, NOW)
+    rules.check_break_glass_limits(LIMITED, "pete", [bg(last)], NOW)  # no limits: as ever
+
+
+def test_break_glass_beyond_the_days_count_is_refused_saying_when_next():
+    policy = limited(per_day=2)
+    used = [bg(NOW - timedelta(hours=20)), bg(NOW - timedelta(hours=2))]
+    with pytest.raises(Forbidden, match=r"2 time\(s\).*may be at 2026-12-01T13:00:00\+00:00"):
+        rules.check_break_glass_limits(policy, "pete", used, NOW)
+    rules.check_break_glass_limits(policy, "pete", used[1:], NOW)
+    rules.check_break_glass_limits(policy, "pete", used, NOW + timedelta(hours=4))
+
+
+def test_break_glass_is_not_activated_for_someone_else():
+    policy = rules.Policy(**{**POLICY.__dict__, "break_glass": True})
+    asked = new(requester="U0BOSS", for_user="pete", person="U0PETE", break_glass=True)
+    with pytest.raises(Forbidden, match="activated by the person who needs it"):
+        rules.check_request(asked, policy, ACTIVE, {"BreakGlassGroup": policy})
+
+
+def test_asked_for_someone_with_no_linked_member_keeps_four_eyes_by_a_quorum_only():
+    asked = new(requester="U0BOSS", for_user="pete", person="")
+    with pytest.raises(Forbidden, match="no linked Slack member"):
+        rules.check_request(asked, POLICY, ACTIVE, {"BreakGlassGroup": POLICY})
+    rules.check_request(asked, QUORUM, ACTIVE, {"BreakGlassGroup": QUORUM})

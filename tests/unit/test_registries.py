@@ -24,6 +24,7 @@ KINDS = {
     "review_start": "chalicelib.reviews.slack",
     "review_decision": "chalicelib.reviews.slack",
     "review_message": "chalicelib.reviews.slack",
+    "review_item": "chalicelib.reviews.slack",
     "welcome_message": "chalicelib.people.slack",
     "hygiene_message": "chalicelib.people.slack",
     "expiry_message": "chalicelib.people.slack",

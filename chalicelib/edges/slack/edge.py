@@ -211,12 +211,19 @@ def _self_service(
 ) -> dict:
     """A ``SELF`` verb (``request``, ``requests``, ``done``): for the user linked to the member,
     whoever they are; a member linked to nobody is told at once, unless the verb only asks (an
-    approver need not be a managed user)."""
+    approver need not be a managed user). With ``--for @member``, for the user linked to that
+    member (the capability decides who may ask for another)."""
     slack_user = form["user_id"]
-    username = services.slack_store.linked_user(slack_user) or ""
+    fields = dict(parsed.fields)
+    other = fields.pop(grammar.FOR_MEMBER, "")  # ``--for @member``: that member's user
+    username = services.slack_store.linked_user(other or slack_user) or ""
+    if other and not username:
+        return replies.not_linked(other)
     if not username and not verb.query:
         return replies.no_link(name)
-    parsed = grammar.Command(parsed.verb, username, parsed.fields)
+    if other:
+        fields["for"] = username
+    parsed = grammar.Command(parsed.verb, username, fields)
     work: dict[str, Any] = {
         "kind": verb.kind,
         "action": parsed.verb,

@@ -50,6 +50,9 @@ SELF_VERBS = _Verbs(lambda verb: verb.who == SELF)
 MENTION = re.compile(r"<@([UW][A-Z0-9]{2,30})(?:\|[^<>]*)?>")
 # Added to any change: answer with the plan (every AWS call, by wave and account), change nothing.
 DRY_RUN = "--dry-run"
+# A SELF verb's field naming another member (``--for @member``): the edge acts for the user
+# linked to that member, and gives the request model their name as ``for``.
+FOR_MEMBER = "for_member"
 
 
 # ASCII digits only: \d would take any script's digits, which the date parser then refuses.

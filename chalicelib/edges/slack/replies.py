@@ -107,6 +107,13 @@ def notice(text: str, *, replace_original: bool = False) -> dict:
     return message(text, replace_original=replace_original)
 
 
+def not_linked(member: str) -> dict:
+    return message(
+        f":link: <@{escape(member)}> is not linked to a managed user, so there is no one to ask "
+        "for; an operator links them when onboarding their user."
+    )
+
+
 def no_link(command: str) -> dict:
     return message(
         f":link: You are not linked to a managed user, so `{command} request` has no one to ask "
