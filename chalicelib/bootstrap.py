@@ -230,6 +230,7 @@ class Services:
             lambda: self.secrets.get(settings.pagerduty_token_secret),
             settings.pagerduty_api_url,
             timeout=settings.pagerduty_timeout,
+            max_age=settings.pagerduty_cache_seconds,
         )
 
     def email_of(self, username: str) -> str | None:

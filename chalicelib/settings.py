@@ -178,6 +178,7 @@ class Settings:
     pagerduty_api_url: str = "https://api.pagerduty.com"
     pagerduty_token_secret: str = ""
     pagerduty_timeout: int = 3
+    pagerduty_cache_seconds: int = 60  # how long an answer is kept; the local stack keeps none
     # Credential hygiene: how old a credential report may be to be used again.
     hygiene_report_max_age: int = 4 * 3600
     # The release running (pyproject.toml's version; GET /health answers it).
@@ -277,6 +278,7 @@ class Settings:
                 "PAGERDUTY_TOKEN_SECRET", f"{app_name}/{stage}/pagerduty-token"
             ),
             pagerduty_timeout=whole(env, "PAGERDUTY_TIMEOUT_SECONDS", 3),
+            pagerduty_cache_seconds=whole(env, "PAGERDUTY_CACHE_SECONDS", 60),
             capability_env=cls._capability_env(env),
             version=env.get("APP_VERSION", "").strip() or project_version(),
         )
@@ -337,6 +339,8 @@ class Settings:
                 f"PAGERDUTY_API_URL {self.pagerduty_api_url!r} must be an absolute URL such as "
                 "https://api.pagerduty.com"
             )
+        if self.pagerduty_cache_seconds > 3600:
+            raise ConfigurationError("PAGERDUTY_CACHE_SECONDS must be 0 to 3600")
         if not 1 <= self.pagerduty_timeout <= 10:
             raise ConfigurationError(
                 "PAGERDUTY_TIMEOUT_SECONDS must be from 1 to 10: a request waits on it"

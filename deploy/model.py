@@ -96,6 +96,7 @@ class PagerDuty(Model):
     api_url: str | None = None
     token_secret: SecretName | None = None
     timeout_seconds: Whole | None = None
+    cache_seconds: Whole | None = None
 
 
 class Scim(Model):
