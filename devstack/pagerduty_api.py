@@ -25,13 +25,15 @@ from __future__ import annotations
 import json
 import threading
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
+
+from devstack.standin import StandIn
 
 DEFAULT_LIMIT, MAX_LIMIT = 25, 100  # PagerDuty's
 
 
-class PagerDutyStandIn:
+class PagerDutyStandIn(StandIn):
     def __init__(self, token: str | None = None, port: int = 0) -> None:
         self.token = token
         self.on_call: list[dict] = []
@@ -85,26 +87,11 @@ class PagerDutyStandIn:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._listen(Handler, port)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def start(self) -> PagerDutyStandIn:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def __enter__(self) -> PagerDutyStandIn:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # what a test or a person sets (as the POST routes do)
     def set_on_call(self, *people: dict) -> None:

@@ -26,16 +26,18 @@ import itertools
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
+
+from devstack.standin import StandIn
 
 MEMBERS = ("U0LOCAL0001", "U0LOCAL0002", "U0LOCAL0003")
 # hooks.slack.com's paths of a slash command's and of a click's response_url
 RESPONSE_PATHS = ("/commands/", "/actions/")
 
 
-class SlackApiStandIn:
+class SlackApiStandIn(StandIn):
     def __init__(self, token: str | None = None, port: int = 0) -> None:
         self.token = token
         self.calls: list[dict] = []
@@ -91,8 +93,7 @@ class SlackApiStandIn:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._listen(Handler, port)
 
     @property
     def host(self) -> str:
@@ -102,20 +103,6 @@ class SlackApiStandIn:
     @property
     def url(self) -> str:
         return f"http://{self.host}/api/"
-
-    def start(self) -> SlackApiStandIn:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def __enter__(self) -> SlackApiStandIn:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def reset(self) -> None:
         """Forget the calls (as POST <url>/_reset)."""
