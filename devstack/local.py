@@ -7,6 +7,7 @@ threaded moto server behind ``make run`` and the integration tests.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import json
 import os
@@ -314,6 +315,7 @@ class LocalStack:
         self.facts: Facts | None = None
         self.slack_api: Any = None
         self.pagerduty_api: Any = None
+        self._spawner = concurrent.futures.ThreadPoolExecutor(1, "stack-spawner")
 
     @property
     def endpoint_url(self) -> str:
@@ -398,12 +400,16 @@ class LocalStack:
         assert self.facts is not None
         ready = Path(tempfile.mkdtemp()) / "ready"
         env = {**self.child_environment(), "POLLER_READY_FILE": str(ready)}
-        self.worker = subprocess.Popen(
+        # Started from a thread that lives as long as the stack: a child ends with the thread
+        # that forked it (PR_SET_PDEATHSIG, devstack/lifetime.py), and a reset restarts the
+        # poller from a request's thread, which ends with the request.
+        self.worker = self._spawner.submit(
+            subprocess.Popen,
             [sys.executable, "-m", "devstack.queue_poller"],
             cwd=PROJECT,
             env=env,
             start_new_session=True,
-        )
+        ).result()
         deadline = time.monotonic() + 60
         while not ready.exists():
             if self.worker.poll() is not None:
