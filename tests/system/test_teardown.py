@@ -21,7 +21,7 @@ from moto.server import ThreadedMotoServer
 
 from deploy.__main__ import main
 from devstack import cfn, moto_ext
-from devstack.local import free_port
+from devstack.local import PROJECT, free_port
 
 REGION = "eu-west-1"
 STAGE = {
@@ -97,7 +97,13 @@ def test_the_teardown_removes_what_the_stage_made(moto_server, tmp_path):
     logs = client("logs")
     for group in ("iam-lifecycle-prod", "iam-lifecycle-prod-worker", "iam-lifecycle-prod2-worker"):
         logs.create_log_group(logGroupName=f"/aws/lambda/{group}")
-    assert len(client("secretsmanager").list_secrets()["SecretList"]) == 7
+    # The service stack's secrets and the one the file names outside it.
+    made = (
+        (PROJECT / "templates/root/service.yaml")
+        .read_text()
+        .count("Type: AWS::SecretsManager::Secret")
+    )
+    assert len(client("secretsmanager").list_secrets()["SecretList"]) == made + 1 == 8
 
     lines = (build / "teardown-prod.sh").read_text().splitlines()
     for line in lines:
