@@ -76,6 +76,8 @@ def _outcome(request: dict) -> str:
     line = _STATUS_LINE.get(status, status)
     if status == "cancelled" and request.get("why") == "offboarded":
         line = ":door: Cancelled: the user was offboarded; nothing was granted"
+    if status == "cancelled" and request.get("why") == "ticket_closed":
+        line = ":ticket: Cancelled: the ticket it was asked under closed; nothing was granted"
     if status == "approved" and request.get("on_call"):
         line += f": on call (level {request['on_call'].get('level', '?')})"
     if status in ("approved", "denied") and request.get("decided_by"):
@@ -200,6 +202,11 @@ def _told(request: dict, event: str) -> str:
         text = f":x: Your request for *{group}* was denied."
     elif status == "expired":
         text = f":alarm_clock: Your request for *{group}* expired: nobody decided in time."
+    elif status == "cancelled" and request.get("why") == "ticket_closed":
+        text = (
+            f"Your request for *{group}* was cancelled: the ticket it was asked under closed; "
+            "nothing was granted."
+        )
     elif status == "cancelled":
         text = f"Your request for *{group}* was cancelled; nothing was granted."
     elif status == "ended":

@@ -46,6 +46,7 @@ PENDING, APPROVED, DENIED, EXPIRED, CANCELLED, ENDED, FAILED = (
     "failed",
 )
 STATUSES = (PENDING, APPROVED, DENIED, EXPIRED, CANCELLED, ENDED, FAILED)
+TICKET_CLOSED = "ticket_closed"  # why a request was cancelled: the ticket it was asked under
 DECISIONS = ("approve", "deny")
 REASON_MAX = 500
 DEFAULT_PENDING_HOURS = 3

@@ -452,6 +452,35 @@ class ApprovalService:
                 logger().warning("could not mark a request ended", extra={"error": str(error)})
         return {"ended": answer, **({"request": rules.view(ended)} if ended else {})}
 
+    def cancel_asked_under(self, ticket: str, requested_by: str) -> list[str]:
+        """``POST /tickets/{ticket}/closed``: the request asked under ``ticket``, while it waits,
+        is cancelled (why: its ticket closed), so no approval grants it later. The ids cancelled
+        by that ticket's closing, this time or an earlier one."""
+        request_id = rules.request_id(ticket)
+        by = f"ticket:{ticket}"
+        for _ in range(_ATTEMPTS):
+            request = self.requests.get(request_id)
+            if request is None:
+                return []
+            if request["status"] != rules.PENDING:
+                closed_here = request.get("why") == rules.TICKET_CLOSED
+                return [request_id] if closed_here else []
+            closed = {
+                **rules.close(request, rules.CANCELLED, self.clock(), by),
+                "why": rules.TICKET_CLOSED,
+            }
+            try:
+                closed = self._write(closed, request["version"])
+            except Stale:
+                continue  # decided or expired meanwhile: read again
+            self.requests.release(closed)
+            self._audit("request", closed, by, "ok: cancelled", {"closed_by": requested_by})
+            self._publish("request", closed)
+            count("request", "ok")
+            self._message(closed, rules.CANCELLED)
+            return [request_id]
+        raise Conflict("the request asked under this ticket keeps changing; try again")
+
     def _close(self, request: dict, status: str, by: str) -> dict:
         closed = self._write(rules.close(request, status, self.clock(), by), request["version"])
         if request["status"] == rules.PENDING:
