@@ -259,7 +259,14 @@ class Services:
     def extending(self) -> Extending:
         from chalicelib.approvals.extending import Extending
 
-        return Extending(self.settings, self.state, self.operations, self.work_queue, self.clock)
+        return Extending(
+            self.settings,
+            self.state,
+            self.operations,
+            self.work_queue,
+            self.clock,
+            lambda body, member: self.approvals.ask(body, requester=member),
+        )
 
     @_Built
     def reviews(self) -> ReviewService:
