@@ -479,7 +479,8 @@ class ApprovalService:
 
     def done(self, username: str, group: str, member: str, ticket: str) -> dict:
         """``/access done <group>``: cancel one's pending request for the group, or end one's
-        grant of it now (through the change runner, with session revocation)."""
+        grant of it now (through the change runner, with session revocation); a pending
+        extension of the grant is cancelled and the grant ended."""
         by = f"slack:{member}"
         mine = [
             r
@@ -487,17 +488,24 @@ class ApprovalService:
             if r["group"] == group and r["status"] in (rules.PENDING, rules.APPROVED)
         ]
         pending = [r for r in mine if r["status"] == rules.PENDING]
+        extension = None
         if pending:
             cancelled = self._close(pending[-1], rules.CANCELLED, by)
             if not cancelled.get("extends"):  # an extension waits on a grant, which ends too
                 return {"cancelled": rules.view(cancelled)}
+            extension = cancelled
         ExpireGrantRequest = ACTIONS["end_grant"].request_model()
 
-        answer = self.operations.change(
-            "end_grant",
-            username,
-            ExpireGrantRequest(group=group, ticket=ticket, requested_by=by),
-        )
+        try:
+            answer = self.operations.change(
+                "end_grant",
+                username,
+                ExpireGrantRequest(group=group, ticket=ticket, requested_by=by),
+            )
+        except Conflict as error:  # the grant ended already: the extension's cancelling stands
+            if error.retryable or extension is None:
+                raise
+            return {"cancelled": rules.view(extension)}
         ended = None
         for request in [r for r in mine if r["status"] == rules.APPROVED and "grant" in r]:
             try:
