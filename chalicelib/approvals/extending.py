@@ -1,9 +1,9 @@
 """Extensions of one's own time-bound access (``/access extend <group> [hours]``, or the Extend
 button of the notice sent before a grant ends), as the group's approval policy allows
-(:mod:`chalicelib.approvals.extensions`): the policy is read here; where it says ``approval``,
-the extension is a request its approvers decide (``ApprovalService.ask``); else the grant is made
-longer at once by the lifecycle's ``extend`` change, through the runner (the person's lease, once per ticket,
-audited as ``extend``), which checks the cap again under the lease.
+(:mod:`chalicelib.approvals.extensions`): the policy is read here. Where it says ``approval``,
+the extension is a request its approvers decide (``ApprovalService.ask``); else the grant is
+made longer at once by the lifecycle's ``extend`` change, through the runner (the person's
+lease, once per ticket, audited as ``extend``), which checks the cap again under the lease.
 """
 
 from __future__ import annotations

@@ -139,8 +139,9 @@ class Grants(Part):
     def extend(
         self, username: str, request: ExtendGrantRequest, snap: Snapshot | None = None
     ) -> dict:
-        """Make the person's current grant of a group (the one covering now that ends last)
-        longer by ``request.hours``, from its expiry; at most ``request.most`` times a grant."""
+        """Make the person's current grant of a group (the one covering now that ends last, or
+        the one made under ``request.grant_ticket`` when named) longer by ``request.hours``,
+        from its expiry; at most ``request.most`` times a grant, once per ticket."""
         snap = snap or self.reader.read("extend", username, request)
         name = self.reader.managed(snap)["username"]
         record, group = snap.state, request.group
@@ -251,6 +252,7 @@ class Grants(Part):
 
 
 def _extended(name: str, group: str, grant: dict, most: int, used: int) -> dict:
+    """The answer of an extension: until when, and how many are left of ``most``."""
     return {
         "username": name,
         "group": group,
