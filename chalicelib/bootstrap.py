@@ -260,7 +260,14 @@ class Services:
     def extending(self) -> Extending:
         from chalicelib.approvals.extending import Extending
 
-        return Extending(self.settings, self.state, self.operations, self.work_queue, self.clock)
+        return Extending(
+            self.settings,
+            self.state,
+            self.operations,
+            self.work_queue,
+            self.clock,
+            lambda body, member: self.approvals.ask(body, requester=member),
+        )
 
     @_Built
     def reviews(self) -> ReviewService:
@@ -301,7 +308,13 @@ class Services:
 
         # An approved request's grant carries the request's id, made from the ticket it was
         # asked under: that ticket closing ends it too.
-        return TicketClosure(self.state, self.operations, lambda ticket: {request_id(ticket)})
+        # and the request asked under it, while it waits, is cancelled.
+        return TicketClosure(
+            self.state,
+            self.operations,
+            lambda ticket: {request_id(ticket)},
+            lambda ticket, by: self.approvals.cancel_asked_under(ticket, by),
+        )
 
     @_Built
     def schedules(self) -> Schedules:

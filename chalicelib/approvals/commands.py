@@ -23,6 +23,9 @@ class AccessRequest(Body):
     hours: int = Field(gt=0, le=24 * 30)
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
     break_glass: bool = False
+    # An extension of the user's current grant of the group by ``hours``, decided by its
+    # approvers (the group's policy allows extensions): approved, that grant is made longer.
+    extend: bool = False
     # Asked by one member for another: the user the access is for (``username`` may be left
     # out; given, it must name the same user); ``requested_by`` is then the member who asks.
     for_user: Username | None = Field(default=None, alias="for")

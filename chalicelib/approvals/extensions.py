@@ -5,7 +5,8 @@ false}``: a person may make their current grant of the group longer by at most `
 time, at most ``n`` times, and is told ``m`` minutes before it ends, with an Extend button. Each
 extension adds to the grant's expiry (not to now), so a grant lives at most its own hours plus
 ``n`` × ``h``; a new grant of the group starts its own count. ``approval: true`` makes each
-extension a request the group's approvers decide, as ``/access request`` is.
+extension a request the group's approvers decide, as ``/access request`` is: checked here
+against the cap before it is asked (``check_asked``), and again when it is granted.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.kernel.errors import BadRequest, ConfigurationError
+from chalicelib.kernel.errors import BadRequest, ConfigurationError, Conflict, Forbidden
 
 KEYS = {"count", "hours", "notice_minutes", "approval"}
 # "max" is the contract's first name of "count" (docs/approvals.md): either, not both.
@@ -73,6 +74,38 @@ def current(grants: Iterable[dict], group: str, now: datetime) -> dict | None:
     moment = now.isoformat(timespec="seconds")
     covering = [g for g in grants if g["group"] == group and str(g["expires_at"]) > moment]
     return max(covering, key=lambda g: str(g["expires_at"])) if covering else None
+
+
+def check_asked(
+    extensions: Extensions | None,
+    username: str,
+    group: str,
+    hours: int,
+    grants: Iterable[dict],
+    now: datetime,
+) -> dict:
+    """Refuse an extension that may not be asked for (no extensions in the policy, more hours
+    than one extension adds, no grant covering now, the grant's cap reached); else what it
+    extends: ``{"expires_at", "ticket"}`` of the current grant (its ticket names that grant)."""
+    if extensions is None:
+        raise Forbidden(
+            f"{group} cannot be extended: its approval policy allows no extensions; "
+            "ask for it again with `/access request`"
+        )
+    hours_of(hours, extensions, group)
+    grant = current(grants, group, now)
+    if grant is None:
+        raise Conflict(
+            f"{username} holds no time-bound access to {group} now, so there is nothing to "
+            "extend; ask for it with `/access request`"
+        )
+    used = int(grant.get("extensions", 0))
+    if used >= extensions.count:
+        raise Conflict(
+            f"the grant of {group} was extended {used} time(s), the most its policy "
+            "allows; ask for it again with `/access request`"
+        )
+    return {"expires_at": str(grant["expires_at"]), "ticket": str(grant.get("ticket", ""))}
 
 
 def notices_due(

@@ -52,11 +52,16 @@ def _decision_lines(request: dict) -> str:
     )
 
 
+def _asked(request: dict) -> str:
+    """What is asked: ``BreakGlassGroup for 2 h``, or ``extend pete's BreakGlassGroup by 2 h``."""
+    if request.get("extends"):
+        return f"extend {request['username']}'s {request['group']} by {request['hours']} h"
+    return f"{request['group']} for {request['hours']} h"
+
+
 def _summary(request: dict) -> str:
-    return escape(
-        f"{request['username']} asks for {request['group']} for {request['hours']} h: "
-        f"{request['reason']}"
-    )
+    verb = "asks to" if request.get("extends") else "asks for"
+    return escape(f"{request['username']} {verb} {_asked(request)}: {request['reason']}")
 
 
 def _details(request: dict) -> dict:
@@ -64,7 +69,12 @@ def _details(request: dict) -> dict:
         [
             ("User", _user(request)),
             ("Group", f"`{escape(request['group'])}`"),
-            ("For", f"{request['hours']} hour(s)"),
+            ("For", f"{request['hours']} hour(s)")
+            if not request.get("extends")
+            else (
+                "Extend",
+                f"by {request['hours']} hour(s), from {escape(request['extends']['expires_at'])}",
+            ),
             ("Pending until", escape(request["expires_at"])),
             ("Reason", escape(request["reason"])),
         ]
@@ -76,6 +86,8 @@ def _outcome(request: dict) -> str:
     line = _STATUS_LINE.get(status, status)
     if status == "cancelled" and request.get("why") == "offboarded":
         line = ":door: Cancelled: the user was offboarded; nothing was granted"
+    if status == "cancelled" and request.get("why") == "ticket_closed":
+        line = ":ticket: Cancelled: the ticket it was asked under closed; nothing was granted"
     if status == "approved" and request.get("on_call"):
         line += f": on call (level {request['on_call'].get('level', '?')})"
     if status in ("approved", "denied") and request.get("decided_by"):
@@ -102,7 +114,11 @@ def _outcome(request: dict) -> str:
 def channel_message(request: dict, approvals_needed: int = 1) -> dict:
     """The request as the approvers' channel shows it: buttons only while it is pending."""
     blocks = [
-        header(f"Access request: {request['group']} for {request['username']}"),
+        header(
+            f"Extension request: {_asked(request)}"
+            if request.get("extends")
+            else f"Access request: {request['group']} for {request['username']}"
+        ),
         _details(request),
         section(_outcome(request)),
     ]
@@ -173,10 +189,22 @@ def _told(request: dict, event: str) -> str:
             f"`{escape(request['username'])}` was told too. "
             f"It waits until {escape(request['expires_at'])}."
         )
+    elif event == "created" and request.get("extends"):
+        text = (
+            f"Your request to extend *{group}* by {request['hours']} h (from "
+            f"{escape(request['extends']['expires_at'])}) was sent to its approvers. "
+            f"It waits until {escape(request['expires_at'])}."
+        )
     elif event == "created":
         text = (
             f"Your request for *{group}* ({request['hours']} h) was sent to its approvers. "
             f"It waits until {escape(request['expires_at'])}."
+        )
+    elif status == "approved" and request.get("extends"):
+        grant = request.get("grant") or {}
+        text = (
+            f":white_check_mark: Your request to extend *{group}* was approved; access now "
+            f"until {escape(grant.get('expires_at', '?'))}."
         )
     elif event == "break_glass":
         grant = request.get("grant") or {}
@@ -200,6 +228,11 @@ def _told(request: dict, event: str) -> str:
         text = f":x: Your request for *{group}* was denied."
     elif status == "expired":
         text = f":alarm_clock: Your request for *{group}* expired: nobody decided in time."
+    elif status == "cancelled" and request.get("why") == "ticket_closed":
+        text = (
+            f"Your request for *{group}* was cancelled: the ticket it was asked under closed; "
+            "nothing was granted."
+        )
     elif status == "cancelled":
         text = f"Your request for *{group}* was cancelled; nothing was granted."
     elif status == "ended":
@@ -249,8 +282,13 @@ def asked(request: dict) -> dict:
     """The requester's answer to ``/access request``."""
     if request["status"] == "approved":
         return to_requester(request, "approved" if request.get("on_call") else "break_glass")
+    asked_for = (
+        f"to extend *{escape(request['group'])}* by {request['hours']} h"
+        if request.get("extends")
+        else f"for *{escape(request['group'])}* for {request['hours']} h"
+    )
     return message(
-        f":inbox_tray: Asked for *{escape(request['group'])}* for {request['hours']} h. "
+        f":inbox_tray: Asked {asked_for}. "
         f"Its approvers decide in Slack; you will be told here and by direct message. "
         f"(request `{escape(request['id'])}`)"
     )

@@ -10,7 +10,8 @@ A request record (the store keeps it as is):
     id, username, group, hours, reason, status, requested_by, requested_at, expires_at,
     requester (the Slack member who asked, or the one linked to the user; may be empty),
     for (the user asked for, when another member asked; then ``person`` is that user's linked
-    member), approvals: [member ids], decisions: [{by, at, decision}] (every decision in the
+    member), extends: {expires_at, ticket} (an extension of the grant made under ``ticket``,
+    which ended at ``expires_at`` when asked: approved, that grant is made longer), approvals: [member ids], decisions: [{by, at, decision}] (every decision in the
     order given), decided_by, decided_at, decision_reason, break_glass,
     grant: {group, expires_at}, failure_reason (why an approval was not granted),
     version (bumped by every change; the store's condition)
@@ -46,6 +47,7 @@ PENDING, APPROVED, DENIED, EXPIRED, CANCELLED, ENDED, FAILED = (
     "failed",
 )
 STATUSES = (PENDING, APPROVED, DENIED, EXPIRED, CANCELLED, ENDED, FAILED)
+TICKET_CLOSED = "ticket_closed"  # why a request was cancelled: the ticket it was asked under
 DECISIONS = ("approve", "deny")
 REASON_MAX = 500
 DEFAULT_PENDING_HOURS = 3
@@ -70,6 +72,7 @@ _PUBLIC = (
     "failure_reason",
     "why",
     "on_call",
+    "extends",
 )
 
 
@@ -263,6 +266,8 @@ class NewRequest:
     extra: dict = field(default_factory=dict)
     for_user: str = ""  # set when another member asks for ``username``: that user
     person: str = ""  # then the member linked to ``username``, told and never an approver
+    extend: bool = False  # an extension of the user's current grant of the group
+    extends: dict = field(default_factory=dict)  # then that grant: {expires_at, ticket}
 
 
 def check_request(
@@ -290,7 +295,9 @@ def check_request(
             f"break-glass is activated by the person who needs it; ask for {new.for_user} "
             "without --break-glass"
         )
-    check_user(new.username, new.group, record)
+    if new.extend and new.break_glass:
+        raise BadRequest("an extension is asked of the approvers: leave out break_glass")
+    check_user(new.username, new.group, record, extending=new.extend)
     # The member who is the person: the one asking, or, asked for by another, their own link.
     person = new.person if new.for_user else new.requester
     if not person and needs_other_approver(policy, new.break_glass):
@@ -300,16 +307,19 @@ def check_request(
         )
 
 
-def check_user(username: str, group: str, record: dict | None, ticket: str = "") -> None:
+def check_user(
+    username: str, group: str, record: dict | None, ticket: str = "", extending: bool = False
+) -> None:
     """Refuse a user who may not be given ``group`` now: not managed, not active, a member
-    already, or holding it by a grant (other than one made under ``ticket``)."""
+    already, or holding it by a grant (other than one made under ``ticket``; for an extension,
+    ``extending``, the grant it extends is what it needs)."""
     if record is None or record.get("status") == "offboarded":
         raise Forbidden(f"{username} is not a managed user")
     if record.get("status") != "active":
         raise Conflict(f"{username} is {record.get('status')}; a request needs an active user")
     if group in record.get("groups", []):
         raise Conflict(f"{username} is a member of {group} already, without an expiry")
-    if any(
+    if not extending and any(
         g.get("group") == group and not (ticket and g.get("ticket") == ticket)
         for g in record.get("grants", [])
     ):
@@ -410,6 +420,7 @@ def create(new: NewRequest, policy: Policy, now: datetime) -> dict:
         "request_ticket": new.ticket,
         "version": 0,
         **({"for": new.for_user, "person": new.person} if new.for_user else {}),
+        **({"extends": dict(new.extends)} if new.extend else {}),
     }
 
 
@@ -422,6 +433,7 @@ def same_request(existing: dict, new: NewRequest) -> bool:
         and existing["reason"] == new.reason.strip()
         and bool(existing.get("break_glass")) == new.break_glass
         and key(existing.get("for", "")) == key(new.for_user)
+        and bool(existing.get("extends")) == new.extend
     )
 
 
@@ -562,7 +574,8 @@ def grant_refusal(request: dict, record: dict | None, now: datetime) -> str | No
     if window_closed(request, now):
         return f"its pending window closed at {request['expires_at']}; ask again"
     try:
-        check_user(request["username"], request["group"], record, ticket=request["id"])
+        extending = bool(request.get("extends"))
+        check_user(request["username"], request["group"], record, request["id"], extending)
     except (Conflict, Forbidden) as error:
         return error.message
     return None
@@ -573,6 +586,16 @@ def made_grant(request: dict, record: dict | None) -> dict | None:
     lost), so only the request is left to record it."""
     for grant in (record or {}).get("grants", []):
         if grant.get("group") == request["group"] and grant.get("ticket") == request["id"]:
+            return dict(grant)
+    return None
+
+
+def made_extension(request: dict, record: dict | None) -> dict | None:
+    """The grant an approved extension made longer already (its answer lost), if any."""
+    for grant in (record or {}).get("grants", []):
+        if grant.get("group") == request["group"] and request["id"] in grant.get(
+            "extended_under", []
+        ):
             return dict(grant)
     return None
 
@@ -597,6 +620,8 @@ def view(request: dict) -> dict:
     decision so far, ``{by, approver, at, decision}`` (``approver`` names ``by`` again, as the
     contract spells it)."""
     shown = {k: request[k] for k in _PUBLIC if request.get(k) is not None}
+    if request.get("extends"):  # the grant it extends, by the expiry it had when asked
+        shown["extends"] = {"expires_at": request["extends"]["expires_at"]}
     shown["approvals"] = [{**d, "approver": d["by"]} for d in decisions(request)]
     return shown
 

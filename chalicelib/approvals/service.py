@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from chalicelib.approvals import extensions as extension_rules
 from chalicelib.approvals import on_call as on_call
 from chalicelib.approvals import rules as rules
 from chalicelib.approvals import settings as approval_settings
@@ -135,6 +136,7 @@ class ApprovalService:
             requester=asker if body.for_user else requester or linked,
             for_user=username if body.for_user else "",
             person=linked if body.for_user else "",
+            extend=body.extend,
         )
         policy = self.policy(body.group)
         request_id = rules.request_id(body.ticket)
@@ -146,6 +148,15 @@ class ApprovalService:
             rules.check_request(new, policy, record, approval_settings.policies(self.settings))
             assert policy is not None
             rules.check_requester(new, policy, self.requester_group_members(policy))
+            if new.extend:  # within the grant's cap, or refused before anything is posted
+                new.extends = extension_rules.check_asked(
+                    policy.extensions,
+                    new.username,
+                    new.group,
+                    new.hours,
+                    (record or {}).get("grants", []),
+                    now,
+                )
             if new.break_glass:
                 past = self.requests.search(username=new.username)
                 rules.check_break_glass_limits(policy, new.username, past, now)
@@ -172,6 +183,7 @@ class ApprovalService:
                 "reason": request["reason"],
                 "ticket": body.ticket,
                 **({"for": new.for_user, "asked_by": new.requester} if new.for_user else {}),
+                **({"extends": request["extends"]} if new.extend else {}),
             },
         )
         self._publish("request", request)
@@ -335,6 +347,8 @@ class ApprovalService:
         when the runner refuses it, nothing is granted and the request closes ``failed``. A
         change in progress, or a failure of ours or AWS's (5xx), leaves it approved: a retry of
         the decision finishes it within the window."""
+        if request.get("extends"):
+            return self._extend(request, by)
         GrantRequest = ACTIONS["grant"].request_model()  # the lifecycle's, by the catalogue
 
         record = self.state.get_record(request["username"])
@@ -364,6 +378,44 @@ class ApprovalService:
         if not found:
             return request
         return self._record_grant(request, found[0])
+
+    def _extend(self, request: dict, by: str) -> dict:
+        """An approved extension: the grant it was asked for made longer from its expiry, by the
+        lifecycle's ``extend`` change under the request's id, against the policy's cap; a grant
+        that ended meanwhile, a cap reached or a policy that no longer allows extensions closes
+        the request ``failed``, extending nothing."""
+        ExtendRequest = ACTIONS["extend"].request_model()  # the lifecycle's, by the catalogue
+
+        record = self.state.get_record(request["username"])
+        made = rules.made_extension(request, record)
+        if made is not None:
+            return self._record_grant(request, made)
+        policy = self.policy(request["group"])
+        extensions = policy.extensions if policy else None
+        why = rules.grant_refusal(request, record, self.clock())
+        if why is None and extensions is None:
+            why = f"{request['group']}'s approval policy no longer allows extensions"
+        if why is not None or extensions is None:
+            return self._fail(request, why or "", by)
+        change = ExtendRequest(
+            group=request["group"],
+            hours=request["hours"],
+            most=extensions.count,
+            grant_ticket=request["extends"].get("ticket") or None,
+            ticket=request["id"],
+            requested_by=f"slack:{request['decided_by']}"
+            if rules.member_of(request["decided_by"])
+            else request["decided_by"],
+        )
+        try:
+            answer = self.operations.change("extend", request["username"], change)
+        except AppError as error:
+            if error.retryable or error.status >= 500:  # in progress, or ours or AWS's: owed
+                raise
+            return self._fail(request, error.message, by)
+        return self._record_grant(
+            request, {"group": request["group"], "expires_at": answer["expires_at"]}
+        )
 
     def _record_grant(self, request: dict, grant: dict) -> dict:
         for _ in range(_ATTEMPTS):
@@ -427,7 +479,8 @@ class ApprovalService:
 
     def done(self, username: str, group: str, member: str, ticket: str) -> dict:
         """``/access done <group>``: cancel one's pending request for the group, or end one's
-        grant of it now (through the change runner, with session revocation)."""
+        grant of it now (through the change runner, with session revocation); a pending
+        extension of the grant is cancelled and the grant ended."""
         by = f"slack:{member}"
         mine = [
             r
@@ -435,15 +488,24 @@ class ApprovalService:
             if r["group"] == group and r["status"] in (rules.PENDING, rules.APPROVED)
         ]
         pending = [r for r in mine if r["status"] == rules.PENDING]
+        extension = None
         if pending:
-            return {"cancelled": rules.view(self._close(pending[-1], rules.CANCELLED, by))}
+            cancelled = self._close(pending[-1], rules.CANCELLED, by)
+            if not cancelled.get("extends"):  # an extension waits on a grant, which ends too
+                return {"cancelled": rules.view(cancelled)}
+            extension = cancelled
         ExpireGrantRequest = ACTIONS["end_grant"].request_model()
 
-        answer = self.operations.change(
-            "end_grant",
-            username,
-            ExpireGrantRequest(group=group, ticket=ticket, requested_by=by),
-        )
+        try:
+            answer = self.operations.change(
+                "end_grant",
+                username,
+                ExpireGrantRequest(group=group, ticket=ticket, requested_by=by),
+            )
+        except Conflict as error:  # the grant ended already: the extension's cancelling stands
+            if error.retryable or extension is None:
+                raise
+            return {"cancelled": rules.view(extension)}
         ended = None
         for request in [r for r in mine if r["status"] == rules.APPROVED and "grant" in r]:
             try:
@@ -451,6 +513,35 @@ class ApprovalService:
             except (Stale, AppError) as error:  # a race with another end: the grant is gone
                 logger().warning("could not mark a request ended", extra={"error": str(error)})
         return {"ended": answer, **({"request": rules.view(ended)} if ended else {})}
+
+    def cancel_asked_under(self, ticket: str, requested_by: str) -> list[str]:
+        """``POST /tickets/{ticket}/closed``: the request asked under ``ticket``, while it waits,
+        is cancelled (why: its ticket closed), so no approval grants it later. The ids cancelled
+        by that ticket's closing, this time or an earlier one."""
+        request_id = rules.request_id(ticket)
+        by = f"ticket:{ticket}"
+        for _ in range(_ATTEMPTS):
+            request = self.requests.get(request_id)
+            if request is None:
+                return []
+            if request["status"] != rules.PENDING:
+                closed_here = request.get("why") == rules.TICKET_CLOSED
+                return [request_id] if closed_here else []
+            closed = {
+                **rules.close(request, rules.CANCELLED, self.clock(), by),
+                "why": rules.TICKET_CLOSED,
+            }
+            try:
+                closed = self._write(closed, request["version"])
+            except Stale:
+                continue  # decided or expired meanwhile: read again
+            self.requests.release(closed)
+            self._audit("request", closed, by, "ok: cancelled", {"closed_by": requested_by})
+            self._publish("request", closed)
+            count("request", "ok")
+            self._message(closed, rules.CANCELLED)
+            return [request_id]
+        raise Conflict("the request asked under this ticket keeps changing; try again")
 
     def _close(self, request: dict, status: str, by: str) -> dict:
         closed = self._write(rules.close(request, status, self.clock(), by), request["version"])

@@ -92,12 +92,14 @@ def _extension(services: Any, work: dict) -> dict:
 
 
 def _extended(answer: dict) -> dict:
+    if "request" in answer:  # the policy asks its approvers: a request was sent to them
+        return messages.asked(answer["request"])
     group = escape(answer["group"])
     left = answer["extensions_left"]
+    was = f" (was {escape(answer['extended_from'])})" if answer.get("extended_from") else ""
     return message(
         f":hourglass_flowing_sand: Your access to *{group}* now ends at "
-        f"{escape(answer['expires_at'])} (was {escape(answer['extended_from'])}); "
-        f"{left} extension(s) left."
+        f"{escape(answer['expires_at'])}{was}; {left} extension(s) left."
     )
 
 

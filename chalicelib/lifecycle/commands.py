@@ -95,6 +95,9 @@ class ExtendGrantRequest(TicketRequest):
     group: GroupName
     hours: int = Field(gt=0, le=24 * 30)
     most: int = Field(ge=0, le=100)
+    # Only the grant made under this ticket (an approved extension names the grant it was
+    # asked for): if it no longer covers now, nothing is extended.
+    grant_ticket: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
 
 
 class TicketClosed(Body):

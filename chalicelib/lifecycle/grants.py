@@ -139,8 +139,9 @@ class Grants(Part):
     def extend(
         self, username: str, request: ExtendGrantRequest, snap: Snapshot | None = None
     ) -> dict:
-        """Make the person's current grant of a group (the one covering now that ends last)
-        longer by ``request.hours``, from its expiry; at most ``request.most`` times a grant."""
+        """Make the person's current grant of a group (the one covering now that ends last, or
+        the one made under ``request.grant_ticket`` when named) longer by ``request.hours``,
+        from its expiry; at most ``request.most`` times a grant, once per ticket."""
         snap = snap or self.reader.read("extend", username, request)
         name = self.reader.managed(snap)["username"]
         record, group = snap.state, request.group
@@ -148,6 +149,13 @@ class Grants(Part):
             raise Conflict(f"{name} is {record['status']}; nothing can be extended")
         now = self.revoking.moment()
         covering = rules.covering(record.get("grants", []), group, now)
+        if request.grant_ticket is not None:  # only the grant it was asked for
+            covering = [g for g in covering if g.get("ticket") == request.grant_ticket]
+            if not covering:
+                raise Conflict(
+                    f"the grant of {group} this extension was asked for has ended; nothing "
+                    "was extended; ask for it again with `/access request`"
+                )
         if not covering:
             raise Conflict(
                 f"{name} holds no time-bound access to {group} now, so there is nothing to "
@@ -155,6 +163,8 @@ class Grants(Part):
             )
         grant = max(covering, key=lambda g: str(g["expires_at"]))
         used = int(grant.get("extensions", 0))
+        if request.ticket in grant.get("extended_under", []):  # extended already: its answer
+            return _extended(name, group, grant, request.most, used)
         if used >= request.most:
             raise Conflict(
                 f"the grant of {group} was extended {used} time(s), the most its policy "
@@ -166,6 +176,8 @@ class Grants(Part):
             "expires_at": ends.isoformat(timespec="seconds"),
             "extensions": used + 1,
             "extended_at": now,
+            # the tickets that extended it: a retry of one finds it done
+            "extended_under": [*grant.get("extended_under", []), request.ticket],
         }
         grants = [longer if g is grant else g for g in record.get("grants", [])]
         record = {**record, "grants": rules.ordered(grants)}
@@ -177,12 +189,8 @@ class Grants(Part):
         )
         self.changes_done()
         return {
-            "username": name,
-            "group": group,
-            "expires_at": longer["expires_at"],
+            **_extended(name, group, longer, request.most, used + 1),
             "extended_from": grant["expires_at"],
-            "extensions": used + 1,
-            "extensions_left": request.most - used - 1,
         }
 
     def _end_group(self, username: str, group: str, ends: Callable[[dict], bool]) -> dict:
@@ -241,3 +249,14 @@ class Grants(Part):
         if held:  # another grant of the group covers now: it stays until then
             answer["held_until"] = {g["group"]: g["expires_at"] for g in held}
         return with_revocation(answer, revoked, record), ended, lost
+
+
+def _extended(name: str, group: str, grant: dict, most: int, used: int) -> dict:
+    """The answer of an extension: until when, and how many are left of ``most``."""
+    return {
+        "username": name,
+        "group": group,
+        "expires_at": grant["expires_at"],
+        "extensions": used,
+        "extensions_left": max(most - used, 0),
+    }

@@ -1,5 +1,7 @@
 """Access that ends with its ticket: when the ticketing system says a ticket closed
-(``POST /tickets/{ticket}/closed``), every grant made under it ends now, as an expiry ends one.
+(``POST /tickets/{ticket}/closed``), every grant made under it ends now, as an expiry ends one,
+and a request asked under it that still waits is cancelled (by the approvals, wired in
+``bootstrap.py``) before any grant is ended, so no approval grants it afterwards.
 
 Each person's grants end in a change of their own (``close_ticket``, through the runner, under
 a ticket ``closed:<digest>`` made from the ticket, the person and the grants it ends, so a retry
@@ -32,20 +34,29 @@ class TicketClosure:
         state: StateStore,
         operations: Operations,
         made_under: Callable[[str], set[str]] = lambda _ticket: set(),
+        cancel_asked_under: Callable[[str, str], list[str]] = lambda _ticket, _by: [],
     ) -> None:
         self.state = state
         self.operations = operations
         # The tickets of grants made under a ticket besides its own: the ids of the requests
         # asked under it (an approved request's grant carries its id as ticket).
         self.made_under = made_under
+        # What waits under the ticket (a pending request asked under it), cancelled first, so
+        # no approval grants it after the closing: the ids cancelled.
+        self.cancel_asked_under = cancel_asked_under
 
     def close(self, ticket: str, requested_by: str) -> dict:
-        """End every grant made under ``ticket``: ``{"ticket", "ended": [{"username", "group",
-        "sessions_revoked_in", "sessions_revocation_pending"?}]}``, those ended before included."""
+        """Cancel what waits under ``ticket`` and end every grant made under it: ``{"ticket",
+        "ended": [{"username", "group", "sessions_revoked_in", "sessions_revocation_pending"?}],
+        "cancelled"?: [request ids]}``, those ended or cancelled before included."""
         made = sorted({ticket} | self.made_under(ticket))
+        failed: dict[str, str] = {}
+        try:
+            cancelled = self.cancel_asked_under(ticket, requested_by)
+        except AppError as error:
+            cancelled, failed["(pending request)"] = [], error.message
         ended = self._ended_before(ticket)
         now: list[dict] = []
-        failed: dict[str, str] = {}
         for record in self.state.records():
             if not any(g.get("ticket") in made for g in record.get("grants", [])):
                 continue
@@ -63,9 +74,9 @@ class TicketClosure:
             raise UpstreamError(
                 f"the grants of ticket {ticket} were not all ended ({why}); what ended stays "
                 "ended: retry the call",
-                detail={"ended": ended, "not_ended": failed},
+                detail={"ended": ended, "not_ended": failed, "cancelled": cancelled},
             )
-        return {"ticket": ticket, "ended": ended}
+        return {"ticket": ticket, "ended": ended, **({"cancelled": cancelled} if cancelled else {})}
 
     def _end(
         self, name: str, ticket: str, made: list[str], grants: list[dict], requested_by: str

@@ -260,3 +260,27 @@ def test_a_grant_owed_while_another_change_holds_the_user_is_finished_by_a_retry
     state.release("pete", "another-change")
     finished = decide(api, request_id)  # the same decision ticket, retried
     assert finished.json["status"] == "approved" and finished.json["grant"]["group"] == GROUP
+
+
+def test_an_extension_asked_over_rest_makes_the_current_grant_longer_once_approved(standin, api):
+    import datetime
+
+    onboard(api, slack_user=NOBODY)
+    first = ask(api, hours=1).json["id"]
+    granted = decide(api, first).json["grant"]["expires_at"]
+    refused = ask(api, ticket="CHG-X", hours=3, extend=True)
+    assert refused.status_code == 400 and "at most 2 hours at a time" in refused.json["Message"]
+
+    asked = ask(api, ticket="CHG-2", extend=True)
+    assert asked.status_code == 201, asked.json
+    assert asked.json["status"] == "pending" and asked.json["extends"] == {"expires_at": granted}
+    approved = decide(api, asked.json["id"], ticket="CHG-2-D")
+    assert approved.status_code == 200, approved.json
+    later = datetime.datetime.fromisoformat(granted) + datetime.timedelta(hours=2)
+    assert approved.json["grant"] == {"group": GROUP, "expires_at": later.isoformat()}
+    assert api.call("GET", "/users/pete").json["grants"] == [
+        {"group": GROUP, "expires_at": later.isoformat()}
+    ]
+    onboard(api, "olga", slack_user=OPERATOR)
+    nothing = ask(api, ticket="CHG-3", username="olga", extend=True)
+    assert nothing.status_code == 409 and "nothing to extend" in nothing.json["Message"]

@@ -297,6 +297,37 @@ def test_a_ticket_closing_ends_the_grants_made_under_it_and_revokes_their_sessio
     assert api.call("POST", "/tickets/CHG-7/closed", {}).status_code == 400
 
 
+def test_a_ticket_closing_cancels_the_request_waiting_under_it(standin, api, clock, poller):
+    clock.fixed = datetime.datetime(2026, 11, 25, 9, 0, 0, tzinfo=datetime.UTC)
+    onboard(api, "olga", slack_user="U0LOCAL0003")
+    asked = {"username": "olga", "group": "BreakGlassGroup", "hours": 2, "reason": "INC-9"}
+    request = api.call("POST", "/requests", {**asked, **ticket("CHG-9")}).json
+    assert request["status"] == "pending"
+    while poller.poll_once() != (0, 0):  # the approvers' channel message is posted
+        pass
+    clock.advance(minutes=10)
+
+    closed = api.call("POST", "/tickets/CHG-9/closed", {"requested_by": "jira"})
+    assert closed.status_code == 200, closed.json
+    assert closed.json == {"ticket": "CHG-9", "ended": [], "cancelled": [request["id"]]}
+    shown = api.call("GET", f"/requests/{request['id']}").json
+    assert shown["status"] == "cancelled"
+    [cancelled] = [e for e in api.call("GET", f"/audit?ticket={request['id']}").json["events"][1:]]
+    assert (cancelled["action"], cancelled["result"]) == ("request", "ok: cancelled")
+    assert cancelled["requested_by"] == "ticket:CHG-9"
+    while poller.poll_once() != (0, 0):  # the channel message loses its buttons
+        pass
+    [update] = standin.recorded("chat.update")
+    assert "the ticket it was asked under closed" in json.dumps(update["args"])
+    assert "request_approve" not in json.dumps(update["args"])
+    # an approval now grants nothing; closing again answers the same
+    decision = {"decision": "approve", "approver": "U0LOCAL0002", "ticket": "CHG-9-D"}
+    assert api.call("POST", f"/requests/{request['id']}/decision", decision).status_code == 409
+    assert groups_of("olga") == ["ChildDeveloperGroup"]
+    again = api.call("POST", "/tickets/CHG-9/closed", {"requested_by": "jira"})
+    assert again.json == closed.json
+
+
 # restores that fall due
 def test_suspended_users_are_restored_when_their_date_comes(api, clock):
     onboard(api, "pete")

@@ -132,3 +132,106 @@ def test_a_policy_without_extensions_extends_nothing_and_notices_nothing(flow):
     flow.work()
     assert "its approval policy allows no extensions" in said(flow)
     assert grants_of("pete")[0]["expires_at"] == "2026-11-25T10:00:00+00:00"
+
+
+# extensions the group's approvers decide (``approval: true``)
+APPROVED = {**POLICY, "extensions": {"count": 1, "hours": 2, "approval": True}}
+
+
+def asked_extension(flow) -> dict:
+    """pete asks to extend his grant by 2 h at 09:40: one request, pending, posted."""
+    granted(flow, APPROVED)
+    flow.clock.advance(minutes=40)
+    flow.command(f"extend {GROUP} 2", NOBODY)
+    flow.work()
+    assert "Asked to extend *BreakGlassGroup* by 2 h" in said(flow)
+    [request] = flow.requests(status="pending")
+    assert request["extends"] == {"expires_at": "2026-11-25T10:00:00+00:00"}
+    assert request["hours"] == 2 and request["group"] == GROUP
+    [post] = flow.channel_posts()
+    assert "extend pete's BreakGlassGroup by 2 h" in text_of(post)
+    assert set(buttons(post)) == {"request_approve", "request_deny"}
+    return request
+
+
+def test_an_extension_needing_approval_is_asked_and_once_approved_extends_from_the_expiry(flow):
+    request = asked_extension(flow)
+    assert grants_of("pete")[0]["expires_at"] == "2026-11-25T10:00:00+00:00"  # not yet
+    flow.approve(request["id"], NOBODY)  # only the policy's approvers decide
+    flow.work()
+    assert "only an approver of BreakGlassGroup may decide" in said(flow)
+    flow.approve(request["id"], APPROVER)
+    flow.work()
+    [grant] = grants_of("pete")
+    assert grant["expires_at"] == "2026-11-25T12:00:00+00:00" and grant["extensions"] == 1
+    [shown] = [r for r in flow.requests() if r["id"] == request["id"]]
+    assert shown["status"] == "approved"
+    assert shown["grant"] == {"group": GROUP, "expires_at": "2026-11-25T12:00:00+00:00"}
+    assert "access until 2026-11-25T12:00:00+00:00" in text_of(flow.updates()[-1])
+    story = [(e["action"], e["result"]) for e in flow.audit(request["id"])]
+    assert [s for s in story if not s[1].startswith("rejected")] == [
+        ("request", "ok: pending"),
+        ("decide", "ok: approved"),
+        ("extend", "ok"),
+    ]
+    flow.clock.advance(minutes=30)  # 10:10: the old expiry ends nothing
+    assert flow.fire("expire_grants")["expired"] == []
+    assert flow.groups_of("pete") == ["BreakGlassGroup", "ChildDeveloperGroup"]
+
+
+def test_a_denied_extension_changes_nothing(flow):
+    request = asked_extension(flow)
+    flow.deny(request["id"], APPROVER)
+    flow.work()
+    [shown] = [r for r in flow.requests() if r["id"] == request["id"]]
+    assert shown["status"] == "denied" and "grant" not in shown
+    [grant] = grants_of("pete")
+    assert grant["expires_at"] == "2026-11-25T10:00:00+00:00" and "extensions" not in grant
+    flow.clock.advance(minutes=30)  # 10:10: the grant ends at its own expiry
+    assert flow.fire("expire_grants")["expired"] == [{"username": "pete", "group": GROUP}]
+
+
+def test_past_the_cap_an_extension_is_refused_before_anything_is_posted(flow):
+    request = asked_extension(flow)
+    flow.approve(request["id"], APPROVER)
+    flow.work()
+    flow.replies()
+    flow.standin.reset()
+    flow.command(f"extend {GROUP}", NOBODY)
+    flow.work()
+    assert "extended 1 time(s), the most its policy allows" in said(flow)
+    assert flow.channel_posts() == [] and flow.requests(status="pending") == []
+    assert grants_of("pete")[0]["expires_at"] == "2026-11-25T12:00:00+00:00"
+
+
+def test_an_extension_approved_after_its_grant_ended_fails_and_grants_nothing(flow):
+    request = asked_extension(flow)
+    flow.command(f"done {GROUP}", NOBODY)  # ends the grant, and the extension waiting on it
+    flow.work()
+    flow.replies()
+    assert flow.groups_of("pete") == ["ChildDeveloperGroup"]
+    [shown] = [r for r in flow.requests() if r["id"] == request["id"]]
+    assert shown["status"] == "cancelled"
+    # asked again, and the grant ends at its expiry before an approver decides
+    granted_again = asked_extension_after_end(flow)
+    flow.clock.advance(minutes=30)  # past the grant's expiry
+    flow.fire("expire_grants")
+    flow.approve(granted_again["id"], APPROVER)
+    flow.work()
+    [shown] = [r for r in flow.requests() if r["id"] == granted_again["id"]]
+    assert shown["status"] == "failed" and "has ended" in shown["failure_reason"]
+    assert flow.groups_of("pete") == ["ChildDeveloperGroup"]
+    assert [g for g in grants_of("pete") if g["group"] == GROUP] == []
+
+
+def asked_extension_after_end(flow) -> dict:
+    flow.clock.fixed = START + datetime.timedelta(hours=2)
+    flow.command(f"request {GROUP} 1 --break-glass outage INC-10", NOBODY)
+    flow.work()
+    flow.replies()
+    flow.clock.advance(minutes=40)  # 11:40, the grant ends at 12:00
+    flow.command(f"extend {GROUP} 1", NOBODY)
+    flow.work()
+    flow.replies()
+    [request] = flow.requests(status="pending")
+    return request

@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.approvals import extensions as rules
 from chalicelib.approvals.rules import policies_from
-from chalicelib.kernel.errors import BadRequest, ConfigurationError
+from chalicelib.kernel.errors import BadRequest, ConfigurationError, Conflict, Forbidden
 
 G = "BreakGlassGroup"
 NOW = datetime(2026, 11, 25, 9, 40, tzinfo=UTC)
@@ -96,3 +96,62 @@ def test_no_notice_without_a_member_a_policy_or_an_active_user():
     # a later grant of the group holds it: the notice waits for that one's end
     held = grant("2026-11-25T13:00:00+00:00")
     assert rules.notices_due([record(soon, held)], {G: POLICY}, NOW) == []
+
+
+# extensions the approvers decide: asked within the cap, marked, replayed, granted once
+def test_an_extension_is_asked_only_within_the_grants_cap():
+    held = [grant("2026-11-25T10:00:00+00:00", ticket="req-1", extensions=1)]
+    assert rules.check_asked(POLICY, "pete", G, 2, held, NOW) == {
+        "expires_at": "2026-11-25T10:00:00+00:00",
+        "ticket": "req-1",
+    }
+    with pytest.raises(Forbidden, match="allows no extensions"):
+        rules.check_asked(None, "pete", G, 2, held, NOW)
+    with pytest.raises(BadRequest, match="at most 2 hours at a time"):
+        rules.check_asked(POLICY, "pete", G, 3, held, NOW)
+    with pytest.raises(Conflict, match="holds no time-bound access"):
+        rules.check_asked(POLICY, "pete", G, 2, [grant("2026-11-25T09:00:00+00:00")], NOW)
+    capped = [grant("2026-11-25T10:00:00+00:00", extensions=2)]
+    with pytest.raises(Conflict, match="extended 2 time.s., the most its policy allows"):
+        rules.check_asked(POLICY, "pete", G, 2, capped, NOW)
+
+
+def test_an_extension_request_passes_the_check_of_a_group_already_held():
+    from chalicelib.approvals import rules as requests
+
+    held = {"status": "active", "groups": [], "grants": [grant("2026-11-25T10:00:00+00:00")]}
+    with pytest.raises(Conflict, match="holds BreakGlassGroup already"):
+        requests.check_user("pete", G, held)
+    requests.check_user("pete", G, held, extending=True)
+    member = {"status": "active", "groups": [G], "grants": []}
+    with pytest.raises(Conflict, match="a member of BreakGlassGroup already"):
+        requests.check_user("pete", G, member, extending=True)
+
+
+def test_an_extension_request_says_what_it_extends_and_is_not_a_replay_of_a_request():
+    from chalicelib.approvals import rules as requests
+
+    new = requests.NewRequest(
+        "pete", G, 2, "more time", "T-1", "slack:U0LOCAL0003", requester="U0LOCAL0003"
+    )
+    new.extend, new.extends = True, {"expires_at": "2026-11-25T10:00:00+00:00", "ticket": "req-1"}
+    made = requests.create(new, policy(count=1, hours=2, approval=True), NOW)
+    assert made["extends"] == new.extends
+    assert requests.view(made)["extends"] == {"expires_at": "2026-11-25T10:00:00+00:00"}
+    assert requests.same_request(made, new)
+    new.extend = False
+    assert not requests.same_request(made, new)
+    new.extend, new.break_glass = True, True
+    with pytest.raises(BadRequest, match="leave out break_glass"):
+        bg = {G: {"approvers": ["U0LOCAL0001"], "break_glass": True}}
+        requests.check_request(new, policies_from(bg, {G: 4})[G], {"status": "active"}, {})
+
+
+def test_an_approved_extension_made_already_is_found_by_its_request_id():
+    from chalicelib.approvals import rules as requests
+
+    request = {"id": "req-2", "group": G}
+    extended = grant("2026-11-25T12:00:00+00:00", extended_under=["req-2"])
+    assert requests.made_extension(request, {"grants": [extended]}) == extended
+    assert requests.made_extension(request, {"grants": [grant("x", extended_under=["r"])]}) is None
+    assert requests.made_extension(request, None) is None
