@@ -45,8 +45,10 @@ def installed(tmp_path_factory) -> Path:
     )
     prefix = folder / "prefix"
     subprocess.run(
+        # --ignore-installed: pip would otherwise uninstall the checkout's own (editable)
+        # install from the running environment first, and .venv/bin/iam-lifecycle with it.
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"]
-        + ["--prefix", str(prefix), str(source)],
+        + ["--ignore-installed", "--prefix", str(prefix), str(source)],
         check=True,
         capture_output=True,
         cwd=folder,
