@@ -5,23 +5,16 @@ the name nothing."""
 
 from __future__ import annotations
 
-import html
-
 import boto3
 
 from chalicelib import bootstrap
 from chalicelib.lifecycle.commands import OffboardRequest
 from devstack.local import REGION
 from tests.support.approvals import APPROVER, CHANNEL, GROUP, NOBODY, STRANGER, text_of
+from tests.support.slack import ephemeral
 
 LEAVER, NEWCOMER = NOBODY, STRANGER  # U1, U2
 NOT_LINKED = "not linked to a managed user"
-
-
-def ephemeral(response) -> str:
-    assert response.status_code == 200, response.body
-    assert response.json["response_type"] == "ephemeral", response.json
-    return html.unescape(response.json["text"])
 
 
 def offboard(name: str, ticket: str) -> dict:

@@ -13,28 +13,14 @@ from tests.support.approvals import (
     NOBODY,
     OPERATOR,
     STRANGER,
+    ask,
     buttons,
+    pending_id,
     text_of,
 )
+from tests.support.slack import ephemeral
 
 TWO = {"approvers": [OPERATOR, APPROVER], "channel": CHANNEL, "approvals": 2}
-
-
-def ephemeral(response) -> str:
-    assert response.status_code == 200, response.body
-    assert response.json["response_type"] == "ephemeral", response.json
-    return html.unescape(response.json["text"])
-
-
-def ask(flow, member=NOBODY, text=f"request {GROUP} 2 deploy hotfix INC-1"):
-    answer = ephemeral(flow.command(text, member))
-    flow.work()
-    return answer
-
-
-def pending_id(flow) -> str:
-    [request] = flow.requests(status="pending")
-    return request["id"]
 
 
 def said(flow) -> str:

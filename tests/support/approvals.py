@@ -18,6 +18,7 @@ from devstack.local import REGION, shared_session
 from devstack.queue_poller import Poller
 from devstack.slack_api import SlackApiStandIn
 from devstack.slack_command import ResponseCatcher, click_body, command_body, sign
+from tests.support.slack import ephemeral
 
 OPERATOR, APPROVER, NOBODY = "U0LOCAL0001", "U0LOCAL0002", "U0LOCAL0003"
 STRANGER = "U0STRANGER9"
@@ -214,3 +215,16 @@ def buttons(message: dict) -> dict[str, str]:
 
 def text_of(message: dict) -> str:
     return html.unescape(json.dumps(message))
+
+
+def ask(flow, member=NOBODY, text=f"request {GROUP} 2 deploy hotfix INC-1"):
+    """``member`` asks in Slack; the worker runs; the answer only they see."""
+    answer = ephemeral(flow.command(text, member))
+    flow.work()
+    return answer
+
+
+def pending_id(flow) -> str:
+    """The id of the one pending request."""
+    [request] = flow.requests(status="pending")
+    return request["id"]
