@@ -107,12 +107,17 @@ def faults(aws, client, monkeypatch):
     # The lease (and the ticket in progress) a crashed attempt leaves: held this long.
     monkeypatch.setenv("LEASE_SECONDS", "1")
     monkeypatch.setenv("REVOCATION_LOCK_SECONDS", "1")
-    bootstrap.reset()
     injector = Faults()
+    _serve_faulted(aws, injector)
+    return injector
+
+
+def _serve_faulted(aws, injector: Faults) -> None:
+    """The app's services built again from the environment, their AWS calls through ``injector``."""
+    bootstrap.reset()
     bootstrap.use(
         bootstrap.build(clients=AwsClients(REGION, session=_Faulted(aws.app_credentials, injector)))
     )
-    return injector
 
 
 def call(api, method, path, body, faults, k=None, fault=None):
@@ -516,10 +521,15 @@ def test_an_identity_providers_delete_retried_after_iam_deleted_the_user_is_fini
     assert call(env.scim, "DELETE", f"/Users/{env.ids[username]}", None, faults).status_code == 404
 
 
-def test_a_dead_attempts_lease_run_out_lets_its_retry_through_at_once(api, faults):
+def test_a_dead_attempts_lease_run_out_lets_its_retry_through_at_once(
+    api, faults, aws, monkeypatch
+):
     """What the retries above rely on (tests/support/leases.py): a crashed attempt leaves its
     user and ticket held, a retry is told to retry, and once their ends are brought to now the
     same retry goes through, with no sleep between."""
+    # Held far longer than this test takes, however slow the machine: only run_out() ends them.
+    monkeypatch.setenv("LEASE_SECONDS", "120")
+    _serve_faulted(aws, faults)
     onboard(api, USER, ticket=f"setup-{USER}")
     body = {"ticket": "T-dead", "requested_by": "alice"}
     assert call(api, "POST", f"/users/{USER}/suspend", body, faults, 3, CRASH) is None
