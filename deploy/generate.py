@@ -357,6 +357,10 @@ def teardown(deployment: Deployment, stage_name: str, build: Path) -> list[str]:
         {"AWS_REGION": deployment.region, **stage_environment(deployment, stage_name)}
     )
     region = ["--region", deployment.region]
+
+    def delete_stack(name: str) -> str:
+        return shlex.join(["aws", "cloudformation", "delete-stack", *region, "--stack-name", name])
+
     lines = [
         "# 1. root account, while the app still runs: offboard every managed user",
         "#    (GET /users lists them); the groups stack cannot go while its groups have members.",
@@ -367,18 +371,7 @@ def teardown(deployment: Deployment, stage_name: str, build: Path) -> list[str]:
         ),
     ]
     if stage.alarm_email:
-        lines.append(
-            shlex.join(
-                [
-                    "aws",
-                    "cloudformation",
-                    "delete-stack",
-                    *region,
-                    "--stack-name",
-                    named["monitoring_stack"],
-                ]
-            )
-        )
+        lines.append(delete_stack(named["monitoring_stack"]))
     lines.append(
         "# 3. every child account (" + ", ".join(stage.accounts.children) + "), with its profile:"
     )
@@ -398,24 +391,9 @@ def teardown(deployment: Deployment, stage_name: str, build: Path) -> list[str]:
                 ]
             )
         )
-    lines.append(
-        shlex.join(
-            ["aws", "cloudformation", "delete-stack", *region, "--stack-name", named["roles_stack"]]
-        )
-    )
+    lines.append(delete_stack(named["roles_stack"]))
     lines.append("# 4. root account: the groups and their policies")
-    lines.append(
-        shlex.join(
-            [
-                "aws",
-                "cloudformation",
-                "delete-stack",
-                *region,
-                "--stack-name",
-                named["groups_stack"],
-            ]
-        )
-    )
+    lines.append(delete_stack(named["groups_stack"]))
     lines.append("# 5. root account: every secret the stage reads, at once (no recovery window)")
     for secret in secrets(deployment, stage_name):
         lines.append(
@@ -434,18 +412,7 @@ def teardown(deployment: Deployment, stage_name: str, build: Path) -> list[str]:
     lines.append(
         "# 6. root account: the queues, the idempotency table; the state table is kept (audit trail)"
     )
-    lines.append(
-        shlex.join(
-            [
-                "aws",
-                "cloudformation",
-                "delete-stack",
-                *region,
-                "--stack-name",
-                named["service_stack"],
-            ]
-        )
-    )
+    lines.append(delete_stack(named["service_stack"]))
     lines.append("#    once the audit trail is exported or no longer needed:")
     lines.append(
         shlex.join(
