@@ -3,7 +3,11 @@ test client, and the work queue with Lambda's event source for it. Helpers: test
 
 from __future__ import annotations
 
+import functools
+
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 
 from chalicelib.aws.clients import AwsClients
@@ -16,6 +20,11 @@ from tests.support.app_client import Api, Clock, isolate, stage_environment
 from tests.support.approvals import IN_PROCESS_APPROVAL_POLICIES, Flow
 from tests.support.slack import NOWHERE_HOST
 from tests.support.world import World
+
+# moto gives each test a new default boto3 session (it patches boto3.DEFAULT_SESSION), and a new
+# session would parse each service's model files again (~20 ms a client): every session of this
+# process reads them through one loader, whose cache keeps what it parsed.
+botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
 
 
 @pytest.fixture(autouse=True)
