@@ -12,6 +12,7 @@ signed as Slack signs them:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -41,8 +42,15 @@ def audit(username: str) -> list[tuple[str, str, str]]:
     return [(e["action"], e["requested_by"], e["result"]) for e in events]
 
 
+@functools.cache
+def _iam():
+    """One IAM client for the module's reads (the fuzzer reads hundreds of times, and making a
+    client costs more than the read): moto serves it in every test, as it serves any client."""
+    return boto3.client("iam")
+
+
 def no_user(username: str) -> bool:
-    iam = boto3.client("iam")
+    iam = _iam()
     try:
         iam.get_user(UserName=username)
     except iam.exceptions.NoSuchEntityException:
@@ -416,7 +424,7 @@ REFUSAL = re.compile(r":no_entry: You may not use `/access ([a-z]+)`")
 
 
 def iam_state() -> dict:
-    iam = boto3.client("iam")
+    iam = _iam()
     users = [
         u["UserName"] for page in iam.get_paginator("list_users").paginate() for u in page["Users"]
     ]
