@@ -164,8 +164,14 @@ class Scim:
         return response
 
 
-def iam_state(username):
-    iam = boto3.client("iam")
+@pytest.fixture
+def iam(aws):
+    """The root account's IAM as the test reads it: one client for the whole test (making one
+    costs more than the reads it is made for)."""
+    return boto3.client("iam")
+
+
+def iam_state(iam, username):
     try:
         iam.get_user(UserName=username)
     except iam.exceptions.NoSuchEntityException:
@@ -314,7 +320,7 @@ class Env:
 
 @pytest.mark.parametrize("mode", ["error", "crash"])
 @pytest.mark.parametrize("operation", list(CASES))
-def test_every_failure_point_is_finished_by_a_retry(api, client, aws, faults, operation, mode):
+def test_every_failure_point_is_finished_by_a_retry(api, client, aws, iam, faults, operation, mode):
     set_up, request, expected_status, expected_state = CASES[operation]
     env = Env(api, Scim(client, aws.scim_token))
     over_scim = operation.startswith("scim_")
@@ -350,7 +356,7 @@ def test_every_failure_point_is_finished_by_a_retry(api, client, aws, faults, op
             if first is not None and first.status_code == expected_status
             else retry(caller, method, path, body, expected_status, faults)
         )
-        assert iam_state(username) == expected_state, (k, mode, final.json)
+        assert iam_state(iam, username) == expected_state, (k, mode, final.json)
         if operation in ("onboard", "restore"):
             assert len(final.json["temporary_password"]) >= 20, k
         state = bootstrap.services().state
@@ -400,7 +406,7 @@ UNDER_WAY = {"suspend": "suspending", "restore": "restoring", "offboard": "offbo
 
 @pytest.mark.parametrize("operation", list(UNDER_WAY))
 def test_a_change_that_died_and_was_never_retried_is_finished_by_the_schedule(
-    api, client, aws, faults, monkeypatch, operation
+    api, client, aws, iam, faults, monkeypatch, operation
 ):
     """The process dies halfway and nobody retries: the drift report names the record stuck,
     `finish_stuck` finishes it (audited under its own ticket and the stopped one's), and the
@@ -443,7 +449,7 @@ def test_a_change_that_died_and_was_never_retried_is_finished_by_the_schedule(
     with enforced():
         finished = bootstrap.services().schedules.finish_stuck()
     assert [f["username"] for f in finished] == [username], finished
-    assert iam_state(username) == expected_state, k
+    assert iam_state(iam, username) == expected_state, k
     record = state.get_record(username)
     assert record["status"] not in UNDER_WAY.values() and record["ticket"] == f"T-{k}", record
     stopped = [e["result"] for e in state.audit_events(ticket=f"T-{k}")]
@@ -458,7 +464,7 @@ def test_a_change_that_died_and_was_never_retried_is_finished_by_the_schedule(
         assert bootstrap.services().schedules.finish_stuck() == []
 
 
-def test_a_change_running_for_several_leases_keeps_its_ticket_and_user(api, faults):
+def test_a_change_running_for_several_leases_keeps_its_ticket_and_user(api, iam, faults):
     """The heartbeat: a change slower than its one-second lease renews it (and its ticket's
     in-progress record), so the same ticket sent again meanwhile is told to retry instead of
     running the change a second time beside the first."""
@@ -475,7 +481,7 @@ def test_a_change_running_for_several_leases_keeps_its_ticket_and_user(api, faul
     first.join()
     assert again.status_code == 409 and "being processed" in again.json["Message"], again.json
     assert answers["first"].status_code == 200, answers["first"].json
-    assert iam_state("slow") == {**SUSPENDED, "keys": []}
+    assert iam_state(iam, "slow") == {**SUSPENDED, "keys": []}
     trail = [
         e["result"].split(":")[0] for e in bootstrap.services().state.audit_events(ticket="T-slow")
     ]
@@ -483,7 +489,7 @@ def test_a_change_running_for_several_leases_keeps_its_ticket_and_user(api, faul
 
 
 def test_an_identity_providers_delete_retried_after_iam_deleted_the_user_is_finished(
-    api, client, aws, faults
+    api, client, aws, iam, faults
 ):
     """SCIM's DELETE dies after IAM deleted the user, before the record was written: the
     identity provider's retry (same request) finishes it (204: record, audit, event), where a
@@ -495,7 +501,7 @@ def test_an_identity_providers_delete_retried_after_iam_deleted_the_user_is_fini
         created = env.scim.call("POST", "/Users", {"schemas": [SCIM_USER], "userName": username})
         assert created.status_code == 201, created.json
         env.ids[username] = created.json["id"]
-        give_every_dependent(boto3.client("iam"), username)
+        give_every_dependent(iam, username)
 
     set_up(USER)
     before = World(aws)
@@ -508,7 +514,10 @@ def test_an_identity_providers_delete_retried_after_iam_deleted_the_user_is_fini
         username = USER
         if call(env.scim, "DELETE", f"/Users/{env.ids[username]}", None, faults, k, CRASH):
             continue
-        if iam_state(username) is None and state.get_record(username)["status"] == "offboarding":
+        if (
+            iam_state(iam, username) is None
+            and state.get_record(username)["status"] == "offboarding"
+        ):
             break
     else:
         pytest.fail("no crash left the user deleted and the offboarding unfinished")
@@ -525,7 +534,7 @@ def test_an_identity_providers_delete_retried_after_iam_deleted_the_user_is_fini
 
 
 def test_a_dead_attempts_lease_run_out_lets_its_retry_through_at_once(
-    api, faults, aws, monkeypatch
+    api, faults, aws, iam, monkeypatch
 ):
     """What the retries above rely on (tests/support/leases.py): a crashed attempt leaves its
     user and ticket held, a retry is told to retry, and once their ends are brought to now the
@@ -540,4 +549,4 @@ def test_a_dead_attempts_lease_run_out_lets_its_retry_through_at_once(
     assert held.status_code == 409 and "retry" in held.json["Message"], held.json
     assert leases.run_out() == 2  # the user's lease and the ticket's in-progress record
     assert call(api, "POST", f"/users/{USER}/suspend", body, faults).status_code == 200
-    assert iam_state(USER) == SUSPENDED | {"keys": []}
+    assert iam_state(iam, USER) == SUSPENDED | {"keys": []}
