@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import inspect
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
+from chalicelib.kernel.identity import key
 from tests.support.app_client import stage_environment
 
 _POWERTOOLS = {
@@ -89,4 +91,19 @@ def _set(dynamodb, table: str, item: dict, attribute: str, value: int, key: tupl
         UpdateExpression="SET #a = :v",
         ExpressionAttributeNames={"#a": attribute},
         ExpressionAttributeValues={":v": {"N": str(value)}},
+    )
+
+
+def let_stand(username: str, seconds: int) -> None:
+    """The user's record as if nothing had written it for ``seconds`` (its time, ``at``, moved
+    back that far): the time passing for a change that died, for the schedule that looks for
+    changes stopped halfway, without sleeping it out."""
+    at = (datetime.now(UTC) - timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
+    boto3.client("dynamodb").update_item(
+        TableName=stage_environment()["STATE_TABLE"],
+        Key={"pk": {"S": f"USER#{key(username)}"}, "sk": {"S": "STATE"}},
+        UpdateExpression="SET #at = :at",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeNames={"#at": "at"},
+        ExpressionAttributeValues={":at": {"S": at}},
     )
