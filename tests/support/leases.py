@@ -35,9 +35,17 @@ def run_out() -> int:
     dynamodb = boto3.client("dynamodb")
     now = time.time()
     ended = _run_out_leases(dynamodb, env["STATE_TABLE"], "", now)
-    for item in _scan(dynamodb, env["IDEMPOTENCY_TABLE"]):
+    # (only the tickets in progress are read, not the answers the others keep)
+    in_progress = _scan(
+        dynamodb,
+        env["IDEMPOTENCY_TABLE"],
+        FilterExpression="#s = :in_progress",
+        ExpressionAttributeNames={"#s": _STATUS},
+        ExpressionAttributeValues={":in_progress": {"S": "INPROGRESS"}},
+    )
+    for item in in_progress:
         until = item.get(_IN_PROGRESS_UNTIL, {}).get("N")
-        if item[_STATUS]["S"] == "INPROGRESS" and until and int(until) >= int(now * 1000):
+        if until and int(until) >= int(now * 1000):
             key = (_POWERTOOLS["key_attr"],)
             _set(
                 dynamodb,
