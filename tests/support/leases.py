@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import inspect
 import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
+from chalicelib.kernel.identity import key
 from tests.support.app_client import stage_environment
 
 _POWERTOOLS = {
@@ -31,14 +34,18 @@ def run_out() -> int:
     env = stage_environment()
     dynamodb = boto3.client("dynamodb")
     now = time.time()
-    ended = 0
-    for item in _scan(dynamodb, env["STATE_TABLE"]):
-        if item.get("sk", {}).get("S") == "LEASE" and int(item["until"]["N"]) >= int(now):
-            _set(dynamodb, env["STATE_TABLE"], item, "until", int(now) - 1, ("pk", "sk"))
-            ended += 1
-    for item in _scan(dynamodb, env["IDEMPOTENCY_TABLE"]):
+    ended = _run_out_leases(dynamodb, env["STATE_TABLE"], "", now)
+    # (only the tickets in progress are read, not the answers the others keep)
+    in_progress = _scan(
+        dynamodb,
+        env["IDEMPOTENCY_TABLE"],
+        FilterExpression="#s = :in_progress",
+        ExpressionAttributeNames={"#s": _STATUS},
+        ExpressionAttributeValues={":in_progress": {"S": "INPROGRESS"}},
+    )
+    for item in in_progress:
         until = item.get(_IN_PROGRESS_UNTIL, {}).get("N")
-        if item[_STATUS]["S"] == "INPROGRESS" and until and int(until) >= int(now * 1000):
+        if until and int(until) >= int(now * 1000):
             key = (_POWERTOOLS["key_attr"],)
             _set(
                 dynamodb,
@@ -52,10 +59,35 @@ def run_out() -> int:
     return ended
 
 
-def _scan(dynamodb, table: str) -> list[dict]:
+def run_out_locks() -> int:
+    """The revocation locks on child roles (``LOCK#<role>``) still held, ended a moment ago; how
+    many there were. What an attempt left held when its release failed or it died: the user's
+    lease and the ticket's in-progress record stay held, so a retry is still told to retry."""
+    return _run_out_leases(boto3.client("dynamodb"), stage_environment()["STATE_TABLE"], "LOCK#")
+
+
+def _run_out_leases(dynamodb, table: str, prefix: str, now: float | None = None) -> int:
+    """The leases (users' and locks', ``prefix`` naming which) held past ``now``, ended."""
+    now = time.time() if now is None else now
+    ended = 0
+    # (the table's other items, the audit trail's above all, are not read: only leases)
+    condition, values = "sk = :lease", {":lease": {"S": "LEASE"}}
+    if prefix:
+        condition, values[":prefix"] = f"{condition} AND begins_with(pk, :prefix)", {"S": prefix}
+    leases = _scan(dynamodb, table, FilterExpression=condition, ExpressionAttributeValues=values)
+    for item in leases:
+        # (a lock's queue shares the kind, holding no end: WAITING#<role>)
+        until = item.get("until", {}).get("N")
+        if until and int(until) >= int(now):
+            _set(dynamodb, table, item, "until", int(now) - 1, ("pk", "sk"))
+            ended += 1
+    return ended
+
+
+def _scan(dynamodb, table: str, **only: Any) -> list[dict]:
     return [
         item
-        for page in dynamodb.get_paginator("scan").paginate(TableName=table)
+        for page in dynamodb.get_paginator("scan").paginate(TableName=table, **only)
         for item in page["Items"]
     ]
 
@@ -67,4 +99,19 @@ def _set(dynamodb, table: str, item: dict, attribute: str, value: int, key: tupl
         UpdateExpression="SET #a = :v",
         ExpressionAttributeNames={"#a": attribute},
         ExpressionAttributeValues={":v": {"N": str(value)}},
+    )
+
+
+def let_stand(username: str, seconds: int) -> None:
+    """The user's record as if nothing had written it for ``seconds`` (its time, ``at``, moved
+    back that far): the time passing for a change that died, for the schedule that looks for
+    changes stopped halfway, without sleeping it out."""
+    at = (datetime.now(UTC) - timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
+    boto3.client("dynamodb").update_item(
+        TableName=stage_environment()["STATE_TABLE"],
+        Key={"pk": {"S": f"USER#{key(username)}"}, "sk": {"S": "STATE"}},
+        UpdateExpression="SET #at = :at",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeNames={"#at": "at"},
+        ExpressionAttributeValues={":at": {"S": at}},
     )
