@@ -25,6 +25,8 @@ Applied in the process that runs moto (the in-process mock or the threaded serve
     (moto_clock): what AWS makes after ``clock advance 50d`` is new, not 50 days old.
 12. A user's path changed as AWS changes it (tags kept, UpdateUser authorized on both ARNs),
     and ``aws:ResourceTag/`` on IAM users evaluated (moto_update_user).
+13. Work moto repeats on every request done once (moto_per_request): the server's list of
+    services, and a DynamoDB query's sort of the whole table; the answers are the same.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from devstack import (
     moto_iam_extras,
     moto_last_used,
     moto_mfa,
+    moto_per_request,
     moto_report,
     moto_signin,
     moto_throttle,
@@ -179,6 +182,7 @@ def apply() -> None:
         moto_dynamodb_atomic.apply()
         api_gateway_iam.apply()
         moto_clock.apply()
+        moto_per_request.apply()
         _applied = True
 
 
