@@ -43,7 +43,6 @@ def answers(first: str) -> dict:
 
 def test_moto_starts_without_building_the_iri_parsers_and_iris_are_checked_as_before():
     deferred = answers("import devstack.local")
-    plain = answers("")
-    assert deferred["built"] is False
-    assert plain["built"] is True  # what jsonschema does on its own
-    assert deferred["checks"] == plain["checks"] == [False, True, False, True, False]
+    assert deferred["built"] is False  # jsonschema on its own builds them on import
+    # As rfc3987_syntax answers when imported by jsonschema itself.
+    assert deferred["checks"] == [False, True, False, True, False]
