@@ -12,6 +12,13 @@ the function is changed in place (its code made to call the shifted clock) rathe
 rebound in each module. Applied in the process that runs moto; ``follow(path)`` names the clock
 file (the local stack's ``clock_file``); until then, and in the tests' in-process moto, the
 offset is zero.
+
+A wait is not a date: an SQS long poll waits at most its ``WaitTimeSeconds`` of real time
+(Amazon SQS Developer Guide, "Amazon SQS short and long polling"), whatever the clock says.
+moto ends a long poll when its ``unix_time`` passes the start plus the wait, so a clock moved
+back meanwhile (``clock reset`` after ``clock advance 2h``) kept a receive waiting for two hours,
+and the queue poller with it, which then outlived the stack's stop. The wait is measured here in
+real time instead, moto looking for messages without waiting in between.
 """
 
 from __future__ import annotations
@@ -20,11 +27,13 @@ import datetime
 import json
 import os
 import threading
+import time
 import types
 from pathlib import Path
 from typing import Any
 
 from moto.core import utils as moto_utils
+from moto.sqs.models import SQSBackend
 
 _lock = threading.Lock()
 _followed: Path | None = None
@@ -81,3 +90,26 @@ def apply() -> None:
         )
         original.__globals__["_devstack_shifted_utcnow"] = _devstack_shifted_utcnow
         original.__code__ = _calls_the_shifted_clock.__code__
+        SQSBackend.receive_message = _waiting_in_real_time(SQSBackend.receive_message)  # type: ignore[method-assign]
+
+
+def _waiting_in_real_time(receive: Any) -> Any:
+    def receive_message(
+        self: SQSBackend,
+        queue_name: str,
+        count: int,
+        wait_seconds_timeout: int,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        deadline = time.monotonic() + wait_seconds_timeout
+        while True:
+            found = receive(self, queue_name, count, 0, *args, **kwargs)
+            left = deadline - time.monotonic()
+            if found or left <= 0:
+                return found
+            # Until a message is sent, or a second (one in flight may be visible again), as
+            # moto waits; its condition takes a float.
+            self.get_queue(queue_name).wait_for_messages(min(left, 1.0))  # type: ignore[arg-type]
+
+    return receive_message
