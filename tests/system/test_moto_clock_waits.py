@@ -38,31 +38,31 @@ def queue(tmp_path):
         moto_clock.follow(None)
 
 
-def test_a_long_poll_ends_after_its_wait_when_the_clock_is_moved_back_meanwhile(queue):
-    sqs, url, clock_file = queue
+def polling(sqs, url: str, wait: int) -> tuple[threading.Thread, list[dict]]:
+    """A long poll of ``wait`` seconds under way in a thread; the list its answer goes to."""
     answers: list[dict] = []
-    polling = threading.Thread(
-        target=lambda: answers.append(sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)),
+    thread = threading.Thread(
+        target=lambda: answers.append(sqs.receive_message(QueueUrl=url, WaitTimeSeconds=wait)),
         daemon=True,
     )
-    polling.start()
+    thread.start()
     time.sleep(0.3)  # the poll has begun, on the clock two hours ahead
+    return thread, answers
+
+
+def test_a_long_poll_ends_after_its_wait_when_the_clock_is_moved_back_meanwhile(queue):
+    sqs, url, clock_file = queue
+    polling_thread, answers = polling(sqs, url, 1)
     clock_file.write_text(json.dumps({"offset_seconds": 0}))  # `clock reset`
-    polling.join(timeout=60)  # a bound for the test, far above the poll's one second
-    assert not polling.is_alive(), "the long poll waits on the moved clock"
+    polling_thread.join(timeout=60)  # a bound for the test, far above the poll's one second
+    assert not polling_thread.is_alive(), "the long poll waits on the moved clock"
     assert answers[0].get("Messages", []) == []
 
 
 def test_a_long_poll_answers_a_message_sent_while_it_waits(queue):
     sqs, url, _ = queue
-    answers: list[dict] = []
-    polling = threading.Thread(
-        target=lambda: answers.append(sqs.receive_message(QueueUrl=url, WaitTimeSeconds=20)),
-        daemon=True,
-    )
-    polling.start()
-    time.sleep(0.3)
+    polling_thread, answers = polling(sqs, url, 20)
     sqs.send_message(QueueUrl=url, MessageBody="hello")
-    polling.join(timeout=60)
-    assert not polling.is_alive()
+    polling_thread.join(timeout=60)
+    assert not polling_thread.is_alive()
     assert [m["Body"] for m in answers[0]["Messages"]] == ["hello"]
