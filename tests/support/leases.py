@@ -107,14 +107,7 @@ def let_stand(username: str, seconds: int) -> None:
     back that far): the time passing for a change that died, for the schedule that looks for
     changes stopped halfway, without sleeping it out."""
     at = (datetime.now(UTC) - timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
-    boto3.client("dynamodb").update_item(
-        TableName=stage_environment()["STATE_TABLE"],
-        Key={"pk": {"S": f"USER#{key(username)}"}, "sk": {"S": "STATE"}},
-        UpdateExpression="SET #at = :at",
-        ConditionExpression="attribute_exists(pk)",
-        ExpressionAttributeNames={"#at": "at"},
-        ExpressionAttributeValues={":at": {"S": at}},
-    )
+    _set_on_user(boto3.client("dynamodb"), username, "STATE", "at", {"S": at}, present="pk")
 
 
 def let_go_earlier(username: str, seconds: int) -> None:
@@ -122,14 +115,23 @@ def let_go_earlier(username: str, seconds: int) -> None:
     all): a change starting now takes the path it takes that long after the last one, without
     waiting for it."""
     dynamodb = boto3.client("dynamodb")
+    released = {"N": str(round(time.time() - seconds, 3))}
     try:
-        dynamodb.update_item(
-            TableName=stage_environment()["STATE_TABLE"],
-            Key={"pk": {"S": f"USER#{key(username)}"}, "sk": {"S": "LEASE"}},
-            UpdateExpression="SET #r = :r",
-            ConditionExpression="attribute_exists(#r)",
-            ExpressionAttributeNames={"#r": "released"},
-            ExpressionAttributeValues={":r": {"N": str(round(time.time() - seconds, 3))}},
-        )
+        _set_on_user(dynamodb, username, "LEASE", "released", released, present="released")
     except dynamodb.exceptions.ConditionalCheckFailedException:
         pass  # never held, or held now: nothing was let go
+
+
+def _set_on_user(
+    dynamodb, username: str, kind: str, attribute: str, value: dict, present: str
+) -> None:
+    """One attribute of one of the user's items (``kind``: its sort key), set only where the
+    item holds ``present``."""
+    dynamodb.update_item(
+        TableName=stage_environment()["STATE_TABLE"],
+        Key={"pk": {"S": f"USER#{key(username)}"}, "sk": {"S": kind}},
+        UpdateExpression="SET #a = :v",
+        ConditionExpression="attribute_exists(#p)",
+        ExpressionAttributeNames={"#a": attribute, "#p": present},
+        ExpressionAttributeValues={":v": value},
+    )
