@@ -66,7 +66,8 @@ class Claim:
         except InProgress:
             return None
         self._held = True
-        self.heartbeat.also(partial(self._state.renew, self._username, self._owner))
+        # (taken for one lease just now: renewed from the next round)
+        self.heartbeat.also(partial(self._state.renew, self._username, self._owner), at_once=False)
         return held_until
 
     def snapshot(self) -> Any:
@@ -113,21 +114,28 @@ class Claim:
 
 class Heartbeat:
     """Renews what a running change holds (the user's lease, the ticket's in-progress record,
-    the revocation's locks on child roles) when it is taken and then every third of the lease:
-    a change whose process died is taken over one lease after its last renewal, and one that
-    hangs once ``limit`` seconds have passed."""
+    the revocation's locks on child roles) every third of the lease, and each as it is added
+    unless it was just taken for one lease: a change whose process died is taken over one lease
+    after its last renewal, and one that hangs once ``limit`` seconds have passed."""
 
     def __init__(self, seconds: int, limit: int) -> None:
         self._seconds, self._limit = seconds, limit
         self._renewals: list[Callable[[int], bool]] = []
+        self._added: list[Callable[[int], bool]] = []  # to renew at once
+        self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def also(self, renew: Callable[[int], bool]) -> None:
-        """Renew ``renew`` (which says False once there is nothing of ours to renew) too,
-        from now: what was taken for longer than a lease is brought down to one at once."""
-        self._renewals.append(renew)
+    def also(self, renew: Callable[[int], bool], at_once: bool = True) -> None:
+        """Renew ``renew`` (which says False once there is nothing of ours to renew) too, from
+        now: at once, so that what was taken for longer than a lease is brought down to one,
+        unless ``at_once`` is False (it was just taken for one lease). Only the new one is
+        renewed then; the others keep their rounds, so a change writes each renewal once."""
+        with self._lock:
+            self._renewals.append(renew)
+            if at_once:
+                self._added.append(renew)
         self._wake.set()
         if self._thread is None and not self._stopped.is_set():
             self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
@@ -139,19 +147,28 @@ class Heartbeat:
 
     def _beat(self) -> None:
         given_up = time.monotonic() + self._limit
+        round_due = time.monotonic() + self._seconds / 3
         while True:
-            self._wake.wait(self._seconds / 3)
+            self._wake.wait(max(0.0, round_due - time.monotonic()))
             self._wake.clear()
             if self._stopped.is_set():
                 return
             if time.monotonic() > given_up:
                 logger().warning("a change ran past OPERATION_TIMEOUT; its lease is let run out")
                 return
-            for renew in list(self._renewals):
+            with self._lock:
+                if time.monotonic() >= round_due:  # the round: everything held
+                    round_due = time.monotonic() + self._seconds / 3
+                    due, self._added = list(self._renewals), []
+                else:  # woken for what was just added
+                    due, self._added = self._added, []
+            for renew in due:
                 try:
                     if not renew(self._seconds):
-                        self._renewals.remove(renew)  # let go, or saved: nothing to renew
-                except AppError as error:  # the next beat tries again, well within the lease
+                        with self._lock:  # let go, or saved: nothing to renew
+                            if renew in self._renewals:
+                                self._renewals.remove(renew)
+                except AppError as error:  # the next round tries again, well within the lease
                     logger().warning("could not renew a lease", extra={"reason": error.message})
                 except Exception:
                     logger().exception("the heartbeat stopped; the lease runs out")
