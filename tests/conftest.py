@@ -3,12 +3,9 @@ test client, and the work queue with Lambda's event source for it. Helpers: test
 
 from __future__ import annotations
 
-import functools
 import gc
 
 import boto3
-import botocore.loaders
-import botocore.session
 import pytest
 
 from chalicelib.aws.clients import AwsClients
@@ -17,15 +14,13 @@ from devstack.local import PROJECT, REGION, Facts, shared_session
 from devstack.pagerduty_api import PagerDutyStandIn
 from devstack.queue_poller import Poller
 from devstack.slack_api import SlackApiStandIn
+from tests.support import client_side
 from tests.support.app_client import Api, Clock, isolate, stage_environment
 from tests.support.approvals import IN_PROCESS_APPROVAL_POLICIES, Flow
 from tests.support.slack import NOWHERE_HOST
 from tests.support.world import World
 
-# moto gives each test a new default boto3 session (it patches boto3.DEFAULT_SESSION), and a new
-# session would parse each service's model files again (~20 ms a client): every session of this
-# process reads them through one loader, whose cache keeps what it parsed.
-botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
+client_side.apply()
 # A test process holds about 400,000 objects (moto, botocore's models, the provisioned world) and
 # each moto call makes and drops thousands more: with CPython's default thresholds (700, 10, 10)
 # full collections walked them all so often that they took 16.5 of 43 CPU seconds in three
