@@ -31,6 +31,7 @@ from chalicelib import bootstrap
 from chalicelib.edges.slack import grammar, replies
 from devstack.slack_command import button, click_body, command_body
 from tests.support import onboard
+from tests.support.iam_fingerprint import iam_changes, iam_fingerprint
 from tests.support.slack import ALLOWED, NOWHERE, STRANGER, ephemeral, queue_url, queued, run_worker
 
 GRANT_USAGE = "/access grant <user> <group> <hours> <reason...>"
@@ -423,17 +424,6 @@ TEXT = texts()
 REFUSAL = re.compile(r":no_entry: You may not use `/access ([a-z]+)`")
 
 
-def iam_state() -> dict:
-    iam = _iam()
-    users = [
-        u["UserName"] for page in iam.get_paginator("list_users").paginate() for u in page["Users"]
-    ]
-    return {
-        name: sorted(g["GroupName"] for g in iam.list_groups_for_user(UserName=name)["Groups"])
-        for name in users
-    }
-
-
 def drain(catcher) -> list[dict]:
     posts = []
     while True:
@@ -456,7 +446,7 @@ def test_only_a_listed_member_queues_a_change_and_only_the_verb_authorized(
     """One world for all examples (a fresh moto per example would cost more than the example)."""
     if no_user("pete"):
         onboard(api, "pete")
-    before = iam_state()
+    before = iam_fingerprint()
 
     # A member not listed: nothing changing is ever queued or offered for confirmation. (Each
     # request has its own response_url: work of an earlier example a failure left for a retry
@@ -471,7 +461,7 @@ def test_only_a_listed_member_queues_a_change_and_only_the_verb_authorized(
         for work in queued(sqs)
         if work.get("response_url") == url  # a direct message has none
     ), text
-    assert iam_state() == before, text
+    assert not (changes := iam_changes(before, iam_fingerprint())), (text, changes)
     refused = REFUSAL.match(stranger.json["text"])
 
     # A listed member: what the edge lets through is the verb typed as plain text, and the one
@@ -509,7 +499,7 @@ def test_only_a_listed_member_queues_a_change_and_only_the_verb_authorized(
         sqs.send_message(QueueUrl=queue_url(sqs), MessageBody=json.dumps(claim))
         assert run_worker(poller) == [(1, 0)]
         assert "Refused" in drain(catcher)[-1]["text"]
-        assert iam_state() == before, text
+        assert not (changes := iam_changes(before, iam_fingerprint())), (text, changes)
         # The listed member's own work: the worker does the verb that was authorized.
         sqs.send_message(QueueUrl=queue_url(sqs), MessageBody=json.dumps(work))
         run_worker(poller)
