@@ -7,7 +7,9 @@ table and on a global secondary index, page after page.
 
 The names a plain dict's members go by are kept: every answer of the services the app calls is
 serialized both ways and must be the same byte for byte, and the names asked of every member of
-their models, under other structures and keys too, must be those moto gives.
+their models, under other structures and keys too, must be those moto gives; a dict's member is
+then looked up directly, which must answer as moto's picker does whatever the dict's naming,
+and leave alone a response whose transformers change values on their path.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from moto import backends, mock_aws
 from moto.core import serialize
 from moto.core.model import Shape
 from moto.core.utils import get_service_model
+from moto.iam.responses import IamResponse
 
 from devstack import moto_ext, moto_per_request
 
@@ -141,15 +144,17 @@ PICKERS = (serialize.AttributePicker, serialize.XFormedAttributePicker)
 
 @contextlib.contextmanager
 def as_moto_ships() -> Iterator[None]:
-    """moto's own ``get_possible_keys``, nothing kept, for the block."""
-    kept = {picker: vars(picker)["get_possible_keys"] for picker in PICKERS}
-    for picker in PICKERS:
-        picker.get_possible_keys = kept[picker].__wrapped__
+    """moto's own ``get_possible_keys`` and ``get_value``, nothing kept, for the block."""
+    methods = [(picker, "get_possible_keys") for picker in PICKERS]
+    methods.append((serialize.ResponseSerializer, "get_value"))
+    kept = {(owner, name): vars(owner)[name] for owner, name in methods}
+    for (owner, name), method in kept.items():
+        setattr(owner, name, method.__wrapped__)
     try:
         yield
     finally:
-        for picker in PICKERS:
-            picker.get_possible_keys = kept[picker]
+        for (owner, name), method in kept.items():
+            setattr(owner, name, method)
 
 
 class Answers(list):
@@ -447,3 +452,41 @@ def test_any_dynamodb_item_is_answered_byte_for_byte_as_before(answers, items):
         item = {**attributes, "pk": {"S": "USER#pat"}, "sk": {"S": f"#{n}"}}
         dynamodb_requests(client, table, item)
     assert_items_answered_alike(answers, "GetItem", "Query", "Scan", "UpdateItem")
+
+
+IAM = IamResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER
+NEW_POLICY = {"PolicyName": "read", "Description": "never answered", "Tags": []}
+SNAKE_POLICY = {"policy_name": "read", "description": "never answered", "tags": [{"Key": "k"}]}
+SNAKE_ITEM = {
+    "item": {"pk": {"s": "read"}, "n": {"n": "1"}, "l": {"l": [{"bool": True}]}},
+    "consumed_capacity": {"table_name": "t", "capacity_units": 0.5},
+}
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "transformers", "result"),
+    [
+        ("iam", "CreatePolicy", IAM, {"Policy": NEW_POLICY}),
+        ("iam", "CreatePolicy", IAM, {"Policy": SNAKE_POLICY}),
+        ("dynamodb", "GetItem", None, SNAKE_ITEM),
+    ],
+)
+def test_a_dict_of_any_naming_or_transformed_is_answered_as_before(
+    service, operation, transformers, result
+):
+    """IAM drops a new policy's Description and empty Tags on their path; snake_case keys too."""
+    moto_ext.apply()
+    model = get_service_model(service)
+    serializer = serialize.get_serializer_class(service, model.protocol)
+
+    def answer() -> Any:
+        picker = serialize.XFormedAttributePicker(response_transformers=transformers)
+        return serializer(model.operation_model(operation), value_picker=picker).serialize(
+            copy.deepcopy(result)
+        )
+
+    with as_moto_ships():
+        shipped = answer()
+    assert answer() == shipped
+    assert "never answered" not in str(shipped["body"])
+    assert "read" in str(shipped["body"])
