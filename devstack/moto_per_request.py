@@ -14,6 +14,21 @@
    in-process read (a GetUser plus a GetItem: 5.6 ms, 5.0 ms without it, medians of six runs).
    The list only changes when a class gains a method (the patches here add theirs at start-up),
    so it is kept per class and listed again only if the class changed.
+4. moto's serializer looks each member of each answered structure up by asking six alias
+   classes for the names it may go by (``AttributePicker.get_possible_keys``) and turning each
+   into snake_case (``xform_name``): for a DynamoDB item, ten members per attribute, a third of
+   a GetItem of 15 attributes (CPU 4.0 ms, 2.7 ms without it; medians of four alternating runs
+   on a busy machine). When the value is a plain ``dict`` those names depend only on the
+   member's shape, the structure it belongs to (``parent``, set just before), its key and the
+   alias classes: a dict has no ``Meta`` and its class name is always "dict". botocore shapes
+   compare by identity and a service's shapes live as long as its cached model, so the names
+   are kept per (method, alias classes, shape, parent, key) for moto's own alias classes; any
+   other value or alias class is asked as before.
+5. Then for each member it builds a context with the path of the answer so far (a join of every
+   key above it), probes each name through ``utils.get_value`` and tries the response's
+   transformers on that path. When the value is a plain ``dict``, the picker moto's own and
+   the response has no transformers, nothing reads the path or the models: the names are
+   looked up in the dict directly (the same GetItem: 2.7 ms, 1.75 ms).
 """
 
 from __future__ import annotations
@@ -23,13 +38,18 @@ import threading
 from typing import Any
 
 from moto import backends
-from moto.core import responses, utils
+from moto.core import responses, serialize, utils
 from moto.dynamodb.models.table import Table
 
 _MARK = "_devstack_per_request"
 _lock = threading.Lock()
 _querying = threading.local()
 _handlers: dict[tuple[type, int], list[str]] = {}
+_names: dict[tuple[Any, ...], tuple[str, ...]] = {}
+# Shapes made afresh (an error's, a model's shape_for) would each add entries: start over at this.
+_NAMES_KEPT = 20_000
+_ALIASES_OF_SHAPES = frozenset(serialize.DEFAULT_ALIAS_PROVIDERS)
+_PICKERS = (serialize.AttributePicker, serialize.XFormedAttributePicker)
 
 
 def _modules_once(listing: Any) -> Any:
@@ -78,6 +98,51 @@ def _handler_names(clazz: Any) -> list[str]:
     return names
 
 
+def _names_of_dict_members(possible_keys: Any) -> Any:
+    @functools.wraps(possible_keys)
+    def names(self: serialize.AttributePicker, context: Any) -> Any:
+        providers = tuple(self.alias_providers)
+        if type(context.obj) is not dict or not _ALIASES_OF_SHAPES.issuperset(providers):
+            return possible_keys(self, context)
+        shape = context.shape
+        # The method is part of the key: XFormed's names extend the base method's for one picker.
+        key = (possible_keys, providers, shape, getattr(shape, "parent", None), context.key)
+        found = _names.get(key)
+        if found is None:
+            if len(_names) >= _NAMES_KEPT:
+                _names.clear()
+            found = _names[key] = tuple(possible_keys(self, context))
+        return found
+
+    return names
+
+
+def _dict_members_picked(get_value: Any) -> Any:
+    @functools.wraps(get_value)
+    def picked(self: serialize.ResponseSerializer, value: Any, key: str, shape: Any) -> Any:
+        picker = self._value_picker
+        if (
+            type(value) is not dict
+            or type(picker) not in _PICKERS
+            or picker.response_transformers
+            or not _ALIASES_OF_SHAPES.issuperset(picker.alias_providers)
+        ):
+            return get_value(self, value, key, shape)
+        # AttributePicker.__call__ less what goes unread: the context's path and models (the
+        # alias classes read the value, shape and key only) and a loop over no transformers.
+        context = serialize.AttributePickerContext(obj=value, key=key, shape=shape)
+        for name in picker.get_possible_keys(context):
+            if "." not in name:
+                if name in value:
+                    return value[name]
+            # utils.get_value walks a dotted name as a path.
+            elif (found := utils.get_value(value, name, utils.MISSING)) is not utils.MISSING:
+                return found
+        return None
+
+    return picked
+
+
 def apply() -> None:
     """Idempotent: once per process."""
     with _lock:
@@ -87,4 +152,10 @@ def apply() -> None:
         Table.all_items = _unsorted_within_query(Table.all_items)  # type: ignore[method-assign]
         Table.query = _picking_unsorted(Table.query)  # type: ignore[method-assign]
         responses.method_names_from_class = _handler_names
+        for picker in (serialize.AttributePicker, serialize.XFormedAttributePicker):
+            picker.get_possible_keys = _names_of_dict_members(  # type: ignore[method-assign]
+                vars(picker)["get_possible_keys"]
+            )
+        serializer = serialize.ResponseSerializer
+        serializer.get_value = _dict_members_picked(serializer.get_value)  # type: ignore[method-assign]
         setattr(Table, _MARK, True)

@@ -4,17 +4,35 @@ A DynamoDB query is handed the table's items unsorted; it must still answer as D
 "Query results are always sorted by the sort key value" (Amazon DynamoDB Developer Guide,
 "Query operations in DynamoDB"), forward or, with ``ScanIndexForward=false``, backward, on the
 table and on a global secondary index, page after page.
+
+The names a plain dict's members go by are kept: every answer of the services the app calls is
+serialized both ways and must be the same byte for byte, and the names asked of every member of
+their models, under other structures and keys too, must be those moto gives; a dict's member is
+then looked up directly, which must answer as moto's picker does whatever the dict's naming,
+and leave alone a response whose transformers change values on their path.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import itertools
+import json
 import random
+from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from moto import backends, mock_aws
+from moto.core import serialize
+from moto.core.model import Shape
+from moto.core.utils import get_service_model
+from moto.iam.responses import IamResponse
 
-from devstack import moto_per_request
+from devstack import moto_ext, moto_per_request
 
 PEOPLE, EVENTS = 12, 15
 
@@ -116,3 +134,359 @@ def test_the_server_finds_every_service_moto_has():
     listed = list(backends.list_of_moto_modules())
     assert {"iam", "sts", "dynamodb", "sqs", "secretsmanager"} <= set(listed)
     assert listed == sorted(listed) and list(backends.list_of_moto_modules()) == listed
+
+
+# -- 4. The names a dict's members go by, kept: every answer byte for byte as moto gives it --
+
+SERVICES = ("dynamodb", "iam", "sts", "sqs", "cloudformation")
+PICKERS = (serialize.AttributePicker, serialize.XFormedAttributePicker)
+
+
+@contextlib.contextmanager
+def as_moto_ships() -> Iterator[None]:
+    """moto's own ``get_possible_keys`` and ``get_value``, nothing kept, for the block."""
+    methods = [(picker, "get_possible_keys") for picker in PICKERS]
+    methods.append((serialize.ResponseSerializer, "get_value"))
+    kept = {(owner, name): vars(owner)[name] for owner, name in methods}
+    for (owner, name), method in kept.items():
+        setattr(owner, name, method.__wrapped__)
+    try:
+        yield
+    finally:
+        for (owner, name), method in kept.items():
+            setattr(owner, name, method)
+
+
+class Answers(list):
+    def __repr__(self) -> str:  # shown for a failing example, whatever its length
+        return f"<{len(self)} answers>"
+
+
+@pytest.fixture
+def answers(monkeypatch) -> Iterator[list[tuple[str, Any, Any]]]:
+    """Every answer moto serializes, serialized as moto ships it and again with names kept."""
+    moto_ext.apply()
+    serialized = Answers()
+    once = serialize.ResponseSerializer.serialize
+
+    def twice(self, result):
+        with as_moto_ships():
+            shipped = once(self, result)
+        kept = once(self, result)
+        # As serialized: moto adds its headers to the answer it is given afterwards.
+        serialized.append((self.operation_name, copy.deepcopy(shipped), copy.deepcopy(kept)))
+        return kept
+
+    monkeypatch.setattr(serialize.ResponseSerializer, "serialize", twice)
+    moto_per_request._names.clear()
+    with mock_aws():
+        yield serialized
+
+
+def assert_answered_alike(answers, *operations: str) -> None:
+    assert {operation for operation, _, _ in answers} >= set(operations)
+    for operation, shipped, kept in answers:
+        assert kept == shipped, operation
+    assert moto_per_request._names  # the answers were given with names kept
+
+
+def assert_items_answered_alike(answers, *operations: str) -> None:
+    assert_answered_alike(answers, *operations)
+    shapes = {
+        part.name for key in moto_per_request._names for part in key if isinstance(part, Shape)
+    }
+    assert "AttributeValue" in shapes
+
+
+def members_of_the_apps_services() -> list[tuple[Any, str, Any]]:
+    found = []
+    for service in SERVICES:
+        model = get_service_model(service)
+        for name in model.shape_names:
+            shape = model.shape_for(name)
+            if shape.type_name == "structure":
+                found += [(shape, key, member) for key, member in shape.members.items()]
+    return found
+
+
+class Role:
+    """Named as IAM's Role structure, with names of its own: its members go by other names."""
+
+    class Meta:
+        serialization_aliases = {"Arn": "role_arn", "Tags": "labels"}
+
+
+def names_of(picker, members, obj) -> list[tuple[str, ...]]:
+    names = []
+    for parent, key, member in members:
+        member.parent = parent  # as the serializer sets it before each member
+        context = serialize.AttributePickerContext(obj=obj, key=key, shape=member)
+        names.append(tuple(picker.get_possible_keys(context)))
+    return names
+
+
+def test_every_member_of_the_apps_services_goes_by_the_names_moto_gives_it():
+    moto_ext.apply()
+    members = members_of_the_apps_services()
+    structures = [parent for parent, _, _ in members]
+    # The same member in another structure, and a shape of the member's name resolved on its
+    # own (without its reference's serialized name) in the member's structure.
+    elsewhere = [(structures[i - 1], key, member) for i, (_, key, member) in enumerate(members)]
+    resolved_alone = [
+        (parent, key, parent._shape_resolver.get_shape_by_name(member.name))
+        for parent, key, member in members
+    ]
+    renamed = [(parent, key.lower(), member) for parent, key, member in members]
+    pickers = (
+        serialize.AttributePicker(),
+        serialize.XFormedAttributePicker(),
+        serialize.XFormedAttributePicker(alias_providers=[serialize.NoAlias]),
+    )
+    for picker in pickers:
+        for corpus, obj in itertools.product(
+            (members, elsewhere, resolved_alone, renamed), ({}, Role())
+        ):
+            with as_moto_ships():
+                shipped = names_of(picker, corpus, obj)
+            assert names_of(picker, corpus, obj) == shipped  # kept on the way
+            assert names_of(picker, corpus, obj) == shipped  # answered from what was kept
+
+
+POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}],
+    }
+)
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+            }
+        ],
+    }
+)
+STACK = json.dumps(
+    {
+        "Parameters": {"Name": {"Type": "String"}},
+        "Resources": {
+            "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": {"Ref": "Name"}}}
+        },
+        "Outputs": {"Arn": {"Value": {"Fn::GetAtt": ["Queue", "Arn"]}}},
+    }
+)
+EVERY_TYPE = {
+    "pk": {"S": "USER#pat"},
+    "sk": {"S": "RECORD"},
+    "s": {"S": "pat@example.com"},
+    "empty_s": {"S": ""},
+    "n": {"N": "12"},
+    "decimal": {"N": "-0.125"},
+    "b": {"B": b"\x00\xffbytes"},
+    "empty_b": {"B": b""},
+    "ss": {"SS": ["a", "b", "c"]},
+    "ns": {"NS": ["1", "2.5", "-3"]},
+    "bs": {"BS": [b"\x01", b"\x02"]},
+    "null": {"NULL": True},
+    "true": {"BOOL": True},
+    "false": {"BOOL": False},
+    "empty_m": {"M": {}},
+    "empty_l": {"L": []},
+    "m": {
+        "M": {
+            "deep": {"M": {"l": {"L": [{"S": "x"}, {"N": "1"}, {"M": {"ss": {"SS": ["y"]}}}]}}},
+            "n": {"N": "0"},
+        }
+    },
+    "l": {"L": [{"L": [{"NULL": True}, {"BOOL": False}]}, {"B": b"\x07"}, {"BS": [b"\x08"]}]},
+}
+
+
+def dynamodb_requests(client, table: str, item: dict) -> None:
+    """GetItem, Query, Scan and UpdateItem answering the item's every attribute."""
+    key = {"pk": item["pk"], "sk": item["sk"]}
+    client.put_item(TableName=table, Item=item)
+    assert client.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]["sk"] == key["sk"]
+    client.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": item["pk"]},
+    )
+    client.scan(TableName=table)
+    client.update_item(
+        TableName=table,
+        Key=key,
+        UpdateExpression="SET #touched = :touched",
+        ExpressionAttributeNames={"#touched": "touched"},
+        ExpressionAttributeValues={":touched": {"L": [{"N": "1"}, {"M": {"s": {"S": "v"}}}]}},
+        ReturnValues="ALL_NEW",
+    )
+
+
+TABLES = itertools.count()
+
+
+def new_table() -> tuple[Any, str]:
+    client, table = boto3.client("dynamodb", region_name="us-east-1"), f"t{next(TABLES)}"
+    client.create_table(
+        TableName=table,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return client, table
+
+
+def test_dynamodb_answers_every_attribute_type_byte_for_byte_as_before(answers):
+    dynamodb_requests(*new_table(), EVERY_TYPE)
+    assert_items_answered_alike(answers, "GetItem", "Query", "Scan", "UpdateItem")
+
+
+def test_the_apps_query_and_json_services_answer_byte_for_byte_as_before(answers):
+    """IAM, STS and CloudFormation (query protocol, XML) and SQS (JSON).
+
+    Secrets Manager is left out: moto answers it with its own ``json.dumps``, not the serializer.
+    """
+    iam = boto3.client("iam", region_name="us-east-1")
+    tags = [{"Key": "team", "Value": "platform"}, {"Key": "ticket", "Value": "T-1"}]
+    iam.create_user(UserName="pat", Tags=tags)
+    iam.create_user(UserName="sam", Path="/people/")
+    iam.create_group(GroupName="readers")
+    iam.add_user_to_group(GroupName="readers", UserName="pat")
+    arn = iam.create_policy(PolicyName="read", PolicyDocument=POLICY)["Policy"]["Arn"]
+    iam.attach_user_policy(UserName="pat", PolicyArn=arn)
+    role = iam.create_role(RoleName="ops", AssumeRolePolicyDocument=TRUST, Tags=tags)["Role"]
+    iam.get_user(UserName="pat")
+    iam.list_users()
+    iam.get_group(GroupName="readers")
+    iam.list_attached_user_policies(UserName="pat")
+    iam.get_role(RoleName="ops")
+    boto3.client("sts", region_name="us-east-1").assume_role(
+        RoleArn=role["Arn"], RoleSessionName="pat", Tags=tags
+    )
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    queue = sqs.create_queue(QueueName="events")["QueueUrl"]
+    sqs.send_message(
+        QueueUrl=queue,
+        MessageBody='{"event": "offboarded"}',
+        MessageAttributes={
+            "kind": {"DataType": "String", "StringValue": "offboard"},
+            "try": {"DataType": "Number", "StringValue": "2"},
+            "raw": {"DataType": "Binary", "BinaryValue": b"\x00\x01"},
+        },
+    )
+    received = sqs.receive_message(
+        QueueUrl=queue, AttributeNames=["All"], MessageAttributeNames=["All"]
+    )
+    assert received["Messages"][0]["MessageAttributes"]["kind"]["StringValue"] == "offboard"
+
+    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+    cloudformation.create_stack(
+        StackName="child",
+        TemplateBody=STACK,
+        Parameters=[{"ParameterKey": "Name", "ParameterValue": "events-dlq"}],
+        Tags=tags,
+    )
+    cloudformation.describe_stacks(StackName="child")
+
+    assert_answered_alike(
+        answers,
+        "GetUser",
+        "ListUsers",
+        "GetGroup",
+        "ListAttachedUserPolicies",
+        "GetRole",
+        "AssumeRole",
+        "ReceiveMessage",
+        "DescribeStacks",
+    )
+
+
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=8)
+NAMES = st.text(
+    "abcdefghijklmnopqrstuvwxyz_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=1, max_size=6
+)
+NUMBERS = st.integers(-(10**9), 10**9).map(str) | st.sampled_from(["0.5", "-1.25", "1E+3"])
+SCALARS = st.one_of(
+    TEXT.map(lambda s: {"S": s}),
+    NUMBERS.map(lambda n: {"N": n}),
+    st.binary(max_size=6).map(lambda b: {"B": b}),
+    st.sets(TEXT, min_size=1, max_size=3).map(lambda s: {"SS": sorted(s)}),
+    st.sets(st.integers(-99, 99), min_size=1, max_size=3).map(
+        lambda s: {"NS": [str(n) for n in sorted(s)]}
+    ),
+    st.sets(st.binary(min_size=1, max_size=4), min_size=1, max_size=3).map(
+        lambda s: {"BS": sorted(s)}
+    ),
+    st.just({"NULL": True}),
+    st.booleans().map(lambda b: {"BOOL": b}),
+)
+ATTRIBUTE_VALUES = st.recursive(
+    SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3).map(lambda values: {"L": values})
+        | st.dictionaries(NAMES, inner, max_size=3).map(lambda values: {"M": values})
+    ),
+    max_leaves=8,
+)
+
+
+@given(items=st.lists(st.dictionaries(NAMES, ATTRIBUTE_VALUES, max_size=5), min_size=1, max_size=3))
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_any_dynamodb_item_is_answered_byte_for_byte_as_before(answers, items):
+    client, table = new_table()
+    for n, attributes in enumerate(items):
+        item = {**attributes, "pk": {"S": "USER#pat"}, "sk": {"S": f"#{n}"}}
+        dynamodb_requests(client, table, item)
+    assert_items_answered_alike(answers, "GetItem", "Query", "Scan", "UpdateItem")
+
+
+IAM = IamResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER
+NEW_POLICY = {"PolicyName": "read", "Description": "never answered", "Tags": []}
+SNAKE_POLICY = {"policy_name": "read", "description": "never answered", "tags": [{"Key": "k"}]}
+SNAKE_ITEM = {
+    "item": {"pk": {"s": "read"}, "n": {"n": "1"}, "l": {"l": [{"bool": True}]}},
+    "consumed_capacity": {"table_name": "t", "capacity_units": 0.5},
+}
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "transformers", "result"),
+    [
+        ("iam", "CreatePolicy", IAM, {"Policy": NEW_POLICY}),
+        ("iam", "CreatePolicy", IAM, {"Policy": SNAKE_POLICY}),
+        ("dynamodb", "GetItem", None, SNAKE_ITEM),
+    ],
+)
+def test_a_dict_of_any_naming_or_transformed_is_answered_as_before(
+    service, operation, transformers, result
+):
+    """IAM drops a new policy's Description and empty Tags on their path; snake_case keys too."""
+    moto_ext.apply()
+    model = get_service_model(service)
+    serializer = serialize.get_serializer_class(service, model.protocol)
+
+    def answer() -> Any:
+        picker = serialize.XFormedAttributePicker(response_transformers=transformers)
+        return serializer(model.operation_model(operation), value_picker=picker).serialize(
+            copy.deepcopy(result)
+        )
+
+    with as_moto_ships():
+        shipped = answer()
+    assert answer() == shipped
+    assert "never answered" not in str(shipped["body"])
+    assert "read" in str(shipped["body"])
