@@ -9,6 +9,7 @@ else), so a test need not sleep it out.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import time
 from datetime import UTC, datetime, timedelta
@@ -28,11 +29,24 @@ _STATUS = _POWERTOOLS["status_attr"]
 _IN_PROGRESS_UNTIL = _POWERTOOLS["in_progress_expiry_attr"]  # milliseconds
 
 
+def _dynamodb() -> Any:
+    """The test's DynamoDB client: one for each of moto's default sessions (a new one per test),
+    since a retry runs leases out several times and making a client costs more than its calls."""
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    return _client_of(boto3.DEFAULT_SESSION)
+
+
+@functools.lru_cache(maxsize=1)
+def _client_of(session: Any) -> Any:
+    return session.client("dynamodb")
+
+
 def run_out() -> int:
     """Every lease and in-progress ticket still held, ended a moment ago; how many there were.
     Only for a world in which nothing is running (what is held was left by a change that died)."""
     env = stage_environment()
-    dynamodb = boto3.client("dynamodb")
+    dynamodb = _dynamodb()
     now = time.time()
     ended = _run_out_leases(dynamodb, env["STATE_TABLE"], "", now)
     # (only the tickets in progress are read, not the answers the others keep)
@@ -63,7 +77,7 @@ def run_out_locks() -> int:
     """The revocation locks on child roles (``LOCK#<role>``) still held, ended a moment ago; how
     many there were. What an attempt left held when its release failed or it died: the user's
     lease and the ticket's in-progress record stay held, so a retry is still told to retry."""
-    return _run_out_leases(boto3.client("dynamodb"), stage_environment()["STATE_TABLE"], "LOCK#")
+    return _run_out_leases(_dynamodb(), stage_environment()["STATE_TABLE"], "LOCK#")
 
 
 def _run_out_leases(dynamodb, table: str, prefix: str, now: float | None = None) -> int:
@@ -107,14 +121,14 @@ def let_stand(username: str, seconds: int) -> None:
     back that far): the time passing for a change that died, for the schedule that looks for
     changes stopped halfway, without sleeping it out."""
     at = (datetime.now(UTC) - timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
-    _set_on_user(boto3.client("dynamodb"), username, "STATE", "at", {"S": at}, present="pk")
+    _set_on_user(_dynamodb(), username, "STATE", "at", {"S": at}, present="pk")
 
 
 def let_go_earlier(username: str, seconds: int) -> None:
     """The user's lease as if let go ``seconds`` ago, not a moment ago (when it was let go at
     all): a change starting now takes the path it takes that long after the last one, without
     waiting for it."""
-    dynamodb = boto3.client("dynamodb")
+    dynamodb = _dynamodb()
     released = {"N": str(round(time.time() - seconds, 3))}
     try:
         _set_on_user(dynamodb, username, "LEASE", "released", released, present="released")
