@@ -32,7 +32,7 @@ from schemathesis.core.transport import Response
 
 from devstack.local import PROJECT
 from tests.support import onboard
-from tests.support.iam_fingerprint import iam_changes, iam_fingerprint
+from tests.support.iam_fingerprint import changed_since, iam_fingerprint
 from tests.support.module_app import running_app
 
 SCHEMA = schemathesis.openapi.from_path(str(PROJECT / "chalicelib" / "edges" / "openapi.yaml"))
@@ -314,7 +314,7 @@ def test_every_operation_holds_its_contract_under_fuzzing(world, label):
         case.validate_response(as_response(case, method, path, headers, raw, answer), checks=CHECKS)
         check_error_body(label, status, answer)
         if status >= 400:
-            changes = iam_changes(before, iam_fingerprint())
+            changes = changed_since(before)
             assert not changes, f"a rejected request changed IAM: {where}: {changes}"
 
     holds()
@@ -378,7 +378,7 @@ def assert_rejected(world, before, method: str, path: str, answer, allowed: set[
     where = f"{method} {path!r} -> {answer.status_code} {answer.body[:300]!r}"
     assert answer.status_code in allowed, where
     check_error_body(path, answer.status_code, answer)
-    changes = iam_changes(before, iam_fingerprint())
+    changes = changed_since(before)
     assert not changes, f"a rejected request changed IAM: {where}: {changes}"
 
 

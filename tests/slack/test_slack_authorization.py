@@ -31,7 +31,7 @@ from chalicelib import bootstrap
 from chalicelib.edges.slack import grammar, replies
 from devstack.slack_command import button, click_body, command_body
 from tests.support import onboard
-from tests.support.iam_fingerprint import iam_changes, iam_fingerprint
+from tests.support.iam_fingerprint import changed_since, iam_fingerprint
 from tests.support.slack import ALLOWED, NOWHERE, STRANGER, ephemeral, queue_url, queued, run_worker
 
 GRANT_USAGE = "/access grant <user> <group> <hours> <reason...>"
@@ -461,7 +461,7 @@ def test_only_a_listed_member_queues_a_change_and_only_the_verb_authorized(
         for work in queued(sqs)
         if work.get("response_url") == url  # a direct message has none
     ), text
-    assert not (changes := iam_changes(before, iam_fingerprint())), (text, changes)
+    assert not (changes := changed_since(before)), (text, changes)
     refused = REFUSAL.match(stranger.json["text"])
 
     # A listed member: what the edge lets through is the verb typed as plain text, and the one
@@ -499,7 +499,7 @@ def test_only_a_listed_member_queues_a_change_and_only_the_verb_authorized(
         sqs.send_message(QueueUrl=queue_url(sqs), MessageBody=json.dumps(claim))
         assert run_worker(poller) == [(1, 0)]
         assert "Refused" in drain(catcher)[-1]["text"]
-        assert not (changes := iam_changes(before, iam_fingerprint())), (text, changes)
+        assert not (changes := changed_since(before)), (text, changes)
         # The listed member's own work: the worker does the verb that was authorized.
         sqs.send_message(QueueUrl=queue_url(sqs), MessageBody=json.dumps(work))
         run_worker(poller)

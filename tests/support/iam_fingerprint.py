@@ -46,6 +46,11 @@ def iam_changes(before: dict, after: dict) -> list[str]:
     return list(_changes("", before, after))
 
 
+def changed_since(before: dict) -> list[str]:
+    """What differs in IAM now from the fingerprint ``before`` (of the world's accounts)."""
+    return iam_changes(before, iam_fingerprint())
+
+
 def _account(backend: Any) -> dict:
     return {
         "users": {user.name: _user(backend, user) for user in backend.list_users(None, None, None)},
