@@ -84,21 +84,39 @@ def bundle(out: Path, version: str | None = None) -> Path:
     return target
 
 
+# What ``chalice package`` reads of a project.
+PACKAGED = ("app.py", "requirements.txt", "chalicelib/", ".chalice/", "vendor/")
+
+
 def _package(work: Path) -> Path:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | NO_AWS
     cache = PROJECT / ".chalice" / "deployments"
     cache.mkdir(parents=True, exist_ok=True)
+    project = _packaged_files(work / "project")
+    # The dependencies built once for every packaging of these requirements (chalice's cache).
+    (project / ".chalice" / "deployments").symlink_to(cache, target_is_directory=True)
     # One packaging at a time: another (a test worker) would build the same cache file.
     with open(cache / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         subprocess.run(
-            [BIN / "chalice", "--project-dir", PROJECT, "package", "--stage", "prod", work / "out"],
+            [BIN / "chalice", "--project-dir", project, "package", "--stage", "prod", work / "out"],
             env=env,
             check=True,
             capture_output=True,
             text=True,
         )
     return work / "out" / "deployment.zip"
+
+
+def _packaged_files(project: Path) -> Path:
+    """A copy of the repository's files that the package is made of. chalice packages every
+    file under chalicelib/, so packaging the checkout itself would add whatever else lies there
+    (the bytecode Python wrote beside the modules, a file not committed)."""
+    for name in _tracked():
+        if name.startswith(PACKAGED):
+            (project / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(PROJECT / name, project / name)
+    return project
 
 
 def _sbom(package: Path, work: Path, target: Path) -> None:

@@ -8,7 +8,9 @@ import json
 import subprocess
 import tarfile
 import tomllib
+import uuid
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,8 +24,15 @@ VERSION = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["ve
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory) -> Path:
-    return release.bundle(tmp_path_factory.mktemp("dist"))
+def bundle(tmp_path_factory) -> Iterator[Path]:
+    # What Python or a person leaves in a checkout beside the modules: never packaged.
+    stray = PROJECT / "chalicelib" / "__pycache__" / f"stray-{uuid.uuid4().hex}.pyc"
+    stray.parent.mkdir(exist_ok=True)
+    stray.write_bytes(b"not the repository's")
+    try:
+        yield release.bundle(tmp_path_factory.mktemp("dist"))
+    finally:
+        stray.unlink()
 
 
 def test_every_file_of_the_bundle_is_in_its_checksums_and_sha256sum_agrees(bundle):
@@ -70,6 +79,17 @@ def test_the_sbom_lists_everything_the_package_holds_at_its_version(bundle):
         if line.split("#")[0].strip():
             name, _, version = line.strip().partition("==")
             assert (name.replace("-", "_").lower(), version) in listed, line
+
+
+def test_the_package_holds_the_repositorys_files_of_the_app_and_nothing_else_of_the_checkout(
+    bundle,
+):
+    with zipfile.ZipFile(bundle / f"iam-lifecycle-{VERSION}-lambda.zip") as archive:
+        app = {n for n in archive.namelist() if n == "app.py" or n.startswith("chalicelib/")}
+    tracked = subprocess.run(
+        ["git", "ls-files", "app.py", "chalicelib"], cwd=PROJECT, check=True, capture_output=True
+    ).stdout.decode()
+    assert app == set(tracked.split())
 
 
 def test_the_source_is_the_repositorys_files_at_this_version_and_rebuilds_the_same(
