@@ -10,6 +10,7 @@ CloudFormation, DynamoDB, SQS, Secrets Manager, Sign-In, ...) as it was, anythin
 from __future__ import annotations
 
 import copy
+import copyreg
 import threading
 from typing import Any
 
@@ -78,17 +79,137 @@ def _session_keys() -> dict[tuple[str, str], dict[str, Any]]:
 
 def copy_world(value: Any, registries: list[Any]) -> Any:
     """A deep copy in which references to moto's registries stay the registries themselves
-    (one copy of the whole world, so objects two backends share stay shared)."""
+    (one copy of the whole world, so objects two backends share stay shared).
+
+    ``copy.deepcopy``'s algorithm, object for object (the same memo, ``__deepcopy__`` hooks,
+    reductions and reconstruction), done in one function: the strings, numbers and ``None`` that
+    make up most of the world are returned where they are met rather than through a call each,
+    and dicts and lists are copied in place. ``tests/service/test_world.py`` holds it to
+    ``copy.deepcopy``'s result on the provisioned world."""
     memo: dict[int, Any] = {id(registry): registry for registry in registries}
     dispatch: dict[type, Any] = copy._deepcopy_dispatch  # type: ignore[attr-defined]
     saved = {kind: dispatch.get(kind) for kind in _LOCKS}
     for kind, make in _LOCKS.items():
         dispatch[kind] = lambda _value, _memo, _make=make: _make()
     try:
-        return copy.deepcopy(value, memo)
+        return _Copier(memo).copy(value)
     finally:
         for kind, previous in saved.items():
             if previous is None:
                 dispatch.pop(kind, None)
             else:
                 dispatch[kind] = previous
+
+
+_NOTHING = object()
+
+
+class _Copier:
+    """One deep copy: ``copy`` is ``copy.deepcopy(value, memo)``."""
+
+    def __init__(self, memo: dict[int, Any]) -> None:
+        self.memo = memo
+        # What reductions made for the copy (arguments, state) lives as long as the memo, so
+        # that no id in it is reused (what ``copy._keep_alive`` does).
+        self.alive: list[Any] = []
+        memo[id(memo)] = self.alive
+
+    def copy(self, x: Any) -> Any:  # noqa: C901 - copy.deepcopy's cases, in its order
+        cls = type(x)
+        if cls in _ATOMIC:  # copy.deepcopy returns these themselves, never memoized
+            return x
+        memo = self.memo
+        y = memo.get(id(x), _NOTHING)
+        if y is not _NOTHING:
+            return y
+        if cls is dict:
+            y = {}
+            memo[id(x)] = y
+            copy_ = self.copy
+            for key, value in x.items():
+                y[key if type(key) in _ATOMIC else copy_(key)] = (
+                    value if type(value) in _ATOMIC else copy_(value)
+                )
+            return y
+        if cls is list:
+            y = []
+            memo[id(x)] = y
+            copy_ = self.copy
+            y.extend([item if type(item) in _ATOMIC else copy_(item) for item in x])
+            return y
+        if cls is tuple:
+            items = [item if type(item) in _ATOMIC else self.copy(item) for item in x]
+            y = memo.get(id(x), _NOTHING)  # a tuple inside a cycle through itself
+            if y is not _NOTHING:
+                return y
+            y = tuple(items) if any(a is not b for a, b in zip(x, items, strict=True)) else x
+        else:
+            copier = copy._deepcopy_dispatch.get(cls)  # type: ignore[attr-defined]
+            if copier is not None:
+                y = copier(x, memo)
+            elif issubclass(cls, type):
+                y = x
+            else:
+                hook = getattr(x, "__deepcopy__", None)
+                if hook is not None:
+                    y = hook(memo)
+                else:
+                    y = self._reconstruct(x, _reduction(x, cls))
+        if y is not x:
+            memo[id(x)] = y
+            self.alive.append(x)
+        return y
+
+    def _reconstruct(self, x: Any, reduction: Any) -> Any:
+        """``copy._reconstruct`` of a deep copy."""
+        if isinstance(reduction, str):
+            return x
+        self.alive.append(reduction)
+        func, args, state, listiter, dictiter = (*reduction, None, None, None)[:5]
+        copy_ = self.copy
+        y = func(*[copy_(arg) for arg in args])
+        self.memo[id(x)] = y
+        if state is not None:
+            state = copy_(state)
+            if hasattr(y, "__setstate__"):
+                y.__setstate__(state)
+            else:
+                slots = None
+                if isinstance(state, tuple) and len(state) == 2:
+                    state, slots = state
+                if state is not None:
+                    y.__dict__.update(state)
+                if slots is not None:
+                    for key, value in slots.items():
+                        setattr(y, key, value)
+        if listiter is not None:
+            for item in listiter:
+                y.append(copy_(item))
+        if dictiter is not None:
+            for key, value in dictiter:
+                self.alive.append((key, value))
+                key = copy_(key)
+                y[key] = copy_(value)
+        return y
+
+
+def _reduction(x: Any, cls: type) -> Any:
+    """What ``copy.deepcopy`` reconstructs an object from."""
+    reductor = copyreg.dispatch_table.get(cls)
+    if reductor is not None:
+        return reductor(x)
+    reductor = getattr(x, "__reduce_ex__", None)
+    if reductor is not None:
+        return reductor(4)
+    reductor = getattr(x, "__reduce__", None)
+    if reductor:
+        return reductor()
+    raise copy.Error(f"un(deep)copyable object of type {cls}")
+
+
+# The types copy.deepcopy copies as themselves (its dispatch's atomic entries).
+_ATOMIC = frozenset(
+    kind
+    for kind, copier in copy._deepcopy_dispatch.items()  # type: ignore[attr-defined]
+    if copier is copy._deepcopy_atomic  # type: ignore[attr-defined]
+)
