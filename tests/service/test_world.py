@@ -132,7 +132,8 @@ def test_a_restore_copies_what_deepcopy_copies_and_shares_only_what_it_shares(
     provisioned, monkeypatch
 ):
     """The restore's copier gives ``copy.deepcopy``'s copy of the kept world: the same objects
-    with the same values, shared where deepcopy shares them, and nothing else of the snapshot."""
+    with the same values, shared where deepcopy shares them, and nothing else of the snapshot
+    but the values nothing changes (``snapshot._kept()``: times, CloudWatch's metric queries)."""
     registries = [registry for registry, _ in provisioned.snapshot.kept]
     kept = [accounts for _, accounts in provisioned.snapshot.kept]
     for kind, make in snapshot._LOCKS.items():  # as copy_world has deepcopy do them
@@ -142,11 +143,12 @@ def test_a_restore_copies_what_deepcopy_copies_and_shares_only_what_it_shares(
     assert _copied_alike(kept, ours, theirs) > 1000  # objects compared: the whole world
 
 
-def test_a_restore_undoes_what_a_test_did_to_the_provisioned_policies_roles_and_items(
+def test_a_restore_undoes_what_a_test_did_to_policies_roles_users_items_and_alarms(
     aws, provisioned
 ):
-    """Everything a restore now copies differently, changed through the API the ways the
-    app and the tests change it, is as the provisioning left it after the next restore."""
+    """What a restore copies its own way or shares, changed through the API as the app and the
+    tests change it (attachments and their counts, tags, policy versions, keys, items, an
+    alarm's state and query), is as the provisioning left it after the next restore."""
     fresh = describe(aws)
     iam = boto3.client("iam")
     local = iam.list_policies(Scope="Local")["Policies"]
