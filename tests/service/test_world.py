@@ -131,16 +131,19 @@ def test_a_world_put_back_keeps_the_sessions_issued_since_when_asked(aws):
 def test_a_restore_copies_what_deepcopy_copies_and_shares_only_what_it_shares(
     provisioned, monkeypatch
 ):
-    """The restore's copier gives ``copy.deepcopy``'s copy of the kept world: the same objects
-    with the same values, shared where deepcopy shares them, and nothing else of the snapshot
-    but the values nothing changes (``snapshot._kept()``: times, CloudWatch's metric queries)."""
-    registries = [registry for registry, _ in provisioned.snapshot.kept]
-    kept = [accounts for _, accounts in provisioned.snapshot.kept]
+    """The restore's copier gives ``copy.deepcopy``'s copy of a provisioned world: the same
+    objects with the same values, shared where deepcopy shares them, and nothing else of the
+    world but the values nothing changes (``snapshot._kept()``: times, CloudWatch's metric
+    queries). The world is provisioned here: the kept one is itself a copy by the copier."""
     for kind, make in snapshot._LOCKS.items():  # as copy_world has deepcopy do them
         monkeypatch.setitem(copy._deepcopy_dispatch, kind, lambda _v, _m, make=make: make())
-    theirs = copy.deepcopy(kept, {id(registry): registry for registry in registries})
-    ours = snapshot.copy_world(kept, registries)
-    assert _copied_alike(kept, ours, theirs) > 1000  # objects compared: the whole world
+    with mock_aws():
+        Provisioner(endpoint_url=None).run()
+        registries = list(snapshot._registries())
+        world = [dict(registry) for registry in registries]
+        theirs = copy.deepcopy(world, {id(registry): registry for registry in registries})
+        ours = snapshot.copy_world(world, registries)
+        assert _copied_alike(world, ours, theirs) > 1000  # objects compared: the whole world
 
 
 def test_a_restore_undoes_what_a_test_did_to_policies_roles_users_items_and_alarms(
