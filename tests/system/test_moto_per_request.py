@@ -509,6 +509,7 @@ def test_a_dict_of_any_naming_or_transformed_is_answered_as_before(
 def expressions_as_moto_ships() -> Iterator[None]:
     """moto's own expression parsers and the validator's ``deepcopy``, nothing kept."""
     parse, make = ConditionExpressionParser.parse, vars(UpdateExpressionParser)["make"]
+    copied = validators.deepcopy
     ConditionExpressionParser.parse = parse.__wrapped__  # type: ignore[method-assign]
     UpdateExpressionParser.make = classmethod(make.__func__.__wrapped__)
     validators.deepcopy = copy.deepcopy
@@ -517,7 +518,7 @@ def expressions_as_moto_ships() -> Iterator[None]:
     finally:
         ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
         UpdateExpressionParser.make = make
-        validators.deepcopy = moto_per_request._copied
+        validators.deepcopy = copied
 
 
 def forget_expressions() -> None:
@@ -943,3 +944,43 @@ def test_any_condition_is_parsed_as_moto_parses_it_with_each_requests_values(
     forget_expressions()
     kept = [condition_of(expression, names, request) for request in values * 2]
     assert kept == shipped * 2
+
+
+UPDATE_PATHS = st.sampled_from(["a", "#n", "a.b", "#n[1].c", "a[0]", "total", "1a"])
+UPDATE_VALUES = (
+    st.sampled_from([":v", ":w"])
+    | UPDATE_PATHS
+    | st.tuples(UPDATE_PATHS, st.sampled_from([":v", "#n"])).map(
+        lambda o: f"if_not_exists({o[0]}, {o[1]})"
+    )
+    | st.tuples(UPDATE_PATHS, st.sampled_from([":v", "#n"])).map(
+        lambda o: f"list_append({o[0]}, {o[1]})"
+    )
+)
+SETS = st.tuples(UPDATE_PATHS, UPDATE_VALUES, st.sampled_from(["", " + :w", "-:v"])).map(
+    lambda o: f"{o[0]} = {o[1]}{o[2]}"
+)
+CLAUSES = st.one_of(
+    st.lists(SETS, min_size=1, max_size=3).map(lambda actions: "SET " + ", ".join(actions)),
+    st.lists(UPDATE_PATHS, min_size=1, max_size=2).map(lambda p: "REMOVE " + ", ".join(p)),
+    UPDATE_PATHS.map(lambda path: f"ADD {path} :v"),
+    UPDATE_PATHS.map(lambda path: f"delete {path} :w"),
+)
+UPDATES = st.lists(CLAUSES | JUNK, min_size=1, max_size=4).map(" ".join)
+
+
+def update_of(expression: str) -> Any:
+    try:
+        return tree_of(UpdateExpressionParser.make(expression))
+    except Exception as error:  # noqa: BLE001 - the error is the answer
+        return type(error), str(error)
+
+
+@given(expression=UPDATES)
+@settings(max_examples=300, deadline=None)
+def test_any_update_expression_is_parsed_as_moto_parses_it(expression):
+    moto_per_request.apply()
+    with expressions_as_moto_ships():
+        shipped = update_of(expression)
+    forget_expressions()
+    assert [update_of(expression) for _ in range(3)] == [shipped] * 3
