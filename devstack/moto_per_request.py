@@ -63,6 +63,24 @@ _conditions: dict[str, _Condition | None] = {}
 _updates: dict[str, Any] = {}
 _plain_nodes: dict[type, bool] = {}
 _ATOMS = frozenset({str, int, float, bool, type(None), type})
+# moto's own processors of an update's tree: each ``_processing_map`` is a dict literal whose
+# keys are node classes, so the classes a processor processes are those of its class.
+_PROCESSORS = frozenset(
+    {
+        validators.ActionCountValidator,
+        validators.OverlappingPathsValidator,
+        validators.UpdateHashRangeKeyValidator,
+        validators.ExpressionAttributeValueProcessor,
+        validators.ExpressionAttributeResolvingProcessor,
+        validators.UpdateExpressionFunctionEvaluator,
+        validators.NoneExistingPathChecker,
+        validators.ExecuteOperations,
+        validators.TypeMismatchValidator,
+        validators.EmptyStringKeyValueValidator,
+    }
+)
+_processes: dict[tuple[type, type], bool] = {}
+_node_kinds: dict[type, bool] = {}
 
 
 def _modules_once(listing: Any) -> Any:
@@ -297,6 +315,45 @@ def _updates_parsed_once(make: Any) -> Any:
     return classmethod(parsed)
 
 
+def _is_node(kind: type) -> bool:
+    found = _node_kinds.get(kind)
+    if found is None:
+        found = _node_kinds[kind] = issubclass(kind, ast_nodes.Node)  # type: ignore[attr-defined]
+    return found
+
+
+def _processed(processor: Any, kind: type) -> bool:
+    found = _processes.get((type(processor), kind))
+    if found is None:
+        found = _processes[type(processor), kind] = issubclass(
+            kind, processor.nodes_to_be_processed()
+        )
+    return found
+
+
+def _walked_with_classes_kept(walk: Any) -> Any:
+    @functools.wraps(walk)
+    def walked(self: Any, node: Any, child_id: int = -1) -> Any:
+        """moto's walk, asking once per class what moto asks of each node (``isinstance``)."""
+        if type(self) not in _PROCESSORS:
+            return walk(self, node, child_id)
+        if not _is_node(type(node)):
+            return node
+        parent_node = node.parent
+        if node.children is not None:
+            for i, child_node in enumerate(node.children):
+                self.pre_processing_of_child(node, i)
+                walked(self, child_node, i)
+        if _processed(self, type(node)):
+            node = self.process(node)
+            node.parent = parent_node
+            if parent_node:
+                parent_node.children[child_id] = node
+        return node
+
+    return walked
+
+
 def apply() -> None:
     """Idempotent: once per process."""
     with _lock:
@@ -319,4 +376,8 @@ def apply() -> None:
             vars(UpdateExpressionParser)["make"].__func__
         )
         validators.deepcopy = _copied  # type: ignore[assignment]
+        traverser = ast_nodes.DepthFirstTraverser  # type: ignore[attr-defined]
+        traverser.traverse_node_recursively = _walked_with_classes_kept(
+            traverser.traverse_node_recursively
+        )
         setattr(Table, _MARK, True)

@@ -507,9 +507,11 @@ def test_a_dict_of_any_naming_or_transformed_is_answered_as_before(
 
 @contextlib.contextmanager
 def expressions_as_moto_ships() -> Iterator[None]:
-    """moto's own expression parsers and the validator's ``deepcopy``, nothing kept."""
+    """moto's own expression parsers, the validator's ``deepcopy`` and its walk of a tree."""
     parse, make = ConditionExpressionParser.parse, vars(UpdateExpressionParser)["make"]
     copied = validators.deepcopy
+    walk = ast_nodes.DepthFirstTraverser.traverse_node_recursively
+    ast_nodes.DepthFirstTraverser.traverse_node_recursively = walk.__wrapped__
     ConditionExpressionParser.parse = parse.__wrapped__  # type: ignore[method-assign]
     UpdateExpressionParser.make = classmethod(make.__func__.__wrapped__)
     validators.deepcopy = copy.deepcopy
@@ -519,6 +521,7 @@ def expressions_as_moto_ships() -> Iterator[None]:
         ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
         UpdateExpressionParser.make = make
         validators.deepcopy = copied
+        ast_nodes.DepthFirstTraverser.traverse_node_recursively = walk
 
 
 def forget_expressions() -> None:
