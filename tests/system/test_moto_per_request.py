@@ -10,12 +10,18 @@ serialized both ways and must be the same byte for byte, and the names asked of 
 their models, under other structures and keys too, must be those moto gives; a dict's member is
 then looked up directly, which must answer as moto's picker does whatever the dict's naming,
 and leave alone a response whose transformers change values on their path.
+
+An expression string is parsed once: DynamoDB requests with condition, update, key condition,
+filter and projection expressions must be answered byte for byte as moto answers them, and
+leave the same items, when the same string comes again with other names and values (each
+request sees its own) and when moto rejects it (the same error, every time).
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import itertools
 import json
 import random
@@ -24,12 +30,16 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import backends, mock_aws
 from moto.core import serialize
 from moto.core.model import Shape
 from moto.core.utils import get_service_model
+from moto.dynamodb.comparisons import ConditionExpressionParser
+from moto.dynamodb.parsing import ast_nodes, validators
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 from moto.iam.responses import IamResponse
 
 from devstack import moto_ext, moto_per_request
@@ -490,3 +500,490 @@ def test_a_dict_of_any_naming_or_transformed_is_answered_as_before(
     assert answer() == shipped
     assert "never answered" not in str(shipped["body"])
     assert "read" in str(shipped["body"])
+
+
+# -- 6 and 7. An expression string parsed once: every request answered as moto answers it --
+
+
+@contextlib.contextmanager
+def expressions_as_moto_ships() -> Iterator[None]:
+    """moto's own expression parsers, the validator's ``deepcopy`` and its walk of a tree."""
+    parse, make = ConditionExpressionParser.parse, vars(UpdateExpressionParser)["make"]
+    copied = validators.deepcopy
+    walk = ast_nodes.DepthFirstTraverser.traverse_node_recursively
+    ast_nodes.DepthFirstTraverser.traverse_node_recursively = walk.__wrapped__
+    ConditionExpressionParser.parse = parse.__wrapped__  # type: ignore[method-assign]
+    UpdateExpressionParser.make = classmethod(make.__func__.__wrapped__)
+    validators.deepcopy = copy.deepcopy
+    try:
+        yield
+    finally:
+        ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
+        UpdateExpressionParser.make = make
+        validators.deepcopy = copied
+        ast_nodes.DepthFirstTraverser.traverse_node_recursively = walk
+
+
+def forget_expressions() -> None:
+    moto_per_request._conditions.clear()
+    moto_per_request._updates.clear()
+
+
+def outcome(call) -> Any:
+    """What the client was answered: the response or the error, less the request's id."""
+    try:
+        answer = call()
+    except ClientError as error:
+        answer = {"Error": error.response["Error"], **error.response}
+    except Exception as error:  # noqa: BLE001 - moto lets some errors of its own through
+        return {"Raised": (type(error), str(error))}
+    return {key: value for key, value in answer.items() if key != "ResponseMetadata"}
+
+
+LEASE = "attribute_not_exists(pk) OR #u < :now OR #o = :owner"
+RENEW = {"UpdateExpression": "SET #u = :until", "ConditionExpression": "#o = :owner"}
+RENEW_NAMES = {"#o": "owner", "#u": "until"}
+EVERYTHING = (
+    "SET #c = if_not_exists(#c, :zero) + :one, #l = list_append(#l, :more), "
+    "nested.#deep[0] = :d, #t = #t - :one "
+    "REMOVE gone, nested.#drop ADD tally :n, labels :tags DELETE colours :off"
+)
+EVERYTHING_NAMES = {"#c": "count", "#l": "log", "#t": "total", "#deep": "deep", "#drop": "drop"}
+FILTER = "#s IN (:a, :b) AND size(labels) > :n AND NOT (#c BETWEEN :lo AND :hi)"
+N = lambda n: {"N": str(n)}  # noqa: E731
+S = lambda s: {"S": s}  # noqa: E731
+KEY = {"pk": S("USER#pat"), "sk": S("RECORD")}
+
+
+def record(n: int) -> dict[str, Any]:
+    return {
+        "pk": S("USER#pat"),
+        "sk": S(f"EVENT#{n:02}"),
+        "status": S(("open", "closed", "held")[n % 3]),
+        "count": N(n),
+        "total": N(100),
+        "log": {"L": [S("made")]},
+        "labels": {"SS": [f"l{i}" for i in range(n % 4 + 1)]},
+        "colours": {"SS": ["red", "green", "blue"]},
+        "nested": {"M": {"deep": {"L": [N(0), N(1)]}, "drop": S("x")}},
+        "gone": {"BOOL": True},
+    }
+
+
+def requests_of_the_corpus(client) -> list[tuple[str, dict[str, Any]]]:
+    """The app's expressions and the rest of the grammar, strings sent again with other values."""
+    table = {"TableName": "records"}
+    fail_old = {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+    calls: list[tuple[str, dict[str, Any]]] = []
+    for n in range(4):
+        calls.append(
+            (
+                "put_item",
+                {**table, "Item": record(n), "ConditionExpression": "attribute_not_exists(pk)"},
+            )
+        )
+    calls.append(  # already there: refused, with the item as it is
+        (
+            "put_item",
+            {
+                **table,
+                "Item": record(1),
+                "ConditionExpression": "attribute_not_exists(pk)",
+                **fail_old,
+            },
+        )
+    )
+    lease = {"pk": S("LOCK#x"), "sk": S("LEASE")}
+    for now, owner in ((10, "a"), (11, "b"), (30, "b"), (31, "a"), (32, "b")):
+        calls.append(
+            (
+                "put_item",
+                {
+                    **table,
+                    "Item": {**lease, "owner": S(owner), "until": N(now + 20)},
+                    "ConditionExpression": LEASE,
+                    "ExpressionAttributeNames": {"#u": "until", "#o": "owner"},
+                    "ExpressionAttributeValues": {":now": N(now), ":owner": S(owner)},
+                    "ReturnValues": "ALL_OLD",
+                    **fail_old,
+                },
+            )
+        )
+    for until, owner in ((60, "b"), (70, "a"), (80, "b")):  # "a" holds it: "b" is refused
+        calls.append(
+            (
+                "update_item",
+                {
+                    **table,
+                    "Key": lease,
+                    **RENEW,
+                    "ExpressionAttributeNames": RENEW_NAMES,
+                    "ExpressionAttributeValues": {":owner": S(owner), ":until": N(until)},
+                    "ReturnValues": "ALL_NEW",
+                    **fail_old,
+                },
+            )
+        )
+    # The closed one (1) is refused, and answers the item.
+    for n, returned in ((0, "ALL_NEW"), (2, "UPDATED_NEW"), (0, "UPDATED_OLD"), (1, "ALL_NEW")):
+        calls.append(
+            (
+                "update_item",
+                {
+                    **table,
+                    "Key": {"pk": S("USER#pat"), "sk": S(f"EVENT#{n:02}")},
+                    "UpdateExpression": EVERYTHING,
+                    "ConditionExpression": "attribute_exists(nested.deep[1]) AND #s <> :closed",
+                    "ExpressionAttributeNames": {**EVERYTHING_NAMES, "#s": "status"},
+                    "ExpressionAttributeValues": {
+                        ":zero": N(0),
+                        ":one": N(n),
+                        ":more": {"L": [S(f"change {n}")]},
+                        ":d": {"M": {"by": S(f"p{n}")}},
+                        ":n": N(n * 10),
+                        ":tags": {"SS": [f"t{n}", "l0"]},
+                        ":off": {"SS": ["red", f"c{n}"]},
+                        ":closed": S("closed"),
+                    },
+                    "ReturnValues": returned,
+                    **fail_old,
+                },
+            )
+        )
+    calls.append(  # a new item, made by the update
+        (
+            "update_item",
+            {
+                **table,
+                "Key": KEY,
+                "UpdateExpression": "ADD #m :m SET since = if_not_exists(since, :t)",
+                "ExpressionAttributeNames": {"#m": "members"},
+                "ExpressionAttributeValues": {":m": {"SS": ["pat"]}, ":t": N(5)},
+                "ReturnValues": "ALL_NEW",
+            },
+        )
+    )
+    for n in (1, 2):  # the held one (2) is refused, and answers the item
+        calls.append(
+            (
+                "delete_item",
+                {
+                    **table,
+                    "Key": {"pk": S("USER#pat"), "sk": S(f"EVENT#{n:02}")},
+                    "ConditionExpression": "#s = :s OR begins_with(#s, :p)",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": {":s": S("closed"), ":p": S("clo")},
+                    "ReturnValues": "ALL_OLD",
+                    **fail_old,
+                },
+            )
+        )
+    for values in (
+        {":a": S("open"), ":b": S("held"), ":n": N(0), ":lo": N(50), ":hi": N(60)},
+        {":a": S("closed"), ":b": S("none"), ":n": N(1), ":lo": N(0), ":hi": N(1)},
+    ):
+        calls.append(
+            (
+                "query",
+                {
+                    **table,
+                    "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+                    "FilterExpression": FILTER,
+                    "ProjectionExpression": "pk, sk, #s, nested.deep[0], #c",
+                    "ExpressionAttributeNames": {"#s": "status", "#c": "count"},
+                    "ExpressionAttributeValues": {
+                        **values,
+                        ":pk": S("USER#pat"),
+                        ":prefix": S("EVENT#"),
+                    },
+                },
+            )
+        )
+        calls.append(
+            (
+                "scan",
+                {
+                    **table,
+                    "FilterExpression": "attribute_exists(nested.deep) OR contains(labels, :t)"
+                    " OR (attribute_type(#u, :type) AND #u >= :lo)",
+                    "ExpressionAttributeNames": {"#u": "until"},
+                    "ExpressionAttributeValues": {
+                        ":t": S(f"t{len(values)}"),
+                        ":type": S("N"),
+                        ":lo": values[":lo"],
+                    },
+                },
+            )
+        )
+    calls.append(
+        (
+            "transact_write_items",
+            {
+                "TransactItems": [
+                    {
+                        "Update": {
+                            **table,
+                            "Key": lease,
+                            **RENEW,
+                            "ExpressionAttributeNames": RENEW_NAMES,
+                            "ExpressionAttributeValues": {":owner": S("a"), ":until": N(1)},
+                        }
+                    },
+                    {
+                        "ConditionCheck": {
+                            **table,
+                            "Key": KEY,
+                            "ConditionExpression": "contains(#m, :m)",
+                            "ExpressionAttributeNames": {"#m": "members"},
+                            "ExpressionAttributeValues": {":m": S("pat")},
+                        }
+                    },
+                ]
+            },
+        )
+    )
+    calls.append(
+        (
+            "update_item",
+            {
+                **table,
+                "Key": lease,
+                "UpdateExpression": "SET #u = :zero, #r = :now REMOVE #o",
+                "ConditionExpression": "#o = :owner",
+                "ExpressionAttributeNames": {**RENEW_NAMES, "#r": "released"},
+                "ExpressionAttributeValues": {":owner": S("a"), ":zero": N(0), ":now": N(90.5)},
+                "ReturnValues": "UPDATED_OLD",
+            },
+        )
+    )
+    # Rejected by moto, twice each: a bad update, a bad condition, a value or a name not given,
+    # a reserved word, a NULL bound and a second SET clause.
+    for _ in range(2):
+        calls += [
+            (
+                "update_item",
+                {**table, "Key": KEY, "UpdateExpression": "SET a = :v,", **values_of(v=1)},
+            ),
+            (
+                "update_item",
+                {
+                    **table,
+                    "Key": KEY,
+                    "UpdateExpression": "SET a = :v SET b = :v",
+                    **values_of(v=1),
+                },
+            ),
+            (
+                "put_item",
+                {**table, "Item": KEY, "ConditionExpression": "a = = :v", **values_of(v=1)},
+            ),
+            ("put_item", {**table, "Item": KEY, "ConditionExpression": "a = :w", **values_of(v=1)}),
+            (
+                "delete_item",
+                {**table, "Key": KEY, "ConditionExpression": "#x = :v", **values_of(v=1)},
+            ),
+            (
+                "put_item",
+                {**table, "Item": KEY, "ConditionExpression": "status = :v", **values_of(v=1)},
+            ),
+            (
+                "scan",
+                {
+                    **table,
+                    "FilterExpression": "a BETWEEN :v AND :null",
+                    "ExpressionAttributeValues": {":v": N(1), ":null": {"NULL": True}},
+                },
+            ),
+            (
+                "update_item",
+                {
+                    **table,
+                    "Key": KEY,
+                    "UpdateExpression": "SET #u = :until",
+                    "ConditionExpression": "#o = :owner",
+                    "ExpressionAttributeNames": RENEW_NAMES,
+                    "ExpressionAttributeValues": {":until": N(1)},
+                },
+            ),
+        ]
+    return calls
+
+
+def values_of(**values: int) -> dict[str, Any]:
+    return {"ExpressionAttributeValues": {f":{name}": N(n) for name, n in values.items()}}
+
+
+def answered(corpus) -> tuple[list[Any], list[Any]]:
+    """Each request's answer, then every item of the table, in a world of its own."""
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="records",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        answers = [
+            outcome(functools.partial(getattr(client, method), **copy.deepcopy(request)))
+            for method, request in corpus(client)
+        ]
+        return answers, client.scan(TableName="records", ConsistentRead=True)["Items"]
+
+
+def test_dynamodb_expressions_are_answered_as_moto_answers_them_when_parsed_once():
+    moto_ext.apply()
+    with expressions_as_moto_ships():
+        shipped, shipped_items = answered(requests_of_the_corpus)
+    forget_expressions()
+    first = answered(requests_of_the_corpus)  # parsed and kept on the way
+    assert moto_per_request._conditions and moto_per_request._updates
+    again = answered(requests_of_the_corpus)  # every string answered from what was kept
+    for answers, items in (first, again):
+        assert items == shipped_items
+        for n, (kept, as_shipped) in enumerate(zip(answers, shipped, strict=True)):
+            assert kept == as_shipped, n
+    # The corpus reaches what it is meant to: each kind of answer is in it.
+    errors = [answer["Error"]["Code"] for answer in shipped if "Error" in answer]
+    assert errors.count("ConditionalCheckFailedException") >= 4
+    assert errors.count("ValidationException") >= 8
+    assert sum("Raised" in answer for answer in shipped) >= 8
+    assert any("Item" in answer and "Error" in answer for answer in shipped)
+    assert any(answer.get("Items") for answer in shipped)
+    assert any(answer.get("Attributes", {}).get("log") for answer in shipped)
+
+
+def tree_of(node: Any) -> Any:
+    """An update expression's tree as plain values: its node classes, children and parents."""
+    if isinstance(node, ast_nodes.Node):
+        parent = type(node.parent).__name__ if node.parent is not None else None
+        return (type(node).__name__, parent, [tree_of(child) for child in node.children or []])
+    return node
+
+
+def test_each_update_expression_is_handed_a_tree_of_its_own():
+    """The validator and the executor change the tree they are given: the next one is whole."""
+    moto_per_request.apply()
+    forget_expressions()
+    with expressions_as_moto_ships():
+        shipped = tree_of(UpdateExpressionParser.make(EVERYTHING))
+    first = UpdateExpressionParser.make(EVERYTHING)
+    second = UpdateExpressionParser.make(EVERYTHING)
+    assert tree_of(first) == tree_of(second) == shipped
+    first.children[0].children.clear()
+    first.children[1].parent = None
+    assert tree_of(UpdateExpressionParser.make(EVERYTHING)) == shipped
+
+
+# A grammar of condition expressions, with words moto refuses and names and values left out.
+PATHS = st.sampled_from(["a", "b.c", "#n", "#m.d", "a[1]", "#n[0].e", "size", "status"])
+VALUES = st.sampled_from([":v", ":w", ":null", ":missing"])
+OPERANDS = PATHS | VALUES | PATHS.map(lambda path: f"size({path})")
+COMPARISONS = st.tuples(OPERANDS, st.sampled_from(["=", "<>", "<", "<=", ">", ">="]), OPERANDS)
+CONDITIONS = st.recursive(
+    COMPARISONS.map(" ".join)
+    | st.tuples(OPERANDS, OPERANDS, OPERANDS).map(lambda o: f"{o[0]} BETWEEN {o[1]} AND {o[2]}")
+    | st.tuples(OPERANDS, st.lists(OPERANDS, min_size=1, max_size=3)).map(
+        lambda o: f"{o[0]} IN ({', '.join(o[1])})"
+    )
+    | PATHS.map(lambda path: f"attribute_exists({path})")
+    | st.tuples(PATHS, OPERANDS).map(lambda o: f"begins_with({o[0]}, {o[1]})"),
+    lambda inner: (
+        st.tuples(inner, st.sampled_from(["AND", "OR", "and"]), inner).map(" ".join)
+        | inner.map(lambda c: f"NOT {c}")
+        | inner.map(lambda c: f"({c})")
+    ),
+    max_leaves=5,
+)
+JUNK = st.sampled_from(["", " ", "(", ")", "=", ",", "AND", "NOT", "!", "a", ":v", "BETWEEN"])
+EXPRESSIONS = CONDITIONS | st.tuples(CONDITIONS, JUNK).map(" ".join)
+
+
+def condition_of(expression: str, names: Any, values: Any) -> Any:
+    """moto's answer for a condition: its tree and the names and values it found, or its error."""
+    parser = ConditionExpressionParser(expression, names, values)
+    try:
+        op = parser.parse()
+    except Exception as error:  # noqa: BLE001 - the error is the answer
+        return type(error), str(error)
+    return plain(op), parser.expr_attr_names_found, parser.expr_attr_values_found
+
+
+def plain(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    if hasattr(value, "__dict__"):
+        return type(value).__name__, {key: plain(part) for key, part in vars(value).items()}
+    return value
+
+
+@given(
+    expression=EXPRESSIONS,
+    names=st.none() | st.just({"#n": "n", "#m": "m"}) | st.just({"#n": "n"}),
+    values=st.lists(
+        st.fixed_dictionaries(
+            {
+                ":v": st.sampled_from([N(1), S("x")]),
+                ":w": st.just(N(2)),
+                ":null": st.just({"NULL": True}),
+            }
+        ),
+        min_size=2,
+        max_size=2,
+    ),
+)
+@settings(max_examples=300, deadline=None)
+def test_any_condition_is_parsed_as_moto_parses_it_with_each_requests_values(
+    expression, names, values
+):
+    moto_per_request.apply()
+    with expressions_as_moto_ships():
+        shipped = [condition_of(expression, names, request) for request in values]
+    forget_expressions()
+    kept = [condition_of(expression, names, request) for request in values * 2]
+    assert kept == shipped * 2
+
+
+UPDATE_PATHS = st.sampled_from(["a", "#n", "a.b", "#n[1].c", "a[0]", "total", "1a"])
+UPDATE_VALUES = (
+    st.sampled_from([":v", ":w"])
+    | UPDATE_PATHS
+    | st.tuples(UPDATE_PATHS, st.sampled_from([":v", "#n"])).map(
+        lambda o: f"if_not_exists({o[0]}, {o[1]})"
+    )
+    | st.tuples(UPDATE_PATHS, st.sampled_from([":v", "#n"])).map(
+        lambda o: f"list_append({o[0]}, {o[1]})"
+    )
+)
+SETS = st.tuples(UPDATE_PATHS, UPDATE_VALUES, st.sampled_from(["", " + :w", "-:v"])).map(
+    lambda o: f"{o[0]} = {o[1]}{o[2]}"
+)
+CLAUSES = st.one_of(
+    st.lists(SETS, min_size=1, max_size=3).map(lambda actions: "SET " + ", ".join(actions)),
+    st.lists(UPDATE_PATHS, min_size=1, max_size=2).map(lambda p: "REMOVE " + ", ".join(p)),
+    UPDATE_PATHS.map(lambda path: f"ADD {path} :v"),
+    UPDATE_PATHS.map(lambda path: f"delete {path} :w"),
+)
+UPDATES = st.lists(CLAUSES | JUNK, min_size=1, max_size=4).map(" ".join)
+
+
+def update_of(expression: str) -> Any:
+    try:
+        return tree_of(UpdateExpressionParser.make(expression))
+    except Exception as error:  # noqa: BLE001 - the error is the answer
+        return type(error), str(error)
+
+
+@given(expression=UPDATES)
+@settings(max_examples=300, deadline=None)
+def test_any_update_expression_is_parsed_as_moto_parses_it(expression):
+    moto_per_request.apply()
+    with expressions_as_moto_ships():
+        shipped = update_of(expression)
+    forget_expressions()
+    assert [update_of(expression) for _ in range(3)] == [shipped] * 3
