@@ -27,8 +27,9 @@ Applied in the process that runs moto (the in-process mock or the threaded serve
     and ``aws:ResourceTag/`` on IAM users evaluated (moto_update_user).
 13. Work moto repeats on every request done once (moto_per_request): the server's list of
     services, a DynamoDB query's sort of the whole table, the look-up of a request's handler
-    in its response class, and the serializer's names for a plain dict's members, looked up in
-    the dict directly; the answers are the same.
+    in its response class, the serializer's names for a plain dict's members, looked up in
+    the dict directly, and the parse of each DynamoDB expression string; the answers are the
+    same.
 """
 
 from __future__ import annotations
