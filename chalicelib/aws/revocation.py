@@ -232,14 +232,17 @@ class Revoker:
         found, name = held.found, self.settings.revocation_policy
         seconds = self.settings.revocation_lock_seconds
         # The lock taken beside the change's reads may have run out while the change went on:
-        # what was read under it is trusted only if it is still ours (renewed now).
+        # what was read under it is trusted only if it is still ours (renewed now). Its life
+        # counts from before the request went out.
+        since = time.monotonic()
         if not (found["lock"] and self.state.renew_lock(held.arn, held.owner, seconds)):
             asked = revocation_policy.moment_of(before or self.clock())
-            held_now, cut_at = self._lock(held.arn, held.owner, queue=usernames)
-            if not held_now:
+            taken, cut_at = self._lock(held.arn, held.owner, queue=usernames)
+            if taken is None:
                 # Another writer took our names with theirs, at their moment (no earlier than
                 # ours); it left word if that write, or a later one, cut the role off.
                 return cut_at is not None and datetime.fromisoformat(cut_at) >= asked
+            since = taken
             found = wave(self._reads(held))
         waiting: list[str] = found["waiting"] if usernames else []
 
@@ -272,8 +275,11 @@ class Revoker:
             rooms = [self.settings.revocation_room] + [OVERFLOW_ROOM] * len(overflow)
             packed = revocation_policy.fit_into(updated, rooms).documents
             # Never write over a document another writer may have changed since it was read:
-            # the lease is renewed just before (still ours: nobody else held it meanwhile).
-            if not self.state.renew_lock(held.arn, held.owner, seconds):
+            # the write starts with most of the lock's life ahead, renewed again (still ours:
+            # nobody else held it meanwhile) unless it was taken or renewed a moment ago.
+            if (overflow or self._aged(since)) and not self.state.renew_lock(
+                held.arn, held.owner, seconds
+            ):
                 if attempt >= 3:
                     raise AppError(f"the lock on {held.arn} ran out before its deny was written")
                 stale = _Held(held.account, held.iam, held.role, held.arn, held.owner, {})
@@ -298,21 +304,31 @@ class Revoker:
             before or self.clock()
         ):
             cut_moment = None
+        release = partial(self.state.release_lock, held.arn, held.owner)
+        if not waiting:
+            # Nobody was written with us: the set is left as it is (see remove_waiting).
+            release()
+            return cut_moment is not None
         # Those waiting were written with us: off the set as the lock goes, at once, for the
         # next writer (a burst of offboardings queues on these locks). A revocation runs beside
         # the change's own waves, so this wave lengthens none of them.
+        cut_at = cut_moment.isoformat() if cut_moment else None
         wave(
             {
-                "dequeue": partial(
-                    self.state.remove_waiting,
-                    held.arn,
-                    waiting,
-                    cut_moment.isoformat() if cut_moment else None,
-                ),
-                "release": partial(self.state.release_lock, held.arn, held.owner),
+                "dequeue": partial(self.state.remove_waiting, held.arn, waiting, cut_at),
+                "release": release,
             }
         )
         return cut_moment is not None
+
+    def _aged(self, since: float) -> bool:
+        """More than a third of the lock's life has gone since ``since`` (a monotonic moment
+        before it was taken or renewed): renewed again, the write it guards starts with at least
+        two thirds ahead. The life is the shorter of the lock's own and the lease the running
+        change's heartbeat renews it for. Within it nobody else can have taken the lock: a
+        renewal would find it ours, so it is not sent."""
+        life = min(self.settings.revocation_lock_seconds, self.settings.lease_seconds)
+        return time.monotonic() - since > life / 3
 
     def _unexpired(self, document: dict | None, max_session: timedelta) -> dict | None:
         return revocation_policy.prune(document, self.clock(), max_session)
@@ -324,9 +340,10 @@ class Revoker:
             return False
         return True
 
-    def _lock(self, name: str, owner: str, queue: list[str]) -> tuple[bool, str | None]:
-        """(True, None) once the lock is held. While another holds it, ``queue`` waits in the
-        lock's set; (False, when the role was last cut off) once a holder wrote them."""
+    def _lock(self, name: str, owner: str, queue: list[str]) -> tuple[float | None, str | None]:
+        """(when, None) once the lock is held, ``when`` the monotonic moment before the request
+        that took it. While another holds it, ``queue`` waits in the lock's set; (None, when the
+        role was last cut off) once a holder wrote them."""
         # Wait out a holder that died (its lock expires after revocation_lock_seconds), but not
         # a queue that moves: in a burst, each holder writes everyone waiting, so as long as the
         # queue shrinks, our turn is coming and giving up would only owe a revocation.
@@ -336,9 +353,10 @@ class Revoker:
         queued = False
         ahead: set[str] = set()
         while True:
+            asked = time.monotonic()
             try:
                 self.state.acquire_lock(name, owner, self.settings.revocation_lock_seconds)
-                return True, None
+                return asked, None
             except Conflict:
                 if time.monotonic() > deadline:
                     raise
@@ -349,7 +367,7 @@ class Revoker:
             if queue:
                 members, cut_at = self.state.queue(name)
                 if not set(queue) & set(members):
-                    return False, cut_at
+                    return None, cut_at
                 if ahead - set(members):  # someone ahead was written: the queue moves
                     deadline = time.monotonic() + patience
                 ahead = set(members)

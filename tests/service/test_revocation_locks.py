@@ -1,0 +1,121 @@
+"""What a revocation writes to a child role's lock: taken, renewed once before the deny is
+written, let go; renewed a second time only when the write would otherwise start with less than
+two thirds of the lock's life ahead (the overflow policies were read, or time passed).
+
+The state table's calls are observed through botocore's own events on the app's client (the
+calls themselves go to moto unchanged)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from chalicelib import bootstrap
+from tests.support import leases
+from tests.support.revocation import CHILD, revocation_document
+
+ROLE = "DeveloperRole"
+ARN = f"arn:aws:iam::{CHILD}:role/{ROLE}"
+TARGETS = {CHILD: [ROLE]}
+
+
+def _revoker(**settings):
+    revoker = bootstrap.services().lifecycle.revoker
+    revoker.settings = dataclasses.replace(revoker.settings, **settings)
+    return revoker
+
+
+def _kind(operation: str, params: dict) -> str | None:
+    """What a state table call does to the role's lock or waiting set, if it touches them."""
+    key = (params.get("Key") or params.get("Item") or {}).get("pk", {}).get("S", "")
+    if key == f"WAITING#{ARN}":
+        return f"waiting {operation}"
+    if key != f"LOCK#{ARN}":
+        return None
+    if operation == "PutItem":
+        return "take"
+    return "renew" if "REMOVE" not in params["UpdateExpression"] else "let go"
+
+
+@contextmanager
+def _observed(revoker, slow_renewal: float = 0.0) -> Iterator[list[str]]:
+    """The calls on the role's lock and waiting set, in order; a renewal takes ``slow_renewal``
+    seconds more (a throttled request retried)."""
+    seen: list[str] = []
+    client = revoker.state.client
+
+    def record(params, model, **_):
+        kind = _kind(model.name, params)
+        if kind is not None:
+            seen.append(kind)
+            if kind == "renew" and slow_renewal:
+                time.sleep(slow_renewal)
+
+    client.meta.events.register("before-parameter-build.dynamodb", record)
+    try:
+        yield seen
+    finally:
+        client.meta.events.unregister("before-parameter-build.dynamodb", record)
+
+
+def test_a_revocation_takes_renews_and_lets_go_of_a_roles_lock_once_each(client):
+    """Nobody waiting, nothing read between the renewal and the write: three lock writes and
+    the waiting set's one read (before: the lock renewed twice in a row)."""
+    revoker = _revoker()
+    with _observed(revoker) as seen:
+        assert revoker.revoke(["olga"], TARGETS).done == [CHILD]
+    assert sorted(seen) == sorted(["take", "waiting GetItem", "renew", "let go"])
+    assert seen[-2:] == ["renew", "let go"]
+    assert revocation_document(ROLE) is not None
+
+
+def test_the_lock_is_renewed_again_after_the_overflow_policies_were_read(client):
+    """A prune reads the role's overflow policies (several IAM calls, each retried when
+    throttled) between the first renewal and the write: the lock is renewed again before it."""
+    revoker = _revoker(revocation_overflow=4)
+    revoker.revoke(["olga"], TARGETS)
+    with _observed(revoker) as seen:
+        assert revoker.begin(TARGETS).commit([]).done == [CHILD]
+    assert seen.count("renew") == 2 and seen[-1] == "let go"
+
+
+def test_the_lock_is_renewed_again_when_a_third_of_its_life_has_gone(client):
+    """The first renewal took longer than a third of the lock's life (here one second): the
+    write would start with less than two thirds ahead, so the lock is renewed again first."""
+    revoker = _revoker(revocation_lock_seconds=1)
+    with _observed(revoker, slow_renewal=0.5) as seen:
+        assert revoker.revoke(["olga"], TARGETS).done == [CHILD]
+    assert seen.count("renew") == 2 and seen[-1] == "let go"
+
+
+def test_a_lock_taken_after_waiting_is_renewed_when_its_reads_took_a_third_of_its_life(client):
+    """The lock was not free beside the reads: taken once free, the role read again under it;
+    those reads took more than a third of its life, so it is renewed before the write (and not
+    when they did not)."""
+    revoker = _revoker(revocation_lock_seconds=1)
+    for slow, renewals in ((0.0, 0), (0.5, 1)):
+        begun = revoker.begin(TARGETS)
+        leases.run_out_locks()  # the change goes on; the lock begun with runs out
+        revoker.state.acquire_lock(ARN, "somebody else", 1)
+        leases.run_out_locks()  # ... and the other holder's too, never let go
+        pause = _pause_on_waiting_read(revoker.state.client, slow)
+        try:
+            with _observed(revoker) as seen:
+                assert begun.commit(["pete"]).done == [CHILD]
+        finally:
+            revoker.state.client.meta.events.unregister("before-call.dynamodb.GetItem", pause)
+        # the renewal of the lock begun with fails; taken again; read again under it
+        assert seen[0] == "renew" and "take" in seen
+        assert seen[seen.index("take") :].count("renew") == renewals, (slow, seen)
+    assert "pete" in str(revocation_document(ROLE))
+
+
+def _pause_on_waiting_read(client, seconds: float):
+    def pause(params, **_):
+        if seconds and f"WAITING#{ARN}" in params.get("body", b"").decode():
+            time.sleep(seconds)
+
+    client.meta.events.register("before-call.dynamodb.GetItem", pause)
+    return pause
