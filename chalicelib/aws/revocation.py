@@ -24,6 +24,7 @@ from chalicelib.aws.accounts import ChildAccounts, OrganizationUnavailable, not_
 from chalicelib.aws.clients import AwsClients
 from chalicelib.aws.errors import aws_errors, tolerant
 from chalicelib.aws.state import StateStore
+from chalicelib.kernel.claim import Claim
 from chalicelib.kernel.errors import AppError, Conflict, NotFound
 from chalicelib.kernel.waves import wave
 from chalicelib.lifecycle import revocation_policy
@@ -206,13 +207,20 @@ class Revoker:
         held = _Held(account, iam, role, arn, uuid.uuid4().hex)
         # The lock and what it guards are read together: one round trip when nobody else
         # writes this role; when somebody does, the write takes the queueing path instead.
+        # Taken from a holder that let go while the reads were made (its write may have come
+        # after them), the lock is ours but what was read is not trusted: read again under it.
+        started = time.time()
         try:
-            held.found = wave(
-                {"lock": lambda: self._try_lock(arn, held.owner), **self._reads(held)}
-            )
+            found = wave({"lock": lambda: self._try_lock(arn, held.owner), **self._reads(held)})
         except AppError:
             self.state.release_lock(arn, held.owner)  # it may have been taken beside a failed read
             raise
+        previous = found["lock"]
+        held.found = {
+            **found,
+            "lock": previous is not None,
+            "stale": previous is not None and previous > started - Claim.MARGIN,
+        }
         return held
 
     def _reads(self, held: _Held) -> dict[str, Callable[[], Any]]:
@@ -244,6 +252,8 @@ class Revoker:
                 return cut_at is not None and datetime.fromisoformat(cut_at) >= asked
             since = taken
             found = wave(self._reads(held))
+        elif found.get("stale"):
+            found = {**found, **wave(self._reads(held))}
         waiting: list[str] = found["waiting"] if usernames else []
 
         def wanted(documents: list[dict | None]) -> dict | None:
@@ -333,12 +343,12 @@ class Revoker:
     def _unexpired(self, document: dict | None, max_session: timedelta) -> dict | None:
         return revocation_policy.prune(document, self.clock(), max_session)
 
-    def _try_lock(self, name: str, owner: str) -> bool:
+    def _try_lock(self, name: str, owner: str) -> float | None:
+        """When the lock's previous holder last held it, once taken; None while another holds it."""
         try:
-            self.state.acquire_lock(name, owner, self.settings.revocation_lock_seconds)
+            return self.state.acquire_lock(name, owner, self.settings.revocation_lock_seconds)
         except Conflict:
-            return False
-        return True
+            return None
 
     def _lock(self, name: str, owner: str, queue: list[str]) -> tuple[float | None, str | None]:
         """(when, None) once the lock is held, ``when`` the monotonic moment before the request

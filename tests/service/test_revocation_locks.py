@@ -8,6 +8,7 @@ calls themselves go to moto unchanged)."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -119,3 +120,33 @@ def _pause_on_waiting_read(client, seconds: float):
 
     client.meta.events.register("before-call.dynamodb.GetItem", pause)
     return pause
+
+
+def test_what_was_read_beside_a_lock_let_go_meanwhile_is_read_again_under_it(client):
+    """The role's deny is read beside its lock's taking. Another writer may write it and let the
+    lock go in between (our read before its write, our lock after its release): the lock is then
+    ours, but the document read is not what is there. It is read again under the lock, and the
+    other writer's person is not written over."""
+    revoker = _revoker()
+    iam = revoker._iam(CHILD)
+    read, other = threading.Event(), []
+
+    def document_read(model, **_):
+        read.set()
+
+    def before_our_lock(params, **_):
+        if f"LOCK#{ARN}" in params.get("body", b"").decode() and not other:
+            other.append("wanda")  # (its own calls pass)
+            assert read.wait(10), "the deny was not read beside the lock"
+            assert revoker.revoke(["wanda"], TARGETS).done == [CHILD]
+
+    iam.meta.events.register("after-call.iam.GetRolePolicy", document_read)
+    revoker.state.client.meta.events.register("before-call.dynamodb.PutItem", before_our_lock)
+    try:
+        begun = revoker.begin(TARGETS)
+    finally:
+        iam.meta.events.unregister("after-call.iam.GetRolePolicy", document_read)
+        revoker.state.client.meta.events.unregister("before-call.dynamodb.PutItem", before_our_lock)
+    assert other and begun.commit(["pete"]).done == [CHILD]
+    document = revocation_document(ROLE)
+    assert "wanda" in str(document) and "pete" in str(document)
