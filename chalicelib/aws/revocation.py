@@ -56,6 +56,7 @@ class _Held:
     arn: str
     owner: str
     found: dict[str, Any] = field(default_factory=dict)
+    taken: float = 0.0  # the monotonic moment before the lock was asked for beside the reads
 
 
 class Revocation:
@@ -209,7 +210,7 @@ class Revoker:
         # writes this role; when somebody does, the write takes the queueing path instead.
         # Taken from a holder that let go while the reads were made (its write may have come
         # after them), the lock is ours but what was read is not trusted: read again under it.
-        started = time.time()
+        started, held.taken = time.time(), time.monotonic()
         try:
             found = wave({"lock": lambda: self._try_lock(arn, held.owner), **self._reads(held)})
         except AppError:
@@ -238,12 +239,11 @@ class Revoker:
         lock taken join its waiting set, and whoever holds it next writes everyone waiting: a
         hundred offboardings at once cost a few writes, not a hundred."""
         found, name = held.found, self.settings.revocation_policy
-        seconds = self.settings.revocation_lock_seconds
         # The lock taken beside the change's reads may have run out while the change went on:
-        # what was read under it is trusted only if it is still ours (renewed now). Its life
-        # counts from before the request went out.
-        since = time.monotonic()
-        if not (found["lock"] and self.state.renew_lock(held.arn, held.owner, seconds)):
+        # what was read under it is trusted only if it is still ours (renewed now, unless it
+        # was taken a moment ago).
+        since = self._renewed(held, held.taken) if found["lock"] else None
+        if since is None:
             asked = revocation_policy.moment_of(before or self.clock())
             taken, cut_at = self._lock(held.arn, held.owner, queue=usernames)
             if taken is None:
@@ -285,11 +285,10 @@ class Revoker:
             rooms = [self.settings.revocation_room] + [OVERFLOW_ROOM] * len(overflow)
             packed = revocation_policy.fit_into(updated, rooms).documents
             # Never write over a document another writer may have changed since it was read:
-            # the write starts with most of the lock's life ahead, renewed again (still ours:
-            # nobody else held it meanwhile) unless it was taken or renewed a moment ago.
-            if (overflow or self._aged(since)) and not self.state.renew_lock(
-                held.arn, held.owner, seconds
-            ):
+            # the write starts with most of the lock's life ahead, renewed (still ours: nobody
+            # else held it meanwhile) unless it was taken or renewed a moment ago, and always
+            # after the overflow's reads (several IAM calls, each retried when throttled).
+            if self._renewed(held, since, now=bool(overflow)) is None:
                 if attempt >= 3:
                     raise AppError(f"the lock on {held.arn} ran out before its deny was written")
                 stale = _Held(held.account, held.iam, held.role, held.arn, held.owner, {})
@@ -331,14 +330,21 @@ class Revoker:
         )
         return cut_moment is not None
 
-    def _aged(self, since: float) -> bool:
-        """More than a third of the lock's life has gone since ``since`` (a monotonic moment
-        before it was taken or renewed): renewed again, the write it guards starts with at least
-        two thirds ahead. The life is the shorter of the lock's own and the lease the running
-        change's heartbeat renews it for. Within it nobody else can have taken the lock: a
-        renewal would find it ours, so it is not sent."""
+    def _renewed(self, held: _Held, since: float, now: bool = False) -> float | None:
+        """The monotonic moment from which the lock is ours for most of its life: ``since`` (a
+        moment before it was taken or last renewed) while less than a third of its life has gone
+        since, else (or ``now``) the moment before renewing it; None when it is not ours any
+        more. Its life is the shorter of the lock's own and the lease the running change's
+        heartbeat renews it for. Within a third of it nobody else can have taken the lock (its
+        end is far off, on clocks that differ far less than that: kernel/claim.py), so a renewal
+        would only find it ours, and is not sent; renewed after, the write it guards starts with
+        at least two thirds ahead."""
         life = min(self.settings.revocation_lock_seconds, self.settings.lease_seconds)
-        return time.monotonic() - since > life / 3
+        moment = time.monotonic()
+        if not now and moment - since <= life / 3:
+            return since
+        seconds = self.settings.revocation_lock_seconds
+        return moment if self.state.renew_lock(held.arn, held.owner, seconds) else None
 
     def _unexpired(self, document: dict | None, max_session: timedelta) -> dict | None:
         return revocation_policy.prune(document, self.clock(), max_session)

@@ -1,6 +1,7 @@
-"""What a revocation writes to a child role's lock: taken, renewed once before the deny is
-written, let go; renewed a second time only when the write would otherwise start with less than
-two thirds of the lock's life ahead (the overflow policies were read, or time passed).
+"""What a revocation writes to a child role's lock: taken beside the role's reads, let go after
+the deny is written; renewed before the write only when less than two thirds of the lock's life
+would be left ahead of it (a third of it gone since it was taken or last renewed), and after the
+overflow policies were read.
 
 The state table's calls are observed through botocore's own events on the app's client (the
 calls themselves go to moto unchanged)."""
@@ -14,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from chalicelib import bootstrap
-from tests.support import leases
 from tests.support.revocation import CHILD, revocation_document
 
 ROLE = "DeveloperRole"
@@ -61,55 +61,69 @@ def _observed(revoker, slow_renewal: float = 0.0) -> Iterator[list[str]]:
         client.meta.events.unregister("before-parameter-build.dynamodb", record)
 
 
-def test_a_revocation_takes_renews_and_lets_go_of_a_roles_lock_once_each(client):
-    """Nobody waiting, nothing read between the renewal and the write: three lock writes and
-    the waiting set's one read (before: the lock renewed twice in a row)."""
+def test_a_revocation_right_after_its_reads_takes_and_lets_go_of_a_roles_lock_only(client):
+    """Nobody waiting, the lock taken a moment ago: two lock writes and the waiting set's one
+    read (before: the lock renewed twice in a row between them)."""
     revoker = _revoker()
     with _observed(revoker) as seen:
         assert revoker.revoke(["olga"], TARGETS).done == [CHILD]
-    assert sorted(seen) == sorted(["take", "waiting GetItem", "renew", "let go"])
-    assert seen[-2:] == ["renew", "let go"]
-    assert revocation_document(ROLE) is not None
+    assert sorted(seen) == sorted(["take", "waiting GetItem", "let go"])
+    assert "olga" in str(revocation_document(ROLE))
 
 
-def test_the_lock_is_renewed_again_after_the_overflow_policies_were_read(client):
+def test_the_lock_is_renewed_when_a_third_of_its_life_went_by_before_the_write(client):
+    """The change went on for more than a third of the lock's life (here one second) between
+    the reads and the write: the lock is renewed before the write, once."""
+    revoker = _revoker(revocation_lock_seconds=1)
+    with _observed(revoker) as seen:
+        begun = revoker.begin(TARGETS)
+        time.sleep(0.4)
+        assert begun.commit(["olga"]).done == [CHILD]
+    assert seen[-2:] == ["renew", "let go"] and seen.count("renew") == 1
+    assert "olga" in str(revocation_document(ROLE))
+
+
+def test_the_lock_is_renewed_after_the_overflow_policies_were_read(client):
     """A prune reads the role's overflow policies (several IAM calls, each retried when
-    throttled) between the first renewal and the write: the lock is renewed again before it."""
+    throttled) between the reads and the write: the lock is renewed before the write, however
+    little time that took."""
     revoker = _revoker(revocation_overflow=4)
     revoker.revoke(["olga"], TARGETS)
     with _observed(revoker) as seen:
         assert revoker.begin(TARGETS).commit([]).done == [CHILD]
-    assert seen.count("renew") == 2 and seen[-1] == "let go"
+    assert seen[-2:] == ["renew", "let go"] and seen.count("renew") == 1
 
 
-def test_the_lock_is_renewed_again_when_a_third_of_its_life_has_gone(client):
-    """The first renewal took longer than a third of the lock's life (here one second): the
-    write would start with less than two thirds ahead, so the lock is renewed again first."""
+def test_the_lock_is_renewed_again_when_its_renewal_took_a_third_of_its_life(client):
+    """The renewal itself took longer than a third of the lock's life (a throttled request
+    retried): the write would start with less than two thirds ahead, so the lock is renewed
+    again first."""
     revoker = _revoker(revocation_lock_seconds=1)
     with _observed(revoker, slow_renewal=0.5) as seen:
-        assert revoker.revoke(["olga"], TARGETS).done == [CHILD]
+        begun = revoker.begin(TARGETS)
+        time.sleep(0.4)
+        assert begun.commit(["olga"]).done == [CHILD]
     assert seen.count("renew") == 2 and seen[-1] == "let go"
 
 
 def test_a_lock_taken_after_waiting_is_renewed_when_its_reads_took_a_third_of_its_life(client):
-    """The lock was not free beside the reads: taken once free, the role read again under it;
-    those reads took more than a third of its life, so it is renewed before the write (and not
-    when they did not)."""
+    """The lock was held by another beside the reads: taken once that one let go, the role read
+    again under it; those reads took more than a third of its life, so it is renewed before the
+    write (and not when they did not)."""
     revoker = _revoker(revocation_lock_seconds=1)
     for slow, renewals in ((0.0, 0), (0.5, 1)):
-        begun = revoker.begin(TARGETS)
-        leases.run_out_locks()  # the change goes on; the lock begun with runs out
         revoker.state.acquire_lock(ARN, "somebody else", 1)
-        leases.run_out_locks()  # ... and the other holder's too, never let go
+        begun = revoker.begin(TARGETS)  # the lock not taken
+        threading.Timer(0.2, revoker.state.release_lock, (ARN, "somebody else")).start()
         pause = _pause_on_waiting_read(revoker.state.client, slow)
         try:
             with _observed(revoker) as seen:
                 assert begun.commit(["pete"]).done == [CHILD]
         finally:
             revoker.state.client.meta.events.unregister("before-call.dynamodb.GetItem", pause)
-        # the renewal of the lock begun with fails; taken again; read again under it
-        assert seen[0] == "renew" and "take" in seen
-        assert seen[seen.index("take") :].count("renew") == renewals, (slow, seen)
+        taken = seen.index("take")
+        assert "renew" not in seen[:taken], seen
+        assert seen[taken:].count("renew") == renewals, (slow, seen)
     assert "pete" in str(revocation_document(ROLE))
 
 
