@@ -209,7 +209,7 @@ class Revoker:
         # The lock and what it guards are read together: one round trip when nobody else
         # writes this role; when somebody does, the write takes the queueing path instead.
         # Taken from a holder that let go while the reads were made (its write may have come
-        # after them), the lock is ours but what was read is not trusted: read again under it.
+        # after them), the lock is ours but the document read is not trusted: read again under it.
         started, held.taken = time.time(), time.monotonic()
         try:
             found = wave({"lock": lambda: self._try_lock(arn, held.owner), **self._reads(held)})
@@ -253,7 +253,9 @@ class Revoker:
             since = taken
             found = wave(self._reads(held))
         elif found.get("stale"):
-            found = {**found, **wave(self._reads(held))}
+            # (the waiting set read beside stays: a name it missed waits for the next holder,
+            # one already written is written again, later)
+            found = {**found, "document": self._read(held.iam, held.role)}
         waiting: list[str] = found["waiting"] if usernames else []
 
         def wanted(documents: list[dict | None]) -> dict | None:
