@@ -24,6 +24,7 @@ from chalicelib.aws.accounts import ChildAccounts, OrganizationUnavailable, not_
 from chalicelib.aws.clients import AwsClients
 from chalicelib.aws.errors import aws_errors, tolerant
 from chalicelib.aws.state import StateStore
+from chalicelib.kernel.claim import Claim
 from chalicelib.kernel.errors import AppError, Conflict, NotFound
 from chalicelib.kernel.waves import wave
 from chalicelib.lifecycle import revocation_policy
@@ -55,6 +56,7 @@ class _Held:
     arn: str
     owner: str
     found: dict[str, Any] = field(default_factory=dict)
+    taken: float = 0.0  # the monotonic moment before the lock was asked for beside the reads
 
 
 class Revocation:
@@ -206,13 +208,20 @@ class Revoker:
         held = _Held(account, iam, role, arn, uuid.uuid4().hex)
         # The lock and what it guards are read together: one round trip when nobody else
         # writes this role; when somebody does, the write takes the queueing path instead.
+        # Taken from a holder that let go while the reads were made (its write may have come
+        # after them), the lock is ours but the document read is not trusted: read again under it.
+        started, held.taken = time.time(), time.monotonic()
         try:
-            held.found = wave(
-                {"lock": lambda: self._try_lock(arn, held.owner), **self._reads(held)}
-            )
+            found = wave({"lock": lambda: self._try_lock(arn, held.owner), **self._reads(held)})
         except AppError:
             self.state.release_lock(arn, held.owner)  # it may have been taken beside a failed read
             raise
+        previous = found["lock"]
+        held.found = {
+            **found,
+            "lock": previous is not None,
+            "stale": previous is not None and previous > started - Claim.MARGIN,
+        }
         return held
 
     def _reads(self, held: _Held) -> dict[str, Callable[[], Any]]:
@@ -230,17 +239,23 @@ class Revoker:
         lock taken join its waiting set, and whoever holds it next writes everyone waiting: a
         hundred offboardings at once cost a few writes, not a hundred."""
         found, name = held.found, self.settings.revocation_policy
-        seconds = self.settings.revocation_lock_seconds
         # The lock taken beside the change's reads may have run out while the change went on:
-        # what was read under it is trusted only if it is still ours (renewed now).
-        if not (found["lock"] and self.state.renew_lock(held.arn, held.owner, seconds)):
+        # what was read under it is trusted only if it is still ours (renewed now, unless it
+        # was taken a moment ago).
+        since = self._renewed(held, held.taken) if found["lock"] else None
+        if since is None:
             asked = revocation_policy.moment_of(before or self.clock())
-            held_now, cut_at = self._lock(held.arn, held.owner, queue=usernames)
-            if not held_now:
+            taken, cut_at = self._lock(held.arn, held.owner, queue=usernames)
+            if taken is None:
                 # Another writer took our names with theirs, at their moment (no earlier than
                 # ours); it left word if that write, or a later one, cut the role off.
                 return cut_at is not None and datetime.fromisoformat(cut_at) >= asked
+            since = taken
             found = wave(self._reads(held))
+        elif found.get("stale"):
+            # (the waiting set read beside stays: a name it missed waits for the next holder,
+            # one already written is written again, later)
+            found = {**found, "document": self._read(held.iam, held.role)}
         waiting: list[str] = found["waiting"] if usernames else []
 
         def wanted(documents: list[dict | None]) -> dict | None:
@@ -272,8 +287,10 @@ class Revoker:
             rooms = [self.settings.revocation_room] + [OVERFLOW_ROOM] * len(overflow)
             packed = revocation_policy.fit_into(updated, rooms).documents
             # Never write over a document another writer may have changed since it was read:
-            # the lease is renewed just before (still ours: nobody else held it meanwhile).
-            if not self.state.renew_lock(held.arn, held.owner, seconds):
+            # the write starts with most of the lock's life ahead, renewed (still ours: nobody
+            # else held it meanwhile) unless it was taken or renewed a moment ago, and always
+            # after the overflow's reads (several IAM calls, each retried when throttled).
+            if self._renewed(held, since, now=bool(overflow)) is None:
                 if attempt >= 3:
                     raise AppError(f"the lock on {held.arn} ran out before its deny was written")
                 stale = _Held(held.account, held.iam, held.role, held.arn, held.owner, {})
@@ -298,35 +315,53 @@ class Revoker:
             before or self.clock()
         ):
             cut_moment = None
+        release = partial(self.state.release_lock, held.arn, held.owner)
+        if not waiting:
+            # Nobody was written with us: the set is left as it is (see remove_waiting).
+            release()
+            return cut_moment is not None
         # Those waiting were written with us: off the set as the lock goes, at once, for the
         # next writer (a burst of offboardings queues on these locks). A revocation runs beside
         # the change's own waves, so this wave lengthens none of them.
+        cut_at = cut_moment.isoformat() if cut_moment else None
         wave(
             {
-                "dequeue": partial(
-                    self.state.remove_waiting,
-                    held.arn,
-                    waiting,
-                    cut_moment.isoformat() if cut_moment else None,
-                ),
-                "release": partial(self.state.release_lock, held.arn, held.owner),
+                "dequeue": partial(self.state.remove_waiting, held.arn, waiting, cut_at),
+                "release": release,
             }
         )
         return cut_moment is not None
 
+    def _renewed(self, held: _Held, since: float, now: bool = False) -> float | None:
+        """The monotonic moment from which the lock is ours for most of its life: ``since`` (a
+        moment before it was taken or last renewed) while less than a third of its life has gone
+        since, else (or ``now``) the moment before renewing it; None when it is not ours any
+        more. Its life is the shorter of the lock's own and the lease the running change's
+        heartbeat renews it for. Within a third of it nobody else can have taken the lock (its
+        end is far off, on clocks that differ far less than that: kernel/claim.py), so a renewal
+        would only find it ours, and is not sent; renewed after, the write it guards starts with
+        at least two thirds ahead."""
+        life = min(self.settings.revocation_lock_seconds, self.settings.lease_seconds)
+        moment = time.monotonic()
+        if not now and moment - since <= life / 3:
+            return since
+        seconds = self.settings.revocation_lock_seconds
+        return moment if self.state.renew_lock(held.arn, held.owner, seconds) else None
+
     def _unexpired(self, document: dict | None, max_session: timedelta) -> dict | None:
         return revocation_policy.prune(document, self.clock(), max_session)
 
-    def _try_lock(self, name: str, owner: str) -> bool:
+    def _try_lock(self, name: str, owner: str) -> float | None:
+        """When the lock's previous holder last held it, once taken; None while another holds it."""
         try:
-            self.state.acquire_lock(name, owner, self.settings.revocation_lock_seconds)
+            return self.state.acquire_lock(name, owner, self.settings.revocation_lock_seconds)
         except Conflict:
-            return False
-        return True
+            return None
 
-    def _lock(self, name: str, owner: str, queue: list[str]) -> tuple[bool, str | None]:
-        """(True, None) once the lock is held. While another holds it, ``queue`` waits in the
-        lock's set; (False, when the role was last cut off) once a holder wrote them."""
+    def _lock(self, name: str, owner: str, queue: list[str]) -> tuple[float | None, str | None]:
+        """(when, None) once the lock is held, ``when`` the monotonic moment before the request
+        that took it. While another holds it, ``queue`` waits in the lock's set; (None, when the
+        role was last cut off) once a holder wrote them."""
         # Wait out a holder that died (its lock expires after revocation_lock_seconds), but not
         # a queue that moves: in a burst, each holder writes everyone waiting, so as long as the
         # queue shrinks, our turn is coming and giving up would only owe a revocation.
@@ -336,9 +371,10 @@ class Revoker:
         queued = False
         ahead: set[str] = set()
         while True:
+            asked = time.monotonic()
             try:
                 self.state.acquire_lock(name, owner, self.settings.revocation_lock_seconds)
-                return True, None
+                return asked, None
             except Conflict:
                 if time.monotonic() > deadline:
                     raise
@@ -349,7 +385,7 @@ class Revoker:
             if queue:
                 members, cut_at = self.state.queue(name)
                 if not set(queue) & set(members):
-                    return False, cut_at
+                    return None, cut_at
                 if ahead - set(members):  # someone ahead was written: the queue moves
                     deadline = time.monotonic() + patience
                 ahead = set(members)

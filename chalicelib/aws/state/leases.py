@@ -25,8 +25,10 @@ class Leases(Table):
     def release(self, username: str, owner: str) -> None:
         self._release(_user(username), owner)
 
-    def acquire_lock(self, name: str, owner: str, seconds: int) -> None:
-        self._acquire(f"LOCK#{name}", owner, seconds, f"{name} is locked")
+    def acquire_lock(self, name: str, owner: str, seconds: int) -> float:
+        """Hold ``name`` for ``seconds``; returns when its previous holder last held it (as
+        :meth:`acquire`)."""
+        return self._acquire(f"LOCK#{name}", owner, seconds, f"{name} is locked")
 
     def release_lock(self, name: str, owner: str) -> None:
         self._release(f"LOCK#{name}", owner)

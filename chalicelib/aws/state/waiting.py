@@ -36,6 +36,8 @@ class Waiting(Table):
         """Take ``members`` off the queue, written; ``cut_at``: their write cut the role off
         then, which those who waited read to say so in their answers."""
         if not members:
+            # Nothing changes: the word of a cutoff is read only by those a write took off the
+            # set (the rest still wait, and are written by the next holder at their own moment).
             return
         names = {"#m": "members"}
         values: dict[str, Any] = {":m": {"SS": sorted(set(members))}}
