@@ -89,7 +89,9 @@ PACKAGED = ("app.py", "requirements.txt", "chalicelib/", ".chalice/", "vendor/")
 
 
 def _package(work: Path) -> Path:
+    # chalice imports the app before packaging it: no bytecode written beside its modules.
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | NO_AWS
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
     cache = PROJECT / ".chalice" / "deployments"
     cache.mkdir(parents=True, exist_ok=True)
     project = _packaged_files(work / "project")
