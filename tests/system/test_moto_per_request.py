@@ -340,8 +340,9 @@ def dynamodb_requests(client, table: str, item: dict) -> None:
 TABLES = itertools.count()
 
 
-def new_table() -> tuple[Any, str]:
-    client, table = boto3.client("dynamodb", region_name="us-east-1"), f"t{next(TABLES)}"
+def new_table(table: str | None = None) -> tuple[Any, str]:
+    """A table keyed by (pk, sk), named ``table`` or anew."""
+    client, table = boto3.client("dynamodb", region_name="us-east-1"), table or f"t{next(TABLES)}"
     client.create_table(
         TableName=table,
         KeySchema=[
@@ -816,24 +817,12 @@ def values_of(**values: int) -> dict[str, Any]:
 def answered(corpus) -> tuple[list[Any], list[Any]]:
     """Each request's answer, then every item of the table, in a world of its own."""
     with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="records",
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        client, table = new_table("records")
         answers = [
             outcome(functools.partial(getattr(client, method), **copy.deepcopy(request)))
             for method, request in corpus(client)
         ]
-        return answers, client.scan(TableName="records", ConsistentRead=True)["Items"]
+        return answers, client.scan(TableName=table, ConsistentRead=True)["Items"]
 
 
 def test_dynamodb_expressions_are_answered_as_moto_answers_them_when_parsed_once():
