@@ -1,5 +1,6 @@
 """``make bench``: every figure in one table, printed and written to bench/results.md.
-``python -m bench layoff`` runs one benchmark and puts its rows in place of their last figures.
+``python -m bench calls`` (or ``layoff``, or both) runs those alone and puts their rows in place of
+their last figures.
 
 Each figure is a median over repeated runs in this one process run, with what it is compared to
 measured beside it in the same run. Wall-clock figures depend on the machine and its load: the
@@ -58,9 +59,12 @@ def _table(rows: list[tuple[str, str, str]]) -> list[str]:
 
 def _alone(name: str) -> list[tuple[str, str, str]]:
     """One benchmark's rows (``python -m bench <name>``)."""
-    from bench import layoff
+    from bench import calls, layoff
 
-    alone = {"layoff": lambda: layoff.run(int(os.environ.get("BENCH_LAYOFF_PEOPLE", "1000")))}
+    alone = {
+        "calls": calls.run,
+        "layoff": lambda: layoff.run(int(os.environ.get("BENCH_LAYOFF_PEOPLE", "1000"))),
+    }
     if name not in alone:
         raise SystemExit(f"unknown benchmark {name!r}; one of: {', '.join(sorted(alone))}")
     return alone[name]()

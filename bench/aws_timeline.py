@@ -2,11 +2,15 @@
 
 Registered in botocore's built-in handlers, so every client made afterwards (the app's root and
 child-account clients included) is measured; the latency stands in for IAM's real round trip.
+A session reads those handlers once, when it is made, and some of the bench's sessions are kept
+for the process (``devstack.local.shared_session``): so the process has one timeline, registered
+before the first session is made, and ``fresh_timeline()`` hands it to each benchmark reset.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import threading
 import time
 from dataclasses import dataclass
@@ -54,6 +58,19 @@ class Timeline:
     def reset(self) -> None:
         with self._lock:
             self.calls = []
+
+
+@functools.cache
+def _the_timeline() -> Timeline:
+    return Timeline()
+
+
+def fresh_timeline() -> Timeline:
+    """The process's timeline, for one benchmark: nothing recorded yet, no latency added."""
+    found = _the_timeline()
+    found.reset()
+    found.latency = 0.0
+    return found
 
 
 def depths(calls: list[Call]) -> list[int]:

@@ -9,7 +9,7 @@ import json
 import os
 import time
 
-from bench.aws_timeline import Timeline, depths
+from bench.aws_timeline import depths, fresh_timeline
 from devstack.local import PROJECT, REGION
 
 # The IAM calls no implementation can avoid, for a user in one group with one access key, a
@@ -51,7 +51,7 @@ def run() -> list[tuple[str, str, str]]:
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)
     moto_ext.apply()
-    timeline = Timeline()
+    timeline = fresh_timeline()
     rows = []
     with mock_aws():
         Provisioner(endpoint_url=None).run()

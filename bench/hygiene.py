@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from bench.aws_timeline import Timeline
+from bench.aws_timeline import Timeline, fresh_timeline
 from bench.scale import LATENCY, PEOPLE, SAMPLE, _environment, _measured, _met
 
 TARGET_IAM_CALLS, TARGET_SECONDS = 20, 2.0
@@ -99,7 +99,7 @@ def _with_max_age(settings, seconds: int):  # type: ignore[no-untyped-def]
 
 
 def run() -> list[tuple[str, str, str]]:
-    return schedule(Timeline())
+    return schedule(fresh_timeline())
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.aws_timeline import Call, Timeline, depths
+from bench.aws_timeline import Call, Timeline, depths, fresh_timeline
 from devstack import cfn
 from devstack.local import (
     APP_ROLE_PREFIX,
@@ -450,7 +450,7 @@ def run(people_count: int = PEOPLE) -> list[tuple[str, str, str]]:
     from devstack import moto_ext
 
     moto_ext.apply()
-    timeline = Timeline()
+    timeline = fresh_timeline()
     names = people(people_count)
     plans = (
         ("in batches of about 20 every 15 minutes", 48, timedelta(minutes=15)),

@@ -18,7 +18,7 @@ from typing import Any
 
 import boto3
 
-from bench.aws_timeline import Timeline, depths
+from bench.aws_timeline import Timeline, depths, fresh_timeline
 from devstack import moto_throttle
 from devstack.local import PROJECT, REGION, LocalStack
 from tests.support.iam_objects import give_every_dependent, left_in_iam
@@ -185,7 +185,7 @@ def sequential_offboard(iam: Any, sts: Any, name: str) -> None:
 
 
 def run(latency_ms: float = 50, repeats: int = 3, bulk: int = 100) -> list[tuple[str, str, str]]:
-    timeline = Timeline()
+    timeline = fresh_timeline()
     bench = Bench(timeline, latency_ms / 1000)
     try:
         app = [bench.measure(bench.offboard_app, f"app{i}") for i in range(repeats)]
@@ -308,7 +308,7 @@ def throttled_row(bench: Bench, latency_ms: float, count: int) -> tuple[str, str
 
 
 def run_throttled(latency_ms: float = 50, count: int = 100) -> tuple[str, str, str]:
-    bench = Bench(Timeline(), latency_ms / 1000)
+    bench = Bench(fresh_timeline(), latency_ms / 1000)
     try:
         return throttled_row(bench, latency_ms, count)
     finally:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.aws_timeline import Timeline, depths
+from bench.aws_timeline import Timeline, depths, fresh_timeline
 from devstack.local import PROJECT, REGION
 
 LATENCY = 0.05
@@ -172,7 +172,7 @@ def revocation(timeline: Timeline) -> list[tuple[str, str, str]]:
 
 
 def run() -> list[tuple[str, str, str]]:
-    timeline = Timeline()
+    timeline = fresh_timeline()
     return reads(timeline) + revocation(timeline)
 
 
