@@ -27,7 +27,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from devstack.local import PROJECT, REGION, STAGE, LocalStack, app_environment  # noqa: E402
+from devstack.local import (  # noqa: E402
+    PROJECT,
+    REGION,
+    STAGE,
+    Facts,
+    LocalStack,
+    app_environment,
+)
+from devstack.slack_api import root_of  # noqa: E402
 from devstack.slack_command import allowed_users, command_body, sign  # noqa: E402
 
 TARGET = 1.5
@@ -133,14 +141,16 @@ def _spawn(code: str, env: dict[str, str], arg: str, *flags: str) -> tuple[dict,
     return json.loads(done.stdout.strip().splitlines()[-1]), wall, done.stderr
 
 
-def _signed(secret: str, n: int) -> str:
+def _signed(facts: Facts, n: int) -> str:
+    # on the stack's Slack stand-in: the only host its app answers (SLACK_RESPONSE_HOSTS)
+    root = root_of(facts.slack_api_url) if facts.slack_api_url else "https://hooks.slack.com"
     body = command_body(
         TEXT.format(n=n),
         user_id=allowed_users()[0],
-        response_url="https://hooks.slack.com/commands/cold",
+        response_url=f"{root}/commands/cold",
         trigger_id=f"{uuid.uuid4().hex}.cold",
     )
-    return json.dumps(event(body, sign(secret, body)))
+    return json.dumps(event(body, sign(facts.slack_signing_secret, body)))
 
 
 def import_offenders(stderr: str, top: int = 12) -> list[str]:
@@ -173,19 +183,17 @@ def measure(repeats: int = int(os.environ.get("BENCH_COLD_REPEATS", "7"))) -> tu
         )
         endpoint = str(facts.aws_endpoint_url)
         _spawn(BASELINE, base, endpoint)  # warm the file system cache for both
-        _spawn(code, app_env, _signed(facts.slack_signing_secret, -1))
+        _spawn(code, app_env, _signed(facts, -1))
         apps, baselines = [], []
         for n in range(repeats):
-            answer, wall, _ = _spawn(code, app_env, _signed(facts.slack_signing_secret, n))
+            answer, wall, _ = _spawn(code, app_env, _signed(facts, n))
             if answer["status"] != 200 or ":hourglass" not in answer["body"]:
                 raise RuntimeError(f"unexpected acknowledgement: {answer}")
             apps.append({**answer, "wall_ms": wall})
             answer, wall, _ = _spawn(BASELINE, base, endpoint)
             baselines.append({**answer, "wall_ms": wall})
         if os.environ.get("BENCH_IMPORTTIME"):
-            _, _, stderr = _spawn(
-                code, app_env, _signed(facts.slack_signing_secret, repeats), "-X", "importtime"
-            )
+            _, _, stderr = _spawn(code, app_env, _signed(facts, repeats), "-X", "importtime")
             print("heaviest imports of the app's cold start (cumulative):", file=sys.stderr)
             print("\n".join(import_offenders(stderr)), file=sys.stderr)
     finally:
