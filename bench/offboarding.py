@@ -20,7 +20,7 @@ import boto3
 
 from bench.aws_timeline import Timeline, depths, fresh_timeline
 from devstack import moto_throttle
-from devstack.local import PROJECT, REGION, LocalStack
+from devstack.local import PROJECT, REGION, LocalStack, app_environment
 from tests.support.iam_objects import give_every_dependent, left_in_iam
 
 CHILDREN = ("222233334444", "333344445555")
@@ -40,16 +40,17 @@ class Bench:
         facts = self.stack.start()
         self.facts = facts
         config = json.loads((PROJECT / ".chalice" / "config.json").read_text())
-        env = {
-            **config["environment_variables"],
-            **config["stages"]["dev"]["environment_variables"],
-            "CHILD_ACCOUNT_IDS": ",".join(CHILDREN),
-            "LOG_LEVEL": "WARNING",
-            "AWS_ENDPOINT_URL": facts.aws_endpoint_url,
-            "AWS_DEFAULT_REGION": REGION,
-            **{k.upper(): v for k, v in facts.app_credentials.items()},
-        }
-        os.environ.update(env)
+        # The app's process as the stack runs it (its credentials, the endpoint, and the rules
+        # that send Sign-In's session calls there too), with the stage's settings.
+        os.environ.update(app_environment(facts))
+        os.environ.update(
+            {
+                **config["environment_variables"],
+                **config["stages"]["dev"]["environment_variables"],
+                "CHILD_ACCOUNT_IDS": ",".join(CHILDREN),
+                "LOG_LEVEL": "WARNING",
+            }
+        )
         from chalicelib import bootstrap
 
         bootstrap.reset()
